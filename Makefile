@@ -1,0 +1,51 @@
+# The two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE := phaseout.settings
+
+.PHONY: demo test lint types migrations-check pytest pytest-sqlite pytest-postgres bench install clean messages
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/phaseout migrate --noinput
+	$(BIN)/phaseout demo
+	$(BIN)/phaseout sweep
+	@echo "Serving at http://127.0.0.1:8000 (Ctrl-C stops it)"
+	$(BIN)/phaseout serve 127.0.0.1:8000
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check phaseout tests benchmarks
+
+types: $(STAMP)
+	$(BIN)/mypy phaseout
+
+migrations-check: $(STAMP)
+	$(BIN)/phaseout makemigrations --check --dry-run
+
+# The suite runs on the embedded SQLite and on the PostgreSQL server.
+pytest-sqlite: $(STAMP)
+	$(BIN)/pytest -n 2 -q
+
+pytest-postgres: $(STAMP)
+	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/phaseout} $(BIN)/pytest -n 2 -q
+
+test: lint types migrations-check pytest-sqlite pytest-postgres
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+messages: $(STAMP)
+	cd phaseout && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete && ../$(BIN)/django-admin compilemessages
+
+clean:
+	rm -rf $(VENV) var

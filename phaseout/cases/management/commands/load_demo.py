@@ -1,0 +1,18 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from phaseout.demo import DEMO_PASSWORD, load_demo
+from phaseout.orgs.reference import load_reference
+
+
+class Command(BaseCommand):
+    help = "Load the reference data and the demo data set (once) and print the demo accounts."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        load_reference()
+        accounts = load_demo()
+        self.stdout.write("")
+        self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
+        for username, role, unit in accounts:
+            self.stdout.write(f"  {username:<20} {role:<12} {unit}")

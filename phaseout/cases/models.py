@@ -1,0 +1,322 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from phaseout.orgs.models import Dimension
+from phaseout.rules.case_flow import State
+
+
+class Inspection(models.Model):
+    """An inspection (执法检查 / 监察 / 抽查) by a department, in its dimension."""
+
+    department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, verbose_name=_("department"))
+    enterprise = models.ForeignKey(
+        "registry.Enterprise", on_delete=models.PROTECT, related_name="inspections", verbose_name=_("enterprise")
+    )
+    line = models.ForeignKey(
+        "registry.ProductionLine", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="inspections", verbose_name=_("production line"),
+    )
+    dimension = models.CharField(_("dimension"), max_length=20, choices=Dimension.choices)
+    inspected_on = models.DateField(_("inspection date"))
+    inspectors = models.CharField(_("inspectors"), max_length=120)
+    notes = models.TextField(_("notes"), blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-inspected_on", "-id"]
+        verbose_name = _("inspection")
+        verbose_name_plural = _("inspections")
+
+    def __str__(self) -> str:
+        return f"{self.enterprise.name} {self.inspected_on:%Y-%m-%d}"
+
+
+class Finding(models.Model):
+    """What an inspection found against one rule: measured value, limit, conclusion."""
+
+    class Conclusion(models.TextChoices):
+        COMPLIANT = "compliant", _("Compliant")
+        NON_COMPLIANT = "non_compliant", _("Non-compliant")
+        ELIMINATION = "elimination", _("Elimination class")
+
+    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, related_name="findings")
+    line = models.ForeignKey("registry.ProductionLine", on_delete=models.PROTECT, null=True, blank=True)
+    rule_id = models.CharField(_("rule"), max_length=80)
+    rule_title = models.CharField(_("rule"), max_length=200)
+    rule_source = models.CharField(_("legal basis"), max_length=300)
+    measured_value = models.DecimalField(_("measured value"), max_digits=14, decimal_places=4, null=True, blank=True)
+    limit_value = models.DecimalField(_("limit"), max_digits=14, decimal_places=4, null=True, blank=True)
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    conclusion = models.CharField(_("conclusion"), max_length=20, choices=Conclusion.choices)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("finding")
+        verbose_name_plural = _("findings")
+
+    def __str__(self) -> str:
+        return f"{self.rule_title}: {self.get_conclusion_display()}"
+
+
+class CaseState(models.TextChoices):
+    FINDING = State.FINDING.value, _("Finding")
+    RECTIFYING = State.RECTIFYING.value, _("Rectification ordered")
+    OVERDUE = State.OVERDUE.value, _("Overdue or still non-compliant")
+    VERIFIED = State.VERIFIED.value, _("Rectified and verified")
+    CLOSED = State.CLOSED.value, _("Closed (compliant)")
+    EXIT_ORDERED = State.EXIT_ORDERED.value, _("Exit ordered")
+    EXITED = State.EXITED.value, _("Exited")
+    ACCEPTED = State.ACCEPTED.value, _("Accepted")
+    ARCHIVED = State.ARCHIVED.value, _("Archived")
+
+
+OPEN_STATES = [s.value for s in State if s not in (State.CLOSED, State.ARCHIVED)]
+
+
+class Case(models.Model):
+    """One enterprise's (or line's) path from a finding to its end."""
+
+    enterprise = models.ForeignKey(
+        "registry.Enterprise", on_delete=models.PROTECT, related_name="cases", verbose_name=_("enterprise")
+    )
+    line = models.ForeignKey(
+        "registry.ProductionLine", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="cases", verbose_name=_("production line"),
+    )
+    # Copied from the enterprise when the case opens, so that scope and dashboards need no join.
+    territory = models.ForeignKey("orgs.Territory", on_delete=models.PROTECT, verbose_name=_("territory"))
+    industry = models.ForeignKey("registry.Industry", on_delete=models.PROTECT, verbose_name=_("industry"))
+    dimension = models.CharField(_("dimension"), max_length=20, choices=Dimension.choices)
+    finding = models.OneToOneField(Finding, on_delete=models.PROTECT, null=True, blank=True, related_name="case")
+    rule_id = models.CharField(_("rule"), max_length=80)
+    consequence = models.CharField(_("consequence"), max_length=20)
+    state = models.CharField(_("state"), max_length=20, choices=CaseState.choices, default=CaseState.FINDING)
+    version = models.PositiveIntegerField(default=1)
+    opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
+
+    order_date = models.DateField(_("rectification order date"), null=True, blank=True)
+    rectification_months = models.PositiveSmallIntegerField(null=True, blank=True)
+    extension_months = models.PositiveSmallIntegerField(_("extension (months)"), default=0)
+    deadline = models.DateField(_("rectification deadline"), null=True, blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)
+    exit_plan = models.CharField(_("exit plan"), max_length=30, blank=True)
+    exit_ordered_on = models.DateField(_("exit order date"), null=True, blank=True)
+    exited_on = models.DateField(_("exited on"), null=True, blank=True)
+    accepted_on = models.DateField(_("accepted on"), null=True, blank=True)
+    acceptance_team = models.CharField(_("acceptance team"), max_length=200, blank=True)
+    acceptance_record = models.TextField(_("acceptance record"), blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    reinspection_due = models.DateField(_("re-inspection due"), null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resumed_cases",
+        verbose_name=_("previous case"),
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        constraints = [
+            models.CheckConstraint(name="case_extension_capped", condition=models.Q(extension_months__lte=3)),
+            models.CheckConstraint(
+                name="case_rectifying_has_deadline",
+                condition=~models.Q(state="rectifying") | models.Q(deadline__isnull=False, order_date__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="case_exit_ordered_has_date",
+                condition=~models.Q(state__in=["exit_ordered", "exited", "accepted", "archived"])
+                | models.Q(exit_ordered_on__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="case_accepted_has_record",
+                condition=~models.Q(state__in=["accepted", "archived"])
+                | (models.Q(accepted_on__isnull=False) & ~models.Q(acceptance_record="")),
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["deadline"], name="case_open_deadline_idx", condition=models.Q(state="rectifying")
+            ),
+            models.Index(fields=["territory", "state", "-id"], name="case_territory_state_idx"),
+            models.Index(fields=["dimension", "state", "-id"], name="case_dimension_state_idx"),
+            models.Index(fields=["state", "-id"], name="case_state_idx"),
+            models.Index(fields=["industry", "-id"], name="case_industry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.enterprise.name}"
+
+    @property
+    def number(self) -> str:
+        return f"{self.opened_at:%Y}-{self.pk:06d}" if self.opened_at else ""
+
+    def days_left(self, today: dt.date) -> int | None:
+        if self.deadline is None:
+            return None
+        return (self.deadline - today).days
+
+
+class CaseEvent(models.Model):
+    """Append-only history of a case: every transition, who did it, when and why."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    action = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=20, choices=CaseState.choices, blank=True)
+    to_state = models.CharField(max_length=20, choices=CaseState.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise RuntimeError("case events are append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("case events are append-only")
+
+
+class MeasureKind(models.TextChoices):
+    CLOSE_ENTERPRISE = "close_enterprise", _("Close the enterprise")
+    POWER_CUT = "power_cut", _("Power cut")
+    WATER_CUT = "water_cut", _("Water cut")
+    POWER_EQUIPMENT_REMOVAL = "power_equipment_removal", _("Power equipment removal")
+    EQUIPMENT_SEALING = "equipment_sealing", _("Sealing of main equipment")
+    DISMANTLING = "dismantling", _("Dismantling")
+    PUBLIC_PLEDGE = "public_pledge", _("Public pledge not to resume")
+    WEBSITE_ANNOUNCEMENT = "website_announcement", _("Announcement on the city website")
+
+
+class ExitMeasure(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="measures")
+    kind = models.CharField(_("measure"), max_length=30, choices=MeasureKind.choices)
+    unit = models.CharField(_("carried out by"), max_length=60)
+    deadline = models.DateField(_("deadline"))
+    done_on = models.DateField(_("done on"), null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(_("note"), blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case_id", "id"]
+        verbose_name = _("exit measure")
+        verbose_name_plural = _("exit measures")
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind"], name="measure_once_per_case"),
+            models.CheckConstraint(
+                name="measure_done_paired",
+                condition=models.Q(done_on__isnull=True, done_by__isnull=True)
+                | models.Q(done_on__isnull=False, done_by__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["deadline"], name="measure_open_deadline_idx", condition=models.Q(done_on__isnull=True))
+        ]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
+
+
+class Evidence(models.Model):
+    """An evidence file (photo or PDF) attached to an inspection, an exit measure or a case."""
+
+    file = models.FileField(upload_to="evidence/%Y/%m/")
+    original_name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(max_length=60)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence")
+    measure = models.ForeignKey(ExitMeasure, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("evidence")
+        verbose_name_plural = _("evidence")
+        constraints = [
+            models.CheckConstraint(
+                name="evidence_has_one_owner",
+                condition=models.Q(inspection__isnull=False, measure__isnull=True, case__isnull=True)
+                | models.Q(inspection__isnull=True, measure__isnull=False, case__isnull=True)
+                | models.Q(inspection__isnull=True, measure__isnull=True, case__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Escalation(models.Model):
+    """Raised once by the deadline sweep when an order or a measure passes its deadline."""
+
+    class Kind(models.TextChoices):
+        ORDER_OVERDUE = "order_overdue", _("Rectification deadline passed")
+        MEASURE_OVERDUE = "measure_overdue", _("Exit measure overdue")
+        REINSPECTION_DUE = "reinspection_due", _("Re-inspection due")
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="escalations")
+    measure = models.ForeignKey(ExitMeasure, on_delete=models.PROTECT, null=True, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    raised_at = models.DateTimeField()
+    due_date = models.DateField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        verbose_name = _("escalation")
+        verbose_name_plural = _("escalations")
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind"], condition=models.Q(measure__isnull=True, resolved_at__isnull=True),
+                                    name="escalation_open_once_per_case"),
+            models.UniqueConstraint(fields=["measure", "kind"], condition=models.Q(measure__isnull=False, resolved_at__isnull=True),
+                                    name="escalation_open_once_per_measure"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.case_id}"
+
+
+class ReInspection(models.Model):
+    """回头看: a visit after exit to make sure the capacity has not resumed and cannot resume."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reinspections")
+    inspected_on = models.DateField(_("re-inspection date"))
+    resumed = models.BooleanField(_("production resumed"))
+    notes = models.TextField(_("notes"), blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    new_case = models.OneToOneField(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["inspected_on", "id"]
+        verbose_name = _("re-inspection")
+        verbose_name_plural = _("re-inspections")
+        constraints = [
+            models.CheckConstraint(
+                name="reinspection_resumed_opens_case",
+                condition=models.Q(resumed=False, new_case__isnull=True) | models.Q(resumed=True, new_case__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.inspected_on}"

@@ -1,0 +1,369 @@
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from phaseout.cases import actions
+from phaseout.cases.actions import EVENT_LABELS
+from phaseout.cases import forms as f
+from phaseout.cases.errors import CaseActionError
+from phaseout.cases.models import Case, CaseState, Evidence, ExitMeasure, Inspection
+from phaseout.cases.permissions import actions_for, may
+from phaseout.orgs import scope
+from phaseout.orgs.access import ALL_STAFF_ROLES, allow
+from phaseout.orgs.models import Person, Role
+from phaseout.rules import catalogue
+from phaseout.rules.case_flow import Action
+from phaseout.rules.exit_plans import ExitPlan
+
+CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE, Role.AUDITOR)
+PAGE_SIZE = 50
+
+
+def _person(request: HttpRequest) -> Person:
+    return request.person  # type: ignore[attr-defined,no-any-return]
+
+
+def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
+    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page."""
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    rows = list(qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "rows": rows[:PAGE_SIZE], "page": page, "has_next": len(rows) > PAGE_SIZE,
+        "has_previous": page > 1, "query": query.urlencode(),
+    }
+
+
+def _errors(request: HttpRequest, form: Any) -> None:
+    for field, errs in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for err in errs:
+            messages.error(request, f"{label}：{err}" if label else err)
+
+
+# ── inspections ─────────────────────────────────────────────────────────────────────────
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT)
+def inspection_create(request: HttpRequest, enterprise_id: int) -> HttpResponse:
+    person = _person(request)
+    enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
+    if person.department is None or not person.dimensions:
+        raise PermissionDenied
+    form = f.InspectionForm(
+        request.POST or None, request.FILES or None, enterprise=enterprise, dimensions=person.dimensions,
+        initial={"inspected_on": timezone.localdate()},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            inspection = actions.record_inspection(
+                department=person.department, enterprise=enterprise, line=form.cleaned_data["line"],
+                dimension=form.cleaned_data["dimension"], inspected_on=form.cleaned_data["inspected_on"],
+                inspectors=form.cleaned_data["inspectors"], notes=form.cleaned_data["notes"],
+                files=form.cleaned_data["files"], by=request.user,  # type: ignore[arg-type]
+            )
+        except (CaseActionError, ValidationError) as exc:
+            messages.error(request, getattr(exc, "message", None) or " ".join(exc.messages))  # type: ignore[union-attr]
+        else:
+            messages.success(request, _("Inspection recorded. Now record what it found."))
+            return redirect("inspection-detail", inspection.pk)
+    return render(request, "cases/inspection_form.html", {"form": form, "enterprise": enterprise})
+
+
+@allow(*CASE_VIEWERS)
+def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    inspection = get_object_or_404(
+        scope.inspections(person).select_related("enterprise", "department", "line"), pk=pk
+    )
+    may_add = person.department_id == inspection.department_id and person.role in (Role.OFFICE, Role.DEPARTMENT)
+    form = f.FindingForm(request.POST or None, inspection=inspection) if may_add else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                finding = actions.record_finding(
+                    inspection=inspection, rule_id=form.cleaned_data["rule"], line=form.cleaned_data["line"],
+                    measured_value=form.cleaned_data["measured_value"], by=request.user,  # type: ignore[arg-type]
+                )
+            except CaseActionError as exc:
+                messages.error(request, exc.message)
+            else:
+                if hasattr(finding, "case"):
+                    messages.warning(request, _("Non-compliant: case %(number)s opened.") % {"number": finding.case.number})
+                    return redirect("case-detail", finding.case.pk)
+                messages.success(request, _("Finding recorded: compliant."))
+                return redirect("inspection-detail", inspection.pk)
+        else:
+            _errors(request, form)
+    return render(request, "cases/inspection_detail.html", {"inspection": inspection, "form": form})
+
+
+# ── cases ───────────────────────────────────────────────────────────────────────────────
+
+
+@allow(*CASE_VIEWERS)
+def case_list(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    form = f.CaseFilterForm(request.GET or None)
+    form.fields["territory"].queryset = scope.territories(person)
+    qs = scope.cases(person).select_related("enterprise", "territory", "industry", "line")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["state"]:
+            qs = qs.filter(state=data["state"])
+        if data["dimension"]:
+            qs = qs.filter(dimension=data["dimension"])
+        if data["territory"]:
+            qs = qs.filter(territory=data["territory"])
+        if data["industry"]:
+            qs = qs.filter(industry=data["industry"])
+        if data["q"]:
+            qs = qs.filter(enterprise__name__contains=data["q"])
+    return render(request, "cases/case_list.html", {"form": form, **_page(request, qs.order_by("-id"))})
+
+
+def _case_forms(case: Case, names: list[str]) -> dict[str, Any]:
+    v = {"version": case.version}
+    today = timezone.localdate()
+    forms: dict[str, Any] = {}
+    for name in names:
+        if name == Action.ORDER_RECTIFICATION:
+            forms[name] = f.OrderRectificationForm(initial=v)
+        elif name == Action.GRANT_EXTENSION:
+            forms[name] = f.ExtensionForm(initial=v)
+        elif name == Action.VERIFY_RECTIFIED:
+            forms[name] = f.VerifyForm(initial=v)
+        elif name == Action.ORDER_EXIT:
+            forms[name] = f.ExitOrderForm(initial={**v, "plan": ExitPlan.SEAL_THEN_DISMANTLE.value})
+        elif name == Action.ACCEPT:
+            forms[name] = f.AcceptanceForm(initial={**v, "accepted_on": today})
+        elif name == Action.RECORD_REINSPECTION:
+            forms[name] = f.ReInspectionForm(initial={**v, "inspected_on": today})
+        else:
+            forms[name] = f.ReasonForm(initial=v)
+    return forms
+
+
+@allow(*CASE_VIEWERS)
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    case = get_object_or_404(
+        scope.cases(person).select_related("enterprise", "line", "territory", "industry", "finding__inspection"), pk=pk
+    )
+    names = actions_for(person, case)
+    rule = catalogue.RULES.get(case.rule_id)
+    context = {
+        "case": case,
+        "rule": rule,
+        "today": timezone.localdate(),
+        "events": case.events.select_related("actor__person"),
+        "measures": case.measures.prefetch_related("evidence"),
+        "evidence": case.evidence.all(),
+        "reinspections": case.reinspections.all(),
+        "action_forms": _case_forms(case, names),
+        "may_complete_measures": may(person, "complete_measure", case),
+        "may_add_evidence": may(person, "add_evidence", case),
+        "measure_form": f.MeasureDoneForm(initial={"version": case.version, "done_on": timezone.localdate()}),
+        "evidence_form": f.EvidenceForm(),
+        "labels": actions.ACTION_LABELS,
+    }
+    return render(request, "cases/case_detail.html", context)
+
+
+@require_POST
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    person = _person(request)
+    case = get_object_or_404(scope.cases(person), pk=pk)
+    if action not in actions_for(person, case):
+        if may(person, action, case) or action in {a.value for a in Action}:
+            messages.error(
+                request,
+                _("This action is not possible now: the case is “%(state)s”.") % {"state": CaseState(case.state).label},
+            )
+            return redirect("case-detail", case.pk)
+        raise PermissionDenied
+    form = _case_forms(case, [action])[action].__class__(request.POST)
+    if not form.is_valid():
+        _errors(request, form)
+        return redirect("case-detail", case.pk)
+    data = form.cleaned_data
+    user = request.user
+    common: dict[str, Any] = {"case": case, "by": user, "expected_version": data["version"]}
+    try:
+        if action == Action.ORDER_RECTIFICATION:
+            actions.order_rectification(**common, reason=data["reason"])
+        elif action == Action.GRANT_EXTENSION:
+            actions.grant_extension(**common, months=data["months"], reason=data["reason"])
+        elif action == Action.VERIFY_RECTIFIED:
+            actions.verify_rectification(**common, passed=data["passed"], reason=data["reason"])
+        elif action == Action.CLOSE_COMPLIANT:
+            actions.close_compliant(**common, reason=data["reason"])
+        elif action == Action.ORDER_EXIT:
+            actions.order_exit(**common, plan=ExitPlan(data["plan"]), reason=data["reason"])
+        elif action == Action.CONFIRM_EXIT:
+            actions.confirm_exit(**common, reason=data["reason"])
+        elif action == Action.ACCEPT:
+            actions.accept_exit(
+                **common, accepted_on=data["accepted_on"], team=data["team"], record_text=data["record_text"]
+            )
+        elif action == Action.ARCHIVE:
+            actions.archive_case(**common, reason=data["reason"])
+        elif action == Action.RECORD_REINSPECTION:
+            visit = actions.record_reinspection(
+                **common, inspected_on=data["inspected_on"], resumed=data["resumed"], notes=data["notes"]
+            )
+            if visit.new_case is not None:
+                messages.warning(request, _("Production has resumed: a new case was opened."))
+                return redirect("case-detail", visit.new_case.pk)
+        else:  # pragma: no cover - actions_for only offers the actions above
+            raise PermissionDenied
+    except CaseActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Done: %(action)s.") % {"action": actions.ACTION_LABELS[Action(action)]})
+    return redirect("case-detail", case.pk)
+
+
+@require_POST
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+def measure_done(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    measure = get_object_or_404(ExitMeasure.objects.filter(case__in=scope.cases(person)), pk=pk)
+    if not may(person, "complete_measure", measure.case):
+        raise PermissionDenied
+    form = f.MeasureDoneForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            actions.complete_measure(
+                measure=measure, by=request.user, done_on=form.cleaned_data["done_on"],  # type: ignore[arg-type]
+                note=form.cleaned_data["note"], files=form.cleaned_data["files"],
+                expected_version=form.cleaned_data["version"],
+            )
+        except CaseActionError as exc:
+            messages.error(request, exc.message)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Recorded: %(measure)s.") % {"measure": measure.get_kind_display()})
+    else:
+        _errors(request, form)
+    return redirect("case-detail", measure.case_id)
+
+
+@require_POST
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
+def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    case = get_object_or_404(scope.cases(person), pk=pk)
+    form = f.EvidenceForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            actions.add_case_evidence(
+                case=case, files=form.cleaned_data["files"], by=request.user,  # type: ignore[arg-type]
+                description=form.cleaned_data["description"],
+            )
+        except CaseActionError as exc:
+            messages.error(request, exc.message)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Evidence added."))
+    else:
+        _errors(request, form)
+    return redirect("case-detail", case.pk)
+
+
+def _visible_evidence(person: Person) -> QuerySet[Evidence]:
+    cases = scope.cases(person)
+    from django.db.models import Q
+
+    return Evidence.objects.filter(
+        Q(case__in=cases) | Q(measure__case__in=cases) | Q(inspection__in=scope.inspections(person))
+    )
+
+
+@allow(*CASE_VIEWERS)
+def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
+    evidence = get_object_or_404(_visible_evidence(_person(request)), pk=pk)
+    return FileResponse(evidence.file.open("rb"), as_attachment=True, filename=evidence.original_name,
+                        content_type=evidence.content_type)
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.AUDITOR)
+def case_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """The whole case file as one .zip: a summary with every event in order, and every document."""
+    case = get_object_or_404(scope.cases(_person(request)).select_related("enterprise", "finding"), pk=pk)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("案件卷宗.txt", _summary_text(case))
+        manifest = []
+        documents = list(_case_documents(case))
+        for index, (folder, evidence) in enumerate(documents, start=1):
+            name = f"{index:03d}-{folder}/{evidence.original_name}"
+            try:
+                with evidence.file.open("rb") as fh:
+                    archive.writestr(name, fh.read())
+            except FileNotFoundError as exc:
+                raise Http404(_("A document of this case is missing from storage.")) from exc
+            manifest.append({"file": name, "sha256": evidence.sha256, "uploaded_at": evidence.uploaded_at.isoformat()})
+        events = [
+            {"at": e.at.isoformat(), "action": e.action, "from": e.from_state, "to": e.to_state,
+             "actor": e.actor.get_username() if e.actor else "system", "reason": e.reason, "data": e.data}
+            for e in case.events.select_related("actor")
+        ]
+        archive.writestr("events.json", json.dumps(events, ensure_ascii=False, indent=1))
+        archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+    response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+    filename = f"case-{case.number}.zip"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _case_documents(case: Case) -> list[tuple[str, Evidence]]:
+    docs: list[tuple[str, Evidence]] = []
+    if case.finding is not None:
+        docs += [("检查", e) for e in case.finding.inspection.evidence.all()]
+    docs += [(f"措施-{e.measure.get_kind_display()}", e) for e in Evidence.objects.filter(measure__case=case).select_related("measure")]  # type: ignore[union-attr]
+    docs += [("案件材料", e) for e in case.evidence.all()]
+    return sorted(docs, key=lambda d: (d[1].uploaded_at, d[1].pk))
+
+
+def _summary_text(case: Case) -> str:
+    lines = [
+        f"案件编号：{case.number}",
+        f"企业：{case.enterprise.name}（{case.enterprise.uscc}）",
+        f"生产线/设备：{case.line.name if case.line else '—'}",
+        f"维度：{case.get_dimension_display()}",
+        f"规则：{case.finding.rule_title if case.finding else case.rule_id}",
+        f"依据：{case.finding.rule_source if case.finding else ''}",
+        f"当前状态：{case.get_state_display()}",
+        "",
+        "办理经过：",
+    ]
+    for event in case.events.select_related("actor__person"):
+        who = event.actor.person.display_name if event.actor and hasattr(event.actor, "person") else "系统"
+        when = timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M")
+        state = CaseState(event.to_state).label
+        lines.append(f"{when}  {who}  {EVENT_LABELS.get(event.action, event.action)} → {state}  {event.reason}")
+    if case.acceptance_record:
+        lines += ["", f"验收组：{case.acceptance_team}", f"验收记录：{case.acceptance_record}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,66 @@
+"""`phaseout`: the one command for everything a user runs from a shell.
+
+    phaseout serve [ADDR:PORT]   serve the platform (and, without a broker, sweep deadlines in-process)
+    phaseout sweep [--today D]   mark overdue orders and measures and escalate them
+    phaseout import FILE [--accept]   check (and import) an enterprise register
+    phaseout demo                load reference and demo data and print the demo accounts
+    phaseout <django command>    any other management command (migrate, createsuperuser, ...)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+ALIASES = {"sweep": "sweep_deadlines", "import": "import_register", "demo": "load_demo", "reference": "load_reference"}
+
+
+def _sweep_forever(interval: int, stop: threading.Event) -> None:
+    from django.db import close_old_connections
+
+    from phaseout.cases.sweep import sweep
+
+    while not stop.is_set():
+        try:
+            sweep()
+        except Exception:  # keep the server up; the next run tries again
+            import logging
+
+            logging.getLogger("phaseout.sweep").exception("in-process sweep failed")
+        finally:
+            close_old_connections()
+        stop.wait(interval)
+
+
+def serve(args: list[str]) -> None:
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if settings.CELERY_TASK_ALWAYS_EAGER and settings.INPROCESS_SWEEP_SECONDS > 0:
+        stop = threading.Event()
+        threading.Thread(
+            target=_sweep_forever, args=(settings.INPROCESS_SWEEP_SECONDS, stop), daemon=True, name="sweep"
+        ).start()
+    addr = args[0] if args else "127.0.0.1:8000"
+    call_command("runserver", addr, use_reloader=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phaseout.settings")
+    import django
+
+    django.setup()
+    if len(argv) > 1 and argv[1] == "serve":
+        serve(argv[2:])
+        return
+    if len(argv) > 1 and argv[1] in ALIASES:
+        argv[1] = ALIASES[argv[1]]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Access is denied by default: every view declares who may use it.
+
+`@allow(Role.OFFICE, ...)` names the roles that may use a view; `@public` marks the few views
+anyone may see (login). The middleware refuses any view that declares nothing, so a view
+added without a declaration is closed, not open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from phaseout.audit.record import set_request_ip
+from phaseout.orgs.models import Person, Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+ACCESS_ATTR = "phaseout_access"
+PUBLIC = "public"
+
+ALL_STAFF_ROLES = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+
+
+def allow(*roles: Role) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        setattr(view, ACCESS_ATTR, frozenset(roles))
+        return view
+
+    return decorate
+
+
+def public(view: F) -> F:
+    setattr(view, ACCESS_ATTR, PUBLIC)
+    return view
+
+
+def person_of(request: HttpRequest) -> Person | None:
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    try:
+        return user.person  # type: ignore[union-attr]
+    except Person.DoesNotExist:
+        return None
+
+
+class DenyByDefaultMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        set_request_ip(forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR"))
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        match = request.resolver_match
+        if match is not None and match.app_name == "admin":
+            return None  # the admin checks is_staff itself; only system administrators are staff
+        if request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"):
+            return None
+        declared = getattr(view, ACCESS_ATTR, None)
+        if declared is None:
+            view_class = getattr(view, "view_class", None)
+            declared = getattr(view_class, ACCESS_ATTR, None) if view_class else None
+        if declared == PUBLIC:
+            return None
+        if declared is None:
+            raise PermissionDenied("view declares no access")
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        person = person_of(request)
+        if person is None or person.role not in declared:
+            raise PermissionDenied
+        request.person = person  # type: ignore[attr-defined]
+        return None
+
+
+def person_context(request: HttpRequest) -> dict[str, Any]:
+    return {"person": person_of(request)}

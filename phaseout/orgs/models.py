@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from phaseout.rules.dimensions import Dimension as RuleDimension
+
+
+class Dimension(models.TextChoices):
+    ENERGY = RuleDimension.ENERGY.value, _("Energy")
+    ENVIRONMENT = RuleDimension.ENVIRONMENT.value, _("Environment")
+    QUALITY = RuleDimension.QUALITY.value, _("Quality")
+    SAFETY = RuleDimension.SAFETY.value, _("Safety")
+    TECHNOLOGY = RuleDimension.TECHNOLOGY.value, _("Technology")
+
+
+class Territory(models.Model):
+    """An administrative division with its GB/T 2260 code."""
+
+    class Level(models.TextChoices):
+        CITY = "city", _("City")
+        COUNTY = "county", _("County or district")
+
+    code = models.CharField(_("division code"), max_length=6, primary_key=True)
+    name = models.CharField(_("name"), max_length=40)
+    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("parent")
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("territory")
+        verbose_name_plural = _("territories")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def subtree_codes(self) -> list[str]:
+        return [self.code, *Territory.objects.filter(parent=self).values_list("code", flat=True)]
+
+
+class Department(models.Model):
+    """A member unit of the coordination group, with the dimensions it enforces."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    territory = models.ForeignKey(Territory, on_delete=models.PROTECT, verbose_name=_("territory"))
+    dimensions = models.JSONField(_("dimensions enforced"), default=list, blank=True)
+    is_office = models.BooleanField(_("hosts the coordination office"), default=False)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def dimension_labels(self) -> str:
+        return "、".join(str(Dimension(d).label) for d in self.dimensions)
+
+
+class Role(models.TextChoices):
+    OFFICE = "office", _("Coordination office")
+    DEPARTMENT = "department", _("Member department")
+    DISTRICT = "district", _("County or district government")
+    ENTERPRISE = "enterprise", _("Enterprise")
+    AUDITOR = "auditor", _("Auditor")
+    SECURITY_ADMIN = "security_admin", _("Security administrator")
+    SYSTEM_ADMIN = "system_admin", _("System administrator")
+
+
+class Person(models.Model):
+    """A user's place in the organisation: role and the unit that sets their data scope."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("department")
+    )
+    territory = models.ForeignKey(
+        Territory, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("territory")
+    )
+    enterprise = models.ForeignKey(
+        "registry.Enterprise", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("enterprise")
+    )
+    display_name = models.CharField(_("display name"), max_length=60)
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("people")
+        constraints = [
+            models.CheckConstraint(
+                name="person_department_role_has_department",
+                condition=~models.Q(role="department") | models.Q(department__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="person_district_role_has_territory",
+                condition=~models.Q(role="district") | models.Q(territory__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="person_enterprise_role_has_enterprise",
+                condition=~models.Q(role="enterprise") | models.Q(enterprise__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def dimensions(self) -> list[str]:
+        return list(self.department.dimensions) if self.department else []

@@ -1,0 +1,44 @@
+"""Reference data shipped with the product (phaseout/data/*.json), loaded idempotently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+
+from phaseout.orgs.models import Department, Territory
+from phaseout.registry.models import Industry
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def _load(name: str) -> list[dict[str, Any]]:
+    with (DATA_DIR / name).open(encoding="utf-8") as fh:
+        data: list[dict[str, Any]] = json.load(fh)
+    return data
+
+
+@transaction.atomic
+def load_reference() -> dict[str, int]:
+    territories = _load("territories.json")
+    for row in territories:
+        Territory.objects.update_or_create(
+            code=row["code"], defaults={"name": row["name"], "level": row["level"], "parent_id": row["parent"]}
+        )
+    industries = _load("industries.json")
+    for row in industries:
+        Industry.objects.update_or_create(
+            code=row["code"], defaults={"name": row["name"], "sort_order": row["sort_order"]}
+        )
+    departments = _load("departments.json")
+    for row in departments:
+        Department.objects.update_or_create(
+            code=row["code"],
+            defaults={
+                "name": row["name"], "territory_id": row["territory"],
+                "dimensions": row["dimensions"], "is_office": row["is_office"],
+            },
+        )
+    return {"territories": len(territories), "industries": len(industries), "departments": len(departments)}

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import views as auth_views
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from phaseout.audit.models import AuditEvent
+from phaseout.cases.models import Case, CaseState, Escalation, ExitMeasure
+from phaseout.cases.views import _page, _person
+from phaseout.orgs import scope
+from phaseout.orgs.access import ALL_STAFF_ROLES, allow, public
+from phaseout.orgs.models import Person, Role
+from phaseout.registry.models import CapacityUnit, Industry, LineStatus, ProductionLine
+
+# What each role acts on next: the states in which a case waits for them.
+WAITING_STATES: dict[str, list[str]] = {
+    Role.OFFICE: [CaseState.FINDING, CaseState.OVERDUE, CaseState.VERIFIED, CaseState.EXITED, CaseState.ACCEPTED],
+    Role.DEPARTMENT: [CaseState.FINDING, CaseState.OVERDUE, CaseState.VERIFIED, CaseState.EXITED],
+    Role.DISTRICT: [CaseState.EXIT_ORDERED],
+    Role.ENTERPRISE: [CaseState.RECTIFYING, CaseState.EXIT_ORDERED],
+}
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+public(LoginView)  # type: ignore[arg-type]
+
+
+@require_POST
+@public
+def logout_view(request: HttpRequest) -> HttpResponse:
+    return auth_views.LogoutView.as_view()(request)
+
+
+@allow(*Role)
+def home(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    today = timezone.localdate()
+    if person.role not in WAITING_STATES:
+        return render(request, "orgs/home_admin.html", {"today": today})
+    cases = scope.cases(person).select_related("enterprise", "line")
+    soon = today + dt.timedelta(days=30)
+    measures = ExitMeasure.objects.filter(case__in=scope.cases(person), done_on__isnull=True).select_related(
+        "case__enterprise"
+    )
+    context = {
+        "today": today,
+        "due": cases.filter(state=CaseState.RECTIFYING, deadline__lte=soon).order_by("deadline")[:50],
+        "overdue": cases.filter(state=CaseState.OVERDUE).order_by("overdue_at")[:50],
+        "measures_due": measures.filter(deadline__lte=today + dt.timedelta(days=15)).order_by("deadline")[:50],
+        "escalations": Escalation.objects.filter(case__in=scope.cases(person), resolved_at__isnull=True)
+        .select_related("case__enterprise", "measure")[:50],
+        "waiting": cases.filter(state__in=WAITING_STATES[person.role]).order_by("id")[:50],
+        "reinspections": cases.filter(state=CaseState.ARCHIVED, reinspection_due__lte=soon).order_by("reinspection_due")[:50],
+    }
+    return render(request, "orgs/home.html", context)
+
+
+def exited_capacity(person: Person, year: int) -> list[dict[str, Any]]:
+    """Capacity exited in `year` by industry, summed per unit: units are never added together."""
+    lines = ProductionLine.objects.filter(
+        enterprise__in=scope.enterprises(person), status=LineStatus.EXITED, exited_on__year=year
+    )
+    totals = (
+        lines.values("enterprise__industry", "capacity_unit")
+        .annotate(total=Sum("capacity"), count=Count("id"))
+        .order_by("enterprise__industry", "capacity_unit")
+    )
+    names = dict(Industry.objects.values_list("code", "name"))
+    units = dict(CapacityUnit.choices)
+    return [
+        {
+            "industry": names.get(row["enterprise__industry"], row["enterprise__industry"]),
+            "unit": units.get(row["capacity_unit"], row["capacity_unit"]),
+            "total": (row["total"] or Decimal(0)).normalize(),
+            "lines": row["count"],
+        }
+        for row in totals
+    ]
+
+
+@allow(*ALL_STAFF_ROLES, Role.AUDITOR)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    year = timezone.localdate().year
+    cases = scope.cases(person)
+    by_state = dict(cases.values_list("state").annotate(n=Count("id")).order_by())
+    states = [(label, by_state.get(value, 0)) for value, label in CaseState.choices]
+    open_q = Q(state__in=[s for s in CaseState.values if s not in (CaseState.CLOSED, CaseState.ARCHIVED)])
+    by_territory = (
+        cases.values("territory__name", "territory__code")
+        .annotate(total=Count("id"), open=Count("id", filter=open_q),
+                  overdue=Count("id", filter=Q(state=CaseState.OVERDUE)),
+                  exited=Count("id", filter=Q(state__in=[CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED])))
+        .order_by("territory__code")
+    )
+    by_industry = (
+        cases.values("industry__name")
+        .annotate(total=Count("id"), open=Count("id", filter=open_q))
+        .order_by("industry__name")
+    )
+    matrix: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in cases.values("territory__name", "state").annotate(n=Count("id")).order_by():
+        matrix[row["territory__name"]][row["state"]] = row["n"]
+    max_state = max((n for _label, n in states), default=0) or 1
+    return render(
+        request,
+        "orgs/dashboard.html",
+        {
+            "year": year, "states": states, "max_state": max_state, "by_territory": by_territory,
+            "by_industry": by_industry, "capacity": exited_capacity(person, year),
+        },
+    )
+
+
+@allow(Role.AUDITOR)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    qs = AuditEvent.objects.select_related("actor__person")
+    action = request.GET.get("action", "").strip()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    return render(request, "orgs/audit_log.html", {"action": action, **_page(request, qs)})
+
+
+@allow(Role.SECURITY_ADMIN)
+def people(request: HttpRequest) -> HttpResponse:
+    qs = Person.objects.select_related("user", "department", "territory", "enterprise").order_by("role", "id")
+    return render(request, "orgs/people.html", {**_page(request, qs)})

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from phaseout.audit.record import record
+from phaseout.registry import importer
+from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
+
+User = AbstractBaseUser
+
+
+def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[str]]:
+    return {k: [str(getattr(obj, k)), str(v)] for k, v in data.items() if getattr(obj, k) != v}
+
+
+@transaction.atomic
+def create_enterprise(*, data: dict[str, Any], by: User) -> Enterprise:
+    enterprise = Enterprise(**data)
+    enterprise.full_clean()
+    enterprise.save()
+    record(actor=by, action="enterprise.create", obj=enterprise)
+    return enterprise
+
+
+@transaction.atomic
+def update_enterprise(*, enterprise: Enterprise, data: dict[str, Any], by: User) -> Enterprise:
+    enterprise = Enterprise.objects.select_for_update().get(pk=enterprise.pk)
+    changes = _changes(enterprise, data)
+    for key, value in data.items():
+        setattr(enterprise, key, value)
+    enterprise.full_clean()
+    enterprise.save()
+    record(actor=by, action="enterprise.update", obj=enterprise, data={"changes": changes})
+    return enterprise
+
+
+@transaction.atomic
+def save_line(*, line: ProductionLine, by: User) -> ProductionLine:
+    creating = line.pk is None
+    line.full_clean()
+    line.save()
+    record(actor=by, action="line.create" if creating else "line.update", obj=line)
+    return line
+
+
+@transaction.atomic
+def preview_import(*, upload: UploadedFile, register: importer.Register, by: User) -> ImportBatch:
+    upload.seek(0)
+    digest = hashlib.sha256(upload.read()).hexdigest()
+    upload.seek(0)
+    batch = ImportBatch.objects.create(
+        file=upload, original_name=upload.name or "register.xlsx", sha256=digest, uploaded_by=by,
+        total_rows=register.total, valid_rows=len(register.rows), errors=[e.as_dict() for e in register.errors],
+    )
+    record(actor=by, action="import.preview", obj=batch, data={"rows": register.total, "bad": len(register.errors)})
+    return batch
+
+
+def accept_import(*, batch: ImportBatch, by: User) -> ImportBatch:
+    """Mark the batch as running (once) and queue the import after commit."""
+    from phaseout.registry.tasks import run_import
+
+    with transaction.atomic():
+        claimed = ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.PREVIEW).update(
+            status=ImportBatch.Status.RUNNING
+        )
+        if claimed:
+            record(actor=by, action="import.accept", obj=batch)
+            transaction.on_commit(lambda: run_import.delay(batch.pk))
+    batch.refresh_from_db()
+    return batch
+
+
+def run_import_batch(batch_id: int) -> ImportBatch:
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if batch.status != ImportBatch.Status.RUNNING:
+        return batch
+    try:
+        with batch.file.open("rb") as fh:
+            register = importer.read_register(fh)
+
+        def progress(done: int) -> None:
+            ImportBatch.objects.filter(pk=batch_id).update(processed_rows=done)
+
+        result = importer.apply_register(register.rows, progress=progress)
+    except Exception as exc:
+        ImportBatch.objects.filter(pk=batch_id).update(status=ImportBatch.Status.FAILED, failure=str(exc)[:2000])
+        raise
+    ImportBatch.objects.filter(pk=batch_id).update(
+        status=ImportBatch.Status.DONE, created_count=result.created, updated_count=result.updated,
+        unchanged_count=result.unchanged, processed_rows=len(register.rows), finished_at=timezone.now(),
+    )
+    batch.refresh_from_db()
+    record(
+        actor=batch.uploaded_by, action="import.done", obj=batch,
+        data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
+    )
+    return batch

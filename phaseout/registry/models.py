@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from phaseout.registry.validators import validate_uscc
+
+
+class Industry(models.Model):
+    """An industry the campaign watches; the list is data (steel, cement and flat glass first)."""
+
+    code = models.SlugField(_("code"), max_length=30, primary_key=True)
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("industry")
+        verbose_name_plural = _("industries")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enterprise(models.Model):
+    uscc = models.CharField(_("USCC"), max_length=18, unique=True, validators=[validate_uscc])
+    name = models.CharField(_("enterprise name"), max_length=120, db_index=True)
+    territory = models.ForeignKey(
+        "orgs.Territory", on_delete=models.PROTECT, related_name="enterprises", verbose_name=_("territory")
+    )
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    industry = models.ForeignKey(Industry, on_delete=models.PROTECT, verbose_name=_("industry"))
+    contact_name = models.CharField(_("contact person"), max_length=40, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        indexes = [
+            models.Index(fields=["territory", "industry", "-id"], name="enterprise_scope_idx"),
+            models.Index(fields=["industry", "-id"], name="enterprise_industry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Licence(models.Model):
+    class Kind(models.TextChoices):
+        POLLUTANT_DISCHARGE = "pollutant_discharge", _("Pollutant discharge permit")
+        PRODUCTION = "production", _("Industrial product production licence")
+        SAFETY_PRODUCTION = "safety_production", _("Safety production licence")
+
+    class Status(models.TextChoices):
+        VALID = "valid", _("Valid")
+        REVOKED = "revoked", _("Revoked")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="licences")
+    kind = models.CharField(_("licence type"), max_length=30, choices=Kind.choices)
+    number = models.CharField(_("licence number"), max_length=60)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.VALID)
+
+    class Meta:
+        verbose_name = _("licence")
+        verbose_name_plural = _("licences")
+        constraints = [models.UniqueConstraint(fields=["kind", "number"], name="licence_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+
+class EquipmentType(models.TextChoices):
+    BLAST_FURNACE = "blast_furnace", _("Blast furnace")
+    CONVERTER = "converter", _("Converter")
+    ELECTRIC_FURNACE = "electric_furnace", _("Electric arc furnace")
+    INDUCTION_FURNACE = "induction_furnace", _("Induction furnace")
+    SINTERING_MACHINE = "sintering_machine", _("Sintering machine")
+    CLINKER_LINE = "clinker_line", _("Cement clinker line")
+    CEMENT_MILL = "cement_mill", _("Cement mill")
+    FLAT_GLASS_LINE = "flat_glass_line", _("Flat glass line")
+    OTHER = "other", _("Other equipment")
+
+
+class SizeUnit(models.TextChoices):
+    CUBIC_METRE = "m3", "m³"
+    TONNE = "t", "t"
+    TONNE_PER_DAY = "t/d", "t/d"
+    SQUARE_METRE = "m2", "m²"
+    METRE = "m", "m"
+    NONE = "", _("(none)")
+
+
+# The size parameter that rules depend on, per equipment type.
+SIZE_UNIT_FOR_TYPE: dict[str, str] = {
+    EquipmentType.BLAST_FURNACE: SizeUnit.CUBIC_METRE,
+    EquipmentType.CONVERTER: SizeUnit.TONNE,
+    EquipmentType.ELECTRIC_FURNACE: SizeUnit.TONNE,
+    EquipmentType.INDUCTION_FURNACE: SizeUnit.TONNE,
+    EquipmentType.SINTERING_MACHINE: SizeUnit.SQUARE_METRE,
+    EquipmentType.CLINKER_LINE: SizeUnit.TONNE_PER_DAY,
+    EquipmentType.CEMENT_MILL: SizeUnit.METRE,
+    EquipmentType.FLAT_GLASS_LINE: SizeUnit.TONNE_PER_DAY,
+}
+
+
+class CapacityUnit(models.TextChoices):
+    TEN_THOUSAND_TONNES_PER_YEAR = "10kt/a", _("10,000 t/year")
+    TONNES_PER_DAY = "t/d", "t/d"
+    TEN_THOUSAND_WEIGHT_CASES_PER_YEAR = "10kwc/a", _("10,000 weight cases/year")
+
+
+class LineStatus(models.TextChoices):
+    OPERATING = "operating", _("Operating")
+    RECTIFYING = "rectifying", _("Rectifying")
+    SEALED = "sealed", _("Sealed")
+    DISMANTLED = "dismantled", _("Dismantled")
+    EXITED = "exited", _("Exited")
+
+
+class ProductionLine(models.Model):
+    """A production line or a piece of main equipment."""
+
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.CASCADE, related_name="lines", verbose_name=_("enterprise")
+    )
+    name = models.CharField(_("line or equipment name"), max_length=80)
+    equipment_type = models.CharField(_("equipment type"), max_length=30, choices=EquipmentType.choices)
+    size_value = models.DecimalField(
+        _("size"), max_digits=10, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    size_unit = models.CharField(_("size unit"), max_length=5, choices=SizeUnit.choices, blank=True)
+    capacity = models.DecimalField(
+        _("capacity"), max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
+    )
+    capacity_unit = models.CharField(_("capacity unit"), max_length=10, choices=CapacityUnit.choices)
+    process = models.CharField(_("process"), max_length=80, blank=True)
+    commissioning_year = models.PositiveSmallIntegerField(_("commissioning year"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=LineStatus.choices, default=LineStatus.OPERATING)
+    exited_on = models.DateField(_("exited on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["enterprise_id", "id"]
+        verbose_name = _("production line")
+        verbose_name_plural = _("production lines")
+        constraints = [
+            models.CheckConstraint(name="line_capacity_positive", condition=models.Q(capacity__gt=0)),
+            models.CheckConstraint(
+                name="line_size_positive", condition=models.Q(size_value__isnull=True) | models.Q(size_value__gt=0)
+            ),
+            models.CheckConstraint(
+                name="line_size_has_unit",
+                condition=models.Q(size_value__isnull=True) | ~models.Q(size_unit=""),
+            ),
+            models.CheckConstraint(
+                name="line_exited_has_date",
+                condition=~models.Q(status="exited") | models.Q(exited_on__isnull=False),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "exited_on"], name="line_exit_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise.name} · {self.name}"
+
+    @property
+    def size_display(self) -> str:
+        if self.size_value is None:
+            return ""
+        return f"{self.size_value.normalize():f} {self.get_size_unit_display()}"
+
+    @property
+    def capacity_display(self) -> str:
+        return f"{self.capacity.normalize():f} {self.get_capacity_unit_display()}"
+
+
+class ImportBatch(models.Model):
+    """One upload of an enterprise register: previewed first, written only when accepted."""
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", _("Awaiting acceptance")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Failed")
+
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREVIEW)
+    total_rows = models.PositiveIntegerField(default=0)
+    valid_rows = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("register import")
+        verbose_name_plural = _("register imports")
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.valid_rows:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, round(100 * self.processed_rows / self.valid_rows))

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from phaseout.registry.actions import run_import_batch
+
+
+@shared_task(name="phaseout.registry.tasks.run_import")
+def run_import(batch_id: int) -> int:
+    return run_import_batch(batch_id).created_count

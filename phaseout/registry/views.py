@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from phaseout.cases.views import _errors, _page, _person
+from phaseout.orgs import scope
+from phaseout.orgs.access import ALL_STAFF_ROLES, allow
+from phaseout.orgs.models import Role
+from phaseout.registry import actions
+from phaseout.registry.forms import EnterpriseFilterForm, EnterpriseForm, LineForm, RegisterUploadForm
+from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
+
+ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
+
+
+@allow(*ALL_STAFF_ROLES)
+def enterprise_list(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    form = EnterpriseFilterForm(request.GET or None)
+    form.fields["territory"].queryset = scope.territories(person)
+    qs = scope.enterprises(person).select_related("territory", "industry")
+    if form.is_valid():
+        data = form.cleaned_data
+        q = (data["q"] or "").strip().upper()
+        if q:
+            if len(q) >= 6 and q.isalnum() and not any("\u4e00" <= ch <= "\u9fff" for ch in q):
+                qs = qs.filter(uscc__startswith=q)
+            else:
+                qs = qs.filter(name__contains=data["q"].strip())
+        if data["territory"]:
+            qs = qs.filter(territory=data["territory"])
+        if data["industry"]:
+            qs = qs.filter(industry=data["industry"])
+    return render(request, "registry/enterprise_list.html", {"form": form, **_page(request, qs.order_by("-id"))})
+
+
+@allow(*ALL_STAFF_ROLES)
+def enterprise_create(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    form = EnterpriseForm(request.POST or None, territories=scope.territories(person))
+    if request.method == "POST" and form.is_valid():
+        enterprise = actions.create_enterprise(data=form.cleaned_data, by=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Enterprise registered."))
+        return redirect("enterprise-detail", enterprise.pk)
+    return render(request, "registry/enterprise_form.html", {"form": form})
+
+
+@allow(*ENTERPRISE_VIEWERS)
+def enterprise_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    enterprise = get_object_or_404(scope.enterprises(person).select_related("territory", "industry"), pk=pk)
+    return render(
+        request,
+        "registry/enterprise_detail.html",
+        {
+            "enterprise": enterprise,
+            "lines": enterprise.lines.all(),
+            "licences": enterprise.licences.all(),
+            "cases": scope.cases(person).filter(enterprise=enterprise).select_related("line"),
+            "inspections": scope.inspections(person).filter(enterprise=enterprise).select_related("department"),
+            "may_inspect": person.role in (Role.OFFICE, Role.DEPARTMENT) and bool(person.dimensions),
+            "may_edit": person.role in ALL_STAFF_ROLES,
+        },
+    )
+
+
+@allow(*ALL_STAFF_ROLES)
+def enterprise_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    enterprise = get_object_or_404(scope.enterprises(person), pk=pk)
+    form = EnterpriseForm(request.POST or None, instance=enterprise, territories=scope.territories(person))
+    if request.method == "POST" and form.is_valid():
+        fresh = Enterprise.objects.get(pk=pk)
+        actions.update_enterprise(enterprise=fresh, data=form.cleaned_data, by=request.user)  # type: ignore[arg-type]
+        messages.success(request, _("Saved."))
+        return redirect("enterprise-detail", pk)
+    return render(request, "registry/enterprise_form.html", {"form": form, "enterprise": enterprise})
+
+
+@allow(*ALL_STAFF_ROLES)
+def line_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -> HttpResponse:
+    person = _person(request)
+    enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
+    line = get_object_or_404(ProductionLine, pk=pk, enterprise=enterprise) if pk else ProductionLine(enterprise=enterprise)
+    form = LineForm(request.POST or None, instance=line)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.save_line(line=form.save(commit=False), by=request.user)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Production line saved."))
+            return redirect("enterprise-detail", enterprise.pk)
+    return render(request, "registry/line_form.html", {"form": form, "enterprise": enterprise, "line": line})
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+def import_upload(request: HttpRequest) -> HttpResponse:
+    form = RegisterUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if form.is_valid():
+            batch = actions.preview_import(
+                upload=form.cleaned_data["file"], register=form.register, by=request.user  # type: ignore[arg-type]
+            )
+            return redirect("import-detail", batch.pk)
+        _errors(request, form)
+    return render(request, "registry/import_upload.html", {"form": form, "batches": ImportBatch.objects.all()[:10]})
+
+
+def _batch(request: HttpRequest, pk: int) -> ImportBatch:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    person = _person(request)
+    if batch.uploaded_by_id != request.user.pk and person.role != Role.OFFICE:
+        raise PermissionDenied
+    return batch
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    template = "registry/_import_progress.html" if request.htmx else "registry/import_detail.html"  # type: ignore[attr-defined]
+    context: dict[str, Any] = {"batch": batch, "errors": batch.errors[:1000], "more_errors": max(0, len(batch.errors) - 1000)}
+    return render(request, template, context)
+
+
+@require_POST
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+def import_accept(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch(request, pk)
+    if batch.status != ImportBatch.Status.PREVIEW:
+        messages.error(request, _("This file has already been imported."))
+    elif not batch.valid_rows:
+        messages.error(request, _("The file has no valid rows to import."))
+    else:
+        actions.accept_import(batch=batch, by=request.user)  # type: ignore[arg-type]
+    return redirect("import-detail", batch.pk)

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.urls import path
+
+from phaseout.cases import views as cases
+from phaseout.orgs import views as orgs
+from phaseout.registry import views as registry
+
+urlpatterns = [
+    path("", orgs.home, name="home"),
+    path("accounts/login/", orgs.LoginView.as_view(), name="login"),
+    path("accounts/logout/", orgs.logout_view, name="logout"),
+    path("dashboard/", orgs.dashboard, name="dashboard"),
+    path("audit/", orgs.audit_log, name="audit-log"),
+    path("people/", orgs.people, name="people"),
+    path("enterprises/", registry.enterprise_list, name="enterprise-list"),
+    path("enterprises/new/", registry.enterprise_create, name="enterprise-create"),
+    path("enterprises/import/", registry.import_upload, name="import-upload"),
+    path("enterprises/import/<int:pk>/", registry.import_detail, name="import-detail"),
+    path("enterprises/import/<int:pk>/accept/", registry.import_accept, name="import-accept"),
+    path("enterprises/<int:pk>/", registry.enterprise_detail, name="enterprise-detail"),
+    path("enterprises/<int:pk>/edit/", registry.enterprise_edit, name="enterprise-edit"),
+    path("enterprises/<int:enterprise_id>/lines/new/", registry.line_edit, name="line-create"),
+    path("enterprises/<int:enterprise_id>/lines/<int:pk>/edit/", registry.line_edit, name="line-edit"),
+    path("enterprises/<int:enterprise_id>/inspections/new/", cases.inspection_create, name="inspection-create"),
+    path("inspections/<int:pk>/", cases.inspection_detail, name="inspection-detail"),
+    path("cases/", cases.case_list, name="case-list"),
+    path("cases/<int:pk>/", cases.case_detail, name="case-detail"),
+    path("cases/<int:pk>/act/<slug:action>/", cases.case_act, name="case-act"),
+    path("cases/<int:pk>/evidence/", cases.case_evidence, name="case-evidence"),
+    path("cases/<int:pk>/file.zip", cases.case_file, name="case-file"),
+    path("measures/<int:pk>/done/", cases.measure_done, name="measure-done"),
+    path("evidence/<int:pk>/", cases.evidence_download, name="evidence-download"),
+    path("admin/", admin.site.urls),
+]
+
