@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from phaseout.orgs.models import Department, Person, Role, Territory
+from phaseout.orgs.reference import load_reference
+from tests.factories import PersonFactory, UserFactory
+
+PASSWORD = "pw-Secret-123"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: object, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+    # Hashing passwords slowly is the point in production and a waste in tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def reference(db: None) -> None:
+    load_reference()
+
+
+def _person(username: str, role: Role, **scope: object) -> Person:
+    return PersonFactory(user=UserFactory(username=username), role=role, display_name=username, **scope)
+
+
+@pytest.fixture
+def office(reference: None) -> Person:
+    return _person("office", Role.OFFICE, department=Department.objects.get(code="jm-gxj"))
+
+
+@pytest.fixture
+def energy_dept(reference: None) -> Person:
+    return _person("fgj", Role.DEPARTMENT, department=Department.objects.get(code="jm-fgj"))
+
+
+@pytest.fixture
+def env_dept(reference: None) -> Person:
+    return _person("sthjj", Role.DEPARTMENT, department=Department.objects.get(code="jm-sthjj"))
+
+
+@pytest.fixture
+def district(reference: None) -> Person:
+    return _person("pengjiang", Role.DISTRICT, territory=Territory.objects.get(code="440703"))
+
+
+@pytest.fixture
+def other_district(reference: None) -> Person:
+    return _person("taishan", Role.DISTRICT, territory=Territory.objects.get(code="440781"))
+
+
+@pytest.fixture
+def outsider(reference: None) -> object:
+    """A login with no place in the organisation."""
+    return UserFactory(username="outsider")
+
+
+def client_for(user: object) -> Client:
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+@pytest.fixture
+def png() -> SimpleUploadedFile:
+    return SimpleUploadedFile("photo.png", PNG, content_type="image/png")
+
+
+def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+TODAY = dt.date(2026, 3, 2)
+
+
+def is_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture
+def xlsx_bytes() -> Iterator[object]:
+    from openpyxl import Workbook
+
+    def make(rows: list[list[object]], header: list[str] | None = None) -> bytes:
+        wb = Workbook()
+        ws = wb.active
+        ws.append(header or ["统一社会信用代码", "企业名称", "所属区县", "行业", "地址", "联系人", "联系电话"])
+        for row in rows:
+            ws.append(row)
+        buffer = BytesIO()
+        wb.save(buffer)
+        return buffer.getvalue()
+
+    yield make
