@@ -214,7 +214,7 @@ def record_finding(
                     case=case, plan=plan, by=by, today=inspection.inspected_on,
                     reason=_("Elimination-class equipment is eliminated at once, without a rectification period."),
                 )
-    return finding
+    return Finding.objects.select_related("case").get(pk=finding.pk)
 
 
 def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) -> Case:

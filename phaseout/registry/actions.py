@@ -9,10 +9,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from phaseout.audit.record import record
+from phaseout.orgs import scope
+from phaseout.orgs.models import Person, Role
 from phaseout.registry import importer
 from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
 
 User = AbstractBaseUser
+
+
+def territories_allowed(person: Person | None) -> set[str] | None:
+    """The territories a person may import enterprises into (None: all)."""
+    if person is None or person.role != Role.DISTRICT:
+        return None
+    return set(scope.territories(person).values_list("code", flat=True))
 
 
 def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[str]]:
@@ -82,8 +91,9 @@ def run_import_batch(batch_id: int) -> ImportBatch:
     if batch.status != ImportBatch.Status.RUNNING:
         return batch
     try:
+        allowed = territories_allowed(Person.objects.filter(user_id=batch.uploaded_by_id).first())
         with batch.file.open("rb") as fh:
-            register = importer.read_register(fh)
+            register = importer.read_register(fh, territories_allowed=allowed)
 
         def progress(done: int) -> None:
             ImportBatch.objects.filter(pk=batch_id).update(processed_rows=done)

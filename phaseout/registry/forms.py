@@ -60,6 +60,10 @@ class EnterpriseFilterForm(forms.Form):
 class RegisterUploadForm(forms.Form):
     file = forms.FileField(label=_("Enterprise register (.xlsx)"))
 
+    def __init__(self, *args: Any, territories_allowed: set[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.territories_allowed = territories_allowed
+
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > settings.REGISTER_IMPORT_MAX_BYTES:
@@ -69,7 +73,7 @@ class RegisterUploadForm(forms.Form):
         if not (upload.name or "").lower().endswith(".xlsx"):
             raise forms.ValidationError(_("Please upload an .xlsx workbook."))
         try:
-            self.register = importer.read_register(upload)
+            self.register = importer.read_register(upload, territories_allowed=self.territories_allowed)
         except importer.RegisterFileError as exc:
             raise forms.ValidationError(str(exc)) from None
         if not self.register.total:

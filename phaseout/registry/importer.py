@@ -93,7 +93,8 @@ def _lookups() -> tuple[dict[str, str], dict[str, str]]:
     return territories, industries
 
 
-def read_register(source: IO[bytes] | bytes) -> Register:
+def read_register(source: IO[bytes] | bytes, *, territories_allowed: set[str] | None = None) -> Register:
+    """Read and check a register; `territories_allowed` limits a district to its own territory."""
     if isinstance(source, bytes):
         source = io.BytesIO(source)
     rows = _sheet_rows(source)
@@ -139,6 +140,10 @@ def read_register(source: IO[bytes] | bytes) -> Register:
         territory = values.get("territory", "")
         if territory and territory not in territories:
             errors.append(RowError(number, heading["territory"], _("Unknown county or district: %(value)s.") % {"value": territory}))
+        elif territory and territories_allowed is not None and territories[territory] not in territories_allowed:
+            errors.append(
+                RowError(number, heading["territory"], _("%(value)s is outside your territory.") % {"value": territory})
+            )
         industry = values.get("industry", "")
         if industry and industry not in industries:
             errors.append(RowError(number, heading["industry"], _("Unknown industry: %(value)s.") % {"value": industry}))

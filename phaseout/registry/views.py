@@ -14,6 +14,7 @@ from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
 from phaseout.registry import actions
+from phaseout.registry.actions import territories_allowed
 from phaseout.registry.forms import EnterpriseFilterForm, EnterpriseForm, LineForm, RegisterUploadForm
 from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
 
@@ -103,7 +104,9 @@ def line_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
 def import_upload(request: HttpRequest) -> HttpResponse:
-    form = RegisterUploadForm(request.POST or None, request.FILES or None)
+    form = RegisterUploadForm(
+        request.POST or None, request.FILES or None, territories_allowed=territories_allowed(_person(request))
+    )
     if request.method == "POST":
         if form.is_valid():
             batch = actions.preview_import(
