@@ -1,10 +1,10 @@
 """`phaseout`: the one command for everything a user runs from a shell.
 
-    phaseout serve [ADDR:PORT]   serve the platform (and, without a broker, sweep deadlines in-process)
-    phaseout sweep [--today D]   mark overdue orders and measures and escalate them
-    phaseout import FILE [--accept]   check (and import) an enterprise register
-    phaseout demo                load reference and demo data and print the demo accounts
-    phaseout <django command>    any other management command (migrate, createsuperuser, ...)
+phaseout serve [ADDR:PORT]   serve the platform (and, without a broker, sweep deadlines in-process)
+phaseout sweep [--today D]   mark overdue orders and measures and escalate them
+phaseout import FILE [--accept]   check (and import) an enterprise register
+phaseout demo                load reference and demo data and print the demo accounts
+phaseout <django command>    any other management command (migrate, createsuperuser, ...)
 """
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import os
 import sys
 import threading
 
-ALIASES = {"sweep": "sweep_deadlines", "import": "import_register", "demo": "load_demo", "reference": "load_reference"}
+ALIASES = {
+    "sweep": "sweep_deadlines",
+    "import": "import_register",
+    "demo": "load_demo",
+    "reference": "load_reference",
+}
 
 
 def _sweep_forever(interval: int, stop: threading.Event) -> None:

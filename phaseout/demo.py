@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -17,7 +18,6 @@ from phaseout.cases.models import Case
 from phaseout.orgs.actions import create_person
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.registry.models import CapacityUnit, Enterprise, EquipmentType, ProductionLine
-from phaseout.rules.exit_plans import ExitPlan
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
 
@@ -33,11 +33,18 @@ def make_uscc(serial: int, region: str = "440700") -> str:
     return body + uscc.calc_check_digit(body)
 
 
-def _accounts() -> list[tuple[str, str, Role, dict[str, object]]]:
-    rows: list[tuple[str, str, Role, dict[str, object]]] = [
-        ("office", "江门市淘汰落后产能工作协调小组办公室", Role.OFFICE, {"department": Department.objects.get(code="jm-gxj")}),
+def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
+    rows: list[tuple[str, str, Role, dict[str, Any]]] = [
+        (
+            "office",
+            "江门市淘汰落后产能工作协调小组办公室",
+            Role.OFFICE,
+            {"department": Department.objects.get(code="jm-gxj")},
+        ),
     ]
-    for dept in Department.objects.filter(territory_id="440700").exclude(dimensions=[]).exclude(is_office=True):
+    for dept in (
+        Department.objects.filter(territory_id="440700").exclude(dimensions=[]).exclude(is_office=True)
+    ):
         rows.append((f"dept-{dept.code.split('-')[1]}", dept.name, Role.DEPARTMENT, {"department": dept}))
     for t in Territory.objects.filter(parent_id="440700"):
         rows.append((f"district-{t.code}", f"{t.name}人民政府", Role.DISTRICT, {"territory": t}))
@@ -51,31 +58,113 @@ def _accounts() -> list[tuple[str, str, Role, dict[str, object]]]:
 
 ENTERPRISES = [
     # (name, district code, industry, [(line name, type, size, capacity, unit, year)])
-    ("江门市蓬江钢铁有限公司", "440703", "steel", [
-        ("1号高炉", EquipmentType.BLAST_FURNACE, "380", "45", CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR, 2004),
-        ("2号高炉", EquipmentType.BLAST_FURNACE, "1080", "110", CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR, 2012),
-    ]),
-    ("江门江海特钢铸造有限公司", "440704", "steel", [
-        ("中频感应炉", EquipmentType.INDUCTION_FURNACE, "5", "3", CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR, 2010),
-    ]),
-    ("新会华润水泥有限公司", "440705", "cement", [
-        ("熟料生产线", EquipmentType.CLINKER_LINE, "2500", "2500", CapacityUnit.TONNES_PER_DAY, 2008),
-    ]),
-    ("台山南方水泥有限公司", "440781", "cement", [
-        ("熟料生产线", EquipmentType.CLINKER_LINE, "4000", "4000", CapacityUnit.TONNES_PER_DAY, 2011),
-    ]),
-    ("开平信义平板玻璃有限公司", "440783", "flat_glass", [
-        ("浮法玻璃生产线", EquipmentType.FLAT_GLASS_LINE, "900", "900", CapacityUnit.TONNES_PER_DAY, 2013),
-    ]),
-    ("鹤山市宏达钢铁有限公司", "440784", "steel", [
-        ("20吨转炉", EquipmentType.CONVERTER, "20", "15", CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR, 2003),
-    ]),
-    ("恩平市恒丰水泥厂", "440785", "cement", [
-        ("熟料生产线", EquipmentType.CLINKER_LINE, "1200", "1200", CapacityUnit.TONNES_PER_DAY, 2005),
-    ]),
-    ("江门市新会区金鼎钢铁有限公司", "440705", "steel", [
-        ("25吨电炉", EquipmentType.ELECTRIC_FURNACE, "25", "12", CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR, 2006),
-    ]),
+    (
+        "江门市蓬江钢铁有限公司",
+        "440703",
+        "steel",
+        [
+            (
+                "1号高炉",
+                EquipmentType.BLAST_FURNACE,
+                "380",
+                "45",
+                CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR,
+                2004,
+            ),
+            (
+                "2号高炉",
+                EquipmentType.BLAST_FURNACE,
+                "1080",
+                "110",
+                CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR,
+                2012,
+            ),
+        ],
+    ),
+    (
+        "江门江海特钢铸造有限公司",
+        "440704",
+        "steel",
+        [
+            (
+                "中频感应炉",
+                EquipmentType.INDUCTION_FURNACE,
+                "5",
+                "3",
+                CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR,
+                2010,
+            ),
+        ],
+    ),
+    (
+        "新会华润水泥有限公司",
+        "440705",
+        "cement",
+        [
+            ("熟料生产线", EquipmentType.CLINKER_LINE, "2500", "2500", CapacityUnit.TONNES_PER_DAY, 2008),
+        ],
+    ),
+    (
+        "台山南方水泥有限公司",
+        "440781",
+        "cement",
+        [
+            ("熟料生产线", EquipmentType.CLINKER_LINE, "4000", "4000", CapacityUnit.TONNES_PER_DAY, 2011),
+        ],
+    ),
+    (
+        "开平信义平板玻璃有限公司",
+        "440783",
+        "flat_glass",
+        [
+            (
+                "浮法玻璃生产线",
+                EquipmentType.FLAT_GLASS_LINE,
+                "900",
+                "900",
+                CapacityUnit.TONNES_PER_DAY,
+                2013,
+            ),
+        ],
+    ),
+    (
+        "鹤山市宏达钢铁有限公司",
+        "440784",
+        "steel",
+        [
+            (
+                "20吨转炉",
+                EquipmentType.CONVERTER,
+                "20",
+                "15",
+                CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR,
+                2003,
+            ),
+        ],
+    ),
+    (
+        "恩平市恒丰水泥厂",
+        "440785",
+        "cement",
+        [
+            ("熟料生产线", EquipmentType.CLINKER_LINE, "1200", "1200", CapacityUnit.TONNES_PER_DAY, 2005),
+        ],
+    ),
+    (
+        "江门市新会区金鼎钢铁有限公司",
+        "440705",
+        "steel",
+        [
+            (
+                "25吨电炉",
+                EquipmentType.ELECTRIC_FURNACE,
+                "25",
+                "12",
+                CapacityUnit.TEN_THOUSAND_TONNES_PER_YEAR,
+                2006,
+            ),
+        ],
+    ),
 ]
 
 
@@ -90,7 +179,9 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str]]:
     User = get_user_model()
     if not User.objects.filter(username="office").exists():
         for username, name, role, scope in _accounts():
-            create_person(username=username, password=DEMO_PASSWORD, display_name=name, role=role, by=None, **scope)  # type: ignore[arg-type]
+            create_person(
+                username=username, password=DEMO_PASSWORD, display_name=name, role=role, by=None, **scope
+            )
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
     return [
@@ -104,66 +195,150 @@ def _register_and_cases(today: dt.date) -> None:
     enterprises = []
     for serial, (name, territory, industry, lines) in enumerate(ENTERPRISES, start=1):
         enterprise = Enterprise.objects.create(
-            uscc=make_uscc(serial), name=name, territory_id=territory, industry_id=industry,
-            address=f"{Territory.objects.get(code=territory).name}工业园{serial}号", contact_name="张工",
+            uscc=make_uscc(serial),
+            name=name,
+            territory_id=territory,
+            industry_id=industry,
+            address=f"{Territory.objects.get(code=territory).name}工业园{serial}号",
+            contact_name="张工",
             contact_phone=f"0750-38{serial:05d}",
         )
         for line_name, kind, size, capacity, unit, year in lines:
             ProductionLine.objects.create(
-                enterprise=enterprise, name=line_name, equipment_type=kind, size_value=Decimal(size),
-                size_unit={"blast_furnace": "m3", "clinker_line": "t/d", "flat_glass_line": "t/d"}.get(kind, "t"),
-                capacity=Decimal(capacity), capacity_unit=unit, commissioning_year=year,
+                enterprise=enterprise,
+                name=line_name,
+                equipment_type=kind,
+                size_value=Decimal(size),
+                size_unit={"blast_furnace": "m3", "clinker_line": "t/d", "flat_glass_line": "t/d"}.get(
+                    kind, "t"
+                ),
+                capacity=Decimal(capacity),
+                capacity_unit=unit,
+                commissioning_year=year,
             )
         enterprises.append(enterprise)
     enterprise_account = Person.objects.filter(role=Role.ENTERPRISE).first()
     if enterprise_account is None:
         create_person(
-            username="enterprise", password=DEMO_PASSWORD, display_name=enterprises[2].name, role=Role.ENTERPRISE,
-            enterprise=enterprises[2], by=None,
+            username="enterprise",
+            password=DEMO_PASSWORD,
+            display_name=enterprises[2].name,
+            role=Role.ENTERPRISE,
+            enterprise=enterprises[2],
+            by=None,
         )
 
     fgj = Department.objects.get(code="jm-fgj")
     gxj = Department.objects.get(code="jm-gxj")
     dept_user = Person.objects.get(user__username="dept-fgj").user
 
-    def inspect(enterprise: Enterprise, dept: Department, dimension: str, rule: str, value: str | None, on: dt.date) -> Case | None:
+    def inspect(
+        enterprise: Enterprise, dept: Department, dimension: str, rule: str, value: str | None, on: dt.date
+    ) -> Case | None:
         line = enterprise.lines.first()
         inspection = case_actions.record_inspection(
-            department=dept, enterprise=enterprise, line=line, dimension=dimension, inspected_on=on,
-            inspectors="李明、王芳", notes="现场检查，调阅能源计量台账。", files=[_png("现场照片.png")], by=dept_user, today=on,
+            department=dept,
+            enterprise=enterprise,
+            line=line,
+            dimension=dimension,
+            inspected_on=on,
+            inspectors="李明、王芳",
+            notes="现场检查，调阅能源计量台账。",
+            files=[_png("现场照片.png")],
+            by=dept_user,
+            today=on,
         )
         finding = case_actions.record_finding(
-            inspection=inspection, rule_id=rule, line=line,
-            measured_value=Decimal(value) if value is not None else None, by=dept_user,
+            inspection=inspection,
+            rule_id=rule,
+            line=line,
+            measured_value=Decimal(value) if value is not None else None,
+            by=dept_user,
         )
         return Case.objects.filter(finding=finding).first()
 
     # An energy case still in rectification, due in about four months.
-    case = inspect(enterprises[2], fgj, "energy", "energy.cement.clinker.gb16780-2021", "123.5", today - dt.timedelta(days=60))
+    case = inspect(
+        enterprises[2],
+        fgj,
+        "energy",
+        "energy.cement.clinker.gb16780-2021",
+        "123.5",
+        today - dt.timedelta(days=60),
+    )
     assert case
-    case_actions.order_rectification(case=case, by=dept_user, today=today - dt.timedelta(days=58), reason="责令限期整改")
+    case_actions.order_rectification(
+        case=case, by=dept_user, today=today - dt.timedelta(days=58), reason="责令限期整改"
+    )
     # An energy case whose deadline passed: the sweep will mark it overdue.
-    case = inspect(enterprises[6], fgj, "energy", "energy.cement.clinker.gb16780-2021", "131", today - dt.timedelta(days=220))
+    case = inspect(
+        enterprises[6],
+        fgj,
+        "energy",
+        "energy.cement.clinker.gb16780-2021",
+        "131",
+        today - dt.timedelta(days=220),
+    )
     assert case
-    case_actions.order_rectification(case=case, by=dept_user, today=today - dt.timedelta(days=210), reason="责令限期整改")
+    case_actions.order_rectification(
+        case=case, by=dept_user, today=today - dt.timedelta(days=210), reason="责令限期整改"
+    )
     # A fresh finding awaiting its order.
-    inspect(enterprises[4], fgj, "energy", "energy.glass.flat-over-800.gb21340-2019", "13.1", today - dt.timedelta(days=3))
+    inspect(
+        enterprises[4],
+        fgj,
+        "energy",
+        "energy.glass.flat-over-800.gb21340-2019",
+        "13.1",
+        today - dt.timedelta(days=3),
+    )
     # A compliant finding (no case).
-    inspect(enterprises[3], fgj, "energy", "energy.cement.clinker.gb16780-2021", "109", today - dt.timedelta(days=20))
+    inspect(
+        enterprises[3],
+        fgj,
+        "energy",
+        "energy.cement.clinker.gb16780-2021",
+        "109",
+        today - dt.timedelta(days=20),
+    )
     # Elimination-class equipment: exit ordered at once.
-    inspect(enterprises[1], gxj, "technology", "technology.steel.induction-furnace", None, today - dt.timedelta(days=10))
+    inspect(
+        enterprises[1],
+        gxj,
+        "technology",
+        "technology.steel.induction-furnace",
+        None,
+        today - dt.timedelta(days=10),
+    )
     # An elimination case carried through to archive.
-    case = inspect(enterprises[5], gxj, "technology", "technology.steel.converter-30", None, today - dt.timedelta(days=90))
+    case = inspect(
+        enterprises[5],
+        gxj,
+        "technology",
+        "technology.steel.converter-30",
+        None,
+        today - dt.timedelta(days=90),
+    )
     assert case
     for measure in case.measures.all():
         if measure.kind != "dismantling":
             case_actions.complete_measure(
-                measure=measure, by=office, done_on=today - dt.timedelta(days=80), note="已完成",
-                files=[_png("措施照片.png")], today=today,
+                measure=measure,
+                by=office,
+                done_on=today - dt.timedelta(days=80),
+                note="已完成",
+                files=[_png("措施照片.png")],
+                today=today,
             )
-    case = case_actions.confirm_exit(case=case, by=office, today=today - dt.timedelta(days=75), reason="各项退出措施已落实")
+    case = case_actions.confirm_exit(
+        case=case, by=office, today=today - dt.timedelta(days=75), reason="各项退出措施已落实"
+    )
     case = case_actions.accept_exit(
-        case=case, by=office, accepted_on=today - dt.timedelta(days=70), team="市工信局、鹤山市政府联合验收组",
-        record_text="现场核查：主体设备已封存，动力装置已拆除，企业已公开承诺。验收合格。", today=today,
+        case=case,
+        by=office,
+        accepted_on=today - dt.timedelta(days=70),
+        team="市工信局、鹤山市政府联合验收组",
+        record_text="现场核查：主体设备已封存，动力装置已拆除，企业已公开承诺。验收合格。",
+        today=today,
     )
     case_actions.archive_case(case=case, by=office, today=today - dt.timedelta(days=69))

@@ -21,7 +21,9 @@ urlpatterns = [
     path("enterprises/<int:pk>/edit/", registry.enterprise_edit, name="enterprise-edit"),
     path("enterprises/<int:enterprise_id>/lines/new/", registry.line_edit, name="line-create"),
     path("enterprises/<int:enterprise_id>/lines/<int:pk>/edit/", registry.line_edit, name="line-edit"),
-    path("enterprises/<int:enterprise_id>/inspections/new/", cases.inspection_create, name="inspection-create"),
+    path(
+        "enterprises/<int:enterprise_id>/inspections/new/", cases.inspection_create, name="inspection-create"
+    ),
     path("inspections/<int:pk>/", cases.inspection_detail, name="inspection-detail"),
     path("cases/", cases.case_list, name="case-list"),
     path("cases/<int:pk>/", cases.case_detail, name="case-detail"),
@@ -32,4 +34,3 @@ urlpatterns = [
     path("evidence/<int:pk>/", cases.evidence_download, name="evidence-download"),
     path("admin/", admin.site.urls),
 ]
-

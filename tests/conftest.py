@@ -98,7 +98,9 @@ def xlsx_bytes() -> Iterator[object]:
     def make(rows: list[list[object]], header: list[str] | None = None) -> bytes:
         wb = Workbook()
         ws = wb.active
-        ws.append(header or ["统一社会信用代码", "企业名称", "所属区县", "行业", "地址", "联系人", "联系电话"])
+        ws.append(
+            header or ["统一社会信用代码", "企业名称", "所属区县", "行业", "地址", "联系人", "联系电话"]
+        )
         for row in rows:
             ws.append(row)
         buffer = BytesIO()

@@ -97,6 +97,8 @@ class CaseFactory(factory.django.DjangoModelFactory):
     territory = factory.LazyAttribute(lambda c: c.enterprise.territory)
     industry = factory.LazyAttribute(lambda c: c.enterprise.industry)
     dimension = "energy"
-    finding = factory.SubFactory(FindingFactory, inspection__enterprise=factory.SelfAttribute("...enterprise"))
+    finding = factory.SubFactory(
+        FindingFactory, inspection__enterprise=factory.SelfAttribute("...enterprise")
+    )
     rule_id = "energy.steel.blast-furnace.gb21256-2025"
     consequence = "rectify"

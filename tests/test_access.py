@@ -38,7 +38,9 @@ def test_every_view_declares_who_may_use_it() -> None:
     undeclared = []
     for route, pattern in OWN_URLS:
         view = pattern.callback
-        declared = getattr(view, ACCESS_ATTR, None) or getattr(getattr(view, "view_class", None), ACCESS_ATTR, None)
+        declared = getattr(view, ACCESS_ATTR, None) or getattr(
+            getattr(view, "view_class", None), ACCESS_ATTR, None
+        )
         if declared is None:
             undeclared.append(route)
     assert not undeclared
@@ -76,7 +78,9 @@ def two_districts(reference):
     pengjiang = EnterpriseFactory(territory=Territory.objects.get(code="440703"))
     taishan = EnterpriseFactory(territory=Territory.objects.get(code="440781"))
     energy = CaseFactory(enterprise=pengjiang, dimension="energy")
-    environment = CaseFactory(enterprise=taishan, dimension="environment", rule_id="environment.cement.kiln-pm.gb4915-2013")
+    environment = CaseFactory(
+        enterprise=taishan, dimension="environment", rule_id="environment.cement.kiln-pm.gb4915-2013"
+    )
     return pengjiang, taishan, energy, environment
 
 
@@ -139,12 +143,36 @@ def test_capacity_totals_keep_units_apart(reference, office) -> None:
 
     year = dt.date.today().year  # noqa: DTZ011
     cement = EnterpriseFactory(industry_id="cement")
-    LineFactory(enterprise=cement, equipment_type="clinker_line", size_value=Decimal("2500"), size_unit="t/d",
-                capacity=Decimal("2500"), capacity_unit="t/d", status="exited", exited_on=dt.date(year, 1, 5))
-    LineFactory(enterprise=cement, equipment_type="cement_mill", size_value=Decimal("3"), size_unit="m",
-                capacity=Decimal("60"), capacity_unit="10kt/a", status="exited", exited_on=dt.date(year, 2, 5))
-    LineFactory(enterprise=cement, equipment_type="clinker_line", size_value=Decimal("1000"), size_unit="t/d",
-                capacity=Decimal("1000"), capacity_unit="t/d", status="exited", exited_on=dt.date(year, 3, 5))
+    LineFactory(
+        enterprise=cement,
+        equipment_type="clinker_line",
+        size_value=Decimal("2500"),
+        size_unit="t/d",
+        capacity=Decimal("2500"),
+        capacity_unit="t/d",
+        status="exited",
+        exited_on=dt.date(year, 1, 5),
+    )
+    LineFactory(
+        enterprise=cement,
+        equipment_type="cement_mill",
+        size_value=Decimal("3"),
+        size_unit="m",
+        capacity=Decimal("60"),
+        capacity_unit="10kt/a",
+        status="exited",
+        exited_on=dt.date(year, 2, 5),
+    )
+    LineFactory(
+        enterprise=cement,
+        equipment_type="clinker_line",
+        size_value=Decimal("1000"),
+        size_unit="t/d",
+        capacity=Decimal("1000"),
+        capacity_unit="t/d",
+        status="exited",
+        exited_on=dt.date(year, 3, 5),
+    )
     LineFactory(enterprise=cement, capacity=Decimal("999"), status="operating")
     rows = exited_capacity(office, year)
     assert [(r["industry"], r["unit"], r["total"], r["lines"]) for r in rows] == [

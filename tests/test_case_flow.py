@@ -26,15 +26,25 @@ TODAY = dt.date(2026, 3, 2)
 
 def _inspect(person: Person, line, dimension: str = "energy", on: dt.date = TODAY, files=()) -> Inspection:
     return actions.record_inspection(
-        department=person.department, enterprise=line.enterprise, line=line, dimension=dimension,
-        inspected_on=on, inspectors="李明、王芳", files=files, by=person.user, today=TODAY,
+        department=person.department,
+        enterprise=line.enterprise,
+        line=line,
+        dimension=dimension,
+        inspected_on=on,
+        inspectors="李明、王芳",
+        files=files,
+        by=person.user,
+        today=TODAY,
     )
 
 
 def clinker_line():
     return LineFactory(
-        equipment_type=EquipmentType.CLINKER_LINE, size_value=Decimal("2500"), size_unit="t/d",
-        capacity=Decimal("2500"), capacity_unit="t/d",
+        equipment_type=EquipmentType.CLINKER_LINE,
+        size_value=Decimal("2500"),
+        size_unit="t/d",
+        capacity=Decimal("2500"),
+        capacity_unit="t/d",
     )
 
 
@@ -46,7 +56,11 @@ def energy_case(energy_dept: Person) -> Case:
     line = clinker_line()
     inspection = _inspect(energy_dept, line)
     finding = actions.record_finding(
-        inspection=inspection, rule_id=CLINKER, line=line, measured_value=Decimal("123.5"), by=energy_dept.user,
+        inspection=inspection,
+        rule_id=CLINKER,
+        line=line,
+        measured_value=Decimal("123.5"),
+        by=energy_dept.user,
     )
     return finding.case
 
@@ -54,7 +68,10 @@ def energy_case(energy_dept: Person) -> Case:
 def test_compliant_finding_opens_no_case(energy_dept: Person) -> None:
     line = clinker_line()
     finding = actions.record_finding(
-        inspection=_inspect(energy_dept, line), rule_id=CLINKER, line=line, measured_value=Decimal("117"),
+        inspection=_inspect(energy_dept, line),
+        rule_id=CLINKER,
+        line=line,
+        measured_value=Decimal("117"),
         by=energy_dept.user,
     )
     assert finding.conclusion == Finding.Conclusion.COMPLIANT
@@ -79,10 +96,12 @@ def test_one_extension_of_at_most_three_months(energy_case: Case, energy_dept: P
         actions.grant_extension(case=case, months=4, by=user, reason="改造", today=dt.date(2025, 9, 1))
     with pytest.raises(CaseActionError):
         actions.grant_extension(case=case, months=2, by=user, reason="  ", today=dt.date(2025, 9, 1))
-    case = actions.grant_extension(case=case, months=3, by=user, reason="设备改造周期长", today=dt.date(2025, 9, 1))
+    case = actions.grant_extension(
+        case=case, months=3, by=user, reason="设备改造周期长", today=dt.date(2025, 9, 1)
+    )
     assert case.extension_months == 3
     assert case.deadline == dt.date(2026, 5, 29)  # nine months from the order date
-    with pytest.raises(CaseActionError, match="一次|once"):
+    with pytest.raises(CaseActionError, match="只能延期一次"):
         actions.grant_extension(case=case, months=1, by=user, reason="再延", today=dt.date(2025, 9, 2))
     case.refresh_from_db()
     assert case.deadline == dt.date(2026, 5, 29)
@@ -91,7 +110,9 @@ def test_one_extension_of_at_most_three_months(energy_case: Case, energy_dept: P
 def test_no_extension_after_the_deadline(energy_case: Case, energy_dept: Person) -> None:
     case = actions.order_rectification(case=energy_case, by=energy_dept.user, today=dt.date(2025, 1, 6))
     with pytest.raises(CaseActionError):
-        actions.grant_extension(case=case, months=1, by=energy_dept.user, reason="晚了", today=dt.date(2025, 7, 8))
+        actions.grant_extension(
+            case=case, months=1, by=energy_dept.user, reason="晚了", today=dt.date(2025, 7, 8)
+        )
 
 
 def test_still_failing_leads_to_exit(energy_case: Case, energy_dept: Person) -> None:
@@ -101,7 +122,9 @@ def test_still_failing_leads_to_exit(energy_case: Case, energy_dept: Person) -> 
         actions.order_exit(case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="x", today=TODAY)
     case = actions.verify_rectification(case=case, passed=False, by=user, reason="复测 428 kgce/t，仍超限")
     assert case.state == "overdue"
-    case = actions.order_exit(case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="逾期未达标，依法关停", today=TODAY)
+    case = actions.order_exit(
+        case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="逾期未达标，依法关停", today=TODAY
+    )
     assert case.state == "exit_ordered"
     assert sorted(case.measures.values_list("kind", flat=True)) == ["dismantling", "website_announcement"]
 
@@ -114,7 +137,10 @@ def test_rectified_case_closes_compliant(energy_case: Case, energy_dept: Person)
     assert case.state == "closed"
     assert case.line.status == LineStatus.OPERATING
     assert list(case.events.values_list("action", flat=True)) == [
-        "open", "order_rectification", "verify_rectified", "close_compliant",
+        "open",
+        "order_rectification",
+        "verify_rectified",
+        "close_compliant",
     ]
 
 
@@ -122,7 +148,10 @@ def test_elimination_class_equipment_exits_at_once(office: Person) -> None:
     line = LineFactory(equipment_type=EquipmentType.INDUCTION_FURNACE, size_value=Decimal("5"), size_unit="t")
     inspection = _inspect(office, line, dimension="technology")
     finding = actions.record_finding(
-        inspection=inspection, rule_id="technology.steel.induction-furnace", line=line, measured_value=None,
+        inspection=inspection,
+        rule_id="technology.steel.induction-furnace",
+        line=line,
+        measured_value=None,
         by=office.user,
     )
     case = finding.case
@@ -133,8 +162,13 @@ def test_elimination_class_equipment_exits_at_once(office: Person) -> None:
         actions.order_rectification(case=case, by=office.user, today=TODAY)
     kinds = list(case.measures.values_list("kind", flat=True))
     assert kinds == [
-        "power_cut", "water_cut", "power_equipment_removal", "equipment_sealing", "public_pledge",
-        "website_announcement", "dismantling",
+        "power_cut",
+        "water_cut",
+        "power_equipment_removal",
+        "equipment_sealing",
+        "public_pledge",
+        "website_announcement",
+        "dismantling",
     ]
     power = case.measures.get(kind="power_cut")
     assert power.unit == "供电局"
@@ -146,10 +180,18 @@ def test_small_blast_furnace_is_judged_by_its_volume(office: Person) -> None:
     big = LineFactory(size_value=Decimal("1080"))
     rule = "technology.steel.blast-furnace-400"
     f_small = actions.record_finding(
-        inspection=_inspect(office, small, "technology"), rule_id=rule, line=small, measured_value=None, by=office.user
+        inspection=_inspect(office, small, "technology"),
+        rule_id=rule,
+        line=small,
+        measured_value=None,
+        by=office.user,
     )
     f_big = actions.record_finding(
-        inspection=_inspect(office, big, "technology"), rule_id=rule, line=big, measured_value=None, by=office.user
+        inspection=_inspect(office, big, "technology"),
+        rule_id=rule,
+        line=big,
+        measured_value=None,
+        by=office.user,
     )
     assert (f_small.conclusion, f_big.conclusion) == ("elimination", "compliant")
 
@@ -160,7 +202,10 @@ def test_bad_findings_are_refused_and_write_nothing(energy_dept: Person) -> None
     cases = [
         {"rule_id": "technology.steel.induction-furnace", "measured_value": None},  # other dimension
         {"rule_id": CLINKER, "measured_value": Decimal("130")},  # wrong equipment
-        {"rule_id": "energy.steel.blast-furnace.gb21256-2025", "measured_value": Decimal("430")},  # not yet in force
+        {
+            "rule_id": "energy.steel.blast-furnace.gb21256-2025",
+            "measured_value": Decimal("430"),
+        },  # not yet in force
     ]
     for kwargs in cases:
         with pytest.raises(CaseActionError):
@@ -189,25 +234,44 @@ def test_exit_to_archive_with_case_file(office: Person, district: Person) -> Non
     line = LineFactory(equipment_type=EquipmentType.CONVERTER, size_value=Decimal("20"), size_unit="t")
     inspection = _inspect(office, line, "technology", files=[upload("现场.png", PNG, "image/png")])
     case = actions.record_finding(
-        inspection=inspection, rule_id="technology.steel.converter-30", line=line, measured_value=None, by=office.user
+        inspection=inspection,
+        rule_id="technology.steel.converter-30",
+        line=line,
+        measured_value=None,
+        by=office.user,
     ).case
-    with pytest.raises(CaseActionError, match="断电|Power cut"):
+    with pytest.raises(CaseActionError, match="断电"):
         actions.confirm_exit(case=case, by=district.user, today=TODAY)
     with pytest.raises(CaseActionError):  # a measure needs evidence
-        actions.complete_measure(measure=case.measures.get(kind="power_cut"), by=district.user, done_on=TODAY, today=TODAY)
+        actions.complete_measure(
+            measure=case.measures.get(kind="power_cut"), by=district.user, done_on=TODAY, today=TODAY
+        )
     for measure in case.measures.exclude(kind="dismantling"):
         actions.complete_measure(
-            measure=measure, by=district.user, done_on=TODAY, note="已完成", today=TODAY,
+            measure=measure,
+            by=district.user,
+            done_on=TODAY,
+            note="已完成",
+            today=TODAY,
             files=[upload(f"{measure.kind}.pdf", PDF, "application/pdf")],
         )
-    case = actions.confirm_exit(case=case, by=district.user, today=TODAY)  # dismantling may follow by its deadline
+    case = actions.confirm_exit(
+        case=case, by=district.user, today=TODAY
+    )  # dismantling may follow by its deadline
     assert case.state == "exited"
     line.refresh_from_db()
     assert (line.status, line.exited_on) == (LineStatus.EXITED, TODAY)
     with pytest.raises(CaseActionError):
-        actions.accept_exit(case=case, by=office.user, accepted_on=TODAY, team="", record_text="", today=TODAY)
+        actions.accept_exit(
+            case=case, by=office.user, accepted_on=TODAY, team="", record_text="", today=TODAY
+        )
     case = actions.accept_exit(
-        case=case, by=office.user, accepted_on=TODAY, team="市工信局验收组", record_text="设备已封存，验收合格", today=TODAY
+        case=case,
+        by=office.user,
+        accepted_on=TODAY,
+        team="市工信局验收组",
+        record_text="设备已封存，验收合格",
+        today=TODAY,
     )
     case = actions.archive_case(case=case, by=office.user, today=TODAY)
     assert case.state == "archived"
@@ -232,17 +296,29 @@ def test_exit_to_archive_with_case_file(office: Person, district: Person) -> Non
 def test_reinspection_finding_resumed_opens_a_new_case(office: Person, district: Person) -> None:
     line = LineFactory(equipment_type=EquipmentType.CONVERTER, size_value=Decimal("20"), size_unit="t")
     case = actions.record_finding(
-        inspection=_inspect(office, line, "technology"), rule_id="technology.steel.converter-30", line=line,
-        measured_value=None, by=office.user,
+        inspection=_inspect(office, line, "technology"),
+        rule_id="technology.steel.converter-30",
+        line=line,
+        measured_value=None,
+        by=office.user,
     ).case
     for measure in case.measures.all():
-        actions.complete_measure(measure=measure, by=district.user, done_on=TODAY, today=TODAY,
-                                 files=[upload("p.png", PNG, "image/png")])
+        actions.complete_measure(
+            measure=measure,
+            by=district.user,
+            done_on=TODAY,
+            today=TODAY,
+            files=[upload("p.png", PNG, "image/png")],
+        )
     case = actions.confirm_exit(case=case, by=district.user, today=TODAY)
-    case = actions.accept_exit(case=case, by=office.user, accepted_on=TODAY, team="组", record_text="合格", today=TODAY)
+    case = actions.accept_exit(
+        case=case, by=office.user, accepted_on=TODAY, team="组", record_text="合格", today=TODAY
+    )
     case = actions.archive_case(case=case, by=office.user, today=TODAY)
     later = dt.date(2026, 9, 3)
-    visit = actions.record_reinspection(case=case, by=district.user, inspected_on=later, resumed=False, notes="仍封存", today=later)
+    visit = actions.record_reinspection(
+        case=case, by=district.user, inspected_on=later, resumed=False, notes="仍封存", today=later
+    )
     assert visit.new_case is None
     case.refresh_from_db()
     assert case.reinspection_due == dt.date(2027, 3, 3)
@@ -257,10 +333,10 @@ def test_reinspection_finding_resumed_opens_a_new_case(office: Person, district:
 def test_evidence_of_the_wrong_type_or_too_large_changes_nothing(energy_dept: Person, settings) -> None:
     line = LineFactory()
     exe = upload("photo.png", b"MZ\x90\x00" + b"\x00" * 200, "image/png")  # named .png, is not
-    with pytest.raises(ValidationError, match="JPEG|照片"):
+    with pytest.raises(ValidationError, match="不是照片"):
         _inspect(energy_dept, line, files=[upload("ok.png", PNG, "image/png"), exe])
     settings.EVIDENCE_MAX_BYTES = 50
-    with pytest.raises(ValidationError, match="limit|上限"):
+    with pytest.raises(ValidationError, match="上限为"):
         _inspect(energy_dept, line, files=[upload("big.png", PNG, "image/png")])
     assert not Inspection.objects.exists()
     assert not Evidence.objects.exists()
@@ -270,8 +346,14 @@ def test_stale_version_is_refused(energy_case: Case, energy_dept: Person, office
     version = energy_case.version
     actions.order_rectification(case=energy_case, by=energy_dept.user, today=TODAY, expected_version=version)
     with pytest.raises(StaleCase):
-        actions.order_exit(case=energy_case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=office.user, reason="x",
-                           expected_version=version, today=TODAY)
+        actions.order_exit(
+            case=energy_case,
+            plan=ExitPlan.DISMANTLE_AT_ONCE,
+            by=office.user,
+            reason="x",
+            expected_version=version,
+            today=TODAY,
+        )
 
 
 def test_history_and_audit_are_append_only(energy_case: Case) -> None:
@@ -288,8 +370,11 @@ def test_history_and_audit_are_append_only(energy_case: Case) -> None:
 def test_measure_deadlines_are_computed_not_typed(office: Person) -> None:
     line = LineFactory(equipment_type=EquipmentType.INDUCTION_FURNACE, size_value=Decimal("5"), size_unit="t")
     case = actions.record_finding(
-        inspection=_inspect(office, line, "technology"), rule_id="technology.steel.induction-furnace", line=line,
-        measured_value=None, by=office.user,
+        inspection=_inspect(office, line, "technology"),
+        rule_id="technology.steel.induction-furnace",
+        line=line,
+        measured_value=None,
+        by=office.user,
     ).case
     dismantling = ExitMeasure.objects.get(case=case, kind="dismantling")
     assert dismantling.deadline == dt.date(2026, 9, 2)

@@ -20,28 +20,62 @@ TODAY = dt.date(2026, 3, 2)
 
 STATE_FIELDS: dict[State, dict[str, Any]] = {
     State.FINDING: {},
-    State.RECTIFYING: {"order_date": dt.date(2026, 2, 2), "deadline": dt.date(2026, 8, 3), "rectification_months": 6},
-    State.OVERDUE: {"order_date": dt.date(2025, 8, 1), "deadline": dt.date(2026, 2, 2), "rectification_months": 6},
-    State.VERIFIED: {"order_date": dt.date(2026, 2, 2), "deadline": dt.date(2026, 8, 3), "rectification_months": 6},
-    State.CLOSED: {"order_date": dt.date(2026, 1, 2), "deadline": dt.date(2026, 7, 2), "rectification_months": 6},
+    State.RECTIFYING: {
+        "order_date": dt.date(2026, 2, 2),
+        "deadline": dt.date(2026, 8, 3),
+        "rectification_months": 6,
+    },
+    State.OVERDUE: {
+        "order_date": dt.date(2025, 8, 1),
+        "deadline": dt.date(2026, 2, 2),
+        "rectification_months": 6,
+    },
+    State.VERIFIED: {
+        "order_date": dt.date(2026, 2, 2),
+        "deadline": dt.date(2026, 8, 3),
+        "rectification_months": 6,
+    },
+    State.CLOSED: {
+        "order_date": dt.date(2026, 1, 2),
+        "deadline": dt.date(2026, 7, 2),
+        "rectification_months": 6,
+    },
     State.EXIT_ORDERED: {"exit_ordered_on": dt.date(2026, 2, 1), "exit_plan": "seal_then_dismantle"},
-    State.EXITED: {"exit_ordered_on": dt.date(2026, 2, 1), "exit_plan": "seal_then_dismantle", "exited_on": TODAY},
+    State.EXITED: {
+        "exit_ordered_on": dt.date(2026, 2, 1),
+        "exit_plan": "seal_then_dismantle",
+        "exited_on": TODAY,
+    },
     State.ACCEPTED: {
-        "exit_ordered_on": dt.date(2026, 2, 1), "exit_plan": "seal_then_dismantle", "exited_on": dt.date(2026, 2, 20),
-        "accepted_on": dt.date(2026, 2, 25), "acceptance_team": "验收组", "acceptance_record": "合格",
+        "exit_ordered_on": dt.date(2026, 2, 1),
+        "exit_plan": "seal_then_dismantle",
+        "exited_on": dt.date(2026, 2, 20),
+        "accepted_on": dt.date(2026, 2, 25),
+        "acceptance_team": "验收组",
+        "acceptance_record": "合格",
     },
     State.ARCHIVED: {
-        "exit_ordered_on": dt.date(2026, 2, 1), "exit_plan": "seal_then_dismantle", "exited_on": dt.date(2026, 2, 20),
-        "accepted_on": dt.date(2026, 2, 25), "acceptance_team": "验收组", "acceptance_record": "合格",
+        "exit_ordered_on": dt.date(2026, 2, 1),
+        "exit_plan": "seal_then_dismantle",
+        "exited_on": dt.date(2026, 2, 20),
+        "accepted_on": dt.date(2026, 2, 25),
+        "acceptance_team": "验收组",
+        "acceptance_record": "合格",
     },
 }
 
 Run = Callable[[Case, Any], Any]
 RUNS: dict[Action, Run] = {
     Action.ORDER_RECTIFICATION: lambda c, u: actions.order_rectification(case=c, by=u, today=TODAY),
-    Action.GRANT_EXTENSION: lambda c, u: actions.grant_extension(case=c, months=2, by=u, reason="设备改造", today=TODAY),
-    Action.VERIFY_RECTIFIED: lambda c, u: actions.verify_rectification(case=c, passed=True, by=u, reason="复测达标"),
-    Action.VERIFY_STILL_FAILING: lambda c, u: actions.verify_rectification(case=c, passed=False, by=u, reason="复测仍超限"),
+    Action.GRANT_EXTENSION: lambda c, u: actions.grant_extension(
+        case=c, months=2, by=u, reason="设备改造", today=TODAY
+    ),
+    Action.VERIFY_RECTIFIED: lambda c, u: actions.verify_rectification(
+        case=c, passed=True, by=u, reason="复测达标"
+    ),
+    Action.VERIFY_STILL_FAILING: lambda c, u: actions.verify_rectification(
+        case=c, passed=False, by=u, reason="复测仍超限"
+    ),
     Action.CLOSE_COMPLIANT: lambda c, u: actions.close_compliant(case=c, by=u),
     Action.ORDER_EXIT: lambda c, u: actions.order_exit(
         case=c, plan=ExitPlan.SEAL_THEN_DISMANTLE, by=u, reason="依法关停", today=TODAY
@@ -75,7 +109,10 @@ def test_transition_matrix(state: State, action: Action, office: Person) -> None
         assert case.version == before[0] + 1
         event = CaseEvent.objects.filter(case=case).latest("id")
         assert (event.action, event.from_state, event.to_state, event.actor_id) == (
-            action.value, state.value, case.state, office.user.pk,
+            action.value,
+            state.value,
+            case.state,
+            office.user.pk,
         )
     else:
         with pytest.raises(CaseActionError) as refused:

@@ -44,14 +44,27 @@ def _race(*calls: Callable[[], object]) -> list[object]:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("round_", range(3))
 def test_two_officers_one_case(energy_dept: Person, office: Person, round_: int) -> None:
-    case = CaseFactory(state="overdue", order_date=dt.date(2025, 8, 1), deadline=dt.date(2026, 2, 2),
-                       rectification_months=6)
+    case = CaseFactory(
+        state="overdue", order_date=dt.date(2025, 8, 1), deadline=dt.date(2026, 2, 2), rectification_months=6
+    )
     version = case.version
     outcomes = _race(
-        lambda: actions.order_exit(case=Case.objects.get(pk=case.pk), plan=ExitPlan.DISMANTLE_AT_ONCE,
-                                   by=energy_dept.user, reason="逾期未达标", today=TODAY, expected_version=version),
-        lambda: actions.order_exit(case=Case.objects.get(pk=case.pk), plan=ExitPlan.CLOSE_ENTERPRISE,
-                                   by=office.user, reason="关闭企业", today=TODAY, expected_version=version),
+        lambda: actions.order_exit(
+            case=Case.objects.get(pk=case.pk),
+            plan=ExitPlan.DISMANTLE_AT_ONCE,
+            by=energy_dept.user,
+            reason="逾期未达标",
+            today=TODAY,
+            expected_version=version,
+        ),
+        lambda: actions.order_exit(
+            case=Case.objects.get(pk=case.pk),
+            plan=ExitPlan.CLOSE_ENTERPRISE,
+            by=office.user,
+            reason="关闭企业",
+            today=TODAY,
+            expected_version=version,
+        ),
     )
     winners = [o for o in outcomes if isinstance(o, Case)]
     losers = [o for o in outcomes if isinstance(o, CaseActionError)]
@@ -79,9 +92,13 @@ def test_same_action_twice_without_versions(energy_dept: Person, office: Person)
 def test_the_page_tells_the_slower_officer(energy_dept: Person, office: Person) -> None:
     case = CaseFactory(state="finding")
     stale = case.version
-    client_for(energy_dept.user).post(f"/cases/{case.pk}/act/order_rectification/", {"version": stale, "reason": "整改"})
+    client_for(energy_dept.user).post(
+        f"/cases/{case.pk}/act/order_rectification/", {"version": stale, "reason": "整改"}
+    )
     response = client_for(office.user).post(
-        f"/cases/{case.pk}/act/grant_extension/", {"version": stale, "months": 2, "reason": "企业申请"}, follow=True
+        f"/cases/{case.pk}/act/grant_extension/",
+        {"version": stale, "months": 2, "reason": "企业申请"},
+        follow=True,
     )
     assert "他人刚刚处理了该案件" in response.content.decode()
     case.refresh_from_db()

@@ -119,7 +119,12 @@ def test_web_flow_preview_then_accept(office, xlsx_bytes, django_capture_on_comm
 
 def test_enterprise_form_refuses_bad_uscc(office) -> None:
     c = client_for(office.user)
-    data = {"uscc": _bad_check_char(valid_uscc(11)), "name": "某公司", "territory": "440703", "industry": "steel"}
+    data = {
+        "uscc": _bad_check_char(valid_uscc(11)),
+        "name": "某公司",
+        "territory": "440703",
+        "industry": "steel",
+    }
     response = c.post("/enterprises/new/", data)
     assert response.status_code == 200
     assert "校验码错误" in response.content.decode()
@@ -135,11 +140,25 @@ def test_line_form_refuses_negative_or_unitless_capacity(office) -> None:
 
     enterprise = EnterpriseFactory()
     c = client_for(office.user)
-    base = {"name": "3号高炉", "equipment_type": "blast_furnace", "size_value": "450", "size_unit": "m3",
-            "capacity": "-5", "capacity_unit": "10kt/a", "status": "operating"}
+    base = {
+        "name": "3号高炉",
+        "equipment_type": "blast_furnace",
+        "size_value": "450",
+        "size_unit": "m3",
+        "capacity": "-5",
+        "capacity_unit": "10kt/a",
+        "status": "operating",
+    }
     assert c.post(f"/enterprises/{enterprise.pk}/lines/new/", base).status_code == 200
-    assert c.post(f"/enterprises/{enterprise.pk}/lines/new/", {**base, "capacity": "50", "capacity_unit": ""}).status_code == 200
-    page = c.post(f"/enterprises/{enterprise.pk}/lines/new/", {**base, "capacity": "50", "size_unit": "t"}).content.decode()
+    assert (
+        c.post(
+            f"/enterprises/{enterprise.pk}/lines/new/", {**base, "capacity": "50", "capacity_unit": ""}
+        ).status_code
+        == 200
+    )
+    page = c.post(
+        f"/enterprises/{enterprise.pk}/lines/new/", {**base, "capacity": "50", "size_unit": "t"}
+    ).content.decode()
     assert "m3" in page or "m³" in page
     assert not enterprise.lines.exists()
     assert c.post(f"/enterprises/{enterprise.pk}/lines/new/", {**base, "capacity": "50"}).status_code == 302

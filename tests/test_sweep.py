@@ -22,8 +22,12 @@ from tests.factories import CaseFactory, LineFactory
 
 def _rectifying(n: int, deadline: dt.date) -> list[Case]:
     return [
-        CaseFactory(state="rectifying", order_date=deadline - dt.timedelta(days=180), deadline=deadline,
-                    rectification_months=6)
+        CaseFactory(
+            state="rectifying",
+            order_date=deadline - dt.timedelta(days=180),
+            deadline=deadline,
+            rectification_months=6,
+        )
         for _ in range(n)
     ]
 
@@ -45,22 +49,40 @@ def test_sweep_twice_marks_and_escalates_once(office: Person) -> None:
 
 def test_sweep_marks_overdue_measures_and_resolves_when_done(office: Person) -> None:
     line = LineFactory(equipment_type=EquipmentType.CONVERTER, size_value=Decimal("20"), size_unit="t")
-    case = CaseFactory(enterprise=line.enterprise, line=line, dimension="technology",
-                       rule_id="technology.steel.converter-30", consequence="exit_at_once")
-    actions.order_exit(case=case, plan=ExitPlan.SEAL_THEN_DISMANTLE, by=office.user, reason="立即淘汰",
-                       today=dt.date(2026, 3, 2))
+    case = CaseFactory(
+        enterprise=line.enterprise,
+        line=line,
+        dimension="technology",
+        rule_id="technology.steel.converter-30",
+        consequence="exit_at_once",
+    )
+    actions.order_exit(
+        case=case,
+        plan=ExitPlan.SEAL_THEN_DISMANTLE,
+        by=office.user,
+        reason="立即淘汰",
+        today=dt.date(2026, 3, 2),
+    )
     power = ExitMeasure.objects.get(case=case, kind="power_cut")
     later = power.deadline + dt.timedelta(days=1)
     result = sweep(today=later)
     assert result.measures_overdue == 2  # only the power and water cuts are due so soon
     assert sweep(today=later).measures_overdue == 0
-    assert set(ExitMeasure.objects.filter(case=case, overdue_at__isnull=False).values_list("kind", flat=True)) == {
-        "power_cut", "water_cut",
+    assert set(
+        ExitMeasure.objects.filter(case=case, overdue_at__isnull=False).values_list("kind", flat=True)
+    ) == {
+        "power_cut",
+        "water_cut",
     }
     from tests.conftest import PNG, upload
 
-    actions.complete_measure(measure=power, by=office.user, done_on=later, today=later,
-                             files=[upload("断电.png", PNG, "image/png")])
+    actions.complete_measure(
+        measure=power,
+        by=office.user,
+        done_on=later,
+        today=later,
+        files=[upload("断电.png", PNG, "image/png")],
+    )
     assert not Escalation.objects.filter(measure=power, resolved_at__isnull=True).exists()
 
 

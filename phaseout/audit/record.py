@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from phaseout.audit.models import AuditEvent
@@ -17,14 +17,14 @@ def set_request_ip(ip: str | None) -> None:
 
 def record(
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: User | AnonymousUser | None,
     action: str,
     obj: models.Model,
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=actor if isinstance(actor, User) else None,
         action=action,
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
@@ -23,13 +23,21 @@ from django.utils.translation import gettext_lazy
 from phaseout.audit.record import record
 from phaseout.cases.errors import CaseActionError, StaleCase
 from phaseout.cases.evidence import check_evidence_file
-from phaseout.cases.models import Case, CaseEvent, CaseState, Escalation, Evidence, ExitMeasure, Finding, Inspection, ReInspection
+from phaseout.cases.models import (
+    Case,
+    CaseEvent,
+    CaseState,
+    Escalation,
+    Evidence,
+    ExitMeasure,
+    Finding,
+    Inspection,
+    ReInspection,
+)
 from phaseout.orgs.models import Department
 from phaseout.registry.models import Enterprise, LineStatus, ProductionLine
 from phaseout.rules import catalogue, deadlines, exit_plans
 from phaseout.rules.case_flow import Action, State, TransitionRefused, target_of
-
-User = AbstractBaseUser
 
 ACTION_LABELS = {
     Action.ORDER_RECTIFICATION: gettext_lazy("order rectification"),
@@ -46,12 +54,13 @@ ACTION_LABELS = {
 }
 
 EVENT_LABELS: dict[str, Any] = {
-    **ACTION_LABELS,
+    **{action.value: label for action, label in ACTION_LABELS.items()},
     "open": gettext_lazy("case opened"),
     "measure_done": gettext_lazy("exit measure done"),
     "measure_overdue": gettext_lazy("exit measure overdue"),
     "evidence_added": gettext_lazy("documents added"),
 }
+
 
 def _today() -> dt.date:
     return timezone.localdate()
@@ -88,20 +97,34 @@ def _move(
     if updated != 1:
         raise StaleCase(_("Someone else has just acted on this case. Reload the page to see what changed."))
     CaseEvent.objects.create(
-        case=case, action=action.value, from_state=source.value, to_state=target.value,
-        actor=by, at=timezone.now(), reason=reason, data=data or {},
+        case=case,
+        action=action.value,
+        from_state=source.value,
+        to_state=target.value,
+        actor=by,
+        at=timezone.now(),
+        reason=reason,
+        data=data or {},
     )
     record(actor=by, action=f"case.{action.value}", obj=case, reason=reason, data=data)
     case.refresh_from_db()
     return case
 
 
-def _note(case: Case, action: str, *, by: User | None, reason: str = "", data: dict[str, Any] | None = None) -> None:
+def _note(
+    case: Case, action: str, *, by: User | None, reason: str = "", data: dict[str, Any] | None = None
+) -> None:
     """An event that does not change the state (a measure done, evidence added)."""
     Case.objects.filter(pk=case.pk).update(version=F("version") + 1)
     CaseEvent.objects.create(
-        case=case, action=action, from_state=case.state, to_state=case.state,
-        actor=by, at=timezone.now(), reason=reason, data=data or {},
+        case=case,
+        action=action,
+        from_state=case.state,
+        to_state=case.state,
+        actor=by,
+        at=timezone.now(),
+        reason=reason,
+        data=data or {},
     )
     record(actor=by, action=f"case.{action}", obj=case, reason=reason, data=data)
 
@@ -118,8 +141,13 @@ def _attach(files: Iterable[UploadedFile], *, by: User, **owner: Any) -> list[Ev
         content_type, sha256 = check_evidence_file(upload)
         saved.append(
             Evidence.objects.create(
-                file=upload, original_name=upload.name or "", content_type=content_type,
-                size=upload.size or 0, sha256=sha256, uploaded_by=by, **owner,
+                file=upload,
+                original_name=upload.name or "",
+                content_type=content_type,
+                size=upload.size or 0,
+                sha256=sha256,
+                uploaded_by=by,
+                **owner,
             )
         )
     return saved
@@ -150,7 +178,9 @@ def record_inspection(
 ) -> Inspection:
     today = today or _today()
     if dimension not in department.dimensions:
-        raise CaseActionError(_("%(department)s does not inspect this dimension.") % {"department": department.name})
+        raise CaseActionError(
+            _("%(department)s does not inspect this dimension.") % {"department": department.name}
+        )
     if line is not None and line.enterprise_id != enterprise.pk:
         raise CaseActionError(_("This production line does not belong to the enterprise."))
     if inspected_on > today:
@@ -160,8 +190,14 @@ def record_inspection(
         check_evidence_file(upload)
     with transaction.atomic():
         inspection = Inspection.objects.create(
-            department=department, enterprise=enterprise, line=line, dimension=dimension,
-            inspected_on=inspected_on, inspectors=inspectors, notes=notes, recorded_by=by,
+            department=department,
+            enterprise=enterprise,
+            line=line,
+            dimension=dimension,
+            inspected_on=inspected_on,
+            inspectors=inspectors,
+            notes=notes,
+            recorded_by=by,
         )
         _attach(files, by=by, inspection=inspection)
         record(actor=by, action="inspection.record", obj=inspection)
@@ -202,8 +238,15 @@ def record_finding(
     conclusion = rule.evaluate(measured_value)
     with transaction.atomic():
         finding = Finding.objects.create(
-            inspection=inspection, line=line, rule_id=rule.id, rule_title=rule.title, rule_source=rule.source,
-            measured_value=measured_value, limit_value=rule.limit, unit=rule.unit, conclusion=conclusion.value,
+            inspection=inspection,
+            line=line,
+            rule_id=rule.id,
+            rule_title=rule.title,
+            rule_source=rule.source,
+            measured_value=measured_value,
+            limit_value=rule.limit,
+            unit=rule.unit,
+            conclusion=conclusion.value,
         )
         record(actor=by, action="finding.record", obj=finding, data={"conclusion": conclusion.value})
         if conclusion is not catalogue.Conclusion.COMPLIANT:
@@ -211,8 +254,13 @@ def record_finding(
             if rule.consequence is catalogue.Consequence.EXIT_AT_ONCE:
                 plan = exit_plans.ExitPlan.SEAL_THEN_DISMANTLE
                 order_exit(
-                    case=case, plan=plan, by=by, today=inspection.inspected_on,
-                    reason=_("Elimination-class equipment is eliminated at once, without a rectification period."),
+                    case=case,
+                    plan=plan,
+                    by=by,
+                    today=inspection.inspected_on,
+                    reason=_(
+                        "Elimination-class equipment is eliminated at once, without a rectification period."
+                    ),
                 )
     return Finding.objects.select_related("case").get(pk=finding.pk)
 
@@ -223,14 +271,29 @@ def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) 
     rule = catalogue.get_rule(finding.rule_id)
     with transaction.atomic():
         case = Case.objects.create(
-            enterprise=enterprise, line=finding.line, territory_id=enterprise.territory_id,
-            industry_id=enterprise.industry_id, dimension=inspection.dimension, finding=finding,
-            rule_id=rule.id, consequence=rule.consequence.value, parent=parent,
+            enterprise=enterprise,
+            line=finding.line,
+            territory_id=enterprise.territory_id,
+            industry_id=enterprise.industry_id,
+            dimension=inspection.dimension,
+            finding=finding,
+            rule_id=rule.id,
+            consequence=rule.consequence.value,
+            parent=parent,
         )
         CaseEvent.objects.create(
-            case=case, action="open", from_state="", to_state=case.state, actor=by, at=timezone.now(),
+            case=case,
+            action="open",
+            from_state="",
+            to_state=case.state,
+            actor=by,
+            at=timezone.now(),
             reason=finding.rule_title,
-            data={"finding": finding.pk, "measured": str(finding.measured_value), "limit": str(finding.limit_value)},
+            data={
+                "finding": finding.pk,
+                "measured": str(finding.measured_value),
+                "limit": str(finding.limit_value),
+            },
         )
         record(actor=by, action="case.open", obj=case)
     return case
@@ -241,7 +304,12 @@ def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) 
 
 @transaction.atomic
 def order_rectification(
-    *, case: Case, by: User, reason: str = "", today: dt.date | None = None, expected_version: int | None = None
+    *,
+    case: Case,
+    by: User,
+    reason: str = "",
+    today: dt.date | None = None,
+    expected_version: int | None = None,
 ) -> Case:
     case = _lock(case, expected_version)
     today = today or _today()
@@ -252,11 +320,18 @@ def order_rectification(
     months = catalogue.get_rule(case.rule_id).rectification_months or deadlines.ENERGY_RECTIFICATION_MONTHS
     deadline = deadlines.rectification_deadline(today, months)
     if case.line_id:
-        ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.OPERATING).update(status=LineStatus.RECTIFYING)
+        ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.OPERATING).update(
+            status=LineStatus.RECTIFYING
+        )
     return _move(
-        case, Action.ORDER_RECTIFICATION, by=by, reason=reason,
+        case,
+        Action.ORDER_RECTIFICATION,
+        by=by,
+        reason=reason,
         data={"order_date": today.isoformat(), "months": months, "deadline": deadline.isoformat()},
-        order_date=today, rectification_months=months, deadline=deadline,
+        order_date=today,
+        rectification_months=months,
+        deadline=deadline,
     )
 
 
@@ -279,7 +354,9 @@ def grant_extension(
             % {"action": str(ACTION_LABELS[Action.GRANT_EXTENSION]), "state": CaseState(case.state).label}
         )
     try:
-        deadlines.check_extension(months_requested=months, extensions_so_far=1 if case.extension_months else 0)
+        deadlines.check_extension(
+            months_requested=months, extensions_so_far=1 if case.extension_months else 0
+        )
     except deadlines.DeadlineError:
         if case.extension_months:
             raise CaseActionError(_("An extension has already been granted; only one is allowed.")) from None
@@ -291,9 +368,17 @@ def grant_extension(
         raise CaseActionError(_("The deadline has passed; an extension can no longer be granted."))
     new_deadline = deadlines.rectification_deadline(case.order_date, case.rectification_months, months)
     return _move(
-        case, Action.GRANT_EXTENSION, by=by, reason=reason,
-        data={"months": months, "old_deadline": case.deadline.isoformat(), "deadline": new_deadline.isoformat()},
-        extension_months=months, deadline=new_deadline,
+        case,
+        Action.GRANT_EXTENSION,
+        by=by,
+        reason=reason,
+        data={
+            "months": months,
+            "old_deadline": case.deadline.isoformat(),
+            "deadline": new_deadline.isoformat(),
+        },
+        extension_months=months,
+        deadline=new_deadline,
     )
 
 
@@ -312,7 +397,9 @@ def verify_rectification(
 def close_compliant(*, case: Case, by: User, reason: str = "", expected_version: int | None = None) -> Case:
     case = _lock(case, expected_version)
     if case.line_id:
-        ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.RECTIFYING).update(status=LineStatus.OPERATING)
+        ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.RECTIFYING).update(
+            status=LineStatus.OPERATING
+        )
     return _move(case, Action.CLOSE_COMPLIANT, by=by, reason=reason)
 
 
@@ -337,14 +424,21 @@ def order_exit(
             _("This finding must first be given a rectification period; exit follows only if it is not met.")
         )
     case = _move(
-        case, Action.ORDER_EXIT, by=by, reason=reason, data={"plan": plan.value},
-        exit_plan=plan.value, exit_ordered_on=today,
+        case,
+        Action.ORDER_EXIT,
+        by=by,
+        reason=reason,
+        data={"plan": plan.value},
+        exit_plan=plan.value,
+        exit_ordered_on=today,
     )
     _resolve(case, Escalation.Kind.ORDER_OVERDUE)
     for kind in exit_plans.PLANS[plan]:
         norm = exit_plans.norm_for(plan, kind)
         ExitMeasure.objects.create(
-            case=case, kind=kind.value, unit=norm.unit,
+            case=case,
+            kind=kind.value,
+            unit=norm.unit,
             deadline=deadlines.period_end(today, months=norm.months, days=norm.days),
         )
     return case
@@ -382,7 +476,13 @@ def complete_measure(
         measure.refresh_from_db()
         _attach(files, by=by, measure=measure)
         _resolve(case, Escalation.Kind.MEASURE_OVERDUE, measure)
-        _note(case, "measure_done", by=by, reason=note, data={"measure": measure.kind, "done_on": done_on.isoformat()})
+        _note(
+            case,
+            "measure_done",
+            by=by,
+            reason=note,
+            data={"measure": measure.kind, "done_on": done_on.isoformat()},
+        )
         if measure.kind == exit_plans.MeasureKind.DISMANTLING and case.line_id:
             ProductionLine.objects.filter(pk=case.line_id).exclude(status=LineStatus.EXITED).update(
                 status=LineStatus.DISMANTLED
@@ -392,26 +492,34 @@ def complete_measure(
 
 @transaction.atomic
 def confirm_exit(
-    *, case: Case, by: User, reason: str = "", today: dt.date | None = None, expected_version: int | None = None
+    *,
+    case: Case,
+    by: User,
+    reason: str = "",
+    today: dt.date | None = None,
+    expected_version: int | None = None,
 ) -> Case:
     case = _lock(case, expected_version)
     today = today or _today()
     plan = exit_plans.ExitPlan(case.exit_plan) if case.exit_plan else None
-    may_follow = exit_plans.MAY_FOLLOW_EXIT if plan is exit_plans.ExitPlan.SEAL_THEN_DISMANTLE else frozenset()
+    may_follow = (
+        exit_plans.MAY_FOLLOW_EXIT if plan is exit_plans.ExitPlan.SEAL_THEN_DISMANTLE else frozenset()
+    )
     missing = [
         m.get_kind_display() for m in case.measures.filter(done_on__isnull=True) if m.kind not in may_follow
     ]
     if missing and case.state == State.EXIT_ORDERED:
         raise CaseActionError(
-            _("These exit measures are not done yet: %(measures)s.") % {"measures": "、".join(map(str, missing))}
+            _("These exit measures are not done yet: %(measures)s.")
+            % {"measures": "、".join(map(str, missing))}
         )
     case = _move(case, Action.CONFIRM_EXIT, by=by, reason=reason, exited_on=today)
     if case.line_id:
         ProductionLine.objects.filter(pk=case.line_id).update(status=LineStatus.EXITED, exited_on=today)
     elif plan is exit_plans.ExitPlan.CLOSE_ENTERPRISE:
-        ProductionLine.objects.filter(enterprise_id=case.enterprise_id).exclude(status=LineStatus.EXITED).update(
-            status=LineStatus.EXITED, exited_on=today
-        )
+        ProductionLine.objects.filter(enterprise_id=case.enterprise_id).exclude(
+            status=LineStatus.EXITED
+        ).update(status=LineStatus.EXITED, exited_on=today)
     return case
 
 
@@ -433,21 +541,36 @@ def accept_exit(
     if accepted_on > today or (case.exited_on and accepted_on < case.exited_on):
         raise CaseActionError(_("The acceptance date must lie between the exit and today."))
     return _move(
-        case, Action.ACCEPT, by=by, reason=record_text, accepted_on=accepted_on,
-        acceptance_team=team.strip(), acceptance_record=record_text.strip(),
+        case,
+        Action.ACCEPT,
+        by=by,
+        reason=record_text,
+        accepted_on=accepted_on,
+        acceptance_team=team.strip(),
+        acceptance_record=record_text.strip(),
     )
 
 
 @transaction.atomic
 def archive_case(
-    *, case: Case, by: User, reason: str = "", today: dt.date | None = None, expected_version: int | None = None
+    *,
+    case: Case,
+    by: User,
+    reason: str = "",
+    today: dt.date | None = None,
+    expected_version: int | None = None,
 ) -> Case:
     case = _lock(case, expected_version)
     today = today or _today()
     due = deadlines.period_end(today, months=exit_plans.REINSPECTION_MONTHS)
     return _move(
-        case, Action.ARCHIVE, by=by, reason=reason, data={"reinspection_due": due.isoformat()},
-        archived_at=timezone.now(), reinspection_due=due,
+        case,
+        Action.ARCHIVE,
+        by=by,
+        reason=reason,
+        data={"reinspection_due": due.isoformat()},
+        archived_at=timezone.now(),
+        reinspection_due=due,
     )
 
 
@@ -478,7 +601,10 @@ def record_reinspection(
     _resolve(case, Escalation.Kind.REINSPECTION_DUE)
     next_due = deadlines.period_end(inspected_on, months=exit_plans.REINSPECTION_MONTHS)
     _move(
-        case, Action.RECORD_REINSPECTION, by=by, reason=notes,
+        case,
+        Action.RECORD_REINSPECTION,
+        by=by,
+        reason=notes,
         data={"resumed": resumed, "new_case": new_case.pk if new_case else None},
         reinspection_due=None if resumed else next_due,
     )
@@ -488,14 +614,22 @@ def record_reinspection(
 def _copy_finding(finding: Finding, *, by: User) -> Finding:
     """A resumed exit is a new finding of the same rule on the same equipment."""
     return Finding.objects.create(
-        inspection=finding.inspection, line=finding.line, rule_id=finding.rule_id, rule_title=finding.rule_title,
-        rule_source=finding.rule_source, measured_value=finding.measured_value, limit_value=finding.limit_value,
-        unit=finding.unit, conclusion=finding.conclusion,
+        inspection=finding.inspection,
+        line=finding.line,
+        rule_id=finding.rule_id,
+        rule_title=finding.rule_title,
+        rule_source=finding.rule_source,
+        measured_value=finding.measured_value,
+        limit_value=finding.limit_value,
+        unit=finding.unit,
+        conclusion=finding.conclusion,
     )
 
 
 @transaction.atomic
-def add_case_evidence(*, case: Case, files: Iterable[UploadedFile], by: User, description: str = "") -> list[Evidence]:
+def add_case_evidence(
+    *, case: Case, files: Iterable[UploadedFile], by: User, description: str = ""
+) -> list[Evidence]:
     files = list(files)
     if not files:
         raise CaseActionError(_("Please choose a file."))

@@ -18,7 +18,11 @@ def check_evidence_file(upload: UploadedFile) -> tuple[str, str]:
     if size > settings.EVIDENCE_MAX_BYTES:
         raise ValidationError(
             _("%(name)s is too large (%(size)s); the limit is %(limit)s.")
-            % {"name": upload.name, "size": filesizeformat(size), "limit": filesizeformat(settings.EVIDENCE_MAX_BYTES)}
+            % {
+                "name": upload.name,
+                "size": filesizeformat(size),
+                "limit": filesizeformat(settings.EVIDENCE_MAX_BYTES),
+            }
         )
     if size == 0:
         raise ValidationError(_("%(name)s is empty.") % {"name": upload.name})

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -38,28 +38,36 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 class InspectionForm(forms.Form):
     dimension = forms.ChoiceField(label=_("Dimension"), choices=Dimension.choices)
-    line = forms.ModelChoiceField(label=_("Production line"), queryset=ProductionLine.objects.none(), required=False)
+    line = forms.ModelChoiceField(
+        label=_("Production line"), queryset=ProductionLine.objects.none(), required=False
+    )
     inspected_on = forms.DateField(label=_("Inspection date"), widget=DATE)
     inspectors = forms.CharField(label=_("Inspectors"), max_length=120)
     notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    files = MultipleFileField(label=_("Evidence (photos or PDF)"))
+    attachments = MultipleFileField(label=_("Evidence (photos or PDF)"))
 
     def __init__(self, *args: Any, enterprise: Any, dimensions: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["line"].queryset = enterprise.lines.all()
-        self.fields["dimension"].choices = [c for c in Dimension.choices if c[0] in dimensions]
+        cast(forms.ModelChoiceField, self.fields["line"]).queryset = enterprise.lines.all()
+        cast(forms.ChoiceField, self.fields["dimension"]).choices = [
+            c for c in Dimension.choices if c[0] in dimensions
+        ]
 
 
 class FindingForm(forms.Form):
     rule = forms.ChoiceField(label=_("Rule"))
-    line = forms.ModelChoiceField(label=_("Production line"), queryset=ProductionLine.objects.none(), required=False)
-    measured_value = forms.DecimalField(label=_("Measured value"), required=False, max_digits=14, decimal_places=4)
+    line = forms.ModelChoiceField(
+        label=_("Production line"), queryset=ProductionLine.objects.none(), required=False
+    )
+    measured_value = forms.DecimalField(
+        label=_("Measured value"), required=False, max_digits=14, decimal_places=4
+    )
 
     def __init__(self, *args: Any, inspection: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["line"].queryset = inspection.enterprise.lines.all()
+        cast(forms.ModelChoiceField, self.fields["line"]).queryset = inspection.enterprise.lines.all()
         self.fields["line"].initial = inspection.line_id
-        self.fields["rule"].choices = [
+        cast(forms.ChoiceField, self.fields["rule"]).choices = [
             (r.id, f"{r.title}（{r.limit if r.limit is not None else '—'} {r.unit}）")
             for r in catalogue.rules_for(inspection.dimension)
             if r.in_force(inspection.inspected_on)
@@ -72,7 +80,9 @@ class OrderRectificationForm(VersionedForm):
 
 class ExtensionForm(VersionedForm):
     months = forms.IntegerField(
-        label=_("Extension (months)"), min_value=1, max_value=deadlines.MAX_EXTENSION_MONTHS,
+        label=_("Extension (months)"),
+        min_value=1,
+        max_value=deadlines.MAX_EXTENSION_MONTHS,
         error_messages={"max_value": _("An extension may not exceed 3 months.")},
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
@@ -80,7 +90,8 @@ class ExtensionForm(VersionedForm):
 
 class VerifyForm(VersionedForm):
     passed = forms.TypedChoiceField(
-        label=_("Result"), coerce=lambda v: v == "yes",
+        label=_("Result"),
+        coerce=lambda v: v == "yes",
         choices=[("yes", _("Rectified: meets the standard")), ("no", _("Still fails the standard"))],
     )
     reason = forms.CharField(label=_("Verification record"), widget=forms.Textarea(attrs={"rows": 2}))
@@ -95,17 +106,24 @@ class ExitOrderForm(VersionedForm):
         label=_("How the capacity exits"),
         choices=[
             (ExitPlan.DISMANTLE_AT_ONCE.value, _("Dismantle the main equipment at once")),
-            (ExitPlan.SEAL_THEN_DISMANTLE.value, _("Cut water and power, remove power equipment, seal, then dismantle")),
+            (
+                ExitPlan.SEAL_THEN_DISMANTLE.value,
+                _("Cut water and power, remove power equipment, seal, then dismantle"),
+            ),
             (ExitPlan.CLOSE_ENTERPRISE.value, _("Close the whole enterprise")),
         ],
     )
-    reason = forms.CharField(label=_("Exit order text and legal basis"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Exit order text and legal basis"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class MeasureDoneForm(VersionedForm):
     done_on = forms.DateField(label=_("Done on"), widget=DATE)
     note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    files = MultipleFileField(label=_("Evidence (photos before, during and after; certificate; receipt)"))
+    attachments = MultipleFileField(
+        label=_("Evidence (photos before, during and after; certificate; receipt)")
+    )
 
 
 class AcceptanceForm(VersionedForm):
@@ -117,20 +135,23 @@ class AcceptanceForm(VersionedForm):
 class ReInspectionForm(VersionedForm):
     inspected_on = forms.DateField(label=_("Re-inspection date"), widget=DATE)
     resumed = forms.TypedChoiceField(
-        label=_("Result"), coerce=lambda v: v == "yes",
+        label=_("Result"),
+        coerce=lambda v: v == "yes",
         choices=[("no", _("Not resumed and cannot resume")), ("yes", _("Production has resumed"))],
     )
     notes = forms.CharField(label=_("Notes"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
 class EvidenceForm(forms.Form):
-    files = MultipleFileField(label=_("Files (photos or PDF)"))
+    attachments = MultipleFileField(label=_("Files (photos or PDF)"))
     description = forms.CharField(label=_("Description"), max_length=200, required=False)
 
 
 class CaseFilterForm(forms.Form):
     state = forms.ChoiceField(label=_("State"), choices=[("", "—"), *CaseState.choices], required=False)
-    dimension = forms.ChoiceField(label=_("Dimension"), choices=[("", "—"), *Dimension.choices], required=False)
+    dimension = forms.ChoiceField(
+        label=_("Dimension"), choices=[("", "—"), *Dimension.choices], required=False
+    )
     territory = forms.ModelChoiceField(label=_("Territory"), queryset=Territory.objects.all(), required=False)
     industry = forms.ModelChoiceField(label=_("Industry"), queryset=Industry.objects.all(), required=False)
     q = forms.CharField(label=_("Enterprise"), required=False)

@@ -15,11 +15,18 @@ class Inspection(models.Model):
 
     department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, verbose_name=_("department"))
     enterprise = models.ForeignKey(
-        "registry.Enterprise", on_delete=models.PROTECT, related_name="inspections", verbose_name=_("enterprise")
+        "registry.Enterprise",
+        on_delete=models.PROTECT,
+        related_name="inspections",
+        verbose_name=_("enterprise"),
     )
     line = models.ForeignKey(
-        "registry.ProductionLine", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="inspections", verbose_name=_("production line"),
+        "registry.ProductionLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inspections",
+        verbose_name=_("production line"),
     )
     dimension = models.CharField(_("dimension"), max_length=20, choices=Dimension.choices)
     inspected_on = models.DateField(_("inspection date"))
@@ -50,7 +57,9 @@ class Finding(models.Model):
     rule_id = models.CharField(_("rule"), max_length=80)
     rule_title = models.CharField(_("rule"), max_length=200)
     rule_source = models.CharField(_("legal basis"), max_length=300)
-    measured_value = models.DecimalField(_("measured value"), max_digits=14, decimal_places=4, null=True, blank=True)
+    measured_value = models.DecimalField(
+        _("measured value"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
     limit_value = models.DecimalField(_("limit"), max_digits=14, decimal_places=4, null=True, blank=True)
     unit = models.CharField(_("unit"), max_length=20, blank=True)
     conclusion = models.CharField(_("conclusion"), max_length=20, choices=Conclusion.choices)
@@ -87,14 +96,20 @@ class Case(models.Model):
         "registry.Enterprise", on_delete=models.PROTECT, related_name="cases", verbose_name=_("enterprise")
     )
     line = models.ForeignKey(
-        "registry.ProductionLine", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="cases", verbose_name=_("production line"),
+        "registry.ProductionLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("production line"),
     )
     # Copied from the enterprise when the case opens, so that scope and dashboards need no join.
     territory = models.ForeignKey("orgs.Territory", on_delete=models.PROTECT, verbose_name=_("territory"))
     industry = models.ForeignKey("registry.Industry", on_delete=models.PROTECT, verbose_name=_("industry"))
     dimension = models.CharField(_("dimension"), max_length=20, choices=Dimension.choices)
-    finding = models.OneToOneField(Finding, on_delete=models.PROTECT, null=True, blank=True, related_name="case")
+    finding = models.OneToOneField(
+        Finding, on_delete=models.PROTECT, null=True, blank=True, related_name="case"
+    )
     rule_id = models.CharField(_("rule"), max_length=80)
     consequence = models.CharField(_("consequence"), max_length=20)
     state = models.CharField(_("state"), max_length=20, choices=CaseState.choices, default=CaseState.FINDING)
@@ -115,7 +130,11 @@ class Case(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
     reinspection_due = models.DateField(_("re-inspection due"), null=True, blank=True)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resumed_cases",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resumed_cases",
         verbose_name=_("previous case"),
     )
 
@@ -127,7 +146,8 @@ class Case(models.Model):
             models.CheckConstraint(name="case_extension_capped", condition=models.Q(extension_months__lte=3)),
             models.CheckConstraint(
                 name="case_rectifying_has_deadline",
-                condition=~models.Q(state="rectifying") | models.Q(deadline__isnull=False, order_date__isnull=False),
+                condition=~models.Q(state="rectifying")
+                | models.Q(deadline__isnull=False, order_date__isnull=False),
             ),
             models.CheckConstraint(
                 name="case_exit_ordered_has_date",
@@ -186,7 +206,7 @@ class CaseEvent(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise RuntimeError("case events are append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RuntimeError("case events are append-only")
@@ -228,7 +248,11 @@ class ExitMeasure(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["deadline"], name="measure_open_deadline_idx", condition=models.Q(done_on__isnull=True))
+            models.Index(
+                fields=["deadline"],
+                name="measure_open_deadline_idx",
+                condition=models.Q(done_on__isnull=True),
+            )
         ]
 
     def __str__(self) -> str:
@@ -244,8 +268,12 @@ class Evidence(models.Model):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     description = models.CharField(_("description"), max_length=200, blank=True)
-    inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence")
-    measure = models.ForeignKey(ExitMeasure, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence")
+    inspection = models.ForeignKey(
+        Inspection, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence"
+    )
+    measure = models.ForeignKey(
+        ExitMeasure, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence"
+    )
     case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="evidence")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     uploaded_at = models.DateTimeField(auto_now_add=True)
@@ -287,10 +315,16 @@ class Escalation(models.Model):
         verbose_name = _("escalation")
         verbose_name_plural = _("escalations")
         constraints = [
-            models.UniqueConstraint(fields=["case", "kind"], condition=models.Q(measure__isnull=True, resolved_at__isnull=True),
-                                    name="escalation_open_once_per_case"),
-            models.UniqueConstraint(fields=["measure", "kind"], condition=models.Q(measure__isnull=False, resolved_at__isnull=True),
-                                    name="escalation_open_once_per_measure"),
+            models.UniqueConstraint(
+                fields=["case", "kind"],
+                condition=models.Q(measure__isnull=True, resolved_at__isnull=True),
+                name="escalation_open_once_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["measure", "kind"],
+                condition=models.Q(measure__isnull=False, resolved_at__isnull=True),
+                name="escalation_open_once_per_measure",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -314,7 +348,8 @@ class ReInspection(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="reinspection_resumed_opens_case",
-                condition=models.Q(resumed=False, new_case__isnull=True) | models.Q(resumed=True, new_case__isnull=False),
+                condition=models.Q(resumed=False, new_case__isnull=True)
+                | models.Q(resumed=True, new_case__isnull=False),
             )
         ]
 

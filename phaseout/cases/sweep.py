@@ -32,7 +32,9 @@ class SweepResult:
         )
 
 
-def _escalate(case: Case, kind: str, due: dt.date, now: dt.datetime, measure: ExitMeasure | None = None) -> bool:
+def _escalate(
+    case: Case, kind: str, due: dt.date, now: dt.datetime, measure: ExitMeasure | None = None
+) -> bool:
     try:
         with transaction.atomic():
             Escalation.objects.create(case=case, measure=measure, kind=kind, raised_at=now, due_date=due)
@@ -46,7 +48,9 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
     now = timezone.now()
     result = SweepResult()
 
-    candidates = Case.objects.filter(state=CaseState.RECTIFYING, deadline__lt=today).values_list("pk", flat=True)
+    candidates = Case.objects.filter(state=CaseState.RECTIFYING, deadline__lt=today).values_list(
+        "pk", flat=True
+    )
     for pk in list(candidates):
         with transaction.atomic():
             claimed = Case.objects.filter(pk=pk, state=CaseState.RECTIFYING, deadline__lt=today).update(
@@ -57,8 +61,12 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
             case = Case.objects.get(pk=pk)
             assert case.deadline is not None
             CaseEvent.objects.create(
-                case=case, action=Action.MARK_OVERDUE.value, from_state=CaseState.RECTIFYING,
-                to_state=CaseState.OVERDUE, actor=None, at=now,
+                case=case,
+                action=Action.MARK_OVERDUE.value,
+                from_state=CaseState.RECTIFYING,
+                to_state=CaseState.OVERDUE,
+                actor=None,
+                at=now,
                 reason=_("The rectification deadline %(deadline)s passed without verified compliance.")
                 % {"deadline": case.deadline.isoformat()},
             )
@@ -69,15 +77,20 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
     measures = ExitMeasure.objects.filter(done_on__isnull=True, overdue_at__isnull=True, deadline__lt=today)
     for measure in list(measures.select_related("case")):
         with transaction.atomic():
-            claimed = ExitMeasure.objects.filter(pk=measure.pk, done_on__isnull=True, overdue_at__isnull=True).update(
-                overdue_at=now
-            )
+            claimed = ExitMeasure.objects.filter(
+                pk=measure.pk, done_on__isnull=True, overdue_at__isnull=True
+            ).update(overdue_at=now)
             if not claimed:
                 continue
             case = measure.case
             Case.objects.filter(pk=case.pk).update(version=F("version") + 1)
             CaseEvent.objects.create(
-                case=case, action="measure_overdue", from_state=case.state, to_state=case.state, actor=None, at=now,
+                case=case,
+                action="measure_overdue",
+                from_state=case.state,
+                to_state=case.state,
+                actor=None,
+                at=now,
                 reason=_("%(measure)s was due on %(deadline)s and is not done.")
                 % {"measure": measure.get_kind_display(), "deadline": measure.deadline.isoformat()},
                 data={"measure": measure.kind},

@@ -3,11 +3,13 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
+from django.forms import ModelChoiceField
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,10 +17,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from phaseout.cases import actions
-from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases import forms as f
+from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError
-from phaseout.cases.models import Case, CaseState, Evidence, ExitMeasure, Inspection
+from phaseout.cases.models import Case, CaseState, Evidence, ExitMeasure
 from phaseout.cases.permissions import actions_for, may
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
@@ -32,7 +34,12 @@ PAGE_SIZE = 50
 
 
 def _person(request: HttpRequest) -> Person:
-    return request.person  # type: ignore[attr-defined,no-any-return]
+    return request.person  # type: ignore[attr-defined]
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # the access middleware has let only people in
+    return request.user
 
 
 def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
@@ -45,8 +52,11 @@ def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
     query = request.GET.copy()
     query.pop("page", None)
     return {
-        "rows": rows[:PAGE_SIZE], "page": page, "has_next": len(rows) > PAGE_SIZE,
-        "has_previous": page > 1, "query": query.urlencode(),
+        "rows": rows[:PAGE_SIZE],
+        "page": page,
+        "has_next": len(rows) > PAGE_SIZE,
+        "has_previous": page > 1,
+        "query": query.urlencode(),
     }
 
 
@@ -67,19 +77,29 @@ def inspection_create(request: HttpRequest, enterprise_id: int) -> HttpResponse:
     if person.department is None or not person.dimensions:
         raise PermissionDenied
     form = f.InspectionForm(
-        request.POST or None, request.FILES or None, enterprise=enterprise, dimensions=person.dimensions,
+        request.POST or None,
+        request.FILES or None,
+        enterprise=enterprise,
+        dimensions=person.dimensions,
         initial={"inspected_on": timezone.localdate()},
     )
     if request.method == "POST" and form.is_valid():
         try:
             inspection = actions.record_inspection(
-                department=person.department, enterprise=enterprise, line=form.cleaned_data["line"],
-                dimension=form.cleaned_data["dimension"], inspected_on=form.cleaned_data["inspected_on"],
-                inspectors=form.cleaned_data["inspectors"], notes=form.cleaned_data["notes"],
-                files=form.cleaned_data["files"], by=request.user,  # type: ignore[arg-type]
+                department=person.department,
+                enterprise=enterprise,
+                line=form.cleaned_data["line"],
+                dimension=form.cleaned_data["dimension"],
+                inspected_on=form.cleaned_data["inspected_on"],
+                inspectors=form.cleaned_data["inspectors"],
+                notes=form.cleaned_data["notes"],
+                files=form.cleaned_data["attachments"],
+                by=_user(request),
             )
         except (CaseActionError, ValidationError) as exc:
-            messages.error(request, getattr(exc, "message", None) or " ".join(exc.messages))  # type: ignore[union-attr]
+            messages.error(
+                request, exc.message if isinstance(exc, CaseActionError) else " ".join(exc.messages)
+            )
         else:
             messages.success(request, _("Inspection recorded. Now record what it found."))
             return redirect("inspection-detail", inspection.pk)
@@ -92,7 +112,10 @@ def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     inspection = get_object_or_404(
         scope.inspections(person).select_related("enterprise", "department", "line"), pk=pk
     )
-    may_add = person.department_id == inspection.department_id and person.role in (Role.OFFICE, Role.DEPARTMENT)
+    may_add = person.department_id == inspection.department_id and person.role in (
+        Role.OFFICE,
+        Role.DEPARTMENT,
+    )
     form = f.FindingForm(request.POST or None, inspection=inspection) if may_add else None
     if request.method == "POST":
         if form is None:
@@ -100,14 +123,19 @@ def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if form.is_valid():
             try:
                 finding = actions.record_finding(
-                    inspection=inspection, rule_id=form.cleaned_data["rule"], line=form.cleaned_data["line"],
-                    measured_value=form.cleaned_data["measured_value"], by=request.user,  # type: ignore[arg-type]
+                    inspection=inspection,
+                    rule_id=form.cleaned_data["rule"],
+                    line=form.cleaned_data["line"],
+                    measured_value=form.cleaned_data["measured_value"],
+                    by=_user(request),
                 )
             except CaseActionError as exc:
                 messages.error(request, exc.message)
             else:
                 if hasattr(finding, "case"):
-                    messages.warning(request, _("Non-compliant: case %(number)s opened.") % {"number": finding.case.number})
+                    messages.warning(
+                        request, _("Non-compliant: case %(number)s opened.") % {"number": finding.case.number}
+                    )
                     return redirect("case-detail", finding.case.pk)
                 messages.success(request, _("Finding recorded: compliant."))
                 return redirect("inspection-detail", inspection.pk)
@@ -123,7 +151,7 @@ def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def case_list(request: HttpRequest) -> HttpResponse:
     person = _person(request)
     form = f.CaseFilterForm(request.GET or None)
-    form.fields["territory"].queryset = scope.territories(person)
+    cast(ModelChoiceField, form.fields["territory"]).queryset = scope.territories(person)
     qs = scope.cases(person).select_related("enterprise", "territory", "industry", "line")
     if form.is_valid():
         data = form.cleaned_data
@@ -166,7 +194,10 @@ def _case_forms(case: Case, names: list[str]) -> dict[str, Any]:
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = _person(request)
     case = get_object_or_404(
-        scope.cases(person).select_related("enterprise", "line", "territory", "industry", "finding__inspection"), pk=pk
+        scope.cases(person).select_related(
+            "enterprise", "line", "territory", "industry", "finding__inspection"
+        ),
+        pk=pk,
     )
     names = actions_for(person, case)
     rule = catalogue.RULES.get(case.rule_id)
@@ -197,7 +228,8 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if may(person, action, case) or action in {a.value for a in Action}:
             messages.error(
                 request,
-                _("This action is not possible now: the case is “%(state)s”.") % {"state": CaseState(case.state).label},
+                _("This action is not possible now: the case is “%(state)s”.")
+                % {"state": CaseState(case.state).label},
             )
             return redirect("case-detail", case.pk)
         raise PermissionDenied
@@ -206,7 +238,7 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         _errors(request, form)
         return redirect("case-detail", case.pk)
     data = form.cleaned_data
-    user = request.user
+    user = _user(request)
     common: dict[str, Any] = {"case": case, "by": user, "expected_version": data["version"]}
     try:
         if action == Action.ORDER_RECTIFICATION:
@@ -254,8 +286,11 @@ def measure_done(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             actions.complete_measure(
-                measure=measure, by=request.user, done_on=form.cleaned_data["done_on"],  # type: ignore[arg-type]
-                note=form.cleaned_data["note"], files=form.cleaned_data["files"],
+                measure=measure,
+                by=_user(request),
+                done_on=form.cleaned_data["done_on"],
+                note=form.cleaned_data["note"],
+                files=form.cleaned_data["attachments"],
                 expected_version=form.cleaned_data["version"],
             )
         except CaseActionError as exc:
@@ -278,7 +313,9 @@ def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             actions.add_case_evidence(
-                case=case, files=form.cleaned_data["files"], by=request.user,  # type: ignore[arg-type]
+                case=case,
+                files=form.cleaned_data["attachments"],
+                by=_user(request),
                 description=form.cleaned_data["description"],
             )
         except CaseActionError as exc:
@@ -304,8 +341,12 @@ def _visible_evidence(person: Person) -> QuerySet[Evidence]:
 @allow(*CASE_VIEWERS)
 def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     evidence = get_object_or_404(_visible_evidence(_person(request)), pk=pk)
-    return FileResponse(evidence.file.open("rb"), as_attachment=True, filename=evidence.original_name,
-                        content_type=evidence.content_type)
+    return FileResponse(
+        evidence.file.open("rb"),
+        as_attachment=True,
+        filename=evidence.original_name,
+        content_type=evidence.content_type,
+    )
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.AUDITOR)
@@ -324,10 +365,19 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
                     archive.writestr(name, fh.read())
             except FileNotFoundError as exc:
                 raise Http404(_("A document of this case is missing from storage.")) from exc
-            manifest.append({"file": name, "sha256": evidence.sha256, "uploaded_at": evidence.uploaded_at.isoformat()})
+            manifest.append(
+                {"file": name, "sha256": evidence.sha256, "uploaded_at": evidence.uploaded_at.isoformat()}
+            )
         events = [
-            {"at": e.at.isoformat(), "action": e.action, "from": e.from_state, "to": e.to_state,
-             "actor": e.actor.get_username() if e.actor else "system", "reason": e.reason, "data": e.data}
+            {
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "from": e.from_state,
+                "to": e.to_state,
+                "actor": e.actor.get_username() if e.actor else "system",
+                "reason": e.reason,
+                "data": e.data,
+            }
             for e in case.events.select_related("actor")
         ]
         archive.writestr("events.json", json.dumps(events, ensure_ascii=False, indent=1))
@@ -342,7 +392,8 @@ def _case_documents(case: Case) -> list[tuple[str, Evidence]]:
     docs: list[tuple[str, Evidence]] = []
     if case.finding is not None:
         docs += [("检查", e) for e in case.finding.inspection.evidence.all()]
-    docs += [(f"措施-{e.measure.get_kind_display()}", e) for e in Evidence.objects.filter(measure__case=case).select_related("measure")]  # type: ignore[union-attr]
+    for e in Evidence.objects.filter(measure__case=case).select_related("measure"):
+        docs.append((f"措施-{e.measure.get_kind_display() if e.measure else ''}", e))
     docs += [("案件材料", e) for e in case.evidence.all()]
     return sorted(docs, key=lambda d: (d[1].uploaded_at, d[1].pk))
 
@@ -363,7 +414,9 @@ def _summary_text(case: Case) -> str:
         who = event.actor.person.display_name if event.actor and hasattr(event.actor, "person") else "系统"
         when = timezone.localtime(event.at).strftime("%Y-%m-%d %H:%M")
         state = CaseState(event.to_state).label
-        lines.append(f"{when}  {who}  {EVENT_LABELS.get(event.action, event.action)} → {state}  {event.reason}")
+        lines.append(
+            f"{when}  {who}  {EVENT_LABELS.get(event.action, event.action)} → {state}  {event.reason}"
+        )
     if case.acceptance_record:
         lines += ["", f"验收组：{case.acceptance_team}", f"验收记录：{case.acceptance_record}"]
     return "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ def person_of(request: HttpRequest) -> Person | None:
     if not user.is_authenticated:
         return None
     try:
-        return user.person  # type: ignore[union-attr]
+        return user.person
     except Person.DoesNotExist:
         return None
 
@@ -63,7 +63,9 @@ class DenyByDefaultMiddleware:
         match = request.resolver_match
         if match is not None and match.app_name == "admin":
             return None  # the admin checks is_staff itself; only system administrators are staff
-        if request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"):
+        if request.path.startswith(
+            settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"
+        ):
             return None
         declared = getattr(view, ACCESS_ATTR, None)
         if declared is None:

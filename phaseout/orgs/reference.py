@@ -25,7 +25,8 @@ def load_reference() -> dict[str, int]:
     territories = _load("territories.json")
     for row in territories:
         Territory.objects.update_or_create(
-            code=row["code"], defaults={"name": row["name"], "level": row["level"], "parent_id": row["parent"]}
+            code=row["code"],
+            defaults={"name": row["name"], "level": row["level"], "parent_id": row["parent"]},
         )
     industries = _load("industries.json")
     for row in industries:
@@ -37,8 +38,10 @@ def load_reference() -> dict[str, int]:
         Department.objects.update_or_create(
             code=row["code"],
             defaults={
-                "name": row["name"], "territory_id": row["territory"],
-                "dimensions": row["dimensions"], "is_office": row["is_office"],
+                "name": row["name"],
+                "territory_id": row["territory"],
+                "dimensions": row["dimensions"],
+                "is_office": row["is_office"],
             },
         )
     return {"territories": len(territories), "industries": len(industries), "departments": len(departments)}

@@ -27,7 +27,7 @@ def enterprises(person: Person) -> QuerySet[Enterprise]:
     if person.role == Role.DISTRICT:
         return qs.filter(territory__in=_territory_codes(person))
     if person.role == Role.ENTERPRISE:
-        return qs.filter(pk=person.enterprise_id)
+        return qs.filter(pk=person.enterprise_id) if person.enterprise_id else qs.none()
     return qs.none()
 
 
@@ -40,7 +40,7 @@ def cases(person: Person) -> QuerySet[Case]:
     if person.role == Role.DISTRICT:
         return qs.filter(territory__in=_territory_codes(person))
     if person.role == Role.ENTERPRISE:
-        return qs.filter(enterprise_id=person.enterprise_id)
+        return qs.filter(enterprise_id=person.enterprise_id) if person.enterprise_id else qs.none()
     return qs.none()
 
 
@@ -53,7 +53,7 @@ def inspections(person: Person) -> QuerySet[Inspection]:
     if person.role == Role.DISTRICT:
         return qs.filter(enterprise__territory__in=_territory_codes(person))
     if person.role == Role.ENTERPRISE:
-        return qs.filter(enterprise_id=person.enterprise_id)
+        return qs.filter(enterprise_id=person.enterprise_id) if person.enterprise_id else qs.none()
     return qs.none()
 
 

@@ -8,12 +8,13 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.models import AuditEvent
-from phaseout.cases.models import Case, CaseState, Escalation, ExitMeasure
+from phaseout.cases.models import CaseState, Escalation, ExitMeasure
 from phaseout.cases.views import _page, _person
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow, public
@@ -22,7 +23,13 @@ from phaseout.registry.models import CapacityUnit, Industry, LineStatus, Product
 
 # What each role acts on next: the states in which a case waits for them.
 WAITING_STATES: dict[str, list[str]] = {
-    Role.OFFICE: [CaseState.FINDING, CaseState.OVERDUE, CaseState.VERIFIED, CaseState.EXITED, CaseState.ACCEPTED],
+    Role.OFFICE: [
+        CaseState.FINDING,
+        CaseState.OVERDUE,
+        CaseState.VERIFIED,
+        CaseState.EXITED,
+        CaseState.ACCEPTED,
+    ],
     Role.DEPARTMENT: [CaseState.FINDING, CaseState.OVERDUE, CaseState.VERIFIED, CaseState.EXITED],
     Role.DISTRICT: [CaseState.EXIT_ORDERED],
     Role.ENTERPRISE: [CaseState.RECTIFYING, CaseState.EXIT_ORDERED],
@@ -34,12 +41,12 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
-public(LoginView)  # type: ignore[arg-type]
+public(LoginView)
 
 
 @require_POST
 @public
-def logout_view(request: HttpRequest) -> HttpResponse:
+def logout_view(request: HttpRequest) -> HttpResponseBase:
     return auth_views.LogoutView.as_view()(request)
 
 
@@ -58,11 +65,16 @@ def home(request: HttpRequest) -> HttpResponse:
         "today": today,
         "due": cases.filter(state=CaseState.RECTIFYING, deadline__lte=soon).order_by("deadline")[:50],
         "overdue": cases.filter(state=CaseState.OVERDUE).order_by("overdue_at")[:50],
-        "measures_due": measures.filter(deadline__lte=today + dt.timedelta(days=15)).order_by("deadline")[:50],
-        "escalations": Escalation.objects.filter(case__in=scope.cases(person), resolved_at__isnull=True)
-        .select_related("case__enterprise", "measure")[:50],
+        "measures_due": measures.filter(deadline__lte=today + dt.timedelta(days=15)).order_by("deadline")[
+            :50
+        ],
+        "escalations": Escalation.objects.filter(
+            case__in=scope.cases(person), resolved_at__isnull=True
+        ).select_related("case__enterprise", "measure")[:50],
         "waiting": cases.filter(state__in=WAITING_STATES[person.role]).order_by("id")[:50],
-        "reinspections": cases.filter(state=CaseState.ARCHIVED, reinspection_due__lte=soon).order_by("reinspection_due")[:50],
+        "reinspections": cases.filter(state=CaseState.ARCHIVED, reinspection_due__lte=soon).order_by(
+            "reinspection_due"
+        )[:50],
     }
     return render(request, "orgs/home.html", context)
 
@@ -100,9 +112,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     open_q = Q(state__in=[s for s in CaseState.values if s not in (CaseState.CLOSED, CaseState.ARCHIVED)])
     by_territory = (
         cases.values("territory__name", "territory__code")
-        .annotate(total=Count("id"), open=Count("id", filter=open_q),
-                  overdue=Count("id", filter=Q(state=CaseState.OVERDUE)),
-                  exited=Count("id", filter=Q(state__in=[CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED])))
+        .annotate(
+            total=Count("id"),
+            open=Count("id", filter=open_q),
+            overdue=Count("id", filter=Q(state=CaseState.OVERDUE)),
+            exited=Count(
+                "id", filter=Q(state__in=[CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED])
+            ),
+        )
         .order_by("territory__code")
     )
     by_industry = (
@@ -118,8 +135,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         request,
         "orgs/dashboard.html",
         {
-            "year": year, "states": states, "max_state": max_state, "by_territory": by_territory,
-            "by_industry": by_industry, "capacity": exited_capacity(person, year),
+            "year": year,
+            "states": states,
+            "max_state": max_state,
+            "by_territory": by_territory,
+            "by_industry": by_industry,
+            "capacity": exited_capacity(person, year),
         },
     )
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
@@ -13,8 +13,6 @@ from phaseout.orgs import scope
 from phaseout.orgs.models import Person, Role
 from phaseout.registry import importer
 from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
-
-User = AbstractBaseUser
 
 
 def territories_allowed(person: Person | None) -> set[str] | None:
@@ -64,10 +62,20 @@ def preview_import(*, upload: UploadedFile, register: importer.Register, by: Use
     digest = hashlib.sha256(upload.read()).hexdigest()
     upload.seek(0)
     batch = ImportBatch.objects.create(
-        file=upload, original_name=upload.name or "register.xlsx", sha256=digest, uploaded_by=by,
-        total_rows=register.total, valid_rows=len(register.rows), errors=[e.as_dict() for e in register.errors],
+        file=upload,
+        original_name=upload.name or "register.xlsx",
+        sha256=digest,
+        uploaded_by=by,
+        total_rows=register.total,
+        valid_rows=len(register.rows),
+        errors=[e.as_dict() for e in register.errors],
     )
-    record(actor=by, action="import.preview", obj=batch, data={"rows": register.total, "bad": len(register.errors)})
+    record(
+        actor=by,
+        action="import.preview",
+        obj=batch,
+        data={"rows": register.total, "bad": len(register.errors)},
+    )
     return batch
 
 
@@ -100,15 +108,23 @@ def run_import_batch(batch_id: int) -> ImportBatch:
 
         result = importer.apply_register(register.rows, progress=progress)
     except Exception as exc:
-        ImportBatch.objects.filter(pk=batch_id).update(status=ImportBatch.Status.FAILED, failure=str(exc)[:2000])
+        ImportBatch.objects.filter(pk=batch_id).update(
+            status=ImportBatch.Status.FAILED, failure=str(exc)[:2000]
+        )
         raise
     ImportBatch.objects.filter(pk=batch_id).update(
-        status=ImportBatch.Status.DONE, created_count=result.created, updated_count=result.updated,
-        unchanged_count=result.unchanged, processed_rows=len(register.rows), finished_at=timezone.now(),
+        status=ImportBatch.Status.DONE,
+        created_count=result.created,
+        updated_count=result.updated,
+        unchanged_count=result.unchanged,
+        processed_rows=len(register.rows),
+        finished_at=timezone.now(),
     )
     batch.refresh_from_db()
     record(
-        actor=batch.uploaded_by, action="import.done", obj=batch,
+        actor=batch.uploaded_by,
+        action="import.done",
+        obj=batch,
         data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
     )
     return batch

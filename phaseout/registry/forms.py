@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -20,7 +20,9 @@ class EnterpriseForm(forms.ModelForm):
 
     def __init__(self, *args: Any, territories: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["territory"].queryset = territories if territories is not None else Territory.objects.all()
+        cast(forms.ModelChoiceField, self.fields["territory"]).queryset = (
+            territories if territories is not None else Territory.objects.all()
+        )
         self.fields["uscc"].help_text = _("18 characters, GB 32100-2015; the check character is verified.")
 
     def clean_uscc(self) -> str:
@@ -31,8 +33,15 @@ class LineForm(forms.ModelForm):
     class Meta:
         model = ProductionLine
         fields = [
-            "name", "equipment_type", "size_value", "size_unit", "capacity", "capacity_unit", "process",
-            "commissioning_year", "status",
+            "name",
+            "equipment_type",
+            "size_value",
+            "size_unit",
+            "capacity",
+            "capacity_unit",
+            "process",
+            "commissioning_year",
+            "status",
         ]
 
     def clean(self) -> dict[str, Any]:
@@ -43,7 +52,10 @@ class LineForm(forms.ModelForm):
             if not data.get("size_unit"):
                 self.add_error("size_unit", _("A size needs its unit."))
             elif expected and data.get("size_unit") != expected:
-                self.add_error("size_unit", _("The size of this equipment type is measured in %(unit)s.") % {"unit": expected})
+                self.add_error(
+                    "size_unit",
+                    _("The size of this equipment type is measured in %(unit)s.") % {"unit": expected},
+                )
         elif expected:
             self.add_error("size_value", _("Rules depend on the size of this equipment; please enter it."))
         if data.get("status") == "exited" and not (self.instance and self.instance.exited_on):
@@ -68,7 +80,8 @@ class RegisterUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > settings.REGISTER_IMPORT_MAX_BYTES:
             raise forms.ValidationError(
-                _("The file is too large; the limit is %(limit)s.") % {"limit": filesizeformat(settings.REGISTER_IMPORT_MAX_BYTES)}
+                _("The file is too large; the limit is %(limit)s.")
+                % {"limit": filesizeformat(settings.REGISTER_IMPORT_MAX_BYTES)}
             )
         if not (upload.name or "").lower().endswith(".xlsx"):
             raise forms.ValidationError(_("Please upload an .xlsx workbook."))

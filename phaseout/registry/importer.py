@@ -74,11 +74,15 @@ def _sheet_rows(source: IO[bytes]) -> Iterator[list[Any]]:
         sheet = book.get_sheet_by_index(0)
         yield from sheet.iter_rows()
     except CalamineError as exc:
-        raise RegisterFileError(_("The file cannot be read as an .xlsx workbook (%(error)s).") % {"error": exc}) from None
+        raise RegisterFileError(
+            _("The file cannot be read as an .xlsx workbook (%(error)s).") % {"error": exc}
+        ) from None
     except (ValueError, OSError) as exc:
         if isinstance(exc, RegisterFileError):
             raise
-        raise RegisterFileError(_("The file cannot be read as an .xlsx workbook (%(error)s).") % {"error": exc}) from None
+        raise RegisterFileError(
+            _("The file cannot be read as an .xlsx workbook (%(error)s).") % {"error": exc}
+        ) from None
 
 
 def _lookups() -> tuple[dict[str, str], dict[str, str]]:
@@ -127,29 +131,53 @@ def read_register(source: IO[bytes] | bytes, *, territories_allowed: set[str] | 
             try:
                 uscc_module.validate(code)
             except stdnum_errors.InvalidChecksum:
-                errors.append(RowError(number, heading["uscc"], _("The check character of this USCC is wrong.")))
+                errors.append(
+                    RowError(number, heading["uscc"], _("The check character of this USCC is wrong."))
+                )
             except stdnum_errors.ValidationError:
                 errors.append(RowError(number, heading["uscc"], _("This is not a valid 18-character USCC.")))
             else:
                 if code in seen:
                     errors.append(
-                        RowError(number, heading["uscc"], _("The same USCC is already in row %(row)d.") % {"row": seen[code]})
+                        RowError(
+                            number,
+                            heading["uscc"],
+                            _("The same USCC is already in row %(row)d.") % {"row": seen[code]},
+                        )
                     )
                 else:
                     seen[code] = number
         territory = values.get("territory", "")
         if territory and territory not in territories:
-            errors.append(RowError(number, heading["territory"], _("Unknown county or district: %(value)s.") % {"value": territory}))
-        elif territory and territories_allowed is not None and territories[territory] not in territories_allowed:
             errors.append(
-                RowError(number, heading["territory"], _("%(value)s is outside your territory.") % {"value": territory})
+                RowError(
+                    number,
+                    heading["territory"],
+                    _("Unknown county or district: %(value)s.") % {"value": territory},
+                )
+            )
+        elif (
+            territory
+            and territories_allowed is not None
+            and territories[territory] not in territories_allowed
+        ):
+            errors.append(
+                RowError(
+                    number,
+                    heading["territory"],
+                    _("%(value)s is outside your territory.") % {"value": territory},
+                )
             )
         industry = values.get("industry", "")
         if industry and industry not in industries:
-            errors.append(RowError(number, heading["industry"], _("Unknown industry: %(value)s.") % {"value": industry}))
+            errors.append(
+                RowError(number, heading["industry"], _("Unknown industry: %(value)s.") % {"value": industry})
+            )
         for f, limit in MAX_LENGTH.items():
             if len(values.get(f, "")) > limit:
-                errors.append(RowError(number, heading[f], _("Longer than %(limit)d characters.") % {"limit": limit}))
+                errors.append(
+                    RowError(number, heading[f], _("Longer than %(limit)d characters.") % {"limit": limit})
+                )
         if errors:
             result.errors.extend(errors)
             continue
@@ -174,7 +202,9 @@ class ApplyResult:
     unchanged: int = 0
 
 
-def apply_register(rows: list[dict[str, str]], *, progress: Callable[[int], None] | None = None) -> ApplyResult:
+def apply_register(
+    rows: list[dict[str, str]], *, progress: Callable[[int], None] | None = None
+) -> ApplyResult:
     """Create new enterprises and update changed ones, chunk by chunk, keyed by USCC."""
     result = ApplyResult()
     for start in range(0, len(rows), CHUNK):
@@ -182,7 +212,9 @@ def apply_register(rows: list[dict[str, str]], *, progress: Callable[[int], None
         with transaction.atomic():
             existing = {
                 e["uscc"]: e
-                for e in Enterprise.objects.filter(uscc__in=[r["uscc"] for r in chunk]).values("id", "uscc", *FIELDS)
+                for e in Enterprise.objects.filter(uscc__in=[r["uscc"] for r in chunk]).values(
+                    "id", "uscc", *FIELDS
+                )
             }
             new = [r for r in chunk if r["uscc"] not in existing]
             changed = []
@@ -211,9 +243,10 @@ def _insert(rows: list[dict[str, str]]) -> None:
         # COPY is the bulk path PostgreSQL is built for: several times faster than INSERT.
         columns = ("uscc", *FIELDS, "created_at", "updated_at")
         table = Enterprise._meta.db_table
-        with connection.cursor() as cursor, cursor.cursor.copy(  # type: ignore[attr-defined]
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        ) as copy:
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
             for r in rows:
                 copy.write_row((r["uscc"], *(r[f] for f in FIELDS), "now", "now"))
         return

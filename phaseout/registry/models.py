@@ -136,7 +136,11 @@ class ProductionLine(models.Model):
     name = models.CharField(_("line or equipment name"), max_length=80)
     equipment_type = models.CharField(_("equipment type"), max_length=30, choices=EquipmentType.choices)
     size_value = models.DecimalField(
-        _("size"), max_digits=10, decimal_places=2, null=True, blank=True,
+        _("size"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(Decimal("0.01"))],
     )
     size_unit = models.CharField(_("size unit"), max_length=5, choices=SizeUnit.choices, blank=True)
@@ -146,7 +150,9 @@ class ProductionLine(models.Model):
     capacity_unit = models.CharField(_("capacity unit"), max_length=10, choices=CapacityUnit.choices)
     process = models.CharField(_("process"), max_length=80, blank=True)
     commissioning_year = models.PositiveSmallIntegerField(_("commissioning year"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=20, choices=LineStatus.choices, default=LineStatus.OPERATING)
+    status = models.CharField(
+        _("status"), max_length=20, choices=LineStatus.choices, default=LineStatus.OPERATING
+    )
     exited_on = models.DateField(_("exited on"), null=True, blank=True)
 
     class Meta:
@@ -156,7 +162,8 @@ class ProductionLine(models.Model):
         constraints = [
             models.CheckConstraint(name="line_capacity_positive", condition=models.Q(capacity__gt=0)),
             models.CheckConstraint(
-                name="line_size_positive", condition=models.Q(size_value__isnull=True) | models.Q(size_value__gt=0)
+                name="line_size_positive",
+                condition=models.Q(size_value__isnull=True) | models.Q(size_value__gt=0),
             ),
             models.CheckConstraint(
                 name="line_size_has_unit",

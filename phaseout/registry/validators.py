@@ -20,5 +20,6 @@ def validate_uscc(value: str) -> None:
         ) from None
     except stdnum_errors.ValidationError:
         raise ValidationError(
-            _("This is not a valid USCC (digits and capital letters, no I, O, S, V or Z)."), code="uscc_format"
+            _("This is not a valid USCC (digits and capital letters, no I, O, S, V or Z)."),
+            code="uscc_format",
         ) from None

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from phaseout.cases.views import _errors, _page, _person
+from phaseout.cases.views import _errors, _page, _person, _user
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
@@ -25,7 +26,7 @@ ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 def enterprise_list(request: HttpRequest) -> HttpResponse:
     person = _person(request)
     form = EnterpriseFilterForm(request.GET or None)
-    form.fields["territory"].queryset = scope.territories(person)
+    cast(ModelChoiceField, form.fields["territory"]).queryset = scope.territories(person)
     qs = scope.enterprises(person).select_related("territory", "industry")
     if form.is_valid():
         data = form.cleaned_data
@@ -39,7 +40,9 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(territory=data["territory"])
         if data["industry"]:
             qs = qs.filter(industry=data["industry"])
-    return render(request, "registry/enterprise_list.html", {"form": form, **_page(request, qs.order_by("-id"))})
+    return render(
+        request, "registry/enterprise_list.html", {"form": form, **_page(request, qs.order_by("-id"))}
+    )
 
 
 @allow(*ALL_STAFF_ROLES)
@@ -47,7 +50,7 @@ def enterprise_create(request: HttpRequest) -> HttpResponse:
     person = _person(request)
     form = EnterpriseForm(request.POST or None, territories=scope.territories(person))
     if request.method == "POST" and form.is_valid():
-        enterprise = actions.create_enterprise(data=form.cleaned_data, by=request.user)  # type: ignore[arg-type]
+        enterprise = actions.create_enterprise(data=form.cleaned_data, by=_user(request))
         messages.success(request, _("Enterprise registered."))
         return redirect("enterprise-detail", enterprise.pk)
     return render(request, "registry/enterprise_form.html", {"form": form})
@@ -65,7 +68,9 @@ def enterprise_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lines": enterprise.lines.all(),
             "licences": enterprise.licences.all(),
             "cases": scope.cases(person).filter(enterprise=enterprise).select_related("line"),
-            "inspections": scope.inspections(person).filter(enterprise=enterprise).select_related("department"),
+            "inspections": scope.inspections(person)
+            .filter(enterprise=enterprise)
+            .select_related("department"),
             "may_inspect": person.role in (Role.OFFICE, Role.DEPARTMENT) and bool(person.dimensions),
             "may_edit": person.role in ALL_STAFF_ROLES,
         },
@@ -79,7 +84,7 @@ def enterprise_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = EnterpriseForm(request.POST or None, instance=enterprise, territories=scope.territories(person))
     if request.method == "POST" and form.is_valid():
         fresh = Enterprise.objects.get(pk=pk)
-        actions.update_enterprise(enterprise=fresh, data=form.cleaned_data, by=request.user)  # type: ignore[arg-type]
+        actions.update_enterprise(enterprise=fresh, data=form.cleaned_data, by=_user(request))
         messages.success(request, _("Saved."))
         return redirect("enterprise-detail", pk)
     return render(request, "registry/enterprise_form.html", {"form": form, "enterprise": enterprise})
@@ -89,11 +94,15 @@ def enterprise_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def line_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -> HttpResponse:
     person = _person(request)
     enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
-    line = get_object_or_404(ProductionLine, pk=pk, enterprise=enterprise) if pk else ProductionLine(enterprise=enterprise)
+    line = (
+        get_object_or_404(ProductionLine, pk=pk, enterprise=enterprise)
+        if pk
+        else ProductionLine(enterprise=enterprise)
+    )
     form = LineForm(request.POST or None, instance=line)
     if request.method == "POST" and form.is_valid():
         try:
-            actions.save_line(line=form.save(commit=False), by=request.user)  # type: ignore[arg-type]
+            actions.save_line(line=form.save(commit=False), by=_user(request))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -110,11 +119,15 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             batch = actions.preview_import(
-                upload=form.cleaned_data["file"], register=form.register, by=request.user  # type: ignore[arg-type]
+                upload=form.cleaned_data["file"],
+                register=form.register,
+                by=_user(request),
             )
             return redirect("import-detail", batch.pk)
         _errors(request, form)
-    return render(request, "registry/import_upload.html", {"form": form, "batches": ImportBatch.objects.all()[:10]})
+    return render(
+        request, "registry/import_upload.html", {"form": form, "batches": ImportBatch.objects.all()[:10]}
+    )
 
 
 def _batch(request: HttpRequest, pk: int) -> ImportBatch:
@@ -129,7 +142,11 @@ def _batch(request: HttpRequest, pk: int) -> ImportBatch:
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
     template = "registry/_import_progress.html" if request.htmx else "registry/import_detail.html"  # type: ignore[attr-defined]
-    context: dict[str, Any] = {"batch": batch, "errors": batch.errors[:1000], "more_errors": max(0, len(batch.errors) - 1000)}
+    context: dict[str, Any] = {
+        "batch": batch,
+        "errors": batch.errors[:1000],
+        "more_errors": max(0, len(batch.errors) - 1000),
+    }
     return render(request, template, context)
 
 
@@ -142,5 +159,5 @@ def import_accept(request: HttpRequest, pk: int) -> HttpResponse:
     elif not batch.valid_rows:
         messages.error(request, _("The file has no valid rows to import."))
     else:
-        actions.accept_import(batch=batch, by=request.user)  # type: ignore[arg-type]
+        actions.accept_import(batch=batch, by=_user(request))
     return redirect("import-detail", batch.pk)

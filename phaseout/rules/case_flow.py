@@ -1,10 +1,10 @@
 """The case state machine: every state, every named transition and where it may start.
 
-    finding ─► rectification ordered ─► rectified & verified ─► closed (compliant)
-       │            │   ▲ extension (once, capped)
-       │            ▼
-       │        overdue / still non-compliant
-       └────────────┴─► exit ordered ─► exited ─► accepted ─► archived ─► re-inspection
+finding ─► rectification ordered ─► rectified & verified ─► closed (compliant)
+   │            │   ▲ extension (once, capped)
+   │            ▼
+   │        overdue / still non-compliant
+   └────────────┴─► exit ordered ─► exited ─► accepted ─► archived ─► re-inspection
 """
 
 from __future__ import annotations

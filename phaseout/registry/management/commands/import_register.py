@@ -24,4 +24,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  row {error.row} [{error.column}]: {error.message}")
         if options["accept"]:
             result = apply_register(register.rows)
-            self.stdout.write(f"created: {result.created}, updated: {result.updated}, unchanged: {result.unchanged}")
+            self.stdout.write(
+                f"created: {result.created}, updated: {result.updated}, unchanged: {result.unchanged}"
+            )
