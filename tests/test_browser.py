@@ -1,0 +1,147 @@
+"""A real browser (Debian's Chromium, driven by Playwright) walks one case from finding to archive,
+as a department, a district and the coordination office would."""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from phaseout.cases.models import Case
+from phaseout.registry.models import EquipmentType
+from tests.conftest import PNG
+from tests.factories import LineFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs its own loop
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield instance
+        instance.close()
+
+
+def _login(browser, base: str, username: str):
+    context = browser.new_context(accept_downloads=True, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-Secret-123")
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url == f"{base}/", page.content()[:3000]
+    return page
+
+
+def _act(page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None) -> None:
+    form = page.locator(f"form[data-action={action}]")
+    details = page.locator("details.action", has=form)
+    if not details.evaluate("d => d.open"):
+        details.locator("summary").click()
+    for name, value in (fields or {}).items():
+        form.locator(f"[name={name}]").fill(value)
+    for name, value in (selects or {}).items():
+        form.locator(f"[name={name}]").select_option(value)
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+
+
+def _state(page) -> str:
+    return page.locator("#case-state").inner_text().strip()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_case_from_finding_to_archive(browser, live_server, office, energy_dept, district, tmp_path: Path) -> None:
+    line = LineFactory(
+        equipment_type=EquipmentType.CLINKER_LINE, size_value=Decimal("2000"), size_unit="t/d",
+        capacity=Decimal("2000"), capacity_unit="t/d", name="2000t/d熟料线",
+    )
+    enterprise = line.enterprise
+    base = live_server.url
+    photo = tmp_path / "现场照片.png"
+    photo.write_bytes(PNG)
+
+    # The energy department inspects and finds the clinker line over its energy limit.
+    dept = _login(browser, base, "fgj")
+    dept.goto(f"{base}/enterprises/{enterprise.pk}/")
+    dept.get_by_role("link", name="登记执法检查").click()
+    dept.select_option("[name=line]", str(line.pk))
+    dept.fill("[name=inspectors]", "李明、王芳")
+    dept.set_input_files("[name=attachments]", str(photo))
+    dept.get_by_role("button", name="保存检查").click()
+    dept.wait_for_url(re.compile(r"/inspections/\d+/$"))
+    dept.select_option("[name=rule]", "energy.cement.clinker.gb16780-2021")
+    dept.fill("[name=measured_value]", "125.6")
+    dept.get_by_role("button", name="判定并登记").click()
+    dept.wait_for_url(re.compile(r"/cases/\d+/$"))
+    case_url = dept.url
+    case = Case.objects.get()
+    assert _state(dept) == "发现问题"
+    assert "限值取自二手来源" in dept.content()
+
+    # An extension beyond the cap is refused in Chinese and changes nothing.
+    _act(dept, "order_rectification", {"reason": "责令6个月内整改"})
+    assert _state(dept) == "限期整改中"
+    deadline = dept.locator("#deadline strong").inner_text()
+    case.refresh_from_db()
+    assert deadline == case.deadline.isoformat()
+    _act(dept, "verify_rectified", {"reason": "复测 123 kgce/t，仍超限"}, {"passed": "no"})
+    assert _state(dept) == "逾期或整改后仍不达标"
+    _act(dept, "order_exit", {"reason": "逾期仍未达标，依法关停退出"}, {"plan": "seal_then_dismantle"})
+    assert _state(dept) == "已责令关停退出"
+
+    # The district carries out the exit measures on the ground, with evidence.
+    town = _login(browser, base, "pengjiang")
+    town.goto(case_url)
+    assert "已责令关停退出" in _state(town)
+    _act(town, "confirm_exit")
+    assert "尚未落实" in town.locator("ul.messages").inner_text()
+    for kind in ("power_cut", "water_cut", "power_equipment_removal", "equipment_sealing", "public_pledge",
+                 "website_announcement"):
+        row = town.locator(f"tr[data-measure={kind}]")
+        row.locator("summary").click()
+        row.locator("[name=attachments]").set_input_files(str(photo))
+        row.locator("[name=note]").fill("已落实")
+        row.locator("button[type=submit]").click()
+        town.wait_for_load_state()
+        assert "已登记" in town.locator("ul.messages").inner_text()
+    _act(town, "confirm_exit", {"reason": "各项措施已落实，拆除限期进行"})
+    assert _state(town) == "已退出"
+
+    # The office accepts, archives and downloads the whole case file.
+    lead = _login(browser, base, "office")
+    lead.goto(case_url)
+    _act(lead, "accept", {"team": "市工信局、蓬江区联合验收组", "record_text": "主体设备已封存，验收合格"})
+    assert _state(lead) == "已验收"
+    _act(lead, "archive", {"reason": "归档"})
+    assert _state(lead) == "已归档"
+    with lead.expect_download() as download_info:
+        lead.get_by_role("link", name="下载案件卷宗（.zip）").click()
+    target = tmp_path / "case.zip"
+    download_info.value.save_as(target)
+    names = zipfile.ZipFile(target).namelist()
+    assert names[0] == "案件卷宗.txt"
+    assert len([n for n in names if n.endswith(".png")]) == 7
+    lead.screenshot(path=str(tmp_path / "archived.png"), full_page=True)
+
+    case.refresh_from_db()
+    assert case.state == "archived"
+    assert list(case.events.values_list("action", flat=True)) == [
+        "open", "order_rectification", "verify_still_failing", "order_exit", *["measure_done"] * 6,
+        "confirm_exit", "accept", "archive",
+    ]

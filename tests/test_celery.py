@@ -1,0 +1,55 @@
+"""Background work runs on Celery with the Redis on 127.0.0.1:6379 — a real broker and a real worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from phaseout.cases.models import Case, CaseEvent
+from phaseout.cases.tasks import sweep_deadlines
+from phaseout.celery import app
+from tests.factories import CaseFactory
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_app():
+    keys = ("broker_url", "result_backend", "task_always_eager", "broker_connection_retry")
+    old = {k: app.conf[k] for k in keys}
+    app.conf.update(
+        broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False, broker_connection_retry=False,
+        broker_connection_retry_on_startup=False, broker_connection_max_retries=0,
+    )
+    try:
+        yield app
+    finally:
+        app.conf.update(old)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_sweep_task_runs_on_a_worker_through_redis(redis_app, reference) -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).ping()  # fails here, loudly, when Redis is not running
+    overdue = CaseFactory(
+        state="rectifying", order_date=dt.date(2020, 1, 2), deadline=dt.date(2020, 7, 2), rectification_months=6
+    )
+    with start_worker(redis_app, perform_ping_check=False, pool="solo", concurrency=1, loglevel="WARNING"):
+        result = sweep_deadlines.delay()
+        summary = result.get(timeout=30)
+        again = sweep_deadlines.delay().get(timeout=30)
+    assert "orders overdue: 1" in summary
+    assert "orders overdue: 0" in again
+    assert Case.objects.get(pk=overdue.pk).state == "overdue"
+    assert CaseEvent.objects.filter(case=overdue, action="mark_overdue").count() == 1
+
+
+def test_the_sweep_is_on_the_beat_schedule(settings) -> None:
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    assert schedule["sweep-deadlines"]["task"] == sweep_deadlines.name
+    assert sweep_deadlines.name in app.tasks
