@@ -236,6 +236,7 @@ def _register_and_cases(today: dt.date) -> None:
         enterprise: Enterprise, dept: Department, dimension: str, rule: str, value: str | None, on: dt.date
     ) -> Case | None:
         line = enterprise.lines.first()
+        inspector = dept_user if dept == fgj else office
         inspection = case_actions.record_inspection(
             department=dept,
             enterprise=enterprise,
@@ -243,9 +244,9 @@ def _register_and_cases(today: dt.date) -> None:
             dimension=dimension,
             inspected_on=on,
             inspectors="李明、王芳",
-            notes="现场检查，调阅能源计量台账。",
+            notes="现场检查，调阅台账并核对设备铭牌。",
             files=[_png("现场照片.png")],
-            by=dept_user,
+            by=inspector,
             today=on,
         )
         finding = case_actions.record_finding(
@@ -253,7 +254,7 @@ def _register_and_cases(today: dt.date) -> None:
             rule_id=rule,
             line=line,
             measured_value=Decimal(value) if value is not None else None,
-            by=dept_user,
+            by=inspector,
         )
         return Case.objects.filter(finding=finding).first()
 
