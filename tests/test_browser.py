@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from phaseout.cases.models import Case
 from phaseout.registry.models import EquipmentType
@@ -20,9 +21,30 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
+
+
+@pytest.fixture
+def server(transactional_db):
+    """A live server for this test alone, so its connections close before the test database goes."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test.testcases import LiveServerThread
+
+    thread = LiveServerThread("localhost", StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    yield f"http://localhost:{thread.port}"
+    thread.terminate()
 
 
 @pytest.fixture
@@ -33,6 +55,8 @@ def browser():
         instance = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield instance
         instance.close()
+        # While Playwright's loop runs, the ORM in this thread uses a connection of its own: close it.
+        connections.close_all()
 
 
 def _login(browser, base: str, username: str):
@@ -47,7 +71,9 @@ def _login(browser, base: str, username: str):
     return page
 
 
-def _act(page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None) -> None:
+def _act(
+    page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None
+) -> None:
     form = page.locator(f"form[data-action={action}]")
     details = page.locator("details.action", has=form)
     if not details.evaluate("d => d.open"):
@@ -66,13 +92,19 @@ def _state(page) -> str:
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_a_case_from_finding_to_archive(browser, live_server, office, energy_dept, district, tmp_path: Path) -> None:
+def test_a_case_from_finding_to_archive(
+    browser, server, office, energy_dept, district, tmp_path: Path
+) -> None:
     line = LineFactory(
-        equipment_type=EquipmentType.CLINKER_LINE, size_value=Decimal("2000"), size_unit="t/d",
-        capacity=Decimal("2000"), capacity_unit="t/d", name="2000t/d熟料线",
+        equipment_type=EquipmentType.CLINKER_LINE,
+        size_value=Decimal("2000"),
+        size_unit="t/d",
+        capacity=Decimal("2000"),
+        capacity_unit="t/d",
+        name="2000t/d熟料线",
     )
     enterprise = line.enterprise
-    base = live_server.url
+    base = server
     photo = tmp_path / "现场照片.png"
     photo.write_bytes(PNG)
 
@@ -111,8 +143,14 @@ def test_a_case_from_finding_to_archive(browser, live_server, office, energy_dep
     assert "已责令关停退出" in _state(town)
     _act(town, "confirm_exit")
     assert "尚未落实" in town.locator("ul.messages").inner_text()
-    for kind in ("power_cut", "water_cut", "power_equipment_removal", "equipment_sealing", "public_pledge",
-                 "website_announcement"):
+    for kind in (
+        "power_cut",
+        "water_cut",
+        "power_equipment_removal",
+        "equipment_sealing",
+        "public_pledge",
+        "website_announcement",
+    ):
         row = town.locator(f"tr[data-measure={kind}]")
         row.locator("summary").click()
         row.locator("[name=attachments]").set_input_files(str(photo))
@@ -142,6 +180,12 @@ def test_a_case_from_finding_to_archive(browser, live_server, office, energy_dep
     case.refresh_from_db()
     assert case.state == "archived"
     assert list(case.events.values_list("action", flat=True)) == [
-        "open", "order_rectification", "verify_still_failing", "order_exit", *["measure_done"] * 6,
-        "confirm_exit", "accept", "archive",
+        "open",
+        "order_rectification",
+        "verify_still_failing",
+        "order_exit",
+        *["measure_done"] * 6,
+        "confirm_exit",
+        "accept",
+        "archive",
     ]

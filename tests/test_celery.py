@@ -20,14 +20,28 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 def redis_app():
     keys = ("broker_url", "result_backend", "task_always_eager", "broker_connection_retry")
     old = {k: app.conf[k] for k in keys}
+    _forget_connections()
     app.conf.update(
-        broker_url=REDIS_URL, result_backend=REDIS_URL, task_always_eager=False, broker_connection_retry=False,
-        broker_connection_retry_on_startup=False, broker_connection_max_retries=0,
+        broker_url=REDIS_URL,
+        result_backend=REDIS_URL,
+        task_always_eager=False,
+        broker_connection_retry=False,
+        broker_connection_retry_on_startup=False,
+        broker_connection_max_retries=0,
     )
     try:
         yield app
     finally:
         app.conf.update(old)
+        _forget_connections()
+
+
+def _forget_connections() -> None:
+    """The app caches its result backend and broker pool on first use; start from the new settings."""
+    app._local.__dict__.pop("backend", None)
+    if getattr(app, "_pool", None) is not None:
+        app._pool.force_close_all()
+        app._pool = None
 
 
 @pytest.mark.redis
@@ -37,7 +51,10 @@ def test_sweep_task_runs_on_a_worker_through_redis(redis_app, reference) -> None
 
     redis.Redis.from_url(REDIS_URL).ping()  # fails here, loudly, when Redis is not running
     overdue = CaseFactory(
-        state="rectifying", order_date=dt.date(2020, 1, 2), deadline=dt.date(2020, 7, 2), rectification_months=6
+        state="rectifying",
+        order_date=dt.date(2020, 1, 2),
+        deadline=dt.date(2020, 7, 2),
+        rectification_months=6,
     )
     with start_worker(redis_app, perform_ping_check=False, pool="solo", concurrency=1, loglevel="WARNING"):
         result = sweep_deadlines.delay()
