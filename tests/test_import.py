@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum.cn import uscc
 
 from phaseout.registry.importer import RegisterFileError, apply_register, read_register
 from phaseout.registry.models import Enterprise, ImportBatch
@@ -163,3 +166,30 @@ def test_line_form_refuses_negative_or_unitless_capacity(office) -> None:
     assert not enterprise.lines.exists()
     assert c.post(f"/enterprises/{enterprise.pk}/lines/new/", {**base, "capacity": "50"}).status_code == 302
     assert enterprise.lines.get().capacity == 50
+
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+bodies = st.builds(
+    lambda digits, tail: digits + tail,
+    st.text(alphabet="0123456789", min_size=8, max_size=8),
+    st.text(alphabet=ALPHABET, min_size=9, max_size=9),
+)
+# Canonical codes: with a random check character (mostly wrong) or with the right one.
+codes = st.builds(lambda body, check: body + check, bodies, st.sampled_from(ALPHABET)) | bodies.map(
+    lambda body: body + uscc.calc_check_digit(body)
+)
+
+
+@given(codes)
+def test_bulk_uscc_check_agrees_with_python_stdnum(code: str) -> None:
+    from phaseout.registry.importer import fast_uscc_check
+
+    assert fast_uscc_check(code) == uscc.is_valid(code)
+
+
+@given(st.text(max_size=20))
+def test_anything_not_canonical_is_left_to_python_stdnum(text: str) -> None:
+    from phaseout.registry.importer import fast_uscc_check
+
+    verdict = fast_uscc_check(text)
+    assert verdict is None or verdict == uscc.is_valid(text)

@@ -28,12 +28,20 @@ class Industry(models.Model):
 
 class Enterprise(models.Model):
     uscc = models.CharField(_("USCC"), max_length=18, unique=True, validators=[validate_uscc])
-    name = models.CharField(_("enterprise name"), max_length=120, db_index=True)
+    # Searched by "contains" through a trigram index on PostgreSQL (migration 0002), not a B-tree.
+    name = models.CharField(_("enterprise name"), max_length=120)
+    # Territory and industry are looked up through the composite indexes below, which lead with them.
     territory = models.ForeignKey(
-        "orgs.Territory", on_delete=models.PROTECT, related_name="enterprises", verbose_name=_("territory")
+        "orgs.Territory",
+        on_delete=models.PROTECT,
+        related_name="enterprises",
+        verbose_name=_("territory"),
+        db_index=False,
     )
     address = models.CharField(_("address"), max_length=200, blank=True)
-    industry = models.ForeignKey(Industry, on_delete=models.PROTECT, verbose_name=_("industry"))
+    industry = models.ForeignKey(
+        Industry, on_delete=models.PROTECT, verbose_name=_("industry"), db_index=False
+    )
     contact_name = models.CharField(_("contact person"), max_length=40, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
