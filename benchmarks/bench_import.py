@@ -12,10 +12,21 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import OUT, use_database  # noqa: E402
+from benchmarks.common import OUT, use_database
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
-COUNTIES = ["蓬江区", "江海区", "新会区", "台山市", "开平市", "鹤山市", "恩平市", "源城区", "紫金县", "龙川县"]
+COUNTIES = [
+    "蓬江区",
+    "江海区",
+    "新会区",
+    "台山市",
+    "开平市",
+    "鹤山市",
+    "恩平市",
+    "源城区",
+    "紫金县",
+    "龙川县",
+]
 INDUSTRIES = ["钢铁", "水泥", "平板玻璃", "铸造", "其他"]
 
 
@@ -31,8 +42,17 @@ def make_file() -> Path:
     ws.append(["统一社会信用代码", "企业名称", "所属区县", "行业", "地址", "联系人", "联系电话"])
     for i in range(1, ROWS + 1):
         body = f"91440700{i:09d}"
-        ws.append([body + uscc.calc_check_digit(body), f"测试实业有限公司{i}", COUNTIES[i % 10], INDUSTRIES[i % 5],
-                   f"工业大道{i}号", "李工", "0750-3800000"])
+        ws.append(
+            [
+                body + uscc.calc_check_digit(body),
+                f"测试实业有限公司{i}",
+                COUNTIES[i % 10],
+                INDUSTRIES[i % 5],
+                f"工业大道{i}号",
+                "李工",
+                "0750-3800000",
+            ]
+        )
     wb.save(path)
     return path
 
@@ -54,8 +74,10 @@ def ours(path: Path) -> float:
     result = apply_register(register.rows)
     total = time.perf_counter() - started
     assert result.created == ROWS and not register.errors, (result, register.errors[:3])
-    print(f"phaseout: read+check {read:.2f} s, write {total - read:.2f} s, total {total:.2f} s, "
-          f"{ROWS / total:,.0f} rows/s")
+    print(
+        f"phaseout: read+check {read:.2f} s, write {total - read:.2f} s, total {total:.2f} s, "
+        f"{ROWS / total:,.0f} rows/s"
+    )
     started = time.perf_counter()
     with path.open("rb") as fh:
         again = apply_register(read_register(fh).rows)
@@ -75,9 +97,12 @@ def theirs(path: Path) -> float:
     class EnterpriseResource(resources.ModelResource):
         uscc = fields.Field(attribute="uscc", column_name="统一社会信用代码")
         name = fields.Field(attribute="name", column_name="企业名称")
-        territory = fields.Field(attribute="territory", column_name="所属区县",
-                                 widget=widgets.ForeignKeyWidget(Territory, "name"))
-        industry = fields.Field(attribute="industry", column_name="行业", widget=widgets.ForeignKeyWidget(Industry, "name"))
+        territory = fields.Field(
+            attribute="territory", column_name="所属区县", widget=widgets.ForeignKeyWidget(Territory, "name")
+        )
+        industry = fields.Field(
+            attribute="industry", column_name="行业", widget=widgets.ForeignKeyWidget(Industry, "name")
+        )
         address = fields.Field(attribute="address", column_name="地址")
         contact_name = fields.Field(attribute="contact_name", column_name="联系人")
         contact_phone = fields.Field(attribute="contact_phone", column_name="联系电话")

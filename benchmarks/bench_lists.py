@@ -15,19 +15,64 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import summary, use_database  # noqa: E402
+from benchmarks.common import summary, use_database
 
 N_ENTERPRISES = int(os.environ.get("BENCH_ENTERPRISES", "1000000"))
 LINES_PER_ENTERPRISE = 3
 N_CASES = int(os.environ.get("BENCH_CASES", str(N_ENTERPRISES)))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 
-COUNTIES = ["440703", "440704", "440705", "440781", "440783", "440784", "440785",
-            "441602", "441621", "441622", "441623", "441624", "441625"]
-INDUSTRIES = ["steel", "cement", "flat_glass", "coal", "electrolytic_aluminium", "ferroalloy", "coke",
-              "calcium_carbide", "caustic_soda", "ceramics", "casting", "other"]
-WORDS = ["宏达", "金鼎", "华润", "恒丰", "信义", "南方", "永兴", "盛源", "鑫泰", "海螺", "东方", "长城", "中联",
-         "富华", "立信", "新兴", "广源", "振华", "裕丰", "隆基"]
+COUNTIES = [
+    "440703",
+    "440704",
+    "440705",
+    "440781",
+    "440783",
+    "440784",
+    "440785",
+    "441602",
+    "441621",
+    "441622",
+    "441623",
+    "441624",
+    "441625",
+]
+INDUSTRIES = [
+    "steel",
+    "cement",
+    "flat_glass",
+    "coal",
+    "electrolytic_aluminium",
+    "ferroalloy",
+    "coke",
+    "calcium_carbide",
+    "caustic_soda",
+    "ceramics",
+    "casting",
+    "other",
+]
+WORDS = [
+    "宏达",
+    "金鼎",
+    "华润",
+    "恒丰",
+    "信义",
+    "南方",
+    "永兴",
+    "盛源",
+    "鑫泰",
+    "海螺",
+    "东方",
+    "长城",
+    "中联",
+    "富华",
+    "立信",
+    "新兴",
+    "广源",
+    "振华",
+    "裕丰",
+    "隆基",
+]
 
 
 def seed() -> None:
@@ -47,38 +92,78 @@ def seed() -> None:
         connection.ensure_connection()
         raw = connection.connection
     with raw.cursor() as cur:
-        cur.execute("TRUNCATE registry_enterprise, registry_productionline, cases_case RESTART IDENTITY CASCADE")
+        cur.execute(
+            "TRUNCATE registry_enterprise, registry_productionline, cases_case RESTART IDENTITY CASCADE"
+        )
         with cur.copy(
             "COPY registry_enterprise (id, uscc, name, territory_id, address, industry_id, contact_name,"
             " contact_phone, created_at, updated_at) FROM STDIN"
         ) as copy:
             for i in range(1, N_ENTERPRISES + 1):
                 body = f"91{COUNTIES[i % 13]}{i:09d}"
-                copy.write_row((i, body + uscc.calc_check_digit(body), f"{rng.choice(WORDS)}{rng.choice(WORDS)}"
-                                f"实业有限公司{i}", COUNTIES[i % 13], f"工业大道{i % 997}号", INDUSTRIES[i % 12],
-                                "张工", "0750-3800000", "2021-05-19", "2021-05-19"))
+                copy.write_row(
+                    (
+                        i,
+                        body + uscc.calc_check_digit(body),
+                        f"{rng.choice(WORDS)}{rng.choice(WORDS)}实业有限公司{i}",
+                        COUNTIES[i % 13],
+                        f"工业大道{i % 997}号",
+                        INDUSTRIES[i % 12],
+                        "张工",
+                        "0750-3800000",
+                        "2021-05-19",
+                        "2021-05-19",
+                    )
+                )
         print(f"seed: enterprises in {time.perf_counter() - started:.0f} s")
-        kinds = [("blast_furnace", "m3", "10kt/a"), ("converter", "t", "10kt/a"), ("clinker_line", "t/d", "t/d"),
-                 ("flat_glass_line", "t/d", "t/d"), ("induction_furnace", "t", "10kt/a")]
+        kinds = [
+            ("blast_furnace", "m3", "10kt/a"),
+            ("converter", "t", "10kt/a"),
+            ("clinker_line", "t/d", "t/d"),
+            ("flat_glass_line", "t/d", "t/d"),
+            ("induction_furnace", "t", "10kt/a"),
+        ]
         with cur.copy(
-            "COPY registry_productionline (enterprise_id, name, equipment_type, size_value, size_unit, capacity,"
-            " capacity_unit, process, commissioning_year, status, exited_on) FROM STDIN"
+            "COPY registry_productionline (enterprise_id, name, equipment_type, size_value, size_unit,"
+            " capacity, capacity_unit, process, commissioning_year, status, exited_on) FROM STDIN"
         ) as copy:
             for i in range(1, N_ENTERPRISES + 1):
                 for j in range(LINES_PER_ENTERPRISE):
                     kind, size_unit, cap_unit = kinds[(i + j) % 5]
                     exited = rng.random() < 0.05
-                    copy.write_row((i, f"{j + 1}号线", kind, rng.randint(10, 3000), size_unit, rng.randint(1, 500),
-                                    cap_unit, "", 2000 + (i + j) % 21, "exited" if exited else "operating",
-                                    "2026-03-01" if exited else None))
+                    copy.write_row(
+                        (
+                            i,
+                            f"{j + 1}号线",
+                            kind,
+                            rng.randint(10, 3000),
+                            size_unit,
+                            rng.randint(1, 500),
+                            cap_unit,
+                            "",
+                            2000 + (i + j) % 21,
+                            "exited" if exited else "operating",
+                            "2026-03-01" if exited else None,
+                        )
+                    )
         print(f"seed: lines in {time.perf_counter() - started:.0f} s")
-        states = ["finding", "rectifying", "overdue", "verified", "closed", "exit_ordered", "exited", "accepted",
-                  "archived"]
+        states = [
+            "finding",
+            "rectifying",
+            "overdue",
+            "verified",
+            "closed",
+            "exit_ordered",
+            "exited",
+            "accepted",
+            "archived",
+        ]
         dims = ["energy", "environment", "quality", "safety", "technology"]
         with cur.copy(
-            "COPY cases_case (enterprise_id, territory_id, industry_id, dimension, rule_id, consequence, state,"
-            " version, opened_at, order_date, rectification_months, extension_months, deadline, exit_plan,"
-            " exit_ordered_on, exited_on, accepted_on, acceptance_team, acceptance_record) FROM STDIN"
+            "COPY cases_case (enterprise_id, territory_id, industry_id, dimension, rule_id, consequence,"
+            " state, version, opened_at, order_date, rectification_months, extension_months, deadline,"
+            " exit_plan, exit_ordered_on, exited_on, accepted_on, acceptance_team, acceptance_record)"
+            " FROM STDIN"
         ) as copy:
             for _ in range(N_CASES):
                 e = rng.randint(1, N_ENTERPRISES)
@@ -87,16 +172,34 @@ def seed() -> None:
                 exit_ = state in ("exit_ordered", "exited", "accepted", "archived")
                 accepted = state in ("accepted", "archived")
                 order = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randint(0, 300))
-                copy.write_row((
-                    e, COUNTIES[e % 13], INDUSTRIES[e % 12], rng.choice(dims), "energy.cement.clinker.gb16780-2021",
-                    "rectify", state, 1, "2026-01-01 08:00+08", order if rect else None, 6 if rect else None, 0,
-                    order + dt.timedelta(days=182) if rect else None, "seal_then_dismantle" if exit_ else "",
-                    order if exit_ else None, order if state in ("exited", "accepted", "archived") else None,
-                    order if accepted else None, "验收组" if accepted else "", "合格" if accepted else "",
-                ))
+                copy.write_row(
+                    (
+                        e,
+                        COUNTIES[e % 13],
+                        INDUSTRIES[e % 12],
+                        rng.choice(dims),
+                        "energy.cement.clinker.gb16780-2021",
+                        "rectify",
+                        state,
+                        1,
+                        "2026-01-01 08:00+08",
+                        order if rect else None,
+                        6 if rect else None,
+                        0,
+                        order + dt.timedelta(days=182) if rect else None,
+                        "seal_then_dismantle" if exit_ else "",
+                        order if exit_ else None,
+                        order if state in ("exited", "accepted", "archived") else None,
+                        order if accepted else None,
+                        "验收组" if accepted else "",
+                        "合格" if accepted else "",
+                    )
+                )
         print(f"seed: cases in {time.perf_counter() - started:.0f} s")
         for table in ("registry_enterprise", "registry_productionline", "cases_case"):
-            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
             cur.execute(f"VACUUM ANALYZE {table}") if raw.autocommit else cur.execute(f"ANALYZE {table}")
     raw.commit()
     print(f"seed: done in {time.perf_counter() - started:.0f} s")
@@ -123,43 +226,66 @@ def main() -> None:
 
     User = get_user_model()
     office_user, _ = User.objects.get_or_create(username="bench-office")
-    Person.objects.get_or_create(user=office_user, defaults={
-        "role": Role.OFFICE, "display_name": "bench", "department": Department.objects.get(code="jm-gxj")})
-    admin_user, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
+    Person.objects.get_or_create(
+        user=office_user,
+        defaults={
+            "role": Role.OFFICE,
+            "display_name": "bench",
+            "department": Department.objects.get(code="jm-gxj"),
+        },
+    )
+    admin_user, _ = User.objects.get_or_create(
+        username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
     ours, stock = Client(), Client()
     ours.force_login(office_user)
     stock.force_login(admin_user)
 
     enterprise_pages = [
-        "/enterprises/", "/enterprises/?territory=440705", "/enterprises/?industry=cement",
-        "/enterprises/?territory=440781&industry=steel", "/enterprises/?q=宏达金鼎", "/enterprises/?q=91440705",
+        "/enterprises/",
+        "/enterprises/?territory=440705",
+        "/enterprises/?industry=cement",
+        "/enterprises/?territory=440781&industry=steel",
+        "/enterprises/?q=宏达金鼎",
+        "/enterprises/?q=91440705",
         "/enterprises/?territory=440705&page=3",
     ]
     enterprise_admin = [
-        "/admin/registry/enterprise/", "/admin/registry/enterprise/?territory__code__exact=440705",
+        "/admin/registry/enterprise/",
+        "/admin/registry/enterprise/?territory__code__exact=440705",
         "/admin/registry/enterprise/?industry__code__exact=cement",
         "/admin/registry/enterprise/?territory__code__exact=440781&industry__code__exact=steel",
-        "/admin/registry/enterprise/?q=宏达金鼎", "/admin/registry/enterprise/?q=91440705",
+        "/admin/registry/enterprise/?q=宏达金鼎",
+        "/admin/registry/enterprise/?q=91440705",
         "/admin/registry/enterprise/?territory__code__exact=440705&p=3",
     ]
     case_pages = [
-        "/cases/", "/cases/?state=overdue", "/cases/?dimension=energy&state=rectifying", "/cases/?territory=440783",
-        "/cases/?industry=flat_glass&state=exit_ordered", "/cases/?q=宏达金鼎", "/cases/?state=archived&page=2",
+        "/cases/",
+        "/cases/?state=overdue",
+        "/cases/?dimension=energy&state=rectifying",
+        "/cases/?territory=440783",
+        "/cases/?industry=flat_glass&state=exit_ordered",
+        "/cases/?q=宏达金鼎",
+        "/cases/?state=archived&page=2",
     ]
     case_admin = [
-        "/admin/cases/case/", "/admin/cases/case/?state__exact=overdue",
+        "/admin/cases/case/",
+        "/admin/cases/case/?state__exact=overdue",
         "/admin/cases/case/?dimension__exact=energy&state__exact=rectifying",
         "/admin/cases/case/?territory__code__exact=440783",
         "/admin/cases/case/?industry__code__exact=flat_glass&state__exact=exit_ordered",
-        "/admin/cases/case/?q=宏达金鼎", "/admin/cases/case/?state__exact=archived&p=2",
+        "/admin/cases/case/?q=宏达金鼎",
+        "/admin/cases/case/?state__exact=archived&p=2",
     ]
     for client, urls in ((ours, enterprise_pages + case_pages), (stock, enterprise_admin + case_admin)):
         for url in urls:  # warm caches
             client.get(url)
 
     rows = []
-    for label, mine, theirs in (("enterprise list", enterprise_pages, enterprise_admin),
-                                ("case list", case_pages, case_admin)):
+    for label, mine, theirs in (
+        ("enterprise list", enterprise_pages, enterprise_admin),
+        ("case list", case_pages, case_admin),
+    ):
         a = summary(measure(ours, mine))
         b = summary(measure(stock, theirs))
         rows.append((label, a, b))

@@ -1,4 +1,4 @@
-"""Shared set-up for the benchmarks: a PostgreSQL database of their own, migrated with the product's migrations."""
+"""Shared set-up for the benchmarks: a PostgreSQL database of their own, migrated by the product."""
 
 from __future__ import annotations
 
@@ -31,8 +31,12 @@ def use_database(name: str, *, fresh: bool = False) -> str:
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "benchmark-only")
     subprocess.run([sys.executable, "-m", "phaseout.cli", "migrate", "-v0"], check=True, env=os.environ)
-    subprocess.run([sys.executable, "-m", "phaseout.cli", "reference"], check=True, env=os.environ,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "phaseout.cli", "reference"],
+        check=True,
+        env=os.environ,
+        stdout=subprocess.DEVNULL,
+    )
     import django
 
     django.setup()

@@ -37,11 +37,10 @@ def redis_app():
 
 
 def _forget_connections() -> None:
-    """The app caches its result backend and broker pool on first use; start from the new settings."""
+    """The app caches its result backend, broker pool and producer pool on first use; start afresh."""
     app._local.__dict__.pop("backend", None)
-    if getattr(app, "_pool", None) is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 @pytest.mark.redis
@@ -57,8 +56,7 @@ def test_sweep_task_runs_on_a_worker_through_redis(redis_app, reference) -> None
         rectification_months=6,
     )
     with start_worker(redis_app, perform_ping_check=False, pool="solo", concurrency=1, loglevel="WARNING"):
-        result = sweep_deadlines.delay()
-        summary = result.get(timeout=30)
+        summary = sweep_deadlines.delay().get(timeout=30)
         again = sweep_deadlines.delay().get(timeout=30)
     assert "orders overdue: 1" in summary
     assert "orders overdue: 0" in again
