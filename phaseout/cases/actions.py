@@ -96,19 +96,34 @@ def _move(
     )
     if updated != 1:
         raise StaleCase(_("Someone else has just acted on this case. Reload the page to see what changed."))
-    CaseEvent.objects.create(
+    append_event(case, action.value, source.value, target.value, by=by, reason=reason, data=data)
+    case.refresh_from_db()
+    return case
+
+
+def append_event(
+    case: Case,
+    action: str,
+    from_state: str,
+    to_state: str,
+    *,
+    by: User | None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """The case's history row and its audit row, together (`by` None: the system)."""
+    event = CaseEvent.objects.create(
         case=case,
-        action=action.value,
-        from_state=source.value,
-        to_state=target.value,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
         actor=by,
         at=timezone.now(),
         reason=reason,
         data=data or {},
     )
-    record(actor=by, action=f"case.{action.value}", obj=case, reason=reason, data=data)
-    case.refresh_from_db()
-    return case
+    record(actor=by, action=f"case.{action}", obj=case, reason=reason, data=data)
+    return event
 
 
 def _note(
@@ -116,17 +131,7 @@ def _note(
 ) -> None:
     """An event that does not change the state (a measure done, evidence added)."""
     Case.objects.filter(pk=case.pk).update(version=F("version") + 1)
-    CaseEvent.objects.create(
-        case=case,
-        action=action,
-        from_state=case.state,
-        to_state=case.state,
-        actor=by,
-        at=timezone.now(),
-        reason=reason,
-        data=data or {},
-    )
-    record(actor=by, action=f"case.{action}", obj=case, reason=reason, data=data)
+    append_event(case, action, case.state, case.state, by=by, reason=reason, data=data)
 
 
 def _resolve(case: Case, kind: str, measure: ExitMeasure | None = None) -> None:
@@ -281,13 +286,12 @@ def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) 
             consequence=rule.consequence.value,
             parent=parent,
         )
-        CaseEvent.objects.create(
-            case=case,
-            action="open",
-            from_state="",
-            to_state=case.state,
-            actor=by,
-            at=timezone.now(),
+        append_event(
+            case,
+            "open",
+            "",
+            case.state,
+            by=by,
             reason=finding.rule_title,
             data={
                 "finding": finding.pk,
@@ -295,7 +299,6 @@ def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) 
                 "limit": str(finding.limit_value),
             },
         )
-        record(actor=by, action="case.open", obj=case)
     return case
 
 

@@ -14,8 +14,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from phaseout.audit.record import record
-from phaseout.cases.models import Case, CaseEvent, CaseState, Escalation, ExitMeasure
+from phaseout.cases.actions import append_event
+from phaseout.cases.models import Case, CaseState, Escalation, ExitMeasure
 from phaseout.rules.case_flow import Action
 
 
@@ -60,17 +60,15 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
                 continue  # another sweep, or an officer, got there first
             case = Case.objects.get(pk=pk)
             assert case.deadline is not None
-            CaseEvent.objects.create(
-                case=case,
-                action=Action.MARK_OVERDUE.value,
-                from_state=CaseState.RECTIFYING,
-                to_state=CaseState.OVERDUE,
-                actor=None,
-                at=now,
+            append_event(
+                case,
+                Action.MARK_OVERDUE.value,
+                CaseState.RECTIFYING,
+                CaseState.OVERDUE,
+                by=None,
                 reason=_("The rectification deadline %(deadline)s passed without verified compliance.")
                 % {"deadline": case.deadline.isoformat()},
             )
-            record(actor=None, action="case.mark_overdue", obj=case)
             _escalate(case, Escalation.Kind.ORDER_OVERDUE, case.deadline, now)
             result.orders_overdue += 1
 
@@ -84,13 +82,12 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
                 continue
             case = measure.case
             Case.objects.filter(pk=case.pk).update(version=F("version") + 1)
-            CaseEvent.objects.create(
-                case=case,
-                action="measure_overdue",
-                from_state=case.state,
-                to_state=case.state,
-                actor=None,
-                at=now,
+            append_event(
+                case,
+                "measure_overdue",
+                case.state,
+                case.state,
+                by=None,
                 reason=_("%(measure)s was due on %(deadline)s and is not done.")
                 % {"measure": measure.get_kind_display(), "deadline": measure.deadline.isoformat()},
                 data={"measure": measure.kind},
