@@ -131,7 +131,7 @@ def test_an_action_from_the_wrong_state_is_explained(two_districts, energy_dept)
         {"version": energy.version, "accepted_on": "2026-03-02", "team": "组", "record_text": "合格"},
         follow=True,
     )
-    assert "当前不能进行此操作：案件状态为“发现问题”" in response.content.decode()
+    assert "无法“登记验收”：案件当前状态为“发现问题”" in response.content.decode()
     assert Case.objects.get(pk=energy.pk).state == "finding"
 
 
@@ -200,3 +200,29 @@ def test_people_without_scope_unit_cannot_exist(reference) -> None:
     for role in (Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE):
         with pytest.raises(IntegrityError), transaction.atomic():
             Person.objects.create(user=UserFactory(username=f"x-{role}"), role=role, display_name="x")
+
+
+def test_evidence_is_downloadable_only_within_scope(reference, energy_dept, district, other_district) -> None:
+    import datetime as dt
+
+    from phaseout.cases import actions
+    from tests.conftest import PNG, upload
+    from tests.factories import LineFactory
+
+    line = LineFactory(enterprise=EnterpriseFactory(territory=Territory.objects.get(code="440703")))
+    inspection = actions.record_inspection(
+        department=energy_dept.department,
+        enterprise=line.enterprise,
+        line=line,
+        dimension="energy",
+        inspected_on=dt.date(2026, 3, 2),
+        inspectors="李明",
+        files=[upload("现场.png", PNG, "image/png")],
+        by=energy_dept.user,
+        today=dt.date(2026, 3, 2),
+    )
+    evidence = inspection.evidence.get()
+    own = client_for(district.user).get(f"/evidence/{evidence.pk}/")
+    assert own.status_code == 200 and b"".join(own.streaming_content) == PNG
+    assert client_for(other_district.user).get(f"/evidence/{evidence.pk}/").status_code == 404
+    assert client_for(energy_dept.user).get(f"/evidence/{evidence.pk}/").status_code == 200

@@ -71,13 +71,18 @@ def _login(browser, base: str, username: str):
     return page
 
 
-def _act(
-    page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None
-) -> None:
+def _open(page, action: str):
     form = page.locator(f"form[data-action={action}]")
     details = page.locator("details.action", has=form)
     if not details.evaluate("d => d.open"):
         details.locator("summary").click()
+    return form
+
+
+def _act(
+    page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None
+) -> None:
+    form = _open(page, action)
     for name, value in (fields or {}).items():
         form.locator(f"[name={name}]").fill(value)
     for name, value in (selects or {}).items():
@@ -189,3 +194,47 @@ def test_a_case_from_finding_to_archive(
         "accept",
         "archive",
     ]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_rectified_case_with_an_extension(browser, server, energy_dept, tmp_path: Path) -> None:
+    line = LineFactory(
+        equipment_type=EquipmentType.CLINKER_LINE,
+        size_value=Decimal("4000"),
+        size_unit="t/d",
+        capacity=Decimal("4000"),
+        capacity_unit="t/d",
+    )
+    dept = _login(browser, server, "fgj")
+    dept.goto(f"{server}/enterprises/{line.enterprise_id}/inspections/new/")
+    dept.select_option("[name=line]", str(line.pk))
+    dept.fill("[name=inspectors]", "李明")
+    dept.get_by_role("button", name="保存检查").click()
+    dept.wait_for_url(re.compile(r"/inspections/\d+/$"))
+    dept.select_option("[name=rule]", "energy.cement.clinker.gb16780-2021")
+    dept.fill("[name=measured_value]", "119")
+    dept.get_by_role("button", name="判定并登记").click()
+    dept.wait_for_url(re.compile(r"/cases/\d+/$"))
+    _act(dept, "order_rectification", {"reason": "责令整改"})
+    before = dept.locator("#deadline strong").inner_text()
+
+    # Four months is over the cap: the browser's own check stops it, and the server refuses it too.
+    form = _open(dept, "grant_extension")
+    form.locator("[name=months]").evaluate("el => el.removeAttribute('max')")
+    form.locator("[name=months]").fill("4")
+    form.locator("[name=reason]").fill("设备改造")
+    form.locator("button[type=submit]").click()
+    dept.wait_for_load_state()
+    assert "延期不得超过3个月" in dept.locator("ul.messages").inner_text()
+    assert dept.locator("#deadline strong").inner_text() == before
+
+    _act(dept, "grant_extension", {"months": "2", "reason": "余热发电改造需停窑施工"})
+    case = Case.objects.get()
+    assert case.extension_months == 2
+    assert dept.locator("#deadline strong").inner_text() == case.deadline.isoformat() != before
+    assert "grant_extension" not in dept.content()  # one extension only: the form is gone
+    _act(dept, "verify_rectified", {"reason": "复测 112 kgce/t，达标"}, {"passed": "yes"})
+    assert _state(dept) == "已整改并验证"
+    _act(dept, "close_compliant", {"reason": "达标结案"})
+    assert _state(dept) == "达标结案"

@@ -42,4 +42,6 @@ def actions_for(person: Person, case: Case) -> list[str]:
     ]
     if Action.VERIFY_STILL_FAILING in names:
         names.remove(Action.VERIFY_STILL_FAILING)  # one verification form covers both outcomes
+    if Action.GRANT_EXTENSION in names and case.extension_months:
+        names.remove(Action.GRANT_EXTENSION)  # only one extension; the action itself refuses a second too
     return names

@@ -224,15 +224,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     person = _person(request)
     case = get_object_or_404(scope.cases(person), pk=pk)
-    if action not in actions_for(person, case):
-        if not may(person, action, case):
-            raise PermissionDenied  # not this role's action, or no such action
-        messages.error(
-            request,
-            _("This action is not possible now: the case is “%(state)s”.")
-            % {"state": CaseState(case.state).label},
-        )
-        return redirect("case-detail", case.pk)
+    if not may(person, action, case):
+        raise PermissionDenied  # not this role's action, or no such action
+    # The action itself refuses a move from the wrong state, with a message that says why.
     form = _case_forms(case, [action])[action].__class__(request.POST)
     if not form.is_valid():
         _errors(request, form)
