@@ -21,6 +21,10 @@ urlpatterns = [
     path("enterprises/<int:pk>/edit/", registry.enterprise_edit, name="enterprise-edit"),
     path("enterprises/<int:enterprise_id>/lines/new/", registry.line_edit, name="line-create"),
     path("enterprises/<int:enterprise_id>/lines/<int:pk>/edit/", registry.line_edit, name="line-edit"),
+    path("enterprises/<int:enterprise_id>/licences/new/", registry.licence_edit, name="licence-create"),
+    path(
+        "enterprises/<int:enterprise_id>/licences/<int:pk>/edit/", registry.licence_edit, name="licence-edit"
+    ),
     path(
         "enterprises/<int:enterprise_id>/inspections/new/", cases.inspection_create, name="inspection-create"
     ),

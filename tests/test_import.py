@@ -193,3 +193,24 @@ def test_anything_not_canonical_is_left_to_python_stdnum(text: str) -> None:
 
     verdict = fast_uscc_check(text)
     assert verdict is None or verdict == uscc.is_valid(text)
+
+
+def test_licences_are_recorded_and_a_duplicate_number_is_refused(office) -> None:
+    from phaseout.audit.models import AuditEvent
+    from tests.factories import EnterpriseFactory
+
+    a, b = EnterpriseFactory(), EnterpriseFactory()
+    c = client_for(office.user)
+    data = {
+        "kind": "pollutant_discharge",
+        "number": "91440700MA0001X001P",
+        "valid_until": "2027-06-30",
+        "status": "valid",
+    }
+    assert c.post(f"/enterprises/{a.pk}/licences/new/", data).status_code == 302
+    assert a.licences.get().number == data["number"]
+    assert AuditEvent.objects.filter(action="licence.create").count() == 1
+    page = c.post(f"/enterprises/{b.pk}/licences/new/", data).content.decode()
+    assert "已经存在" in page or "已存在" in page
+    assert not b.licences.exists()
+    assert "排污许可证" in c.get(f"/enterprises/{a.pk}/").content.decode()

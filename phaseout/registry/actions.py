@@ -12,7 +12,7 @@ from phaseout.audit.record import record
 from phaseout.orgs import scope
 from phaseout.orgs.models import Person, Role
 from phaseout.registry import importer
-from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
+from phaseout.registry.models import Enterprise, ImportBatch, Licence, ProductionLine
 
 
 def territories_allowed(person: Person | None) -> set[str] | None:
@@ -54,6 +54,15 @@ def save_line(*, line: ProductionLine, by: User) -> ProductionLine:
     line.save()
     record(actor=by, action="line.create" if creating else "line.update", obj=line)
     return line
+
+
+@transaction.atomic
+def save_licence(*, licence: Licence, by: User) -> Licence:
+    creating = licence.pk is None
+    licence.full_clean()
+    licence.save()
+    record(actor=by, action="licence.create" if creating else "licence.update", obj=licence)
+    return licence
 
 
 @transaction.atomic

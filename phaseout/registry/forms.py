@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from phaseout.orgs.models import Territory
 from phaseout.registry import importer
-from phaseout.registry.models import SIZE_UNIT_FOR_TYPE, Enterprise, Industry, ProductionLine
+from phaseout.registry.models import SIZE_UNIT_FOR_TYPE, Enterprise, Industry, Licence, ProductionLine
 from phaseout.registry.validators import normalize_uscc
 
 
@@ -93,3 +93,10 @@ class RegisterUploadForm(forms.Form):
             raise forms.ValidationError(_("The register has no rows."))
         upload.seek(0)
         return upload
+
+
+class LicenceForm(forms.ModelForm):
+    class Meta:
+        model = Licence
+        fields = ["kind", "number", "valid_until", "status"]
+        widgets = {"valid_until": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})}

@@ -16,8 +16,14 @@ from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
 from phaseout.registry import actions
 from phaseout.registry.actions import territories_allowed
-from phaseout.registry.forms import EnterpriseFilterForm, EnterpriseForm, LineForm, RegisterUploadForm
-from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
+from phaseout.registry.forms import (
+    EnterpriseFilterForm,
+    EnterpriseForm,
+    LicenceForm,
+    LineForm,
+    RegisterUploadForm,
+)
+from phaseout.registry.models import Enterprise, ImportBatch, Licence, ProductionLine
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
@@ -109,6 +115,27 @@ def line_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -
             messages.success(request, _("Production line saved."))
             return redirect("enterprise-detail", enterprise.pk)
     return render(request, "registry/line_form.html", {"form": form, "enterprise": enterprise, "line": line})
+
+
+@allow(*ALL_STAFF_ROLES)
+def licence_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -> HttpResponse:
+    person = _person(request)
+    enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
+    licence = (
+        get_object_or_404(Licence, pk=pk, enterprise=enterprise) if pk else Licence(enterprise=enterprise)
+    )
+    form = LicenceForm(request.POST or None, instance=licence)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.save_licence(licence=form.save(commit=False), by=_user(request))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Licence saved."))
+            return redirect("enterprise-detail", enterprise.pk)
+    return render(
+        request, "registry/licence_form.html", {"form": form, "enterprise": enterprise, "licence": licence}
+    )
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
