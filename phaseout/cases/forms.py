@@ -5,7 +5,7 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from phaseout.cases.models import CaseState, MeasureKind
+from phaseout.cases.models import CaseState
 from phaseout.orgs.models import Dimension, Territory
 from phaseout.registry.models import Industry, ProductionLine
 from phaseout.rules import catalogue, deadlines
@@ -155,6 +155,3 @@ class CaseFilterForm(forms.Form):
     territory = forms.ModelChoiceField(label=_("Territory"), queryset=Territory.objects.all(), required=False)
     industry = forms.ModelChoiceField(label=_("Industry"), queryset=Industry.objects.all(), required=False)
     q = forms.CharField(label=_("Enterprise"), required=False)
-
-
-MEASURE_CHOICES = MeasureKind.choices

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from phaseout.orgs.models import Dimension
 from phaseout.rules.case_flow import State
+from phaseout.rules.exit_plans import MeasureKind as Measure
 
 
 class Inspection(models.Model):
@@ -213,14 +214,14 @@ class CaseEvent(models.Model):
 
 
 class MeasureKind(models.TextChoices):
-    CLOSE_ENTERPRISE = "close_enterprise", _("Close the enterprise")
-    POWER_CUT = "power_cut", _("Power cut")
-    WATER_CUT = "water_cut", _("Water cut")
-    POWER_EQUIPMENT_REMOVAL = "power_equipment_removal", _("Power equipment removal")
-    EQUIPMENT_SEALING = "equipment_sealing", _("Sealing of main equipment")
-    DISMANTLING = "dismantling", _("Dismantling")
-    PUBLIC_PLEDGE = "public_pledge", _("Public pledge not to resume")
-    WEBSITE_ANNOUNCEMENT = "website_announcement", _("Announcement on the city website")
+    CLOSE_ENTERPRISE = Measure.CLOSE_ENTERPRISE.value, _("Close the enterprise")
+    POWER_CUT = Measure.POWER_CUT.value, _("Power cut")
+    WATER_CUT = Measure.WATER_CUT.value, _("Water cut")
+    POWER_EQUIPMENT_REMOVAL = Measure.POWER_EQUIPMENT_REMOVAL.value, _("Power equipment removal")
+    EQUIPMENT_SEALING = Measure.EQUIPMENT_SEALING.value, _("Sealing of main equipment")
+    DISMANTLING = Measure.DISMANTLING.value, _("Dismantling")
+    PUBLIC_PLEDGE = Measure.PUBLIC_PLEDGE.value, _("Public pledge not to resume")
+    WEBSITE_ANNOUNCEMENT = Measure.WEBSITE_ANNOUNCEMENT.value, _("Announcement on the city website")
 
 
 class ExitMeasure(models.Model):

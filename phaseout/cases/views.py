@@ -8,7 +8,7 @@ from typing import Any, cast
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms import ModelChoiceField
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -325,8 +325,6 @@ def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _visible_evidence(person: Person) -> QuerySet[Evidence]:
     cases = scope.cases(person)
-    from django.db.models import Q
-
     return Evidence.objects.filter(
         Q(case__in=cases) | Q(measure__case__in=cases) | Q(inspection__in=scope.inspections(person))
     )
