@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
@@ -47,22 +47,18 @@ def update_enterprise(*, enterprise: Enterprise, data: dict[str, Any], by: User)
     return enterprise
 
 
-@transaction.atomic
-def save_line(*, line: ProductionLine, by: User) -> ProductionLine:
-    creating = line.pk is None
-    line.full_clean()
-    line.save()
-    record(actor=by, action="line.create" if creating else "line.update", obj=line)
-    return line
+Part = TypeVar("Part", ProductionLine, Licence)
 
 
 @transaction.atomic
-def save_licence(*, licence: Licence, by: User) -> Licence:
-    creating = licence.pk is None
-    licence.full_clean()
-    licence.save()
-    record(actor=by, action="licence.create" if creating else "licence.update", obj=licence)
-    return licence
+def save_enterprise_part(*, part: Part, by: User) -> Part:
+    """Create or update one of an enterprise's production lines or licences, with its audit row."""
+    creating = part.pk is None
+    part.full_clean()
+    part.save()
+    kind = "line" if isinstance(part, ProductionLine) else "licence"
+    record(actor=by, action=f"{kind}.{'create' if creating else 'update'}", obj=part)
+    return part
 
 
 @transaction.atomic

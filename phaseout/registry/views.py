@@ -96,45 +96,47 @@ def enterprise_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "registry/enterprise_form.html", {"form": form, "enterprise": enterprise})
 
 
-@allow(*ALL_STAFF_ROLES)
-def line_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -> HttpResponse:
-    person = _person(request)
-    enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
-    line = (
-        get_object_or_404(ProductionLine, pk=pk, enterprise=enterprise)
-        if pk
-        else ProductionLine(enterprise=enterprise)
-    )
-    form = LineForm(request.POST or None, instance=line)
+def _edit_part(
+    request: HttpRequest,
+    enterprise_id: int,
+    pk: int | None,
+    model: type[ProductionLine] | type[Licence],
+    form_class: type[LineForm] | type[LicenceForm],
+    template: str,
+    saved: str,
+) -> HttpResponse:
+    """Create or edit a production line or a licence of an enterprise in the person's scope."""
+    enterprise = get_object_or_404(scope.enterprises(_person(request)), pk=enterprise_id)
+    part = get_object_or_404(model, pk=pk, enterprise=enterprise) if pk else model(enterprise=enterprise)
+    form = form_class(request.POST or None, instance=part)
     if request.method == "POST" and form.is_valid():
         try:
-            actions.save_line(line=form.save(commit=False), by=_user(request))
+            actions.save_enterprise_part(part=form.save(commit=False), by=_user(request))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("Production line saved."))
+            messages.success(request, saved)
             return redirect("enterprise-detail", enterprise.pk)
-    return render(request, "registry/line_form.html", {"form": form, "enterprise": enterprise, "line": line})
+    return render(request, template, {"form": form, "enterprise": enterprise, "part": part})
+
+
+@allow(*ALL_STAFF_ROLES)
+def line_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -> HttpResponse:
+    return _edit_part(
+        request,
+        enterprise_id,
+        pk,
+        ProductionLine,
+        LineForm,
+        "registry/line_form.html",
+        _("Production line saved."),
+    )
 
 
 @allow(*ALL_STAFF_ROLES)
 def licence_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None) -> HttpResponse:
-    person = _person(request)
-    enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
-    licence = (
-        get_object_or_404(Licence, pk=pk, enterprise=enterprise) if pk else Licence(enterprise=enterprise)
-    )
-    form = LicenceForm(request.POST or None, instance=licence)
-    if request.method == "POST" and form.is_valid():
-        try:
-            actions.save_licence(licence=form.save(commit=False), by=_user(request))
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, _("Licence saved."))
-            return redirect("enterprise-detail", enterprise.pk)
-    return render(
-        request, "registry/licence_form.html", {"form": form, "enterprise": enterprise, "licence": licence}
+    return _edit_part(
+        request, enterprise_id, pk, Licence, LicenceForm, "registry/licence_form.html", _("Licence saved.")
     )
 
 
