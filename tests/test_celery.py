@@ -58,8 +58,8 @@ def test_sweep_task_runs_on_a_worker_through_redis(redis_app, reference) -> None
     with start_worker(redis_app, perform_ping_check=False, pool="solo", concurrency=1, loglevel="WARNING"):
         summary = sweep_deadlines.delay().get(timeout=30)
         again = sweep_deadlines.delay().get(timeout=30)
-    assert "orders overdue: 1" in summary
-    assert "orders overdue: 0" in again
+    assert "整改逾期 1 件" in summary
+    assert "整改逾期 0 件" in again
     assert Case.objects.get(pk=overdue.pk).state == "overdue"
     assert CaseEvent.objects.filter(case=overdue, action="mark_overdue").count() == 1
 

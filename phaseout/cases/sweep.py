@@ -26,10 +26,13 @@ class SweepResult:
     reinspections_due: int = 0
 
     def __str__(self) -> str:
-        return (
-            f"orders overdue: {self.orders_overdue}, measures overdue: {self.measures_overdue}, "
-            f"re-inspections due: {self.reinspections_due}"
-        )
+        return _(
+            "Orders overdue: %(orders)d; exit measures overdue: %(measures)d; re-inspections due: %(visits)d."
+        ) % {
+            "orders": self.orders_overdue,
+            "measures": self.measures_overdue,
+            "visits": self.reinspections_due,
+        }
 
 
 def _escalate(

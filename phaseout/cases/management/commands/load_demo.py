@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from phaseout.demo import DEMO_PASSWORD, load_demo
 from phaseout.orgs.reference import load_reference
@@ -13,6 +14,6 @@ class Command(BaseCommand):
         load_reference()
         accounts = load_demo()
         self.stdout.write("")
-        self.stdout.write(f"Demo accounts (password for all: {DEMO_PASSWORD}):")
+        self.stdout.write(_("Demo accounts (password for all: %(password)s):") % {"password": DEMO_PASSWORD})
         for username, role, unit in accounts:
-            self.stdout.write(f"  {username:<20} {role:<12} {unit}")
+            self.stdout.write(f"  {username:<20} {role:<14} {unit}")
