@@ -34,6 +34,8 @@ urlpatterns = [
     path("cases/<int:pk>/act/<slug:action>/", cases.case_act, name="case-act"),
     path("cases/<int:pk>/evidence/", cases.case_evidence, name="case-evidence"),
     path("cases/<int:pk>/file.zip", cases.case_file, name="case-file"),
+    path("cases/<int:pk>/extension-request/", cases.extension_request, name="extension-request"),
+    path("extension-requests/<int:pk>/decide/", cases.extension_decide, name="extension-decide"),
     path("measures/<int:pk>/done/", cases.measure_done, name="measure-done"),
     path("evidence/<int:pk>/", cases.evidence_download, name="evidence-download"),
     path("admin/", admin.site.urls),

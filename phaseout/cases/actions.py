@@ -30,6 +30,7 @@ from phaseout.cases.models import (
     Escalation,
     Evidence,
     ExitMeasure,
+    ExtensionRequest,
     Finding,
     Inspection,
     ReInspection,
@@ -59,6 +60,8 @@ EVENT_LABELS: dict[str, Any] = {
     "measure_done": gettext_lazy("exit measure done"),
     "measure_overdue": gettext_lazy("exit measure overdue"),
     "evidence_added": gettext_lazy("documents added"),
+    "extension_requested": gettext_lazy("extension requested"),
+    "extension_refused": gettext_lazy("extension refused"),
 }
 
 
@@ -351,6 +354,25 @@ def grant_extension(
     case = _lock(case, expected_version)
     today = today or _today()
     reason = _require_reason(reason)
+    _check_extension_allowed(case, months, today)
+    assert case.deadline is not None and case.order_date is not None and case.rectification_months is not None
+    new_deadline = deadlines.rectification_deadline(case.order_date, case.rectification_months, months)
+    return _move(
+        case,
+        Action.GRANT_EXTENSION,
+        by=by,
+        reason=reason,
+        data={
+            "months": months,
+            "old_deadline": case.deadline.isoformat(),
+            "deadline": new_deadline.isoformat(),
+        },
+        extension_months=months,
+        deadline=new_deadline,
+    )
+
+
+def _check_extension_allowed(case: Case, months: int, today: dt.date) -> None:
     if case.state != State.RECTIFYING:
         raise CaseActionError(
             _("Cannot %(action)s: the case is “%(state)s”.")
@@ -366,23 +388,64 @@ def grant_extension(
         raise CaseActionError(
             _("An extension must be between 1 and %(max)d months.") % {"max": deadlines.MAX_EXTENSION_MONTHS}
         ) from None
-    assert case.deadline is not None and case.order_date is not None and case.rectification_months is not None
+    assert case.deadline is not None
     if today > case.deadline:
         raise CaseActionError(_("The deadline has passed; an extension can no longer be granted."))
-    new_deadline = deadlines.rectification_deadline(case.order_date, case.rectification_months, months)
-    return _move(
-        case,
-        Action.GRANT_EXTENSION,
-        by=by,
-        reason=reason,
-        data={
-            "months": months,
-            "old_deadline": case.deadline.isoformat(),
-            "deadline": new_deadline.isoformat(),
-        },
-        extension_months=months,
-        deadline=new_deadline,
+
+
+@transaction.atomic
+def request_extension(
+    *,
+    case: Case,
+    months: int,
+    reason: str,
+    by: User,
+    today: dt.date | None = None,
+    expected_version: int | None = None,
+) -> ExtensionRequest:
+    """The enterprise applies, once, for at most 3 more months; the department decides."""
+    case = _lock(case, expected_version)
+    today = today or _today()
+    reason = _require_reason(reason)
+    _check_extension_allowed(case, months, today)
+    if case.extension_requests.filter(status=ExtensionRequest.Status.PENDING).exists():
+        raise CaseActionError(_("An extension request is already awaiting a decision."))
+    request = ExtensionRequest.objects.create(case=case, months=months, reason=reason, requested_by=by)
+    _note(case, "extension_requested", by=by, reason=reason, data={"months": months})
+    return request
+
+
+@transaction.atomic
+def decide_extension(
+    *,
+    request: ExtensionRequest,
+    grant: bool,
+    note: str,
+    by: User,
+    today: dt.date | None = None,
+) -> ExtensionRequest:
+    today = today or _today()
+    claimed = ExtensionRequest.objects.filter(pk=request.pk, status=ExtensionRequest.Status.PENDING).update(
+        status=ExtensionRequest.Status.GRANTED if grant else ExtensionRequest.Status.REFUSED,
+        decided_by=by,
+        decided_at=timezone.now(),
+        decision_note=note.strip(),
     )
+    if not claimed:
+        raise StaleCase(_("This extension request has already been decided."))
+    request.refresh_from_db()
+    if grant:
+        reason = request.reason + (f"\n{note.strip()}" if note.strip() else "")
+        grant_extension(case=request.case, months=request.months, by=by, reason=reason, today=today)
+    else:
+        _note(
+            request.case,
+            "extension_refused",
+            by=by,
+            reason=_require_reason(note),
+            data={"request": request.pk},
+        )
+    return request
 
 
 @transaction.atomic

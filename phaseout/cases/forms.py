@@ -155,3 +155,24 @@ class CaseFilterForm(forms.Form):
     territory = forms.ModelChoiceField(label=_("Territory"), queryset=Territory.objects.all(), required=False)
     industry = forms.ModelChoiceField(label=_("Industry"), queryset=Industry.objects.all(), required=False)
     q = forms.CharField(label=_("Enterprise"), required=False)
+
+
+class ExtensionRequestForm(VersionedForm):
+    months = forms.IntegerField(
+        label=_("Extension (months)"),
+        min_value=1,
+        max_value=deadlines.MAX_EXTENSION_MONTHS,
+        error_messages={"max_value": _("An extension may not exceed 3 months.")},
+    )
+    reason = forms.CharField(
+        label=_("Why the rectification needs more time"), widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ExtensionDecisionForm(forms.Form):
+    grant = forms.TypedChoiceField(
+        label=_("Decision"),
+        coerce=lambda v: v == "yes",
+        choices=[("yes", _("Grant the extension")), ("no", _("Refuse the extension"))],
+    )
+    note = forms.CharField(label=_("Remarks"), widget=forms.Textarea(attrs={"rows": 2}), required=False)

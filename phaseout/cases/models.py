@@ -356,3 +356,47 @@ class ReInspection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.inspected_on}"
+
+
+class ExtensionRequest(models.Model):
+    """An enterprise's application for its one extension of the rectification period (延期申请)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting decision")
+        GRANTED = "granted", _("Granted")
+        REFUSED = "refused", _("Refused")
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="extension_requests")
+    months = models.PositiveSmallIntegerField(_("extension (months)"))
+    reason = models.TextField(_("reason"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(_("decision"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("extension request")
+        verbose_name_plural = _("extension requests")
+        constraints = [
+            models.CheckConstraint(
+                name="extension_request_months_capped", condition=models.Q(months__gte=1, months__lte=3)
+            ),
+            models.UniqueConstraint(
+                fields=["case"], condition=models.Q(status="pending"), name="extension_request_one_pending"
+            ),
+            models.CheckConstraint(
+                name="extension_request_decision_paired",
+                condition=models.Q(status="pending", decided_by__isnull=True, decided_at__isnull=True)
+                | (
+                    ~models.Q(status="pending") & models.Q(decided_by__isnull=False, decided_at__isnull=False)
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.case_id} +{self.months}"

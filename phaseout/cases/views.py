@@ -20,7 +20,7 @@ from phaseout.cases import actions
 from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError
-from phaseout.cases.models import Case, CaseState, Evidence, ExitMeasure
+from phaseout.cases.models import Case, CaseState, Evidence, ExitMeasure, ExtensionRequest
 from phaseout.cases.permissions import actions_for, may
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
@@ -214,6 +214,18 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_add_evidence": may(person, "add_evidence", case),
         "measure_form": f.MeasureDoneForm(initial={"version": case.version, "done_on": timezone.localdate()}),
         "evidence_form": f.EvidenceForm(),
+        "extension_requests": case.extension_requests.select_related("requested_by__person"),
+        "extension_request_form": (
+            f.ExtensionRequestForm(initial={"version": case.version})
+            if person.role == Role.ENTERPRISE
+            and case.state == CaseState.RECTIFYING
+            and not case.extension_months
+            and not case.extension_requests.filter(status=ExtensionRequest.Status.PENDING).exists()
+            else None
+        ),
+        "extension_decision_form": (
+            f.ExtensionDecisionForm() if may(person, Action.GRANT_EXTENSION, case) else None
+        ),
         "labels": actions.ACTION_LABELS,
     }
     return render(request, "cases/case_detail.html", context)
@@ -267,6 +279,56 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         messages.success(request, _("Done: %(action)s.") % {"action": actions.ACTION_LABELS[Action(action)]})
     return redirect("case-detail", case.pk)
+
+
+@require_POST
+@allow(Role.ENTERPRISE)
+def extension_request(request: HttpRequest, pk: int) -> HttpResponse:
+    case = get_object_or_404(scope.cases(_person(request)), pk=pk)
+    form = f.ExtensionRequestForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.request_extension(
+                case=case,
+                months=form.cleaned_data["months"],
+                reason=form.cleaned_data["reason"],
+                by=_user(request),
+                expected_version=form.cleaned_data["version"],
+            )
+        except CaseActionError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Your extension request has been sent to the department."))
+    else:
+        _errors(request, form)
+    return redirect("case-detail", case.pk)
+
+
+@require_POST
+@allow(Role.OFFICE, Role.DEPARTMENT)
+def extension_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    application = get_object_or_404(
+        ExtensionRequest.objects.filter(case__in=scope.cases(person)).select_related("case"), pk=pk
+    )
+    if not may(person, Action.GRANT_EXTENSION, application.case):
+        raise PermissionDenied
+    form = f.ExtensionDecisionForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.decide_extension(
+                request=application,
+                grant=form.cleaned_data["grant"],
+                note=form.cleaned_data["note"],
+                by=_user(request),
+            )
+        except CaseActionError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Decision recorded."))
+    else:
+        _errors(request, form)
+    return redirect("case-detail", application.case_id)
 
 
 @require_POST

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.models import AuditEvent
-from phaseout.cases.models import CaseState, Escalation, ExitMeasure
+from phaseout.cases.models import CaseState, Escalation, ExitMeasure, ExtensionRequest
 from phaseout.cases.views import _page, _person
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow, public
@@ -72,6 +72,15 @@ def home(request: HttpRequest) -> HttpResponse:
             case__in=scope.cases(person), resolved_at__isnull=True
         ).select_related("case__enterprise", "measure")[:50],
         "waiting": cases.filter(state__in=WAITING_STATES[person.role]).order_by("id")[:50],
+        "extension_requests": (
+            ExtensionRequest.objects.filter(
+                case__in=scope.cases(person), status=ExtensionRequest.Status.PENDING
+            )
+            .select_related("case__enterprise")
+            .order_by("requested_at")[:50]
+            if person.role in (Role.OFFICE, Role.DEPARTMENT)
+            else []
+        ),
         "reinspections": cases.filter(state=CaseState.ARCHIVED, reinspection_due__lte=soon).order_by(
             "reinspection_due"
         )[:50],
