@@ -379,3 +379,9 @@ def test_measure_deadlines_are_computed_not_typed(office: Person) -> None:
     dismantling = ExitMeasure.objects.get(case=case, kind="dismantling")
     assert dismantling.deadline == dt.date(2026, 9, 2)
     assert Department.objects.filter(code="jm-gdj").exists()
+
+
+def test_case_page_shows_values_as_officials_write_them(energy_case: Case, energy_dept: Person) -> None:
+    page = client_for(energy_dept.user).get(f"/cases/{energy_case.pk}/").content.decode()
+    assert "实测 123.5 kgce/t，限值 117 kgce/t" in page
+    assert "123.5000" not in page

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django import template
@@ -15,6 +16,15 @@ register = template.Library()
 @register.filter
 def get_item(mapping: dict[str, Any], key: str) -> Any:
     return mapping.get(key, key)
+
+
+@register.filter
+def plain(value: Decimal | None) -> str:
+    """A measured value or a limit as officials write it: 123.5, not 123.5000."""
+    if value is None:
+        return "—"
+    text = f"{value.normalize():f}"
+    return text
 
 
 @register.simple_tag
