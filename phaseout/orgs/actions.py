@@ -35,3 +35,41 @@ def create_person(
     )
     record(actor=by, action="person.create", obj=person, data={"role": role.value})
     return person
+
+
+@transaction.atomic
+def update_person(
+    *,
+    person: Person,
+    display_name: str,
+    role: Role,
+    department: Department | None,
+    territory: Territory | None,
+    enterprise: Enterprise | None,
+    active: bool,
+    by: User,
+) -> Person:
+    """Change a person's role, unit or status (the security administrator's work)."""
+    person = Person.objects.select_for_update().select_related("user").get(pk=person.pk)
+    before = {"role": person.role, "active": person.user.is_active}
+    person.display_name, person.role = display_name, role
+    person.department, person.territory, person.enterprise = department, territory, enterprise
+    person.save()
+    person.user.is_active = active
+    person.user.is_staff = person.user.is_superuser = role == Role.SYSTEM_ADMIN
+    person.user.save()
+    record(
+        actor=by,
+        action="person.update",
+        obj=person,
+        data={"before": before, "after": {"role": role.value, "active": active}},
+    )
+    return person
+
+
+@transaction.atomic
+def reset_password(*, person: Person, password: str, by: User) -> Person:
+    person.user.set_password(password)
+    person.user.save(update_fields=["password"])
+    record(actor=by, action="person.reset_password", obj=person)
+    return person

@@ -5,19 +5,23 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db.models import Count, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.models import AuditEvent
 from phaseout.cases.models import CaseState, Escalation, ExitMeasure, ExtensionRequest
-from phaseout.cases.views import _page, _person
+from phaseout.cases.views import _page, _person, _user
+from phaseout.orgs import actions as org_actions
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow, public
+from phaseout.orgs.forms import NewPersonForm, PasswordResetForm, PersonForm
 from phaseout.orgs.models import Person, Role
 from phaseout.registry.models import CapacityUnit, Industry, LineStatus, ProductionLine
 
@@ -167,3 +171,80 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def people(request: HttpRequest) -> HttpResponse:
     qs = Person.objects.select_related("user", "department", "territory", "enterprise").order_by("role", "id")
     return render(request, "orgs/people.html", {**_page(request, qs)})
+
+
+def _unit_kwargs(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "department": data["department"],
+        "territory": data["territory"],
+        "enterprise": data["enterprise"],
+    }
+
+
+@allow(Role.SECURITY_ADMIN)
+def person_create(request: HttpRequest) -> HttpResponse:
+    form = NewPersonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        person = org_actions.create_person(
+            username=data["username"],
+            password=data["password"],
+            display_name=data["display_name"],
+            role=Role(data["role"]),
+            by=_user(request),
+            **_unit_kwargs(data),
+        )
+        if not data["active"]:
+            org_actions.update_person(
+                person=person,
+                display_name=person.display_name,
+                role=Role(person.role),
+                active=False,
+                by=_user(request),
+                **_unit_kwargs(data),
+            )
+        messages.success(request, _("Account created."))
+        return redirect("people")
+    return render(request, "orgs/person_form.html", {"form": form})
+
+
+@allow(Role.SECURITY_ADMIN)
+def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    person = get_object_or_404(Person.objects.select_related("user"), pk=pk)
+    initial = {
+        "display_name": person.display_name,
+        "role": person.role,
+        "department": person.department_id,
+        "territory": person.territory_id,
+        "enterprise": person.enterprise_id,
+        "active": person.user.is_active,
+    }
+    form = PersonForm(request.POST or None, initial=initial)
+    password_form = PasswordResetForm()
+    if request.method == "POST" and "password" in request.POST:
+        password_form = PasswordResetForm(request.POST)
+        form = PersonForm(initial=initial)
+        if password_form.is_valid():
+            org_actions.reset_password(
+                person=person, password=password_form.cleaned_data["password"], by=_user(request)
+            )
+            messages.success(request, _("Password reset."))
+            return redirect("people")
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if person.user_id == request.user.pk and (not data["active"] or data["role"] != Role.SECURITY_ADMIN):
+            messages.error(request, _("You cannot deactivate your own account or change your own role."))
+        else:
+            org_actions.update_person(
+                person=person,
+                display_name=data["display_name"],
+                role=Role(data["role"]),
+                active=data["active"],
+                by=_user(request),
+                **_unit_kwargs(data),
+            )
+            messages.success(request, _("Saved."))
+            return redirect("people")
+    return render(
+        request, "orgs/person_form.html", {"form": form, "person": person, "password_form": password_form}
+    )
