@@ -182,6 +182,14 @@ def test_a_case_from_finding_to_archive(
     assert len([n for n in names if n.endswith(".png")]) == 7
     lead.screenshot(path=str(tmp_path / "archived.png"), full_page=True)
 
+    # Re-inspection (回头看) by the district finds production resumed: a new case opens.
+    town.goto(case_url)
+    _act(town, "record_reinspection", {"notes": "发现私自启封，恢复生产"}, {"resumed": "yes"})
+    town.wait_for_url(re.compile(r"/cases/\d+/$"))
+    assert town.url != case_url
+    assert _state(town) == "发现问题"
+    assert "已恢复生产：已新立案件" in town.locator("ul.messages").inner_text()
+
     case.refresh_from_db()
     assert case.state == "archived"
     assert list(case.events.values_list("action", flat=True)) == [
@@ -193,7 +201,9 @@ def test_a_case_from_finding_to_archive(
         "confirm_exit",
         "accept",
         "archive",
+        "record_reinspection",
     ]
+    assert Case.objects.get(parent=case).state == "finding"
 
 
 @pytest.mark.browser
