@@ -108,3 +108,10 @@ def xlsx_bytes() -> Iterator[object]:
         return buffer.getvalue()
 
     yield make
+
+
+def form_login(username: str, password: str) -> tuple[bool, Client]:
+    """Log in through the login page, as a person does (the lockout sees every attempt)."""
+    client = Client()
+    response = client.post("/accounts/login/", {"username": username, "password": password})
+    return response.status_code == 302 and response["Location"] == "/", client

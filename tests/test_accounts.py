@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 
 from phaseout.audit.models import AuditEvent
 from phaseout.orgs.models import Person, Role
-from tests.conftest import client_for
+from tests.conftest import client_for, form_login
 from tests.factories import PersonFactory, UserFactory
 
 
@@ -35,7 +34,7 @@ def test_security_admin_creates_a_district_account_that_can_log_in(secadmin) -> 
     assert c.post("/people/new/", data).status_code == 302
     person = Person.objects.get(user__username="jianghai")
     assert (person.role, person.territory_id, person.department_id) == ("district", "440704", None)
-    assert Client().login(username="jianghai", password="Jianghai-2026-pw")
+    assert form_login("jianghai", "Jianghai-2026-pw")[0]
     assert AuditEvent.objects.filter(action="person.create", actor=secadmin.user).exists()
 
 
@@ -47,7 +46,7 @@ def test_deactivate_change_role_and_reset_password(secadmin, district) -> None:
     district.refresh_from_db()
     district.user.refresh_from_db()
     assert (district.territory_id, district.user.is_active) == ("440781", False)
-    assert not Client().login(username=district.user.username, password="pw-Secret-123")
+    assert not form_login(district.user.username, "pw-Secret-123")[0]
     c.post(f"/people/{district.pk}/", {"password": "Another-pw-2026"})
     assert AuditEvent.objects.filter(action="person.reset_password").count() == 1
 
@@ -66,3 +65,33 @@ def test_only_the_security_admin_manages_accounts(reference, role) -> None:
     c = client_for(person.user)
     assert c.get("/people/new/").status_code == 403
     assert c.post("/people/new/", {"username": "x"}).status_code == 403
+
+
+def test_five_failed_logins_lock_the_account(reference, district, office) -> None:
+    for _ in range(5):
+        ok, _client = form_login(district.user.username, "wrong-password")
+        assert not ok
+    ok, client = form_login(district.user.username, "pw-Secret-123")
+    assert not ok
+    page = client.post(
+        "/accounts/login/", {"username": district.user.username, "password": "pw-Secret-123"}
+    ).content.decode()
+    assert "账号已锁定 30 分钟" in page
+    assert form_login(office.user.username, "pw-Secret-123")[0]  # others are not affected
+
+
+def test_a_success_resets_the_count(reference, district) -> None:
+    for _ in range(4):
+        assert not form_login(district.user.username, "wrong-password")[0]
+    assert form_login(district.user.username, "pw-Secret-123")[0]
+    for _ in range(4):
+        assert not form_login(district.user.username, "wrong-password")[0]
+    assert form_login(district.user.username, "pw-Secret-123")[0]
+
+
+def test_the_security_admin_lifts_a_lockout_with_a_new_password(secadmin, district) -> None:
+    for _ in range(6):
+        form_login(district.user.username, "wrong-password")
+    assert not form_login(district.user.username, "pw-Secret-123")[0]
+    client_for(secadmin.user).post(f"/people/{district.pk}/", {"password": "Fresh-pw-2026"})
+    assert form_login(district.user.username, "Fresh-pw-2026")[0]

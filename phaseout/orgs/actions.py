@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from axes.utils import reset as axes_reset
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -69,7 +70,9 @@ def update_person(
 
 @transaction.atomic
 def reset_password(*, person: Person, password: str, by: User) -> Person:
+    """A new password, which also lifts a lockout after failed logins."""
     person.user.set_password(password)
     person.user.save(update_fields=["password"])
+    axes_reset(username=person.user.get_username())
     record(actor=by, action="person.reset_password", obj=person)
     return person
