@@ -42,6 +42,7 @@ def test_deactivate_change_role_and_reset_password(secadmin, district) -> None:
     c = client_for(secadmin.user)
     page = c.get(f"/people/{district.pk}/").content.decode()
     assert "重置密码" in page
+    assert '<div class="who">安全管理员 · 安全管理员' in page  # the header still shows who is logged in
     c.post(f"/people/{district.pk}/", {"display_name": "台山", "role": "district", "territory": "440781"})
     district.refresh_from_db()
     district.user.refresh_from_db()

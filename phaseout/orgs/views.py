@@ -246,5 +246,5 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Saved."))
             return redirect("people")
     return render(
-        request, "orgs/person_form.html", {"form": form, "person": person, "password_form": password_form}
+        request, "orgs/person_form.html", {"form": form, "account": person, "password_form": password_form}
     )
