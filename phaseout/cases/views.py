@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.contrib import messages
@@ -281,27 +282,41 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("case-detail", case.pk)
 
 
+def _submit(
+    request: HttpRequest, form: Any, do: Callable[[dict[str, Any]], object], done: str, case_id: int
+) -> HttpResponse:
+    """Run one action with a checked form; report a refusal or bad input in the person's language."""
+    if form.is_valid():
+        try:
+            do(form.cleaned_data)
+        except CaseActionError as exc:
+            messages.error(request, exc.message)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, done)
+    else:
+        _errors(request, form)
+    return redirect("case-detail", case_id)
+
+
 @require_POST
 @allow(Role.ENTERPRISE)
 def extension_request(request: HttpRequest, pk: int) -> HttpResponse:
     case = get_object_or_404(scope.cases(_person(request)), pk=pk)
-    form = f.ExtensionRequestForm(request.POST)
-    if form.is_valid():
-        try:
-            actions.request_extension(
-                case=case,
-                months=form.cleaned_data["months"],
-                reason=form.cleaned_data["reason"],
-                by=_user(request),
-                expected_version=form.cleaned_data["version"],
-            )
-        except CaseActionError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Your extension request has been sent to the department."))
-    else:
-        _errors(request, form)
-    return redirect("case-detail", case.pk)
+    return _submit(
+        request,
+        f.ExtensionRequestForm(request.POST),
+        lambda data: actions.request_extension(
+            case=case,
+            months=data["months"],
+            reason=data["reason"],
+            by=_user(request),
+            expected_version=data["version"],
+        ),
+        _("Your extension request has been sent to the department."),
+        case.pk,
+    )
 
 
 @require_POST
@@ -313,22 +328,15 @@ def extension_decide(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if not may(person, Action.GRANT_EXTENSION, application.case):
         raise PermissionDenied
-    form = f.ExtensionDecisionForm(request.POST)
-    if form.is_valid():
-        try:
-            actions.decide_extension(
-                request=application,
-                grant=form.cleaned_data["grant"],
-                note=form.cleaned_data["note"],
-                by=_user(request),
-            )
-        except CaseActionError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, _("Decision recorded."))
-    else:
-        _errors(request, form)
-    return redirect("case-detail", application.case_id)
+    return _submit(
+        request,
+        f.ExtensionDecisionForm(request.POST),
+        lambda data: actions.decide_extension(
+            request=application, grant=data["grant"], note=data["note"], by=_user(request)
+        ),
+        _("Decision recorded."),
+        application.case_id,
+    )
 
 
 @require_POST
@@ -338,51 +346,35 @@ def measure_done(request: HttpRequest, pk: int) -> HttpResponse:
     measure = get_object_or_404(ExitMeasure.objects.filter(case__in=scope.cases(person)), pk=pk)
     if not may(person, "complete_measure", measure.case):
         raise PermissionDenied
-    form = f.MeasureDoneForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            actions.complete_measure(
-                measure=measure,
-                by=_user(request),
-                done_on=form.cleaned_data["done_on"],
-                note=form.cleaned_data["note"],
-                files=form.cleaned_data["attachments"],
-                expected_version=form.cleaned_data["version"],
-            )
-        except CaseActionError as exc:
-            messages.error(request, exc.message)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("Recorded: %(measure)s.") % {"measure": measure.get_kind_display()})
-    else:
-        _errors(request, form)
-    return redirect("case-detail", measure.case_id)
+    return _submit(
+        request,
+        f.MeasureDoneForm(request.POST, request.FILES),
+        lambda data: actions.complete_measure(
+            measure=measure,
+            by=_user(request),
+            done_on=data["done_on"],
+            note=data["note"],
+            files=data["attachments"],
+            expected_version=data["version"],
+        ),
+        _("Recorded: %(measure)s.") % {"measure": measure.get_kind_display()},
+        measure.case_id,
+    )
 
 
 @require_POST
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
 def case_evidence(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request)
-    case = get_object_or_404(scope.cases(person), pk=pk)
-    form = f.EvidenceForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            actions.add_case_evidence(
-                case=case,
-                files=form.cleaned_data["attachments"],
-                by=_user(request),
-                description=form.cleaned_data["description"],
-            )
-        except CaseActionError as exc:
-            messages.error(request, exc.message)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, _("Evidence added."))
-    else:
-        _errors(request, form)
-    return redirect("case-detail", case.pk)
+    case = get_object_or_404(scope.cases(_person(request)), pk=pk)
+    return _submit(
+        request,
+        f.EvidenceForm(request.POST, request.FILES),
+        lambda data: actions.add_case_evidence(
+            case=case, files=data["attachments"], by=_user(request), description=data["description"]
+        ),
+        _("Evidence added."),
+        case.pk,
+    )
 
 
 def _visible_evidence(person: Person) -> QuerySet[Evidence]:
