@@ -17,7 +17,13 @@ from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
 from phaseout.orgs.actions import create_person
 from phaseout.orgs.models import Department, Person, Role, Territory
-from phaseout.registry.models import CapacityUnit, Enterprise, EquipmentType, ProductionLine
+from phaseout.registry.models import (
+    SIZE_UNIT_FOR_TYPE,
+    CapacityUnit,
+    Enterprise,
+    EquipmentType,
+    ProductionLine,
+)
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
 
@@ -209,9 +215,7 @@ def _register_and_cases(today: dt.date) -> None:
                 name=line_name,
                 equipment_type=kind,
                 size_value=Decimal(size),
-                size_unit={"blast_furnace": "m3", "clinker_line": "t/d", "flat_glass_line": "t/d"}.get(
-                    kind, "t"
-                ),
+                size_unit=SIZE_UNIT_FOR_TYPE[kind],
                 capacity=Decimal(capacity),
                 capacity_unit=unit,
                 commissioning_year=year,

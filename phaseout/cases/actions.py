@@ -143,10 +143,17 @@ def _resolve(case: Case, kind: str, measure: ExitMeasure | None = None) -> None:
     )
 
 
-def _attach(files: Iterable[UploadedFile], *, by: User, **owner: Any) -> list[Evidence]:
+CheckedFile = tuple[UploadedFile, str, str]  # the upload, its content type, its sha256
+
+
+def _check_files(files: Iterable[UploadedFile]) -> list[CheckedFile]:
+    """Check every file by content and size before anything is written; read each once."""
+    return [(upload, *check_evidence_file(upload)) for upload in files]
+
+
+def _attach(files: list[CheckedFile], *, by: User, description: str = "", **owner: Any) -> list[Evidence]:
     saved = []
-    for upload in files:
-        content_type, sha256 = check_evidence_file(upload)
+    for upload, content_type, sha256 in files:
         saved.append(
             Evidence.objects.create(
                 file=upload,
@@ -154,6 +161,7 @@ def _attach(files: Iterable[UploadedFile], *, by: User, **owner: Any) -> list[Ev
                 content_type=content_type,
                 size=upload.size or 0,
                 sha256=sha256,
+                description=description,
                 uploaded_by=by,
                 **owner,
             )
@@ -193,9 +201,7 @@ def record_inspection(
         raise CaseActionError(_("This production line does not belong to the enterprise."))
     if inspected_on > today:
         raise CaseActionError(_("The inspection date cannot be in the future."))
-    files = list(files)
-    for upload in files:  # refuse before anything is written
-        check_evidence_file(upload)
+    checked = _check_files(files)  # refuse before anything is written
     with transaction.atomic():
         inspection = Inspection.objects.create(
             department=department,
@@ -207,7 +213,7 @@ def record_inspection(
             notes=notes,
             recorded_by=by,
         )
-        _attach(files, by=by, inspection=inspection)
+        _attach(checked, by=by, inspection=inspection)
         record(actor=by, action="inspection.record", obj=inspection)
     return inspection
 
@@ -521,9 +527,7 @@ def complete_measure(
     expected_version: int | None = None,
 ) -> ExitMeasure:
     today = today or _today()
-    files = list(files)
-    for upload in files:
-        check_evidence_file(upload)
+    checked = _check_files(files)
     if done_on > today:
         raise CaseActionError(_("The date a measure was carried out cannot be in the future."))
     with transaction.atomic():
@@ -532,7 +536,7 @@ def complete_measure(
             raise CaseActionError(_("Exit measures can be recorded only after an exit order."))
         if case.exit_ordered_on and done_on < case.exit_ordered_on:
             raise CaseActionError(_("A measure cannot be carried out before the exit order."))
-        if not files and not measure.evidence.exists():
+        if not checked and not measure.evidence.exists():
             raise CaseActionError(_("Please attach evidence (photos, a certificate or a receipt)."))
         updated = ExitMeasure.objects.filter(pk=measure.pk, done_on__isnull=True).update(
             done_on=done_on, done_by=by, note=note
@@ -540,7 +544,7 @@ def complete_measure(
         if updated != 1:
             raise StaleCase(_("This measure has already been recorded as done."))
         measure.refresh_from_db()
-        _attach(files, by=by, measure=measure)
+        _attach(checked, by=by, measure=measure)
         _resolve(case, Escalation.Kind.MEASURE_OVERDUE, measure)
         _note(
             case,
@@ -696,13 +700,10 @@ def _copy_finding(finding: Finding, *, by: User) -> Finding:
 def add_case_evidence(
     *, case: Case, files: Iterable[UploadedFile], by: User, description: str = ""
 ) -> list[Evidence]:
-    files = list(files)
-    if not files:
+    checked = _check_files(files)
+    if not checked:
         raise CaseActionError(_("Please choose a file."))
-    for upload in files:
-        check_evidence_file(upload)
     case = _lock(case, None)
-    saved = _attach(files, by=by, case=case)
-    Evidence.objects.filter(pk__in=[e.pk for e in saved]).update(description=description)
+    saved = _attach(checked, by=by, description=description, case=case)
     _note(case, "evidence_added", by=by, reason=description, data={"files": [e.original_name for e in saved]})
     return saved

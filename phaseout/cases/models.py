@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -177,11 +175,6 @@ class Case(models.Model):
     @property
     def number(self) -> str:
         return f"{self.opened_at:%Y}-{self.pk:06d}" if self.opened_at else ""
-
-    def days_left(self, today: dt.date) -> int | None:
-        if self.deadline is None:
-            return None
-        return (self.deadline - today).days
 
 
 class CaseEvent(models.Model):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -63,10 +62,6 @@ class DenyByDefaultMiddleware:
         match = request.resolver_match
         if match is not None and match.app_name == "admin":
             return None  # the admin checks is_staff itself; only system administrators are staff
-        if request.path.startswith(
-            settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"
-        ):
-            return None
         declared = getattr(view, ACCESS_ATTR, None)
         if declared is None:
             view_class = getattr(view, "view_class", None)

@@ -216,7 +216,7 @@ def read_register(source: IO[bytes] | bytes, *, territories_allowed: set[str] | 
     order = [(f, positions.get(f, -1)) for f in COLUMNS.values()]
     indexes = [i for _, i in order]
     width_needed = max(indexes) + 1
-    limits = [MAX_LENGTH.get(f, len(f) + 1000) for f, _ in order]
+    limits = [MAX_LENGTH.get(f) for f, _ in order]
     append = result.rows.append
     for number, raw in enumerate(rows[1:], start=2):
         # Fast path for the common row: every column present as text, every check passing.
@@ -233,7 +233,7 @@ def read_register(source: IO[bytes] | bytes, *, territories_allowed: set[str] | 
                     and industry_id is not None
                     and (territories_allowed is None or territory_id in territories_allowed)
                     and code not in seen
-                    and all(len(c) <= limit for c, limit in zip(cells, limits, strict=True))
+                    and all(limit is None or len(c) <= limit for c, limit in zip(cells, limits, strict=True))
                     and fast_uscc_check(code)
                 ):
                     seen[code] = number
