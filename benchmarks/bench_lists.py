@@ -178,7 +178,7 @@ def seed() -> None:
                         COUNTIES[e % 13],
                         INDUSTRIES[e % 12],
                         rng.choice(dims),
-                        "energy.cement.clinker.gb16780-2021",
+                        "energy.cement.clinker-energy",
                         "rectify",
                         state,
                         1,

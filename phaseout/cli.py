@@ -4,6 +4,10 @@ phaseout serve [ADDR:PORT]   serve the platform (and, without a broker, sweep de
 phaseout sweep [--today D]   mark overdue orders and measures and escalate them
 phaseout import FILE [--accept]   check (and import) an enterprise register
 phaseout demo                load reference and demo data and print the demo accounts
+phaseout evaluate [--date D] [--territory CODE] [--by USER] [--dry-run]
+                             evaluate the registry against the rulebooks; open findings and cases
+phaseout check-line [FILE|-] [--date D]   one line's description (JSON) in, its findings (JSON) out
+phaseout rulebooks           check the rulebooks load and list them
 phaseout <django command>    any other management command (migrate, createsuperuser, ...)
 """
 
@@ -18,6 +22,8 @@ ALIASES = {
     "import": "import_register",
     "demo": "load_demo",
     "reference": "load_reference",
+    "evaluate": "evaluate_registry",
+    "check-line": "check_line",
 }
 
 

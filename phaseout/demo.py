@@ -22,8 +22,11 @@ from phaseout.registry.models import (
     CapacityUnit,
     Enterprise,
     EquipmentType,
+    Measurement,
     ProductionLine,
 )
+from phaseout.rules.rulebook import library
+from phaseout.standards.actions import run_evaluation
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
 
@@ -267,7 +270,7 @@ def _register_and_cases(today: dt.date) -> None:
         enterprises[2],
         fgj,
         "energy",
-        "energy.cement.clinker.gb16780-2021",
+        "energy.cement.clinker-energy",
         "123.5",
         today - dt.timedelta(days=60),
     )
@@ -280,7 +283,7 @@ def _register_and_cases(today: dt.date) -> None:
         enterprises[6],
         fgj,
         "energy",
-        "energy.cement.clinker.gb16780-2021",
+        "energy.cement.clinker-energy",
         "131",
         today - dt.timedelta(days=220),
     )
@@ -293,7 +296,7 @@ def _register_and_cases(today: dt.date) -> None:
         enterprises[4],
         fgj,
         "energy",
-        "energy.glass.flat-over-800.gb21340-2019",
+        "energy.glass.flat-glass",
         "13.1",
         today - dt.timedelta(days=3),
     )
@@ -302,7 +305,7 @@ def _register_and_cases(today: dt.date) -> None:
         enterprises[3],
         fgj,
         "energy",
-        "energy.cement.clinker.gb16780-2021",
+        "energy.cement.clinker-energy",
         "109",
         today - dt.timedelta(days=20),
     )
@@ -347,3 +350,61 @@ def _register_and_cases(today: dt.date) -> None:
         today=today,
     )
     case_actions.archive_case(case=case, by=office, today=today - dt.timedelta(days=69))
+
+    _measurements(enterprises, today)
+    # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
+    run_evaluation(on=today, by=office)
+
+
+def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
+    """Measured values and correction inputs, as energy audits and monitoring report them."""
+    measured_on = today - dt.timedelta(days=30)
+    rows = [
+        # (enterprise index, line name, attributes, {indicator: value}, source)
+        (
+            0,
+            "2号高炉",
+            {"feed_iron_grade": 61},
+            {"blast_furnace_energy": "428"},
+            Measurement.Source.ENERGY_AUDIT,
+        ),
+        (
+            3,
+            "熟料生产线",
+            {"clinker_ratio": 78},
+            {"cement_energy": "99", "pm_concentration": "24"},
+            Measurement.Source.ENERGY_AUDIT,
+        ),
+        (
+            4,
+            "浮法玻璃生产线",
+            {"line_utilisation": 90, "product": "flat_glass"},
+            {"flat_glass_energy": "12.5"},
+            Measurement.Source.ENERGY_AUDIT,
+        ),
+        (
+            6,
+            "熟料生产线",
+            {},
+            {"pm_concentration": "36.5", "nox_concentration": "310"},
+            Measurement.Source.MONITORING,
+        ),
+    ]
+    vocabulary = library().vocabulary
+    for index, line_name, attributes, values, source in rows:
+        if index >= len(enterprises):
+            continue
+        line = enterprises[index].lines.filter(name=line_name).first()
+        if line is None:
+            continue
+        line.attributes = attributes
+        line.save(update_fields=["attributes"])
+        for indicator, value in values.items():
+            Measurement.objects.create(
+                line=line,
+                indicator=indicator,
+                value=Decimal(value),
+                unit=vocabulary.measurements[indicator].unit,
+                measured_on=measured_on,
+                source=source,
+            )

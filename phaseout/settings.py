@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "phaseout.orgs",
     "phaseout.registry",
     "phaseout.cases",
+    "phaseout.standards",
 ]
 
 MIDDLEWARE = [

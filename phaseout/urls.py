@@ -4,6 +4,7 @@ from django.urls import path
 from phaseout.cases import views as cases
 from phaseout.orgs import views as orgs
 from phaseout.registry import views as registry
+from phaseout.standards import views as standards
 
 urlpatterns = [
     path("", orgs.home, name="home"),
@@ -40,5 +41,11 @@ urlpatterns = [
     path("extension-requests/<int:pk>/decide/", cases.extension_decide, name="extension-decide"),
     path("measures/<int:pk>/done/", cases.measure_done, name="measure-done"),
     path("evidence/<int:pk>/", cases.evidence_download, name="evidence-download"),
+    path("standards/", standards.rulebooks, name="rulebooks"),
+    path("standards/what-if/", standards.what_if, name="what-if"),
+    path("standards/evaluations/", standards.runs, name="evaluation-runs"),
+    path("standards/evaluations/start/", standards.run_start, name="evaluation-start"),
+    path("standards/evaluations/<int:pk>/", standards.run_detail, name="evaluation-run"),
+    path("standards/<slug:book_id>/", standards.rulebook_detail, name="rulebook-detail"),
     path("admin/", admin.site.urls),
 ]

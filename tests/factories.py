@@ -78,7 +78,7 @@ class FindingFactory(factory.django.DjangoModelFactory):
         model = Finding
 
     inspection = factory.SubFactory(InspectionFactory)
-    rule_id = "energy.steel.blast-furnace.gb21256-2025"
+    rule_id = "energy.steel.blast-furnace"
     rule_title = "高炉工序单位产品能耗 3级限额"
     rule_source = "GB 21256-2025"
     measured_value = Decimal("430")
@@ -100,5 +100,5 @@ class CaseFactory(factory.django.DjangoModelFactory):
     finding = factory.SubFactory(
         FindingFactory, inspection__enterprise=factory.SelfAttribute("...enterprise")
     )
-    rule_id = "energy.steel.blast-furnace.gb21256-2025"
+    rule_id = "energy.steel.blast-furnace"
     consequence = "rectify"

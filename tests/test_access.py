@@ -79,7 +79,7 @@ def two_districts(reference):
     taishan = EnterpriseFactory(territory=Territory.objects.get(code="440781"))
     energy = CaseFactory(enterprise=pengjiang, dimension="energy")
     environment = CaseFactory(
-        enterprise=taishan, dimension="environment", rule_id="environment.cement.kiln-pm.gb4915-2013"
+        enterprise=taishan, dimension="environment", rule_id="environment.cement.kiln-pm"
     )
     return pengjiang, taishan, energy, environment
 

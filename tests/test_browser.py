@@ -101,6 +101,7 @@ def test_a_case_from_finding_to_archive(
     browser, server, office, energy_dept, district, tmp_path: Path
 ) -> None:
     line = LineFactory(
+        enterprise__industry_id="cement",
         equipment_type=EquipmentType.CLINKER_LINE,
         size_value=Decimal("2000"),
         size_unit="t/d",
@@ -122,7 +123,7 @@ def test_a_case_from_finding_to_archive(
     dept.set_input_files("[name=attachments]", str(photo))
     dept.get_by_role("button", name="保存检查").click()
     dept.wait_for_url(re.compile(r"/inspections/\d+/$"))
-    dept.select_option("[name=rule]", "energy.cement.clinker.gb16780-2021")
+    dept.select_option("[name=rule]", "energy.cement.clinker-energy")
     dept.fill("[name=measured_value]", "125.6")
     dept.get_by_role("button", name="判定并登记").click()
     dept.wait_for_url(re.compile(r"/cases/\d+/$"))
@@ -210,6 +211,7 @@ def test_a_case_from_finding_to_archive(
 @pytest.mark.django_db(transaction=True)
 def test_rectified_case_with_an_extension(browser, server, energy_dept, tmp_path: Path) -> None:
     line = LineFactory(
+        enterprise__industry_id="cement",
         equipment_type=EquipmentType.CLINKER_LINE,
         size_value=Decimal("4000"),
         size_unit="t/d",
@@ -222,7 +224,7 @@ def test_rectified_case_with_an_extension(browser, server, energy_dept, tmp_path
     dept.fill("[name=inspectors]", "李明")
     dept.get_by_role("button", name="保存检查").click()
     dept.wait_for_url(re.compile(r"/inspections/\d+/$"))
-    dept.select_option("[name=rule]", "energy.cement.clinker.gb16780-2021")
+    dept.select_option("[name=rule]", "energy.cement.clinker-energy")
     dept.fill("[name=measured_value]", "119")
     dept.get_by_role("button", name="判定并登记").click()
     dept.wait_for_url(re.compile(r"/cases/\d+/$"))

@@ -40,6 +40,7 @@ def _inspect(person: Person, line, dimension: str = "energy", on: dt.date = TODA
 
 def clinker_line():
     return LineFactory(
+        enterprise__industry_id="cement",
         equipment_type=EquipmentType.CLINKER_LINE,
         size_value=Decimal("2500"),
         size_unit="t/d",
@@ -48,7 +49,7 @@ def clinker_line():
     )
 
 
-CLINKER = "energy.cement.clinker.gb16780-2021"
+CLINKER = "energy.cement.clinker-energy"
 
 
 @pytest.fixture
@@ -202,10 +203,7 @@ def test_bad_findings_are_refused_and_write_nothing(energy_dept: Person) -> None
     cases = [
         {"rule_id": "technology.steel.induction-furnace", "measured_value": None},  # other dimension
         {"rule_id": CLINKER, "measured_value": Decimal("130")},  # wrong equipment
-        {
-            "rule_id": "energy.steel.blast-furnace.gb21256-2025",
-            "measured_value": Decimal("430"),
-        },  # not yet in force
+        {"rule_id": "energy.steel.eaf", "measured_value": Decimal("90")},  # not yet in force (2026-07-01)
     ]
     for kwargs in cases:
         with pytest.raises(CaseActionError):

@@ -37,8 +37,10 @@ from phaseout.cases.models import (
 )
 from phaseout.orgs.models import Department
 from phaseout.registry.models import Enterprise, LineStatus, ProductionLine
-from phaseout.rules import catalogue, deadlines, exit_plans
+from phaseout.rules import deadlines, engine, exit_plans, rulebook
 from phaseout.rules.case_flow import Action, State, TransitionRefused, target_of
+from phaseout.rules.engine import LineFacts, Quantity
+from phaseout.standards.facts import line_facts
 
 ACTION_LABELS = {
     Action.ORDER_RECTIFICATION: gettext_lazy("order rectification"),
@@ -225,47 +227,76 @@ def record_finding(
     line: ProductionLine | None,
     measured_value: Decimal | None,
     by: User,
+    basis: str = "",
 ) -> Finding:
-    """Record a finding; a non-compliant one opens a case, an elimination-class one orders exit at once."""
-    try:
-        rule = catalogue.get_rule(rule_id)
-    except KeyError:
-        raise CaseActionError(_("Unknown rule.")) from None
+    """Record a finding judged by the rule version in force on the inspection date; a breach opens a
+    case, an elimination-class one orders exit at once."""
+    rule = rulebook.library().rule(rule_id, inspection.inspected_on)
+    if rule is None:
+        if rule_id in rulebook.library().versions:
+            raise CaseActionError(_("This rule was not in force on the inspection date."))
+        raise CaseActionError(_("Unknown rule."))
     if rule.dimension != inspection.dimension:
         raise CaseActionError(_("This rule belongs to another dimension than the inspection."))
-    if not rule.in_force(inspection.inspected_on):
-        raise CaseActionError(_("This rule was not in force on the inspection date."))
     line = line or inspection.line
     if line is not None and line.enterprise_id != inspection.enterprise_id:
         raise CaseActionError(_("This production line does not belong to the enterprise."))
-    if rule.equipment_types:
-        if line is None:
-            raise CaseActionError(_("This rule applies to a production line; please choose one."))
-        if line.equipment_type not in rule.equipment_types:
-            raise CaseActionError(_("This rule does not apply to this type of equipment."))
-    if measured_value is None and rule.comparison == catalogue.Comparison.ELIMINATED_AT_OR_BELOW and line:
-        measured_value = line.size_value
-    if measured_value is None and rule.comparison != catalogue.Comparison.ELIMINATED_ALWAYS:
-        raise CaseActionError(_("Please enter the measured value."))
-    if measured_value is not None and measured_value < 0:
+    if rule.equipment_types and line is None:
+        raise CaseActionError(_("This rule applies to a production line; please choose one."))
+    enforced = rule.limits[rule.grade - 1]
+    if measured_value is not None and measured_value < 0 and not (enforced is not None and enforced < 0):
+        # Only indicators with negative limits (a converter's net energy) can be measured below zero.
         raise CaseActionError(_("A measured value cannot be negative."))
-    conclusion = rule.evaluate(measured_value)
+    extra = {}
+    if rule.indicator and measured_value is not None:
+        extra[rule.indicator] = Quantity(measured_value, rule.unit)
+    industry = inspection.enterprise.industry_id
+    facts = (
+        line_facts(line, extra=extra, industry=industry)
+        if line is not None
+        else LineFacts(industry=industry, measurements=extra)
+    )
+    outcome = engine.evaluate_rule(rule, facts)
+    if outcome is None and engine.matches(rule, facts) and rule.comparison is rulebook.Comparison.ELIMINATED:
+        # The right kind of equipment, but outside the size range: checked and not elimination class.
+        outcome = engine.Outcome(rule, engine.Status.COMPLIANT, measured=facts.size)
+    if outcome is None:
+        raise CaseActionError(_("This rule does not apply to this line."))
+    if outcome.status is engine.Status.NOT_ASSESSED:
+        if "size" in outcome.missing:
+            raise CaseActionError(_("The size of this equipment is not registered; please enter it first."))
+        raise CaseActionError(_("Please enter the measured value."))
+    if outcome.status is engine.Status.COMPLIANT:
+        conclusion = Finding.Conclusion.COMPLIANT
+    elif rule.comparison is rulebook.Comparison.ELIMINATED:
+        conclusion = Finding.Conclusion.ELIMINATION
+    else:
+        conclusion = Finding.Conclusion.NON_COMPLIANT
     with transaction.atomic():
         finding = Finding.objects.create(
             inspection=inspection,
             line=line,
             rule_id=rule.id,
+            rule_version=rule.version,
             rule_title=rule.title,
-            rule_source=rule.source,
-            measured_value=measured_value,
-            limit_value=rule.limit,
-            unit=rule.unit,
-            conclusion=conclusion.value,
+            rule_source=rule.source[:300],
+            verification=rule.verification.value,
+            corrections=list(outcome.applied),
+            measured_value=outcome.measured,
+            limit_value=outcome.limit.quantize(Decimal("0.0001")) if outcome.limit is not None else None,
+            unit=rule.unit or (rule.size.unit if rule.size else ""),
+            conclusion=conclusion,
+            basis=basis,
         )
-        record(actor=by, action="finding.record", obj=finding, data={"conclusion": conclusion.value})
-        if conclusion is not catalogue.Conclusion.COMPLIANT:
+        record(
+            actor=by,
+            action="finding.record",
+            obj=finding,
+            data={"conclusion": conclusion, "rule": rule.key, "corrections": list(outcome.applied)},
+        )
+        if conclusion != Finding.Conclusion.COMPLIANT:
             case = open_case(finding=finding, by=by)
-            if rule.consequence is catalogue.Consequence.EXIT_AT_ONCE:
+            if rule.consequence is rulebook.Consequence.EXIT_AT_ONCE:
                 plan = exit_plans.ExitPlan.SEAL_THEN_DISMANTLE
                 order_exit(
                     case=case,
@@ -279,10 +310,24 @@ def record_finding(
     return Finding.objects.select_related("case").get(pk=finding.pk)
 
 
+def rule_of(case: Case) -> rulebook.Rule | None:
+    """The rule version a case was opened under."""
+    lib = rulebook.library()
+    if case.finding is not None and case.finding.rule_version:
+        try:
+            return lib.version(case.rule_id, case.finding.rule_version)
+        except KeyError:
+            return None
+    try:
+        return lib.latest(case.rule_id)
+    except KeyError:
+        return None
+
+
 def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) -> Case:
     inspection = finding.inspection
     enterprise = inspection.enterprise
-    rule = catalogue.get_rule(finding.rule_id)
+    rule = rulebook.library().version(finding.rule_id, finding.rule_version)
     with transaction.atomic():
         case = Case.objects.create(
             enterprise=enterprise,
@@ -325,11 +370,12 @@ def order_rectification(
 ) -> Case:
     case = _lock(case, expected_version)
     today = today or _today()
-    if case.consequence == catalogue.Consequence.EXIT_AT_ONCE:
+    if case.consequence == rulebook.Consequence.EXIT_AT_ONCE:
         raise CaseActionError(
             _("Elimination-class equipment is eliminated at once; it gets no rectification period.")
         )
-    months = catalogue.get_rule(case.rule_id).rectification_months or deadlines.ENERGY_RECTIFICATION_MONTHS
+    rule = rule_of(case)
+    months = (rule.rectification_months if rule else None) or deadlines.ENERGY_RECTIFICATION_MONTHS
     deadline = deadlines.rectification_deadline(today, months)
     if case.line_id:
         ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.OPERATING).update(
@@ -491,7 +537,7 @@ def order_exit(
     case = _lock(case, expected_version)
     today = today or _today()
     reason = _require_reason(reason)
-    if case.state == State.FINDING and case.consequence == catalogue.Consequence.RECTIFY:
+    if case.state == State.FINDING and case.consequence == rulebook.Consequence.RECTIFY:
         raise CaseActionError(
             _("This finding must first be given a rectification period; exit follows only if it is not met.")
         )
@@ -689,6 +735,9 @@ def _copy_finding(finding: Finding, *, by: User) -> Finding:
         rule_id=finding.rule_id,
         rule_title=finding.rule_title,
         rule_source=finding.rule_source,
+        rule_version=finding.rule_version,
+        verification=finding.verification,
+        corrections=finding.corrections,
         measured_value=finding.measured_value,
         limit_value=finding.limit_value,
         unit=finding.unit,

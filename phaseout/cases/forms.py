@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from phaseout.cases.models import CaseState
 from phaseout.orgs.models import Dimension, Territory
 from phaseout.registry.models import Industry, ProductionLine
-from phaseout.rules import catalogue, deadlines
+from phaseout.rules import deadlines, rulebook
 from phaseout.rules.exit_plans import ExitPlan
 
 
@@ -68,10 +68,25 @@ class FindingForm(forms.Form):
         cast(forms.ModelChoiceField, self.fields["line"]).queryset = inspection.enterprise.lines.all()
         self.fields["line"].initial = inspection.line_id
         cast(forms.ChoiceField, self.fields["rule"]).choices = [
-            (r.id, f"{r.title}（{r.limit if r.limit is not None else '—'} {r.unit}）")
-            for r in catalogue.rules_for(inspection.dimension)
-            if r.in_force(inspection.inspected_on)
+            (r.id, rule_label(r))
+            for r in rulebook.library().in_force(inspection.inspected_on)
+            if r.dimension == inspection.dimension
         ]
+
+
+def rule_label(rule: rulebook.Rule) -> str:
+    """A rule as offered in a form: title, enforced limit and version, and its verification mark."""
+    if rule.comparison is rulebook.Comparison.ELIMINATED:
+        limit = rule.size.describe() if rule.size else ""
+    elif rule.bands:
+        limit = str(_("by size"))
+    else:
+        limit = f"{rule.limits[rule.grade - 1]} {rule.unit}"
+    mark = {
+        rulebook.Verification.UNCONFIRMED: str(_("unconfirmed")),
+        rulebook.Verification.SECONDARY: str(_("secondary source")),
+    }.get(rule.verification, "")
+    return f"{rule.title}（{limit}；{rule.version}）" + (f"［{mark}］" if mark else "")
 
 
 class OrderRectificationForm(VersionedForm):

@@ -27,7 +27,13 @@ class Inspection(models.Model):
         related_name="inspections",
         verbose_name=_("production line"),
     )
+
+    class Method(models.TextChoices):
+        ON_SITE = "on_site", _("On-site inspection")
+        EVALUATION = "evaluation", _("Registry evaluation against the standards")
+
     dimension = models.CharField(_("dimension"), max_length=20, choices=Dimension.choices)
+    method = models.CharField(_("method"), max_length=12, choices=Method.choices, default=Method.ON_SITE)
     inspected_on = models.DateField(_("inspection date"))
     inspectors = models.CharField(_("inspectors"), max_length=120)
     notes = models.TextField(_("notes"), blank=True)
@@ -56,6 +62,12 @@ class Finding(models.Model):
     rule_id = models.CharField(_("rule"), max_length=80)
     rule_title = models.CharField(_("rule"), max_length=200)
     rule_source = models.CharField(_("legal basis"), max_length=300)
+    rule_version = models.CharField(_("rule version"), max_length=60, blank=True)
+    verification = models.CharField(_("verification"), max_length=12, blank=True)
+    corrections = models.JSONField(_("corrections applied"), default=list, blank=True)
+    # What an automatic finding was based on (a measurement, or the equipment's size); a re-run of the
+    # evaluation finds the same basis and opens nothing new.
+    basis = models.CharField(max_length=80, blank=True)
     measured_value = models.DecimalField(
         _("measured value"), max_digits=14, decimal_places=4, null=True, blank=True
     )
@@ -68,6 +80,13 @@ class Finding(models.Model):
         ordering = ["id"]
         verbose_name = _("finding")
         verbose_name_plural = _("findings")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line", "rule_id", "basis"],
+                condition=~models.Q(basis=""),
+                name="finding_once_per_basis",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule_title}: {self.get_conclusion_display()}"

@@ -26,7 +26,6 @@ from phaseout.cases.permissions import actions_for, may
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
-from phaseout.rules import catalogue
 from phaseout.rules.case_flow import Action
 from phaseout.rules.exit_plans import ExitPlan
 
@@ -201,7 +200,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     names = actions_for(person, case)
-    rule = catalogue.RULES.get(case.rule_id)
+    rule = actions.rule_of(case)
     context = {
         "case": case,
         "rule": rule,

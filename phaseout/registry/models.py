@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.registry.validators import validate_uscc
+from phaseout.rules.equipment import SIZE_UNITS
 
 
 class Industry(models.Model):
@@ -93,6 +94,9 @@ class EquipmentType(models.TextChoices):
     ELECTRIC_FURNACE = "electric_furnace", _("Electric arc furnace")
     INDUCTION_FURNACE = "induction_furnace", _("Induction furnace")
     SINTERING_MACHINE = "sintering_machine", _("Sintering machine")
+    PELLET_SHAFT_FURNACE = "pellet_shaft_furnace", _("Pellet shaft furnace")
+    COKE_OVEN = "coke_oven", _("Coke oven")
+    SUBMERGED_ARC_FURNACE = "submerged_arc_furnace", _("Submerged arc furnace")
     CLINKER_LINE = "clinker_line", _("Cement clinker line")
     CEMENT_MILL = "cement_mill", _("Cement mill")
     FLAT_GLASS_LINE = "flat_glass_line", _("Flat glass line")
@@ -108,17 +112,8 @@ class SizeUnit(models.TextChoices):
     NONE = "", _("(none)")
 
 
-# The size parameter that rules depend on, per equipment type.
-SIZE_UNIT_FOR_TYPE: dict[str, str] = {
-    EquipmentType.BLAST_FURNACE: SizeUnit.CUBIC_METRE,
-    EquipmentType.CONVERTER: SizeUnit.TONNE,
-    EquipmentType.ELECTRIC_FURNACE: SizeUnit.TONNE,
-    EquipmentType.INDUCTION_FURNACE: SizeUnit.TONNE,
-    EquipmentType.SINTERING_MACHINE: SizeUnit.SQUARE_METRE,
-    EquipmentType.CLINKER_LINE: SizeUnit.TONNE_PER_DAY,
-    EquipmentType.CEMENT_MILL: SizeUnit.METRE,
-    EquipmentType.FLAT_GLASS_LINE: SizeUnit.TONNE_PER_DAY,
-}
+# The size parameter that rules depend on, per equipment type (one table, in the rules package).
+SIZE_UNIT_FOR_TYPE: dict[str, str] = SIZE_UNITS
 
 
 class CapacityUnit(models.TextChoices):
@@ -158,6 +153,9 @@ class ProductionLine(models.Model):
     capacity_unit = models.CharField(_("capacity unit"), max_length=10, choices=CapacityUnit.choices)
     process = models.CharField(_("process"), max_length=80, blank=True)
     commissioning_year = models.PositiveSmallIntegerField(_("commissioning year"), null=True, blank=True)
+    # Values the standards read: product, clinker ratio, altitude, ore shares, steel grade ...
+    # (codes from the rulebooks' vocabulary; checked by the form and by the engine).
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=LineStatus.choices, default=LineStatus.OPERATING
     )
@@ -236,3 +234,35 @@ class ImportBatch(models.Model):
         if not self.valid_rows:
             return 100 if self.status == self.Status.DONE else 0
         return min(100, round(100 * self.processed_rows / self.valid_rows))
+
+
+class Measurement(models.Model):
+    """A measured value of one indicator for one line (energy use, emissions, sampling results)."""
+
+    class Source(models.TextChoices):
+        INSPECTION = "inspection", _("Inspection")
+        ENERGY_AUDIT = "energy_audit", _("Energy audit or statistics report")
+        MONITORING = "monitoring", _("Online monitoring")
+        SAMPLING = "sampling", _("Quality sampling")
+        SELF_REPORT = "self_report", _("Enterprise self-report")
+
+    line = models.ForeignKey(
+        ProductionLine, on_delete=models.CASCADE, related_name="measurements", verbose_name=_("line")
+    )
+    indicator = models.CharField(_("indicator"), max_length=40)
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=4)
+    unit = models.CharField(_("unit"), max_length=20)
+    measured_on = models.DateField(_("measured on"))
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
+        ordering = ["-measured_on", "-id"]
+        indexes = [models.Index(fields=["line", "indicator", "-measured_on"], name="measurement_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.value} {self.unit}"

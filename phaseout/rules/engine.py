@@ -321,7 +321,9 @@ def outcome_json(outcome: Outcome, library: Library) -> dict[str, Any]:
         "status": outcome.status.value,
         "indicator": rule.indicator or "size",
         "measured": text(outcome.measured),
-        "limit": text(outcome.limit),
+        "limit": rule.size.describe()
+        if rule.comparison is Comparison.ELIMINATED and rule.size
+        else text(outcome.limit),
         "base_limit": text(outcome.base_limit),
         "unit": rule.unit or (rule.size.unit if rule.size else ""),
         "grade": rule.grade,

@@ -7,9 +7,10 @@ from typing import Any
 from django import template
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from phaseout.cases.actions import EVENT_LABELS
+from phaseout.rules.rulebook import library
 
 register = template.Library()
 
@@ -24,6 +25,9 @@ def plain(value: Decimal | None) -> str:
     """A measured value or a limit as officials write it: 123.5, not 123.5000."""
     if value is None:
         return "—"
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -4:
+        value = value.quantize(Decimal("0.0001"))  # a corrected limit: four places are plenty
     text = f"{value.normalize():f}"
     return text
 
@@ -48,3 +52,36 @@ def days_left(deadline: dt.date | None, today: dt.date) -> str:
 @register.simple_tag
 def lockout_minutes() -> int:
     return int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+
+
+CONSEQUENCES = {
+    "exit_at_once": gettext_lazy("Exit at once (elimination class)"),
+    "rectify": gettext_lazy("Rectify within the period"),
+    "restrict": gettext_lazy("Restrict production or suspend for rectification"),
+    "suspend": gettext_lazy("Suspend for rectification"),
+}
+
+
+@register.filter
+def consequence_label(code: str) -> str:
+    return str(CONSEQUENCES.get(code, code))
+
+
+@register.filter
+def rule_indicator(code: str) -> str:
+    """An indicator or attribute code as its Chinese name."""
+    if code == "size":
+        return str(_("size"))
+    vocabulary = library().vocabulary
+    found = vocabulary.measurements.get(code) or vocabulary.attributes.get(code)
+    return found.name if found else code
+
+
+@register.filter
+def grades(limits: tuple[Decimal | None, ...]) -> str:
+    return " / ".join("—" if v is None else plain(v) for v in limits)
+
+
+@register.filter
+def split(value: str) -> list[str]:
+    return value.split()
