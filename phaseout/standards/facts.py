@@ -12,7 +12,7 @@ from phaseout.rules.rulebook import Vocabulary, library
 
 
 def read_attributes(raw: Mapping[str, Any], vocabulary: Vocabulary) -> tuple[str, dict[str, Decimal | str]]:
-    """(product, attributes) from a line's stored attributes, leaving out what the vocabulary does not know."""
+    """(product, attributes) from stored attributes, leaving out what the vocabulary does not know."""
     product = str(raw.get("product") or "")
     if product not in vocabulary.products:
         product = ""
