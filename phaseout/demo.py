@@ -17,6 +17,8 @@ from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
 from phaseout.orgs.actions import create_person
 from phaseout.orgs.models import Department, Person, Role, Territory
+from phaseout.prices.actions import enter_rate
+from phaseout.prices.models import PriceRate
 from phaseout.registry.models import (
     SIZE_UNIT_FOR_TYPE,
     CapacityUnit,
@@ -352,6 +354,7 @@ def _register_and_cases(today: dt.date) -> None:
     case_actions.archive_case(case=case, by=office, today=today - dt.timedelta(days=69))
 
     _measurements(enterprises, today)
+    _office_rates(office)
     # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
     run_evaluation(on=today, by=office)
 
@@ -408,3 +411,34 @@ def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
                 measured_on=measured_on,
                 source=source,
             )
+
+
+def _office_rates(office: Any) -> None:
+    """Rates the reference gives only as a local example, entered as the office would, citing it."""
+    source = "某市超定额用水累进加价方案（地方示例，城市未具名：bbbaike.com/baike/techan/925807.html）"
+    enter_rate(
+        rate=PriceRate(
+            kind=PriceRate.Kind.WATER,
+            water_tier1=Decimal(20),
+            water_tier2=Decimal(50),
+            water_tier3=Decimal(100),
+            effective_from=dt.date(2021, 1, 1),
+            source=source,
+            verification=PriceRate.Status.SECONDARY,
+        ),
+        by=office,
+    )
+    for catalogue_class in ("eliminated", "restricted"):
+        enter_rate(
+            rate=PriceRate(
+                kind=PriceRate.Kind.WATER,
+                catalogue_class=catalogue_class,
+                water_tier1=Decimal(50),
+                water_tier2=Decimal(100),
+                water_tier3=Decimal(150),
+                effective_from=dt.date(2021, 1, 1),
+                source=source,
+                verification=PriceRate.Status.SECONDARY,
+            ),
+            by=office,
+        )

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "phaseout.registry",
     "phaseout.cases",
     "phaseout.standards",
+    "phaseout.prices",
 ]
 
 MIDDLEWARE = [

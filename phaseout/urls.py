@@ -3,6 +3,7 @@ from django.urls import path
 
 from phaseout.cases import views as cases
 from phaseout.orgs import views as orgs
+from phaseout.prices import views as prices
 from phaseout.registry import views as registry
 from phaseout.standards import views as standards
 
@@ -47,5 +48,7 @@ urlpatterns = [
     path("standards/evaluations/start/", standards.run_start, name="evaluation-start"),
     path("standards/evaluations/<int:pk>/", standards.run_detail, name="evaluation-run"),
     path("standards/<slug:book_id>/", standards.rulebook_detail, name="rulebook-detail"),
+    path("prices/", prices.price_measures, name="price-measures"),
+    path("prices/<slug:utility>.xlsx", prices.price_export, name="price-export"),
     path("admin/", admin.site.urls),
 ]

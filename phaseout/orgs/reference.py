@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from phaseout.orgs.models import Department, Territory
+from phaseout.prices.models import PriceRate
 from phaseout.registry.models import Industry
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -44,4 +45,19 @@ def load_reference() -> dict[str, int]:
                 "is_office": row["is_office"],
             },
         )
-    return {"territories": len(territories), "industries": len(industries), "departments": len(departments)}
+    rates = _load("price_rates.json")
+    for row in rates:
+        PriceRate.objects.update_or_create(
+            kind=row["kind"],
+            industry_id=row["industry"],
+            catalogue_class=row["catalogue_class"],
+            effective_from=row["effective_from"],
+            entered_by=None,
+            defaults={"rate": row["rate"], "source": row["source"], "verification": row["verification"]},
+        )
+    return {
+        "territories": len(territories),
+        "industries": len(industries),
+        "departments": len(departments),
+        "price rates": len(rates),
+    }
