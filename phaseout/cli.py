@@ -24,6 +24,7 @@ ALIASES = {
     "reference": "load_reference",
     "evaluate": "evaluate_registry",
     "check-line": "check_line",
+    "rulebooks": "check_rulebooks",
 }
 
 

@@ -24,6 +24,7 @@ urlpatterns = [
     path("enterprises/<int:pk>/", registry.enterprise_detail, name="enterprise-detail"),
     path("enterprises/<int:pk>/edit/", registry.enterprise_edit, name="enterprise-edit"),
     path("enterprises/<int:enterprise_id>/lines/new/", registry.line_edit, name="line-create"),
+    path("enterprises/<int:enterprise_id>/lines/<int:pk>/", registry.line_detail, name="line-detail"),
     path("enterprises/<int:enterprise_id>/lines/<int:pk>/edit/", registry.line_edit, name="line-edit"),
     path("enterprises/<int:enterprise_id>/licences/new/", registry.licence_edit, name="licence-create"),
     path(

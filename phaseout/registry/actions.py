@@ -1,18 +1,23 @@
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
 from phaseout.orgs import scope
 from phaseout.orgs.models import Person, Role
 from phaseout.registry import importer
-from phaseout.registry.models import Enterprise, ImportBatch, Licence, ProductionLine
+from phaseout.registry.models import Enterprise, ImportBatch, Licence, Measurement, ProductionLine
+from phaseout.rules.rulebook import library
 
 
 def territories_allowed(person: Person | None) -> set[str] | None:
@@ -133,3 +138,40 @@ def run_import_batch(batch_id: int) -> ImportBatch:
         data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
     )
     return batch
+
+
+@transaction.atomic
+def record_measurement(
+    *,
+    line: ProductionLine,
+    indicator: str,
+    value: Decimal,
+    measured_on: dt.date,
+    source: str,
+    by: User,
+    note: str = "",
+    today: dt.date | None = None,
+) -> Measurement:
+    """Record a measured value in the indicator's own unit; the next evaluation reads it."""
+    known = library().vocabulary.measurements.get(indicator)
+    if known is None:
+        raise ValidationError(_("Unknown indicator."))
+    if measured_on > (today or timezone.localdate()):
+        raise ValidationError(_("The measurement date cannot be in the future."))
+    measurement = Measurement.objects.create(
+        line=line,
+        indicator=indicator,
+        value=value,
+        unit=known.unit,
+        measured_on=measured_on,
+        source=source,
+        note=note,
+        recorded_by=by,
+    )
+    record(
+        actor=by,
+        action="measurement.record",
+        obj=measurement,
+        data={"line": line.pk, "indicator": indicator, "value": str(value), "unit": known.unit},
+    )
+    return measurement

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
@@ -9,8 +10,16 @@ from django.utils.translation import gettext_lazy as _
 
 from phaseout.orgs.models import Territory
 from phaseout.registry import importer
-from phaseout.registry.models import SIZE_UNIT_FOR_TYPE, Enterprise, Industry, Licence, ProductionLine
+from phaseout.registry.models import (
+    SIZE_UNIT_FOR_TYPE,
+    Enterprise,
+    Industry,
+    Licence,
+    Measurement,
+    ProductionLine,
+)
 from phaseout.registry.validators import normalize_uscc
+from phaseout.rules.rulebook import library
 
 
 class EnterpriseForm(forms.ModelForm):
@@ -44,8 +53,49 @@ class LineForm(forms.ModelForm):
             "status",
         ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        vocabulary = library().vocabulary
+        current = self.instance.process if self.instance else ""
+        processes = [("", "—"), *vocabulary.processes.items()]
+        if current and current not in vocabulary.processes:
+            processes.append((current, current))  # a free-text process from before stays visible
+        self.fields["process"] = forms.ChoiceField(
+            label=_("Process"),
+            required=False,
+            choices=processes,
+            help_text=_("Rules with exemptions (foundry iron, ferroalloy converters…) read the process."),
+        )
+        stored = (self.instance.attributes if self.instance else None) or {}
+        self.fields["product"] = forms.ChoiceField(
+            label=_("Product"), required=False, choices=[("", "—"), *vocabulary.products.items()]
+        )
+        self.fields["product"].initial = stored.get("product", "")
+        for code, attribute in vocabulary.attributes.items():
+            label = f"{attribute.name}（{attribute.unit}）" if attribute.unit else attribute.name
+            field: forms.Field
+            if attribute.categorical:
+                field = forms.ChoiceField(
+                    label=label, required=False, choices=[("", "—"), *attribute.categories.items()]
+                )
+            else:
+                field = forms.DecimalField(label=label, required=False, max_digits=14, decimal_places=4)
+            field.initial = stored.get(code)
+            self.fields[f"a_{code}"] = field
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        attributes: dict[str, Any] = {}
+        if data.get("product"):
+            attributes["product"] = data["product"]
+        for code in library().vocabulary.attributes:
+            value = data.get(f"a_{code}")
+            if isinstance(value, Decimal):
+                # Numbers are kept as their decimal text, so 60.1 stays 60.1.
+                attributes[code] = f"{value.normalize():f}"
+            elif value:
+                attributes[code] = value
+        self.instance.attributes = attributes
         kind = data.get("equipment_type")
         expected = SIZE_UNIT_FOR_TYPE.get(kind or "")
         if data.get("size_value") is not None:
@@ -100,3 +150,20 @@ class LicenceForm(forms.ModelForm):
         model = Licence
         fields = ["kind", "number", "valid_until", "status"]
         widgets = {"valid_until": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})}
+
+
+class MeasurementForm(forms.Form):
+    """A measured value for a line; the unit is the indicator's own, so it cannot be mistaken."""
+
+    indicator = forms.ChoiceField(label=_("Indicator"))
+    value = forms.DecimalField(label=_("Value"), max_digits=14, decimal_places=4)
+    measured_on = forms.DateField(label=_("Measured on"), widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.ChoiceField(label=_("Source"), choices=Measurement.Source.choices)
+    note = forms.CharField(label=_("Note"), required=False, max_length=200)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["indicator"].choices = [  # type: ignore[attr-defined]
+            (code, f"{indicator.name}（{indicator.unit}）")
+            for code, indicator in library().vocabulary.measurements.items()
+        ]

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -21,9 +22,13 @@ from phaseout.registry.forms import (
     EnterpriseForm,
     LicenceForm,
     LineForm,
+    MeasurementForm,
     RegisterUploadForm,
 )
 from phaseout.registry.models import Enterprise, ImportBatch, Licence, ProductionLine
+from phaseout.rules.engine import FactsError, Status, evaluate
+from phaseout.rules.rulebook import library
+from phaseout.standards.facts import line_facts
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
@@ -190,3 +195,61 @@ def import_accept(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         actions.accept_import(batch=batch, by=_user(request))
     return redirect("import-detail", batch.pk)
+
+
+@allow(*ENTERPRISE_VIEWERS)
+def line_detail(request: HttpRequest, enterprise_id: int, pk: int) -> HttpResponse:
+    """A line's facts, its measured values, and what the standards say about it today."""
+    person = _person(request)
+    enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
+    line = get_object_or_404(
+        ProductionLine.objects.select_related("enterprise"), pk=pk, enterprise=enterprise
+    )
+    may_measure = person.role in ALL_STAFF_ROLES
+    form = MeasurementForm(request.POST or None) if may_measure else None
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                actions.record_measurement(line=line, by=_user(request), **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, _("Measured value recorded."))
+                return redirect("line-detail", enterprise.pk, line.pk)
+    today = timezone.localdate()
+    measurements = list(line.measurements.select_related("recorded_by__person"))
+    current = [m for m in measurements if m.measured_on <= today]
+    lib = library()
+    try:
+        outcomes = evaluate(lib, line_facts(line, current), today)
+        problem = ""
+    except FactsError as exc:
+        outcomes, problem = [], str(exc)
+    vocabulary = lib.vocabulary
+    shown = []
+    for code, value in (line.attributes or {}).items():
+        known = vocabulary.attributes.get(code)
+        if code == "product":
+            shown.append((_("Product"), vocabulary.products.get(str(value), value)))
+        elif known:
+            shown.append((known.name, known.categories.get(str(value), f"{value} {known.unit}".strip())))
+    return render(
+        request,
+        "registry/line_detail.html",
+        {
+            "enterprise": enterprise,
+            "line": line,
+            "attributes": shown,
+            "process": vocabulary.processes.get(line.process, line.process),
+            "measurements": measurements,
+            "names": {code: i.name for code, i in vocabulary.measurements.items()},
+            "breaches": [o for o in outcomes if o.status is Status.BREACH],
+            "others": [o for o in outcomes if o.status is not Status.BREACH],
+            "problem": problem,
+            "form": form,
+            "may_edit": may_measure,
+            "today": today,
+        },
+    )
