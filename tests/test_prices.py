@@ -257,3 +257,38 @@ def test_the_utility_lists_are_xlsx_with_the_verification_of_every_rate(office: 
     water = load_workbook(io.BytesIO(client_for(office.user).get("/prices/water.xlsx").content)).active
     assert [c.value for c in water[4]][5] == "标准尚待办公室录入"
     assert client_for(office.user).get("/prices/gas.xlsx").status_code == 404
+
+
+def test_tiered_price_for_steel_not_on_the_differential_price() -> None:
+    tier = Rate(
+        kind=PriceKind.TIERED,
+        rate=Decimal("0.05"),
+        industry="steel",
+        indicator="blast_furnace_energy",
+        above=Decimal("400"),
+        effective_from=dt.date(2020, 1, 1),
+        source="河北省阶梯电价示例",
+        verification=Verification.SECONDARY,
+    )
+    higher = Rate(**{**tier.__dict__, "rate": Decimal("0.1"), "above": Decimal("430")})
+    facts = CaseFacts(
+        case_id=1,
+        industry="steel",
+        dimension="energy",
+        catalogue_class=CatalogueClass.NONE,
+        energy_limit_breach=True,
+        indicator="blast_furnace_energy",
+        measured=Decimal("420"),
+        limit=Decimal("415"),
+        start=ON,
+        end=None,
+        end_reason="",
+    )
+    [tiered] = [m for m in measures_for(facts, [tier, higher]) if m.kind is PriceKind.TIERED]
+    assert tiered.rate == tier
+    hot = CaseFacts(**{**facts.__dict__, "measured": Decimal("431")})
+    [tiered] = [m for m in measures_for(hot, [tier, higher]) if m.kind is PriceKind.TIERED]
+    assert tiered.rate == higher
+    # Before the rate's first day there is nothing to apply.
+    early = CaseFacts(**{**facts.__dict__, "start": dt.date(2019, 6, 1)})
+    assert not [m for m in measures_for(early, [tier, higher]) if m.kind is PriceKind.TIERED]

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -253,3 +254,93 @@ def test_only_the_office_starts_evaluations(registry: dict[str, ProductionLine],
     response = client_for(energy_dept.user).post("/standards/evaluations/start/", {"on": ON.isoformat()})
     assert response.status_code == 403
     assert not EvaluationRun.objects.exists()
+
+
+def test_line_form_keeps_process_product_and_correction_inputs(district: Person) -> None:
+    line = LineFactory(enterprise=EnterpriseFactory(territory_id="440703"))
+    client = client_for(district.user)
+    data = {
+        "name": line.name,
+        "equipment_type": "blast_furnace",
+        "size_value": "1080",
+        "size_unit": "m3",
+        "capacity": "100",
+        "capacity_unit": "10kt/a",
+        "process": "foundry_iron",
+        "product": "",
+        "commissioning_year": "2010",
+        "status": "operating",
+        "a_feed_iron_grade": "60.1",
+        "a_steel_grade": "quality_carbon",
+    }
+    response = client.post(f"/enterprises/{line.enterprise_id}/lines/{line.pk}/edit/", data)
+    assert response.status_code == 302, response.content.decode()
+    line.refresh_from_db()
+    assert line.process == "foundry_iron"
+    assert line.attributes == {"feed_iron_grade": "60.1", "steel_grade": "quality_carbon"}
+    bad = client.post(
+        f"/enterprises/{line.enterprise_id}/lines/{line.pk}/edit/", {**data, "a_steel_grade": "gold"}
+    )
+    assert bad.status_code == 200
+    line.refresh_from_db()
+    assert line.attributes["steel_grade"] == "quality_carbon"
+
+
+def test_measured_values_are_recorded_in_the_indicator_unit_and_judged_on_the_line_page(
+    district: Person,
+) -> None:
+    line = LineFactory(
+        enterprise=EnterpriseFactory(territory_id="440703"), attributes={"feed_iron_grade": "60"}
+    )
+    client = client_for(district.user)
+    url = f"/enterprises/{line.enterprise_id}/lines/{line.pk}/"
+    today = dt.date.today()  # noqa: DTZ011
+    future = client.post(
+        url,
+        {
+            "indicator": "blast_furnace_energy",
+            "value": "430",
+            "measured_on": "2099-01-01",
+            "source": "energy_audit",
+        },
+    )
+    assert future.status_code == 200 and not Measurement.objects.exists()
+    response = client.post(
+        url,
+        {
+            "indicator": "blast_furnace_energy",
+            "value": "430",
+            "measured_on": (today - dt.timedelta(days=3)).isoformat(),
+            "source": "energy_audit",
+        },
+    )
+    assert response.status_code == 302
+    measurement = Measurement.objects.get()
+    assert (measurement.unit, measurement.recorded_by) == ("kgce/t", district.user)
+    page = client.get(url).content.decode()
+    assert "高炉工序单位产品能耗" in page and "430" in page
+    # Judged by the version in force today, with the feed-grade correction applied.
+    assert ("422.22" in page) == (today >= dt.date(2026, 7, 1))
+
+
+def test_a_broken_rulebook_stops_the_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.core.management.base import CommandError
+
+    from phaseout.rules.rulebook import RULEBOOK_DIR
+    from phaseout.standards import checks
+    from phaseout.standards.management.commands import check_rulebooks
+
+    for path in RULEBOOK_DIR.glob("*.toml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = tmp_path / "energy-steel.toml"
+    broken.write_text(
+        broken.read_text(encoding="utf-8").replace('unit = "kgce/t"', 'unit = "kWh/t"', 1), encoding="utf-8"
+    )
+    monkeypatch.setattr(checks, "RULEBOOK_DIR", tmp_path)
+    monkeypatch.setattr(check_rulebooks, "RULEBOOK_DIR", tmp_path)
+    [error] = checks.rulebooks_load()
+    assert "energy-steel.toml:" in error.msg and "unit mismatch" in error.msg
+    with pytest.raises(CommandError, match=r"energy-steel\.toml:\d+: unit mismatch"):
+        call_command("check_rulebooks")
+    monkeypatch.setattr(checks, "RULEBOOK_DIR", RULEBOOK_DIR)
+    assert checks.rulebooks_load() == []
