@@ -344,3 +344,9 @@ def test_a_broken_rulebook_stops_the_platform(tmp_path: Path, monkeypatch: pytes
         call_command("check_rulebooks")
     monkeypatch.setattr(checks, "RULEBOOK_DIR", RULEBOOK_DIR)
     assert checks.rulebooks_load() == []
+
+
+def test_run_status_reads_as_a_status(registry: dict[str, ProductionLine], office: Person) -> None:
+    run_evaluation(on=ON, by=office.user)
+    page = client_for(office.user).get("/standards/evaluations/").content.decode()
+    assert "已完成" in page

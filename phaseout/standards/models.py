@@ -3,15 +3,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EvaluationRun(models.Model):
     """One evaluation of the registry against the rulebooks on a day."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+        RUNNING = "running", pgettext_lazy("evaluation run", "Running")
+        DONE = "done", pgettext_lazy("evaluation run", "Done")
+        FAILED = "failed", pgettext_lazy("evaluation run", "Failed")
 
     on = models.DateField(_("evaluation date"))
     territory = models.ForeignKey(
