@@ -8,6 +8,7 @@ phaseout evaluate [--date D] [--territory CODE] [--by USER] [--dry-run]
                              evaluate the registry against the rulebooks; open findings and cases
 phaseout check-line [FILE|-] [--date D]   one line's description (JSON) in, its findings (JSON) out
 phaseout rulebooks           check the rulebooks load and list them
+phaseout plan-parse FILE [--year YYYY] [--json]   read an official plan document into tasks, units and dates
 phaseout <django command>    any other management command (migrate, createsuperuser, ...)
 """
 
@@ -25,6 +26,7 @@ ALIASES = {
     "evaluate": "evaluate_registry",
     "check-line": "check_line",
     "rulebooks": "check_rulebooks",
+    "plan-parse": "plan_parse",
 }
 
 

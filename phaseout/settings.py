@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "phaseout.cases",
     "phaseout.standards",
     "phaseout.prices",
+    "phaseout.plans",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +138,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 # Evidence files: what may be uploaded, and how large.
 EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
 REGISTER_IMPORT_MAX_BYTES = int(os.environ.get("REGISTER_IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))
+PLAN_DOCUMENT_MAX_BYTES = int(os.environ.get("PLAN_DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # Background work: Celery on Redis in production; without a broker, tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -3,6 +3,7 @@ from django.urls import path
 
 from phaseout.cases import views as cases
 from phaseout.orgs import views as orgs
+from phaseout.plans import views as plans
 from phaseout.prices import views as prices
 from phaseout.registry import views as registry
 from phaseout.standards import views as standards
@@ -51,5 +52,15 @@ urlpatterns = [
     path("standards/<slug:book_id>/", standards.rulebook_detail, name="rulebook-detail"),
     path("prices/", prices.price_measures, name="price-measures"),
     path("prices/<slug:utility>.xlsx", prices.price_export, name="price-export"),
+    path("plans/", plans.plan_list, name="plan-list"),
+    path("plans/upload/", plans.plan_upload, name="plan-upload"),
+    path("plans/<int:pk>/", plans.plan_detail, name="plan-detail"),
+    path("plans/<int:pk>/map/", plans.plan_map, name="plan-map"),
+    path("plans/<int:pk>/times/<int:expression_id>/", plans.plan_review_time, name="plan-review-time"),
+    path("plans/<int:pk>/confirm/", plans.plan_confirm, name="plan-confirm"),
+    path("plans/<int:pk>/supervise/", plans.plan_supervise, name="plan-supervise"),
+    path("plans/<int:pk>/tasks/<int:task_id>/deadline/", plans.task_deadline, name="task-deadline"),
+    path("submissions/", plans.my_submissions, name="my-submissions"),
+    path("submissions/<int:pk>/submit/", plans.submission_submit, name="submission-submit"),
     path("admin/", admin.site.urls),
 ]

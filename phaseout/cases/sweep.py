@@ -24,15 +24,27 @@ class SweepResult:
     orders_overdue: int = 0
     measures_overdue: int = 0
     reinspections_due: int = 0
+    submissions_reminded: int = 0
+    submissions_overdue: int = 0
 
     def __str__(self) -> str:
-        return _(
-            "Orders overdue: %(orders)d; exit measures overdue: %(measures)d; re-inspections due: %(visits)d."
-        ) % {
-            "orders": self.orders_overdue,
-            "measures": self.measures_overdue,
-            "visits": self.reinspections_due,
+        submissions = _("Submissions reminded: %(reminded)d; submissions overdue: %(overdue)d.") % {
+            "reminded": self.submissions_reminded,
+            "overdue": self.submissions_overdue,
         }
+        return (
+            _(
+                "Orders overdue: %(orders)d; exit measures overdue: %(measures)d; "
+                "re-inspections due: %(visits)d."
+            )
+            % {
+                "orders": self.orders_overdue,
+                "measures": self.measures_overdue,
+                "visits": self.reinspections_due,
+            }
+            + " "
+            + submissions
+        )
 
 
 def _escalate(
@@ -103,4 +115,7 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
         assert case.reinspection_due is not None
         if _escalate(case, Escalation.Kind.REINSPECTION_DUE, case.reinspection_due, now):
             result.reinspections_due += 1
+    from phaseout.plans.actions import sweep_submissions  # plans build on cases, not the other way
+
+    result.submissions_reminded, result.submissions_overdue = sweep_submissions(now=now, today=today)
     return result

@@ -85,3 +85,16 @@ def grades(limits: tuple[Decimal | None, ...]) -> str:
 @register.filter
 def split(value: str) -> list[str]:
     return value.split()
+
+
+SUBMISSION_STATUS = {
+    "due": gettext_lazy("Due"),
+    "on_time": gettext_lazy("Submitted on time"),
+    "late": gettext_lazy("Submitted late"),
+    "missing": gettext_lazy("Missing"),
+}
+
+
+@register.filter
+def submission_status(code: str) -> str:
+    return str(SUBMISSION_STATUS.get(code, code))

@@ -1,0 +1,359 @@
+"""Writes for plans: import a document as a draft, review it, confirm it, submissions, supervision."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from phaseout.audit.record import record
+from phaseout.orgs.models import Department, Territory
+from phaseout.plans import parser
+from phaseout.plans.documents import read_text
+from phaseout.plans.models import (
+    Plan,
+    PlanChange,
+    Section,
+    Submission,
+    Supervision,
+    Task,
+    TaskUnit,
+    TimeExpression,
+)
+
+
+class PlanError(ValueError):
+    """A plan action refused, with a message for the person."""
+
+
+# --- matching names to the organisation -------------------------------------------------------------
+
+_SUFFIXES = ("局", "委员会", "委", "厅", "办公室", "中心支行", "分局")
+
+
+def _core(name: str, city: Territory | None) -> str:
+    name = re.sub(r"\(.*?\)", "", name)
+    if city is not None and name.startswith(city.name):
+        name = name[len(city.name) :]
+    name = name.removeprefix("市")
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _subsequence(short: str, long: str) -> bool:
+    chars = iter(long)
+    return all(c in chars for c in short)
+
+
+def city_of(issuer: str) -> Territory | None:
+    for territory in Territory.objects.filter(level="city"):
+        if issuer.startswith(territory.name) or issuer.startswith(territory.name.removesuffix("市")):
+            return territory
+    return None
+
+
+def match_unit(name: str, city: Territory | None) -> tuple[str, Department | None]:
+    """(match kind, department) for a unit name as written in a plan."""
+    if re.match(r"^各[县市区]", name) and "政府" in name:
+        return TaskUnit.Match.ALL_DISTRICTS, None
+    if re.fullmatch(r"(?:[\u4e00-\u9fa5]{2,3}市)?市?(?:人民)?政府(?:办公室)?", name):
+        return TaskUnit.Match.GOVERNMENT, None
+    if name.startswith("省") or re.match(r"^[\u4e00-\u9fa5]{2,3}省", name):
+        return TaskUnit.Match.EXTERNAL, None
+    if city is None:
+        return TaskUnit.Match.UNMAPPED, None
+    departments = list(Department.objects.filter(territory=city))
+    if "协调小组" in name:
+        office = next((d for d in departments if d.is_office), None)
+        if office:
+            return TaskUnit.Match.DEPARTMENT, office
+    core = _core(name, city)
+    scored = []
+    for department in departments:
+        other = _core(department.name, city)
+        if core == other:
+            return TaskUnit.Match.DEPARTMENT, department
+        short, long = sorted((core, other), key=len)
+        if short and _subsequence(short, long) and len(short) / len(long) >= 0.5:
+            scored.append((len(short) / len(long), department))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    if len(scored) == 1 or (len(scored) > 1 and scored[0][0] > scored[1][0]):
+        return TaskUnit.Match.DEPARTMENT, scored[0][1]
+    return TaskUnit.Match.UNMAPPED, None
+
+
+# --- import -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_plan(*, name: str, data: bytes, by: User, year: int | None = None) -> Plan:
+    """Read a plan document into a draft plan. Bad input raises and creates nothing."""
+    text = read_text(name, data)
+    parsed = parser.parse(text, year=year)
+    if parsed.year is None:
+        raise PlanError(_("The plan's year could not be found in the document; please give it."))
+    city = city_of(parsed.issuer or parsed.title)
+    plan = Plan.objects.create(
+        year=parsed.year,
+        title=parsed.title[:200] or name,
+        issuer=parsed.issuer[:100],
+        doc_number=parsed.doc_number[:60],
+        issue_date=parsed.issue_date,
+        valid_until=parsed.valid_until,
+        recipients=parsed.recipients,
+        territory=city,
+        source_name=name[:200],
+        source_text=text,
+        problems=parsed.problems,
+        created_by=by,
+    )
+    sections: dict[str, Section] = {}
+    for order, s in enumerate(parsed.sections):
+        sections[s.path] = Section.objects.create(
+            plan=plan,
+            path=s.path,
+            level=s.level,
+            title=s.title[:200],
+            stage=s.stage,
+            period_start=s.period_start,
+            period_end=s.period_end,
+            period_text=s.period_text[:60],
+            order=order,
+        )
+    task_of: dict[int, Task] = {}
+    for order, t in enumerate(parsed.tasks):
+        task = Task.objects.create(
+            plan=plan,
+            section=sections.get(t.number),
+            number=t.number,
+            text=t.text,
+            deadline=t.deadline,
+            period_start=t.period_start,
+            period_end=t.period_end,
+            inherited_deadline=t.inherited_deadline,
+            order=order,
+        )
+        for expr in t.times:
+            task_of[id(expr)] = task
+        for unit in t.units:
+            match, department = match_unit(unit.name, city)
+            TaskUnit.objects.create(
+                task=task,
+                name=unit.name[:100],
+                role=unit.role,
+                source=unit.source,
+                match=match,
+                department=department,
+            )
+    for expr in parsed.times:
+        TimeExpression.objects.create(
+            plan=plan,
+            task=task_of.get(id(expr)),
+            text=expr.text[:60],
+            sentence=expr.sentence,
+            kind=expr.kind,
+            date=expr.date,
+            start=expr.start,
+            months=expr.months,
+            days=expr.days,
+            reason=expr.reason[:200],
+            needs_review=expr.needs_review,
+        )
+    record(actor=by, action="plan.import", obj=plan, data={"file": name, "tasks": len(parsed.tasks)})
+    return plan
+
+
+def _draft(plan: Plan) -> Plan:
+    locked = Plan.objects.select_for_update().get(pk=plan.pk)
+    if locked.status != Plan.Status.DRAFT:
+        raise PlanError(_("This plan is already confirmed."))
+    return locked
+
+
+@transaction.atomic
+def map_unit(*, plan: Plan, name: str, match: str, department: Department | None, by: User) -> int:
+    """Map every mention of a name in a draft plan to a unit of the organisation."""
+    plan = _draft(plan)
+    if match == TaskUnit.Match.DEPARTMENT and department is None:
+        raise PlanError(_("Please choose the department."))
+    if match not in TaskUnit.Match.values or match == TaskUnit.Match.UNMAPPED:
+        raise PlanError(_("Please choose what this name is."))
+    count = TaskUnit.objects.filter(task__plan=plan, name=name).update(
+        match=match, department=department if match == TaskUnit.Match.DEPARTMENT else None
+    )
+    record(actor=by, action="plan.map_unit", obj=plan, data={"name": name, "match": match})
+    return count
+
+
+@transaction.atomic
+def review_time(*, expression: TimeExpression, date: dt.date | None, by: User) -> TimeExpression:
+    """Accept a flagged expression as having no date, or give its date (which then applies to its task)."""
+    _draft(expression.plan)
+    expression.reviewed_by = by
+    if date is not None:
+        expression.date = date
+        expression.reason = _("date given at review")
+        if expression.task_id and expression.kind in ("deadline", "vague", "recurring"):
+            Task.objects.filter(pk=expression.task_id, deadline__isnull=True).update(deadline=date)
+    expression.save()
+    record(actor=by, action="plan.review_time", obj=expression.plan, data={"text": expression.text})
+    return expression
+
+
+_REPORTING = re.compile(r"报送|函告|反馈|上报|备案|报市|报区|报县|报省|汇总|总结")
+
+
+def _kind(text: str) -> str:
+    if "总结" in text:
+        return Submission.Kind.SUMMARY
+    if ("工作计划" in text or "方案" in text) and ("备案" in text or "制定" in text):
+        return Submission.Kind.SUB_PLAN
+    return Submission.Kind.REPORT
+
+
+@transaction.atomic
+def confirm_plan(*, plan: Plan, by: User) -> Plan:
+    """Confirm a reviewed draft and derive the submissions each unit owes."""
+    plan = _draft(plan)
+    unmapped = sorted(
+        set(
+            TaskUnit.objects.filter(task__plan=plan, match=TaskUnit.Match.UNMAPPED).values_list(
+                "name", flat=True
+            )
+        )
+    )
+    if unmapped:
+        raise PlanError(
+            _("Some names are not matched to a unit yet: %(names)s") % {"names": "、".join(unmapped)}
+        )
+    pending = plan.times.filter(needs_review=True, reviewed_by__isnull=True).count()
+    if pending:
+        raise PlanError(_("%(count)d time expressions still need review.") % {"count": pending})
+    districts = list(Territory.objects.filter(parent=plan.territory)) if plan.territory else []
+    for task in plan.tasks.filter(deadline__isnull=False).prefetch_related("units"):
+        if not _REPORTING.search(task.text):
+            continue
+        for unit in task.units.all():
+            if unit.role == TaskUnit.Role.RECEIVER:
+                continue
+            owed: list[dict[str, Any]] = []
+            if unit.match == TaskUnit.Match.DEPARTMENT:
+                owed.append({"department": unit.department})
+            elif unit.match == TaskUnit.Match.ALL_DISTRICTS:
+                owed.extend({"territory": district} for district in districts)
+            for owner in owed:
+                Submission.objects.get_or_create(
+                    plan=plan,
+                    task=task,
+                    **owner,
+                    defaults={"kind": _kind(task.text), "due_date": task.deadline},
+                )
+    plan.status = Plan.Status.CONFIRMED
+    plan.confirmed_by = by
+    plan.confirmed_at = timezone.now()
+    plan.save()
+    record(actor=by, action="plan.confirm", obj=plan, data={"submissions": plan.submissions.count()})
+    return plan
+
+
+@transaction.atomic
+def change_deadline(*, task: Task, deadline: dt.date, reason: str, by: User) -> Task:
+    """Move a task's deadline; a confirmed plan keeps the history, and open submissions move with it."""
+    if not reason.strip():
+        raise PlanError(_("Please give the reason for the change."))
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    before = task.deadline
+    task.deadline = deadline
+    task.save(update_fields=["deadline"])
+    task.submissions.filter(submitted_on__isnull=True).update(due_date=deadline)
+    PlanChange.objects.create(
+        plan=task.plan,
+        task=task,
+        field="deadline",
+        before=before.isoformat() if before else "",
+        after=deadline.isoformat(),
+        reason=reason,
+        by=by,
+    )
+    record(actor=by, action="plan.change_deadline", obj=task.plan, reason=reason, data={"task": task.pk})
+    return task
+
+
+@transaction.atomic
+def submit(
+    *,
+    submission: Submission,
+    document: UploadedFile,
+    numbers: dict[str, Any],
+    note: str,
+    by: User,
+    today: dt.date | None = None,
+) -> Submission:
+    today = today or timezone.localdate()
+    locked = Submission.objects.select_for_update().get(pk=submission.pk)
+    if locked.submitted_on is not None:
+        raise PlanError(_("This has already been submitted."))
+    locked.document = document
+    locked.numbers = numbers
+    locked.note = note
+    locked.submitted_on = today
+    locked.submitted_by = by
+    locked.save()
+    record(actor=by, action="submission.submit", obj=locked, data={"late": today > locked.due_date})
+    return locked
+
+
+@transaction.atomic
+def record_supervision(
+    *,
+    plan: Plan,
+    kind: str,
+    issued_on: dt.date,
+    text: str,
+    submissions: QuerySet[Submission],
+    by: User,
+) -> Supervision:
+    """The office circulates a notice or summons a unit for talks, for the items it failed."""
+    items = list(submissions)
+    if not items:
+        raise PlanError(_("Please choose the items the unit failed."))
+    owners = {(s.department_id, s.territory_id) for s in items}
+    if len(owners) != 1:
+        raise PlanError(_("A notice or summons is against one unit; the items chosen belong to several."))
+    department_id, territory_id = owners.pop()
+    supervision = Supervision.objects.create(
+        plan=plan,
+        kind=kind,
+        department_id=department_id,
+        territory_id=territory_id,
+        issued_on=issued_on,
+        text=text,
+        by=by,
+    )
+    supervision.submissions.set(items)
+    record(actor=by, action=f"supervision.{kind}", obj=supervision, reason=text)
+    return supervision
+
+
+REMIND_DAYS = 7
+
+
+def sweep_submissions(*, now: dt.datetime | None = None, today: dt.date | None = None) -> tuple[int, int]:
+    """Mark reminders (7 days before the date) and escalations (after it) once each; safe to run twice."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    open_ = Submission.objects.filter(submitted_on__isnull=True, plan__status=Plan.Status.CONFIRMED)
+    reminded = open_.filter(
+        reminded_at__isnull=True, due_date__gte=today, due_date__lte=today + dt.timedelta(days=REMIND_DAYS)
+    ).update(reminded_at=now)
+    escalated = open_.filter(escalated_at__isnull=True, due_date__lt=today).update(escalated_at=now)
+    return reminded, escalated

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from phaseout.orgs.models import Department
+from phaseout.plans.models import Plan, Submission, Supervision, TaskUnit
+
+
+class PlanUploadForm(forms.Form):
+    document = forms.FileField(label=_("Plan document (.txt, .docx or .pdf with text)"))
+    year = forms.IntegerField(
+        label=_("Year"),
+        required=False,
+        min_value=2000,
+        max_value=2100,
+        help_text=_("Only needed when the document does not say."),
+    )
+
+    def clean_document(self) -> Any:
+        upload = self.cleaned_data["document"]
+        if upload.size > settings.PLAN_DOCUMENT_MAX_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(limit)s.")
+                % {"limit": filesizeformat(settings.PLAN_DOCUMENT_MAX_BYTES)}
+            )
+        return upload
+
+
+class MapUnitForm(forms.Form):
+    name = forms.CharField(widget=forms.HiddenInput)
+    match = forms.ChoiceField(
+        label=_("This name is"),
+        choices=[(v, label) for v, label in TaskUnit.Match.choices if v != TaskUnit.Match.UNMAPPED],
+    )
+    department = forms.ModelChoiceField(
+        label=_("Department"), queryset=Department.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, plan: Plan, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        queryset = (
+            Department.objects.filter(territory=plan.territory)
+            if plan.territory
+            else Department.objects.all()
+        )
+        self.fields["department"].queryset = queryset  # type: ignore[attr-defined]
+
+
+class ReviewTimeForm(forms.Form):
+    date = forms.DateField(
+        label=_("Date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Leave empty to accept that the text gives no date."),
+    )
+
+
+class DeadlineForm(forms.Form):
+    deadline = forms.DateField(label=_("New deadline"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SubmitForm(forms.Form):
+    document = forms.FileField(label=_("Document"))
+    enterprises = forms.IntegerField(label=_("Enterprises closed"), min_value=0, required=False)
+    lines = forms.IntegerField(label=_("Lines and main equipment closed"), min_value=0, required=False)
+    capacity = forms.CharField(
+        label=_("Capacity closed"),
+        required=False,
+        max_length=200,
+        help_text=_("One figure per unit, e.g. 钢铁 60万吨/年；水泥熟料 2500 t/d."),
+    )
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_document(self) -> Any:
+        upload = self.cleaned_data["document"]
+        if upload.size > settings.PLAN_DOCUMENT_MAX_BYTES:
+            raise forms.ValidationError(
+                _("The file is larger than %(limit)s.")
+                % {"limit": filesizeformat(settings.PLAN_DOCUMENT_MAX_BYTES)}
+            )
+        return upload
+
+    def numbers(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {k: data[k] for k in ("enterprises", "lines", "capacity") if data.get(k) not in (None, "")}
+
+
+class SupervisionForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=Supervision.Kind.choices)
+    issued_on = forms.DateField(label=_("Issued on"), widget=forms.DateInput(attrs={"type": "date"}))
+    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
+    submissions = forms.ModelMultipleChoiceField(
+        label=_("Items failed"), queryset=Submission.objects.none(), widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, plan: Plan, failed: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["submissions"].queryset = Submission.objects.filter(  # type: ignore[attr-defined]
+            plan=plan, pk__in=failed
+        ).select_related("department", "territory")

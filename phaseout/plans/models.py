@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Plan(models.Model):
+    """The year's plan, as data: imported from its official document, reviewed and confirmed."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft, to be reviewed")
+        CONFIRMED = "confirmed", _("Confirmed")
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    title = models.CharField(_("title"), max_length=200)
+    issuer = models.CharField(_("issuing body"), max_length=100, blank=True)
+    doc_number = models.CharField(_("document number"), max_length=60, blank=True)
+    issue_date = models.DateField(_("issue date"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    recipients = models.JSONField(_("recipients"), default=list, blank=True)
+    territory = models.ForeignKey(
+        "orgs.Territory", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("territory")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    source_name = models.CharField(_("source file"), max_length=200)
+    source_text = models.TextField()
+    problems = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-year", "-id"]
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        constraints = [
+            models.CheckConstraint(
+                name="plan_confirmed_with_who_and_when",
+                condition=~models.Q(status="confirmed")
+                | models.Q(confirmed_by__isnull=False, confirmed_at__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.doc_number} {self.title}".strip()
+
+
+class Section(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="sections")
+    path = models.CharField(max_length=30)
+    level = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=200)
+    stage = models.CharField(max_length=12, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    period_text = models.CharField(max_length=60, blank=True)
+    order = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["plan", "order"]
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.title}"
+
+
+class Task(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="tasks")
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, null=True, related_name="tasks")
+    number = models.CharField(_("number"), max_length=30, blank=True)
+    text = models.TextField(_("task"))
+    deadline = models.DateField(_("deadline"), null=True, blank=True)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    inherited_deadline = models.BooleanField(default=False)
+    order = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["plan", "order"]
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.text[:30]}"
+
+
+class TaskUnit(models.Model):
+    """A unit named in a task, as written, and what it was matched to in the organisation."""
+
+    class Role(models.TextChoices):
+        LEAD = "lead", _("Lead")
+        SUPPORTING = "supporting", _("Supporting")
+        RESPONSIBLE = "responsible", _("Responsible")
+        RECEIVER = "receiver", _("Receives the report")
+
+    class Match(models.TextChoices):
+        DEPARTMENT = "department", _("Department")
+        ALL_DISTRICTS = "all_districts", _("Every district government")
+        GOVERNMENT = "government", _("The city government")
+        EXTERNAL = "external", _("Outside the city (province, others)")
+        UNMAPPED = "unmapped", _("Not yet matched")
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="units")
+    name = models.CharField(_("as written"), max_length=100)
+    role = models.CharField(_("role"), max_length=12, choices=Role.choices)
+    source = models.CharField(max_length=10)
+    match = models.CharField(_("matched to"), max_length=14, choices=Match.choices)
+    department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, null=True, blank=True)
+
+    class Meta:
+        ordering = ["task", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="task_unit_department_when_matched",
+                condition=~models.Q(match="department") | models.Q(department__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TimeExpression(models.Model):
+    """A time expression found in the plan, with the date it was resolved to or why it was not."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="times")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, null=True, blank=True, related_name="times")
+    text = models.CharField(_("expression"), max_length=60)
+    sentence = models.TextField(_("sentence"))
+    kind = models.CharField(_("kind"), max_length=10)
+    date = models.DateField(_("resolved date"), null=True, blank=True)
+    start = models.DateField(null=True, blank=True)
+    months = models.PositiveSmallIntegerField(null=True, blank=True)
+    days = models.PositiveSmallIntegerField(null=True, blank=True)
+    reason = models.CharField(_("note"), max_length=200, blank=True)
+    needs_review = models.BooleanField(default=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["plan", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Submission(models.Model):
+    """What a unit owes by a date under the plan: a document plus the numbers it reports."""
+
+    class Kind(models.TextChoices):
+        SUB_PLAN = "sub_plan", _("Sub-plan filed for the record (备案)")
+        REPORT = "report", _("Report of closures")
+        SUMMARY = "summary", _("Year summary")
+
+    class Status(models.TextChoices):
+        DUE = "due", _("Due")
+        ON_TIME = "on_time", _("Submitted on time")
+        LATE = "late", _("Submitted late")
+        MISSING = "missing", _("Missing")
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="submissions")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="submissions")
+    department = models.ForeignKey(
+        "orgs.Department", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("department")
+    )
+    territory = models.ForeignKey(
+        "orgs.Territory", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("territory")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    due_date = models.DateField(_("due"))
+    submitted_on = models.DateField(_("submitted on"), null=True, blank=True)
+    document = models.FileField(_("document"), upload_to="submissions/%Y/", blank=True)
+    numbers = models.JSONField(_("figures reported"), default=dict, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
+        constraints = [
+            models.CheckConstraint(
+                name="submission_owed_by_one_unit",
+                condition=models.Q(department__isnull=False, territory__isnull=True)
+                | models.Q(department__isnull=True, territory__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="submission_submitted_with_who",
+                condition=models.Q(submitted_on__isnull=True) | models.Q(submitted_by__isnull=False),
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_date"], name="submission_open_idx", condition=models.Q(submitted_on=None)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit_name} {self.get_kind_display()} {self.due_date:%Y-%m-%d}"
+
+    @property
+    def unit_name(self) -> str:
+        if self.department_id:
+            return self.department.name  # type: ignore[union-attr]
+        return self.territory.name if self.territory_id else ""  # type: ignore[union-attr]
+
+    def status_on(self, today: dt.date) -> str:
+        if self.submitted_on is not None:
+            return self.Status.ON_TIME if self.submitted_on <= self.due_date else self.Status.LATE
+        return self.Status.DUE if today <= self.due_date else self.Status.MISSING
+
+
+class PlanChange(models.Model):
+    """One change to a plan after it was confirmed: who, when, what it was and what it became."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="changes")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    field = models.CharField(max_length=40)
+    before = models.TextField(blank=True)
+    after = models.TextField(blank=True)
+    reason = models.TextField(blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.before} → {self.after}"
+
+
+class Supervision(models.Model):
+    """A circulated notice (通报) or a summons for talks (约谈) the office issues against a unit."""
+
+    class Kind(models.TextChoices):
+        NOTICE = "notice", _("Circulated notice (通报)")
+        TALKS = "talks", _("Summons for talks (约谈)")
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="supervisions")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, null=True, blank=True)
+    territory = models.ForeignKey("orgs.Territory", on_delete=models.PROTECT, null=True, blank=True)
+    issued_on = models.DateField(_("issued on"))
+    text = models.TextField(_("text"))
+    submissions = models.ManyToManyField(Submission, blank=True, related_name="supervisions")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                name="supervision_against_one_unit",
+                condition=models.Q(department__isnull=False, territory__isnull=True)
+                | models.Q(department__isnull=True, territory__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.issued_on}"

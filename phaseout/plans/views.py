@@ -1,0 +1,281 @@
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from phaseout.cases.views import _person, _user
+from phaseout.orgs.access import ALL_STAFF_ROLES, allow
+from phaseout.orgs.models import Person, Role
+from phaseout.plans import actions
+from phaseout.plans.documents import UnreadableDocument
+from phaseout.plans.forms import (
+    DeadlineForm,
+    MapUnitForm,
+    PlanUploadForm,
+    ReviewTimeForm,
+    SubmitForm,
+    SupervisionForm,
+)
+from phaseout.plans.models import Plan, Submission, Task, TaskUnit, TimeExpression
+from phaseout.plans.parser import NotAPlan
+
+READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
+
+NOT_A_PLAN = {
+    "empty": gettext_lazy("The document is empty."),
+    "not_a_plan": gettext_lazy(
+        "This document does not read as a work plan: it has no title, document number or numbered headings."
+    ),
+    "no_headings": gettext_lazy(
+        "This document does not read as a work plan: it has no numbered headings (一、…)."
+    ),
+    "no_tasks": gettext_lazy("No task with a unit or a date was found in this document."),
+}
+
+
+def _not_a_plan(exc: NotAPlan) -> str:
+    return str(NOT_A_PLAN.get(exc.code, exc))
+
+
+@allow(*READERS)
+def plan_list(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    form = PlanUploadForm() if person.role == Role.OFFICE else None
+    return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form})
+
+
+@require_POST
+@allow(Role.OFFICE)
+def plan_upload(request: HttpRequest) -> HttpResponse:
+    form = PlanUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["document"]
+        try:
+            plan = actions.import_plan(
+                name=upload.name, data=upload.read(), by=_user(request), year=form.cleaned_data["year"]
+            )
+        except UnreadableDocument as exc:
+            form.add_error("document", str(exc))
+        except NotAPlan as exc:
+            form.add_error("document", _not_a_plan(exc))
+        except actions.PlanError as exc:
+            form.add_error("year", str(exc))
+        else:
+            messages.success(
+                request, _("The document was read into a draft plan. Please review it and confirm.")
+            )
+            return redirect("plan-detail", plan.pk)
+    return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form}, status=400)
+
+
+def _submissions_for(person: Person, qs: QuerySet[Submission]) -> QuerySet[Submission]:
+    if person.role in (Role.OFFICE, Role.AUDITOR):
+        return qs
+    if person.role == Role.DEPARTMENT:
+        return qs.filter(department=person.department_id)
+    if person.role == Role.DISTRICT and person.territory is not None:
+        return qs.filter(territory__in=person.territory.subtree_codes())
+    return qs.none()
+
+
+@allow(*READERS)
+def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    plan = get_object_or_404(Plan.objects.select_related("territory"), pk=pk)
+    today = timezone.localdate()
+    tasks = list(plan.tasks.select_related("section").prefetch_related("units__department"))
+    submissions = list(
+        plan.submissions.select_related("department", "territory", "task").order_by("due_date", "id")
+    )
+    status_of = {s.pk: s.status_on(today) for s in submissions}
+    per_task: dict[int, Counter[str]] = defaultdict(Counter)
+    per_unit: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in submissions:
+        per_task[s.task_id][status_of[s.pk]] += 1
+        per_unit[s.unit_name][status_of[s.pk]] += 1
+    unmapped = sorted({u.name for t in tasks for u in t.units.all() if u.match == TaskUnit.Match.UNMAPPED})
+    review = list(plan.times.filter(needs_review=True).select_related("task"))
+    failed = [
+        s.pk for s in submissions if status_of[s.pk] in (Submission.Status.MISSING, Submission.Status.LATE)
+    ]
+    milestones = sorted(
+        [(s.period_start, s.period_end, s.title) for s in plan.sections.exclude(stage="") if s.period_end],
+        key=lambda m: m[1],
+    )
+    deadlines = sorted({(t.deadline, t.number) for t in tasks if t.deadline})
+    context: dict[str, Any] = {
+        "plan": plan,
+        "sections": plan.sections.all(),
+        "tasks": tasks,
+        "submissions": submissions,
+        "status_of": status_of,
+        "per_task": {k: dict(v) for k, v in per_task.items()},
+        "per_unit": {k: dict(v) for k, v in sorted(per_unit.items())},
+        "unmapped": [
+            (name, MapUnitForm(plan=plan, initial={"name": name}, prefix=f"u{i}"))
+            for i, name in enumerate(unmapped)
+        ],
+        "review": [(t, ReviewTimeForm(prefix=f"t{t.pk}")) for t in review],
+        "may_edit": person.role == Role.OFFICE,
+        "supervision_form": SupervisionForm(plan=plan, failed=failed, initial={"issued_on": today})
+        if person.role == Role.OFFICE and failed
+        else None,
+        "supervisions": plan.supervisions.select_related("department", "territory").prefetch_related(
+            "submissions"
+        ),
+        "changes": plan.changes.select_related("by__person", "task"),
+        "milestones": milestones,
+        "deadlines": deadlines,
+        "today": today,
+        "mine": {s.pk for s in _submissions_for(person, plan.submissions.all())},
+    }
+    return render(request, "plans/plan_detail.html", context)
+
+
+@require_POST
+@allow(Role.OFFICE)
+def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(Plan, pk=pk)
+    prefix = request.POST.get("prefix", "")
+    form = MapUnitForm(request.POST, plan=plan, prefix=prefix or None)
+    if form.is_valid():
+        try:
+            actions.map_unit(
+                plan=plan,
+                name=form.cleaned_data["name"],
+                match=form.cleaned_data["match"],
+                department=form.cleaned_data["department"],
+                by=_user(request),
+            )
+            messages.success(request, _("Matched."))
+        except actions.PlanError as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, _("Please choose what this name is."))
+    return redirect("plan-detail", plan.pk)
+
+
+@require_POST
+@allow(Role.OFFICE)
+def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpResponse:
+    expression = get_object_or_404(TimeExpression, pk=expression_id, plan_id=pk)
+    form = ReviewTimeForm(request.POST, prefix=f"t{expression.pk}")
+    if form.is_valid():
+        try:
+            actions.review_time(expression=expression, date=form.cleaned_data["date"], by=_user(request))
+            messages.success(request, _("Reviewed."))
+        except actions.PlanError as exc:
+            messages.error(request, str(exc))
+    else:
+        messages.error(request, _("Please enter a valid date, or leave it empty."))
+    return redirect("plan-detail", pk)
+
+
+@require_POST
+@allow(Role.OFFICE)
+def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(Plan, pk=pk)
+    try:
+        actions.confirm_plan(plan=plan, by=_user(request))
+        messages.success(request, _("The plan is confirmed; the submissions it asks for are now tracked."))
+    except actions.PlanError as exc:
+        messages.error(request, str(exc))
+    return redirect("plan-detail", plan.pk)
+
+
+@allow(Role.OFFICE)
+def task_deadline(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
+    task = get_object_or_404(Task.objects.select_related("plan"), pk=task_id, plan_id=pk)
+    form = DeadlineForm(request.POST or None, initial={"deadline": task.deadline})
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.change_deadline(
+                task=task,
+                deadline=form.cleaned_data["deadline"],
+                reason=form.cleaned_data["reason"],
+                by=_user(request),
+            )
+        except actions.PlanError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(
+                request, _("The deadline was changed; the change is kept in the plan's history.")
+            )
+            return redirect("plan-detail", pk)
+    return render(request, "plans/task_deadline.html", {"task": task, "form": form})
+
+
+@require_POST
+@allow(Role.OFFICE)
+def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(Plan, pk=pk)
+    today = timezone.localdate()
+    failed = [
+        s.pk
+        for s in plan.submissions.all()
+        if s.status_on(today) in (Submission.Status.MISSING, Submission.Status.LATE)
+    ]
+    form = SupervisionForm(request.POST, plan=plan, failed=failed)
+    if form.is_valid():
+        try:
+            actions.record_supervision(
+                plan=plan,
+                kind=form.cleaned_data["kind"],
+                issued_on=form.cleaned_data["issued_on"],
+                text=form.cleaned_data["text"],
+                submissions=form.cleaned_data["submissions"],
+                by=_user(request),
+            )
+            messages.success(request, _("Recorded."))
+        except actions.PlanError as exc:
+            messages.error(request, str(exc))
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+    return redirect("plan-detail", plan.pk)
+
+
+@allow(*ALL_STAFF_ROLES)
+def my_submissions(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    today = timezone.localdate()
+    qs = _submissions_for(person, Submission.objects.filter(plan__status=Plan.Status.CONFIRMED))
+    rows = [(s, s.status_on(today)) for s in qs.select_related("plan", "task", "department", "territory")]
+    return render(request, "plans/submissions.html", {"rows": rows, "today": today})
+
+
+@allow(Role.DEPARTMENT, Role.DISTRICT, Role.OFFICE)
+def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    submission = get_object_or_404(
+        _submissions_for(person, Submission.objects.select_related("plan", "task")).filter(
+            Q(plan__status=Plan.Status.CONFIRMED)
+        ),
+        pk=pk,
+    )
+    form = SubmitForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            actions.submit(
+                submission=submission,
+                document=form.cleaned_data["document"],
+                numbers=form.numbers(),
+                note=form.cleaned_data["note"],
+                by=_user(request),
+            )
+        except actions.PlanError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Submitted."))
+            return redirect("my-submissions")
+    return render(request, "plans/submit.html", {"submission": submission, "form": form})
