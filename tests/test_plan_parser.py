@@ -306,7 +306,8 @@ def test_labelled_time_expressions_and_units_precision_recall() -> None:
         recall = hits / len(expected) if expected else 1.0
         report.append((label, precision, recall))
         print(
-            f"{label}: precision {precision:.3f}, recall {recall:.3f} ({hits}/{len(expected)} expected, {len(found)} found)"
+            f"{label}: precision {precision:.3f}, recall {recall:.3f} "
+            f"({hits}/{len(expected)} expected, {len(found)} found)"
         )
         for miss in sorted(expected - found, key=str):
             print("  missed", miss, LABELLED[miss[0]][1])
@@ -394,7 +395,8 @@ def _docx(paragraphs: list[str]) -> bytes:
 def test_documents_are_read_from_docx_txt_and_refused_when_unreadable() -> None:
     seed = (SEEDS / "jiangmen-2021-plan.txt").read_text(encoding="utf-8")
     text = read_text("plan.docx", _docx(seed.splitlines()))
-    assert [(t.number, t.deadline) for t in _dated(parse(text))][0] == ("三(一)", D(2021, 4, 30))
+    first = _dated(parse(text))[0]
+    assert (first.number, first.deadline) == ("三(一)", D(2021, 4, 30))
     assert read_text("plan.txt", seed.encode("gb18030")) == seed
     blank = pypdf.PdfWriter()
     blank.add_blank_page(width=595, height=842)
