@@ -42,7 +42,10 @@ def _core(name: str, city: Territory | None) -> str:
     name = re.sub(r"\(.*?\)", "", name)
     if city is not None and name.startswith(city.name):
         name = name[len(city.name) :]
-    name = name.removeprefix("市")
+    elif city is not None and name.startswith(city.name.removesuffix("市")):
+        name = name[len(city.name) - 1 :]  # "江门银保监分局"
+    else:
+        name = name.removeprefix("市")
     for suffix in _SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -215,7 +218,7 @@ _REPORTING = re.compile(r"报送|函告|反馈|上报|备案|报市|报区|报�
 def _kind(text: str) -> str:
     if "总结" in text:
         return Submission.Kind.SUMMARY
-    if ("工作计划" in text or "方案" in text) and ("备案" in text or "制定" in text):
+    if ("工作计划" in text or "方案" in text) and "备案" in text:
         return Submission.Kind.SUB_PLAN
     return Submission.Kind.REPORT
 
@@ -243,8 +246,8 @@ def confirm_plan(*, plan: Plan, by: User) -> Plan:
         if not _REPORTING.search(task.text):
             continue
         for unit in task.units.all():
-            if unit.role == TaskUnit.Role.RECEIVER:
-                continue
+            if unit.role not in (TaskUnit.Role.LEAD, TaskUnit.Role.RESPONSIBLE):
+                continue  # supporting units contribute; the lead or the responsible unit reports
             owed: list[dict[str, Any]] = []
             if unit.match == TaskUnit.Match.DEPARTMENT:
                 owed.append({"department": unit.department})

@@ -1,0 +1,187 @@
+"""Plans in the platform: a seed document imported, reviewed and confirmed; the submissions it
+asks for, their status over a moving clock; deadline changes with history; supervision; reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from phaseout.orgs.models import Person
+from phaseout.plans import actions
+from phaseout.plans.models import Plan, PlanChange, Submission, Supervision, TaskUnit
+from tests.conftest import PDF, client_for
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+D = dt.date
+
+
+def _import(office: Person, name: str = "jiangmen-2021-plan.txt") -> Plan:
+    return actions.import_plan(name=name, data=(SEEDS / name).read_bytes(), by=office.user)
+
+
+def _confirm(plan: Plan, office: Person) -> Plan:
+    for expression in plan.times.filter(needs_review=True):
+        actions.review_time(expression=expression, date=None, by=office.user)
+    return actions.confirm_plan(plan=plan, by=office.user)
+
+
+def test_seed_plan_units_are_matched_to_the_organisation(office: Person) -> None:
+    plan = _import(office)
+    assert (plan.status, plan.year, plan.territory_id) == ("draft", 2021, "440700")
+    matches = {
+        (u.name, u.match, u.department.code if u.department else "")
+        for u in TaskUnit.objects.filter(task__plan=plan)
+    }
+    assert ("市发展改革局", "department", "jm-fgj") in matches
+    assert ("市市场监管局", "department", "jm-scjgj") in matches
+    assert ("市应急管理局", "department", "jm-yjglj") in matches
+    assert ("市工业和信息化局", "department", "jm-gxj") in matches
+    assert ("各市(区)政府", "all_districts", "") in matches
+    assert ("市政府", "government", "") in matches
+    assert ("省工业和信息化厅", "external", "") in matches
+    assert ("江门市淘汰落后产能工作协调小组", "department", "jm-gxj") in matches  # the office
+    assert not [m for m in matches if m[1] == "unmapped"]
+    heyuan = _import(office, "heyuan-2021-plan.txt")
+    units = {
+        (u.name, u.department.code if u.department else u.match)
+        for u in TaskUnit.objects.filter(task__plan=heyuan)
+    }
+    assert {("市发展和改革局", "hy-fgj"), ("市市场监管局", "hy-scjgj"), ("市自然资源局", "hy-zrzyj")} <= units
+
+
+def test_confirming_needs_every_name_matched_and_every_flag_reviewed(office: Person) -> None:
+    plan = _import(office)
+    with pytest.raises(actions.PlanError, match="需要复核"):
+        actions.confirm_plan(plan=plan, by=office.user)
+    unit = TaskUnit.objects.filter(task__plan=plan, name="市生态环境局").first()
+    assert unit is not None
+    TaskUnit.objects.filter(task__plan=plan, name="市生态环境局").update(match="unmapped", department=None)
+    for expression in plan.times.filter(needs_review=True):
+        actions.review_time(expression=expression, date=None, by=office.user)
+    with pytest.raises(actions.PlanError, match="市生态环境局"):
+        actions.confirm_plan(plan=plan, by=office.user)
+    assert not Submission.objects.exists()
+    from phaseout.orgs.models import Department
+
+    actions.map_unit(
+        plan=plan,
+        name="市生态环境局",
+        match="department",
+        department=Department.objects.get(code="jm-sthjj"),
+        by=office.user,
+    )
+    plan = actions.confirm_plan(plan=plan, by=office.user)
+    assert plan.status == "confirmed"
+    with pytest.raises(actions.PlanError, match="已确认"):
+        actions.map_unit(plan=plan, name="市政府", match="government", department=None, by=office.user)
+
+
+def test_submissions_derived_from_the_plan_and_their_status_over_time(office: Person) -> None:
+    plan = _confirm(_import(office), office)
+    owed = {
+        (s.task.deadline, s.kind, s.department.code if s.department else s.territory_id)
+        for s in plan.submissions.select_related("task", "department")
+    }
+    # 4月底前: the lead reports the plan; 5月底前: each district files its sub-plan; 6月15日前: the
+    # four departments report closures; 12月15日前: the four and every district send summaries;
+    # 2022年1月5日前: the office.
+    assert (D(2021, 4, 30), "report", "jm-gxj") in owed
+    assert sum(1 for d, k, _ in owed if d == D(2021, 5, 31) and k == "sub_plan") == 7
+    assert {u for d, _, u in owed if d == D(2021, 6, 15)} == {"jm-fgj", "jm-sthjj", "jm-scjgj", "jm-yjglj"}
+    assert sum(1 for d, k, _ in owed if d == D(2021, 12, 15) and k == "summary") == 11
+    assert (D(2022, 1, 5), "summary", "jm-gxj") in owed
+    assert len(owed) == 24
+
+    report = plan.submissions.get(department__code="jm-fgj", due_date=D(2021, 6, 15))
+    assert report.status_on(D(2021, 6, 10)) == "due"
+    assert report.status_on(D(2021, 6, 15)) == "due"
+    assert report.status_on(D(2021, 6, 16)) == "missing"
+    document = SimpleUploadedFile("report.pdf", PDF, content_type="application/pdf")
+    report = actions.submit(
+        submission=report,
+        document=document,
+        numbers={"enterprises": 2},
+        note="",
+        by=office.user,
+        today=D(2021, 6, 14),
+    )
+    assert report.status_on(D(2021, 6, 20)) == "on_time"
+    late = plan.submissions.get(department__code="jm-sthjj", due_date=D(2021, 6, 15))
+    late = actions.submit(
+        submission=late, document=document, numbers={}, note="", by=office.user, today=D(2021, 6, 20)
+    )
+    assert late.status_on(D(2021, 7, 1)) == "late"
+    with pytest.raises(actions.PlanError, match="已报送"):
+        actions.submit(
+            submission=late, document=document, numbers={}, note="", by=office.user, today=D(2021, 6, 21)
+        )
+
+
+def test_reminders_and_escalations_once_each(office: Person) -> None:
+    plan = _confirm(_import(office), office)
+    now = dt.datetime(2021, 6, 10, 9, 0, tzinfo=dt.UTC)
+    reminded, escalated = actions.sweep_submissions(now=now, today=D(2021, 6, 10))
+    assert reminded == 4  # the four reports due on 15 June
+    assert escalated == 1 + 7  # the plan due 30 April and the seven sub-plans due 31 May
+    assert actions.sweep_submissions(now=now, today=D(2021, 6, 10)) == (0, 0)
+    assert plan.submissions.filter(escalated_at__isnull=False).count() == 8
+
+
+def test_changing_a_deadline_keeps_the_history_and_moves_open_submissions(office: Person) -> None:
+    plan = _confirm(_import(office), office)
+    task = plan.tasks.get(deadline=D(2021, 6, 15))
+    with pytest.raises(actions.PlanError):
+        actions.change_deadline(task=task, deadline=D(2021, 6, 30), reason=" ", by=office.user)
+    actions.change_deadline(task=task, deadline=D(2021, 6, 30), reason="市政府通知延后", by=office.user)
+    change = PlanChange.objects.get()
+    assert (change.before, change.after, change.field) == ("2021-06-15", "2021-06-30", "deadline")
+    assert set(task.submissions.values_list("due_date", flat=True)) == {D(2021, 6, 30)}
+
+
+def test_supervision_against_one_unit_for_the_items_it_failed(office: Person) -> None:
+    plan = _confirm(_import(office), office)
+    missing = plan.submissions.filter(territory_id="440703")
+    supervision = actions.record_supervision(
+        plan=plan,
+        kind="notice",
+        issued_on=D(2021, 6, 20),
+        text="未按期报送工作计划",
+        submissions=missing,
+        by=office.user,
+    )
+    assert supervision.territory_id == "440703" and supervision.submissions.count() == missing.count()
+    with pytest.raises(actions.PlanError, match="一个单位"):
+        actions.record_supervision(
+            plan=plan,
+            kind="talks",
+            issued_on=D(2021, 6, 20),
+            text="约谈",
+            submissions=plan.submissions.all(),
+            by=office.user,
+        )
+    assert Supervision.objects.count() == 1
+
+
+def test_upload_page_refuses_bad_documents_and_creates_nothing(office: Person, energy_dept: Person) -> None:
+    client = client_for(office.user)
+    for name, content, message in [
+        ("plan.txt", b"", "空"),
+        ("plan.txt", "今天天气很好。".encode(), "工作计划"),
+        ("plan.xlsx", b"x", ".txt"),
+    ]:
+        response = client.post("/plans/upload/", {"document": SimpleUploadedFile(name, content)})
+        assert response.status_code == 400
+        assert message in response.content.decode(), name
+    assert not Plan.objects.exists()
+    assert client_for(energy_dept.user).post("/plans/upload/", {}).status_code == 403
+    seed = (SEEDS / "heyuan-2021-plan.txt").read_bytes()
+    response = client.post("/plans/upload/", {"document": SimpleUploadedFile("河源方案.txt", seed)})
+    assert response.status_code == 302
+    plan = Plan.objects.get()
+    page = client.get(response["Location"]).content.decode()
+    assert "河工信函〔2021〕152号" in page and "规定期限内" in page
+    assert "文件中未写明" in page  # the issue date the document does not give
+    assert plan.status == "draft"
