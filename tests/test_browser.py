@@ -250,3 +250,69 @@ def test_rectified_case_with_an_extension(browser, server, energy_dept, tmp_path
     assert _state(dept) == "已整改并验证"
     _act(dept, "close_compliant", {"reason": "达标结案"})
     assert _state(dept) == "达标结案"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> None:
+    """The office uploads the Heyuan plan, reviews what the parser flagged and confirms it; the
+    department then sees what it owes and submits its report."""
+    from phaseout.plans.models import Plan, Submission
+
+    seeds = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+    page = _login(browser, server, "office")
+    page.get_by_role("link", name="工作计划", exact=True).click()
+    page.wait_for_load_state()
+    assert page.url == f"{server}/plans/", page.url
+    page.set_input_files("#id_document", str(seeds / "heyuan-2021-plan.txt"))
+    page.get_by_role("button", name="读取文件").click()
+    page.wait_for_load_state()
+    assert "文件已读取为计划草稿" in page.content()
+    assert page.locator("#plan-status").inner_text().strip() == "草稿，待复核"
+    # Confirming before the flagged expressions are reviewed is refused, with the reason.
+    page.locator("#confirm-plan").click()
+    page.wait_for_load_state()
+    assert "需要复核" in page.content()
+    # Review each flagged expression (accepting that the text gives no date).
+    while page.locator("form.time-review").count():
+        form = page.locator("form.time-review").first
+        form.locator("button").click()
+        page.wait_for_load_state()
+    page.locator("#confirm-plan").click()
+    page.wait_for_load_state()
+    assert page.locator("#plan-status").inner_text().strip() == "已确认"
+    plan = Plan.objects.get()
+    assert plan.status == "confirmed"
+    rows = page.locator("#submissions tbody tr")
+    assert rows.count() == Submission.objects.count() > 0
+    page.context.close()
+
+    # A Jiangmen department's view: upload the Jiangmen plan too, then submit as the department.
+    page = _login(browser, server, "office")
+    page.goto(f"{server}/plans/")
+    page.set_input_files("#id_document", str(seeds / "jiangmen-2021-plan.txt"))
+    page.get_by_role("button", name="读取文件").click()
+    page.wait_for_load_state()
+    while page.locator("form.time-review").count():
+        page.locator("form.time-review").first.locator("button").click()
+        page.wait_for_load_state()
+    page.locator("#confirm-plan").click()
+    page.wait_for_load_state()
+    assert page.locator("#plan-status").inner_text().strip() == "已确认"
+    page.context.close()
+
+    dept = _login(browser, server, "fgj")
+    dept.get_by_role("link", name="报送事项").first.click()
+    assert "关停退出情况报送" in dept.content()
+    dept.get_by_role("link", name="报送", exact=True).first.click()
+    dept.wait_for_load_state()
+    dept.set_input_files(
+        "#id_document",
+        files=[{"name": "情况.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 report"}],
+    )
+    dept.fill("#id_enterprises", "2")
+    dept.get_by_role("button", name="报送").click()
+    dept.wait_for_load_state()
+    assert "已报送" in dept.content()
+    submitted = Submission.objects.get(submitted_on__isnull=False)
+    assert submitted.department == energy_dept.department and submitted.numbers == {"enterprises": 2}
