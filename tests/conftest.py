@@ -7,6 +7,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -27,6 +28,8 @@ def _test_settings(settings: object, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
     # Hashing passwords slowly is the point in production and a waste in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    # Messages outside a request are in the platform's language whatever an earlier test activated.
+    translation.activate("zh-hans")
 
 
 @pytest.fixture

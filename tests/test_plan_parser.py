@@ -13,6 +13,7 @@ from pathlib import Path
 import docx
 import pypdf
 import pytest
+from django.utils import translation
 
 from phaseout.plans.documents import UnreadableDocument, read_text
 from phaseout.plans.parser import NotAPlan, ParsedPlan, Task, parse, times_in, units_in
@@ -403,14 +404,14 @@ def test_documents_are_read_from_docx_txt_and_refused_when_unreadable() -> None:
     buffer = io.BytesIO()
     blank.write(buffer)
     for name, data, message in [
-        ("plan.pdf", buffer.getvalue(), "text layer"),
-        ("plan.pdf", b"%PDF-1.4 not really", "cannot be read"),
-        ("plan.docx", b"PK\x03\x04 broken", "cannot be read"),
-        ("plan.doc", b"\xd0\xcf\x11\xe0", ".doc"),
-        ("plan.txt", b"", "empty"),
-        ("plan.xlsx", b"x", "Only"),
+        ("plan.pdf", buffer.getvalue(), "没有文字层"),
+        ("plan.pdf", b"%PDF-1.4 not really", "无法读取该 PDF"),
+        ("plan.docx", b"PK\x03\x04 broken", "无法读取该 Word"),
+        ("plan.doc", b"\xd0\xcf\x11\xe0", r"\.doc"),
+        ("plan.txt", b"", "空"),
+        ("plan.xlsx", b"x", "只能读取"),
     ]:
-        with pytest.raises(UnreadableDocument, match=message):
+        with translation.override("zh-hans"), pytest.raises(UnreadableDocument, match=message):
             read_text(name, data)
 
 

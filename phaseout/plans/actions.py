@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
+import secrets
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -20,9 +22,11 @@ from phaseout.plans.documents import read_text
 from phaseout.plans.models import (
     Plan,
     PlanChange,
+    Programme,
     Section,
     Submission,
     Supervision,
+    Target,
     Task,
     TaskUnit,
     TimeExpression,
@@ -360,3 +364,123 @@ def sweep_submissions(*, now: dt.datetime | None = None, today: dt.date | None =
     ).update(reminded_at=now)
     escalated = open_.filter(escalated_at__isnull=True, due_date__lt=today).update(escalated_at=now)
     return reminded, escalated
+
+
+# --- inspection programmes ------------------------------------------------------------------------
+
+
+def draw(
+    pool: list[int], inspectors: list[int], *, count: int, per_target: int, seed: int
+) -> list[tuple[int, list[int]]]:
+    """双随机: random enterprises from the pool and random inspectors for each, from one seed.
+    The same seed, pool and inspectors give the same draw, so anyone can check it."""
+    rng = random.Random(seed)
+    chosen = rng.sample(sorted(pool), min(count, len(pool)))
+    return [
+        (enterprise, rng.sample(sorted(inspectors), min(per_target, len(inspectors))))
+        for enterprise in chosen
+    ]
+
+
+@transaction.atomic
+def create_programme(
+    *,
+    department: Department,
+    title: str,
+    dimension: str,
+    year: int,
+    due_date: dt.date,
+    method: str,
+    by: User,
+    rule_id: str = "",
+    count: int = 0,
+    per_target: int = 2,
+    industry: str = "",
+    territory: Territory | None = None,
+    seed: int | None = None,
+) -> Programme:
+    from phaseout.orgs.models import Person, Role
+    from phaseout.registry.models import Enterprise, LineStatus
+    from phaseout.rules.rulebook import library
+
+    if dimension not in department.dimensions:
+        raise PlanError(_("This department does not enforce that dimension."))
+    enterprises = Enterprise.objects.filter(lines__status__in=[LineStatus.OPERATING, LineStatus.RECTIFYING])
+    if territory is not None:
+        enterprises = enterprises.filter(territory__in=territory.subtree_codes())
+    if industry:
+        enterprises = enterprises.filter(industry_id=industry)
+    inspectors = list(
+        Person.objects.filter(role=Role.DEPARTMENT, department=department, user__is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+    programme = Programme(
+        department=department,
+        title=title,
+        dimension=dimension,
+        year=year,
+        due_date=due_date,
+        method=method,
+        created_by=by,
+    )
+    if method == Programme.Method.RULE:
+        rule = library().latest(rule_id) if rule_id in library().versions else None
+        if rule is None:
+            raise PlanError(_("Unknown rule."))
+        if rule.industries:
+            enterprises = enterprises.filter(industry_id__in=rule.industries)
+        if rule.equipment_types:
+            enterprises = enterprises.filter(lines__equipment_type__in=rule.equipment_types)
+        programme.rule_id = rule_id
+        targets: list[tuple[int, list[int]]] = [
+            (pk, []) for pk in sorted(set(enterprises.values_list("pk", flat=True)))
+        ]
+    else:
+        if count < 1:
+            raise PlanError(_("Say how many enterprises to draw."))
+        if len(inspectors) < per_target:
+            raise PlanError(_("The department has fewer inspectors than each inspection needs."))
+        pool = sorted(set(enterprises.values_list("pk", flat=True)))
+        if not pool:
+            raise PlanError(_("No enterprise matches; nothing to draw from."))
+        programme.seed = seed if seed is not None else secrets.randbits(48)
+        programme.pool = pool
+        programme.inspector_pool = sorted(inspectors)
+        targets = draw(pool, inspectors, count=count, per_target=per_target, seed=programme.seed)
+    if not targets:
+        raise PlanError(_("No enterprise matches; nothing to draw from."))
+    programme.save()
+    for enterprise_id, people in targets:
+        target = Target.objects.create(programme=programme, enterprise_id=enterprise_id)
+        target.inspectors.set(people)
+    record(
+        actor=by,
+        action="programme.create",
+        obj=programme,
+        data={"method": method, "targets": len(targets), "seed": programme.seed},
+    )
+    return programme
+
+
+def target_status(programme: Programme, today: dt.date) -> dict[int, tuple[str, Any]]:
+    """Each target's status from the inspections actually recorded: done, open or overdue."""
+    from phaseout.cases.models import Inspection
+
+    done = {
+        enterprise: inspected_on
+        for enterprise, inspected_on in Inspection.objects.filter(
+            department=programme.department,
+            dimension=programme.dimension,
+            inspected_on__year=programme.year,
+            inspected_on__lte=programme.due_date,
+            enterprise__in=programme.targets.values("enterprise"),
+        ).values_list("enterprise_id", "inspected_on")
+    }
+    result: dict[int, tuple[str, Any]] = {}
+    for target in programme.targets.all():
+        if target.enterprise_id in done:
+            result[target.pk] = ("done", done[target.enterprise_id])
+        else:
+            result[target.pk] = ("overdue" if today > programme.due_date else "open", None)
+    return result

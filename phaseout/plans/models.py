@@ -268,3 +268,61 @@ class Supervision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.issued_on}"
+
+
+class Programme(models.Model):
+    """A department's inspection programme for the year (年度节能监察任务, 抽查计划, 淘汰类设备排查):
+    which enterprises to inspect, who inspects them and by when."""
+
+    class Method(models.TextChoices):
+        RULE = "rule", _("Enterprises a rule applies to")
+        RANDOM = "random", _("Drawn at random (双随机)")
+
+    department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, verbose_name=_("department"))
+    plan = models.ForeignKey(
+        Plan, on_delete=models.SET_NULL, null=True, blank=True, related_name="programmes"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    title = models.CharField(_("title"), max_length=120)
+    dimension = models.CharField(_("dimension"), max_length=20)
+    due_date = models.DateField(_("to be done by"))
+    method = models.CharField(_("targets"), max_length=10, choices=Method.choices)
+    rule_id = models.CharField(_("rule"), max_length=80, blank=True)
+    # A random draw is reproducible: the seed, the pool drawn from and the inspectors drawn from are kept.
+    seed = models.BigIntegerField(null=True, blank=True)
+    pool = models.JSONField(default=list, blank=True)
+    inspector_pool = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-year", "-id"]
+        verbose_name = _("inspection programme")
+        verbose_name_plural = _("inspection programmes")
+        constraints = [
+            models.CheckConstraint(
+                name="programme_random_has_seed",
+                condition=~models.Q(method="random") | models.Q(seed__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="programme_rule_has_rule", condition=~models.Q(method="rule") | ~models.Q(rule_id="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Target(models.Model):
+    programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="targets")
+    enterprise = models.ForeignKey("registry.Enterprise", on_delete=models.PROTECT, related_name="+")
+    inspectors = models.ManyToManyField("orgs.Person", blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["programme", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "enterprise"], name="target_once_per_programme")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.enterprise_id)
