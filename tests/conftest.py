@@ -7,9 +7,9 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from django.utils import translation
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import translation
 
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.orgs.reference import load_reference
