@@ -61,6 +61,8 @@ urlpatterns = [
     path("plans/<int:pk>/supervise/", plans.plan_supervise, name="plan-supervise"),
     path("plans/<int:pk>/tasks/<int:task_id>/deadline/", plans.task_deadline, name="task-deadline"),
     path("submissions/", plans.my_submissions, name="my-submissions"),
+    path("programmes/", plans.programme_list, name="programme-list"),
+    path("programmes/<int:pk>/", plans.programme_detail, name="programme-detail"),
     path("submissions/<int:pk>/submit/", plans.submission_submit, name="submission-submit"),
     path("admin/", admin.site.urls),
 ]

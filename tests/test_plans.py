@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from phaseout.orgs.models import Person
 from phaseout.plans import actions
-from phaseout.plans.models import Plan, PlanChange, Submission, Supervision, TaskUnit
+from phaseout.plans.models import Plan, PlanChange, Programme, Submission, Supervision, TaskUnit
 from tests.conftest import PDF, client_for
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -185,3 +185,143 @@ def test_upload_page_refuses_bad_documents_and_creates_nothing(office: Person, e
     assert "河工信函〔2021〕152号" in page and "规定期限内" in page
     assert "文件中未写明" in page  # the issue date the document does not give
     assert plan.status == "draft"
+
+
+# --- inspection programmes ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def inspectors(energy_dept: Person) -> list[Person]:
+    from phaseout.orgs.models import Role
+    from tests.factories import PersonFactory, UserFactory
+
+    others = [
+        PersonFactory(
+            user=UserFactory(username=f"inspector{i}"),
+            role=Role.DEPARTMENT,
+            department=energy_dept.department,
+        )
+        for i in range(3)
+    ]
+    return [energy_dept, *others]
+
+
+def _registry() -> list[int]:
+    from decimal import Decimal
+
+    from tests.factories import EnterpriseFactory, LineFactory
+
+    ids = []
+    for i in range(12):
+        enterprise = EnterpriseFactory(industry_id="cement" if i % 2 else "steel")
+        if i % 2:
+            LineFactory(
+                enterprise=enterprise,
+                equipment_type="clinker_line",
+                size_value=Decimal("2500"),
+                size_unit="t/d",
+                capacity=Decimal("2500"),
+                capacity_unit="t/d",
+            )
+        else:
+            LineFactory(enterprise=enterprise)
+        ids.append(enterprise.pk)
+    return ids
+
+
+def test_random_draw_is_reproducible_and_recorded(energy_dept: Person, inspectors: list[Person]) -> None:
+    _registry()
+    programme = actions.create_programme(
+        department=energy_dept.department,
+        title="2021年度节能监察任务",
+        dimension="energy",
+        year=2021,
+        due_date=D(2021, 10, 31),
+        method="random",
+        count=5,
+        per_target=2,
+        seed=20210601,
+        by=energy_dept.user,
+    )
+    targets = sorted(
+        (t.enterprise_id, sorted(p.pk for p in t.inspectors.all())) for t in programme.targets.all()
+    )
+    assert len(targets) == 5 and all(len(people) == 2 for _, people in targets)
+    assert {p for _, people in targets for p in people} <= {p.pk for p in inspectors}
+    assert len(programme.pool) == 12 and programme.seed == 20210601
+    again = actions.draw(programme.pool, programme.inspector_pool, count=5, per_target=2, seed=20210601)
+    assert sorted((e, sorted(p)) for e, p in again) == targets
+    other = actions.draw(programme.pool, programme.inspector_pool, count=5, per_target=2, seed=1)
+    assert sorted((e, sorted(p)) for e, p in other) != targets
+    with pytest.raises(actions.PlanError):
+        actions.create_programme(
+            department=energy_dept.department, title="x", dimension="energy", year=2021, due_date=D(2021, 10, 31),
+            method="random", count=5, per_target=9, by=energy_dept.user,
+        )  # fmt: skip
+    with pytest.raises(actions.PlanError):
+        actions.create_programme(
+            department=energy_dept.department, title="x", dimension="safety", year=2021, due_date=D(2021, 10, 31),
+            method="random", count=5, per_target=1, by=energy_dept.user,
+        )  # fmt: skip
+
+
+def test_programme_by_rule_and_completion_from_recorded_inspections(
+    energy_dept: Person, inspectors: list[Person]
+) -> None:
+    from phaseout.cases import actions as case_actions
+
+    _registry()
+    programme = actions.create_programme(
+        department=energy_dept.department,
+        title="水泥熟料能耗专项监察",
+        dimension="energy",
+        year=2021,
+        due_date=D(2021, 10, 31),
+        method="rule",
+        rule_id="energy.cement.clinker-energy",
+        by=energy_dept.user,
+    )
+    targets = list(programme.targets.select_related("enterprise"))
+    assert len(targets) == 6 and {t.enterprise.industry_id for t in targets} == {"cement"}
+    first = targets[0].enterprise
+    case_actions.record_inspection(
+        department=energy_dept.department,
+        enterprise=first,
+        line=first.lines.first(),
+        dimension="energy",
+        inspected_on=D(2021, 9, 1),
+        inspectors="李明",
+        files=[],
+        by=energy_dept.user,
+        today=D(2021, 9, 1),
+    )
+    status = actions.target_status(programme, D(2021, 9, 2))
+    assert status[targets[0].pk] == ("done", D(2021, 9, 1))
+    assert status[targets[1].pk] == ("open", None)
+    assert actions.target_status(programme, D(2021, 11, 1))[targets[1].pk] == ("overdue", None)
+
+
+def test_programme_pages(energy_dept: Person, inspectors: list[Person], office: Person) -> None:
+    _registry()
+    client = client_for(energy_dept.user)
+    response = client.post(
+        "/programmes/",
+        {
+            "title": "双随机抽查",
+            "dimension": "energy",
+            "due_date": "2021-10-31",
+            "method": "random",
+            "count": "3",
+            "per_target": "2",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    page = client.get(response["Location"]).content.decode()
+    assert "按记录重新抽取：结果相同" in page
+    assert client_for(office.user).post("/programmes/", {"title": "x"}).status_code == 403
+    bad = client.post(
+        "/programmes/",
+        {"title": "x", "dimension": "energy", "due_date": "2021-10-31", "method": "rule", "per_target": "2"},
+    )
+    assert bad.status_code == 200 and 'class="error"' in bad.content.decode()
+    assert Programme.objects.count() == 1

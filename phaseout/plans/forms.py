@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from phaseout.orgs.models import Department
 from phaseout.plans.models import Plan, Submission, Supervision, TaskUnit
+from phaseout.registry.models import Industry
 
 
 class PlanUploadForm(forms.Form):
@@ -104,3 +105,41 @@ class SupervisionForm(forms.Form):
         self.fields["submissions"].queryset = Submission.objects.filter(  # type: ignore[attr-defined]
             plan=plan, pk__in=failed
         ).select_related("department", "territory")
+
+
+class ProgrammeForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=120)
+    dimension = forms.ChoiceField(label=_("Dimension"))
+    due_date = forms.DateField(label=_("To be done by"), widget=forms.DateInput(attrs={"type": "date"}))
+    method = forms.ChoiceField(
+        label=_("Targets"),
+        choices=[("random", _("Drawn at random (双随机)")), ("rule", _("Enterprises a rule applies to"))],
+    )
+    rule_id = forms.ChoiceField(label=_("Rule"), required=False)
+    count = forms.IntegerField(label=_("Enterprises to draw"), min_value=1, max_value=10000, required=False)
+    per_target = forms.IntegerField(label=_("Inspectors per enterprise"), min_value=1, max_value=5, initial=2)
+    industry = forms.ModelChoiceField(label=_("Industry"), queryset=Industry.objects.all(), required=False)
+
+    def __init__(self, *args: Any, department: Department, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from phaseout.orgs.models import Dimension
+        from phaseout.rules.rulebook import library
+
+        labels = dict(Dimension.choices)
+        self.fields["dimension"].choices = [  # type: ignore[attr-defined]
+            (d, labels[d]) for d in department.dimensions if d in labels
+        ]
+        latest = {rule.id: rule for rule in library().rules}
+        self.fields["rule_id"].choices = [("", "—")] + [  # type: ignore[attr-defined]
+            (rule_id, f"{rule.title}（{rule.id}）")
+            for rule_id, rule in sorted(latest.items())
+            if rule.dimension in department.dimensions
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("method") == "rule" and not data.get("rule_id"):
+            self.add_error("rule_id", _("Choose the rule whose enterprises are to be inspected."))
+        if data.get("method") == "random" and not data.get("count"):
+            self.add_error("count", _("Say how many enterprises to draw."))
+        return data

@@ -4,6 +4,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,11 +22,12 @@ from phaseout.plans.forms import (
     DeadlineForm,
     MapUnitForm,
     PlanUploadForm,
+    ProgrammeForm,
     ReviewTimeForm,
     SubmitForm,
     SupervisionForm,
 )
-from phaseout.plans.models import Plan, Submission, Task, TaskUnit, TimeExpression
+from phaseout.plans.models import Plan, Programme, Submission, Task, TaskUnit, TimeExpression
 from phaseout.plans.parser import NotAPlan
 
 READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
@@ -279,3 +281,70 @@ def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Submitted."))
             return redirect("my-submissions")
     return render(request, "plans/submit.html", {"submission": submission, "form": form})
+
+
+def _programmes(person: Person) -> QuerySet[Programme]:
+    qs = Programme.objects.select_related("department")
+    if person.role == Role.DEPARTMENT:
+        return qs.filter(department=person.department_id)
+    return qs
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
+def programme_list(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    form = None
+    if person.role == Role.DEPARTMENT and person.department is not None:
+        form = ProgrammeForm(request.POST or None, department=person.department)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                programme = actions.create_programme(
+                    department=person.department,
+                    title=data["title"],
+                    dimension=data["dimension"],
+                    year=data["due_date"].year,
+                    due_date=data["due_date"],
+                    method=data["method"],
+                    rule_id=data["rule_id"],
+                    count=data["count"] or 0,
+                    per_target=data["per_target"],
+                    industry=data["industry"].code if data["industry"] else "",
+                    by=_user(request),
+                )
+            except actions.PlanError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("The programme was created."))
+                return redirect("programme-detail", programme.pk)
+    elif request.method == "POST":
+        raise PermissionDenied
+    return render(request, "plans/programmes.html", {"programmes": _programmes(person), "form": form})
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
+def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    programme = get_object_or_404(_programmes(_person(request)), pk=pk)
+    today = timezone.localdate()
+    status = actions.target_status(programme, today)
+    targets = [
+        (t, *status[t.pk])
+        for t in programme.targets.select_related("enterprise").prefetch_related("inspectors")
+    ]
+    counts = Counter(s for _, s, _ in targets)
+    verified = None
+    if programme.method == Programme.Method.RANDOM and programme.seed is not None:
+        again = actions.draw(
+            programme.pool,
+            programme.inspector_pool,
+            count=len(targets),
+            per_target=max((t.inspectors.count() for t, _, _ in targets), default=0),
+            seed=programme.seed,
+        )
+        recorded = sorted((t.enterprise_id, sorted(p.pk for p in t.inspectors.all())) for t, _, _ in targets)
+        verified = sorted((e, sorted(p)) for e, p in again) == recorded
+    return render(
+        request,
+        "plans/programme_detail.html",
+        {"programme": programme, "targets": targets, "counts": dict(counts), "verified": verified},
+    )
