@@ -253,16 +253,16 @@ def test_random_draw_is_reproducible_and_recorded(energy_dept: Person, inspector
     assert sorted((e, sorted(p)) for e, p in again) == targets
     other = actions.draw(programme.pool, programme.inspector_pool, count=5, per_target=2, seed=1)
     assert sorted((e, sorted(p)) for e, p in other) != targets
-    with pytest.raises(actions.PlanError):
+    common = {"department": energy_dept.department, "title": "x", "year": 2021, "due_date": D(2021, 10, 31)}
+    with pytest.raises(actions.PlanError, match="少于"):  # more inspectors per target than the department has
         actions.create_programme(
-            department=energy_dept.department, title="x", dimension="energy", year=2021, due_date=D(2021, 10, 31),
-            method="random", count=5, per_target=9, by=energy_dept.user,
-        )  # fmt: skip
-    with pytest.raises(actions.PlanError):
+            **common, dimension="energy", method="random", count=5, per_target=9, by=energy_dept.user
+        )
+    with pytest.raises(actions.PlanError, match="不负责"):  # a dimension the department does not enforce
         actions.create_programme(
-            department=energy_dept.department, title="x", dimension="safety", year=2021, due_date=D(2021, 10, 31),
-            method="random", count=5, per_target=1, by=energy_dept.user,
-        )  # fmt: skip
+            **common, dimension="safety", method="random", count=5, per_target=1, by=energy_dept.user
+        )
+    assert Programme.objects.count() == 1
 
 
 def test_programme_by_rule_and_completion_from_recorded_inspections(
