@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -355,6 +356,7 @@ def _register_and_cases(today: dt.date) -> None:
 
     _measurements(enterprises, today)
     _office_rates(office)
+    _plan_and_programme(office, today)
     # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
     run_evaluation(on=today, by=office)
 
@@ -442,3 +444,39 @@ def _office_rates(office: Any) -> None:
             ),
             by=office,
         )
+
+
+def _plan_and_programme(office: Any, today: dt.date) -> None:
+    """The Jiangmen 2021 plan (a public document shipped as demo data) imported, reviewed and
+    confirmed; one department report submitted; an energy-inspection programme drawn at random."""
+    from phaseout.plans import actions as plan_actions
+
+    text = (Path(__file__).parent / "data" / "plans" / "jiangmen-2021-plan.txt").read_bytes()
+    plan = plan_actions.import_plan(name="江工信发〔2021〕30号.txt", data=text, by=office)
+    for expression in plan.times.filter(needs_review=True):
+        plan_actions.review_time(expression=expression, date=None, by=office)
+    plan = plan_actions.confirm_plan(plan=plan, by=office)
+    dept_user = Person.objects.get(user__username="dept-fgj").user
+    report = plan.submissions.filter(department__code="jm-fgj").order_by("due_date").first()
+    if report is not None:
+        plan_actions.submit(
+            submission=report,
+            document=SimpleUploadedFile(
+                "2021年上半年关闭退出情况.pdf", b"%PDF-1.4 demo", content_type="application/pdf"
+            ),
+            numbers={"enterprises": 1, "lines": 1, "capacity": "钢铁 15万吨/年"},
+            note="",
+            by=dept_user,
+            today=report.due_date - dt.timedelta(days=2),
+        )
+    plan_actions.create_programme(
+        department=Department.objects.get(code="jm-fgj"),
+        title=f"{today.year}年度节能监察任务（双随机）",
+        dimension="energy",
+        year=today.year,
+        due_date=dt.date(today.year, 12, 31),
+        method="random",
+        count=3,
+        per_target=1,
+        by=dept_user,
+    )

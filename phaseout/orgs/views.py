@@ -88,8 +88,25 @@ def home(request: HttpRequest) -> HttpResponse:
         "reinspections": cases.filter(state=CaseState.ARCHIVED, reinspection_due__lte=soon).order_by(
             "reinspection_due"
         )[:50],
+        "submissions": _open_submissions(person, today),
     }
     return render(request, "orgs/home.html", context)
+
+
+def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:
+    """What my unit (the office: everyone) owes under confirmed plans: due within 15 days, or missing."""
+    from phaseout.plans.models import Plan, Submission
+    from phaseout.plans.views import _submissions_for
+
+    qs = _submissions_for(
+        person,
+        Submission.objects.filter(
+            plan__status=Plan.Status.CONFIRMED,
+            submitted_on__isnull=True,
+            due_date__lte=today + dt.timedelta(days=15),
+        ),
+    ).select_related("task", "department", "territory", "plan")
+    return [(s, s.status_on(today)) for s in qs.order_by("due_date")[:50]]
 
 
 def exited_capacity(person: Person, year: int) -> list[dict[str, Any]]:
