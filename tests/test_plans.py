@@ -325,3 +325,36 @@ def test_programme_pages(energy_dept: Person, inspectors: list[Person], office: 
     )
     assert bad.status_code == 200 and 'class="error"' in bad.content.decode()
     assert Programme.objects.count() == 1
+
+
+def test_plan_page_shows_case_progress_under_dimension_headings(office: Person, energy_dept: Person) -> None:
+    from decimal import Decimal
+
+    from phaseout.cases import actions as case_actions
+    from tests.factories import LineFactory
+
+    plan = _confirm(_import(office, "heyuan-2021-plan.txt"), office)
+    line = LineFactory(size_value=Decimal("380"), enterprise__territory_id="441602")
+    inspection = case_actions.record_inspection(
+        department=office.department,
+        enterprise=line.enterprise,
+        line=line,
+        dimension="technology",
+        inspected_on=D(2021, 9, 1),
+        inspectors="李明",
+        files=[],
+        by=office.user,
+        today=D(2021, 9, 1),
+    )
+    case_actions.record_finding(
+        inspection=inspection,
+        rule_id="technology.steel.blast-furnace-400",
+        line=line,
+        measured_value=None,
+        by=office.user,
+    )
+    from phaseout.cases.models import Case
+
+    Case.objects.update(opened_at=dt.datetime(2021, 9, 1, tzinfo=dt.UTC))
+    page = client_for(office.user).get(f"/plans/{plan.pk}/").content.decode()
+    assert "源城区：1 项发现，1 项责令退出，0 项已退出" in page  # under 二(三) 技术方面

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -114,6 +115,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         key=lambda m: m[1],
     )
     deadlines = sorted({(t.deadline, t.number) for t in tasks if t.deadline})
+    case_progress = _case_progress(plan, tasks)
     context: dict[str, Any] = {
         "plan": plan,
         "sections": plan.sections.all(),
@@ -139,6 +141,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "deadlines": deadlines,
         "today": today,
         "mine": {s.pk for s in _submissions_for(person, plan.submissions.all())},
+        "case_progress": case_progress,
     }
     return render(request, "plans/plan_detail.html", context)
 
@@ -348,3 +351,42 @@ def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "plans/programme_detail.html",
         {"programme": programme, "targets": targets, "counts": dict(counts), "verified": verified},
     )
+
+
+DIMENSION_WORDS = {"环保": "environment", "环境": "environment", "能耗": "energy", "节能": "energy",
+                   "技术": "technology", "质量": "quality", "安全": "safety"}  # fmt: skip
+
+
+def _case_progress(plan: Plan, tasks: list[Task]) -> dict[int, list[dict[str, Any]]]:
+    """For tasks under a dimension's heading (环保方面, 能耗方面 …): the cases of that dimension in the
+    plan's year, by territory — how many were found, ordered to exit, and exited."""
+    from django.db.models import Count
+
+    from phaseout.cases.models import Case, CaseState
+
+    exited = [CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
+    ordered = [CaseState.EXIT_ORDERED, *exited]
+    by_dimension: dict[str, list[dict[str, Any]]] = {}
+    result: dict[int, list[dict[str, Any]]] = {}
+    for task in tasks:
+        title = task.section.title if task.section else ""
+        if task.section and task.section.level == 3:
+            parent = plan.sections.filter(path=re.sub(r"\d+$", "", task.section.path)).first()
+            title = parent.title if parent else title
+        dimension = next((d for word, d in DIMENSION_WORDS.items() if word in title), None)
+        if dimension is None:
+            continue
+        if dimension not in by_dimension:
+            rows = (
+                Case.objects.filter(dimension=dimension, opened_at__year=plan.year)
+                .values("territory__name")
+                .annotate(
+                    found=Count("id"),
+                    ordered=Count("id", filter=Q(state__in=ordered)),
+                    exited=Count("id", filter=Q(state__in=exited)),
+                )
+                .order_by("territory__name")
+            )
+            by_dimension[dimension] = list(rows)
+        result[task.pk] = by_dimension[dimension]
+    return result
