@@ -358,3 +358,35 @@ def test_plan_page_shows_case_progress_under_dimension_headings(office: Person, 
     Case.objects.update(opened_at=dt.datetime(2021, 9, 1, tzinfo=dt.UTC))
     page = client_for(office.user).get(f"/plans/{plan.pk}/").content.decode()
     assert "源城区：1 项发现，1 项责令退出，0 项已退出" in page  # under 二(三) 技术方面
+
+
+def test_editing_a_confirmed_task_keeps_history_and_submissions_follow(office: Person) -> None:
+    from phaseout.orgs.models import Department
+
+    plan = _confirm(_import(office), office)
+    task = plan.tasks.get(deadline=D(2021, 6, 15))
+    client = client_for(office.user)
+    zrzyj = Department.objects.get(code="jm-zrzyj")
+    sthjj = task.units.get(name="市生态环境局")
+    response = client.post(
+        f"/plans/{plan.pk}/tasks/{task.pk}/edit/",
+        {
+            "text": task.text,
+            "deadline": "2021-06-15",
+            "add": zrzyj.pk,
+            "remove": [sthjj.pk],
+            "reason": "分工调整",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-1500:]
+    owed = set(task.submissions.values_list("department__code", flat=True))
+    assert "jm-zrzyj" in owed and "jm-sthjj" not in owed
+    fields = sorted(PlanChange.objects.values_list("field", "before", "after"))
+    assert fields == [("unit", "", "江门市自然资源局"), ("unit", "市生态环境局（负责）", "")]
+    refused = client.post(
+        f"/plans/{plan.pk}/tasks/{task.pk}/edit/",
+        {"text": task.text, "deadline": "2021-06-15", "reason": "无"},
+    )
+    assert refused.status_code == 200 and "没有任何变更" in refused.content.decode()
+    page = client.get(f"/plans/{plan.pk}/").content.decode()
+    assert "分工调整" in page and "unit-record" in page

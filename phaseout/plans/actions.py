@@ -296,6 +296,85 @@ def change_deadline(*, task: Task, deadline: dt.date, reason: str, by: User) -> 
 
 
 @transaction.atomic
+def edit_task(
+    *,
+    task: Task,
+    text: str,
+    deadline: dt.date | None,
+    add: Department | None,
+    remove: list[TaskUnit],
+    reason: str,
+    by: User,
+) -> Task:
+    """Edit a task of a plan: its text, deadline and responsible units. Each change is kept with its
+    reason; submissions follow (a unit added to a reporting task owes one; a unit removed owes none
+    it has not already made)."""
+    if not reason.strip():
+        raise PlanError(_("Please give the reason for the change."))
+    task = Task.objects.select_for_update().select_related("plan").get(pk=task.pk)
+    if not text.strip():
+        raise PlanError(_("A task needs its text."))
+    changes: list[tuple[str, str, str]] = []
+    if text.strip() != task.text:
+        changes.append(("text", task.text, text.strip()))
+        task.text = text.strip()
+    if deadline != task.deadline:
+        changes.append(
+            (
+                "deadline",
+                task.deadline.isoformat() if task.deadline else "",
+                deadline.isoformat() if deadline else "",
+            )
+        )
+        task.deadline = deadline
+        if deadline is not None:
+            task.submissions.filter(submitted_on__isnull=True).update(due_date=deadline)
+    task.save()
+    for unit in remove:
+        if unit.task_id != task.pk:
+            raise PlanError(_("That unit is not named in this task."))
+        changes.append(("unit", f"{unit.name}（{unit.get_role_display()}）", ""))
+        if unit.department_id:
+            task.submissions.filter(department=unit.department_id, submitted_on__isnull=True).delete()
+        elif unit.match == TaskUnit.Match.ALL_DISTRICTS:
+            task.submissions.filter(territory__isnull=False, submitted_on__isnull=True).delete()
+        unit.delete()
+    if add is not None:
+        if task.units.filter(department=add).exclude(role=TaskUnit.Role.RECEIVER).exists():
+            raise PlanError(_("This department is already responsible for the task."))
+        TaskUnit.objects.create(
+            task=task,
+            name=add.name,
+            role=TaskUnit.Role.RESPONSIBLE,
+            source="edit",
+            match=TaskUnit.Match.DEPARTMENT,
+            department=add,
+        )
+        changes.append(("unit", "", add.name))
+        if task.plan.status == Plan.Status.CONFIRMED and task.deadline and _REPORTING.search(task.text):
+            Submission.objects.get_or_create(
+                plan=task.plan,
+                task=task,
+                department=add,
+                defaults={"kind": _kind(task.text), "due_date": task.deadline},
+            )
+    if not changes:
+        raise PlanError(_("Nothing was changed."))
+    for field, before, after in changes:
+        PlanChange.objects.create(
+            plan=task.plan, task=task, field=field, before=before, after=after, reason=reason, by=by
+        )
+    record(
+        actor=by,
+        action="plan.edit_task",
+        obj=task.plan,
+        reason=reason,
+        data={"task": task.pk, "changes": len(changes)},
+    )
+    return task
+
+
+@transaction.atomic
 def submit(
     *,
     submission: Submission,

@@ -61,9 +61,33 @@ class ReviewTimeForm(forms.Form):
     )
 
 
-class DeadlineForm(forms.Form):
-    deadline = forms.DateField(label=_("New deadline"), widget=forms.DateInput(attrs={"type": "date"}))
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+class TaskForm(forms.Form):
+    text = forms.CharField(label=_("Task"), widget=forms.Textarea(attrs={"rows": 4}))
+    deadline = forms.DateField(
+        label=_("Deadline"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    add = forms.ModelChoiceField(
+        label=_("Add a responsible department"), queryset=Department.objects.none(), required=False
+    )
+    remove = forms.ModelMultipleChoiceField(
+        label=_("Remove units"),
+        queryset=TaskUnit.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reason = forms.CharField(label=_("Reason for the change"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, task: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan = task.plan
+        departments = (
+            Department.objects.filter(territory=plan.territory)
+            if plan.territory
+            else Department.objects.all()
+        )
+        self.fields["add"].queryset = departments  # type: ignore[attr-defined]
+        self.fields["remove"].queryset = task.units.all()  # type: ignore[attr-defined]
+        self.fields["remove"].label_from_instance = lambda u: f"{u.name}（{u.get_role_display()}）"  # type: ignore[attr-defined]
 
 
 class SubmitForm(forms.Form):

@@ -20,13 +20,13 @@ from phaseout.orgs.models import Person, Role
 from phaseout.plans import actions
 from phaseout.plans.documents import UnreadableDocument
 from phaseout.plans.forms import (
-    DeadlineForm,
     MapUnitForm,
     PlanUploadForm,
     ProgrammeForm,
     ReviewTimeForm,
     SubmitForm,
     SupervisionForm,
+    TaskForm,
 )
 from phaseout.plans.models import Plan, Programme, Submission, Task, TaskUnit, TimeExpression
 from phaseout.plans.parser import NotAPlan
@@ -105,6 +105,10 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for s in submissions:
         per_task[s.task_id][status_of[s.pk]] += 1
         per_unit[s.unit_name][status_of[s.pk]] += 1
+    notices: Counter[str] = Counter()
+    for supervision in plan.supervisions.select_related("department", "territory"):
+        owner = supervision.department or supervision.territory
+        notices[owner.name if owner else ""] += 1
     unmapped = sorted({u.name for t in tasks for u in t.units.all() if u.match == TaskUnit.Match.UNMAPPED})
     review = list(plan.times.filter(needs_review=True).select_related("task"))
     failed = [
@@ -124,6 +128,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "status_of": status_of,
         "per_task": {k: dict(v) for k, v in per_task.items()},
         "per_unit": {k: dict(v) for k, v in sorted(per_unit.items())},
+        "unit_rows": [(unit, dict(counts), notices.get(unit, 0)) for unit, counts in sorted(per_unit.items())],
         "unmapped": [
             (name, MapUnitForm(plan=plan, initial={"name": name}, prefix=f"u{i}"))
             for i, name in enumerate(unmapped)
@@ -198,25 +203,27 @@ def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @allow(Role.OFFICE)
-def task_deadline(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
+def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
     task = get_object_or_404(Task.objects.select_related("plan"), pk=task_id, plan_id=pk)
-    form = DeadlineForm(request.POST or None, initial={"deadline": task.deadline})
+    form = TaskForm(request.POST or None, task=task, initial={"text": task.text, "deadline": task.deadline})
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         try:
-            actions.change_deadline(
+            actions.edit_task(
                 task=task,
-                deadline=form.cleaned_data["deadline"],
-                reason=form.cleaned_data["reason"],
+                text=data["text"],
+                deadline=data["deadline"],
+                add=data["add"],
+                remove=list(data["remove"]),
+                reason=data["reason"],
                 by=_user(request),
             )
         except actions.PlanError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(
-                request, _("The deadline was changed; the change is kept in the plan's history.")
-            )
+            messages.success(request, _("The task was changed; the change is kept in the plan's history."))
             return redirect("plan-detail", pk)
-    return render(request, "plans/task_deadline.html", {"task": task, "form": form})
+    return render(request, "plans/task_edit.html", {"task": task, "form": form})
 
 
 @require_POST

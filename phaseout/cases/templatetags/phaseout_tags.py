@@ -98,3 +98,15 @@ SUBMISSION_STATUS = {
 @register.filter
 def submission_status(code: str) -> str:
     return str(SUBMISSION_STATUS.get(code, code))
+
+
+CHANGE_FIELDS = {
+    "deadline": gettext_lazy("deadline"),
+    "text": gettext_lazy("text"),
+    "unit": gettext_lazy("responsible unit"),
+}
+
+
+@register.filter
+def change_field(code: str) -> str:
+    return str(CHANGE_FIELDS.get(code, code))
