@@ -128,7 +128,9 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "status_of": status_of,
         "per_task": {k: dict(v) for k, v in per_task.items()},
         "per_unit": {k: dict(v) for k, v in sorted(per_unit.items())},
-        "unit_rows": [(unit, dict(counts), notices.get(unit, 0)) for unit, counts in sorted(per_unit.items())],
+        "unit_rows": [
+            (unit, dict(counts), notices.get(unit, 0)) for unit, counts in sorted(per_unit.items())
+        ],
         "unmapped": [
             (name, MapUnitForm(plan=plan, initial={"name": name}, prefix=f"u{i}"))
             for i, name in enumerate(unmapped)
