@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "phaseout.standards",
     "phaseout.prices",
     "phaseout.plans",
+    "phaseout.disclosure",
 ]
 
 MIDDLEWARE = [
@@ -166,3 +167,17 @@ LOGGING = {
 
 # Static files are served by the application itself (no CDN on a government intranet).
 WHITENOISE_USE_FINDERS = True
+
+# The public portal is cached: in-process by default, Redis when REDIS_CACHE_URL is set (production).
+if os.environ.get("REDIS_CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_CACHE_URL"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "phaseout"}}
+PUBLIC_CACHE_SECONDS = int(os.environ.get("PUBLIC_CACHE_SECONDS", "300"))
+# Error reports and tip-offs from one address: at most this many per hour.
+PUBLIC_POSTS_PER_HOUR = int(os.environ.get("PUBLIC_POSTS_PER_HOUR", "10"))

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from phaseout.cases import views as cases
+from phaseout.disclosure import views as disclosure
 from phaseout.orgs import views as orgs
 from phaseout.plans import views as plans
 from phaseout.prices import views as prices
@@ -64,5 +65,13 @@ urlpatterns = [
     path("programmes/", plans.programme_list, name="programme-list"),
     path("programmes/<int:pk>/", plans.programme_detail, name="programme-detail"),
     path("submissions/<int:pk>/submit/", plans.submission_submit, name="submission-submit"),
+    path("public/", disclosure.portal, name="portal"),
+    path("public/<slug:kind>/", disclosure.public_list, name="public-list"),
+    path("public/<slug:kind>.<slug:fmt>", disclosure.public_export, name="public-export"),
+    path("public/<slug:kind>/report/", disclosure.public_report, name="public-report"),
+    path("lists/", disclosure.lists_admin, name="lists-admin"),
+    path("lists/draft/", disclosure.list_draft, name="list-draft"),
+    path("lists/<int:pk>/", disclosure.list_snapshot, name="list-snapshot"),
+    path("lists/<int:pk>/<slug:action>/", disclosure.list_act, name="list-act"),
     path("admin/", admin.site.urls),
 ]

@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from phaseout.cases.models import Case
 from phaseout.orgs import scope
-from phaseout.orgs.access import ACCESS_ATTR
+from phaseout.orgs.access import ACCESS_ATTR, PUBLIC
 from phaseout.orgs.models import Person, Role, Territory
 from tests.conftest import client_for
 from tests.factories import CaseFactory, EnterpriseFactory, PersonFactory, UserFactory
@@ -31,7 +31,20 @@ def _concrete(route: str) -> str:
     return "/" + route.lstrip("^").rstrip("$")
 
 
-OWN_URLS = [(route, p) for route, p in _walk(get_resolver().url_patterns) if not route.startswith("admin/")]
+ALL_URLS = [(route, p) for route, p in _walk(get_resolver().url_patterns) if not route.startswith("admin/")]
+# The public portal is open on purpose; a view is open only if it is listed here.
+PUBLIC_ROUTES = {
+    "public/",
+    "public/<slug:kind>/",
+    "public/<slug:kind>.<slug:fmt>",
+    "public/<slug:kind>/report/",
+}
+OWN_URLS = [(route, p) for route, p in ALL_URLS if route not in PUBLIC_ROUTES]
+
+
+def test_only_the_listed_public_views_are_open() -> None:
+    open_views = {route for route, p in ALL_URLS if getattr(p.callback, ACCESS_ATTR, None) == PUBLIC}
+    assert open_views - {"accounts/login/", "accounts/logout/"} == PUBLIC_ROUTES
 
 
 def test_every_view_declares_who_may_use_it() -> None:

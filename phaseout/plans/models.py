@@ -155,7 +155,7 @@ class Submission(models.Model):
 
     class Kind(models.TextChoices):
         SUB_PLAN = "sub_plan", _("Sub-plan filed for the record (备案)")
-        REPORT = "report", _("Report of closures")
+        REPORT = "report", _("Report")
         SUMMARY = "summary", _("Year summary")
 
     class Status(models.TextChoices):

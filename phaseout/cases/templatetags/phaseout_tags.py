@@ -110,3 +110,9 @@ CHANGE_FIELDS = {
 @register.filter
 def change_field(code: str) -> str:
     return str(CHANGE_FIELDS.get(code, code))
+
+
+@register.filter
+def get_value(mapping: dict[str, Any], key: str) -> Any:
+    """A value of a row, or nothing (unlike get_item, never the key itself)."""
+    return mapping.get(key, "")

@@ -1,0 +1,147 @@
+"""What each public list holds on a day, computed from the cases, findings, lines and licences.
+
+Entries follow the cases: an enterprise is on the yellow list from its rectification order until the
+case closes compliant or moves on to exit (then the red list), and so on. Rows hold only what the
+public may see — never a reporter, a person or an internal note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from phaseout.cases.models import Case, CaseState, ExitMeasure, Finding
+from phaseout.disclosure.models import ListKind
+from phaseout.registry.models import Licence, LineStatus, ProductionLine
+
+EXIT_STATES = [CaseState.EXIT_ORDERED, CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
+
+
+def _case_row(case: Case, since: dt.date | None) -> dict[str, Any]:
+    finding = case.finding
+    department = finding.inspection.department if finding else None
+    return {
+        "enterprise": case.enterprise.name,
+        "uscc": case.enterprise.uscc,
+        "territory": case.territory.name,
+        "industry": case.industry.name,
+        "equipment": case.line.name if case.line else "",
+        "capacity": case.line.capacity_display if case.line else "",
+        "basis": finding.rule_title if finding else "",
+        "legal_basis": finding.rule_source if finding else "",
+        "since": since.isoformat() if since else "",
+        "case": case.number,
+        "department": department.code if department else "",
+    }
+
+
+def _cases() -> Any:
+    return Case.objects.select_related(
+        "enterprise", "territory", "industry", "line", "finding__inspection__department"
+    )
+
+
+def rows_for(kind: str, today: dt.date) -> list[dict[str, Any]]:
+    if kind == ListKind.YELLOW:
+        cases = _cases().filter(state__in=[CaseState.RECTIFYING, CaseState.OVERDUE, CaseState.VERIFIED])
+        return [_case_row(c, c.order_date) for c in cases.order_by("order_date", "id")]
+    if kind == ListKind.RED:
+        # Closed after failing rectification: a rectification order was given, and exit followed.
+        cases = _cases().filter(state__in=EXIT_STATES, order_date__isnull=False, consequence="rectify")
+        return [_case_row(c, c.exit_ordered_on) for c in cases.order_by("exit_ordered_on", "id")]
+    if kind == ListKind.OVER_EMISSION:
+        cases = (
+            _cases().filter(dimension="environment").exclude(state__in=[CaseState.CLOSED, CaseState.ARCHIVED])
+        )
+        return [
+            _case_row(c, c.finding.inspection.inspected_on if c.finding else None)
+            for c in cases.order_by("id")
+        ]
+    if kind == ListKind.SEALED:
+        sealed = ExitMeasure.objects.filter(kind="sealing", done_on__isnull=False).values("case")
+        dismantled = ExitMeasure.objects.filter(kind="dismantling", done_on__isnull=False).values("case")
+        cases = _cases().filter(pk__in=sealed).exclude(pk__in=dismantled).filter(state__in=EXIT_STATES)
+        return [_case_row(c, c.exit_ordered_on) for c in cases.order_by("id")]
+    if kind in (ListKind.ENERGY, ListKind.QUALITY):
+        dimension = "energy" if kind == ListKind.ENERGY else "quality"
+        findings = (
+            Finding.objects.filter(
+                inspection__dimension=dimension,
+                inspection__inspected_on__year=today.year,
+                inspection__inspected_on__lte=today,
+            )
+            .exclude(conclusion=Finding.Conclusion.COMPLIANT)
+            .select_related(
+                "inspection__enterprise__territory",
+                "inspection__enterprise__industry",
+                "inspection__department",
+                "line",
+            )
+            .order_by("inspection__inspected_on", "id")
+        )
+        rows = []
+        for finding in findings:
+            enterprise = finding.inspection.enterprise
+            rows.append(
+                {
+                    "enterprise": enterprise.name,
+                    "uscc": enterprise.uscc,
+                    "territory": enterprise.territory.name,
+                    "industry": enterprise.industry.name,
+                    "equipment": finding.line.name if finding.line else "",
+                    "capacity": finding.line.capacity_display if finding.line else "",
+                    "basis": finding.rule_title,
+                    "legal_basis": finding.rule_source,
+                    "measured": f"{finding.measured_value.normalize():f} {finding.unit}"
+                    if finding.measured_value is not None
+                    else "",
+                    "limit": f"{finding.limit_value.normalize():f} {finding.unit}"
+                    if finding.limit_value is not None
+                    else "",
+                    "since": finding.inspection.inspected_on.isoformat(),
+                    "case": "",
+                    "department": finding.inspection.department.code,
+                }
+            )
+        return rows
+    if kind == ListKind.EXITED:
+        lines = ProductionLine.objects.filter(
+            status=LineStatus.EXITED, exited_on__year=today.year, exited_on__lte=today
+        ).select_related("enterprise__territory", "enterprise__industry")
+        return [
+            {
+                "enterprise": line.enterprise.name,
+                "uscc": line.enterprise.uscc,
+                "territory": line.enterprise.territory.name,
+                "industry": line.enterprise.industry.name,
+                "equipment": line.name,
+                "capacity": line.capacity_display,
+                "basis": "",
+                "legal_basis": "",
+                "since": line.exited_on.isoformat() if line.exited_on else "",
+                "case": "",
+                "department": "",
+            }
+            for line in lines.order_by("exited_on", "id")
+        ]
+    if kind == ListKind.LICENCES:
+        licences = Licence.objects.filter(
+            kind=Licence.Kind.PRODUCTION, status=Licence.Status.VALID
+        ).select_related("enterprise__territory", "enterprise__industry")
+        return [
+            {
+                "enterprise": licence.enterprise.name,
+                "uscc": licence.enterprise.uscc,
+                "territory": licence.enterprise.territory.name,
+                "industry": licence.enterprise.industry.name,
+                "equipment": "",
+                "capacity": "",
+                "basis": licence.number,
+                "legal_basis": "",
+                "since": licence.valid_until.isoformat() if licence.valid_until else "",
+                "case": "",
+                "department": "",
+            }
+            for licence in licences.order_by("enterprise__name", "id")
+        ]
+    raise ValueError(f"unknown list {kind!r}")
