@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from phaseout.cases.models import Case, CaseState, ExitMeasure, Finding
+from phaseout.cases.models import Case, CaseState, ExitMeasure, Finding, MeasureKind
 from phaseout.disclosure.models import ListKind
 from phaseout.registry.models import Licence, LineStatus, ProductionLine
 
@@ -58,8 +58,12 @@ def rows_for(kind: str, today: dt.date) -> list[dict[str, Any]]:
             for c in cases.order_by("id")
         ]
     if kind == ListKind.SEALED:
-        sealed = ExitMeasure.objects.filter(kind="sealing", done_on__isnull=False).values("case")
-        dismantled = ExitMeasure.objects.filter(kind="dismantling", done_on__isnull=False).values("case")
+        sealed = ExitMeasure.objects.filter(kind=MeasureKind.EQUIPMENT_SEALING, done_on__isnull=False).values(
+            "case"
+        )
+        dismantled = ExitMeasure.objects.filter(kind=MeasureKind.DISMANTLING, done_on__isnull=False).values(
+            "case"
+        )
         cases = _cases().filter(pk__in=sealed).exclude(pk__in=dismantled).filter(state__in=EXIT_STATES)
         return [_case_row(c, c.exit_ordered_on) for c in cases.order_by("id")]
     if kind in (ListKind.ENERGY, ListKind.QUALITY):
