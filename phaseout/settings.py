@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "phaseout.prices",
     "phaseout.plans",
     "phaseout.disclosure",
+    "phaseout.complaints",
 ]
 
 MIDDLEWARE = [
@@ -181,3 +182,18 @@ else:
 PUBLIC_CACHE_SECONDS = int(os.environ.get("PUBLIC_CACHE_SECONDS", "300"))
 # Error reports and tip-offs from one address: at most this many per hour.
 PUBLIC_POSTS_PER_HOUR = int(os.environ.get("PUBLIC_POSTS_PER_HOUR", "10"))
+
+# Tip-offs: the key that encrypts reporters' identities (a Fernet key; derived from SECRET_KEY when
+# not given — production sets its own and keeps it out of the database backups), the API tokens of
+# the hotlines' systems, and the time limits, in working days.
+REPORTER_KEY = os.environ.get("REPORTER_KEY", "")
+TIPOFF_API_TOKENS = {
+    source: token
+    for source, token in (
+        item.split(":", 1) for item in os.environ.get("TIPOFF_API_TOKENS", "").split(",") if ":" in item
+    )
+}
+TIPOFF_POLICIES = {
+    "handover_working_days": int(os.environ.get("TIPOFF_HANDOVER_DAYS", "1")),
+    "feedback_working_days": int(os.environ.get("TIPOFF_FEEDBACK_DAYS", "10")),
+}

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 
 from phaseout.cases import views as cases
+from phaseout.complaints import views as complaints
 from phaseout.disclosure import views as disclosure
 from phaseout.orgs import views as orgs
 from phaseout.plans import views as plans
@@ -66,9 +67,15 @@ urlpatterns = [
     path("programmes/<int:pk>/", plans.programme_detail, name="programme-detail"),
     path("submissions/<int:pk>/submit/", plans.submission_submit, name="submission-submit"),
     path("public/", disclosure.portal, name="portal"),
+    path("public/tipoff/", complaints.tipoff_form, name="tipoff-form"),
+    path("public/tipoff/track/", complaints.tipoff_track, name="tipoff-track"),
     path("public/<slug:kind>/", disclosure.public_list, name="public-list"),
     path("public/<slug:kind>.<slug:fmt>", disclosure.public_export, name="public-export"),
     path("public/<slug:kind>/report/", disclosure.public_report, name="public-report"),
+    path("api/tipoffs/", complaints.tipoff_api, name="tipoff-api"),
+    path("api/openapi.json", complaints.openapi, name="openapi"),
+    path("tipoffs/", complaints.tipoff_list, name="tipoff-list"),
+    path("tipoffs/<int:pk>/", complaints.tipoff_detail, name="tipoff-detail"),
     path("lists/", disclosure.lists_admin, name="lists-admin"),
     path("lists/draft/", disclosure.list_draft, name="list-draft"),
     path("lists/<int:pk>/", disclosure.list_snapshot, name="list-snapshot"),

@@ -38,6 +38,10 @@ PUBLIC_ROUTES = {
     "public/<slug:kind>/",
     "public/<slug:kind>.<slug:fmt>",
     "public/<slug:kind>/report/",
+    "public/tipoff/",
+    "public/tipoff/track/",
+    "api/tipoffs/",
+    "api/openapi.json",
 }
 OWN_URLS = [(route, p) for route, p in ALL_URLS if route not in PUBLIC_ROUTES]
 

@@ -75,6 +75,7 @@ class Role(models.TextChoices):
     AUDITOR = "auditor", _("Auditor")
     SECURITY_ADMIN = "security_admin", _("Security administrator")
     SYSTEM_ADMIN = "system_admin", _("System administrator")
+    INTAKE = "intake", _("Tip-off intake officer")
 
 
 class Person(models.Model):

@@ -57,6 +57,21 @@ def roll_to_working_day(day: dt.date) -> dt.date:
     return day
 
 
+def add_working_days(start: dt.date, count: int) -> dt.date:
+    """The `count`-th working day after `start`, on the official calendar (statutory holidays and
+    make-up working days); `count` 0 is `start` itself if it is a working day, else the next one."""
+    if count < 0:
+        raise DeadlineError("count must not be negative")
+    day = start
+    if count == 0:
+        return roll_to_working_day(day)
+    while count:
+        day += dt.timedelta(days=1)
+        if is_working_day(day):
+            count -= 1
+    return day
+
+
 def period_end(start: dt.date, *, months: int = 0, days: int = 0) -> dt.date:
     """Last day of a period of `months` and `days` that starts on `start`."""
     if days < 0:

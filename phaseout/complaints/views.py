@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from phaseout.cases.views import _person, _user
+from phaseout.complaints import actions
+from phaseout.complaints.models import TipOff
+from phaseout.disclosure.views import throttled
+from phaseout.orgs.access import allow, public
+from phaseout.orgs.models import Department, Person, Role, Territory
+
+
+class TipOffForm(forms.Form):
+    text = forms.CharField(
+        label=gettext_lazy("What are you reporting?"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    enterprise_name = forms.CharField(
+        label=gettext_lazy("Enterprise (if known)"), max_length=120, required=False
+    )
+    territory = forms.ModelChoiceField(
+        label=gettext_lazy("Where"), queryset=Territory.objects.all(), required=False
+    )
+    reporter_name = forms.CharField(
+        label=gettext_lazy("Your name (optional, kept confidential)"), max_length=60, required=False
+    )
+    reporter_phone = forms.CharField(
+        label=gettext_lazy("Your phone (optional, kept confidential)"), max_length=30, required=False
+    )
+    website = forms.CharField(required=False, widget=forms.HiddenInput)  # people leave it empty; bots fill it
+
+
+@csrf_exempt  # anonymous public form: no session to protect; throttled per address, with a honeypot
+@public
+def tipoff_form(request: HttpRequest) -> HttpResponse:
+    form = TipOffForm(request.POST or None)
+    if request.method == "POST":
+        if throttled(request, "tipoff"):
+            return HttpResponse(_("Too many reports from your address; please try again later."), status=429)
+        if form.is_valid() and not form.cleaned_data["website"]:
+            data = form.cleaned_data
+            try:
+                tipoff, _new = actions.receive(
+                    source=TipOff.Source.WEB,
+                    text=data["text"],
+                    enterprise_name=data["enterprise_name"],
+                    territory=data["territory"],
+                    reporter_name=data["reporter_name"],
+                    reporter_phone=data["reporter_phone"],
+                )
+            except actions.TipOffError as exc:
+                form.add_error("text", str(exc))
+            else:
+                return render(request, "complaints/received.html", {"tipoff": tipoff}, status=201)
+        return render(request, "complaints/form.html", {"form": form}, status=400)
+    return render(request, "complaints/form.html", {"form": form})
+
+
+@public
+def tipoff_track(request: HttpRequest) -> HttpResponse:
+    code = request.GET.get("code", "").strip().upper()[:16]
+    tipoff = TipOff.objects.filter(tracking_code=code).first() if code else None
+    return render(request, "complaints/track.html", {"code": code, "tipoff": tipoff, "searched": bool(code)})
+
+
+# --- the hotline API ----------------------------------------------------------------------------------
+
+
+def _api_source(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    token = header.removeprefix("Bearer ").strip()
+    for source, expected in settings.TIPOFF_API_TOKENS.items():
+        if token and hmac.compare_digest(token, expected):
+            return source
+    return None
+
+
+@csrf_exempt  # token-authenticated machine-to-machine endpoint
+@require_POST
+@public
+def tipoff_api(request: HttpRequest) -> HttpResponse:
+    source = _api_source(request)
+    if source is None:
+        return JsonResponse({"error": "unauthorised"}, status=401)
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return JsonResponse({"error": "the body must be a JSON object"}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "the body must be a JSON object"}, status=400)
+    fields = {"external_id", "text", "enterprise_name", "territory_code", "reporter_name", "reporter_phone"}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        return JsonResponse({"error": f"unknown field {unknown[0]!r}"}, status=400)
+    if not all(isinstance(data.get(k, ""), str) for k in fields):
+        return JsonResponse({"error": "every field is a string"}, status=400)
+    if not data.get("external_id"):
+        return JsonResponse({"error": "external_id is required"}, status=400)
+    territory = None
+    if data.get("territory_code"):
+        territory = Territory.objects.filter(code=data["territory_code"]).first()
+        if territory is None:
+            return JsonResponse({"error": "unknown territory_code"}, status=400)
+    try:
+        tipoff, new = actions.receive(
+            source=source,
+            external_id=data["external_id"],
+            text=data.get("text", ""),
+            enterprise_name=data.get("enterprise_name", ""),
+            territory=territory,
+            reporter_name=data.get("reporter_name", ""),
+            reporter_phone=data.get("reporter_phone", ""),
+        )
+    except actions.TipOffError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    body = {
+        "tracking_code": tipoff.tracking_code,
+        "status": tipoff.status,
+        "dimension": tipoff.dimension,
+        "department": tipoff.department.name if tipoff.department else None,
+        "handover_due": tipoff.handover_due.isoformat(),
+        "feedback_due": tipoff.feedback_due.isoformat(),
+        "duplicate_of": tipoff.duplicate_of.tracking_code if tipoff.duplicate_of else None,
+    }
+    return JsonResponse(body, status=201 if new else 200)
+
+
+OPENAPI = {
+    "openapi": "3.0.3",
+    "info": {"title": "Phaseout tip-off intake", "version": "1.0"},
+    "paths": {
+        "/api/tipoffs/": {
+            "post": {
+                "summary": "Submit a work order (12345, 地条钢 hotline, provincial platform)",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["external_id", "text"],
+                                "properties": {
+                                    "external_id": {
+                                        "type": "string",
+                                        "description": "work-order number; sent again, it is one tip-off",
+                                    },
+                                    "text": {"type": "string", "minLength": 5},
+                                    "enterprise_name": {"type": "string"},
+                                    "territory_code": {"type": "string", "description": "GB/T 2260 code"},
+                                    "reporter_name": {
+                                        "type": "string",
+                                        "description": "encrypted at rest; never shown outside intake",
+                                    },
+                                    "reporter_phone": {
+                                        "type": "string",
+                                        "description": "encrypted at rest; never shown outside intake",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {"description": "received"},
+                    "200": {"description": "already received (same external_id)"},
+                    "400": {"description": "bad input; nothing created"},
+                    "401": {"description": "missing or wrong token"},
+                },
+            }
+        }
+    },
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+}
+
+
+@public
+def openapi(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(OPENAPI)
+
+
+# --- staff --------------------------------------------------------------------------------------------
+
+STAFF = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.INTAKE)
+
+
+def _scope(person: Person) -> QuerySet[TipOff]:
+    qs = TipOff.objects.select_related("department", "territory", "duplicate_of")
+    if person.role in (Role.OFFICE, Role.INTAKE):
+        return qs
+    if person.role == Role.DEPARTMENT:
+        return qs.filter(department=person.department_id)
+    if person.role == Role.DISTRICT and person.territory is not None:
+        return qs.filter(territory__in=person.territory.subtree_codes())
+    return qs.none()
+
+
+@allow(*STAFF)
+def tipoff_list(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    rows = [(t, actions.overdue(t, today)) for t in _scope(_person(request))[:200]]
+    return render(request, "complaints/list.html", {"rows": rows})
+
+
+@allow(*STAFF)
+def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    tipoff = get_object_or_404(_scope(person), pk=pk)
+    context: dict[str, Any] = {
+        "tipoff": tipoff,
+        "departments": Department.objects.all(),
+        "overdue": actions.overdue(tipoff, timezone.localdate()),
+        "may_answer": person.role in (Role.OFFICE, Role.DEPARTMENT, Role.INTAKE),
+        "may_reveal": person.role == Role.INTAKE,
+    }
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "reveal" and person.role == Role.INTAKE:
+                context["reporter"] = actions.reveal(tipoff=tipoff, by=_user(request))
+                return render(request, "complaints/detail.html", context)
+            if action == "hand_over" and person.role in (Role.OFFICE, Role.INTAKE):
+                department = get_object_or_404(Department, pk=request.POST.get("department"))
+                actions.hand_over(tipoff=tipoff, department=department, by=_user(request))
+            elif action == "answer" and context["may_answer"]:
+                actions.answer(tipoff=tipoff, text=request.POST.get("answer", ""), by=_user(request))
+            else:
+                return HttpResponse(status=403)
+        except actions.TipOffError as exc:
+            messages.error(request, str(exc))
+        return redirect("tipoff-detail", tipoff.pk)
+    return render(request, "complaints/detail.html", context)

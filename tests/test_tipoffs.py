@@ -1,0 +1,164 @@
+"""Tip-offs: intake from the form and the hotline API, routing, working-day deadlines, answers, and
+the reporter's identity, which no response to a non-intake role may contain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from phaseout.audit.models import AuditEvent
+from phaseout.complaints import actions
+from phaseout.complaints.models import TipOff
+from phaseout.orgs.models import Person, Role, Territory
+from tests.conftest import _person, client_for
+
+NAME, PHONE = "张三丰", "13800138000"
+
+
+@pytest.fixture(autouse=True)
+def _setup(settings: object) -> None:
+    cache.clear()
+    settings.TIPOFF_API_TOKENS = {"12345": "token-12345", "ditiaogang": "token-dtg"}  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def intake(reference: None) -> Person:
+    return _person("intake", Role.INTAKE)
+
+
+def test_working_day_deadlines_across_the_spring_festival_and_national_day(reference: None) -> None:
+    spring, _new = actions.receive(source="web", text="某厂用中频炉生产地条钢", today=dt.date(2026, 2, 13))
+    # Saturday 14 February 2026 is a make-up working day before the Spring Festival holiday (15–23 Feb).
+    assert spring.handover_due == dt.date(2026, 2, 14)
+    assert spring.feedback_due == dt.date(2026, 3, 5)
+    national, _new = actions.receive(source="web", text="某厂夜间偷排废气", today=dt.date(2026, 9, 30))
+    assert national.handover_due == dt.date(2026, 10, 8)  # after the National Day holiday
+    assert (spring.dimension, national.dimension) == ("technology", "environment")
+
+
+def test_public_form_routes_and_answers_through_the_tracking_code(
+    energy_dept: Person, env_dept: Person
+) -> None:
+    anonymous = Client()
+    response = anonymous.post(
+        "/public/tipoff/",
+        {
+            "text": "蓬江区某水泥厂夜间偷排粉尘<script>alert(1)</script>",
+            "enterprise_name": "江门市某水泥有限公司",
+            "reporter_name": NAME,
+            "reporter_phone": PHONE,
+        },
+    )
+    assert response.status_code == 201
+    code = re.search(r'id="tracking-code">(\w+)<', response.content.decode()).group(1)  # type: ignore[union-attr]
+    tipoff = TipOff.objects.get(tracking_code=code)
+    assert tipoff.dimension == "environment" and tipoff.department == env_dept.department
+    assert tipoff.territory_id == "440703"
+    assert NAME not in tipoff.reporter_name and PHONE not in tipoff.reporter_phone  # encrypted at rest
+    actions.answer(tipoff=tipoff, text="已立案调查，责令停产整治。", by=env_dept.user)
+    page = anonymous.get("/public/tipoff/track/", {"code": code}).content.decode()
+    assert "已立案调查" in page and NAME not in page
+    assert "没有这个查询码" in anonymous.get("/public/tipoff/track/", {"code": "NOPE"}).content.decode()
+
+
+def test_floods_are_throttled_and_bots_refused(reference: None, settings: object) -> None:
+    settings.PUBLIC_POSTS_PER_HOUR = 3  # type: ignore[attr-defined]
+    anonymous = Client()
+    assert (
+        anonymous.post("/public/tipoff/", {"text": "某厂使用淘汰类设备生产", "website": "x"}).status_code
+        == 400
+    )
+    codes = [
+        anonymous.post("/public/tipoff/", {"text": f"某厂使用淘汰类设备生产{i}"}).status_code
+        for i in range(5)
+    ]
+    assert codes == [201, 201, 429, 429, 429]  # the bot's post counted too
+    assert TipOff.objects.count() == 2
+
+
+def _api(body: object, token: str | None = "token-12345") -> tuple[int, dict[str, object]]:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    response = Client().post("/api/tipoffs/", json.dumps(body), content_type="application/json", **headers)
+    return response.status_code, json.loads(response.content)
+
+
+def test_hotline_api_is_idempotent_and_refuses_bad_input(reference: None) -> None:
+    order = {
+        "external_id": "12345-2026-000981",
+        "text": "鹤山市某钢厂使用中频炉生产地条钢",
+        "reporter_phone": PHONE,
+    }
+    status, first = _api(order)
+    assert status == 201 and first["dimension"] == "technology"
+    status, again = _api(order)
+    assert status == 200 and again["tracking_code"] == first["tracking_code"]
+    assert TipOff.objects.count() == 1
+    assert PHONE not in json.dumps(first)
+    assert _api(order, token="wrong")[0] == 401
+    assert _api(order, token=None)[0] == 401
+    assert _api({"text": "没有工单号的举报"})[0] == 400
+    assert _api({**order, "external_id": "x2", "colour": "red"})[0] == 400
+    assert _api({**order, "external_id": "x3", "territory_code": "999999"})[0] == 400
+    assert _api({**order, "external_id": "x4", "text": 5})[0] == 400
+    assert _api([1, 2])[0] == 400
+    assert TipOff.objects.count() == 1
+    spec = json.loads(Client().get("/api/openapi.json").content)
+    assert spec["paths"]["/api/tipoffs/"]["post"]["requestBody"]["required"] is True
+
+
+def test_a_duplicate_is_detected_and_linked(reference: None) -> None:
+    first, _new = actions.receive(source="web", text="该厂偷排废气", enterprise_name="江门市某钢铁有限公司")
+    second, _new = actions.receive(source="web", text="又在偷排废气", enterprise_name="江门市某钢铁 有限公司")
+    assert second.duplicate_of == first
+
+
+def _get_urls() -> list[str]:
+    def walk(patterns: list[object], prefix: str = "") -> list[str]:
+        found = []
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                found += walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                found.append(prefix + str(p.pattern))
+        return found
+
+    return [r for r in walk(get_resolver().url_patterns) if not r.startswith(("admin/", "accounts/logout"))]
+
+
+def test_the_reporter_never_appears_outside_intake(
+    intake: Person, office: Person, energy_dept: Person, env_dept: Person, district: Person
+) -> None:
+    tipoff, _new = actions.receive(
+        source="web",
+        text="蓬江区某厂夜间偷排废气",
+        enterprise_name="江门市某水泥有限公司",
+        reporter_name=NAME,
+        reporter_phone=PHONE,
+    )
+    auditor = _person("auditor-x", Role.AUDITOR)
+    secadmin = _person("secadmin-x", Role.SECURITY_ADMIN)
+    routes = _get_urls()
+    checked = 0
+    for person in (office, energy_dept, env_dept, district, auditor, secadmin):
+        client = client_for(person.user)
+        for route in routes:
+            for value in ("1", str(tipoff.pk)):
+                url = "/" + re.sub(r"<(?:int|slug|str):\w+>", value if "int" in route else "yellow", route)
+                response = client.get(url, {"code": tipoff.tracking_code})
+                body = response.content.decode("utf-8", errors="replace")
+                assert NAME not in body and PHONE not in body, (person.role, url)
+                checked += 1
+        # Even asking to reveal is refused to everyone but intake.
+        response = client.post(f"/tipoffs/{tipoff.pk}/", {"action": "reveal"})
+        assert NAME not in response.content.decode() and response.status_code in (403, 404)
+    assert checked > 100
+    page = client_for(intake.user).post(f"/tipoffs/{tipoff.pk}/", {"action": "reveal"}).content.decode()
+    assert NAME in page and PHONE in page
+    assert AuditEvent.objects.filter(action="tipoff.identity_read", actor=intake.user).count() == 1
+    assert Territory.objects.exists()
