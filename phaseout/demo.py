@@ -62,6 +62,7 @@ def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
         rows.append((f"district-{t.code}", f"{t.name}人民政府", Role.DISTRICT, {"territory": t}))
     rows += [
         ("auditor", "审计管理员", Role.AUDITOR, {}),
+        ("intake", "举报受理员", Role.INTAKE, {}),
         ("secadmin", "安全管理员", Role.SECURITY_ADMIN, {}),
         ("sysadmin", "系统管理员", Role.SYSTEM_ADMIN, {}),
     ]
@@ -357,6 +358,7 @@ def _register_and_cases(today: dt.date) -> None:
     _measurements(enterprises, today)
     _office_rates(office)
     _plan_and_programme(office, today)
+    _public_side(office, today)
     # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
     run_evaluation(on=today, by=office)
 
@@ -479,4 +481,30 @@ def _plan_and_programme(office: Any, today: dt.date) -> None:
         count=3,
         per_target=1,
         by=dept_user,
+    )
+
+
+def _public_side(office: Any, today: dt.date) -> None:
+    """Every public list drafted, approved and published; two tip-offs, one from a hotline work order."""
+    from phaseout.complaints import actions as tipoff_actions
+    from phaseout.disclosure import actions as list_actions
+    from phaseout.disclosure.models import ListKind
+
+    for kind in ListKind.values:
+        snapshot = list_actions.draft(kind=kind, by=office, today=today)
+        list_actions.publish(snapshot=list_actions.approve(snapshot=snapshot, by=office), by=office)
+    tipoff_actions.receive(
+        source="web",
+        text="新会区某厂夜间使用中频炉熔炼废钢，疑似生产地条钢。",
+        enterprise_name="江门市新会区金鼎钢铁有限公司",
+        reporter_name="王先生",
+        reporter_phone="13900000000",
+        today=today,
+    )
+    tipoff_actions.receive(
+        source="12345",
+        external_id="12345-DEMO-0001",
+        text="台山市某水泥厂粉尘排放严重。",
+        enterprise_name="台山南方水泥有限公司",
+        today=today,
     )

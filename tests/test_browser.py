@@ -3,6 +3,7 @@ as a department, a district and the coordination office would."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import zipfile
@@ -316,3 +317,63 @@ def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> 
     assert "已报送" in dept.content()
     submitted = Submission.objects.get(submitted_on__isnull=False)
     assert submitted.department == energy_dept.department and submitted.numbers == {"enterprises": 2}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_public_portal_and_tipoff_form(browser, server, office, energy_dept) -> None:
+    """Anyone, without logging in: reads a published list, searches it, reports a tip-off, follows it."""
+    from django.core.cache import cache
+
+    from phaseout.cases import actions as case_actions
+    from phaseout.complaints.models import TipOff
+    from phaseout.disclosure import actions as list_actions
+
+    cache.clear()
+    line = LineFactory(
+        enterprise__industry_id="cement",
+        enterprise__name="江门市公示水泥有限公司",
+        equipment_type=EquipmentType.CLINKER_LINE,
+        size_value=Decimal("2500"),
+        size_unit="t/d",
+        capacity=Decimal("2500"),
+        capacity_unit="t/d",
+    )
+    day = dt.date(2026, 3, 2)
+    inspection = case_actions.record_inspection(
+        department=energy_dept.department, enterprise=line.enterprise, line=line, dimension="energy",
+        inspected_on=day, inspectors="李明", files=[], by=energy_dept.user, today=day,
+    )  # fmt: skip
+    finding = case_actions.record_finding(
+        inspection=inspection, rule_id="energy.cement.clinker-energy", line=line,
+        measured_value=Decimal("130"), by=energy_dept.user,
+    )  # fmt: skip
+    case_actions.order_rectification(
+        case=Case.objects.get(finding=finding), by=energy_dept.user, today=dt.date(2026, 3, 2)
+    )
+    snapshot = list_actions.draft(kind="yellow", by=office.user)
+    list_actions.publish(snapshot=list_actions.approve(snapshot=snapshot, by=office.user), by=office.user)
+
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{server}/public/")
+    page.get_by_role("link", name="“黄牌”名单：不达标应限期整改的企业").click()
+    page.wait_for_load_state()
+    assert "江门市公示水泥有限公司" in page.locator("#public-rows").inner_text()
+    page.fill("[name=q]", "不存在的企业")
+    page.locator("form.filters button").click()
+    page.wait_for_load_state()
+    assert "无条目" in page.locator("#public-rows").inner_text()
+    page.get_by_role("link", name="举报落后产能").click()
+    page.wait_for_load_state()
+    page.fill("#id_text", "蓬江区某厂夜间使用中频炉生产地条钢")
+    page.fill("#id_reporter_name", "李四")
+    page.get_by_role("button", name="提交举报").click()
+    page.wait_for_load_state()
+    code = page.locator("#tracking-code").inner_text().strip()
+    assert TipOff.objects.get(tracking_code=code).dimension == "technology"
+    page.get_by_role("link", name="查询办理情况").click()
+    page.wait_for_load_state()
+    assert "已受理" in page.locator("#tracking").inner_text()
+    assert "李四" not in page.content()
+    context.close()
