@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "phaseout.plans",
     "phaseout.disclosure",
     "phaseout.complaints",
+    "phaseout.credit",
 ]
 
 MIDDLEWARE = [

@@ -3,6 +3,7 @@ from django.urls import path
 
 from phaseout.cases import views as cases
 from phaseout.complaints import views as complaints
+from phaseout.credit import views as credit
 from phaseout.disclosure import views as disclosure
 from phaseout.orgs import views as orgs
 from phaseout.plans import views as plans
@@ -76,6 +77,11 @@ urlpatterns = [
     path("api/openapi.json", complaints.openapi, name="openapi"),
     path("tipoffs/", complaints.tipoff_list, name="tipoff-list"),
     path("tipoffs/<int:pk>/", complaints.tipoff_detail, name="tipoff-detail"),
+    path("credit/", credit.referrals, name="referrals"),
+    path("credit/<int:pk>/approve/", credit.referral_approve, name="referral-approve"),
+    path("credit/acknowledge/<int:pk>/", credit.acknowledge, name="acknowledge"),
+    path("credit/export.<slug:fmt>", credit.referral_export, name="referral-export"),
+    path("licences/<int:pk>/cancel/", credit.licence_cancel, name="licence-cancel"),
     path("lists/", disclosure.lists_admin, name="lists-admin"),
     path("lists/draft/", disclosure.list_draft, name="list-draft"),
     path("lists/<int:pk>/", disclosure.list_snapshot, name="list-snapshot"),

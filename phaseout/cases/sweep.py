@@ -118,4 +118,8 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
     from phaseout.plans.actions import sweep_submissions  # plans build on cases, not the other way
 
     result.submissions_reminded, result.submissions_overdue = sweep_submissions(now=now, today=today)
+    from phaseout.credit.actions import lift_after_exit, propose
+
+    propose(today=today)
+    lift_after_exit(today=today)
     return result

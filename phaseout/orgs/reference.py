@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from phaseout.credit.models import Measure
 from phaseout.orgs.models import Department, Territory
 from phaseout.prices.models import PriceRate
 from phaseout.registry.models import Industry
@@ -55,7 +56,19 @@ def load_reference() -> dict[str, int]:
             entered_by=None,
             defaults={"rate": row["rate"], "source": row["source"], "verification": row["verification"]},
         )
+    measures = _load("joint_punishment.json")
+    for row in measures:
+        Measure.objects.update_or_create(
+            code=row["code"],
+            defaults={
+                "domain": row["domain"],
+                "legal_basis": row["legal_basis"],
+                "executing_suffix": row["executing"],
+                "months": row["months"],
+            },
+        )
     return {
+        "joint-punishment measures": len(measures),
         "territories": len(territories),
         "industries": len(industries),
         "departments": len(departments),

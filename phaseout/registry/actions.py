@@ -60,6 +60,20 @@ def save_enterprise_part(*, part: Part, by: User) -> Part:
     """Create or update one of an enterprise's production lines or licences, with its audit row."""
     creating = part.pk is None
     part.full_clean()
+    if (
+        isinstance(part, Licence)
+        and part.kind == Licence.Kind.PRODUCTION
+        and part.status == Licence.Status.VALID
+    ):
+        eliminated = elimination_class_lines(part.enterprise)
+        if eliminated:
+            raise ValidationError(
+                _(
+                    "A production licence is refused: the enterprise has elimination-class equipment "
+                    "(%(lines)s)."
+                )
+                % {"lines": "、".join(eliminated)}
+            )
     part.save()
     kind = "line" if isinstance(part, ProductionLine) else "licence"
     record(actor=by, action=f"{kind}.{'create' if creating else 'update'}", obj=part)
@@ -175,3 +189,21 @@ def record_measurement(
         data={"line": line.pk, "indicator": indicator, "value": str(value), "unit": known.unit},
     )
     return measurement
+
+
+def elimination_class_lines(enterprise: Enterprise) -> list[str]:
+    """Names of the enterprise's operating lines that today's rules put in the elimination class."""
+    from phaseout.rules import engine, rulebook
+    from phaseout.standards.facts import line_facts
+
+    lib = rulebook.library()
+    today = timezone.localdate()
+    found = []
+    for line in enterprise.lines.exclude(status__in=["exited", "dismantled"]).select_related("enterprise"):
+        try:
+            outcomes = engine.evaluate(lib, line_facts(line), today)
+        except engine.FactsError:
+            continue
+        if any(o.breach and o.rule.comparison is rulebook.Comparison.ELIMINATED for o in outcomes):
+            found.append(line.name)
+    return found

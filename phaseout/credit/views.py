@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import io
+import json
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from openpyxl import Workbook
+
+from phaseout.cases.views import _person, _user
+from phaseout.credit import actions
+from phaseout.credit.models import Acknowledgement, Referral
+from phaseout.orgs.access import allow
+from phaseout.orgs.models import Role
+from phaseout.registry.models import Licence
+
+FIELDS = [
+    ("enterprise_name", "失信主体名称"),
+    ("uscc", "统一社会信用代码"),
+    ("decision_number", "决定文书号"),
+    ("legal_basis", "惩戒依据"),
+    ("content", "惩戒内容"),
+    ("deciding_body", "决定机关"),
+    ("decided_on", "决定日期"),
+    ("valid_from", "有效期起"),
+    ("valid_until", "有效期止"),
+    ("status", "状态"),
+]
+
+
+def _exchange(referral: Referral) -> dict[str, str]:
+    """The fields the national credit information sharing platform exchanges."""
+    return {
+        "enterprise_name": referral.enterprise.name,
+        "uscc": referral.enterprise.uscc,
+        "decision_number": referral.decision_number,
+        "legal_basis": referral.legal_basis,
+        "content": referral.content,
+        "deciding_body": referral.deciding_body,
+        "decided_on": referral.decided_on.isoformat() if referral.decided_on else "",
+        "valid_from": referral.valid_from.isoformat() if referral.valid_from else "",
+        "valid_until": referral.valid_until.isoformat() if referral.valid_until else "",
+        "status": referral.status,
+    }
+
+
+def _safe(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
+def referrals(request: HttpRequest) -> HttpResponse:
+    person = _person(request)
+    rows = Referral.objects.select_related("enterprise", "case").prefetch_related(
+        "acknowledgements__measure", "acknowledgements__department"
+    )
+    mine = (
+        Acknowledgement.objects.filter(
+            department=person.department_id,
+            acknowledged_at__isnull=True,
+            referral__status=Referral.Status.APPROVED,
+        ).select_related("referral__enterprise", "measure")
+        if person.role == Role.DEPARTMENT
+        else []
+    )
+    return render(
+        request,
+        "credit/referrals.html",
+        {
+            "rows": rows,
+            "mine": mine,
+            "licences": actions.licences_to_cancel() if person.role == Role.OFFICE else [],
+        },
+    )
+
+
+@require_POST
+@allow(Role.OFFICE)
+def referral_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    referral = get_object_or_404(Referral, pk=pk)
+    try:
+        actions.approve(
+            referral=referral,
+            decision_number=request.POST.get("decision_number", ""),
+            deciding_body=request.POST.get("deciding_body", ""),
+            content=request.POST.get("content", ""),
+            by=_user(request),
+        )
+        messages.success(request, _("Approved; the executing departments are asked to acknowledge."))
+    except actions.CreditError as exc:
+        messages.error(request, str(exc))
+    return redirect("referrals")
+
+
+@require_POST
+@allow(Role.DEPARTMENT)
+def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    person = _person(request)
+    ack = get_object_or_404(Acknowledgement, pk=pk)
+    try:
+        assert person.department is not None
+        actions.acknowledge(acknowledgement=ack, by=_user(request), department=person.department)
+        messages.success(request, _("Acknowledged."))
+    except actions.CreditError as exc:
+        messages.error(request, str(exc))
+    return redirect("referrals")
+
+
+@require_POST
+@allow(Role.OFFICE)
+def licence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    licence = get_object_or_404(Licence, pk=pk)
+    try:
+        actions.cancel_licence(licence=licence, by=_user(request), reason=request.POST.get("reason", ""))
+        messages.success(request, _("The licence is cancelled."))
+    except actions.CreditError as exc:
+        messages.error(request, str(exc))
+    return redirect("referrals")
+
+
+@allow(Role.OFFICE, Role.AUDITOR)
+def referral_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    approved = Referral.objects.exclude(status=Referral.Status.PROPOSED).select_related("enterprise")
+    data = [_exchange(r) for r in approved]
+    if fmt == "json":
+        return HttpResponse(
+            json.dumps(data, ensure_ascii=False), content_type="application/json; charset=utf-8"
+        )
+    if fmt != "xlsx":
+        raise Http404
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append([label for _key, label in FIELDS])
+    for row in data:
+        sheet.append([_safe(row[key]) for key, _label in FIELDS])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = 'attachment; filename="credit-referrals.xlsx"'
+    return response
