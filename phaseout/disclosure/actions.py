@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
+from phaseout.disclosure.cache import forget
 from phaseout.disclosure.lists import rows_for
 from phaseout.disclosure.models import ErrorReport, ListKind, Snapshot
 from phaseout.orgs.models import Department
@@ -58,6 +59,9 @@ def publish(*, snapshot: Snapshot, by: User) -> Snapshot:
     snapshot.status = Snapshot.Status.PUBLISHED
     snapshot.published_at = timezone.now()
     snapshot.save()
+    kind = snapshot.kind
+    forget(kind)  # now, and again once committed (a request in between may have cached the old one)
+    transaction.on_commit(lambda: forget(kind))
     record(actor=by, action="list.publish", obj=snapshot, data={"rows": len(snapshot.rows)})
     return snapshot
 
@@ -74,6 +78,9 @@ def withdraw(*, snapshot: Snapshot, reason: str, by: User) -> Snapshot:
         reason.strip(),
     )
     snapshot.save()
+    kind = snapshot.kind
+    forget(kind)
+    transaction.on_commit(lambda: forget(kind))
     record(actor=by, action="list.withdraw", obj=snapshot, reason=reason)
     return snapshot
 

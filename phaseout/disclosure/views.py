@@ -58,16 +58,9 @@ def _public_rows(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cached(request: HttpRequest, key: str, build: Any) -> HttpResponse:
-    """The portal is what the press and the public hit: keep rendered answers per published version."""
-    cache_key = "public:" + hashlib.sha256(key.encode()).hexdigest()
-    found = cache.get(cache_key)
-    if found is None:
-        response = build()
-        found = (response.status_code, response.get("Content-Type"), response.content)
-        cache.set(cache_key, found, settings.PUBLIC_CACHE_SECONDS)
-    status, content_type, body = found
-    response = HttpResponse(body, status=status, content_type=content_type)
-    response["Cache-Control"] = f"public, max-age={settings.PUBLIC_CACHE_SECONDS}"
+    """Mark a public answer cacheable; PublicCacheMiddleware keeps it per published version."""
+    response = build()
+    response.public_cacheable = True
     return response
 
 
