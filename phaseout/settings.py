@@ -196,7 +196,11 @@ TIPOFF_API_TOKENS = {
         item.split(":", 1) for item in os.environ.get("TIPOFF_API_TOKENS", "").split(",") if ":" in item
     )
 }
+# Per source: (days, "working" or "calendar") for the first step (hand-over / acceptance) and the answer.
 TIPOFF_POLICIES = {
-    "handover_working_days": int(os.environ.get("TIPOFF_HANDOVER_DAYS", "1")),
-    "feedback_working_days": int(os.environ.get("TIPOFF_FEEDBACK_DAYS", "10")),
+    "default": {"handover": (1, "working"), "feedback": (10, "working")},
+    "petition": {
+        "handover": (15, "calendar"),
+        "feedback": (60, "calendar"),
+    },  # 信访: accept in 15, finish in 60
 }

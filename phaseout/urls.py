@@ -83,6 +83,7 @@ urlpatterns = [
     path("credit/export.<slug:fmt>", credit.referral_export, name="referral-export"),
     path("licences/<int:pk>/cancel/", credit.licence_cancel, name="licence-cancel"),
     path("lists/", disclosure.lists_admin, name="lists-admin"),
+    path("lists/errors/", disclosure.error_reports, name="error-reports"),
     path("lists/draft/", disclosure.list_draft, name="list-draft"),
     path("lists/<int:pk>/", disclosure.list_snapshot, name="list-snapshot"),
     path("lists/<int:pk>/<slug:action>/", disclosure.list_act, name="list-act"),

@@ -182,3 +182,16 @@ def test_only_the_office_publishes(energy_dept: Person, office: Person) -> None:
     assert client.post(f"/lists/{snapshot.pk}/publish/").status_code == 302
     snapshot.refresh_from_db()
     assert snapshot.status == "published"
+
+
+def test_error_reports_page_shows_a_department_its_own(
+    energy_dept: Person, env_dept: Person, office: Person
+) -> None:
+    snapshot = _published(energy_dept, office, "江门市某水泥有限公司")
+    Client().post("/public/yellow/report/", {"uscc": snapshot.rows[0]["uscc"], "text": "名称有误"})
+    assert "名称有误" in client_for(energy_dept.user).get("/lists/errors/").content.decode()
+    assert "名称有误" not in client_for(env_dept.user).get("/lists/errors/").content.decode()
+    report = ErrorReport.objects.get()
+    client_for(energy_dept.user).post("/lists/errors/", {"report": report.pk})
+    report.refresh_from_db()
+    assert report.handled_at is not None

@@ -162,3 +162,50 @@ def test_the_reporter_never_appears_outside_intake(
     assert NAME in page and PHONE in page
     assert AuditEvent.objects.filter(action="tipoff.identity_read", actor=intake.user).count() == 1
     assert Territory.objects.exists()
+
+
+def test_petitions_count_calendar_days_and_overdue_tipoffs_escalate_once(reference: None) -> None:
+    petition, _new = actions.receive(
+        source="petition", text="信访反映某厂违规生产", today=dt.date(2026, 2, 13)
+    )
+    assert (petition.handover_due, petition.feedback_due) == (dt.date(2026, 2, 28), dt.date(2026, 4, 14))
+    web, _new = actions.receive(source="web", text="某厂偷排废气", today=dt.date(2026, 3, 2))
+    now = dt.datetime(2026, 3, 5, 9, tzinfo=dt.UTC)
+    # Both are past their first limit: the web tip-off's 1 working day, the petition's 15 calendar days.
+    assert actions.escalate_overdue(now=now, today=dt.date(2026, 3, 5)) == 2
+    assert actions.escalate_overdue(now=now, today=dt.date(2026, 3, 5)) == 0
+    web.refresh_from_db()
+    assert web.escalated_at == now
+
+
+def test_a_tipoff_is_linked_to_a_case_of_its_enterprise(office: Person, energy_dept: Person) -> None:
+    from decimal import Decimal
+
+    from phaseout.cases import actions as case_actions
+    from phaseout.cases.models import Case
+    from tests.factories import LineFactory
+
+    line = LineFactory(size_value=Decimal("380"), enterprise__name="江门市被举报钢铁有限公司")
+    day = dt.date(2026, 3, 2)
+    inspection = case_actions.record_inspection(
+        department=office.department, enterprise=line.enterprise, line=line, dimension="technology",
+        inspected_on=day, inspectors="李明", files=[], by=office.user, today=day,
+    )  # fmt: skip
+    case_actions.record_finding(
+        inspection=inspection,
+        rule_id="technology.steel.blast-furnace-400",
+        line=line,
+        measured_value=None,
+        by=office.user,
+    )
+    tipoff, _new = actions.receive(
+        source="web", text="该厂还在用小高炉", enterprise_name="江门市被举报钢铁有限公司"
+    )
+    assert tipoff.enterprise == line.enterprise
+    case = Case.objects.get()
+    response = client_for(office.user).post(
+        f"/tipoffs/{tipoff.pk}/", {"action": "link_case", "case": case.pk}
+    )
+    assert response.status_code == 302
+    tipoff.refresh_from_db()
+    assert tipoff.case == case

@@ -122,4 +122,7 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
 
     propose(today=today)
     lift_after_exit(today=today)
+    from phaseout.complaints.actions import escalate_overdue
+
+    escalate_overdue(now=now, today=today)
     return result

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
+from phaseout.cases.models import Case
 from phaseout.complaints import identity
 from phaseout.complaints.models import TipOff
 from phaseout.orgs.models import Department, Territory
@@ -59,6 +60,11 @@ def _route(dimension: str, territory: Territory | None) -> Department | None:
     return departments.filter(is_office=True).first()
 
 
+def _due(start: dt.date, days: int, unit: str) -> dt.date:
+    """A time limit in working days (the official calendar) or calendar days."""
+    return add_working_days(start, days) if unit == "working" else start + dt.timedelta(days=days)
+
+
 def _code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(12))
 
@@ -97,7 +103,7 @@ def receive(
     )
     if enterprise is not None and territory is None:
         territory = enterprise.territory
-    policy = settings.TIPOFF_POLICIES
+    policy = settings.TIPOFF_POLICIES.get(source, settings.TIPOFF_POLICIES["default"])
     duplicate = None
     if enterprise_name.strip():
         since = today - dt.timedelta(days=30)
@@ -122,8 +128,8 @@ def receive(
                 dimension=dimension,
                 department=_route(dimension, territory),
                 received_on=today,
-                handover_due=add_working_days(today, policy["handover_working_days"]),
-                feedback_due=add_working_days(today, policy["feedback_working_days"]),
+                handover_due=_due(today, *policy["handover"]),
+                feedback_due=_due(today, *policy["feedback"]),
                 duplicate_of=duplicate,
                 reporter_name=identity.seal(reporter_name.strip()[:60]),
                 reporter_phone=identity.seal(reporter_phone.strip()[:30]),
@@ -176,3 +182,27 @@ def overdue(tipoff: TipOff, today: dt.date) -> str:
     if tipoff.status != TipOff.Status.ANSWERED and today > tipoff.feedback_due:
         return "feedback"
     return ""
+
+
+def escalate_overdue(*, now: dt.datetime | None = None, today: dt.date | None = None) -> int:
+    """Mark tip-offs past a time limit, once each; the office sees them. Safe to run twice."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    late = TipOff.objects.filter(escalated_at__isnull=True).exclude(status=TipOff.Status.ANSWERED)
+    handover = late.filter(status=TipOff.Status.RECEIVED, handover_due__lt=today)
+    feedback = late.filter(feedback_due__lt=today)
+    return handover.update(escalated_at=now) + feedback.filter(escalated_at__isnull=True).update(
+        escalated_at=now
+    )
+
+
+@transaction.atomic
+def link_case(*, tipoff: TipOff, case: Case, by: User) -> TipOff:
+    if tipoff.enterprise_id and case.enterprise_id != tipoff.enterprise_id:
+        raise TipOffError(_("That case is about another enterprise."))
+    tipoff = TipOff.objects.select_for_update().get(pk=tipoff.pk)
+    tipoff.case = case
+    tipoff.enterprise_id = case.enterprise_id
+    tipoff.save(update_fields=["case", "enterprise"])
+    record(actor=by, action="tipoff.link_case", obj=tipoff, data={"case": case.pk})
+    return tipoff

@@ -12,6 +12,7 @@ class TipOff(models.Model):
         HOTLINE_12345 = "12345", _("12345 hotline")
         DITIAOGANG = "ditiaogang", _("地条钢 hotline")
         PROVINCE = "province", _("Provincial platform")
+        PETITION = "petition", _("Petition (信访)")
 
     class Status(models.TextChoices):
         RECEIVED = "received", _("Received")
@@ -34,6 +35,7 @@ class TipOff(models.Model):
     handed_over_at = models.DateTimeField(null=True, blank=True)
     answer = models.TextField(_("answer to the reporter"), blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
     case = models.ForeignKey("cases.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"

@@ -20,6 +20,7 @@ from phaseout.cases.views import _person, _user
 from phaseout.complaints import actions
 from phaseout.complaints.models import TipOff
 from phaseout.disclosure.views import throttled
+from phaseout.orgs import scope
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.models import Department, Person, Role, Territory
 
@@ -228,6 +229,9 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "overdue": actions.overdue(tipoff, timezone.localdate()),
         "may_answer": person.role in (Role.OFFICE, Role.DEPARTMENT, Role.INTAKE),
         "may_reveal": person.role == Role.INTAKE,
+        "cases": scope.cases(person).filter(enterprise=tipoff.enterprise_id).order_by("-id")[:20]
+        if tipoff.enterprise_id
+        else [],
     }
     if request.method == "POST":
         action = request.POST.get("action")
@@ -240,6 +244,9 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 actions.hand_over(tipoff=tipoff, department=department, by=_user(request))
             elif action == "answer" and context["may_answer"]:
                 actions.answer(tipoff=tipoff, text=request.POST.get("answer", ""), by=_user(request))
+            elif action == "link_case" and context["may_answer"]:
+                case = get_object_or_404(scope.cases(person), pk=request.POST.get("case"))
+                actions.link_case(tipoff=tipoff, case=case, by=_user(request))
             else:
                 return HttpResponse(status=403)
         except actions.TipOffError as exc:

@@ -120,3 +120,12 @@ def report_error(*, snapshot: Snapshot, uscc: str, text: str, contact: str) -> E
         data={"department": department.code if department else ""},
     )
     return report
+
+
+@transaction.atomic
+def mark_handled(*, report: ErrorReport, by: User) -> ErrorReport:
+    if report.handled_at is None:
+        report.handled_at = timezone.now()
+        report.save(update_fields=["handled_at"])
+        record(actor=by, action="list.error_report_handled", obj=report)
+    return report

@@ -250,3 +250,20 @@ def list_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     except actions.DisclosureError as exc:
         messages.error(request, str(exc))
     return redirect("list-snapshot", snapshot.pk)
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT)
+def error_reports(request: HttpRequest) -> HttpResponse:
+    """Reports of errors in published lists, for the department that owns the entry (the office: all)."""
+    from phaseout.cases.views import _person
+    from phaseout.disclosure.models import ErrorReport
+
+    person = _person(request)
+    qs = ErrorReport.objects.select_related("snapshot", "department")
+    if person.role == Role.DEPARTMENT:
+        qs = qs.filter(department=person.department_id)
+    if request.method == "POST":
+        report = get_object_or_404(qs, pk=request.POST.get("report"))
+        actions.mark_handled(report=report, by=_user(request))
+        return redirect("error-reports")
+    return render(request, "disclosure/errors.html", {"reports": qs[:200]})
