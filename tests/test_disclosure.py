@@ -195,3 +195,11 @@ def test_error_reports_page_shows_a_department_its_own(
     client_for(energy_dept.user).post("/lists/errors/", {"report": report.pk})
     report.refresh_from_db()
     assert report.handled_at is not None
+
+
+def test_the_portal_index_follows_publication(energy_dept: Person, office: Person) -> None:
+    anonymous = Client()
+    assert "尚未公布" in anonymous.get("/public/").content.decode()
+    _published(energy_dept, office, "江门市某水泥有限公司")
+    page = anonymous.get("/public/").content.decode()
+    assert page.count("尚未公布") == 7  # the yellow list is published now; the seven others are not

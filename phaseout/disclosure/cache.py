@@ -53,9 +53,15 @@ def version(kind: str) -> str:
     found = cache.get(key)
     if found is None:
         from phaseout.disclosure.actions import current
+        from phaseout.disclosure.models import ListKind
 
-        snapshot = current(kind)
-        found = f"{snapshot.pk}.{snapshot.status}" if snapshot else "none"
+        # The portal's index shows every list: its version is all of theirs.
+        kinds = ListKind.values if kind == "*" else [kind]
+        parts = []
+        for each in kinds:
+            snapshot = current(each)
+            parts.append(f"{snapshot.pk}.{snapshot.status}" if snapshot else "none")
+        found = "-".join(parts)
         cache.set(key, found, None)
     _local_set(key, found, VERSION_SECONDS)
     return str(found)
@@ -63,7 +69,7 @@ def version(kind: str) -> str:
 
 def forget(kind: str) -> None:
     """A list was published or withdrawn: its cached pages are no longer current."""
-    for key in (_version_key(kind), _version_key("*")):
+    for key in (_version_key(kind), _version_key("*")):  # the index shows every list
         cache.delete(key)
         _local.pop(key, None)
 
