@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "phaseout.disclosure",
     "phaseout.complaints",
     "phaseout.credit",
+    "phaseout.reports",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ from phaseout.orgs import views as orgs
 from phaseout.plans import views as plans
 from phaseout.prices import views as prices
 from phaseout.registry import views as registry
+from phaseout.reports import views as reports
 from phaseout.standards import views as standards
 
 urlpatterns = [
@@ -87,5 +88,8 @@ urlpatterns = [
     path("lists/draft/", disclosure.list_draft, name="list-draft"),
     path("lists/<int:pk>/", disclosure.list_snapshot, name="list-snapshot"),
     path("lists/<int:pk>/<slug:action>/", disclosure.list_act, name="list-act"),
+    path("reports/ledger/", reports.exit_ledger, name="exit-ledger"),
+    path("reports/aggregates/", reports.aggregates, name="aggregates"),
+    path("reports/stage/", reports.stage_report, name="stage-report"),
     path("admin/", admin.site.urls),
 ]

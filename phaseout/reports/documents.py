@@ -1,0 +1,205 @@
+"""Stage reports as official documents (.docx, GB/T 9704 layout) and their tables as .xlsx.
+
+Layout after GB/T 9704-2012: A4; margins top 37 mm, bottom 35 mm, left 28 mm, right 26 mm; the title
+in 2号 (22 pt) 小标宋, the body in 3号 (16 pt) 仿宋 with a fixed line height of 28 pt and a two-character
+first-line indent, first-level headings in 3号 黑体, page numbers "— N —" in 4号 (14 pt) at the foot.
+Fonts are named as the document standard names them; the receiving office's installed faces render them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from docx import Document
+from docx.enum.section import WD_SECTION
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt
+from openpyxl import Workbook
+
+from phaseout.reports.ledger import Row, aggregate
+
+BODY, TITLE, HEADING, NUMBER = "仿宋", "方正小标宋简体", "黑体", "宋体"
+COLUMNS = [
+    "序号",
+    "企业名称",
+    "统一社会信用代码",
+    "所在地",
+    "行业",
+    "设备（生产线）",
+    "产能",
+    "单位",
+    "退出方式",
+    "退出日期",
+]
+
+
+@dataclass
+class StageReport:
+    doc_number: str
+    title: str
+    recipient: str
+    narrative: str
+    issuer: str
+    issued_on: dt.date
+    rows: list[Row]
+
+
+def _font(run: object, name: str, size: float, bold: bool = False) -> None:
+    run.font.size = Pt(size)  # type: ignore[attr-defined]
+    run.font.bold = bold  # type: ignore[attr-defined]
+    run.font.name = name  # type: ignore[attr-defined]
+    properties = run._element.get_or_add_rPr()  # type: ignore[attr-defined]
+    fonts = properties.find(qn("w:rFonts"))
+    if fonts is None:
+        fonts = OxmlElement("w:rFonts")
+        properties.append(fonts)
+    for attribute in ("w:eastAsia", "w:ascii", "w:hAnsi"):
+        fonts.set(qn(attribute), name)
+
+
+def _paragraph(document: object, text: str, *, font: str = BODY, size: float = 16, bold: bool = False,
+               align: int | None = None, indent: bool = False) -> object:  # fmt: skip
+    paragraph = document.add_paragraph()  # type: ignore[attr-defined]
+    fmt = paragraph.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = Pt(28)
+    fmt.space_before = fmt.space_after = Pt(0)
+    if indent:
+        fmt.first_line_indent = Pt(size * 2)
+    if align is not None:
+        paragraph.alignment = align
+    _font(paragraph.add_run(text), font, size, bold)
+    return paragraph
+
+
+def _page_number(section: object) -> None:
+    footer = section.footer  # type: ignore[attr-defined]
+    paragraph = footer.paragraphs[0]
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _font(paragraph.add_run("— "), NUMBER, 14)
+    run = paragraph.add_run()
+    _font(run, NUMBER, 14)
+    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
+        if kind:
+            element = OxmlElement("w:fldChar")
+            element.set(qn("w:fldCharType"), kind)
+        else:
+            element = OxmlElement("w:instrText")
+            element.set(qn("xml:space"), "preserve")
+            element.text = text
+        run._element.append(element)
+    _font(paragraph.add_run(" —"), NUMBER, 14)
+
+
+def _totals(rows: Iterable[Row]) -> list[dict[str, object]]:
+    return aggregate(rows, "industry")
+
+
+def docx_bytes(report: StageReport) -> bytes:
+    document = Document()
+    section = document.sections[0]
+    section.page_height, section.page_width = Mm(297), Mm(210)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    section.start_type = WD_SECTION.NEW_PAGE
+    _page_number(section)
+    if report.doc_number:
+        _paragraph(document, report.doc_number, align=WD_ALIGN_PARAGRAPH.CENTER)
+    _paragraph(document, report.title, font=TITLE, size=22, align=WD_ALIGN_PARAGRAPH.CENTER)
+    _paragraph(document, "")
+    if report.recipient:
+        _paragraph(document, f"{report.recipient}：")
+    for text in [t.strip() for t in report.narrative.splitlines() if t.strip()]:
+        _paragraph(document, text, indent=True)
+    totals = _totals(report.rows)
+    enterprises = len({r.enterprise_id for r in report.rows})
+    _paragraph(document, "一、落后产能退出情况", font=HEADING, indent=True)
+    summary = "；".join(
+        f"{t['label']}{t['capacity']}{t['unit_label']}（{t['lines']}条生产线/台设备）" for t in totals
+    )
+    _paragraph(
+        document,
+        f"共关停退出企业{enterprises}家、生产线（设备）{len(report.rows)}条（台）"
+        + (f"，其中{summary}" if summary else "")
+        + "。",
+        indent=True,
+    )
+    table = document.add_table(rows=1, cols=len(COLUMNS))
+    table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for cell, text in zip(table.rows[0].cells, COLUMNS, strict=True):
+        _font(cell.paragraphs[0].add_run(text), HEADING, 10.5)
+    for index, row in enumerate(report.rows, start=1):
+        cells = table.add_row().cells
+        values = _values(index, row)
+        for cell, value in zip(cells, values, strict=True):
+            _font(cell.paragraphs[0].add_run(str(value)), BODY, 10.5)
+    _paragraph(document, "")
+    _paragraph(document, "二、分行业退出产能（按计量单位分别合计）", font=HEADING, indent=True)
+    sums = document.add_table(rows=1, cols=4)
+    sums.style = "Table Grid"
+    for cell, text in zip(sums.rows[0].cells, ["行业", "生产线（设备）", "产能", "单位"], strict=True):
+        _font(cell.paragraphs[0].add_run(text), HEADING, 10.5)
+    for total in totals:
+        cells = sums.add_row().cells
+        figures = [total["label"], total["lines"], total["capacity"], total["unit_label"]]
+        for cell, value in zip(cells, figures, strict=True):
+            _font(cell.paragraphs[0].add_run(str(value)), BODY, 10.5)
+    _paragraph(document, "")
+    _paragraph(document, report.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    _paragraph(
+        document,
+        f"{report.issued_on.year}年{report.issued_on.month}月{report.issued_on.day}日",
+        align=WD_ALIGN_PARAGRAPH.RIGHT,
+    )
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _values(index: int, row: Row) -> list[object]:
+    return [
+        index,
+        row.enterprise,
+        row.uscc,
+        row.territory,
+        row.industry,
+        row.line,
+        f"{row.capacity.normalize():f}",
+        row.unit_label,
+        row.method_label,
+        row.exited_on.isoformat() if row.exited_on else "",
+    ]
+
+
+def _safe(value: object) -> object:
+    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
+    """The ledger rows (and the totals per industry and unit) as .xlsx; formula injection neutralised."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.append([*COLUMNS, "退出措施", "验收日期", "公告日期", "案件编号"])
+    for index, row in enumerate(rows, start=1):
+        values = _values(index, row)
+        values[6] = row.capacity  # a number in the spreadsheet
+        measures = "；".join(f"{name} {day.isoformat() if day else '未完成'}" for name, day in row.measures)
+        sheet.append(
+            [_safe(v) for v in values] + [measures, row.accepted_on, row.announced_on, row.case_number]
+        )
+    totals = book.create_sheet("分行业合计")
+    totals.append(["行业", "企业", "生产线（设备）", "产能", "单位"])
+    for total in _totals(rows):
+        totals.append(
+            [total["label"], total["enterprises"], total["lines"], total["capacity"], total["unit_label"]]
+        )
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

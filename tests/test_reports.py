@@ -1,0 +1,140 @@
+"""The exit ledger, aggregates per unit, and stage reports as .docx and .xlsx: every number in them is a
+count or a sum over the records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from decimal import Decimal
+
+import docx
+from docx.shared import Pt
+from openpyxl import load_workbook
+
+from phaseout.cases import actions as case_actions
+from phaseout.cases.models import Case
+from phaseout.orgs.models import Person
+from phaseout.registry.models import LineStatus, ProductionLine
+from phaseout.reports.ledger import aggregate, ledger
+from tests.conftest import PDF, client_for, upload
+from tests.factories import EnterpriseFactory, LineFactory
+
+ON = dt.date(2026, 3, 2)
+
+
+def _exit(office: Person, line: ProductionLine, rule: str) -> Case:
+    inspection = case_actions.record_inspection(
+        department=office.department, enterprise=line.enterprise, line=line, dimension="technology",
+        inspected_on=ON, inspectors="李明", files=[], by=office.user, today=ON,
+    )  # fmt: skip
+    finding = case_actions.record_finding(
+        inspection=inspection, rule_id=rule, line=line, measured_value=None, by=office.user
+    )
+    case = Case.objects.get(finding=finding)
+    for measure in case.measures.exclude(kind="dismantling"):
+        case_actions.complete_measure(
+            measure=measure, by=office.user, done_on=ON, note="", files=[upload("m.pdf", PDF)], today=ON
+        )
+    return case_actions.confirm_exit(
+        case=Case.objects.get(pk=case.pk), by=office.user, today=ON, reason="已退出"
+    )
+
+
+def _exited(office: Person) -> None:
+    for i, size in enumerate(("380", "300")):
+        furnace = LineFactory(size_value=Decimal(size), capacity=Decimal(45 + i), enterprise__name=f"钢{i}")
+        _exit(office, furnace, "technology.steel.blast-furnace-400")
+    mill = LineFactory(
+        enterprise=EnterpriseFactory(industry_id="cement", name="水泥厂"),
+        equipment_type="cement_mill",
+        size_value=Decimal("2.6"),
+        size_unit="m",
+        capacity=Decimal("30"),
+        capacity_unit="10kt/a",
+    )
+    _exit(office, mill, "technology.cement.small-mill")
+    kiln = LineFactory(
+        enterprise=EnterpriseFactory(industry_id="cement", name="立窑厂"),
+        equipment_type="clinker_line",
+        size_value=Decimal("600"),
+        size_unit="t/d",
+        capacity=Decimal("600"),
+        capacity_unit="t/d",
+        process="vertical_kiln",
+    )
+    _exit(office, kiln, "technology.cement.vertical-kiln")
+
+
+def test_ledger_and_aggregates_equal_the_records(office: Person) -> None:
+    _exited(office)
+    rows = ledger()
+    assert len(rows) == ProductionLine.objects.filter(status=LineStatus.EXITED).count() == 4
+    assert all(r.case_number and r.method and r.measures for r in rows)
+    by_industry = {(t["label"], t["unit"]): (t["lines"], t["capacity"]) for t in aggregate(rows, "industry")}
+    # Cement's two units stay apart: 10,000 t/year and t/d are never added together.
+    assert by_industry == {
+        ("钢铁", "10kt/a"): (2, Decimal("91")),
+        ("水泥", "10kt/a"): (1, Decimal("30")),
+        ("水泥", "t/d"): (1, Decimal("600")),
+    }
+    client = client_for(office.user)
+    page = client.get("/reports/aggregates/", {"group": "industry"}).content.decode()
+    assert "industry=cement&amp;unit=t%2Fd" in page
+    linked = client.get("/reports/ledger/", {"industry": "cement", "unit": "t/d"}).content.decode()
+    assert "立窑厂" in linked and "水泥厂" not in linked
+
+
+def test_stage_report_docx_and_xlsx_carry_the_same_numbers(office: Person) -> None:
+    _exited(office)
+    client = client_for(office.user)
+    form = {
+        "doc_number": "江工信〔2026〕12号",
+        "title": "关于2026年上半年推动落后产能退出工作情况的报告",
+        "recipient": "市人民政府",
+        "start": "2026-01-01",
+        "end": "2026-06-30",
+        "narrative": "今年以来，我局按照工作计划推进落后产能退出。\n下一步将继续加强执法检查。",
+        "issuer": "江门市工业和信息化局",
+        "fmt": "docx",
+    }
+    response = client.post("/reports/stage/", form)
+    assert response.status_code == 200
+    document = docx.Document(io.BytesIO(response.content))
+    section = document.sections[0]
+    margins = (section.top_margin, section.bottom_margin, section.left_margin, section.right_margin)
+    assert [round(m.mm) for m in margins] == [37, 35, 28, 26]  # stored in twips: compare in whole mm
+    texts = [p.text for p in document.paragraphs]
+    assert texts[0] == "江工信〔2026〕12号"
+    title = next(p for p in document.paragraphs if p.text == form["title"])
+    assert title.runs[0].font.size == Pt(22)
+    assert "共关停退出企业4家、生产线（设备）4条（台）" in "".join(texts)
+    assert "今年以来，我局按照工作计划推进落后产能退出。" in texts
+    detail, totals = document.tables
+    assert len(detail.rows) == 1 + 4
+    assert {row.cells[1].text for row in detail.rows[1:]} == {"钢0", "钢1", "水泥厂", "立窑厂"}
+    figures = {(row.cells[0].text, row.cells[3].text): row.cells[2].text for row in totals.rows[1:]}
+    assert figures == {("钢铁", "万吨/年"): "91", ("水泥", "万吨/年"): "30", ("水泥", "t/d"): "600"}
+    assert "PAGE" in document.sections[0].footer._element.xml
+    # The .xlsx of the same period round-trips with the same rows.
+    book = load_workbook(io.BytesIO(client.post("/reports/stage/", {**form, "fmt": "xlsx"}).content))
+    sheet = book.worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 1 + 4 and rows[0][0] == "序号"
+    assert sum(Decimal(str(r[6])) for r in rows[1:] if r[7] == "万吨/年") == Decimal("121")
+    # Outside the period: nothing.
+    empty = client.post("/reports/stage/", {**form, "start": "2025-01-01", "end": "2025-12-31"})
+    assert len(docx.Document(io.BytesIO(empty.content)).tables[0].rows) == 1
+    refused = client.post("/reports/stage/", {**form, "start": "2026-07-01"})
+    assert refused.status_code == 200 and refused["Content-Type"].startswith("text/html")
+
+
+def test_a_district_reports_only_its_territory(office: Person, district: Person) -> None:
+    _exited(office)
+    LineFactory(
+        enterprise=EnterpriseFactory(territory_id="440703", name="蓬江厂"), status="exited", exited_on=ON
+    )
+    page = client_for(district.user).get("/reports/ledger/").content.decode()
+    assert "蓬江厂" in page
+    names = {r.enterprise for r in ledger(ProductionLine.objects.filter(enterprise__territory_id="440703"))}
+    assert all(name in page for name in names)
+    assert ("钢0" in page) == ("钢0" in names)
