@@ -89,8 +89,25 @@ def home(request: HttpRequest) -> HttpResponse:
             "reinspection_due"
         )[:50],
         "submissions": _open_submissions(person, today),
+        "tipoffs": _open_tipoffs(person, today),
     }
     return render(request, "orgs/home.html", context)
+
+
+def _open_tipoffs(person: Person, today: dt.date) -> list[Any]:
+    """Tip-offs routed to my unit whose hand-over or answer falls due within three days, or is past."""
+    from phaseout.complaints.models import TipOff
+
+    qs = TipOff.objects.exclude(status=TipOff.Status.ANSWERED).filter(
+        feedback_due__lte=today + dt.timedelta(days=3)
+    )
+    if person.role == Role.DEPARTMENT:
+        qs = qs.filter(department=person.department_id)
+    elif person.role == Role.DISTRICT and person.territory is not None:
+        qs = qs.filter(territory__in=person.territory.subtree_codes())
+    elif person.role != Role.OFFICE:
+        return []
+    return list(qs.order_by("feedback_due")[:50])
 
 
 def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:
