@@ -91,5 +91,6 @@ urlpatterns = [
     path("reports/ledger/", reports.exit_ledger, name="exit-ledger"),
     path("reports/aggregates/", reports.aggregates, name="aggregates"),
     path("reports/stage/", reports.stage_report, name="stage-report"),
+    path("reports/charts/", reports.charts, name="charts"),
     path("admin/", admin.site.urls),
 ]

@@ -377,3 +377,19 @@ def test_public_portal_and_tipoff_form(browser, server, office, energy_dept) -> 
     assert "已受理" in page.locator("#tracking").inner_text()
     assert "李四" not in page.content()
     context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_charts_render_in_the_browser(browser, server, office) -> None:
+    LineFactory(status="exited", exited_on=dt.date.today(), enterprise__name="图表钢铁")  # noqa: DTZ011
+    page = _login(browser, server, "office")
+    page.goto(f"{server}/dashboard/")
+    page.get_by_role("link", name="图表").click()
+    page.wait_for_load_state()
+    charts = page.locator("svg.chart")
+    assert charts.count() == 8
+    industry = page.locator("#chart-industry")
+    assert industry.bounding_box()["width"] > 300  # type: ignore[index]
+    assert industry.locator("rect").count() == 1 and "1 条" in industry.text_content()
+    page.context.close()

@@ -138,3 +138,21 @@ def test_a_district_reports_only_its_territory(office: Person, district: Person)
     names = {r.enterprise for r in ledger(ProductionLine.objects.filter(enterprise__territory_id="440703"))}
     assert all(name in page for name in names)
     assert ("钢0" in page) == ("钢0" in names)
+
+
+def test_charts_are_svg_from_the_records(office: Person) -> None:
+    _exited(office)
+    page = client_for(office.user).get("/reports/charts/").content.decode()
+    assert page.count("<svg") == 8
+    svgs = page[page.index("<svg") : page.rindex("</svg>")]
+    assert "<script" not in svgs  # drawn on the server: no script in the charts
+    industry = page[page.index('id="chart-industry"') :]
+    industry = industry[: industry.index("</svg>")]
+    assert "钢铁：2 条" in industry and "水泥：2 条" in industry  # the bars' figures are the ledger's counts
+
+
+def test_chart_labels_are_escaped() -> None:
+    from phaseout.reports.charts import bars
+
+    svg = str(bars("<b>x</b>", [("<script>alert(1)</script>", 3)]))
+    assert "<script>" not in svg and "&lt;script&gt;" in svg

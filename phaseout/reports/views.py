@@ -127,3 +127,97 @@ def stage_report(request: HttpRequest) -> HttpResponse:
         response["Content-Disposition"] = 'attachment; filename="stage-report.docx"'
         return response
     return render(request, "reports/stage.html", {"form": form})
+
+
+@allow(*READERS)
+def charts(request: HttpRequest) -> HttpResponse:
+    """Progress against the plan, exits by industry and territory, cases by state and age, overdue
+    items by unit, tip-offs by status."""
+    from django.db.models import Count, Q
+
+    from phaseout.cases.models import CaseState
+    from phaseout.complaints.models import TipOff
+    from phaseout.plans.models import Plan, Submission
+    from phaseout.plans.views import _submissions_for
+    from phaseout.reports.charts import bars
+
+    person = _person(request)
+    today = timezone.localdate()
+    cases = scope.cases(person)
+    state_labels = dict(CaseState.choices)
+    by_state = cases.values("state").annotate(n=Count("id")).order_by("state")
+    open_cases = cases.exclude(state__in=[CaseState.CLOSED, CaseState.ARCHIVED])
+    ages = {"≤30天": 0, "31–90天": 0, "91–180天": 0, ">180天": 0}
+    for opened in open_cases.values_list("opened_at", flat=True):
+        days = (today - timezone.localdate(opened)).days
+        key = "≤30天" if days <= 30 else "31–90天" if days <= 90 else "91–180天" if days <= 180 else ">180天"
+        ages[key] += 1
+    rows = [r for r in _rows(person) if r.exited_on and r.exited_on.year == today.year]
+    by_industry: dict[str, int] = {}
+    by_territory: dict[str, int] = {}
+    for row in rows:
+        by_industry[row.industry] = by_industry.get(row.industry, 0) + 1
+        by_territory[row.territory] = by_territory.get(row.territory, 0) + 1
+    overdue_by_territory = (
+        cases.filter(state=CaseState.OVERDUE)
+        .values("territory__name")
+        .annotate(n=Count("id"))
+        .order_by("territory__name")
+    )
+    plan = Plan.objects.filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
+    progress: dict[str, int] = {}
+    missing_by_unit: dict[str, int] = {}
+    if plan is not None:
+        labels = dict(Submission.Status.choices)
+        for submission in _submissions_for(
+            person, plan.submissions.select_related("department", "territory")
+        ):
+            status = submission.status_on(today)
+            progress[str(labels[status])] = progress.get(str(labels[status]), 0) + 1
+            if status == Submission.Status.MISSING:
+                missing_by_unit[submission.unit_name] = missing_by_unit.get(submission.unit_name, 0) + 1
+    tipoff_labels = dict(TipOff.Status.choices)
+    tipoffs = TipOff.objects.all()
+    if person.role == Role.DEPARTMENT:
+        tipoffs = tipoffs.filter(department=person.department_id)
+    elif person.role == Role.DISTRICT and person.territory is not None:
+        tipoffs = tipoffs.filter(territory__in=person.territory.subtree_codes())
+    tipoff_counts = tipoffs.values("status").annotate(
+        n=Count("id"), late=Count("id", filter=Q(escalated_at__isnull=False))
+    )
+    figures = [
+        bars(f"{plan.title if plan else '—'}：报送进度", sorted(progress.items()), chart_id="chart-plan"),
+        bars(
+            f"{today.year}年退出生产线（设备）：按行业",
+            sorted(by_industry.items()),
+            unit="条",
+            chart_id="chart-industry",
+        ),
+        bars(
+            f"{today.year}年退出生产线（设备）：按地区",
+            sorted(by_territory.items()),
+            unit="条",
+            chart_id="chart-territory",
+        ),
+        bars(
+            "案件：按状态",
+            [(str(state_labels[r["state"]]), r["n"]) for r in by_state],
+            unit="件",
+            chart_id="chart-states",
+        ),
+        bars("在办案件：按时长", list(ages.items()), unit="件", chart_id="chart-ages"),
+        bars(
+            "逾期案件：按地区",
+            [(r["territory__name"], r["n"]) for r in overdue_by_territory],
+            unit="件",
+            chart_id="chart-overdue",
+        ),
+        bars("逾期未报送：按单位", sorted(missing_by_unit.items()), unit="项", chart_id="chart-missing"),
+        bars(
+            "举报：按状态",
+            [(str(tipoff_labels[r["status"]]), r["n"]) for r in tipoff_counts],
+            unit="件",
+            chart_id="chart-tipoffs",
+        ),
+    ]
+    return render(request, "reports/charts.html", {"figures": figures})
