@@ -30,6 +30,13 @@ def _test_settings(settings: object, tmp_path: Path) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     # Messages outside a request are in the platform's language whatever an earlier test activated.
     translation.activate("zh-hans")
+    # Each test starts with the portal's caches empty (an earlier test's page must not be served).
+    from django.core.cache import cache
+
+    from phaseout.disclosure import cache as public_cache
+
+    cache.clear()
+    public_cache._local.clear()
 
 
 @pytest.fixture

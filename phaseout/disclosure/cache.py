@@ -60,7 +60,12 @@ def version(kind: str) -> str:
         parts = []
         for each in kinds:
             snapshot = current(each)
-            parts.append(f"{snapshot.pk}.{snapshot.status}" if snapshot else "none")
+            stamp = (snapshot.withdrawn_at or snapshot.published_at) if snapshot else None
+            parts.append(
+                f"{snapshot.pk}.{snapshot.status}.{stamp.timestamp() if stamp else ''}"
+                if snapshot
+                else "none"
+            )
         found = "-".join(parts)
         cache.set(key, found, None)
     _local_set(key, found, VERSION_SECONDS)
