@@ -92,5 +92,6 @@ urlpatterns = [
     path("reports/aggregates/", reports.aggregates, name="aggregates"),
     path("reports/stage/", reports.stage_report, name="stage-report"),
     path("reports/charts/", reports.charts, name="charts"),
+    path("reports/summary/", reports.summary, name="year-summary"),
     path("admin/", admin.site.urls),
 ]

@@ -156,3 +156,23 @@ def test_chart_labels_are_escaped() -> None:
 
     svg = str(bars("<b>x</b>", [("<script>alert(1)</script>", 3)]))
     assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_year_summary_counts_equal_the_records(office: Person) -> None:
+    from phaseout.reports.summary import year_summary
+
+    _exited(office)
+    Case.objects.update(opened_at=dt.datetime(ON.year, ON.month, ON.day, 9, tzinfo=dt.UTC))
+    summary = year_summary(ON.year)
+    assert summary["exited_lines"] == ProductionLine.objects.filter(status="exited").count() == 4
+    assert summary["exited_enterprises"] == 4
+    assert sum(r["found"] for r in summary["by_territory"]) == Case.objects.count()
+    assert (
+        sum(r["exited"] for r in summary["by_industry"]) == Case.objects.filter(state="exited").count() == 4
+    )
+    capacity = {
+        (r["enterprise__industry__name"], r["capacity_unit"]): r["total"] for r in summary["capacity"]
+    }
+    assert capacity == {("水泥", "10kt/a"): 30, ("水泥", "t/d"): 600, ("钢铁", "10kt/a"): 91}
+    page = client_for(office.user).get("/reports/summary/", {"year": ON.year}).content.decode()
+    assert "4 家企业、4 条生产线（台设备）已退出" in page

@@ -221,3 +221,20 @@ def charts(request: HttpRequest) -> HttpResponse:
         ),
     ]
     return render(request, "reports/charts.html", {"figures": figures})
+
+
+@allow(*READERS)
+def summary(request: HttpRequest) -> HttpResponse:
+    from phaseout.reports.summary import year_summary
+
+    person = _person(request)
+    try:
+        year = int(request.GET.get("year", timezone.localdate().year))
+    except ValueError:
+        year = timezone.localdate().year
+    data = year_summary(
+        year,
+        cases=scope.cases(person),
+        lines=ProductionLine.objects.filter(enterprise__in=scope.enterprises(person)),
+    )
+    return render(request, "reports/summary.html", {"s": data})

@@ -116,3 +116,10 @@ def change_field(code: str) -> str:
 def get_value(mapping: dict[str, Any], key: str) -> Any:
     """A value of a row, or nothing (unlike get_item, never the key itself)."""
     return mapping.get(key, "")
+
+
+@register.filter
+def capacity_unit(code: str) -> str:
+    from phaseout.registry.models import CapacityUnit
+
+    return str(dict(CapacityUnit.choices).get(code, code))
