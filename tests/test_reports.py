@@ -176,3 +176,53 @@ def test_year_summary_counts_equal_the_records(office: Person) -> None:
     assert capacity == {("水泥", "10kt/a"): 30, ("水泥", "t/d"): 600, ("钢铁", "10kt/a"): 91}
     page = client_for(office.user).get("/reports/summary/", {"year": ON.year}).content.decode()
     assert "4 家企业、4 条生产线（台设备）已退出" in page
+
+
+def test_stage_report_pdf_renders_its_first_page(office: Person) -> None:
+    import pypdf
+    import pypdfium2
+
+    _exited(office)
+    form = {
+        "doc_number": "江工信〔2026〕12号",
+        "title": "关于2026年上半年推动落后产能退出工作情况的报告",
+        "recipient": "市人民政府",
+        "start": "2026-01-01",
+        "end": "2026-06-30",
+        "narrative": "今年以来，我局按照工作计划推进落后产能退出。",
+        "issuer": "江门市工业和信息化局",
+        "fmt": "pdf",
+    }
+    response = client_for(office.user).post("/reports/stage/", form)
+    assert response["Content-Type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.content)).pages)
+    flat = "".join(text.split())  # table cells wrap narrow text
+    assert "共关停退出企业4家、生产线（设备）4条（台）" in flat
+    assert "立窑厂" in flat and "— 1 —" in text
+    page = pypdfium2.PdfDocument(response.content)[0]
+    width, height = page.get_size()
+    assert (round(width), round(height)) == (595, 842)  # A4 in points
+    image = page.render(scale=1).to_pil().convert("L")
+    # The title sits in the upper third, centred: that band has ink, the margins do not.
+    band = image.crop((80, 110, 515, 220))
+    assert band.getextrema()[0] < 100
+    margin = image.crop((0, 0, 595, 90))
+    assert margin.getextrema()[0] > 200
+
+
+def test_pdf_without_its_font_is_refused_with_a_message(office: Person, monkeypatch: object) -> None:
+    from phaseout.reports import pdf
+
+    monkeypatch.setattr(pdf, "FONT_PATHS", ())  # type: ignore[attr-defined]
+    monkeypatch.setattr(pdf.pdfmetrics, "getRegisteredFontNames", lambda: [])  # type: ignore[attr-defined]
+    response = client_for(office.user).post(
+        "/reports/stage/",
+        {
+            "title": "报告",
+            "start": "2026-01-01",
+            "end": "2026-06-30",
+            "issuer": "江门市工业和信息化局",
+            "fmt": "pdf",
+        },
+    )
+    assert response.status_code == 200 and "fonts-arphic-uming" in response.content.decode()

@@ -84,7 +84,7 @@ class StageReportForm(forms.Form):
         label=_("The officer's text"), widget=forms.Textarea(attrs={"rows": 8}), required=False
     )
     issuer = forms.CharField(label=_("Issuing body (signature)"), max_length=100)
-    fmt = forms.ChoiceField(label=_("Format"), choices=[("docx", ".docx"), ("xlsx", ".xlsx")])
+    fmt = forms.ChoiceField(label=_("Format"), choices=[("docx", ".docx"), ("pdf", "PDF"), ("xlsx", ".xlsx")])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -120,6 +120,19 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             issued_on=today,
             rows=rows,
         )
+        if data["fmt"] == "pdf":
+            from phaseout.reports.pdf import FontMissing, pdf_bytes
+
+            try:
+                body = pdf_bytes(report)
+            except FontMissing:
+                form.add_error(
+                    "fmt", _("PDF needs the font package fonts-arphic-uming; please ask the administrator.")
+                )
+                return render(request, "reports/stage.html", {"form": form})
+            response = HttpResponse(body, content_type="application/pdf")
+            response["Content-Disposition"] = 'attachment; filename="stage-report.pdf"'
+            return response
         response = HttpResponse(
             documents.docx_bytes(report),
             content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
