@@ -202,14 +202,7 @@ STAFF = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.INTAKE)
 
 
 def _scope(person: Person) -> QuerySet[TipOff]:
-    qs = TipOff.objects.select_related("department", "territory", "duplicate_of")
-    if person.role in (Role.OFFICE, Role.INTAKE):
-        return qs
-    if person.role == Role.DEPARTMENT:
-        return qs.filter(department=person.department_id)
-    if person.role == Role.DISTRICT and person.territory is not None:
-        return qs.filter(territory__in=person.territory.subtree_codes())
-    return qs.none()
+    return scope.tipoffs(person, TipOff.objects.select_related("department", "territory", "duplicate_of"))
 
 
 @allow(*STAFF)

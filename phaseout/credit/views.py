@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
+from phaseout import exports
 from phaseout.cases.views import _person, _user
 from phaseout.credit import actions
 from phaseout.credit.models import Acknowledgement, Referral
@@ -45,10 +46,6 @@ def _exchange(referral: Referral) -> dict[str, str]:
         "valid_until": referral.valid_until.isoformat() if referral.valid_until else "",
         "status": referral.status,
     }
-
-
-def _safe(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
@@ -136,7 +133,7 @@ def referral_export(request: HttpRequest, fmt: str) -> HttpResponse:
     assert sheet is not None
     sheet.append([label for _key, label in FIELDS])
     for row in data:
-        sheet.append([_safe(row[key]) for key, _label in FIELDS])
+        sheet.append(exports.row([row[key] for key, _label in FIELDS]))
     buffer = io.BytesIO()
     book.save(buffer)
     response = HttpResponse(

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from phaseout import exports
 from phaseout.cases.views import _user
 from phaseout.disclosure import actions
 from phaseout.disclosure.models import ListKind, Snapshot
@@ -100,12 +101,6 @@ def public_list(request: HttpRequest, kind: str) -> HttpResponse:
     return _cached(request, f"{kind}|{version}|{q}|html|{request.LANGUAGE_CODE}", build)
 
 
-def _neutral(value: Any) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: neutralise them."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @public
 def public_export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
     kind = _kind(kind)
@@ -121,7 +116,7 @@ def public_export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
             writer = csv.writer(buffer)
             writer.writerow([str(label) for _key, label in COLUMNS])
             for row in rows:
-                writer.writerow([_neutral(row.get(key, "")) for key, _label in COLUMNS])
+                writer.writerow(exports.row([row.get(key, "") for key, _label in COLUMNS]))
             response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{kind}.csv"'
             return response

@@ -9,7 +9,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from phaseout.cases.models import Case, Inspection
+from phaseout.complaints.models import TipOff
 from phaseout.orgs.models import Person, Role, Territory
+from phaseout.plans.models import Submission
 from phaseout.registry.models import Enterprise
 
 SEES_ALL = {Role.OFFICE, Role.AUDITOR}
@@ -61,3 +63,28 @@ def territories(person: Person) -> QuerySet[Territory]:
     if person.role == Role.DISTRICT:
         return Territory.objects.filter(code__in=_territory_codes(person))
     return Territory.objects.all()
+
+
+def submissions(person: Person, qs: QuerySet[Submission] | None = None) -> QuerySet[Submission]:
+    """What a unit owes under the plans: a department its own, a district its territory's."""
+    qs = qs if qs is not None else Submission.objects.all()
+    if person.role in SEES_ALL:
+        return qs
+    if person.role == Role.DEPARTMENT:
+        return qs.filter(department=person.department_id)
+    if person.role == Role.DISTRICT and person.territory is not None:
+        return qs.filter(territory__in=_territory_codes(person))
+    return qs.none()
+
+
+def tipoffs(person: Person, qs: QuerySet[TipOff] | None = None) -> QuerySet[TipOff]:
+    """Tip-offs: the intake officers and the office all, a department those routed to it, a district its
+    territory's. (Who may see a reporter is another matter: only intake, see complaints.actions.reveal.)"""
+    qs = qs if qs is not None else TipOff.objects.all()
+    if person.role in SEES_ALL or person.role == Role.INTAKE:
+        return qs
+    if person.role == Role.DEPARTMENT:
+        return qs.filter(department=person.department_id)
+    if person.role == Role.DISTRICT and person.territory is not None:
+        return qs.filter(territory__in=_territory_codes(person))
+    return qs.none()

@@ -98,24 +98,22 @@ def _open_tipoffs(person: Person, today: dt.date) -> list[Any]:
     """Tip-offs routed to my unit whose hand-over or answer falls due within three days, or is past."""
     from phaseout.complaints.models import TipOff
 
-    qs = TipOff.objects.exclude(status=TipOff.Status.ANSWERED).filter(
-        feedback_due__lte=today + dt.timedelta(days=3)
-    )
-    if person.role == Role.DEPARTMENT:
-        qs = qs.filter(department=person.department_id)
-    elif person.role == Role.DISTRICT and person.territory is not None:
-        qs = qs.filter(territory__in=person.territory.subtree_codes())
-    elif person.role != Role.OFFICE:
+    if person.role not in ALL_STAFF_ROLES:
         return []
+    qs = scope.tipoffs(
+        person,
+        TipOff.objects.exclude(status=TipOff.Status.ANSWERED).filter(
+            feedback_due__lte=today + dt.timedelta(days=3)
+        ),
+    )
     return list(qs.order_by("feedback_due")[:50])
 
 
 def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:
     """What my unit (the office: everyone) owes under confirmed plans: due within 15 days, or missing."""
     from phaseout.plans.models import Plan, Submission
-    from phaseout.plans.views import _submissions_for
 
-    qs = _submissions_for(
+    qs = scope.submissions(
         person,
         Submission.objects.filter(
             plan__status=Plan.Status.CONFIRMED,

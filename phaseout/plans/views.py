@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from phaseout.cases.views import _person, _user
+from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
 from phaseout.plans import actions
@@ -80,16 +81,6 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form}, status=400)
 
 
-def _submissions_for(person: Person, qs: QuerySet[Submission]) -> QuerySet[Submission]:
-    if person.role in (Role.OFFICE, Role.AUDITOR):
-        return qs
-    if person.role == Role.DEPARTMENT:
-        return qs.filter(department=person.department_id)
-    if person.role == Role.DISTRICT and person.territory is not None:
-        return qs.filter(territory__in=person.territory.subtree_codes())
-    return qs.none()
-
-
 @allow(*READERS)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = _person(request)
@@ -147,7 +138,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "milestones": milestones,
         "deadlines": deadlines,
         "today": today,
-        "mine": {s.pk for s in _submissions_for(person, plan.submissions.all())},
+        "mine": {s.pk for s in scope.submissions(person, plan.submissions.all())},
         "case_progress": case_progress,
     }
     return render(request, "plans/plan_detail.html", context)
@@ -263,7 +254,7 @@ def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
 def my_submissions(request: HttpRequest) -> HttpResponse:
     person = _person(request)
     today = timezone.localdate()
-    qs = _submissions_for(person, Submission.objects.filter(plan__status=Plan.Status.CONFIRMED))
+    qs = scope.submissions(person, Submission.objects.filter(plan__status=Plan.Status.CONFIRMED))
     rows = [(s, s.status_on(today)) for s in qs.select_related("plan", "task", "department", "territory")]
     return render(request, "plans/submissions.html", {"rows": rows, "today": today})
 
@@ -272,7 +263,7 @@ def my_submissions(request: HttpRequest) -> HttpResponse:
 def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
     person = _person(request)
     submission = get_object_or_404(
-        _submissions_for(person, Submission.objects.select_related("plan", "task")).filter(
+        scope.submissions(person, Submission.objects.select_related("plan", "task")).filter(
             Q(plan__status=Plan.Status.CONFIRMED)
         ),
         pk=pk,

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from phaseout import exports
 from phaseout.cases.views import _person, _user
 from phaseout.orgs import scope
 from phaseout.orgs.access import allow
@@ -125,10 +126,10 @@ def price_export(request: HttpRequest, utility: str) -> HttpResponse:
         case = row.case
         sheet.append(
             [
-                case.enterprise.name,
+                exports.cell(case.enterprise.name),  # text typed by people: formula-safe
                 case.enterprise.uscc,
                 case.territory.name,
-                case.line.name if case.line else "",
+                exports.cell(case.line.name if case.line else ""),
                 str(KIND_LABELS[row.measure.kind.value]),
                 row.measure.rate_text or _("rate not yet entered by the office"),
                 row.measure.basis,
@@ -137,7 +138,7 @@ def price_export(request: HttpRequest, utility: str) -> HttpResponse:
                 row.measure.end,
                 str(ends[row.measure.end_reason]),
                 case.number,
-                rate.source if rate else "",
+                exports.cell(rate.source if rate else ""),
                 status,
             ]
         )

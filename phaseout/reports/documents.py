@@ -22,6 +22,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from openpyxl import Workbook
 
+from phaseout import exports
 from phaseout.reports.ledger import Row, aggregate
 
 BODY, TITLE, HEADING, NUMBER = "仿宋", "方正小标宋简体", "黑体", "宋体"
@@ -178,10 +179,6 @@ def _values(index: int, row: Row) -> list[object]:
     ]
 
 
-def _safe(value: object) -> object:
-    return "'" + value if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
-
-
 def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
     """The ledger rows (and the totals per industry and unit) as .xlsx; formula injection neutralised."""
     book = Workbook(write_only=True)
@@ -191,9 +188,7 @@ def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
         values = _values(index, row)
         values[6] = row.capacity  # a number in the spreadsheet
         measures = "；".join(f"{name} {day.isoformat() if day else '未完成'}" for name, day in row.measures)
-        sheet.append(
-            [_safe(v) for v in values] + [measures, row.accepted_on, row.announced_on, row.case_number]
-        )
+        sheet.append(exports.row([*values, measures, row.accepted_on, row.announced_on, row.case_number]))
     totals = book.create_sheet("分行业合计")
     totals.append(["行业", "企业", "生产线（设备）", "产能", "单位"])
     for total in _totals(rows):

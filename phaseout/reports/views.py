@@ -151,7 +151,6 @@ def charts(request: HttpRequest) -> HttpResponse:
     from phaseout.cases.models import CaseState
     from phaseout.complaints.models import TipOff
     from phaseout.plans.models import Plan, Submission
-    from phaseout.plans.views import _submissions_for
     from phaseout.reports.charts import bars
 
     person = _person(request)
@@ -182,7 +181,7 @@ def charts(request: HttpRequest) -> HttpResponse:
     missing_by_unit: dict[str, int] = {}
     if plan is not None:
         labels = dict(Submission.Status.choices)
-        for submission in _submissions_for(
+        for submission in scope.submissions(
             person, plan.submissions.select_related("department", "territory")
         ):
             status = submission.status_on(today)
@@ -190,13 +189,10 @@ def charts(request: HttpRequest) -> HttpResponse:
             if status == Submission.Status.MISSING:
                 missing_by_unit[submission.unit_name] = missing_by_unit.get(submission.unit_name, 0) + 1
     tipoff_labels = dict(TipOff.Status.choices)
-    tipoffs = TipOff.objects.all()
-    if person.role == Role.DEPARTMENT:
-        tipoffs = tipoffs.filter(department=person.department_id)
-    elif person.role == Role.DISTRICT and person.territory is not None:
-        tipoffs = tipoffs.filter(territory__in=person.territory.subtree_codes())
-    tipoff_counts = tipoffs.values("status").annotate(
-        n=Count("id"), late=Count("id", filter=Q(escalated_at__isnull=False))
+    tipoff_counts = (
+        scope.tipoffs(person)
+        .values("status")
+        .annotate(n=Count("id"), late=Count("id", filter=Q(escalated_at__isnull=False)))
     )
     figures = [
         bars(f"{plan.title if plan else '—'}：报送进度", sorted(progress.items()), chart_id="chart-plan"),
