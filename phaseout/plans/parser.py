@@ -416,7 +416,7 @@ def _resolve(kind: str, m: re.Match[str], year: int | None, sentence: str) -> Ti
                 month = int(m.group(1))
                 day = {"上旬": 10, "中旬": 20}.get(m.group(2))
                 expr.date = dt.date(year, month, day) if day else month_end(year, month)
-                expr.reason = f"{m.group(2)} taken as its last day"
+                expr.reason = "上旬, 中旬 or 下旬 taken as the 10th, the 20th or the last day of the month"
                 expr.needs_review = True
         elif kind == "month_end":
             if need_year():

@@ -38,6 +38,20 @@ def rulebooks(request: HttpRequest) -> HttpResponse:
     return render(request, "standards/rulebooks.html", {"books": books})
 
 
+def _names() -> dict[str, Any]:
+    """Chinese names for the codes the rulebooks use."""
+    from phaseout.registry.models import EquipmentType, Industry
+
+    vocabulary = library().vocabulary
+    return {
+        "industry": dict(Industry.objects.values_list("code", "name")),
+        "equipment": {code: str(label) for code, label in EquipmentType.choices},
+        "process": dict(vocabulary.processes),
+        "product": dict(vocabulary.products),
+        "categories": {code: dict(a.categories) for code, a in vocabulary.attributes.items()},
+    }
+
+
 @allow(*READERS)
 def rulebook_detail(request: HttpRequest, book_id: str) -> HttpResponse:
     lib = library()
@@ -56,7 +70,7 @@ def rulebook_detail(request: HttpRequest, book_id: str) -> HttpResponse:
             "book": book,
             "rules": rules,
             "departments": lib.vocabulary.departments,
-            "vocabulary": lib.vocabulary,
+            "names": _names(),
         },
     )
 

@@ -123,3 +123,38 @@ def capacity_unit(code: str) -> str:
     from phaseout.registry.models import CapacityUnit
 
     return str(dict(CapacityUnit.choices).get(code, code))
+
+
+# The plan parser is pure Python and speaks English in its JSON; officials read these in Chinese.
+TIME_REASONS = {
+    "the plan's year is not known": gettext_lazy("the plan's year is not known"),
+    "every year; this year's date given": gettext_lazy("every year; this year's date given"),
+    "every quarter": gettext_lazy("every quarter"),
+    "every month": gettext_lazy("every month"),
+    "上旬, 中旬 or 下旬 taken as the 10th, the 20th or the last day of the month": gettext_lazy(
+        "上旬, 中旬 or 下旬 taken as the 10th, the 20th or the last day of the month"
+    ),
+    "at most": gettext_lazy("at most"),
+    "within": gettext_lazy("within"),
+    "working days": gettext_lazy("working days"),
+    "calendar days": gettext_lazy("calendar days"),
+    "no date or period is given in the text": gettext_lazy("no date or period is given in the text"),
+    "not a real date": gettext_lazy("not a real date"),
+    "the stage runs over the months named": gettext_lazy("the stage runs over the months named"),
+    "the stage's period could not be resolved": gettext_lazy("the stage's period could not be resolved"),
+    "in force from the issue date, which the document does not give": gettext_lazy(
+        "in force from the issue date, which the document does not give"
+    ),
+}
+
+
+@register.filter
+def time_reason(reason: str) -> str:
+    return str(TIME_REASONS.get(reason, reason))
+
+
+@register.filter
+def dimension_label(code: str) -> str:
+    from phaseout.orgs.models import Dimension
+
+    return str(dict(Dimension.choices).get(code, code))
