@@ -5,11 +5,10 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from phaseout.cases.models import CaseState
+from phaseout.cases.models import EXIT_PLAN_CHOICES, CaseState
 from phaseout.orgs.models import Dimension, Territory
 from phaseout.registry.models import Industry, ProductionLine
 from phaseout.rules import deadlines, rulebook
-from phaseout.rules.exit_plans import ExitPlan
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -117,17 +116,7 @@ class ReasonForm(VersionedForm):
 
 
 class ExitOrderForm(VersionedForm):
-    plan = forms.ChoiceField(
-        label=_("How the capacity exits"),
-        choices=[
-            (ExitPlan.DISMANTLE_AT_ONCE.value, _("Dismantle the main equipment at once")),
-            (
-                ExitPlan.SEAL_THEN_DISMANTLE.value,
-                _("Cut water and power, remove power equipment, seal, then dismantle"),
-            ),
-            (ExitPlan.CLOSE_ENTERPRISE.value, _("Close the whole enterprise")),
-        ],
-    )
+    plan = forms.ChoiceField(label=_("How the capacity exits"), choices=EXIT_PLAN_CHOICES)
     reason = forms.CharField(
         label=_("Exit order text and legal basis"), widget=forms.Textarea(attrs={"rows": 2})
     )

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from phaseout.orgs.models import Dimension
 from phaseout.rules.case_flow import State
+from phaseout.rules.exit_plans import ExitPlan
 from phaseout.rules.exit_plans import MeasureKind as Measure
 
 
@@ -223,6 +224,17 @@ class CaseEvent(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise RuntimeError("case events are append-only")
+
+
+# How the capacity exits (the exit order's plan), as officials name it; the form and the ledger use it.
+EXIT_PLAN_CHOICES = [
+    (ExitPlan.DISMANTLE_AT_ONCE.value, _("Dismantle the main equipment at once")),
+    (
+        ExitPlan.SEAL_THEN_DISMANTLE.value,
+        _("Cut water and power, remove power equipment, seal, then dismantle"),
+    ),
+    (ExitPlan.CLOSE_ENTERPRISE.value, _("Close the whole enterprise")),
+]
 
 
 class MeasureKind(models.TextChoices):

@@ -103,9 +103,18 @@ def acknowledge(*, acknowledgement: Acknowledgement, by: User, department: Depar
 def lift_after_exit(*, today: dt.date | None = None) -> int:
     """Lift the sanctions of enterprises whose exit is now complete; the record stays."""
     today = today or timezone.localdate()
-    lifted = Referral.objects.filter(
+    lifted = 0
+    due = Referral.objects.filter(
         status__in=[Referral.Status.PROPOSED, Referral.Status.APPROVED], case__state__in=EXITED
-    ).update(status=Referral.Status.LIFTED, lifted_on=today)
+    )
+    for referral in due:
+        with transaction.atomic():
+            # Compare-and-set: a concurrent sweep lifts each once; each lift has its audit row.
+            if Referral.objects.filter(pk=referral.pk, status=referral.status).update(
+                status=Referral.Status.LIFTED, lifted_on=today
+            ):
+                record(actor=None, action="credit.lift", obj=referral, data={"lifted_on": today.isoformat()})
+                lifted += 1
     return lifted
 
 

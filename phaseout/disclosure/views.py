@@ -58,104 +58,89 @@ def _public_rows(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _cached(request: HttpRequest, key: str, build: Any) -> HttpResponse:
-    """Mark a public answer cacheable; PublicCacheMiddleware keeps it per published version."""
-    response = build()
-    response.public_cacheable = True
+def _cacheable(response: HttpResponse) -> HttpResponse:
+    """Mark a public answer cacheable: PublicCacheMiddleware keeps it per published version."""
+    response.public_cacheable = True  # type: ignore[attr-defined]
     return response
-
-
-def _version(kind: str) -> tuple[Snapshot | None, str]:
-    snapshot = actions.current(kind)
-    return snapshot, f"{snapshot.pk}:{snapshot.status}" if snapshot else "none"
 
 
 @public
 def portal(request: HttpRequest) -> HttpResponse:
     lists = [(kind, label, actions.current(kind)) for kind, label in ListKind.choices]
-    return render(request, "disclosure/portal.html", {"lists": lists})
+    return _cacheable(render(request, "disclosure/portal.html", {"lists": lists}))
 
 
 @public
 def public_list(request: HttpRequest, kind: str) -> HttpResponse:
     kind = _kind(kind)
-    snapshot, version = _version(kind)
+    snapshot = actions.current(kind)
     q = request.GET.get("q", "")[:100]
-
-    def build() -> HttpResponse:
-        rows = _search(snapshot.rows, q) if snapshot and snapshot.status == Snapshot.Status.PUBLISHED else []
-        return render(
-            request,
-            "disclosure/public_list.html",
-            {
-                "kind": kind,
-                "label": ListKind(kind).label,
-                "snapshot": snapshot,
-                "rows": [_public_rows(r) for r in rows],
-                "columns": COLUMNS,
-                "q": q,
-                "report_form": ErrorReportForm(),
-            },
-        )
-
-    return _cached(request, f"{kind}|{version}|{q}|html|{request.LANGUAGE_CODE}", build)
+    rows = _search(snapshot.rows, q) if snapshot and snapshot.status == Snapshot.Status.PUBLISHED else []
+    context = {
+        "kind": kind,
+        "label": ListKind(kind).label,
+        "snapshot": snapshot,
+        "rows": [_public_rows(r) for r in rows],
+        "columns": COLUMNS,
+        "q": q,
+        "report_form": ErrorReportForm(),
+    }
+    return _cacheable(render(request, "disclosure/public_list.html", context))
 
 
 @public
 def public_export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
     kind = _kind(kind)
-    snapshot, version = _version(kind)
     if fmt not in ("csv", "json", "atom"):
         raise Http404
+    return _cacheable(_export(request, kind, fmt, actions.current(kind)))
 
-    def build() -> HttpResponse:
-        published = snapshot is not None and snapshot.status == Snapshot.Status.PUBLISHED
-        rows = [_public_rows(r) for r in snapshot.rows] if snapshot is not None and published else []
-        if fmt == "csv":
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow([str(label) for _key, label in COLUMNS])
-            for row in rows:
-                writer.writerow(exports.row([row.get(key, "") for key, _label in COLUMNS]))
-            response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="{kind}.csv"'
-            return response
-        if fmt == "json":
-            data = {
-                "list": kind,
-                "title": str(ListKind(kind).label),
-                "as_of": snapshot.as_of.isoformat() if snapshot else None,
-                "published_at": snapshot.published_at.isoformat()
-                if snapshot and snapshot.published_at
-                else None,
-                "status": snapshot.status if snapshot else None,
-                "withdrawal_reason": snapshot.withdrawal_reason if snapshot else "",
-                "entries": rows,
-            }
-            return HttpResponse(
-                json.dumps(data, ensure_ascii=False), content_type="application/json; charset=utf-8"
-            )
-        url = request.build_absolute_uri(reverse("public-list", args=[kind]))
-        updated = (
-            (snapshot.published_at or snapshot.created_at).isoformat() if snapshot else "1970-01-01T00:00:00Z"
+
+def _export(request: HttpRequest, kind: str, fmt: str, snapshot: Snapshot | None) -> HttpResponse:
+    """A list as open data: CSV (formula-safe), JSON or an Atom feed."""
+    published = snapshot is not None and snapshot.status == Snapshot.Status.PUBLISHED
+    rows = [_public_rows(r) for r in snapshot.rows] if snapshot is not None and published else []
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([str(label) for _key, label in COLUMNS])
+        for row in rows:
+            writer.writerow(exports.row([row.get(key, "") for key, _label in COLUMNS]))
+        response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{kind}.csv"'
+        return response
+    if fmt == "json":
+        data = {
+            "list": kind,
+            "title": str(ListKind(kind).label),
+            "as_of": snapshot.as_of.isoformat() if snapshot else None,
+            "published_at": snapshot.published_at.isoformat() if snapshot and snapshot.published_at else None,
+            "status": snapshot.status if snapshot else None,
+            "withdrawal_reason": snapshot.withdrawal_reason if snapshot else "",
+            "entries": rows,
+        }
+        return HttpResponse(
+            json.dumps(data, ensure_ascii=False), content_type="application/json; charset=utf-8"
         )
+    url = request.build_absolute_uri(reverse("public-list", args=[kind]))
+    updated = (
+        (snapshot.published_at or snapshot.created_at).isoformat() if snapshot else "1970-01-01T00:00:00Z"
+    )
 
-        def summary(row: dict[str, Any]) -> str:
-            return escape(" · ".join(str(row.get(key, "")) for key, _label in COLUMNS[1:]))
+    def summary(row: dict[str, Any]) -> str:
+        return escape(" · ".join(str(row.get(key, "")) for key, _label in COLUMNS[1:]))
 
-        entries = "".join(
-            f"<entry><title>{escape(r['enterprise'])}</title><id>{escape(url)}#{escape(r['uscc'])}-{i}</id>"
-            f"<updated>{updated}</updated><summary>{summary(r)}</summary></entry>"
-            for i, r in enumerate(rows)
-        )
-        body = (
-            '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-            f"<title>{escape(str(ListKind(kind).label))}</title><id>{escape(url)}</id>"
-            f'<link href="{escape(url)}"/><updated>{updated}</updated>{entries}</feed>'
-        )
-        return HttpResponse(body, content_type="application/atom+xml; charset=utf-8")
-
-    return _cached(request, f"{kind}|{version}|{fmt}", build)
+    entries = "".join(
+        f"<entry><title>{escape(r['enterprise'])}</title><id>{escape(url)}#{escape(r['uscc'])}-{i}</id>"
+        f"<updated>{updated}</updated><summary>{summary(r)}</summary></entry>"
+        for i, r in enumerate(rows)
+    )
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{escape(str(ListKind(kind).label))}</title><id>{escape(url)}</id>"
+        f'<link href="{escape(url)}"/><updated>{updated}</updated>{entries}</feed>'
+    )
+    return HttpResponse(body, content_type="application/atom+xml; charset=utf-8")
 
 
 class ErrorReportForm(forms.Form):

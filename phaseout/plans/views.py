@@ -368,11 +368,11 @@ def _case_progress(plan: Plan, tasks: list[Task]) -> dict[int, list[dict[str, An
     ordered = [CaseState.EXIT_ORDERED, *exited]
     by_dimension: dict[str, list[dict[str, Any]]] = {}
     result: dict[int, list[dict[str, Any]]] = {}
+    titles = dict(plan.sections.values_list("path", "title"))  # one query, not one per task
     for task in tasks:
         title = task.section.title if task.section else ""
         if task.section and task.section.level == 3:
-            parent = plan.sections.filter(path=re.sub(r"\d+$", "", task.section.path)).first()
-            title = parent.title if parent else title
+            title = titles.get(re.sub(r"\d+$", "", task.section.path), title)
         dimension = next((d for word, d in DIMENSION_WORDS.items() if word in title), None)
         if dimension is None:
             continue

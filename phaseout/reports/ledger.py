@@ -65,8 +65,7 @@ class Row:
 
 
 def ledger(lines: QuerySet[ProductionLine] | None = None) -> list[Row]:
-    from phaseout.cases.forms import ExitOrderForm
-    from phaseout.cases.models import MeasureKind
+    from phaseout.cases.models import EXIT_PLAN_CHOICES, MeasureKind
 
     lines = (lines if lines is not None else ProductionLine.objects.all()).filter(status=LineStatus.EXITED)
     lines = lines.select_related("enterprise__territory", "enterprise__industry").order_by("exited_on", "id")
@@ -81,7 +80,7 @@ def ledger(lines: QuerySet[ProductionLine] | None = None) -> list[Row]:
         cases[case.line_id] = case
     units = dict(CapacityUnit.choices)
     measure_labels = dict(MeasureKind.choices)
-    plans = dict(ExitOrderForm.base_fields["plan"].choices)  # type: ignore[attr-defined]
+    plans = dict(EXIT_PLAN_CHOICES)
     rows = []
     for line in lines:
         enterprise = line.enterprise
@@ -156,12 +155,12 @@ def aggregate(rows: Iterable[Row], group: str) -> list[dict[str, Any]]:
             "unit_label": unit_labels[unit],
             "lines": total["lines"],
             "enterprises": len(total["enterprises"]),
-            "capacity": _plain(total["capacity"]),
+            "capacity": plain_figure(total["capacity"]),
         }
         for (value, unit, label), total in sorted(totals.items())
     ]
 
 
-def _plain(value: Decimal) -> Decimal:
+def plain_figure(value: Decimal) -> Decimal:
     """600, not 6E+2 nor 600.0000: a figure as officials write it."""
     return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()

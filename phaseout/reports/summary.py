@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from phaseout.cases.models import Case, CaseState
 from phaseout.registry.models import LineStatus, ProductionLine
+from phaseout.reports.ledger import plain_figure
 
 ORDERED = [CaseState.EXIT_ORDERED, CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
 EXITED = [CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
@@ -42,8 +43,7 @@ def year_summary(
         .order_by("enterprise__industry__name", "capacity_unit")
     )
     for row in capacity:
-        total = row["total"] or Decimal(0)
-        row["total"] = total.quantize(Decimal(1)) if total == total.to_integral() else total.normalize()
+        row["total"] = plain_figure(row["total"] or Decimal(0))
     return {
         "year": year,
         "by_state": dict(cases.values_list("state").annotate(n=Count("id")).order_by()),
