@@ -349,7 +349,13 @@ def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "plans/programme_detail.html",
-        {"programme": programme, "targets": targets, "counts": dict(counts), "verified": verified},
+        {
+            "programme": programme,
+            "targets": targets,
+            "counts": dict(counts),
+            "verified": verified,
+            "rule_title": _rule_title(programme.rule_id),
+        },
     )
 
 
@@ -390,3 +396,10 @@ def _case_progress(plan: Plan, tasks: list[Task]) -> dict[int, list[dict[str, An
             by_dimension[dimension] = list(rows)
         result[task.pk] = by_dimension[dimension]
     return result
+
+
+def _rule_title(rule_id: str) -> str:
+    from phaseout.rules.rulebook import library
+
+    versions = library().versions.get(rule_id)
+    return versions[-1].title if versions else rule_id
