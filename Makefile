@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check phaseout tests benchmarks
+	$(BIN)/ruff format --check phaseout tests benchmarks tools
 
 types: $(STAMP)
 	$(BIN)/mypy phaseout

@@ -387,9 +387,23 @@ def test_charts_render_in_the_browser(browser, server, office) -> None:
     page.goto(f"{server}/dashboard/")
     page.get_by_role("link", name="图表").click()
     page.wait_for_load_state()
-    charts = page.locator("svg.chart")
+    charts = page.locator("svg.chart:not(.map)")
     assert charts.count() == 8
     industry = page.locator("#chart-industry")
     assert industry.bounding_box()["width"] > 300  # type: ignore[index]
     assert industry.locator("rect").count() == 1 and "1 条" in industry.text_content()
+    # The map: every county drawn at a readable size; a click opens the county's cases.
+    jiangmen = page.locator("#map-440700")
+    box = jiangmen.bounding_box()
+    assert box is not None and box["width"] > 300 and box["height"] > 200
+    counties = jiangmen.locator("path[data-territory]")
+    assert counties.count() == 7
+    for i in range(7):
+        county = counties.nth(i).bounding_box()
+        assert county is not None and county["width"] > 5 and county["height"] > 5
+    if os.environ.get("SCREENSHOTS"):
+        jiangmen.screenshot(path=os.environ["SCREENSHOTS"] + "/map.png")
+    jiangmen.locator('path[data-territory="440783"]').click()
+    page.wait_for_url("**/cases/?territory=440783*")
+    assert "开平市" in page.locator("select[name=territory] option:checked").text_content()
     page.context.close()

@@ -143,7 +143,7 @@ def test_a_district_reports_only_its_territory(office: Person, district: Person)
 def test_charts_are_svg_from_the_records(office: Person) -> None:
     _exited(office)
     page = client_for(office.user).get("/reports/charts/").content.decode()
-    assert page.count("<svg") == 8
+    assert page.count("<svg") == 8 + 2  # eight charts, a map for each city
     svgs = page[page.index("<svg") : page.rindex("</svg>")]
     assert "<script" not in svgs  # drawn on the server: no script in the charts
     industry = page[page.index('id="chart-industry"') :]
@@ -226,3 +226,117 @@ def test_pdf_without_its_font_is_refused_with_a_message(office: Person, monkeypa
         },
     )
     assert response.status_code == 200 and "fonts-arphic-uming" in response.content.decode()
+
+
+def _cases_for_the_map() -> dict[str, tuple[int, int]]:
+    """Cases of this year in three Jiangmen counties and one at city level; one of last year."""
+    from django.utils import timezone
+
+    from phaseout.rules.case_flow import State
+    from tests.factories import CaseFactory
+    from tests.test_case_matrix import STATE_FIELDS
+
+    plan = {
+        "440703": ["exited", "closed", "rectifying", "archived"],
+        "440781": ["finding"],
+        "440700": ["exited"],
+    }
+    for code, states in plan.items():
+        for state in states:
+            fields = STATE_FIELDS[State(state)]
+            CaseFactory(enterprise=EnterpriseFactory(territory_id=code), state=state, **fields)
+    old = CaseFactory(
+        enterprise=EnterpriseFactory(territory_id="440781"), state="exited", **STATE_FIELDS[State.EXITED]
+    )
+    Case.objects.filter(pk=old.pk).update(opened_at=timezone.now() - dt.timedelta(days=800))
+    return {"440703": (4, 3), "440781": (1, 0)}
+
+
+def _county(svg: str, code: str) -> str:
+    start = svg.index(f'data-territory="{code}"')
+    return svg[svg.rindex("<path", 0, start) : svg.index("</path>", start)]
+
+
+def test_the_map_colours_each_county_by_the_share_of_its_cases_settled(office: Person) -> None:
+    from django.utils import timezone
+
+    from phaseout.reports import maps
+
+    expected = _cases_for_the_map()
+    page = client_for(office.user).get("/reports/charts/").content.decode()
+    jiangmen = page[page.index('id="map-440700"') : page.index("</svg>", page.index('id="map-440700"'))]
+    assert jiangmen.count("<path") == 7  # every county of Jiangmen has its outline
+    for code, (found, settled) in expected.items():
+        county = _county(jiangmen, code)
+        assert f'data-found="{found}" data-settled="{settled}"' in county  # counted from the records
+    assert 'fill="#31a354"' in _county(jiangmen, "440703")  # 3 of 4 settled: the 60–80 % class
+    assert 'fill="#edf8e9"' in _county(jiangmen, "440781")  # 0 of 1 (last year's case not counted)
+    jianghai = _county(jiangmen, "440704")
+    assert f'fill="{maps.NO_CASES}"' in jianghai and 'data-found="0"' in jianghai
+    assert "蓬江区：4 件案件中 3 件已办结（75%）" in jiangmen
+    # Each county links to the cases behind its figure, and that list holds exactly them.
+    year = timezone.localdate().year
+    assert f'href="/cases/?territory=440703&amp;year={year}"' in jiangmen
+    listed = client_for(office.user).get(f"/cases/?territory=440703&year={year}").content.decode()
+    assert listed.count('href="/cases/') - listed.count('href="/cases/?') >= 4
+    # The city-level case is not on the map, and the page says so.
+    assert "江门市本级立案的案件不在地图上：1 件中 1 件已办结" in page
+    assert page.count('id="map-') == 2  # Heyuan too: all its counties without a case
+    assert "echarts-china-cities-pypkg 0.0.9 (MIT)" in page
+
+
+def test_a_district_sees_the_other_counties_blank(district: Person) -> None:
+    _cases_for_the_map()
+    page = client_for(district.user).get("/reports/charts/").content.decode()
+    assert page.count('id="map-') == 1  # Heyuan is wholly outside the district's scope
+    own = _county(page, "440703")
+    assert 'data-found="4" data-settled="3"' in own
+    other = _county(page, "440781")
+    assert "data-found" not in other and "stroke-dasharray" in other and "不在本人数据范围" in other
+
+
+def test_the_outlines_are_the_shipped_territories() -> None:
+    import json
+
+    from phaseout.reports import maps
+
+    shipped = json.loads((maps.OUTLINES.parent / "territories.json").read_text(encoding="utf-8"))
+    counties = {t["code"] for t in shipped if t["level"] == "county"}
+    assert set(maps.outlines()) == counties
+    for code, feature in maps.outlines().items():
+        lon = [p[0] for ring in maps._rings(feature) for p in ring]
+        lat = [p[1] for ring in maps._rings(feature) for p in ring]
+        assert 111.9 < min(lon) < max(lon) < 115.7 and 21.4 < min(lat) < max(lat) < 24.9, code
+    assert maps.source()["sha256"] == "11367c5872a05142fd12218770f2fd123cfcc558d4e9d07446e45bc5e1487f36"
+
+
+def test_the_ledger_xlsx_round_trips_with_the_records(office: Person) -> None:
+    _exited(office)
+    from phaseout.registry.models import Enterprise
+
+    Enterprise.objects.filter(name="水泥厂").update(name='=HYPERLINK("http://x","水泥厂")')
+    response = client_for(office.user).get("/reports/ledger/", {"format": "xlsx"})
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book["退出台账"]
+    assert sheet.freeze_panes == "A2"
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("序号", "企业名称", "统一社会信用代码") and rows[0][-1] == "案件编号"
+    records = {r.case_number: r for r in ledger()}
+    assert len(rows) - 1 == len(records) == 4
+    for values in rows[1:]:
+        record = records[values[13]]
+        assert Decimal(str(values[6])) == record.capacity and values[7] == record.unit_label
+        assert values[9].date() == record.exited_on == ON  # a date cell, not text
+        assert values[2] == record.uscc and values[10].startswith(record.measures[0][0])
+    names = {values[1] for values in rows[1:]}
+    assert '\'=HYPERLINK("http://x","水泥厂")' in names  # written as text, never as a formula
+    totals = {
+        (r[0], r[4]): (r[2], Decimal(str(r[3])))
+        for r in list(book["分行业合计"].iter_rows(values_only=True))[1:]
+    }
+    assert totals == {
+        ("钢铁", "万吨/年"): (2, Decimal("91")),
+        ("水泥", "万吨/年"): (1, Decimal("30")),
+        ("水泥", "t/d"): (1, Decimal("600")),
+    }

@@ -158,6 +158,7 @@ class CaseFilterForm(forms.Form):
     )
     territory = forms.ModelChoiceField(label=_("Territory"), queryset=Territory.objects.all(), required=False)
     industry = forms.ModelChoiceField(label=_("Industry"), queryset=Industry.objects.all(), required=False)
+    year = forms.IntegerField(label=_("Year opened"), min_value=2000, max_value=2100, required=False)
     q = forms.CharField(label=_("Enterprise"), required=False)
 
 

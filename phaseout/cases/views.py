@@ -163,6 +163,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(territory=data["territory"])
         if data["industry"]:
             qs = qs.filter(industry=data["industry"])
+        if data["year"]:
+            qs = qs.filter(opened_at__year=data["year"])
         if data["q"]:
             qs = qs.filter(enterprise__name__contains=data["q"])
     return render(request, "cases/case_list.html", {"form": form, **_page(request, qs.order_by("-id"))})

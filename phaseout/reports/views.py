@@ -5,17 +5,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.cases.models import Case, CaseState
 from phaseout.cases.views import _person
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
 from phaseout.registry.models import ProductionLine
-from phaseout.reports import documents
+from phaseout.reports import documents, maps
 from phaseout.reports.ledger import GROUPS, Row, aggregate, filtered, ledger
 
 READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
@@ -148,7 +150,6 @@ def charts(request: HttpRequest) -> HttpResponse:
     items by unit, tip-offs by status."""
     from django.db.models import Count, Q
 
-    from phaseout.cases.models import CaseState
     from phaseout.complaints.models import TipOff
     from phaseout.plans.models import Plan, Submission
     from phaseout.reports.charts import bars
@@ -229,7 +230,59 @@ def charts(request: HttpRequest) -> HttpResponse:
             chart_id="chart-tipoffs",
         ),
     ]
-    return render(request, "reports/charts.html", {"figures": figures})
+    return render(
+        request,
+        "reports/charts.html",
+        {
+            "figures": figures,
+            "maps": _progress_maps(person, cases, today.year),
+            "outline_source": "{package} {version} ({licence})".format(**maps.source()),
+        },
+    )
+
+
+def _progress_maps(person: Person, cases: QuerySet[Case], year: int) -> list[dict[str, Any]]:
+    """One map per city: each county filled by the share of the year's cases that are settled
+    (exited, accepted, archived or closed compliant), linking to those cases."""
+    from django.db.models import Count, Q
+    from django.urls import reverse
+
+    from phaseout.orgs.models import Territory
+    from phaseout.reports.summary import EXITED
+
+    settled = [*EXITED, CaseState.CLOSED]
+    counted = {
+        row["territory"]: maps.Progress(row["found"], row["settled"])
+        for row in cases.filter(opened_at__year=year)
+        .values("territory")
+        .annotate(found=Count("id"), settled=Count("id", filter=Q(state__in=settled)))
+        .order_by()
+    }
+    visible = set(scope.territories(person).values_list("code", flat=True))
+    shipped = maps.outlines()
+    base = reverse("case-list")
+    drawn = []
+    for city in Territory.objects.filter(level=Territory.Level.CITY, children__code__in=shipped).distinct():
+        counties = {t.code: t.name for t in city.children.all()}
+        figures = {
+            code: (counted.get(code, maps.Progress(0, 0)) if code in visible else None) for code in counties
+        }
+        if not any(figure is not None for figure in figures.values()):
+            continue
+        drawn.append(
+            {
+                "svg": maps.progress_map(
+                    city.code,
+                    _("%(city)s %(year)d: cases settled by county") % {"city": city.name, "year": year},
+                    figures,
+                    counties,
+                    lambda code: f"{base}?{urlencode({'territory': code, 'year': year})}",
+                ),
+                "city_level": counted.get(city.code) if city.code in visible else None,
+                "city": city,
+            }
+        )
+    return drawn
 
 
 @allow(*READERS)
