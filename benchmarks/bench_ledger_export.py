@@ -1,88 +1,210 @@
 """The exit ledger's .xlsx export of 100,000 rows (target: at most 5 s), printed beside a plain
-openpyxl write of the same rows (a normal, not write-only, workbook)."""
+openpyxl write of the same rows (a normal, not write-only, workbook).
+
+End to end on PostgreSQL: 100,000 exited lines of 50,000 enterprises, each exited by its own case
+(finding, inspection, department, eight exit measures: 800,000 measures) are seeded once into the
+database `phaseout_bench_ledger`; the office downloads /reports/ledger/?format=xlsx through Django's
+test client, so the figure covers reading the records, building the rows and writing the file.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import sys
 import time
-from decimal import Decimal
+from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phaseout.settings")
-
-import django
-
-django.setup()
-
-from openpyxl import Workbook  # noqa: E402
-
-from phaseout.reports.documents import COLUMNS, xlsx_bytes  # noqa: E402
-from phaseout.reports.ledger import Row  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.common import use_database
 
 N = int(os.environ.get("BENCH_ROWS", "100000"))
 
 
-def rows() -> list[Row]:
-    day = dt.date(2026, 3, 2)
-    return [
-        Row(
-            line_id=i,
-            enterprise_id=i,
-            enterprise=f"江门市第{i}钢铁有限公司",
-            uscc=f"91440700MA{i:07d}X",
-            territory_code="440703",
-            territory="蓬江区",
-            industry_code="steel",
-            industry="钢铁",
-            line=f"{i}号高炉",
-            capacity=Decimal(45 + i % 10),
-            unit="10kt/a",
-            unit_label="万吨/年",
-            exited_on=day,
-            case_id=i,
-            case_number=f"2026-{i:06d}",
-            method="seal_then_dismantle",
-            method_label="断水断电、拆除动力装置、封存后拆除",
-            dimension="technology",
-            department_code="jm-gxj",
-            department="江门市工业和信息化局",
-            measures=[("断电", day), ("断水", day), ("封存主体设备", day), ("拆除", None)],
-            accepted_on=day,
-            announced_on=day,
+def seed() -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from stdnum.cn import uscc
+
+    from phaseout.cases.models import MeasureKind
+    from phaseout.orgs.models import Department
+    from phaseout.registry.models import ProductionLine
+
+    if ProductionLine.objects.filter(status="exited").count() == N:
+        return
+    started = time.perf_counter()
+    user, _ = get_user_model().objects.get_or_create(username="bench-office")
+    department = Department.objects.get(code="jm-gxj").pk
+    enterprises = N // 2
+    raw = connection.connection
+    if raw is None:
+        connection.ensure_connection()
+        raw = connection.connection
+    counties = ["440703", "440704", "440705", "440781", "440783", "440784", "440785"]
+    with raw.cursor() as cur:
+        cur.execute(
+            "TRUNCATE registry_enterprise, registry_productionline, cases_case, cases_inspection,"
+            " cases_finding, cases_exitmeasure RESTART IDENTITY CASCADE"
         )
-        for i in range(N)
-    ]
+        with cur.copy(
+            "COPY registry_enterprise (id, uscc, name, territory_id, address, industry_id, contact_name,"
+            " contact_phone, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for i in range(1, enterprises + 1):
+                body = f"91440700{i:09d}"
+                copy.write_row(
+                    (
+                        i,
+                        body + uscc.calc_check_digit(body),
+                        f"江门市第{i}钢铁有限公司",
+                        counties[i % 7],
+                        f"工业大道{i}号",
+                        "steel",
+                        "张工",
+                        "0750-3800000",
+                        "2021-05-19",
+                        "2021-05-19",
+                    )
+                )
+        cur.execute(
+            "INSERT INTO registry_productionline (id, enterprise_id, name, equipment_type, size_value,"
+            " size_unit, capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes)"
+            " SELECT g, (g + 1) / 2, g || '号高炉', 'blast_furnace', 300, 'm3', 45 + g %% 10, '10kt/a', '',"
+            " 2005, 'exited', date '2026-01-05' + g %% 300, '{}' FROM generate_series(1, %s) g",
+            [N],
+        )
+        cur.execute(
+            "INSERT INTO cases_inspection (id, dimension, inspected_on, inspectors, notes, recorded_at,"
+            " department_id, enterprise_id, line_id, recorded_by_id, method)"
+            " SELECT g, 'technology', date '2026-01-02', '李明', '', now(), %s, (g + 1) / 2, g, %s, 'on_site'"
+            " FROM generate_series(1, %s) g",
+            [department, user.pk, N],
+        )
+        cur.execute(
+            "INSERT INTO cases_finding (id, rule_id, rule_title, rule_source, unit, conclusion, recorded_at,"
+            " line_id, inspection_id, basis, corrections, rule_version, verification)"
+            " SELECT g, 'technology.steel.blast-furnace-400', '400立方米及以下炼铁高炉',"
+            " '产业结构调整指导目录', '', 'non_compliant', now(), g, g, '', '{}', '', ''"
+            " FROM generate_series(1, %s) g",
+            [N],
+        )
+        cur.execute(
+            "INSERT INTO cases_case (id, enterprise_id, territory_id, industry_id, dimension, rule_id,"
+            " consequence, state, version, opened_at, extension_months, exit_plan, exit_ordered_on,"
+            " exited_on, accepted_on, acceptance_team, acceptance_record, line_id, finding_id)"
+            " SELECT g, (g + 1) / 2, e.territory_id, 'steel', 'technology',"
+            " 'technology.steel.blast-furnace-400', 'exit',"
+            " (ARRAY['exited', 'accepted', 'archived'])[1 + g %% 3],"
+            " 3, timestamptz '2026-01-02 09:00+08', 0, 'seal_then_dismantle', date '2026-01-03',"
+            " date '2026-01-05' + g %% 300,"
+            " CASE WHEN g %% 3 = 0 THEN NULL ELSE date '2026-01-06' + g %% 300 END,"
+            " CASE WHEN g %% 3 = 0 THEN '' ELSE '验收组' END,"
+            " CASE WHEN g %% 3 = 0 THEN '' ELSE '合格' END, g, g"
+            " FROM generate_series(1, %s) g JOIN registry_enterprise e ON e.id = (g + 1) / 2",
+            [N],
+        )
+        kinds = list(MeasureKind.values)
+        cur.execute(
+            "INSERT INTO cases_exitmeasure (kind, unit, deadline, done_on, note, case_id, done_by_id)"
+            " SELECT k, '供电局', date '2026-02-01', CASE WHEN k = 'dismantling' THEN NULL"
+            " ELSE date '2026-01-05' + g %% 300 END, '', g, CASE WHEN k = 'dismantling' THEN NULL ELSE %s END"
+            " FROM generate_series(1, %s) g CROSS JOIN unnest(%s::text[]) k",
+            [user.pk, N, kinds],
+        )
+        for table in (
+            "registry_enterprise",
+            "registry_productionline",
+            "cases_inspection",
+            "cases_finding",
+            "cases_case",
+            "cases_exitmeasure",
+        ):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+            cur.execute(f"ANALYZE {table}")
+    raw.commit()
+    took = time.perf_counter() - started
+    print(f"seed: {N:,} exited lines with their cases and {N * len(kinds):,} measures in {took:.0f} s")
 
 
-def plain(data: list[Row]) -> bytes:
+def plain(data: list[list[object]]) -> float:
+    from openpyxl import Workbook
+
+    from phaseout.reports.documents import COLUMNS
+
+    started = time.perf_counter()
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.append(COLUMNS)
-    for index, row in enumerate(data, start=1):
-        first = [index, row.enterprise, row.uscc, row.territory, row.industry]
-        sheet.append([*first, row.line, row.capacity, row.unit_label, row.method_label, row.exited_on])
+    for values in data:
+        sheet.append(values)
     buffer = io.BytesIO()
     book.save(buffer)
-    return buffer.getvalue()
+    return time.perf_counter() - started
 
 
 def main() -> None:
-    data = rows()
+    use_database("phaseout_bench_ledger")
+    seed()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from openpyxl import load_workbook
+
+    from phaseout.orgs.models import Department, Person, Role
+    from phaseout.reports.ledger import ledger
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-office")
+    Person.objects.get_or_create(
+        user=user,
+        defaults={
+            "role": Role.OFFICE,
+            "display_name": "bench",
+            "department": Department.objects.get(code="jm-gxj"),
+        },
+    )
+    client = Client()
+    client.force_login(user)
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        response = client.get("/reports/ledger/", {"format": "xlsx"})
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    best = min(timings)
+    sheet = load_workbook(io.BytesIO(response.content), read_only=True)["退出台账"]
+    written = sum(1 for _ in sheet.iter_rows(min_row=2, values_only=True))
+    assert written == N, written
     started = time.perf_counter()
-    ours = xlsx_bytes(data)
-    mine = time.perf_counter() - started
-    started = time.perf_counter()
-    theirs = plain(data)
-    baseline = time.perf_counter() - started
-    print(f"ledger export, {N:,} rows, 14 columns with measures: {mine:.2f} s ({len(ours) / 1e6:.1f} MB)")
-    print(f"plain openpyxl workbook, same rows, 10 columns: {baseline:.2f} s ({len(theirs) / 1e6:.1f} MB)")
-    print(f"target 5 s: {'met' if mine <= 5 else 'NOT met'}")
-    print(f"ratio plain / ours: {baseline / mine:.2f}x")
+    rows = ledger()
+    read = time.perf_counter() - started
+    data = [
+        [
+            i,
+            r.enterprise,
+            r.uscc,
+            r.territory,
+            r.industry,
+            r.line,
+            r.capacity,
+            r.unit_label,
+            r.method_label,
+            r.exited_on,
+        ]
+        for i, r in enumerate(rows, start=1)
+    ]
+    baseline = plain(data)
+    runs = ", ".join(f"{t:.2f}" for t in timings)
+    print(
+        f"ledger .xlsx download, {N:,} rows x 14 columns, end to end: best {best:.2f} s (runs {runs}; "
+        f"reading the ledger from the database alone {read:.2f} s; {len(response.content) / 1e6:.1f} MB)"
+    )
+    print(f"plain openpyxl workbook of the same rows (10 columns, rows already in memory): {baseline:.2f} s")
+    print(f"target 5 s: {'met' if best <= 5 else 'NOT met'}")
+    print(f"ratio plain openpyxl / ours: {baseline / best:.2f}x")
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("DEBUG", "false")
     main()

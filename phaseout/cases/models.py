@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -108,6 +110,11 @@ class CaseState(models.TextChoices):
 OPEN_STATES = [s.value for s in State if s not in (State.CLOSED, State.ARCHIVED)]
 
 
+def case_number(opened_at: dt.datetime | None, pk: int | None) -> str:
+    """A case's number: the year it was opened and its serial, e.g. 2026-000123."""
+    return f"{opened_at.year}-{pk:06d}" if opened_at and pk else ""
+
+
 class Case(models.Model):
     """One enterprise's (or line's) path from a finding to its end."""
 
@@ -194,7 +201,7 @@ class Case(models.Model):
 
     @property
     def number(self) -> str:
-        return f"{self.opened_at:%Y}-{self.pk:06d}" if self.opened_at else ""
+        return case_number(self.opened_at, self.pk)
 
 
 class CaseEvent(models.Model):

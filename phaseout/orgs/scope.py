@@ -12,7 +12,7 @@ from phaseout.cases.models import Case, Inspection
 from phaseout.complaints.models import TipOff
 from phaseout.orgs.models import Person, Role, Territory
 from phaseout.plans.models import Submission
-from phaseout.registry.models import Enterprise
+from phaseout.registry.models import Enterprise, ProductionLine
 
 SEES_ALL = {Role.OFFICE, Role.AUDITOR}
 
@@ -31,6 +31,14 @@ def enterprises(person: Person) -> QuerySet[Enterprise]:
     if person.role == Role.ENTERPRISE:
         return qs.filter(pk=person.enterprise_id) if person.enterprise_id else qs.none()
     return qs.none()
+
+
+def lines(person: Person) -> QuerySet[ProductionLine]:
+    """The production lines of the enterprises the person sees (without a sub-query for those who
+    see the whole registry: over 3,000,000 lines it costs the planner dearly)."""
+    if person.role in SEES_ALL or person.role == Role.DEPARTMENT:
+        return ProductionLine.objects.all()
+    return ProductionLine.objects.filter(enterprise__in=enterprises(person))
 
 
 def cases(person: Person) -> QuerySet[Case]:

@@ -23,7 +23,7 @@ from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow, public
 from phaseout.orgs.forms import NewPersonForm, PasswordResetForm, PersonForm
 from phaseout.orgs.models import Person, Role
-from phaseout.registry.models import CapacityUnit, Industry, LineStatus, ProductionLine
+from phaseout.registry.models import CapacityUnit, Industry, LineStatus
 
 # What each role acts on next: the states in which a case waits for them.
 WAITING_STATES: dict[str, list[str]] = {
@@ -126,9 +126,7 @@ def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:
 
 def exited_capacity(person: Person, year: int) -> list[dict[str, Any]]:
     """Capacity exited in `year` by industry, summed per unit: units are never added together."""
-    lines = ProductionLine.objects.filter(
-        enterprise__in=scope.enterprises(person), status=LineStatus.EXITED, exited_on__year=year
-    )
+    lines = scope.lines(person).filter(status=LineStatus.EXITED, exited_on__year=year)
     totals = (
         lines.values("enterprise__industry", "capacity_unit")
         .annotate(total=Sum("capacity"), count=Count("id"))

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import F, QuerySet, TextField, Value
+from django.db.models.functions import Cast, Coalesce, Concat, ExtractYear
 
 from phaseout.cases.models import Case, CaseState
 from phaseout.registry.models import CapacityUnit, LineStatus, ProductionLine
@@ -65,57 +67,126 @@ class Row:
 
 
 def ledger(lines: QuerySet[ProductionLine] | None = None) -> list[Row]:
+    """Every exited line of `lines` with the case that exited it, oldest exit first.
+
+    Three flat queries (lines with their enterprise, the exit cases, their measures) read as tuples:
+    building model instances for 100,000 lines, their cases and 800,000 measures took a minute."""
     from phaseout.cases.models import EXIT_PLAN_CHOICES, MeasureKind
 
     lines = (lines if lines is not None else ProductionLine.objects.all()).filter(status=LineStatus.EXITED)
-    lines = lines.select_related("enterprise__territory", "enterprise__industry").order_by("exited_on", "id")
-    cases: dict[int, Case] = {}
-    for case in (
-        Case.objects.filter(line__in=lines, state__in=EXITED)
-        .select_related("finding__inspection__department")
-        .prefetch_related("measures")
-        .order_by("id")
+    exit_cases = Case.objects.filter(line__in=lines.values("id"), state__in=EXITED)
+    cases: dict[int, tuple[Any, ...]] = {}
+    for exit_case in exit_cases.order_by("id").values_list(
+        "line_id",
+        "id",
+        ExtractYear("opened_at", tzinfo=dt.UTC),  # the case number's year, as `Case.number` writes it
+        "exit_plan",
+        "dimension",
+        "finding__inspection__department__code",
+        "finding__inspection__department__name",
+        "accepted_on",
+        "acceptance_team",
     ):
-        assert case.line_id is not None
-        cases[case.line_id] = case
-    units = dict(CapacityUnit.choices)
-    measure_labels = dict(MeasureKind.choices)
-    plans = dict(EXIT_PLAN_CHOICES)
+        cases[exit_case[0]] = exit_case  # the latest exit case of a line wins
+    units = {str(k): str(v) for k, v in CapacityUnit.choices}
+    measure_labels = {str(k): str(v) for k, v in MeasureKind.choices}
+    plans = {str(k): str(v) for k, v in EXIT_PLAN_CHOICES}
+    measures = dict(_measures(exit_cases, measure_labels))
+    announcement = measure_labels[MeasureKind.WEBSITE_ANNOUNCEMENT]
     rows = []
-    for line in lines:
-        enterprise = line.enterprise
+    for (
+        line_id,
+        enterprise_id,
+        enterprise,
+        uscc,
+        territory_code,
+        territory,
+        industry_code,
+        industry,
+        name,
+        capacity,
+        unit,
+        exited_on,
+    ) in lines.order_by("exited_on", "id").values_list(
+        "id",
+        "enterprise_id",
+        "enterprise__name",
+        "enterprise__uscc",
+        "enterprise__territory_id",
+        "enterprise__territory__name",
+        "enterprise__industry_id",
+        "enterprise__industry__name",
+        "name",
+        "capacity",
+        "capacity_unit",
+        "exited_on",
+    ):
         row = Row(
-            line_id=line.pk,
-            enterprise_id=enterprise.pk,
-            enterprise=enterprise.name,
-            uscc=enterprise.uscc,
-            territory_code=enterprise.territory_id,
-            territory=enterprise.territory.name,
-            industry_code=enterprise.industry_id,
-            industry=enterprise.industry.name,
-            line=line.name,
-            capacity=line.capacity,
-            unit=line.capacity_unit,
-            unit_label=str(units.get(line.capacity_unit, line.capacity_unit)),
-            exited_on=line.exited_on,
+            line_id=line_id,
+            enterprise_id=enterprise_id,
+            enterprise=enterprise,
+            uscc=uscc,
+            territory_code=territory_code,
+            territory=territory,
+            industry_code=industry_code,
+            industry=industry,
+            line=name,
+            capacity=capacity,
+            unit=unit,
+            unit_label=units.get(unit, unit),
+            exited_on=exited_on,
         )
-        exit_case = cases.get(line.pk)
-        if exit_case is not None:
-            case = exit_case
-            row.case_id, row.case_number = case.pk, case.number
-            row.method = case.exit_plan
-            row.method_label = str(plans.get(case.exit_plan, case.exit_plan))
-            row.dimension = case.dimension
-            department = case.finding.inspection.department if case.finding else None
-            row.department_code = department.code if department else ""
-            row.department = department.name if department else ""
-            row.measures = [(str(measure_labels.get(m.kind, m.kind)), m.done_on) for m in case.measures.all()]
-            row.accepted_on, row.acceptance_team = case.accepted_on, case.acceptance_team
-            row.announced_on = next(
-                (m.done_on for m in case.measures.all() if m.kind == MeasureKind.WEBSITE_ANNOUNCEMENT), None
-            )
+        found = cases.get(line_id)
+        if found is not None:
+            _, case_id, year, plan, dimension, department_code, department, accepted_on, team = found
+            row.case_id, row.case_number = case_id, f"{year}-{case_id:06d}"
+            row.method, row.method_label = plan, plans.get(plan, plan)
+            row.dimension = dimension
+            row.department_code, row.department = department_code or "", department or ""
+            row.measures = measures.get(case_id, [])
+            row.accepted_on, row.acceptance_team = accepted_on, team
+            row.announced_on = next((day for label, day in row.measures if label == announcement), None)
         rows.append(row)
     return rows
+
+
+def _measures(
+    exit_cases: QuerySet[Case], labels: dict[str, str]
+) -> Iterator[tuple[int, list[tuple[str, dt.date | None]]]]:
+    """Each case's exit measures as (label, date done), in the order they were set.
+
+    On PostgreSQL the database joins each case's measures into one text (one row a case instead of
+    eight, which halves the time over 100,000 cases); elsewhere they are grouped here."""
+    from phaseout.cases.models import ExitMeasure
+
+    measures = ExitMeasure.objects.filter(case__in=exit_cases.values("id"))
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.aggregates import StringAgg
+
+        text: TextField[str, str] = TextField()
+        done = Coalesce(Cast("done_on", text), Value("", output_field=text), output_field=text)
+        joined = StringAgg(
+            Concat(F("kind"), Value("=", output_field=text), done, output_field=text),
+            delimiter=";",
+            order_by="id",
+        )
+        fromiso = dt.date.fromisoformat
+        grouped = measures.values("case_id").annotate(all=joined).values_list("case_id", "all")
+        for case_id, all_measures in grouped:
+            pairs = (item.partition("=") for item in all_measures.split(";"))
+            yield case_id, [(labels.get(kind, kind), fromiso(day) if day else None) for kind, _, day in pairs]
+        return
+    current: int | None = None
+    group: list[tuple[str, dt.date | None]] = []
+    ordered = measures.order_by("case_id", "id").values_list("case_id", "kind", "done_on")
+    for case_id, kind, done_on in ordered:
+        if case_id != current:
+            if current is not None:
+                yield current, group
+            current, group = case_id, []
+        group.append((labels.get(kind, kind), done_on))
+    if current is not None:
+        yield current, group
 
 
 def filtered(rows: Iterable[Row], params: dict[str, str]) -> list[Row]:

@@ -16,7 +16,6 @@ from phaseout.cases.views import _person
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
-from phaseout.registry.models import ProductionLine
 from phaseout.reports import documents, maps
 from phaseout.reports.ledger import GROUPS, Row, aggregate, filtered, ledger
 
@@ -33,7 +32,7 @@ GROUP_LABELS = {
 
 
 def _rows(person: Person) -> list[Row]:
-    rows = ledger(ProductionLine.objects.filter(enterprise__in=scope.enterprises(person)))
+    rows = ledger(scope.lines(person))
     if person.role == Role.DEPARTMENT:
         rows = [r for r in rows if r.dimension in person.dimensions or not r.dimension]
     return rows
@@ -297,6 +296,6 @@ def summary(request: HttpRequest) -> HttpResponse:
     data = year_summary(
         year,
         cases=scope.cases(person),
-        lines=ProductionLine.objects.filter(enterprise__in=scope.enterprises(person)),
+        lines=scope.lines(person),
     )
     return render(request, "reports/summary.html", {"s": data})
