@@ -130,6 +130,8 @@ def _layout(city: str) -> tuple[tuple[tuple[str, str, float, float], ...], int]:
             if len(projected) > len(largest):
                 largest = projected
             parts.append("M" + "L".join(f"{x:g} {y:g}" for x, y in projected) + "Z")
+        if not largest:
+            continue  # too small to draw at this scale
         label_x, label_y = _centroid(largest)
         drawn.append((str(feature["id"]), "".join(parts), round(label_x, 1), round(label_y, 1)))
     return tuple(drawn), height
