@@ -1,5 +1,6 @@
 """The exit ledger's .xlsx export of 100,000 rows (target: at most 5 s), printed beside a plain
-openpyxl write of the same rows (a normal, not write-only, workbook).
+openpyxl write of the same rows and columns (a normal, not write-only, workbook); and the office's
+download of the same file end to end, reading the ledger from the database first.
 
 End to end on PostgreSQL: 100,000 exited lines of 50,000 enterprises, each exited by its own case
 (finding, inspection, department, eight exit measures: 800,000 measures) are seeded once into the
@@ -131,13 +132,13 @@ def seed() -> None:
 def plain(data: list[list[object]]) -> float:
     from openpyxl import Workbook
 
-    from phaseout.reports.documents import COLUMNS
+    from phaseout.reports.documents import LEDGER_COLUMNS
 
     started = time.perf_counter()
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.append(COLUMNS)
+    sheet.append(LEDGER_COLUMNS)
     for values in data:
         sheet.append(values)
     buffer = io.BytesIO()
@@ -153,6 +154,7 @@ def main() -> None:
     from openpyxl import load_workbook
 
     from phaseout.orgs.models import Department, Person, Role
+    from phaseout.reports.documents import xlsx_bytes
     from phaseout.reports.ledger import ledger
 
     user, _ = get_user_model().objects.get_or_create(username="bench-office")
@@ -179,6 +181,12 @@ def main() -> None:
     started = time.perf_counter()
     rows = ledger()
     read = time.perf_counter() - started
+    writes = []
+    for _ in range(3):
+        started = time.perf_counter()
+        xlsx_bytes(rows)
+        writes.append(time.perf_counter() - started)
+    write = min(writes)
     data = [
         [
             i,
@@ -191,18 +199,29 @@ def main() -> None:
             r.unit_label,
             r.method_label,
             r.exited_on,
+            "；".join(f"{name} {day.isoformat() if day else '未完成'}" for name, day in r.measures),
+            r.accepted_on,
+            r.announced_on,
+            r.case_number,
         ]
         for i, r in enumerate(rows, start=1)
     ]
     baseline = plain(data)
     runs = ", ".join(f"{t:.2f}" for t in timings)
     print(
-        f"ledger .xlsx download, {N:,} rows x 14 columns, end to end: best {best:.2f} s (runs {runs}; "
-        f"reading the ledger from the database alone {read:.2f} s; {len(response.content) / 1e6:.1f} MB)"
+        f"writing the .xlsx of {N:,} ledger rows x 14 columns: best {write:.2f} s "
+        f"(runs {', '.join(f'{t:.2f}' for t in writes)}; {len(response.content) / 1e6:.1f} MB)"
     )
-    print(f"plain openpyxl workbook of the same rows (10 columns, rows already in memory): {baseline:.2f} s")
-    print(f"target 5 s: {'met' if best <= 5 else 'NOT met'}")
-    print(f"ratio plain openpyxl / ours: {baseline / best:.2f}x")
+    print(f"plain openpyxl workbook of the same rows and columns: {baseline:.2f} s")
+    print(
+        f"the office's download end to end (reading the ledger from the database, then writing): "
+        f"best {best:.2f} s (runs {runs}; reading alone {read:.2f} s)"
+    )
+    print(
+        f"target 5 s: the export of the rows {'met' if write <= 5 else 'NOT met'}; "
+        f"end to end {'met' if best <= 5 else 'NOT met'}"
+    )
+    print(f"ratio plain openpyxl / ours (writing the same rows): {baseline / write:.2f}x")
 
 
 if __name__ == "__main__":
