@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import use_database
+from benchmarks.common import copy_enterprises, use_database
 
 N = int(os.environ.get("BENCH_ROWS", "100000"))
 
@@ -25,7 +25,6 @@ N = int(os.environ.get("BENCH_ROWS", "100000"))
 def seed() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from stdnum.cn import uscc
 
     from phaseout.cases.models import MeasureKind
     from phaseout.orgs.models import Department
@@ -47,26 +46,13 @@ def seed() -> None:
             "TRUNCATE registry_enterprise, registry_productionline, cases_case, cases_inspection,"
             " cases_finding, cases_exitmeasure RESTART IDENTITY CASCADE"
         )
-        with cur.copy(
-            "COPY registry_enterprise (id, uscc, name, territory_id, address, industry_id, contact_name,"
-            " contact_phone, created_at, updated_at) FROM STDIN"
-        ) as copy:
-            for i in range(1, enterprises + 1):
-                body = f"91440700{i:09d}"
-                copy.write_row(
-                    (
-                        i,
-                        body + uscc.calc_check_digit(body),
-                        f"江门市第{i}钢铁有限公司",
-                        counties[i % 7],
-                        f"工业大道{i}号",
-                        "steel",
-                        "张工",
-                        "0750-3800000",
-                        "2021-05-19",
-                        "2021-05-19",
-                    )
-                )
+        copy_enterprises(
+            cur,
+            (
+                (i, f"91440700{i:09d}", f"江门市第{i}钢铁有限公司", counties[i % 7], "steel")
+                for i in range(1, enterprises + 1)
+            ),
+        )
         cur.execute(
             "INSERT INTO registry_productionline (id, enterprise_id, name, equipment_type, size_value,"
             " size_unit, capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes)"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import summary, use_database
+from benchmarks.common import copy_enterprises, summary, use_database
 
 N_ENTERPRISES = int(os.environ.get("BENCH_ENTERPRISES", "1000000"))
 LINES_PER_ENTERPRISE = 3
@@ -77,7 +77,6 @@ WORDS = [
 
 def seed() -> None:
     from django.db import connection
-    from stdnum.cn import uscc
 
     from phaseout.registry.models import Enterprise
 
@@ -95,26 +94,19 @@ def seed() -> None:
         cur.execute(
             "TRUNCATE registry_enterprise, registry_productionline, cases_case RESTART IDENTITY CASCADE"
         )
-        with cur.copy(
-            "COPY registry_enterprise (id, uscc, name, territory_id, address, industry_id, contact_name,"
-            " contact_phone, created_at, updated_at) FROM STDIN"
-        ) as copy:
-            for i in range(1, N_ENTERPRISES + 1):
-                body = f"91{COUNTIES[i % 13]}{i:09d}"
-                copy.write_row(
-                    (
-                        i,
-                        body + uscc.calc_check_digit(body),
-                        f"{rng.choice(WORDS)}{rng.choice(WORDS)}实业有限公司{i}",
-                        COUNTIES[i % 13],
-                        f"工业大道{i % 997}号",
-                        INDUSTRIES[i % 12],
-                        "张工",
-                        "0750-3800000",
-                        "2021-05-19",
-                        "2021-05-19",
-                    )
+        copy_enterprises(
+            cur,
+            (
+                (
+                    i,
+                    f"91{COUNTIES[i % 13]}{i:09d}",
+                    f"{rng.choice(WORDS)}{rng.choice(WORDS)}实业有限公司{i}",
+                    COUNTIES[i % 13],
+                    INDUSTRIES[i % 12],
                 )
+                for i in range(1, N_ENTERPRISES + 1)
+            ),
+        )
         print(f"seed: enterprises in {time.perf_counter() - started:.0f} s")
         kinds = [
             ("blast_furnace", "m3", "10kt/a"),

@@ -178,6 +178,52 @@ def test_year_summary_counts_equal_the_records(office: Person) -> None:
     assert "4 家企业、4 条生产线（台设备）已退出" in page
 
 
+def test_every_figure_of_the_year_summary_is_a_count_over_the_cases(office: Person) -> None:
+    """Cases in many states, territories, industries and dimensions: each row of each breakdown
+    equals the cases counted for it directly, and last year's cases count nowhere."""
+    from phaseout.reports.summary import year_summary
+    from phaseout.rules.case_flow import State
+    from tests.factories import CaseFactory
+    from tests.test_case_matrix import STATE_FIELDS
+
+    places = [("440703", "steel"), ("440781", "cement"), ("441602", "flat_glass"), ("440703", "cement")]
+    for i, state in enumerate([*State, *State]):
+        territory, industry = places[i % len(places)]
+        CaseFactory(
+            enterprise=EnterpriseFactory(territory_id=territory, industry_id=industry),
+            dimension=["energy", "environment", "technology"][i % 3],
+            state=state.value,
+            **STATE_FIELDS[state],
+        )
+    Case.objects.update(opened_at=dt.datetime(ON.year, ON.month, ON.day, 9, tzinfo=dt.UTC))
+    old = CaseFactory(state="closed", **STATE_FIELDS[State.CLOSED])
+    Case.objects.filter(pk=old.pk).update(opened_at=dt.datetime(ON.year - 1, 6, 1, 9, tzinfo=dt.UTC))
+    summary = year_summary(ON.year)
+    year = Case.objects.filter(opened_at__year=ON.year)
+    columns = {
+        "found": {},
+        "rectifying": {"state__in": ["rectifying", "overdue"]},
+        "ordered": {"state__in": ["exit_ordered", "exited", "accepted", "archived"]},
+        "exited": {"state__in": ["exited", "accepted", "archived"]},
+        "closed": {"state": "closed"},
+    }
+    for breakdown, key in (
+        ("by_territory", "territory__name"),
+        ("by_industry", "industry__name"),
+        ("by_dimension", "dimension"),
+    ):
+        values = set(year.values_list(key, flat=True))
+        assert [row[key] for row in summary[breakdown]] == sorted(values)
+        for row in summary[breakdown]:
+            for column, condition in columns.items():
+                assert row[column] == year.filter(**{key: row[key]}, **condition).count(), (
+                    breakdown,
+                    row,
+                    column,
+                )
+    assert summary["by_state"] == {s.value: 2 for s in State}
+
+
 def test_stage_report_pdf_renders_its_first_page(office: Person) -> None:
     import pypdf
     import pypdfium2

@@ -3,31 +3,72 @@ database (GROUP BY), so it stays fast over a million cases."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from phaseout.cases.models import Case, CaseState
-from phaseout.registry.models import LineStatus, ProductionLine
+from phaseout.orgs.models import Territory
+from phaseout.registry.models import Industry, LineStatus, ProductionLine
 from phaseout.reports.ledger import plain_figure
 
 ORDERED = [CaseState.EXIT_ORDERED, CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
 EXITED = [CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
 
 
-def _counts(cases: QuerySet[Case], key: str) -> list[dict[str, Any]]:
-    return list(
-        cases.values(key)
-        .annotate(
-            found=Count("id"),
-            rectifying=Count("id", filter=Q(state__in=[CaseState.RECTIFYING, CaseState.OVERDUE])),
-            ordered=Count("id", filter=Q(state__in=ORDERED)),
-            exited=Count("id", filter=Q(state__in=EXITED)),
-            closed=Count("id", filter=Q(state=CaseState.CLOSED)),
-        )
-        .order_by(key)
+FIGURES = ("found", "rectifying", "ordered", "exited", "closed")
+
+
+def _figures(state: str) -> tuple[int, ...]:
+    """Which of the summary's columns a case in `state` counts in (found, rectifying, ordered to
+    exit, exited, closed compliant)."""
+    return (
+        1,
+        int(state in (CaseState.RECTIFYING, CaseState.OVERDUE)),
+        int(state in ORDERED),
+        int(state in EXITED),
+        int(state == CaseState.CLOSED),
     )
+
+
+def _rolled_up(groups: list[tuple[str, str, str, str, int]]) -> dict[str, Any]:
+    """The counts by state, territory, industry and dimension, from one GROUP BY over the cases.
+
+    One scan of the year's cases, grouped by (territory, industry, dimension, state), a few
+    thousand groups at most, is added up here; four separate GROUP BYs scanned a million cases
+    four times."""
+    territories = dict(Territory.objects.values_list("code", "name"))
+    industries = dict(Industry.objects.values_list("code", "name"))
+    by_state: dict[str, int] = defaultdict(int)
+    keyed: dict[str, dict[str, list[int]]] = {
+        "territory__name": defaultdict(lambda: [0] * len(FIGURES)),
+        "industry__name": defaultdict(lambda: [0] * len(FIGURES)),
+        "dimension": defaultdict(lambda: [0] * len(FIGURES)),
+    }
+    for territory, industry, dimension, state, n in groups:
+        by_state[state] += n
+        figures = _figures(state)
+        for key, value in (
+            ("territory__name", territories.get(territory, territory)),
+            ("industry__name", industries.get(industry, industry)),
+            ("dimension", dimension),
+        ):
+            totals = keyed[key][value]
+            for i, counted in enumerate(figures):
+                totals[i] += counted * n
+    result: dict[str, Any] = {"by_state": dict(by_state)}
+    for name, key in (
+        ("by_territory", "territory__name"),
+        ("by_industry", "industry__name"),
+        ("by_dimension", "dimension"),
+    ):
+        result[name] = [
+            {key: value, **dict(zip(FIGURES, totals, strict=True))}
+            for value, totals in sorted(keyed[key].items())
+        ]
+    return result
 
 
 def year_summary(
@@ -44,13 +85,15 @@ def year_summary(
     )
     for row in capacity:
         row["total"] = plain_figure(row["total"] or Decimal(0))
+    groups = list(
+        cases.values_list("territory_id", "industry_id", "dimension", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     return {
         "year": year,
-        "by_state": dict(cases.values_list("state").annotate(n=Count("id")).order_by()),
-        "by_territory": _counts(cases, "territory__name"),
-        "by_industry": _counts(cases, "industry__name"),
-        "by_dimension": _counts(cases, "dimension"),
+        **_rolled_up(groups),
         "capacity": capacity,
-        "exited_lines": lines.count(),
+        "exited_lines": sum(row["lines"] for row in capacity),
         "exited_enterprises": lines.values("enterprise").distinct().count(),
     }
