@@ -109,12 +109,15 @@ def test_stage_report_docx_and_xlsx_carry_the_same_numbers(office: Person) -> No
     assert title.runs[0].font.size == Pt(22)
     assert "共关停退出企业4家、生产线（设备）4条（台）" in "".join(texts)
     assert "今年以来，我局按照工作计划推进落后产能退出。" in texts
-    detail, totals = document.tables
+    detail, totals, cases = document.tables  # the office's report also carries the year's cases
     assert len(detail.rows) == 1 + 4
     assert {row.cells[1].text for row in detail.rows[1:]} == {"钢0", "钢1", "水泥厂", "立窑厂"}
     figures = {(row.cells[0].text, row.cells[3].text): row.cells[2].text for row in totals.rows[1:]}
     assert figures == {("钢铁", "万吨/年"): "91", ("水泥", "万吨/年"): "30", ("水泥", "t/d"): "600"}
     assert "PAGE" in document.sections[0].footer._element.xml
+    total = [c.text for c in cases.rows[-1].cells]
+    year = Case.objects.filter(opened_at__year=2026)
+    assert total[:2] == ["合计", str(year.count())] and total[4] == str(year.filter(state="exited").count())
     # The .xlsx of the same period round-trips with the same rows.
     book = load_workbook(io.BytesIO(client.post("/reports/stage/", {**form, "fmt": "xlsx"}).content))
     sheet = book.worksheets[0]
@@ -386,3 +389,77 @@ def test_the_ledger_xlsx_round_trips_with_the_records(office: Person) -> None:
         ("水泥", "万吨/年"): (1, Decimal("30")),
         ("水泥", "t/d"): (1, Decimal("600")),
     }
+
+
+def test_a_stage_report_for_a_plan_submission_is_prefilled_and_handed_in(
+    office: Person, district: Person, other_district: Person
+) -> None:
+    from phaseout.plans.models import Submission
+    from phaseout.reports.views import _period
+    from phaseout.rules.case_flow import State
+    from tests.factories import CaseFactory
+    from tests.test_case_matrix import STATE_FIELDS
+    from tests.test_plans import _confirm, _import
+
+    plan = _confirm(_import(office), office)
+    mine = plan.submissions.get(territory="440703", kind="summary")
+    theirs = plan.submissions.get(territory="440781", kind="summary")
+    # The stage a submission covers follows the plan: a department's summary starts the day after
+    # its June report; a district's summary covers the year (its sub-plan is not a stage).
+    fgj = plan.submissions.get(department__code="jm-fgj", kind="summary")
+    assert _period(fgj) == (dt.date(2021, 6, 16), dt.date(2021, 12, 15))
+    assert _period(mine) == (dt.date(2021, 1, 1), dt.date(2021, 12, 15))
+    for day, territory in ((dt.date(2021, 3, 2), "440703"), (dt.date(2021, 11, 30), "440703")):
+        LineFactory(
+            enterprise=EnterpriseFactory(territory_id=territory),
+            status="exited",
+            exited_on=day,
+            capacity=Decimal("45"),
+            capacity_unit="10kt/a",
+        )
+    LineFactory(
+        enterprise=EnterpriseFactory(territory_id="440703"), status="exited", exited_on=dt.date(2022, 1, 4)
+    )
+    LineFactory(
+        enterprise=EnterpriseFactory(territory_id="440781"), status="exited", exited_on=dt.date(2021, 5, 1)
+    )
+    opened = dt.datetime(2021, 4, 1, 9, tzinfo=dt.UTC)
+    for state in (State.EXITED, State.RECTIFYING, State.CLOSED):
+        case = CaseFactory(
+            enterprise=EnterpriseFactory(territory_id="440703"), state=state.value, **STATE_FIELDS[state]
+        )
+        Case.objects.filter(pk=case.pk).update(opened_at=opened)
+
+    client = client_for(district.user)
+    form = client.get("/reports/stage/", {"submission": mine.pk}).context["form"]
+    assert form.initial["start"] == dt.date(2021, 1, 1) and form.initial["end"] == dt.date(2021, 12, 15)
+    assert "2021年" in form.initial["title"] and "总结" in form.initial["title"]
+    assert form.initial["issuer"] == "蓬江区"
+    # Another district's submission is neither offered nor prefilled.
+    other = client.get("/reports/stage/", {"submission": theirs.pk}).context["form"]
+    assert "submission" not in other.initial
+    assert theirs not in form.fields["submission"].queryset and mine in form.fields["submission"].queryset
+    post = {
+        "title": form.initial["title"], "recipient": "市推动落后产能退出工作协调小组办公室",
+        "start": "2021-01-01", "end": "2021-12-15", "narrative": "全年工作总结。", "issuer": "蓬江区人民政府",
+        "fmt": "docx", "submission": mine.pk, "hand_in": "on",
+    }  # fmt: skip
+    refused = client.post("/reports/stage/", {**post, "submission": theirs.pk})
+    assert refused.status_code == 200 and not Submission.objects.get(pk=theirs.pk).submitted_on
+    refused = client.post("/reports/stage/", {**post, "fmt": "xlsx"})
+    assert "请选择 .docx 或 PDF" in refused.content.decode()
+    handed = client.post("/reports/stage/", post)
+    assert handed.status_code == 302 and handed["Location"] == "/submissions/"
+    mine.refresh_from_db()
+    assert mine.submitted_on is not None and mine.submitted_by == district.user
+    # The figures handed in are the ledger's: two lines of two enterprises in the period.
+    assert mine.numbers == {"enterprises": 2, "lines": 2, "capacity": "钢铁 90万吨/年"}
+    document = docx.Document(mine.document.open("rb"))
+    assert len(document.tables[0].rows) == 1 + 2
+    texts = [p.text for p in document.paragraphs]
+    assert "三、2021年案件办理情况（按县（市、区））" in texts
+    cases = [[c.text for c in row.cells] for row in document.tables[2].rows]
+    assert cases[0][:2] == ["县（市、区）", "立案"]
+    assert cases[1] == ["蓬江区", "3", "1", "1", "1", "1"]  # found, rectifying, ordered, exited, closed
+    again = client.post("/reports/stage/", post)
+    assert again.status_code == 200 and "已报送" in again.content.decode()

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from docx import Document
 from docx.enum.section import WD_SECTION
@@ -49,6 +50,25 @@ class StageReport:
     issuer: str
     issued_on: dt.date
     rows: list[Row]
+    # The year's cases by county (the year summary's table), for the office and year summaries.
+    cases: list[dict[str, Any]] | None = None
+    cases_year: int = 0
+
+
+CASE_COLUMNS = ["县（市、区）", "立案", "整改中", "责令退出", "已退出", "整改合格结案"]
+CASE_FIGURES = ("found", "rectifying", "ordered", "exited", "closed")
+
+
+def case_heading(report: StageReport) -> str:
+    return f"三、{report.cases_year}年案件办理情况（按县（市、区））"
+
+
+def case_table(report: StageReport) -> list[list[str]]:
+    """The cases table (header, one row per county, the total), as text."""
+    assert report.cases is not None
+    body = [[str(c["territory__name"]), *(str(c[f]) for f in CASE_FIGURES)] for c in report.cases]
+    total = ["合计", *(str(sum(c[f] for c in report.cases)) for f in CASE_FIGURES)]
+    return [CASE_COLUMNS, *body, total]
 
 
 def _font(run: object, name: str, size: float, bold: bool = False) -> None:
@@ -152,6 +172,15 @@ def docx_bytes(report: StageReport) -> bytes:
         figures = [total["label"], total["lines"], total["capacity"], total["unit_label"]]
         for cell, value in zip(cells, figures, strict=True):
             _font(cell.paragraphs[0].add_run(str(value)), BODY, 10.5)
+    if report.cases is not None:
+        _paragraph(document, "")
+        _paragraph(document, case_heading(report), font=HEADING, indent=True)
+        grid = case_table(report)
+        cases = document.add_table(rows=0, cols=len(CASE_COLUMNS))
+        cases.style = "Table Grid"
+        for number, line in enumerate(grid):
+            for cell, text in zip(cases.add_row().cells, line, strict=True):
+                _font(cell.paragraphs[0].add_run(text), HEADING if number == 0 else BODY, 10.5)
     _paragraph(document, "")
     _paragraph(document, report.issuer, align=WD_ALIGN_PARAGRAPH.RIGHT)
     _paragraph(

@@ -18,7 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from phaseout.reports.documents import COLUMNS, StageReport, _totals, _values
+from phaseout.reports.documents import COLUMNS, StageReport, _totals, _values, case_heading, case_table
 
 FONT_PATHS = (
     Path("/usr/share/fonts/truetype/arphic/uming.ttc"),
@@ -86,7 +86,13 @@ def pdf_bytes(report: StageReport) -> bytes:
     ]
     sums_table = Table(sums)
     sums_table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black")]))
-    story += [sums_table, Spacer(1, 24), Paragraph(escape(report.issuer), right)]
+    story.append(sums_table)
+    if report.cases is not None:
+        grid = [[Paragraph(escape(text), cell) for text in line] for line in case_table(report)]
+        cases_table = Table(grid, repeatRows=1)
+        cases_table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black")]))
+        story += [Spacer(1, 12), Paragraph(escape(case_heading(report)), body), cases_table]
+    story += [Spacer(1, 24), Paragraph(escape(report.issuer), right)]
     day = report.issued_on
     story.append(Paragraph(f"{day.year}年{day.month}月{day.day}日", right))
 

@@ -16,6 +16,7 @@ from phaseout.cases.views import _person
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
+from phaseout.plans.models import Plan, Submission, TaskUnit
 from phaseout.reports import documents, maps
 from phaseout.reports.ledger import GROUPS, Row, aggregate, filtered, ledger
 
@@ -86,25 +87,112 @@ class StageReportForm(forms.Form):
     )
     issuer = forms.CharField(label=_("Issuing body (signature)"), max_length=100)
     fmt = forms.ChoiceField(label=_("Format"), choices=[("docx", ".docx"), ("pdf", "PDF"), ("xlsx", ".xlsx")])
+    submission = forms.ModelChoiceField(
+        label=_("For the plan's submission"),
+        queryset=Submission.objects.none(),
+        required=False,
+        help_text=_("Choosing one fills in the period; tick below to hand the report in as that submission."),
+    )
+    hand_in = forms.BooleanField(
+        label=_("Hand the report in as this submission, with its figures"), required=False
+    )
+
+    def __init__(self, *args: Any, submissions: QuerySet[Submission], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["submission"]
+        field.queryset = submissions  # type: ignore[attr-defined]
+        field.label_from_instance = lambda s: (  # type: ignore[attr-defined]
+            f"{s.due_date:%Y-%m-%d} {s.get_kind_display()}：{s.unit_name}（{s.plan.title}）"
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             self.add_error("end", _("The period ends before it starts."))
+        if data.get("hand_in"):
+            if data.get("submission") is None:
+                self.add_error("submission", _("Choose the submission to hand the report in as."))
+            elif data.get("fmt") == "xlsx":
+                self.add_error("fmt", _("A submission is handed in as a document: choose .docx or PDF."))
         return data
+
+
+def _period(submission: Submission) -> tuple[dt.date, dt.date]:
+    """The stage a submission reports on: from the day after the same unit's previous submission
+    of the plan (or the first day of the year) to its due date."""
+    previous = (
+        Submission.objects.filter(
+            plan=submission.plan,
+            department=submission.department_id,
+            territory=submission.territory_id,
+            due_date__lt=submission.due_date,
+            due_date__year=submission.due_date.year,
+        )
+        .exclude(kind=Submission.Kind.SUB_PLAN)
+        .order_by("-due_date")
+        .first()
+    )
+    start = previous.due_date + dt.timedelta(days=1) if previous else dt.date(submission.due_date.year, 1, 1)
+    return start, submission.due_date
+
+
+def _prefilled(submission: Submission, issuer: str) -> dict[str, Any]:
+    start, end = _period(submission)
+    if submission.kind == Submission.Kind.SUMMARY:
+        title = f"关于{end.year}年推动落后产能退出工作的总结报告"
+    else:
+        title = f"关于{start.year}年{start.month}月至{end.month}月推动落后产能退出工作情况的报告"
+    receiver = submission.task.units.filter(role=TaskUnit.Role.RECEIVER).first()
+    return {
+        "submission": submission.pk,
+        "title": title,
+        "recipient": receiver.name if receiver else "",
+        "start": start,
+        "end": end,
+        "issuer": issuer,
+        "fmt": "docx",
+    }
+
+
+def _handed_in_figures(rows: list[Row]) -> dict[str, Any]:
+    """The figures a submission reports, counted from the rows of its document."""
+    totals = documents._totals(rows)
+    return {
+        "enterprises": len({r.enterprise_id for r in rows}),
+        "lines": len(rows),
+        "capacity": "；".join(f"{t['label']} {t['capacity']}{t['unit_label']}" for t in totals),
+    }
 
 
 @allow(*READERS)
 def stage_report(request: HttpRequest) -> HttpResponse:
+    """A stage report filled from the ledger: free, or for one of the plan's submissions (the period
+    follows the plan, and the report can be handed in as that submission with its figures)."""
+    from django.contrib import messages
+    from django.core.files.base import ContentFile
+    from django.shortcuts import redirect
+
+    from phaseout.plans import actions as plan_actions
+
     person = _person(request)
     today = timezone.localdate()
     unit = (
         person.department.name if person.department else (person.territory.name if person.territory else "")
     )
-    form = StageReportForm(
-        request.POST or None,
-        initial={"start": dt.date(today.year, 1, 1), "end": today, "issuer": unit, "fmt": "docx"},
+    submissions = scope.submissions(
+        person,
+        Submission.objects.filter(plan__status=Plan.Status.CONFIRMED).select_related(
+            "plan", "task", "department", "territory"
+        ),
     )
+    initial: dict[str, Any] = {"start": dt.date(today.year, 1, 1), "end": today, "issuer": unit}
+    initial["fmt"] = "docx"
+    chosen = request.GET.get("submission", "")
+    if chosen.isdigit():
+        submission = submissions.filter(pk=int(chosen)).first()
+        if submission is not None:
+            initial = _prefilled(submission, unit)
+    form = StageReportForm(request.POST or None, initial=initial, submissions=submissions)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         rows = [r for r in _rows(person) if r.exited_on and data["start"] <= r.exited_on <= data["end"]]
@@ -112,6 +200,14 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             response = HttpResponse(documents.xlsx_bytes(rows), content_type=XLSX)
             response["Content-Disposition"] = 'attachment; filename="stage-report.xlsx"'
             return response
+        submission = data["submission"]
+        cases = None
+        if person.role in scope.SEES_ALL or (submission and submission.kind == Submission.Kind.SUMMARY):
+            from phaseout.reports.summary import year_summary
+
+            cases = year_summary(data["end"].year, cases=scope.cases(person), lines=scope.lines(person))[
+                "by_territory"
+            ]
         report = documents.StageReport(
             doc_number=data["doc_number"],
             title=data["title"],
@@ -120,6 +216,8 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             issuer=data["issuer"],
             issued_on=today,
             rows=rows,
+            cases=cases,
+            cases_year=data["end"].year,
         )
         if data["fmt"] == "pdf":
             from phaseout.reports.pdf import FontMissing, pdf_bytes
@@ -131,14 +229,28 @@ def stage_report(request: HttpRequest) -> HttpResponse:
                     "fmt", _("PDF needs the font package fonts-arphic-uming; please ask the administrator.")
                 )
                 return render(request, "reports/stage.html", {"form": form})
-            response = HttpResponse(body, content_type="application/pdf")
-            response["Content-Disposition"] = 'attachment; filename="stage-report.pdf"'
-            return response
-        response = HttpResponse(
-            documents.docx_bytes(report),
-            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        )
-        response["Content-Disposition"] = 'attachment; filename="stage-report.docx"'
+            content_type, name = "application/pdf", "stage-report.pdf"
+        else:
+            body = documents.docx_bytes(report)
+            content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            name = "stage-report.docx"
+        if data["hand_in"]:
+            try:
+                plan_actions.submit(
+                    submission=submission,
+                    document=ContentFile(body, name=name),  # type: ignore[arg-type]
+                    numbers=_handed_in_figures(rows),
+                    note=str(_("Produced from the exit ledger for %(start)s to %(end)s."))
+                    % {"start": data["start"].isoformat(), "end": data["end"].isoformat()},
+                    by=request.user,  # type: ignore[arg-type]
+                )
+            except plan_actions.PlanError as exc:
+                form.add_error("submission", str(exc))
+                return render(request, "reports/stage.html", {"form": form})
+            messages.success(request, _("The report was handed in with its figures."))
+            return redirect("my-submissions")
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return render(request, "reports/stage.html", {"form": form})
 
