@@ -377,6 +377,7 @@ def test_the_ledger_xlsx_round_trips_with_the_records(office: Person) -> None:
         record = records[values[13]]
         assert Decimal(str(values[6])) == record.capacity and values[7] == record.unit_label
         assert values[9].date() == record.exited_on == ON  # a date cell, not text
+        assert values[12].date() == record.announced_on == ON  # the website announcement measure's day
         assert values[2] == record.uscc and values[10].startswith(record.measures[0][0])
     names = {values[1] for values in rows[1:]}
     assert '\'=HYPERLINK("http://x","水泥厂")' in names  # written as text, never as a formula

@@ -86,12 +86,12 @@ def features(script: str) -> list[dict[str, object]]:
         coordinates, end = _array_after(script, "coordinates", kind.end())
         offsets, _ = _array_after(script, "encodeOffsets", end)
         if kind.group(1) == "Polygon":
-            rings = [decode_ring(s, o) for s, o in zip(coordinates, offsets, strict=True)]  # type: ignore[call-overload]
+            rings = [decode_ring(s, o) for s, o in zip(coordinates, offsets, strict=True)]
             geometry = {"type": "Polygon", "coordinates": rings}
         else:
             polygons = [
                 [decode_ring(s, o) for s, o in zip(polygon, polygon_offsets, strict=True)]
-                for polygon, polygon_offsets in zip(coordinates, offsets, strict=True)  # type: ignore[call-overload]
+                for polygon, polygon_offsets in zip(coordinates, offsets, strict=True)
             ]
             geometry = {"type": "MultiPolygon", "coordinates": polygons}
         found.append({"type": "Feature", "id": code, "properties": {"name": name}, "geometry": geometry})
@@ -131,10 +131,10 @@ def main() -> None:
             assert extracted is not None
             script = extracted.read().decode("utf-8")
             for feature in features(script):
-                feature["properties"]["city"] = city  # type: ignore[index]
-                collection["features"].append(feature)  # type: ignore[attr-defined]
+                feature["properties"]["city"] = city
+                collection["features"].append(feature)
     OUT.write_text(json.dumps(collection, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"{OUT}: {len(collection['features'])} outlines, source sha256 {digest}")  # type: ignore[arg-type]
+    print(f"{OUT}: {len(collection['features'])} outlines, source sha256 {digest}")
 
 
 if __name__ == "__main__":
