@@ -17,13 +17,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import copy_enterprises, use_database
+from benchmarks.common import copy_enterprises, office_user, use_database
 
 N = int(os.environ.get("BENCH_ROWS", "100000"))
 
 
 def seed() -> None:
-    from django.contrib.auth import get_user_model
     from django.db import connection
 
     from phaseout.cases.models import MeasureKind
@@ -33,7 +32,7 @@ def seed() -> None:
     if ProductionLine.objects.filter(status="exited").count() == N:
         return
     started = time.perf_counter()
-    user, _ = get_user_model().objects.get_or_create(username="bench-office")
+    user = office_user()
     department = Department.objects.get(code="jm-gxj").pk
     enterprises = N // 2
     raw = connection.connection
@@ -135,25 +134,14 @@ def plain(data: list[list[object]]) -> float:
 def main() -> None:
     use_database("phaseout_bench_ledger")
     seed()
-    from django.contrib.auth import get_user_model
     from django.test import Client
     from openpyxl import load_workbook
 
-    from phaseout.orgs.models import Department, Person, Role
     from phaseout.reports.documents import xlsx_bytes
     from phaseout.reports.ledger import ledger
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-office")
-    Person.objects.get_or_create(
-        user=user,
-        defaults={
-            "role": Role.OFFICE,
-            "display_name": "bench",
-            "department": Department.objects.get(code="jm-gxj"),
-        },
-    )
     client = Client()
-    client.force_login(user)
+    client.force_login(office_user())
     timings = []
     for _ in range(3):
         started = time.perf_counter()

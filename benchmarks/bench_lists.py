@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import copy_enterprises, summary, use_database
+from benchmarks.common import copy_enterprises, office_user, summary, use_database
 
 N_ENTERPRISES = int(os.environ.get("BENCH_ENTERPRISES", "1000000"))
 LINES_PER_ENTERPRISE = 3
@@ -215,23 +215,12 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from phaseout.orgs.models import Department, Person, Role
-
     User = get_user_model()
-    office_user, _ = User.objects.get_or_create(username="bench-office")
-    Person.objects.get_or_create(
-        user=office_user,
-        defaults={
-            "role": Role.OFFICE,
-            "display_name": "bench",
-            "department": Department.objects.get(code="jm-gxj"),
-        },
-    )
     admin_user, _ = User.objects.get_or_create(
         username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
     )
     ours, stock = Client(), Client()
-    ours.force_login(office_user)
+    ours.force_login(office_user())
     stock.force_login(admin_user)
 
     enterprise_pages = [

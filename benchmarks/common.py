@@ -81,3 +81,21 @@ def copy_enterprises(cursor: Any, rows: Iterable[tuple[int, str, str, str, str]]
                     "2021-05-19",
                 )
             )
+
+
+def office_user() -> Any:
+    """The benchmarks' coordination-office account (created on first use)."""
+    from django.contrib.auth import get_user_model
+
+    from phaseout.orgs.models import Department, Person, Role
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-office")
+    Person.objects.get_or_create(
+        user=user,
+        defaults={
+            "role": Role.OFFICE,
+            "display_name": "bench",
+            "department": Department.objects.get(code="jm-gxj"),
+        },
+    )
+    return user

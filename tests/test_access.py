@@ -243,3 +243,17 @@ def test_evidence_is_downloadable_only_within_scope(reference, energy_dept, dist
     assert own.status_code == 200 and b"".join(own.streaming_content) == PNG
     assert client_for(other_district.user).get(f"/evidence/{evidence.pk}/").status_code == 404
     assert client_for(energy_dept.user).get(f"/evidence/{evidence.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("limit", [5000, 0])  # enterprises looked up first, or the join
+def test_the_case_list_finds_cases_by_enterprise_name(office: Person, monkeypatch, limit: int) -> None:
+    from phaseout.cases import views as case_views
+
+    monkeypatch.setattr(case_views, "NAMED_ENTERPRISES_LIMIT", limit)
+    wanted = [CaseFactory(enterprise=EnterpriseFactory(name=f"宏达金鼎实业{i}")) for i in range(2)]
+    other = CaseFactory(enterprise=EnterpriseFactory(name="南方水泥"))
+    page = client_for(office.user).get("/cases/", {"q": "金鼎"}).content.decode()
+    assert all(f'href="/cases/{case.pk}/"' in page for case in wanted)
+    assert f'href="/cases/{other.pk}/"' not in page
+    lookup = case_views.enterprise_named("金鼎").children[0][0]
+    assert lookup == ("enterprise_id__in" if limit else "enterprise__name__contains")

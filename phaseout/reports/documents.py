@@ -220,9 +220,10 @@ def _measures(row: Row) -> str:
 def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
     """The ledger rows (and the totals per industry and unit) as .xlsx; formula injection neutralised.
 
-    Written by rust_xlsxwriter (through rustpy-xlsxwriter): 100,000 rows take about a second, where
-    openpyxl takes twelve (benchmarks/bench_ledger_export.py). Capacities are numbers, dates are
-    dates, text that a spreadsheet would run as a formula gets its apostrophe (`exports.cell`)."""
+    Written by rust_xlsxwriter (through rustpy-xlsxwriter): 100,000 rows take two to three seconds,
+    openpyxl eight to twelve times as long (benchmarks/bench_ledger_export.py). Capacities are
+    numbers, dates are dates, text a spreadsheet would run as a formula gets its apostrophe
+    (`exports.cell`)."""
     cell = exports.cell
     records = (
         dict(

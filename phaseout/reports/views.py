@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.cases.models import Case, CaseState
-from phaseout.cases.views import _person
+from phaseout.cases.views import _person, _user
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
@@ -242,7 +242,7 @@ def stage_report(request: HttpRequest) -> HttpResponse:
                     numbers=_handed_in_figures(rows),
                     note=str(_("Produced from the exit ledger for %(start)s to %(end)s."))
                     % {"start": data["start"].isoformat(), "end": data["end"].isoformat()},
-                    by=request.user,  # type: ignore[arg-type]
+                    by=_user(request),
                 )
             except plan_actions.PlanError as exc:
                 form.add_error("submission", str(exc))
