@@ -407,3 +407,41 @@ def test_charts_render_in_the_browser(browser, server, office) -> None:
     page.wait_for_url("**/cases/?territory=440783*")
     assert "开平市" in page.locator("select[name=territory] option:checked").text_content()
     page.context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_department_hands_in_its_summary_produced_from_the_ledger(
+    browser, server, office, energy_dept
+) -> None:
+    """The department opens what it owes, produces its year summary from the ledger (the stage
+    filled in from the plan) and hands it in with the figures counted from the records."""
+    from phaseout.plans.models import Submission
+    from tests.test_plans import _confirm, _import
+
+    _confirm(_import(office), office)
+    LineFactory(
+        status="exited",
+        exited_on=dt.date(2021, 8, 2),
+        capacity=Decimal("45"),
+        capacity_unit="10kt/a",
+        enterprise__name="台账钢铁",
+    )
+    page = _login(browser, server, "fgj")
+    page.goto(f"{server}/submissions/")
+    summary = page.locator("tr", has_text="年度工作总结")
+    summary.get_by_role("link", name="由台账生成").click()
+    page.wait_for_load_state()
+    assert page.locator("#id_start").input_value() == "2021-06-16"  # the day after its June report
+    assert page.locator("#id_end").input_value() == "2021-12-15"
+    page.fill("#id_narrative", "下半年工作总结。")
+    page.check("#id_hand_in")
+    page.get_by_role("button", name="生成").click()
+    page.wait_for_load_state()
+    assert page.url == f"{server}/submissions/"
+    assert "报告及其数据已报送" in page.content()
+    handed = Submission.objects.get(submitted_on__isnull=False)
+    assert handed.department == energy_dept.department and handed.kind == "summary"
+    assert handed.numbers == {"enterprises": 1, "lines": 1, "capacity": "钢铁 45万吨/年"}
+    assert handed.document.name.endswith(".docx")
+    page.context.close()

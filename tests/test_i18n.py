@@ -43,3 +43,25 @@ def test_static_assets_are_served_by_the_application(client) -> None:
         assert response.status_code == 200, path
     page = client.get("/accounts/login/").content.decode()
     assert "http://" not in page.replace("http://127.0.0.1", "") and "https://" not in page
+
+
+def test_date_pickers_carry_iso_dates_in_chinese() -> None:
+    """A browser's date picker shows nothing unless its value is ISO 8601; Chinese formats a date
+    as 2021/06/16, so every date field of the platform uses the one widget that writes ISO."""
+    import datetime as dt
+
+    from django import forms as django_forms
+
+    from phaseout.reports.views import StageReportForm
+
+    form = StageReportForm(initial={"start": dt.date(2021, 6, 16)}, submissions=None)  # type: ignore[arg-type]
+    assert 'type="date"' in str(form["start"]) and 'value="2021-06-16"' in str(form["start"])
+    date_fields = []
+    for module in ("cases", "plans", "standards", "registry", "prices"):
+        forms_module = __import__(f"phaseout.{module}.forms", fromlist=["*"])
+        for value in vars(forms_module).values():
+            if isinstance(value, type) and issubclass(value, django_forms.BaseForm):
+                for name, field in value.base_fields.items():
+                    if isinstance(field, django_forms.DateField):
+                        date_fields.append((value.__name__, name, type(field.widget).__name__))
+    assert date_fields and all(widget == "DatePicker" for *_, widget in date_fields), date_fields

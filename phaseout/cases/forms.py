@@ -9,6 +9,7 @@ from phaseout.cases.models import EXIT_PLAN_CHOICES, CaseState
 from phaseout.orgs.models import Dimension, Territory
 from phaseout.registry.models import Industry, ProductionLine
 from phaseout.rules import deadlines, rulebook
+from phaseout.widgets import DatePicker
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -32,7 +33,7 @@ class VersionedForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
-DATE = forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+DATE = DatePicker()
 
 
 class InspectionForm(forms.Form):

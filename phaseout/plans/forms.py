@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from phaseout.orgs.models import Department
 from phaseout.plans.models import Plan, Submission, Supervision, TaskUnit
 from phaseout.registry.models import Industry
+from phaseout.widgets import DatePicker
 
 
 class PlanUploadForm(forms.Form):
@@ -56,16 +57,14 @@ class ReviewTimeForm(forms.Form):
     date = forms.DateField(
         label=_("Date"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DatePicker(),
         help_text=_("Leave empty to accept that the text gives no date."),
     )
 
 
 class TaskForm(forms.Form):
     text = forms.CharField(label=_("Task"), widget=forms.Textarea(attrs={"rows": 4}))
-    deadline = forms.DateField(
-        label=_("Deadline"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    deadline = forms.DateField(label=_("Deadline"), required=False, widget=DatePicker())
     add = forms.ModelChoiceField(
         label=_("Add a responsible department"), queryset=Department.objects.none(), required=False
     )
@@ -118,7 +117,7 @@ class SubmitForm(forms.Form):
 
 class SupervisionForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Supervision.Kind.choices)
-    issued_on = forms.DateField(label=_("Issued on"), widget=forms.DateInput(attrs={"type": "date"}))
+    issued_on = forms.DateField(label=_("Issued on"), widget=DatePicker())
     text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
     submissions = forms.ModelMultipleChoiceField(
         label=_("Items failed"), queryset=Submission.objects.none(), widget=forms.CheckboxSelectMultiple
@@ -134,7 +133,7 @@ class SupervisionForm(forms.Form):
 class ProgrammeForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=120)
     dimension = forms.ChoiceField(label=_("Dimension"))
-    due_date = forms.DateField(label=_("To be done by"), widget=forms.DateInput(attrs={"type": "date"}))
+    due_date = forms.DateField(label=_("To be done by"), widget=DatePicker())
     method = forms.ChoiceField(
         label=_("Targets"),
         choices=[("random", _("Drawn at random (双随机)")), ("rule", _("Enterprises a rule applies to"))],

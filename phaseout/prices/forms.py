@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from phaseout.prices.models import PriceRate
 from phaseout.rules.dimensions import Dimension
 from phaseout.rules.rulebook import library
+from phaseout.widgets import DatePicker
 
 
 class PriceRateForm(forms.ModelForm):
@@ -29,8 +30,8 @@ class PriceRateForm(forms.ModelForm):
             "verification",
         ]
         widgets = {
-            "effective_from": forms.DateInput(attrs={"type": "date"}),
-            "effective_until": forms.DateInput(attrs={"type": "date"}),
+            "effective_from": DatePicker(),
+            "effective_until": DatePicker(),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -20,6 +20,7 @@ from phaseout.registry.models import (
 )
 from phaseout.registry.validators import normalize_uscc
 from phaseout.rules.rulebook import library
+from phaseout.widgets import DatePicker
 
 
 class EnterpriseForm(forms.ModelForm):
@@ -149,7 +150,7 @@ class LicenceForm(forms.ModelForm):
     class Meta:
         model = Licence
         fields = ["kind", "number", "valid_until", "status"]
-        widgets = {"valid_until": forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})}
+        widgets = {"valid_until": DatePicker()}
 
 
 class MeasurementForm(forms.Form):
@@ -157,7 +158,7 @@ class MeasurementForm(forms.Form):
 
     indicator = forms.ChoiceField(label=_("Indicator"))
     value = forms.DecimalField(label=_("Value"), max_digits=14, decimal_places=4)
-    measured_on = forms.DateField(label=_("Measured on"), widget=forms.DateInput(attrs={"type": "date"}))
+    measured_on = forms.DateField(label=_("Measured on"), widget=DatePicker())
     source = forms.ChoiceField(label=_("Source"), choices=Measurement.Source.choices)
     note = forms.CharField(label=_("Note"), required=False, max_length=200)
 

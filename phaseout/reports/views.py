@@ -19,6 +19,7 @@ from phaseout.orgs.models import Person, Role
 from phaseout.plans.models import Plan, Submission, TaskUnit
 from phaseout.reports import documents, maps
 from phaseout.reports.ledger import GROUPS, Row, aggregate, filtered, ledger
+from phaseout.widgets import DatePicker
 
 READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -80,8 +81,8 @@ class StageReportForm(forms.Form):
     doc_number = forms.CharField(label=_("Document number"), max_length=60, required=False)
     title = forms.CharField(label=_("Title"), max_length=120)
     recipient = forms.CharField(label=_("Main recipient"), max_length=120, required=False)
-    start = forms.DateField(label=_("Exits from"), widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label=_("Exits until"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=_("Exits from"), widget=DatePicker())
+    end = forms.DateField(label=_("Exits until"), widget=DatePicker())
     narrative = forms.CharField(
         label=_("The officer's text"), widget=forms.Textarea(attrs={"rows": 8}), required=False
     )

@@ -10,12 +10,13 @@ from phaseout.registry.models import EquipmentType, Industry
 from phaseout.rules.engine import LineFacts, Quantity
 from phaseout.rules.equipment import SIZE_UNITS
 from phaseout.rules.rulebook import library
+from phaseout.widgets import DatePicker
 
 
 class WhatIfForm(forms.Form):
     """A line described by hand: what would the standards say about it on a day?"""
 
-    on = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    on = forms.DateField(label=_("Date"), widget=DatePicker())
     industry = forms.ChoiceField(label=_("Industry"))
     equipment_type = forms.ChoiceField(label=_("Equipment type"), choices=EquipmentType.choices)
     size = forms.DecimalField(
@@ -91,7 +92,7 @@ class WhatIfForm(forms.Form):
 
 
 class EvaluationForm(forms.Form):
-    on = forms.DateField(label=_("Evaluation date"), widget=forms.DateInput(attrs={"type": "date"}))
+    on = forms.DateField(label=_("Evaluation date"), widget=DatePicker())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
