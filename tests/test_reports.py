@@ -464,3 +464,24 @@ def test_a_stage_report_for_a_plan_submission_is_prefilled_and_handed_in(
     assert cases[1] == ["蓬江区", "3", "1", "1", "1", "1"]  # found, rectifying, ordered, exited, closed
     again = client.post("/reports/stage/", post)
     assert again.status_code == 200 and "已报送" in again.content.decode()
+
+
+def test_the_ledger_page_shows_a_page_of_rows_and_the_totals_of_all(office: Person) -> None:
+    for i in range(53):
+        LineFactory(
+            enterprise__name=f"分页钢铁{i:02d}",
+            status="exited",
+            exited_on=dt.date(2026, 1, 1) + dt.timedelta(days=i),
+            capacity=Decimal("10"),
+            capacity_unit="10kt/a",
+        )
+    client = client_for(office.user)
+    first = client.get("/reports/ledger/", {"year": "2026"}).content.decode()
+    assert first.count("分页钢铁") == 50 and "分页钢铁00" in first and "分页钢铁50" not in first
+    assert (
+        "共退出生产线（设备）53 条（台）" in first and "钢铁：53 / 530 万吨/年" in first
+    )  # all rows, not the page
+    assert 'href="?year=2026&page=2"' in first
+    second = client.get("/reports/ledger/", {"year": "2026", "page": "2"}).content.decode()
+    assert second.count("分页钢铁") == 3 and "分页钢铁52" in second and "page=3" not in second
+    assert "year=2026&format=xlsx" in second  # the export takes the filter, not the page

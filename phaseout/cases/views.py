@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from django.contrib import messages
@@ -42,8 +42,9 @@ def _user(request: HttpRequest) -> User:
     return request.user
 
 
-def _page(request: HttpRequest, qs: QuerySet[Any]) -> dict[str, Any]:
-    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page."""
+def _page(request: HttpRequest, qs: QuerySet[Any] | Sequence[Any]) -> dict[str, Any]:
+    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page
+    (a query set or a list already in memory)."""
     try:
         page = max(1, int(request.GET.get("page", "1")))
     except ValueError:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.cases.models import Case, CaseState
-from phaseout.cases.views import _person, _user
+from phaseout.cases.views import _page, _person, _user
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
@@ -56,7 +56,7 @@ def exit_ledger(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/ledger.html",
-        {"rows": rows, "params": params, "query": urlencode(params), "totals": aggregate(rows, "industry")},
+        {"params": params, "count": len(rows), "totals": aggregate(rows, "industry"), **_page(request, rows)},
     )
 
 
