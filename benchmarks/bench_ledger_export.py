@@ -173,7 +173,7 @@ def main() -> None:
             r.unit_label,
             r.method_label,
             r.exited_on,
-            "；".join(f"{name} {day.isoformat() if day else '未完成'}" for name, day in r.measures),
+            r.measures_text,
             r.accepted_on,
             r.announced_on,
             r.case_number,

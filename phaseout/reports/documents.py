@@ -213,10 +213,6 @@ LEDGER_WIDTHS: list[float] = [7, 32, 22, 10, 8, 18, 10, 10, 30, 12, 60, 12, 12, 
 TOTALS_WIDTHS: list[float] = [12, 8, 14, 12, 10]
 
 
-def _measures(row: Row) -> str:
-    return "；".join(f"{name} {day.isoformat() if day else '未完成'}" for name, day in row.measures)
-
-
 def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
     """The ledger rows (and the totals per industry and unit) as .xlsx; formula injection neutralised.
 
@@ -240,7 +236,7 @@ def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
                     cell(row.unit_label),
                     cell(row.method_label),
                     row.exited_on,
-                    cell(_measures(row)),
+                    row.measures_text,  # labels and dates only: never a formula
                     row.accepted_on,
                     row.announced_on,
                     cell(row.case_number),
