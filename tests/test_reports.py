@@ -70,6 +70,10 @@ def test_ledger_and_aggregates_equal_the_records(office: Person) -> None:
     rows = ledger()
     assert len(rows) == ProductionLine.objects.filter(status=LineStatus.EXITED).count() == 4
     assert all(r.case_number and r.method and r.measures for r in rows)
+    for r in rows:  # each measure with the day it was done; dismantling is the one not yet done
+        measures = dict(r.measures)
+        assert measures.pop("拆除") is None and set(measures.values()) == {ON}, r.measures_text
+        assert r.measures_text.endswith("拆除 未完成") or "拆除 未完成；" in r.measures_text
     by_industry = {(t["label"], t["unit"]): (t["lines"], t["capacity"]) for t in aggregate(rows, "industry")}
     # Cement's two units stay apart: 10,000 t/year and t/d are never added together.
     assert by_industry == {
