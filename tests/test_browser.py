@@ -432,7 +432,7 @@ def test_a_department_hands_in_its_summary_produced_from_the_ledger(
     summary = page.locator("tr", has_text="年度工作总结")
     summary.get_by_role("link", name="由台账生成").click()
     page.wait_for_load_state()
-    assert page.locator("#id_start").input_value() == "2021-06-16"  # the day after its June report
+    assert page.locator("#id_start").input_value() == "2021-01-01"  # a year summary covers the year
     assert page.locator("#id_end").input_value() == "2021-12-15"
     page.fill("#id_narrative", "下半年工作总结。")
     page.check("#id_hand_in")

@@ -400,7 +400,7 @@ def test_a_stage_report_for_a_plan_submission_is_prefilled_and_handed_in(
     office: Person, district: Person, other_district: Person
 ) -> None:
     from phaseout.plans.models import Submission
-    from phaseout.reports.views import _period
+    from phaseout.reports.views import _period, _prefilled
     from phaseout.rules.case_flow import State
     from tests.factories import CaseFactory
     from tests.test_case_matrix import STATE_FIELDS
@@ -409,10 +409,17 @@ def test_a_stage_report_for_a_plan_submission_is_prefilled_and_handed_in(
     plan = _confirm(_import(office), office)
     mine = plan.submissions.get(territory="440703", kind="summary")
     theirs = plan.submissions.get(territory="440781", kind="summary")
-    # The stage a submission covers follows the plan: a department's summary starts the day after
-    # its June report; a district's summary covers the year (its sub-plan is not a stage).
-    fgj = plan.submissions.get(department__code="jm-fgj", kind="summary")
-    assert _period(fgj) == (dt.date(2021, 6, 16), dt.date(2021, 12, 15))
+    # The stage a submission covers follows the plan, within the plan's year: a report covers the
+    # days since the unit's previous report; a year summary covers the year, and the office's
+    # summary due on 5 January 2022 reports on 2021 (a sub-plan is not a stage).
+    fgj = plan.submissions.filter(department__code="jm-fgj")
+    assert _period(fgj.get(kind="report")) == (dt.date(2021, 1, 1), dt.date(2021, 6, 15))
+    assert _period(fgj.get(kind="summary")) == (dt.date(2021, 1, 1), dt.date(2021, 12, 15))
+    office_summary = plan.submissions.get(department__code="jm-gxj", kind="summary")
+    assert _period(office_summary) == (dt.date(2021, 1, 1), dt.date(2021, 12, 31))
+    assert _prefilled(office_summary, "")["title"] == "关于2021年推动落后产能退出工作的总结报告"
+    report_title = _prefilled(fgj.get(kind="report"), "")["title"]
+    assert report_title == "关于2021年1月至6月推动落后产能退出工作情况的报告"
     assert _period(mine) == (dt.date(2021, 1, 1), dt.date(2021, 12, 15))
     for day, territory in ((dt.date(2021, 3, 2), "440703"), (dt.date(2021, 11, 30), "440703")):
         LineFactory(

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -110,9 +108,9 @@ class CaseState(models.TextChoices):
 OPEN_STATES = [s.value for s in State if s not in (State.CLOSED, State.ARCHIVED)]
 
 
-def case_number(opened_at: dt.datetime | None, pk: int | None) -> str:
+def case_number(year: int, pk: int) -> str:
     """A case's number: the year it was opened and its serial, e.g. 2026-000123."""
-    return f"{opened_at.year}-{pk:06d}" if opened_at and pk else ""
+    return f"{year}-{pk:06d}"
 
 
 class Case(models.Model):
@@ -201,7 +199,7 @@ class Case(models.Model):
 
     @property
     def number(self) -> str:
-        return case_number(self.opened_at, self.pk)
+        return case_number(self.opened_at.year, self.pk) if self.opened_at and self.pk else ""
 
 
 class CaseEvent(models.Model):

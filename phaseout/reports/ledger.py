@@ -17,7 +17,7 @@ from django.db.models import Case as SqlCase
 from django.db.models import Min, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat, ExtractYear
 
-from phaseout.cases.models import Case, CaseState
+from phaseout.cases.models import Case, CaseState, case_number
 from phaseout.registry.models import CapacityUnit, LineStatus, ProductionLine
 
 EXITED = [CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
@@ -156,7 +156,7 @@ def ledger(lines: QuerySet[ProductionLine] | None = None) -> list[Row]:
         found = cases.get(line_id)
         if found is not None:
             _, case_id, year, plan, dimension, department_code, department, accepted_on, team = found
-            row.case_id, row.case_number = case_id, f"{year}-{case_id:06d}"
+            row.case_id, row.case_number = case_id, case_number(year, case_id)
             row.method, row.method_label = plan, plans.get(plan, plan)
             row.dimension = dimension
             row.department_code, row.department = department_code or "", department or ""

@@ -119,22 +119,26 @@ class StageReportForm(forms.Form):
 
 
 def _period(submission: Submission) -> tuple[dt.date, dt.date]:
-    """The stage a submission reports on: from the day after the same unit's previous submission
-    of the plan (or the first day of the year) to its due date."""
+    """The stage a submission reports on, within the plan's year (a summary due on 5 January
+    reports on the year before): a year summary covers the year up to its due date; a report, the
+    days after the same unit's previous report."""
+    year = submission.plan.year
+    end = min(submission.due_date, dt.date(year, 12, 31))
     previous = (
         Submission.objects.filter(
             plan=submission.plan,
             department=submission.department_id,
             territory=submission.territory_id,
-            due_date__lt=submission.due_date,
-            due_date__year=submission.due_date.year,
+            kind=Submission.Kind.REPORT,
+            due_date__lt=end,
+            due_date__year=year,
         )
-        .exclude(kind=Submission.Kind.SUB_PLAN)
         .order_by("-due_date")
         .first()
     )
-    start = previous.due_date + dt.timedelta(days=1) if previous else dt.date(submission.due_date.year, 1, 1)
-    return start, submission.due_date
+    if submission.kind == Submission.Kind.SUMMARY or previous is None:
+        return dt.date(year, 1, 1), end
+    return previous.due_date + dt.timedelta(days=1), end
 
 
 def _prefilled(submission: Submission, issuer: str) -> dict[str, Any]:
@@ -142,7 +146,8 @@ def _prefilled(submission: Submission, issuer: str) -> dict[str, Any]:
     if submission.kind == Submission.Kind.SUMMARY:
         title = f"关于{end.year}年推动落后产能退出工作的总结报告"
     else:
-        title = f"关于{start.year}年{start.month}月至{end.month}月推动落后产能退出工作情况的报告"
+        months = f"{start.month}月" if start.month == end.month else f"{start.month}月至{end.month}月"
+        title = f"关于{start.year}年{months}推动落后产能退出工作情况的报告"
     receiver = submission.task.units.filter(role=TaskUnit.Role.RECEIVER).first()
     return {
         "submission": submission.pk,
@@ -157,7 +162,7 @@ def _prefilled(submission: Submission, issuer: str) -> dict[str, Any]:
 
 def _handed_in_figures(rows: list[Row]) -> dict[str, Any]:
     """The figures a submission reports, counted from the rows of its document."""
-    totals = documents._totals(rows)
+    totals = aggregate(rows, "industry")
     return {
         "enterprises": len({r.enterprise_id for r in rows}),
         "lines": len(rows),
@@ -186,8 +191,12 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             "plan", "task", "department", "territory"
         ),
     )
-    initial: dict[str, Any] = {"start": dt.date(today.year, 1, 1), "end": today, "issuer": unit}
-    initial["fmt"] = "docx"
+    initial: dict[str, Any] = {
+        "start": dt.date(today.year, 1, 1),
+        "end": today,
+        "issuer": unit,
+        "fmt": "docx",
+    }
     chosen = request.GET.get("submission", "")
     if chosen.isdigit():
         submission = submissions.filter(pk=int(chosen)).first()
