@@ -1,4 +1,5 @@
-"""Register import: a 100,000-row .xlsx into an empty registry (PostgreSQL).
+"""Register import: a 100,000-row .xlsx into an empty registry (PostgreSQL), as an accepted import runs:
+read, check and write in one pass (phaseout.registry.importer.import_register).
 
 Baseline: django-import-export importing the same file (ModelResource keyed by USCC, foreign keys by
 name, bulk mode, skip unchanged). Target: at least 50,000 rows/s.
@@ -65,26 +66,45 @@ def truncate() -> None:
 
 
 def ours(path: Path) -> float:
-    from phaseout.registry.importer import apply_register, read_register
+    """The accepted import as the platform runs it: read, check and write in one pass."""
+    from phaseout.registry.importer import import_register, read_register
 
     started = time.perf_counter()
     with path.open("rb") as fh:
-        register = read_register(fh)
-    read = time.perf_counter() - started
-    result = apply_register(register.rows)
-    total = time.perf_counter() - started
-    assert result.created == ROWS and not register.errors, (result, register.errors[:3])
-    print(
-        f"phaseout: read+check {read:.2f} s, write {total - read:.2f} s, total {total:.2f} s, "
-        f"{ROWS / total:,.0f} rows/s"
-    )
+        preview = read_register(fh)
+    print(f"phaseout preview (read and check, nothing written): {time.perf_counter() - started:.2f} s")
+    assert len(preview.rows) == ROWS and not preview.errors, preview.errors[:3]
     started = time.perf_counter()
     with path.open("rb") as fh:
-        again = apply_register(read_register(fh).rows)
+        register, result = import_register(fh)
+    total = time.perf_counter() - started
+    assert result.created == ROWS and not register.errors, (result, register.errors[:3])
+    print(f"phaseout import (read, check and write): {total:.2f} s, {ROWS / total:,.0f} rows/s")
+    started = time.perf_counter()
+    with path.open("rb") as fh:
+        _, again = import_register(fh)
     rerun = time.perf_counter() - started
     assert again.created == 0 and again.unchanged == ROWS
     print(f"phaseout re-run of the same file (all unchanged): {rerun:.2f} s, {ROWS / rerun:,.0f} rows/s")
     return ROWS / total
+
+
+def ours_into_live_indexes(path: Path) -> None:
+    """The same import written chunk by chunk into live indexes, as into a registry already larger
+    than the file (where building the indexes again would cost more)."""
+    from django.test import override_settings
+
+    from phaseout.registry.importer import import_register
+
+    started = time.perf_counter()
+    with override_settings(REGISTER_BULK_LOAD_MIN_ROWS=10**9), path.open("rb") as fh:
+        _, result = import_register(fh)
+    took = time.perf_counter() - started
+    assert result.created == ROWS
+    print(
+        f"phaseout import chunk by chunk into live indexes (a registry larger than the file): "
+        f"{took:.2f} s, {ROWS / took:,.0f} rows/s"
+    )
 
 
 def theirs(path: Path) -> float:
@@ -126,8 +146,8 @@ def theirs(path: Path) -> float:
 
 
 def database_floor(path: Path) -> float:
-    """The database's own share: the already-checked rows, pre-formatted as COPY text, sent in one
-    COPY into the real table (its indexes, its deferred foreign keys checked at commit)."""
+    """For comparison: the already-checked rows, pre-formatted as COPY text, sent in one COPY into
+    the table with its indexes and foreign keys live (what any loader that keeps them pays)."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -149,8 +169,8 @@ def database_floor(path: Path) -> float:
         copy.write(text)
     took = time.perf_counter() - started
     print(
-        f"the database alone (one COPY of the checked rows, pre-formatted; indexes and foreign keys as in "
-        f"production): {took:.2f} s, {ROWS / took:,.0f} rows/s"
+        f"the database alone, one COPY of the checked rows into live indexes and foreign keys: "
+        f"{took:.2f} s, {ROWS / took:,.0f} rows/s"
     )
     return took
 
@@ -161,6 +181,8 @@ def main() -> None:
     print(f"file: {path.name}, {path.stat().st_size / 1e6:.1f} MB, {ROWS} rows")
     truncate()
     mine = ours(path)
+    truncate()
+    ours_into_live_indexes(path)
     truncate()
     database_floor(path)
     truncate()

@@ -144,6 +144,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 30 * 1024 * 1024
 # Evidence files: what may be uploaded, and how large.
 EVIDENCE_MAX_BYTES = int(os.environ.get("EVIDENCE_MAX_BYTES", str(20 * 1024 * 1024)))
 REGISTER_IMPORT_MAX_BYTES = int(os.environ.get("REGISTER_IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))
+# A register import of at least this many rows into a registry holding at most half as many is loaded
+# as PostgreSQL advises for bulk loads: secondary indexes and foreign keys built again afterwards.
+REGISTER_BULK_LOAD_MIN_ROWS = int(os.environ.get("REGISTER_BULK_LOAD_MIN_ROWS", "10000"))
 PLAN_DOCUMENT_MAX_BYTES = int(os.environ.get("PLAN_DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # Background work: Celery on Redis in production; without a broker, tasks run in-process.

@@ -214,3 +214,198 @@ def test_licences_are_recorded_and_a_duplicate_number_is_refused(office) -> None
     assert "已经存在" in page or "已存在" in page
     assert not b.licences.exists()
     assert "排污许可证" in c.get(f"/enterprises/{a.pk}/").content.decode()
+
+
+# --- Reading and writing in one pass; the block-wise check; the bulk load ----------------------------------
+
+
+def _constraints() -> dict[str, tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Enterprise._meta.db_table)
+    return {
+        name: (tuple(c["columns"]), c["unique"], c["index"], c["foreign_key"], c.get("type"))
+        for name, c in found.items()
+    }
+
+
+def test_import_in_one_pass_writes_what_preview_and_accept_would(reference, xlsx_bytes) -> None:
+    from phaseout.registry.importer import import_register
+
+    rows = [*GOOD, [_bad_check_char(valid_uscc(9)), "坏码公司", "蓬江区", "钢铁"], GOOD[0]]
+    preview = read_register(xlsx_bytes(rows))
+    seen: list[int] = []
+    register, result = import_register(xlsx_bytes(rows), progress=seen.append)
+    assert register.errors == preview.errors and register.total == preview.total == 5
+    assert (result.created, result.updated, result.unchanged, seen) == (3, 0, 0, [3])
+    written = sorted(Enterprise.objects.values_list("uscc", flat=True))
+    assert written == sorted(r["uscc"] for r in preview.rows)
+    _, again = import_register(xlsx_bytes(rows))
+    assert (again.created, again.unchanged) == (0, 3)
+
+
+def test_a_file_the_reader_thread_refuses_is_refused_in_chinese_and_writes_nothing(reference) -> None:
+    from phaseout.registry.importer import import_register
+
+    with pytest.raises(RegisterFileError, match=r"无法按 \.xlsx 工作簿读取"):
+        import_register(b"PK\x03\x04broken zip")
+    assert not Enterprise.objects.exists()
+
+
+def test_values_with_tabs_line_breaks_and_backslashes_are_stored_as_written(reference, xlsx_bytes) -> None:
+    from phaseout.registry.importer import import_register
+
+    address = "蓬江区\t工业路\\1号\n二期"
+    rows = [[valid_uscc(1), "江门市甲钢铁有限公司", "蓬江区", "钢铁", address, "张三", "0750"]]
+    import_register(xlsx_bytes(rows))
+    assert Enterprise.objects.get().address == address.strip()
+    rows[0][4] = "新会区\\2号\r\n"
+    _, result = import_register(xlsx_bytes(rows))  # an update goes through COPY too
+    assert result.updated == 1 and Enterprise.objects.get().address == "新会区\\2号"
+
+
+def test_copy_text_escapes_only_when_a_value_needs_it() -> None:
+    from phaseout.registry.importer import copy_text
+
+    plain = [{"a": "x", "b": "y"}, {"a": "1", "b": "2"}]
+    assert copy_text(plain, ("a", "b"), "\tT") == "x\ty\tT\n1\t2\tT\n"
+    odd = [{"a": "x\ty", "b": "a\\b"}, {"a": "l\nm", "b": "c\rd"}]
+    assert copy_text(odd, ("a", "b")) == "x\\ty\ta\\\\b\nl\\nm\tc\\rd\n"
+    assert copy_text([{"a": "only"}], ("a",)) == "only\n"
+    assert copy_text([], ("a", "b")) == ""
+
+
+# One row of a register: good, or wrong in one of the ways a register goes wrong.
+def _row(n: int, fault: str) -> list[object]:
+    row: list[object] = [valid_uscc(n), f"企业{n}", "蓬江区", "钢铁", f"地址{n}", "联系人", "0750"]
+    if fault == "check":
+        row[0] = _bad_check_char(str(row[0]))
+    elif fault == "lowercase":  # not canonical: python-stdnum decides (valid once upper-cased)
+        row[0] = str(row[0]).lower()
+    elif fault == "short":
+        row[0] = "12345"
+    elif fault == "duplicate":
+        row[0] = valid_uscc(1)
+    elif fault == "no_name":
+        row[1] = ""
+    elif fault == "territory":
+        row[2] = "火星区"
+    elif fault == "outside":
+        row[2] = "开平市"
+    elif fault == "industry":
+        row[3] = "造船"
+    elif fault == "long":
+        row[4] = "址" * 201
+    elif fault == "number":
+        row[6] = 7503800000
+    elif fault == "spaces":
+        row[1] = f"  企业{n} "
+    elif fault == "empty":
+        row = [None] * 7
+    return row
+
+
+FAULTS = ["", "check", "lowercase", "short", "duplicate", "no_name", "territory", "outside", "industry"]
+FAULTS += ["long", "number", "spaces", "empty"]
+
+
+@given(st.lists(st.sampled_from(FAULTS), min_size=1, max_size=40), st.booleans())
+def test_block_check_agrees_with_the_row_by_row_check(faults: list[str], district_only: bool) -> None:
+    from phaseout.registry.importer import COLUMNS, Register, _Checker
+
+    lookups = ({"蓬江区": "440703", "开平市": "440783"}, {"钢铁": "steel"})
+    allowed = {"440703"} if district_only else None
+    positions = {f: i for i, f in enumerate(COLUMNS.values())}
+    raws = [_row(n, fault) for n, fault in enumerate(faults, start=2)]
+    by_block, by_row = Register(), Register()
+    a = _Checker(positions, lookups, allowed, by_block).block(raws, 2)
+    b = _Checker(positions, lookups, allowed, by_row)._row_by_row(raws, 2)
+    assert (a, by_block.errors, by_block.total) == (b, by_row.errors, by_row.total)
+
+
+def test_a_clean_block_takes_the_column_wise_path() -> None:
+    from phaseout.registry.importer import COLUMNS, Register, _Checker
+
+    positions = {f: i for i, f in enumerate(COLUMNS.values())}
+    checker = _Checker(positions, ({"蓬江区": "440703"}, {"钢铁": "steel"}), None, Register())
+    rows = checker._fast([_row(n, "") for n in range(2, 50)], 2)
+    assert rows is not None and len(rows) == 48 and rows[0]["territory_id"] == "440703"
+    assert checker._fast([_row(60, "check")], 60) is None  # and a block with a bad row does not
+
+
+@given(st.lists(codes, min_size=1, max_size=20))
+def test_block_uscc_check_agrees_with_the_code_by_code_check(block: list[str]) -> None:
+    from phaseout.registry.importer import _uscc_block_valid, fast_uscc_check
+
+    assert _uscc_block_valid(block) == all(fast_uscc_check(code) for code in block)
+
+
+def test_a_bulk_load_builds_indexes_and_foreign_keys_again(reference, xlsx_bytes, settings) -> None:
+    """On PostgreSQL, a large file into a small registry drops the secondary indexes and foreign
+    keys, loads, and creates them again in the same transaction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from phaseout.registry.importer import import_register
+
+    settings.REGISTER_BULK_LOAD_MIN_ROWS = 3
+    before = _constraints()
+    with CaptureQueriesContext(connection) as queries:
+        _, result = import_register(xlsx_bytes(GOOD))
+    assert result.created == 3 and Enterprise.objects.count() == 3
+    assert _constraints() == before
+    dropped = [q["sql"] for q in queries if q["sql"].startswith(("DROP INDEX", "ALTER TABLE"))]
+    if connection.vendor == "postgresql":
+        assert any("enterprise_name_trgm" in sql for sql in dropped)
+        assert sum("DROP CONSTRAINT" in sql for sql in dropped) == 2
+        assert sum("ADD CONSTRAINT" in sql for sql in dropped) == 2
+    else:
+        assert dropped == []
+    # A registry already holding more than half of the file's rows is written row by row.
+    with CaptureQueriesContext(connection) as queries:
+        import_register(xlsx_bytes([*GOOD, [valid_uscc(4), "新企业", "蓬江区", "钢铁"]]))
+    assert not [q for q in queries if q["sql"].startswith("DROP INDEX")]
+
+
+def test_a_failed_bulk_load_leaves_the_table_as_it_was(reference, settings) -> None:
+    """A failure half-way through: the bulk load (PostgreSQL) writes nothing and keeps every index;
+    chunk-by-chunk (SQLite) keeps the chunks written before it, which a re-run completes."""
+    from django.db import connection
+
+    from phaseout.registry import importer
+
+    settings.REGISTER_BULK_LOAD_MIN_ROWS = 2
+    rows = read_register_rows(12)
+    before = _constraints()
+
+    def fail_after_first_chunk(done: int) -> None:
+        if done > 5:
+            raise RuntimeError("stopped")
+
+    old_chunk = importer.CHUNK
+    importer.CHUNK = 5
+    try:
+        with pytest.raises(RuntimeError):
+            importer.apply_register(rows, progress=fail_after_first_chunk)
+    finally:
+        importer.CHUNK = old_chunk
+    assert _constraints() == before
+    written = Enterprise.objects.count()
+    assert written == (0 if connection.vendor == "postgresql" else 10)
+    assert importer.apply_register(rows).created == 12 - written
+
+
+def read_register_rows(n: int) -> list[dict[str, str]]:
+    return [
+        {
+            "uscc": valid_uscc(i),
+            "name": f"企业{i}",
+            "territory_id": "440703",
+            "industry_id": "steel",
+            "address": "",
+            "contact_name": "",
+            "contact_phone": "",
+        }
+        for i in range(1, n + 1)
+    ]

@@ -124,13 +124,12 @@ def run_import_batch(batch_id: int) -> ImportBatch:
         return batch
     try:
         allowed = territories_allowed(Person.objects.filter(user_id=batch.uploaded_by_id).first())
-        with batch.file.open("rb") as fh:
-            register = importer.read_register(fh, territories_allowed=allowed)
 
         def progress(done: int) -> None:
             ImportBatch.objects.filter(pk=batch_id).update(processed_rows=done)
 
-        result = importer.apply_register(register.rows, progress=progress)
+        with batch.file.open("rb") as fh:
+            _, result = importer.import_register(fh, territories_allowed=allowed, progress=progress)
     except Exception as exc:
         ImportBatch.objects.filter(pk=batch_id).update(
             status=ImportBatch.Status.FAILED, failure=str(exc)[:2000]
@@ -141,7 +140,7 @@ def run_import_batch(batch_id: int) -> ImportBatch:
         created_count=result.created,
         updated_count=result.updated,
         unchanged_count=result.unchanged,
-        processed_rows=len(register.rows),
+        processed_rows=result.written,
         finished_at=timezone.now(),
     )
     batch.refresh_from_db()

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from phaseout.registry.importer import RegisterFileError, apply_register, read_register
+from phaseout.registry.importer import RegisterFileError, import_register, read_register
 
 
 class Command(BaseCommand):
@@ -16,14 +16,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             with options["path"].open("rb") as fh:
-                register = read_register(fh)
+                if options["accept"]:
+                    register, result = import_register(fh)
+                else:
+                    register, result = read_register(fh), None
         except (OSError, RegisterFileError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"rows: {register.total}, valid: {len(register.rows)}, bad: {len(register.errors)}")
+        valid = result.written if result else len(register.rows)
+        self.stdout.write(f"rows: {register.total}, valid: {valid}, bad: {len(register.errors)}")
         for error in register.errors[:200]:
             self.stdout.write(f"  row {error.row} [{error.column}]: {error.message}")
-        if options["accept"]:
-            result = apply_register(register.rows)
+        if result:
             self.stdout.write(
                 f"created: {result.created}, updated: {result.updated}, unchanged: {result.unchanged}"
             )
