@@ -334,7 +334,7 @@ def test_a_clean_block_takes_the_column_wise_path() -> None:
     assert checker._fast([_row(60, "check")], 60) is None  # and a block with a bad row does not
 
 
-@given(st.lists(codes, min_size=1, max_size=20))
+@given(st.lists(codes | st.text(max_size=20), min_size=1, max_size=20))
 def test_block_uscc_check_agrees_with_the_code_by_code_check(block: list[str]) -> None:
     from phaseout.registry.importer import _uscc_block_valid, fast_uscc_check
 
@@ -409,3 +409,24 @@ def read_register_rows(n: int) -> list[dict[str, str]]:
         }
         for i in range(1, n + 1)
     ]
+
+
+def test_when_writing_fails_the_reading_thread_stops_with_it(reference, xlsx_bytes, monkeypatch) -> None:
+    import threading
+
+    from phaseout.registry import importer
+    from phaseout.registry.importer import import_register
+
+    # Twenty chunks of two rows: the reader is still handing chunks over when the writer fails.
+    monkeypatch.setattr(importer, "FIRST_CHUNK", 2)
+    monkeypatch.setattr(importer, "CHUNK", 2)
+    monkeypatch.setattr(importer, "BLOCK", 2)
+
+    def fail(done: int) -> None:
+        raise RuntimeError("stopped")
+
+    rows = [[valid_uscc(n), f"企业{n}", "蓬江区", "钢铁"] for n in range(1, 40)]
+    with pytest.raises(RuntimeError) as failure:  # kept, as a task's failure report keeps it
+        import_register(xlsx_bytes(rows), progress=fail)
+    assert not [t for t in threading.enumerate() if t.name == "register-reader"]
+    assert failure.value.args == ("stopped",)

@@ -19,7 +19,7 @@ import itertools
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter, mul
@@ -421,7 +421,11 @@ def import_register(
     # The reader also writes each chunk out as new rows in COPY text, the usual case, so the writer
     # only sends it.
     prepared = ((chunk, _new_rows_text(chunk, now)) for chunk in chunks)
-    result = _apply_chunks(_read_ahead(prepared), progress, expected=lambda: register.sheet_rows - 1, now=now)
+    reader = _read_ahead(prepared)
+    try:
+        result = _apply_chunks(reader, progress, expected=lambda: register.sheet_rows - 1, now=now)
+    finally:
+        reader.close()  # stops the reading thread at once if the writing failed
     return register, result
 
 
@@ -431,7 +435,7 @@ Chunk = tuple[list[dict[str, str]], str | None]  # rows, and the same rows in CO
 Known = dict[str, tuple[str, ...]]
 
 
-def _read_ahead(chunks: Iterator[_T]) -> Iterator[_T]:
+def _read_ahead(chunks: Iterator[_T]) -> Generator[_T, None, None]:
     """The chunks, produced by a background thread up to two ahead of the consumer. The thread
     touches no database; it reads in the caller's language, and stops when the consumer does."""
     handoff: queue.Queue[Any] = queue.Queue(maxsize=2)
@@ -514,6 +518,8 @@ def _is_bulk_load(expected: int) -> bool:
     into them (at 100,000 rows into an empty registry, half a second against over a second)."""
     if expected < settings.REGISTER_BULK_LOAD_MIN_ROWS:
         return False
+    # Counted before the load takes its locks: an import that then waits for another may build the
+    # indexes over a larger table than counted — still right, only slower.
     table = Enterprise._meta.db_table
     limit = expected // 2 + 1
     with connection.cursor() as cursor:
