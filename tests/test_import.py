@@ -368,7 +368,7 @@ def test_a_bulk_load_builds_indexes_and_foreign_keys_again(reference, xlsx_bytes
     assert not [q for q in queries if q["sql"].startswith("DROP INDEX")]
 
 
-def test_a_failed_bulk_load_leaves_the_table_as_it_was(reference, settings) -> None:
+def test_a_failed_bulk_load_leaves_the_table_as_it_was(reference, settings, monkeypatch) -> None:
     """A failure half-way through: the bulk load (PostgreSQL) writes nothing and keeps every index;
     chunk-by-chunk (SQLite) keeps the chunks written before it, which a re-run completes."""
     from django.db import connection
@@ -376,27 +376,24 @@ def test_a_failed_bulk_load_leaves_the_table_as_it_was(reference, settings) -> N
     from phaseout.registry import importer
 
     settings.REGISTER_BULK_LOAD_MIN_ROWS = 2
-    rows = read_register_rows(12)
+    rows = _checked_rows(12)
     before = _constraints()
 
     def fail_after_first_chunk(done: int) -> None:
         if done > 5:
             raise RuntimeError("stopped")
 
-    old_chunk = importer.CHUNK
-    importer.CHUNK = 5
-    try:
-        with pytest.raises(RuntimeError):
-            importer.apply_register(rows, progress=fail_after_first_chunk)
-    finally:
-        importer.CHUNK = old_chunk
+    monkeypatch.setattr(importer, "CHUNK", 5)
+    with pytest.raises(RuntimeError):
+        importer.apply_register(rows, progress=fail_after_first_chunk)
     assert _constraints() == before
     written = Enterprise.objects.count()
     assert written == (0 if connection.vendor == "postgresql" else 10)
     assert importer.apply_register(rows).created == 12 - written
 
 
-def read_register_rows(n: int) -> list[dict[str, str]]:
+def _checked_rows(n: int) -> list[dict[str, str]]:
+    """Rows as the check hands them to the writer."""
     return [
         {
             "uscc": valid_uscc(i),
