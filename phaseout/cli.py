@@ -9,6 +9,7 @@ phaseout evaluate [--date D] [--territory CODE] [--by USER] [--dry-run]
 phaseout check-line [FILE|-] [--date D]   one line's description (JSON) in, its findings (JSON) out
 phaseout rulebooks           check the rulebooks load and list them
 phaseout plan-parse FILE [--year YYYY] [--json]   read an official plan document into tasks, units and dates
+phaseout case-flow [--json]  every dimension's legal path: steps, roles, clocks, approvals
 phaseout <django command>    any other management command (migrate, createsuperuser, ...)
 """
 
@@ -27,6 +28,7 @@ ALIASES = {
     "check-line": "check_line",
     "rulebooks": "check_rulebooks",
     "plan-parse": "plan_parse",
+    "case-flow": "case_flow",
 }
 
 

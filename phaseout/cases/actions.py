@@ -21,12 +21,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from phaseout.audit.record import record
+from phaseout.cases import documents, permissions
 from phaseout.cases.errors import CaseActionError, StaleCase
 from phaseout.cases.evidence import check_evidence_file
 from phaseout.cases.models import (
+    EXIT_PLAN_CHOICES,
     Case,
     CaseEvent,
     CaseState,
+    Decision,
+    DocumentSequence,
     Escalation,
     Evidence,
     ExitMeasure,
@@ -37,13 +41,20 @@ from phaseout.cases.models import (
 )
 from phaseout.orgs.models import Department
 from phaseout.registry.models import Enterprise, LineStatus, ProductionLine
-from phaseout.rules import deadlines, engine, exit_plans, rulebook
+from phaseout.rules import case_flow, deadlines, engine, exit_plans, rulebook
 from phaseout.rules.case_flow import Action, State, TransitionRefused, target_of
 from phaseout.rules.engine import LineFacts, Quantity
 from phaseout.standards.facts import line_facts
 
 ACTION_LABELS = {
+    Action.DISMISS: gettext_lazy("dismiss the proposal"),
     Action.ORDER_RECTIFICATION: gettext_lazy("order rectification"),
+    Action.ORDER_RESTRICTION: gettext_lazy("order restricted production"),
+    Action.ORDER_SUSPENSION: gettext_lazy("order suspension for rectification"),
+    Action.PROPOSE_CLOSURE: gettext_lazy("propose closure to the people's government"),
+    Action.APPROVE_CLOSURE: gettext_lazy("record the government's closure decision"),
+    Action.REJECT_CLOSURE: gettext_lazy("record that the government did not approve closure"),
+    Action.REVOKE_LICENCE: gettext_lazy("revoke the business licence"),
     Action.GRANT_EXTENSION: gettext_lazy("grant an extension"),
     Action.VERIFY_RECTIFIED: gettext_lazy("verify the rectification"),
     Action.VERIFY_STILL_FAILING: gettext_lazy("record that it still fails"),
@@ -85,12 +96,13 @@ def _move(
     by: User | None,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    dated: dt.date | None = None,
     **changes: Any,
 ) -> Case:
     """Apply one transition by compare-and-set on the version; append its event and audit row."""
     source = State(case.state)
     try:
-        target = target_of(action, source)
+        target = target_of(case.dimension, action, source)
     except TransitionRefused:
         raise CaseActionError(
             _("Cannot %(action)s: the case is “%(state)s”.")
@@ -101,7 +113,7 @@ def _move(
     )
     if updated != 1:
         raise StaleCase(_("Someone else has just acted on this case. Reload the page to see what changed."))
-    append_event(case, action.value, source.value, target.value, by=by, reason=reason, data=data)
+    append_event(case, action.value, source.value, target.value, by=by, reason=reason, data=data, dated=dated)
     case.refresh_from_db()
     return case
 
@@ -115,8 +127,10 @@ def append_event(
     by: User | None,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    dated: dt.date | None = None,
 ) -> CaseEvent:
-    """The case's history row and its audit row, together (`by` None: the system)."""
+    """The case's history row and its audit row, together (`by` None: the system). `dated` is the day
+    of the record (decided, served, done); the entry time is kept beside it."""
     event = CaseEvent.objects.create(
         case=case,
         action=action,
@@ -124,6 +138,7 @@ def append_event(
         to_state=to_state,
         actor=by,
         at=timezone.now(),
+        dated=dated,
         reason=reason,
         data=data or {},
     )
@@ -132,11 +147,17 @@ def append_event(
 
 
 def _note(
-    case: Case, action: str, *, by: User | None, reason: str = "", data: dict[str, Any] | None = None
+    case: Case,
+    action: str,
+    *,
+    by: User | None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    dated: dt.date | None = None,
 ) -> None:
     """An event that does not change the state (a measure done, evidence added)."""
     Case.objects.filter(pk=case.pk).update(version=F("version") + 1)
-    append_event(case, action, case.state, case.state, by=by, reason=reason, data=data)
+    append_event(case, action, case.state, case.state, by=by, reason=reason, data=data, dated=dated)
 
 
 def _resolve(case: Case, kind: str, measure: ExitMeasure | None = None) -> None:
@@ -230,7 +251,7 @@ def record_finding(
     basis: str = "",
 ) -> Finding:
     """Record a finding judged by the rule version in force on the inspection date; a breach opens a
-    case, an elimination-class one orders exit at once."""
+    case as a proposal (拟处理) of the competent department, which decides what follows."""
     rule = rulebook.library().rule(rule_id, inspection.inspected_on)
     if rule is None:
         if rule_id in rulebook.library().versions:
@@ -295,18 +316,7 @@ def record_finding(
             data={"conclusion": conclusion, "rule": rule.key, "corrections": list(outcome.applied)},
         )
         if conclusion != Finding.Conclusion.COMPLIANT:
-            case = open_case(finding=finding, by=by)
-            if rule.consequence is rulebook.Consequence.EXIT_AT_ONCE:
-                plan = exit_plans.ExitPlan.SEAL_THEN_DISMANTLE
-                order_exit(
-                    case=case,
-                    plan=plan,
-                    by=by,
-                    today=inspection.inspected_on,
-                    reason=_(
-                        "Elimination-class equipment is eliminated at once, without a rectification period."
-                    ),
-                )
+            open_case(finding=finding, by=by)
     return Finding.objects.select_related("case").get(pk=finding.pk)
 
 
@@ -324,7 +334,9 @@ def rule_of(case: Case) -> rulebook.Rule | None:
         return None
 
 
-def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) -> Case:
+def open_case(
+    *, finding: Finding, by: User | None, parent: Case | None = None, resumed: bool = False
+) -> Case:
     inspection = finding.inspection
     enterprise = inspection.enterprise
     rule = rulebook.library().version(finding.rule_id, finding.rule_version)
@@ -339,6 +351,7 @@ def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) 
             rule_id=rule.id,
             consequence=rule.consequence.value,
             parent=parent,
+            resumed=resumed,
         )
         append_event(
             case,
@@ -351,46 +364,308 @@ def open_case(*, finding: Finding, by: User | None, parent: Case | None = None) 
                 "finding": finding.pk,
                 "measured": str(finding.measured_value),
                 "limit": str(finding.limit_value),
+                "resumed": resumed,
             },
+            dated=inspection.inspected_on,
         )
     return case
 
 
-# ── rectification ───────────────────────────────────────────────────────────────────────
+# ── decisions ───────────────────────────────────────────────────────────────────────────
+
+
+def _check_person(by: User | None, action: str, case: Case) -> None:
+    """A person of the competent body takes the step: the path's roles and the rule of competence."""
+    person = getattr(by, "person", None) if by is not None else None
+    refused = permissions.refusal(person, action, case)
+    if refused:
+        raise CaseActionError(refused)
+
+
+def _step(case: Case, action: Action) -> case_flow.Step:
+    found = case_flow.step(case.dimension, action)
+    if found is None or State(case.state) not in found.sources:
+        source = CaseState(case.state).label
+        if found is None:
+            raise CaseActionError(
+                _("Cannot %(action)s: this step is not on the legal path of a %(dimension)s case.")
+                % {"action": str(ACTION_LABELS[action]), "dimension": case.get_dimension_display()}
+            )
+        raise CaseActionError(
+            _("Cannot %(action)s: the case is “%(state)s”.")
+            % {"action": str(ACTION_LABELS[action]), "state": source}
+        )
+    refused = permissions.guard_refusal(case, found.guard)
+    if refused:
+        raise CaseActionError(refused)
+    return found
+
+
+def _check_dates(
+    issued_on: dt.date, served_on: dt.date | None, today: dt.date, *, after: dt.date | None = None
+) -> None:
+    if issued_on > today:
+        raise CaseActionError(_("A decision cannot be dated in the future."))
+    if served_on is not None and served_on > today:
+        raise CaseActionError(_("A decision cannot be served in the future."))
+    if served_on is not None and served_on < issued_on:
+        raise CaseActionError(_("A decision cannot be served before it is issued."))
+    if after is not None and issued_on < after:
+        raise CaseActionError(
+            _("This decision cannot be dated before %(day)s, the date of the step before it.")
+            % {"day": after.isoformat()}
+        )
+
+
+def _issuer(by: User) -> Department:
+    person = getattr(by, "person", None)
+    if person is None or person.department is None:
+        raise CaseActionError(_("Only a person of a department may issue this document."))
+    department: Department = person.department
+    return department
+
+
+def _next_number(issuer: Department, year: int) -> tuple[int, str]:
+    """The next number of the issuer's own sequence for the year, e.g. 江发改〔2026〕12号."""
+    prefix = issuer.doc_prefix or issuer.name
+    DocumentSequence.objects.get_or_create(issuer=prefix, year=year)
+    sequence = DocumentSequence.objects.select_for_update().get(issuer=prefix, year=year)
+    sequence.last += 1
+    sequence.save(update_fields=["last"])
+    return sequence.last, f"{prefix}〔{year}〕{sequence.last}号"
+
+
+def _issue(
+    case: Case,
+    step: case_flow.Step,
+    *,
+    by: User,
+    issued_on: dt.date,
+    served_on: dt.date | None,
+    order: list[str],
+    reason: str = "",
+    approval: Approval | None = None,
+    kind: str = "",
+    recipient: str = "",
+) -> Decision:
+    """The decision's record and its numbered document: the department's own sequence, or the
+    government's document when the step is the government's (its approval number)."""
+    kind = kind or step.document
+    department = None
+    serial = None
+    if approval is not None:
+        issuer_name, number = approval.body, approval.number
+    else:
+        department = _issuer(by)
+        issuer_name = department.name
+        serial, number = _next_number(department, issued_on.year)
+    content = documents.compose(
+        kind=kind,
+        case=case,
+        number=number,
+        issuer=issuer_name,
+        issued_on=issued_on,
+        basis=step.basis,
+        order=order,
+        reason=reason,
+        recipient=recipient,
+        rights=kind not in NOT_APPEALABLE,
+    )
+    return Decision.objects.create(
+        case=case,
+        action=step.action.value,
+        kind=kind,
+        issuer=issuer_name if approval else (department.doc_prefix or department.name),  # type: ignore[union-attr]
+        number=number,
+        year=issued_on.year,
+        serial=serial,
+        department=department,
+        decided_by=by,
+        issued_on=issued_on,
+        served_on=served_on,
+        entered_at=timezone.now(),
+        approval_body=approval.body if approval else "",
+        approval_number=approval.number if approval else "",
+        approval_date=approval.date if approval else None,
+        basis=step.basis,
+        content={**content, "issuer": issuer_name},
+    )
+
+
+# Internal documents and records the enterprise does not appeal against.
+NOT_APPEALABLE = frozenset({"closure_proposal", "acceptance_opinion", "announcement", "extension_reply"})
+
+
+class Approval:
+    """The people's government's approval of a closure, as recorded from its document."""
+
+    def __init__(self, *, body: str, number: str, date: dt.date | None) -> None:
+        self.body = (body or "").strip()
+        self.number = (number or "").strip()
+        self.date = date
+        if not self.body or not self.number or self.date is None:
+            raise CaseActionError(
+                _("A closure takes effect only with the people's government's approval: its body, document "
+                  "number and date.")
+            )  # fmt: skip
+
+
+def _decided(decision: Decision) -> dict[str, Any]:
+    return {
+        "decision": decision.pk,
+        "number": decision.number,
+        "issued_on": decision.issued_on.isoformat(),
+        "served_on": decision.served_on.isoformat() if decision.served_on else None,
+    }
+
+
+# ── rectification, restriction, suspension ─────────────────────────────────────────────
 
 
 @transaction.atomic
-def order_rectification(
-    *,
-    case: Case,
-    by: User,
-    reason: str = "",
-    today: dt.date | None = None,
-    expected_version: int | None = None,
+def dismiss(
+    *, case: Case, by: User, reason: str, today: dt.date | None = None, expected_version: int | None = None
 ) -> Case:
+    """The proposal is not confirmed: no breach, or not this department's to decide."""
     case = _lock(case, expected_version)
     today = today or _today()
-    if case.consequence == rulebook.Consequence.EXIT_AT_ONCE:
-        raise CaseActionError(
-            _("Elimination-class equipment is eliminated at once; it gets no rectification period.")
-        )
-    rule = rule_of(case)
-    months = (rule.rectification_months if rule else None) or deadlines.ENERGY_RECTIFICATION_MONTHS
-    deadline = deadlines.rectification_deadline(today, months)
+    _check_person(by, Action.DISMISS, case)
+    _step(case, Action.DISMISS)
+    return _move(case, Action.DISMISS, by=by, reason=_require_reason(reason), dated=today)
+
+
+def _order_with_clock(
+    case: Case,
+    action: Action,
+    *,
+    by: User,
+    reason: str,
+    today: dt.date,
+    issued_on: dt.date | None,
+    served_on: dt.date | None,
+    months: int | None,
+    expected_version: int | None,
+) -> Case:
+    case = _lock(case, expected_version)
+    _check_person(by, action, case)
+    step = _step(case, action)
+    issued_on = issued_on or today
+    served_on = served_on or issued_on
+    _check_dates(issued_on, served_on, today)
+    clock = step.clock
+    assert clock is not None
+    if clock.months is None:
+        months, deadline = None, None
+        order = [
+            _("suspend production for rectification from the day this decision is served until it is lifted")
+        ]
+    else:
+        rule = rule_of(case)
+        default = (
+            rule.rectification_months if rule and action is Action.ORDER_RECTIFICATION else None
+        ) or clock.months
+        months = months or default
+        if months < 1 or months > clock.months:
+            raise CaseActionError(
+                _("The period must be between 1 and %(max)d months.") % {"max": clock.months}
+            )
+        deadline = deadlines.rectification_deadline(served_on, months)
+        order = [
+            _("rectify within %(months)d months of service, by %(deadline)s")
+            % {"months": months, "deadline": deadline.isoformat()}
+            if action is Action.ORDER_RECTIFICATION
+            else _("restrict production for %(months)d months from service, until %(deadline)s")
+            % {"months": months, "deadline": deadline.isoformat()}
+        ]
+    late = clock.service_within_working_days is not None and served_on > deadlines.add_working_days(
+        issued_on, clock.service_within_working_days
+    )
+    decision = _issue(
+        case,
+        step,
+        by=by,
+        issued_on=issued_on,
+        served_on=served_on,
+        order=[str(o) for o in order],
+        reason=reason,
+    )
     if case.line_id:
         ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.OPERATING).update(
             status=LineStatus.RECTIFYING
         )
     return _move(
         case,
-        Action.ORDER_RECTIFICATION,
+        action,
         by=by,
         reason=reason,
-        data={"order_date": today.isoformat(), "months": months, "deadline": deadline.isoformat()},
-        order_date=today,
+        dated=issued_on,
+        data={
+            **_decided(decision),
+            "order_date": served_on.isoformat(),
+            "months": months,
+            "deadline": deadline.isoformat() if deadline else None,
+            "served_late": late,
+        },
+        order_date=served_on,
         rectification_months=months,
+        extension_months=0,
         deadline=deadline,
     )
+
+
+def order_rectification(
+    *,
+    case: Case,
+    by: User,
+    reason: str = "",
+    today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    served_on: dt.date | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """责令限期整改 (energy, quality): the clock runs from service."""
+    with transaction.atomic():
+        return _order_with_clock(
+            case, Action.ORDER_RECTIFICATION, by=by, reason=reason, today=today or _today(),
+            issued_on=issued_on, served_on=served_on, months=None, expected_version=expected_version,
+        )  # fmt: skip
+
+
+def order_restriction(
+    *,
+    case: Case,
+    by: User,
+    reason: str = "",
+    months: int | None = None,
+    today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    served_on: dt.date | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """责令限制生产 (environment): at most 3 months from service (30号令 art. 15)."""
+    with transaction.atomic():
+        return _order_with_clock(
+            case, Action.ORDER_RESTRICTION, by=by, reason=reason, today=today or _today(),
+            issued_on=issued_on, served_on=served_on, months=months, expected_version=expected_version,
+        )  # fmt: skip
+
+
+def order_suspension(
+    *,
+    case: Case,
+    by: User,
+    reason: str = "",
+    today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    served_on: dt.date | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """责令停产整治 (environment) / 停产停业整顿 (safety): from service until lifted."""
+    with transaction.atomic():
+        return _order_with_clock(
+            case, Action.ORDER_SUSPENSION, by=by, reason=reason, today=today or _today(),
+            issued_on=issued_on, served_on=served_on, months=None, expected_version=expected_version,
+        )  # fmt: skip
 
 
 @transaction.atomic
@@ -401,20 +676,33 @@ def grant_extension(
     by: User,
     reason: str,
     today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    served_on: dt.date | None = None,
     expected_version: int | None = None,
 ) -> Case:
     case = _lock(case, expected_version)
     today = today or _today()
     reason = _require_reason(reason)
-    _check_extension_allowed(case, months, today)
+    _check_person(by, Action.GRANT_EXTENSION, case)
+    step = _check_extension_allowed(case, months, today)
+    issued_on = issued_on or today
+    served_on = served_on or issued_on
+    _check_dates(issued_on, served_on, today, after=case.order_date)
     assert case.deadline is not None and case.order_date is not None and case.rectification_months is not None
     new_deadline = deadlines.rectification_deadline(case.order_date, case.rectification_months, months)
+    decision = _issue(
+        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason,
+        order=[_("the period is extended once by %(months)d months, to %(deadline)s")
+               % {"months": months, "deadline": new_deadline.isoformat()}],
+    )  # fmt: skip
     return _move(
         case,
         Action.GRANT_EXTENSION,
         by=by,
         reason=reason,
+        dated=issued_on,
         data={
+            **_decided(decision),
             "months": months,
             "old_deadline": case.deadline.isoformat(),
             "deadline": new_deadline.isoformat(),
@@ -424,25 +712,19 @@ def grant_extension(
     )
 
 
-def _check_extension_allowed(case: Case, months: int, today: dt.date) -> None:
-    if case.state != State.RECTIFYING:
+def _check_extension_allowed(case: Case, months: int, today: dt.date) -> case_flow.Step:
+    step = _step(case, Action.GRANT_EXTENSION)
+    assert step.clock is not None
+    if case.extension_months:
+        raise CaseActionError(_("An extension has already been granted; only one is allowed."))
+    if not 1 <= months <= step.clock.extension_months:
         raise CaseActionError(
-            _("Cannot %(action)s: the case is “%(state)s”.")
-            % {"action": str(ACTION_LABELS[Action.GRANT_EXTENSION]), "state": CaseState(case.state).label}
+            _("An extension must be between 1 and %(max)d months.") % {"max": step.clock.extension_months}
         )
-    try:
-        deadlines.check_extension(
-            months_requested=months, extensions_so_far=1 if case.extension_months else 0
-        )
-    except deadlines.DeadlineError:
-        if case.extension_months:
-            raise CaseActionError(_("An extension has already been granted; only one is allowed.")) from None
-        raise CaseActionError(
-            _("An extension must be between 1 and %(max)d months.") % {"max": deadlines.MAX_EXTENSION_MONTHS}
-        ) from None
     assert case.deadline is not None
     if today > case.deadline:
         raise CaseActionError(_("The deadline has passed; an extension can no longer be granted."))
+    return step
 
 
 @transaction.atomic
@@ -463,7 +745,7 @@ def request_extension(
     if case.extension_requests.filter(status=ExtensionRequest.Status.PENDING).exists():
         raise CaseActionError(_("An extension request is already awaiting a decision."))
     request = ExtensionRequest.objects.create(case=case, months=months, reason=reason, requested_by=by)
-    _note(case, "extension_requested", by=by, reason=reason, data={"months": months})
+    _note(case, "extension_requested", by=by, reason=reason, data={"months": months}, dated=today)
     return request
 
 
@@ -475,8 +757,14 @@ def decide_extension(
     note: str,
     by: User,
     today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    served_on: dt.date | None = None,
 ) -> ExtensionRequest:
     today = today or _today()
+    case = request.case
+    _check_person(by, Action.GRANT_EXTENSION, case)
+    if not grant:
+        _require_reason(note)
     claimed = ExtensionRequest.objects.filter(pk=request.pk, status=ExtensionRequest.Status.PENDING).update(
         status=ExtensionRequest.Status.GRANTED if grant else ExtensionRequest.Status.REFUSED,
         decided_by=by,
@@ -488,40 +776,183 @@ def decide_extension(
     request.refresh_from_db()
     if grant:
         reason = request.reason + (f"\n{note.strip()}" if note.strip() else "")
-        grant_extension(case=request.case, months=request.months, by=by, reason=reason, today=today)
+        grant_extension(
+            case=case, months=request.months, by=by, reason=reason, today=today,
+            issued_on=issued_on, served_on=served_on,
+        )  # fmt: skip
     else:
+        issued_on = issued_on or today
+        served_on = served_on or issued_on
+        _check_dates(issued_on, served_on, today, after=case.order_date)
+        step = case_flow.step(case.dimension, Action.GRANT_EXTENSION)
+        assert step is not None
+        decision = _issue(
+            case, step, by=by, issued_on=issued_on, served_on=served_on, reason=note.strip(),
+            order=[_("the extension is refused; the deadline %(deadline)s stands")
+                   % {"deadline": case.deadline.isoformat() if case.deadline else ""}],
+        )  # fmt: skip
         _note(
-            request.case,
+            case,
             "extension_refused",
             by=by,
-            reason=_require_reason(note),
-            data={"request": request.pk},
+            reason=note.strip(),
+            data={"request": request.pk, **_decided(decision)},
+            dated=issued_on,
         )
     return request
 
 
 @transaction.atomic
 def verify_rectification(
-    *, case: Case, passed: bool, by: User, reason: str, expected_version: int | None = None
+    *,
+    case: Case,
+    passed: bool,
+    by: User,
+    reason: str,
+    today: dt.date | None = None,
+    expected_version: int | None = None,
 ) -> Case:
+    """The department checks the rectification (for a suspension: lifts it on the completion report,
+    30号令 art. 17), or records that it still fails."""
     case = _lock(case, expected_version)
+    today = today or _today()
     reason = _require_reason(reason)
     action = Action.VERIFY_RECTIFIED if passed else Action.VERIFY_STILL_FAILING
+    _check_person(by, action, case)
+    _step(case, action)
     changes: dict[str, Any] = {} if passed else {"overdue_at": timezone.now()}
-    return _move(case, action, by=by, reason=reason, **changes)
+    return _move(case, action, by=by, reason=reason, dated=today, **changes)
 
 
 @transaction.atomic
-def close_compliant(*, case: Case, by: User, reason: str = "", expected_version: int | None = None) -> Case:
+def close_compliant(
+    *,
+    case: Case,
+    by: User,
+    reason: str = "",
+    today: dt.date | None = None,
+    expected_version: int | None = None,
+) -> Case:
     case = _lock(case, expected_version)
+    _check_person(by, Action.CLOSE_COMPLIANT, case)
+    _step(case, Action.CLOSE_COMPLIANT)
     if case.line_id:
         ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.RECTIFYING).update(
             status=LineStatus.OPERATING
         )
-    return _move(case, Action.CLOSE_COMPLIANT, by=by, reason=reason)
+    return _move(case, Action.CLOSE_COMPLIANT, by=by, reason=reason, dated=today or _today())
+
+
+# ── closure: proposed by the department, decided by the government ─────────────────────
+
+
+@transaction.atomic
+def propose_closure(
+    *,
+    case: Case,
+    by: User,
+    reason: str,
+    today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """The department proposes closure to the people's government (节约能源法 art. 72; 环保法 art. 60;
+    安全生产法 art. 113): a request, not a decision the enterprise is served."""
+    case = _lock(case, expected_version)
+    today = today or _today()
+    reason = _require_reason(reason)
+    _check_person(by, Action.PROPOSE_CLOSURE, case)
+    step = _step(case, Action.PROPOSE_CLOSURE)
+    issued_on = issued_on or today
+    _check_dates(issued_on, None, today)
+    government = f"{case.territory.name}人民政府"
+    decision = _issue(
+        case, step, by=by, issued_on=issued_on, served_on=None, reason=reason, recipient=government,
+        order=[_("it is proposed that the government order the enterprise to suspend business or close")],
+    )  # fmt: skip
+    return _move(
+        case,
+        Action.PROPOSE_CLOSURE,
+        by=by,
+        reason=reason,
+        dated=issued_on,
+        data=_decided(decision),
+        closure_proposed_on=issued_on,
+    )
+
+
+@transaction.atomic
+def approve_closure(
+    *,
+    case: Case,
+    by: User,
+    plan: exit_plans.ExitPlan,
+    approval_body: str,
+    approval_number: str,
+    approval_date: dt.date | None,
+    served_on: dt.date | None = None,
+    reason: str = "",
+    today: dt.date | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """The people's government's closure decision, recorded with its approval (body, number, date)
+    before it takes effect; the exit measures run from its service."""
+    case = _lock(case, expected_version)
+    today = today or _today()
+    _check_person(by, Action.APPROVE_CLOSURE, case)
+    step = _step(case, Action.APPROVE_CLOSURE)
+    approval = Approval(body=approval_body, number=approval_number, date=approval_date)
+    assert approval.date is not None
+    served_on = served_on or approval.date
+    _check_dates(approval.date, served_on, today, after=case.closure_proposed_on)
+    decision = _issue(
+        case, step, by=by, issued_on=approval.date, served_on=served_on, reason=reason, approval=approval,
+        order=[_("the enterprise is ordered to close; the capacity exits by: %(plan)s")
+               % {"plan": dict(EXIT_PLAN_CHOICES)[plan.value]}],
+    )  # fmt: skip
+    return _start_exit(case, Action.APPROVE_CLOSURE, plan=plan, by=by, reason=reason, decision=decision)
+
+
+@transaction.atomic
+def reject_closure(
+    *, case: Case, by: User, reason: str, today: dt.date | None = None, expected_version: int | None = None
+) -> Case:
+    """The government did not approve the closure: the case goes back to the department."""
+    case = _lock(case, expected_version)
+    _check_person(by, Action.REJECT_CLOSURE, case)
+    _step(case, Action.REJECT_CLOSURE)
+    return _move(case, Action.REJECT_CLOSURE, by=by, reason=_require_reason(reason), dated=today or _today())
 
 
 # ── exit ────────────────────────────────────────────────────────────────────────────────
+
+
+def _start_exit(
+    case: Case, action: Action, *, plan: exit_plans.ExitPlan, by: User, reason: str, decision: Decision
+) -> Case:
+    assert decision.served_on is not None
+    start = decision.served_on
+    case = _move(
+        case,
+        action,
+        by=by,
+        reason=reason,
+        dated=decision.issued_on,
+        data={**_decided(decision), "plan": plan.value},
+        exit_plan=plan.value,
+        exit_ordered_on=start,
+    )
+    _resolve(case, Escalation.Kind.ORDER_OVERDUE)
+    for kind in exit_plans.measures_for(plan, case.dimension):
+        norm = exit_plans.norm_for(plan, kind)
+        ExitMeasure.objects.create(
+            case=case,
+            kind=kind.value,
+            unit=norm.unit,
+            basis=exit_plans.measure_basis(kind, case.dimension)[:300],
+            deadline=deadlines.period_end(start, months=norm.months, days=norm.days),
+        )
+    return case
 
 
 @transaction.atomic
@@ -532,34 +963,54 @@ def order_exit(
     by: User,
     reason: str,
     today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    served_on: dt.date | None = None,
     expected_version: int | None = None,
 ) -> Case:
+    """The department orders elimination-class equipment (or resumed capacity) out at once — a decision
+    a person takes on the record, never a side effect of a finding."""
     case = _lock(case, expected_version)
     today = today or _today()
     reason = _require_reason(reason)
-    if case.state == State.FINDING and case.consequence == rulebook.Consequence.RECTIFY:
-        raise CaseActionError(
-            _("This finding must first be given a rectification period; exit follows only if it is not met.")
-        )
-    case = _move(
-        case,
-        Action.ORDER_EXIT,
-        by=by,
-        reason=reason,
-        data={"plan": plan.value},
-        exit_plan=plan.value,
-        exit_ordered_on=today,
-    )
-    _resolve(case, Escalation.Kind.ORDER_OVERDUE)
-    for kind in exit_plans.PLANS[plan]:
-        norm = exit_plans.norm_for(plan, kind)
-        ExitMeasure.objects.create(
-            case=case,
-            kind=kind.value,
-            unit=norm.unit,
-            deadline=deadlines.period_end(today, months=norm.months, days=norm.days),
-        )
-    return case
+    _check_person(by, Action.ORDER_EXIT, case)
+    step = _step(case, Action.ORDER_EXIT)
+    issued_on = issued_on or today
+    served_on = served_on or issued_on
+    _check_dates(issued_on, served_on, today)
+    decision = _issue(
+        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason,
+        order=[_("the equipment is eliminated at once; the capacity exits by: %(plan)s")
+               % {"plan": dict(EXIT_PLAN_CHOICES)[plan.value]}],
+    )  # fmt: skip
+    return _start_exit(case, Action.ORDER_EXIT, plan=plan, by=by, reason=reason, decision=decision)
+
+
+@transaction.atomic
+def revoke_licence(
+    *,
+    case: Case,
+    by: User,
+    reason: str,
+    plan: exit_plans.ExitPlan = exit_plans.ExitPlan.CLOSE_ENTERPRISE,
+    today: dt.date | None = None,
+    issued_on: dt.date | None = None,
+    served_on: dt.date | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """Market regulation revokes the business licence in a serious quality case (产品质量法 art. 49)."""
+    case = _lock(case, expected_version)
+    today = today or _today()
+    reason = _require_reason(reason)
+    _check_person(by, Action.REVOKE_LICENCE, case)
+    step = _step(case, Action.REVOKE_LICENCE)
+    issued_on = issued_on or today
+    served_on = served_on or issued_on
+    _check_dates(issued_on, served_on, today)
+    decision = _issue(
+        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason,
+        order=[_("the business licence is revoked")],
+    )  # fmt: skip
+    return _start_exit(case, Action.REVOKE_LICENCE, plan=plan, by=by, reason=reason, decision=decision)
 
 
 def complete_measure(
@@ -568,6 +1019,7 @@ def complete_measure(
     by: User,
     done_on: dt.date,
     note: str = "",
+    notice: str = "",
     files: Iterable[UploadedFile] = (),
     today: dt.date | None = None,
     expected_version: int | None = None,
@@ -576,6 +1028,10 @@ def complete_measure(
     checked = _check_files(files)
     if done_on > today:
         raise CaseActionError(_("The date a measure was carried out cannot be in the future."))
+    if measure.kind in exit_plans.NEEDS_NOTICE and not notice.strip():
+        raise CaseActionError(
+            _("Cutting power or water is an enforcement measure: record the notice the enterprise was given.")
+        )
     with transaction.atomic():
         case = _lock(measure.case, expected_version)
         if case.state not in (State.EXIT_ORDERED, State.EXITED, State.ACCEPTED):
@@ -585,7 +1041,7 @@ def complete_measure(
         if not checked and not measure.evidence.exists():
             raise CaseActionError(_("Please attach evidence (photos, a certificate or a receipt)."))
         updated = ExitMeasure.objects.filter(pk=measure.pk, done_on__isnull=True).update(
-            done_on=done_on, done_by=by, note=note
+            done_on=done_on, done_by=by, note=note, notice=notice.strip()[:300]
         )
         if updated != 1:
             raise StaleCase(_("This measure has already been recorded as done."))
@@ -597,7 +1053,8 @@ def complete_measure(
             "measure_done",
             by=by,
             reason=note,
-            data={"measure": measure.kind, "done_on": done_on.isoformat()},
+            data={"measure": measure.kind, "done_on": done_on.isoformat(), "notice": notice.strip()},
+            dated=done_on,
         )
         if measure.kind == exit_plans.MeasureKind.DISMANTLING and case.line_id:
             ProductionLine.objects.filter(pk=case.line_id).exclude(status=LineStatus.EXITED).update(
@@ -617,19 +1074,21 @@ def confirm_exit(
 ) -> Case:
     case = _lock(case, expected_version)
     today = today or _today()
+    _check_person(by, Action.CONFIRM_EXIT, case)
+    _step(case, Action.CONFIRM_EXIT)
     plan = exit_plans.ExitPlan(case.exit_plan) if case.exit_plan else None
     may_follow = (
         exit_plans.MAY_FOLLOW_EXIT if plan is exit_plans.ExitPlan.SEAL_THEN_DISMANTLE else frozenset()
-    )
+    ) | {exit_plans.MeasureKind.LICENCE_REVOCATION}
     missing = [
         m.get_kind_display() for m in case.measures.filter(done_on__isnull=True) if m.kind not in may_follow
     ]
-    if missing and case.state == State.EXIT_ORDERED:
+    if missing:
         raise CaseActionError(
             _("These exit measures are not done yet: %(measures)s.")
             % {"measures": "、".join(map(str, missing))}
         )
-    case = _move(case, Action.CONFIRM_EXIT, by=by, reason=reason, exited_on=today)
+    case = _move(case, Action.CONFIRM_EXIT, by=by, reason=reason, exited_on=today, dated=today)
     if case.line_id:
         ProductionLine.objects.filter(pk=case.line_id).update(status=LineStatus.EXITED, exited_on=today)
     elif plan is exit_plans.ExitPlan.CLOSE_ENTERPRISE:
@@ -652,15 +1111,23 @@ def accept_exit(
 ) -> Case:
     case = _lock(case, expected_version)
     today = today or _today()
+    _check_person(by, Action.ACCEPT, case)
+    step = _step(case, Action.ACCEPT)
     if not record_text.strip() or not team.strip():
         raise CaseActionError(_("The acceptance needs its team and its record."))
     if accepted_on > today or (case.exited_on and accepted_on < case.exited_on):
         raise CaseActionError(_("The acceptance date must lie between the exit and today."))
+    decision = _issue(
+        case, step, by=by, issued_on=accepted_on, served_on=None, reason=record_text,
+        order=[_("acceptance team: %(team)s; the exit is accepted") % {"team": team.strip()}],
+    )  # fmt: skip
     return _move(
         case,
         Action.ACCEPT,
         by=by,
         reason=record_text,
+        dated=accepted_on,
+        data=_decided(decision),
         accepted_on=accepted_on,
         acceptance_team=team.strip(),
         acceptance_record=record_text.strip(),
@@ -676,14 +1143,19 @@ def archive_case(
     today: dt.date | None = None,
     expected_version: int | None = None,
 ) -> Case:
+    """Archived only when every exit measure is done, dismantling included: after archive nothing can
+    be recorded on the case."""
     case = _lock(case, expected_version)
     today = today or _today()
+    _check_person(by, Action.ARCHIVE, case)
+    _step(case, Action.ARCHIVE)
     due = deadlines.period_end(today, months=exit_plans.REINSPECTION_MONTHS)
     return _move(
         case,
         Action.ARCHIVE,
         by=by,
         reason=reason,
+        dated=today,
         data={"reinspection_due": due.isoformat()},
         archived_at=timezone.now(),
         reinspection_due=due,
@@ -701,8 +1173,12 @@ def record_reinspection(
     today: dt.date | None = None,
     expected_version: int | None = None,
 ) -> ReInspection:
+    """回头看. Resumed production opens a new case that goes to closure at once (no new rectification
+    period); the line is marked resumed, so it no longer counts as exited."""
     case = _lock(case, expected_version)
     today = today or _today()
+    _check_person(by, Action.RECORD_REINSPECTION, case)
+    _step(case, Action.RECORD_REINSPECTION)
     if inspected_on > today:
         raise CaseActionError(_("The re-inspection date cannot be in the future."))
     if resumed and not notes.strip():
@@ -710,7 +1186,9 @@ def record_reinspection(
     new_case = None
     if resumed:
         assert case.finding is not None
-        new_case = open_case(finding=_copy_finding(case.finding, by=by), by=by, parent=case)
+        new_case = open_case(finding=_copy_finding(case.finding, by=by), by=by, parent=case, resumed=True)
+        if case.line_id:
+            ProductionLine.objects.filter(pk=case.line_id).update(status=LineStatus.RESUMED)
     visit = ReInspection.objects.create(
         case=case, inspected_on=inspected_on, resumed=resumed, notes=notes, recorded_by=by, new_case=new_case
     )
@@ -721,6 +1199,7 @@ def record_reinspection(
         Action.RECORD_REINSPECTION,
         by=by,
         reason=notes,
+        dated=inspected_on,
         data={"resumed": resumed, "new_case": new_case.pk if new_case else None},
         reinspection_due=None if resumed else next_due,
     )

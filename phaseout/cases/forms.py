@@ -89,11 +89,35 @@ def rule_label(rule: rulebook.Rule) -> str:
     return f"{rule.title}（{limit}；{rule.version}）" + (f"［{mark}］" if mark else "")
 
 
-class OrderRectificationForm(VersionedForm):
-    reason = forms.CharField(label=_("Order text"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+class DecisionForm(VersionedForm):
+    """A decision as it stands on paper: the day it was issued and the day it was served (送达);
+    its clock runs from service. Decisions made before they are entered keep their real dates."""
+
+    issued_on = forms.DateField(label=_("Issued on"), widget=DATE)
+    served_on = forms.DateField(label=_("Served on"), widget=DATE)
+    reason = forms.CharField(
+        label=_("Facts and reasons"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
 
 
-class ExtensionForm(VersionedForm):
+def confirmation(text: Any) -> forms.BooleanField:
+    """An irreversible step asks for confirmation on the page, saying what will follow."""
+    return forms.BooleanField(
+        label=text,
+        required=True,
+        error_messages={"required": _("Please confirm that you mean to take this step.")},
+    )
+
+
+class OrderRectificationForm(DecisionForm):
+    pass
+
+
+class RestrictionForm(DecisionForm):
+    months = forms.IntegerField(label=_("Restricted for (months)"), min_value=1, max_value=3, initial=3)
+
+
+class ExtensionForm(DecisionForm):
     months = forms.IntegerField(
         label=_("Extension (months)"),
         min_value=1,
@@ -116,15 +140,70 @@ class ReasonForm(VersionedForm):
     reason = forms.CharField(label=_("Remarks"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class ExitOrderForm(VersionedForm):
+class DismissForm(VersionedForm):
+    reason = forms.CharField(
+        label=_("Why the proposal is dismissed"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    confirm = confirmation(_("I confirm: the proposal is closed without a decision against the enterprise."))
+
+
+class ArchiveForm(ReasonForm):
+    confirm = confirmation(
+        _("I confirm: the case is archived; nothing more can be recorded on it but re-inspections.")
+    )
+
+
+class ProposeClosureForm(VersionedForm):
+    issued_on = forms.DateField(label=_("Issued on"), widget=DATE)
+    reason = forms.CharField(
+        label=_("Why closure is proposed (the serious circumstances)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class ExitOrderForm(DecisionForm):
     plan = forms.ChoiceField(label=_("How the capacity exits"), choices=EXIT_PLAN_CHOICES)
     reason = forms.CharField(
         label=_("Exit order text and legal basis"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+    confirm = confirmation(
+        _("I confirm: the exit is ordered; its measures and their deadlines start from the day of service.")
+    )
+
+
+class RevokeForm(ExitOrderForm):
+    confirm = confirmation(
+        _("I confirm: the business licence is revoked and the enterprise closes; this cannot be undone here.")
+    )
+
+
+class ClosureDecisionForm(VersionedForm):
+    approved = forms.TypedChoiceField(
+        label=_("The people's government"),
+        coerce=lambda v: v == "yes",
+        choices=[("yes", _("approved the closure")), ("no", _("did not approve the closure"))],
+    )
+    approval_body = forms.CharField(label=_("Approving body"), max_length=100, required=False)
+    approval_number = forms.CharField(
+        label=_("Document number of the approval"), max_length=80, required=False
+    )
+    approval_date = forms.DateField(label=_("Date of the approval"), widget=DATE, required=False)
+    served_on = forms.DateField(label=_("Served on"), widget=DATE, required=False)
+    plan = forms.ChoiceField(label=_("How the capacity exits"), choices=EXIT_PLAN_CHOICES)
+    reason = forms.CharField(label=_("Remarks"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    confirm = confirmation(
+        _(
+            "I confirm: the government's decision is recorded; on approval the exit measures start from "
+            "service."
+        )
     )
 
 
 class MeasureDoneForm(VersionedForm):
     done_on = forms.DateField(label=_("Done on"), widget=DATE)
+    notice = forms.CharField(
+        label=_("Notice given to the enterprise (power and water cuts)"), max_length=300, required=False
+    )
     note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
     attachments = MultipleFileField(
         label=_("Evidence (photos before, during and after; certificate; receipt)")
@@ -176,6 +255,8 @@ class ExtensionRequestForm(VersionedForm):
 
 
 class ExtensionDecisionForm(forms.Form):
+    issued_on = forms.DateField(label=_("Issued on"), widget=DATE)
+    served_on = forms.DateField(label=_("Served on"), widget=DATE)
     grant = forms.TypedChoiceField(
         label=_("Decision"),
         coerce=lambda v: v == "yes",

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.orgs.models import Dimension
-from phaseout.rules.case_flow import State
+from phaseout.rules.case_flow import TERMINAL, State
 from phaseout.rules.exit_plans import ExitPlan
 from phaseout.rules.exit_plans import MeasureKind as Measure
 
@@ -94,10 +94,14 @@ class Finding(models.Model):
 
 
 class CaseState(models.TextChoices):
-    FINDING = State.FINDING.value, _("Finding")
+    FINDING = State.FINDING.value, _("Proposal awaiting decision")
+    DISMISSED = State.DISMISSED.value, _("Proposal dismissed")
     RECTIFYING = State.RECTIFYING.value, _("Rectification ordered")
+    RESTRICTED = State.RESTRICTED.value, _("Production restricted")
+    SUSPENDED = State.SUSPENDED.value, _("Suspended for rectification")
     OVERDUE = State.OVERDUE.value, _("Overdue or still non-compliant")
     VERIFIED = State.VERIFIED.value, _("Rectified and verified")
+    CLOSURE_PROPOSED = State.CLOSURE_PROPOSED.value, _("Closure proposed to the government")
     CLOSED = State.CLOSED.value, _("Closed (compliant)")
     EXIT_ORDERED = State.EXIT_ORDERED.value, _("Exit ordered")
     EXITED = State.EXITED.value, _("Exited")
@@ -105,7 +109,7 @@ class CaseState(models.TextChoices):
     ARCHIVED = State.ARCHIVED.value, _("Archived")
 
 
-OPEN_STATES = [s.value for s in State if s not in (State.CLOSED, State.ARCHIVED)]
+OPEN_STATES = [s.value for s in State if s not in TERMINAL]
 
 
 def case_number(year: int, pk: int) -> str:
@@ -140,11 +144,16 @@ class Case(models.Model):
     version = models.PositiveIntegerField(default=1)
     opened_at = models.DateTimeField(_("opened at"), auto_now_add=True)
 
-    order_date = models.DateField(_("rectification order date"), null=True, blank=True)
+    # The day the order with a clock (rectification, restriction, suspension) was served: its clock
+    # runs from there.
+    order_date = models.DateField(_("order served on"), null=True, blank=True)
     rectification_months = models.PositiveSmallIntegerField(null=True, blank=True)
     extension_months = models.PositiveSmallIntegerField(_("extension (months)"), default=0)
     deadline = models.DateField(_("rectification deadline"), null=True, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)
+    closure_proposed_on = models.DateField(_("closure proposed on"), null=True, blank=True)
+    # A case opened because exited capacity resumed production: it goes to closure at once.
+    resumed = models.BooleanField(_("resumed after exit"), default=False)
     exit_plan = models.CharField(_("exit plan"), max_length=30, blank=True)
     exit_ordered_on = models.DateField(_("exit order date"), null=True, blank=True)
     exited_on = models.DateField(_("exited on"), null=True, blank=True)
@@ -170,7 +179,7 @@ class Case(models.Model):
             models.CheckConstraint(name="case_extension_capped", condition=models.Q(extension_months__lte=3)),
             models.CheckConstraint(
                 name="case_rectifying_has_deadline",
-                condition=~models.Q(state="rectifying")
+                condition=~models.Q(state__in=["rectifying", "restricted"])
                 | models.Q(deadline__isnull=False, order_date__isnull=False),
             ),
             models.CheckConstraint(
@@ -186,7 +195,9 @@ class Case(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["deadline"], name="case_open_deadline_idx", condition=models.Q(state="rectifying")
+                fields=["deadline"],
+                name="case_clocked_deadline_idx",
+                condition=models.Q(state__in=["rectifying", "restricted"]),
             ),
             models.Index(fields=["territory", "state", "-id"], name="case_territory_state_idx"),
             models.Index(fields=["dimension", "state", "-id"], name="case_dimension_state_idx"),
@@ -210,7 +221,9 @@ class CaseEvent(models.Model):
     from_state = models.CharField(max_length=20, choices=CaseState.choices, blank=True)
     to_state = models.CharField(max_length=20, choices=CaseState.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
-    at = models.DateTimeField()
+    at = models.DateTimeField()  # when it was entered
+    # The day of the record: decided or issued, or done — not the moment of data entry.
+    dated = models.DateField(null=True, blank=True)
     reason = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
 
@@ -251,6 +264,7 @@ class MeasureKind(models.TextChoices):
     DISMANTLING = Measure.DISMANTLING.value, _("Dismantling")
     PUBLIC_PLEDGE = Measure.PUBLIC_PLEDGE.value, _("Public pledge not to resume")
     WEBSITE_ANNOUNCEMENT = Measure.WEBSITE_ANNOUNCEMENT.value, _("Announcement on the city website")
+    LICENCE_REVOCATION = Measure.LICENCE_REVOCATION.value, _("Licences revoked by their issuing departments")
 
 
 class ExitMeasure(models.Model):
@@ -263,6 +277,10 @@ class ExitMeasure(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     note = models.TextField(_("note"), blank=True)
+    # An enforcement measure needs a statute behind it (行政强制法 arts. 12–13): the basis it was taken
+    # under, and the notice given to the enterprise.
+    basis = models.CharField(_("legal basis"), max_length=300, blank=True)
+    notice = models.CharField(_("notice given"), max_length=300, blank=True)
     overdue_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -429,3 +447,84 @@ class ExtensionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.case_id} +{self.months}"
+
+
+class DocumentKind(models.TextChoices):
+    RECTIFICATION_NOTICE = "rectification_notice", _("Notice of rectification within a time limit")
+    EXTENSION_REPLY = "extension_reply", _("Reply to the extension request")
+    RESTRICTION_DECISION = "restriction_decision", _("Decision to restrict production")
+    SUSPENSION_DECISION = "suspension_decision", _("Decision to suspend production for rectification")
+    SAFETY_SUSPENSION_DECISION = (
+        "safety_suspension_decision",
+        _("Decision to suspend production and business"),
+    )
+    CLOSURE_PROPOSAL = "closure_proposal", _("Proposal to the people's government for closure")
+    CLOSURE_DECISION = "closure_decision", _("Decision to shut down (close)")
+    REVOCATION_NOTICE = "revocation_notice", _("Notice of revocation of the business licence")
+    ACCEPTANCE_OPINION = "acceptance_opinion", _("Acceptance opinion")
+    ANNOUNCEMENT = "announcement", _("Website announcement")
+
+
+class DocumentSequence(models.Model):
+    """An issuing body's own sequence of document numbers, per year."""
+
+    issuer = models.CharField(max_length=60)
+    year = models.PositiveSmallIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "year"], name="document_sequence_once")]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.year}: {self.last}"
+
+
+class Decision(models.Model):
+    """A decision taken by a person for a body, with the dates on its record, and its formal document.
+
+    Clocks run from `served_on`; `entered_at` keeps when it was typed in beside the real dates."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    action = models.CharField(_("decision"), max_length=40)
+    kind = models.CharField(_("document"), max_length=40, choices=DocumentKind.choices)
+    issuer = models.CharField(_("issued by"), max_length=100)
+    number = models.CharField(_("document number"), max_length=80)
+    year = models.PositiveSmallIntegerField()
+    serial = models.PositiveIntegerField(null=True, blank=True)
+    department = models.ForeignKey(
+        "orgs.Department", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_on = models.DateField(_("issued on"))
+    served_on = models.DateField(_("served on"), null=True, blank=True)
+    entered_at = models.DateTimeField(_("entered at"))
+    approval_body = models.CharField(_("approved by"), max_length=100, blank=True)
+    approval_number = models.CharField(_("approval document number"), max_length=80, blank=True)
+    approval_date = models.DateField(_("approval date"), null=True, blank=True)
+    basis = models.TextField(_("legal basis"), blank=True)
+    # The document as issued (title, recipient, paragraphs, signature): it never changes afterwards.
+    content = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["issued_on", "id"]
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "year", "serial"],
+                condition=models.Q(serial__isnull=False),
+                name="decision_number_once",
+            ),
+            models.CheckConstraint(
+                name="decision_served_after_issue",
+                condition=models.Q(served_on__isnull=True) | models.Q(served_on__gte=models.F("issued_on")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise RuntimeError("decisions are kept as issued")
+        super().save(*args, **kwargs)

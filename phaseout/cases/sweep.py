@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from phaseout.cases.actions import append_event
 from phaseout.cases.models import Case, CaseState, Escalation, ExitMeasure
-from phaseout.rules.case_flow import Action
+from phaseout.rules.case_flow import CLOCKED, Action
 
 
 @dataclass
@@ -63,12 +63,11 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
     now = timezone.now()
     result = SweepResult()
 
-    candidates = Case.objects.filter(state=CaseState.RECTIFYING, deadline__lt=today).values_list(
-        "pk", flat=True
-    )
-    for pk in list(candidates):
+    clocked = [s.value for s in CLOCKED]  # rectification and restricted production
+    candidates = Case.objects.filter(state__in=clocked, deadline__lt=today).values_list("pk", "state")
+    for pk, state in list(candidates):
         with transaction.atomic():
-            claimed = Case.objects.filter(pk=pk, state=CaseState.RECTIFYING, deadline__lt=today).update(
+            claimed = Case.objects.filter(pk=pk, state=state, deadline__lt=today).update(
                 state=CaseState.OVERDUE, overdue_at=now, version=F("version") + 1
             )
             if not claimed:
@@ -78,7 +77,7 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
             append_event(
                 case,
                 Action.MARK_OVERDUE.value,
-                CaseState.RECTIFYING,
+                state,
                 CaseState.OVERDUE,
                 by=None,
                 reason=_("The rectification deadline %(deadline)s passed without verified compliance.")

@@ -5,6 +5,7 @@ import json
 import zipfile
 from collections.abc import Callable, Sequence
 from typing import Any, cast
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.models import User
@@ -17,17 +18,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from phaseout.cases import actions
+from phaseout.cases import actions, documents, steps
 from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError
-from phaseout.cases.models import Case, CaseState, Evidence, ExitMeasure, ExtensionRequest
+from phaseout.cases.models import Case, CaseState, Decision, Evidence, ExitMeasure, ExtensionRequest
 from phaseout.cases.permissions import actions_for, may
+from phaseout.officialdoc import FontMissing
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
+from phaseout.rules import case_flow
 from phaseout.rules.case_flow import Action
-from phaseout.rules.exit_plans import ExitPlan
 
 CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE, Role.AUDITOR)
 PAGE_SIZE = 50
@@ -191,28 +193,6 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/case_list.html", {"form": form, **_page(request, qs.order_by("-id"))})
 
 
-def _case_forms(case: Case, names: list[str]) -> dict[str, Any]:
-    v = {"version": case.version}
-    today = timezone.localdate()
-    forms: dict[str, Any] = {}
-    for name in names:
-        if name == Action.ORDER_RECTIFICATION:
-            forms[name] = f.OrderRectificationForm(initial=v)
-        elif name == Action.GRANT_EXTENSION:
-            forms[name] = f.ExtensionForm(initial=v)
-        elif name == Action.VERIFY_RECTIFIED:
-            forms[name] = f.VerifyForm(initial=v)
-        elif name == Action.ORDER_EXIT:
-            forms[name] = f.ExitOrderForm(initial={**v, "plan": ExitPlan.SEAL_THEN_DISMANTLE.value})
-        elif name == Action.ACCEPT:
-            forms[name] = f.AcceptanceForm(initial={**v, "accepted_on": today})
-        elif name == Action.RECORD_REINSPECTION:
-            forms[name] = f.ReInspectionForm(initial={**v, "inspected_on": today})
-        else:
-            forms[name] = f.ReasonForm(initial=v)
-    return forms
-
-
 @allow(*CASE_VIEWERS)
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = _person(request)
@@ -232,7 +212,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "measures": case.measures.prefetch_related("evidence"),
         "evidence": case.evidence.all(),
         "reinspections": case.reinspections.all(),
-        "action_forms": _case_forms(case, names),
+        "action_forms": steps.forms_for(case, names, timezone.localdate()),
+        "decisions": case.decisions.all(),
         "may_complete_measures": may(person, "complete_measure", case),
         "may_add_evidence": may(person, "add_evidence", case),
         "measure_form": f.MeasureDoneForm(initial={"version": case.version, "done_on": timezone.localdate()}),
@@ -247,9 +228,14 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else None
         ),
         "extension_decision_form": (
-            f.ExtensionDecisionForm() if may(person, Action.GRANT_EXTENSION, case) else None
+            f.ExtensionDecisionForm(
+                initial={"issued_on": timezone.localdate(), "served_on": timezone.localdate()}
+            )
+            if may(person, Action.GRANT_EXTENSION, case)
+            else None
         ),
         "labels": actions.ACTION_LABELS,
+        "path_steps": {s.action.value: s for s in case_flow.steps_for(case.dimension)},
     }
     return render(request, "cases/case_detail.html", context)
 
@@ -262,45 +248,24 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not may(person, action, case):
         raise PermissionDenied  # not this role's action, or no such action
     # The action itself refuses a move from the wrong state, with a message that says why.
-    form = _case_forms(case, [action])[action].__class__(request.POST)
+    spec = steps.STEPS.get(action)
+    if spec is None:
+        raise PermissionDenied
+    form = spec.form(request.POST)
     if not form.is_valid():
         _errors(request, form)
         return redirect("case-detail", case.pk)
     data = form.cleaned_data
-    user = _user(request)
-    common: dict[str, Any] = {"case": case, "by": user, "expected_version": data["version"]}
     try:
-        if action == Action.ORDER_RECTIFICATION:
-            actions.order_rectification(**common, reason=data["reason"])
-        elif action == Action.GRANT_EXTENSION:
-            actions.grant_extension(**common, months=data["months"], reason=data["reason"])
-        elif action == Action.VERIFY_RECTIFIED:
-            actions.verify_rectification(**common, passed=data["passed"], reason=data["reason"])
-        elif action == Action.CLOSE_COMPLIANT:
-            actions.close_compliant(**common, reason=data["reason"])
-        elif action == Action.ORDER_EXIT:
-            actions.order_exit(**common, plan=ExitPlan(data["plan"]), reason=data["reason"])
-        elif action == Action.CONFIRM_EXIT:
-            actions.confirm_exit(**common, reason=data["reason"])
-        elif action == Action.ACCEPT:
-            actions.accept_exit(
-                **common, accepted_on=data["accepted_on"], team=data["team"], record_text=data["record_text"]
-            )
-        elif action == Action.ARCHIVE:
-            actions.archive_case(**common, reason=data["reason"])
-        elif action == Action.RECORD_REINSPECTION:
-            visit = actions.record_reinspection(
-                **common, inspected_on=data["inspected_on"], resumed=data["resumed"], notes=data["notes"]
-            )
-            if visit.new_case is not None:
-                messages.warning(request, _("Production has resumed: a new case was opened."))
-                return redirect("case-detail", visit.new_case.pk)
-        else:  # pragma: no cover - actions_for only offers the actions above
-            raise PermissionDenied
+        result = spec.handler(case, _user(request), data, data["version"])
     except CaseActionError as exc:
         messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Done: %(action)s.") % {"action": actions.ACTION_LABELS[Action(action)]})
+        return redirect("case-detail", case.pk)
+    new_case = getattr(result, "new_case", None)
+    if new_case is not None:
+        messages.warning(request, _("Production has resumed: a new case was opened, to be closed at once."))
+        return redirect("case-detail", new_case.pk)
+    messages.success(request, _("Done: %(action)s.") % {"action": spec.label})
     return redirect("case-detail", case.pk)
 
 
@@ -354,7 +319,12 @@ def extension_decide(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         f.ExtensionDecisionForm(request.POST),
         lambda data: actions.decide_extension(
-            request=application, grant=data["grant"], note=data["note"], by=_user(request)
+            request=application,
+            grant=data["grant"],
+            note=data["note"],
+            by=_user(request),
+            issued_on=data["issued_on"],
+            served_on=data["served_on"],
         ),
         _("Decision recorded."),
         application.case_id,
@@ -376,6 +346,7 @@ def measure_done(request: HttpRequest, pk: int) -> HttpResponse:
             by=_user(request),
             done_on=data["done_on"],
             note=data["note"],
+            notice=data["notice"],
             files=data["attachments"],
             expected_version=data["version"],
         ),
@@ -425,8 +396,11 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("案件卷宗.txt", _summary_text(case))
         manifest = []
-        documents = list(_case_documents(case))
-        for index, (folder, evidence) in enumerate(documents, start=1):
+        for number, decision in enumerate(case.decisions.all(), start=1):
+            archive.writestr(
+                f"000-决定文书/{number:02d}-{decision.content['title']}.docx", documents.docx_bytes(decision)
+            )
+        for index, (folder, evidence) in enumerate(documents.case_evidence(case), start=1):
             name = f"{index:03d}-{folder}/{evidence.original_name}"
             try:
                 with evidence.file.open("rb") as fh:
@@ -456,16 +430,6 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-def _case_documents(case: Case) -> list[tuple[str, Evidence]]:
-    docs: list[tuple[str, Evidence]] = []
-    if case.finding is not None:
-        docs += [("检查", e) for e in case.finding.inspection.evidence.all()]
-    for e in Evidence.objects.filter(measure__case=case).select_related("measure"):
-        docs.append((f"措施-{e.measure.get_kind_display() if e.measure else ''}", e))
-    docs += [("案件材料", e) for e in case.evidence.all()]
-    return sorted(docs, key=lambda d: (d[1].uploaded_at, d[1].pk))
-
-
 def _summary_text(case: Case) -> str:
     lines = [
         f"案件编号：{case.number}",
@@ -488,3 +452,52 @@ def _summary_text(case: Case) -> str:
     if case.acceptance_record:
         lines += ["", f"验收组：{case.acceptance_team}", f"验收记录：{case.acceptance_record}"]
     return "\n".join(lines) + "\n"
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.AUDITOR, Role.ENTERPRISE)
+def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own)."""
+    decision = get_object_or_404(Decision.objects.filter(case__in=scope.cases(_person(request))), pk=pk)
+    name = f"{decision.content['title']}-{decision.number}"
+    if fmt == "pdf":
+        try:
+            body, content_type = documents.pdf_bytes(decision), "application/pdf"
+        except FontMissing:
+            messages.error(request, _("PDF output needs the font AR PL UMing, which is not installed here."))
+            return redirect("case-detail", decision.case_id)
+    else:
+        body = documents.docx_bytes(decision)
+        content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.{fmt}"
+    return response
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.AUDITOR)
+def case_file_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The case file (卷宗) as one PDF: cover, contents, history, every document and all evidence."""
+    case = get_object_or_404(scope.cases(_person(request)).select_related("enterprise", "territory"), pk=pk)
+    try:
+        body = documents.case_file_pdf(case)
+    except FontMissing:
+        messages.error(request, _("PDF output needs the font AR PL UMing, which is not installed here."))
+        return redirect("case-detail", case.pk)
+    except FileNotFoundError as exc:
+        raise Http404(_("A document of this case is missing from storage.")) from exc
+    response = HttpResponse(body, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="case-{case.number}.pdf"'
+    return response
+
+
+@allow(Role.OFFICE, Role.DEPARTMENT)
+def proposals(request: HttpRequest) -> HttpResponse:
+    """拟处理: the findings of evaluations, inspections, signals and tip-offs awaiting a person's decision,
+    in the dimensions this person's department enforces."""
+    person = _person(request)
+    qs = (
+        scope.cases(person)
+        .filter(state=CaseState.FINDING, dimension__in=person.dimensions)
+        .select_related("enterprise", "territory", "industry", "line", "finding")
+        .order_by("id")
+    )
+    return render(request, "cases/proposals.html", _page(request, qs))

@@ -54,6 +54,8 @@ class Department(models.Model):
     territory = models.ForeignKey(Territory, on_delete=models.PROTECT, verbose_name=_("territory"))
     dimensions = models.JSONField(_("dimensions enforced"), default=list, blank=True)
     is_office = models.BooleanField(_("hosts the coordination office"), default=False)
+    # The prefix of the department's document numbers, e.g. 江发改 in 江发改〔2026〕12号.
+    doc_prefix = models.CharField(_("document number prefix"), max_length=20, blank=True)
 
     class Meta:
         ordering = ["code"]

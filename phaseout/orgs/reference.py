@@ -44,6 +44,7 @@ def load_reference() -> dict[str, int]:
                 "territory_id": row["territory"],
                 "dimensions": row["dimensions"],
                 "is_office": row["is_office"],
+                "doc_prefix": row.get("doc_prefix", ""),
             },
         )
     rates = _load("price_rates.json")

@@ -128,6 +128,7 @@ class LineStatus(models.TextChoices):
     SEALED = "sealed", _("Sealed")
     DISMANTLED = "dismantled", _("Dismantled")
     EXITED = "exited", _("Exited")
+    RESUMED = "resumed", _("Resumed after exit")
 
 
 class ProductionLine(models.Model):

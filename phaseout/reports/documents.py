@@ -1,9 +1,6 @@
 """Stage reports as official documents (.docx, GB/T 9704 layout) and their tables as .xlsx.
 
-Layout after GB/T 9704-2012: A4; margins top 37 mm, bottom 35 mm, left 28 mm, right 26 mm; the title
-in 2号 (22 pt) 小标宋, the body in 3号 (16 pt) 仿宋 with a fixed line height of 28 pt and a two-character
-first-line indent, first-level headings in 3号 黑体, page numbers "— N —" in 4号 (14 pt) at the foot.
-Fonts are named as the document standard names them; the receiving office's installed faces render them.
+The layout (GB/T 9704-2012) is phaseout/officialdoc.py's, shared with the decisions of the cases.
 """
 
 from __future__ import annotations
@@ -14,19 +11,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from docx import Document
-from docx.enum.section import WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docx.enum.text import WD_ALIGN_PARAGRAPH
 from rustpy_xlsxwriter import FastExcel
 
 from phaseout import exports
+from phaseout.officialdoc import BODY, HEADING, TITLE, new_document
+from phaseout.officialdoc import paragraph as _paragraph
+from phaseout.officialdoc import run_font as _font
 from phaseout.reports.ledger import Row, aggregate
 
-BODY, TITLE, HEADING, NUMBER = "仿宋", "方正小标宋简体", "黑体", "宋体"
 COLUMNS = [
     "序号",
     "企业名称",
@@ -71,65 +65,12 @@ def case_table(report: StageReport) -> list[list[str]]:
     return [CASE_COLUMNS, *body, total]
 
 
-def _font(run: object, name: str, size: float, bold: bool = False) -> None:
-    run.font.size = Pt(size)  # type: ignore[attr-defined]
-    run.font.bold = bold  # type: ignore[attr-defined]
-    run.font.name = name  # type: ignore[attr-defined]
-    properties = run._element.get_or_add_rPr()  # type: ignore[attr-defined]
-    fonts = properties.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        properties.append(fonts)
-    for attribute in ("w:eastAsia", "w:ascii", "w:hAnsi"):
-        fonts.set(qn(attribute), name)
-
-
-def _paragraph(document: object, text: str, *, font: str = BODY, size: float = 16, bold: bool = False,
-               align: int | None = None, indent: bool = False) -> object:  # fmt: skip
-    paragraph = document.add_paragraph()  # type: ignore[attr-defined]
-    fmt = paragraph.paragraph_format
-    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
-    fmt.line_spacing = Pt(28)
-    fmt.space_before = fmt.space_after = Pt(0)
-    if indent:
-        fmt.first_line_indent = Pt(size * 2)
-    if align is not None:
-        paragraph.alignment = align
-    _font(paragraph.add_run(text), font, size, bold)
-    return paragraph
-
-
-def _page_number(section: object) -> None:
-    footer = section.footer  # type: ignore[attr-defined]
-    paragraph = footer.paragraphs[0]
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _font(paragraph.add_run("— "), NUMBER, 14)
-    run = paragraph.add_run()
-    _font(run, NUMBER, 14)
-    for kind, text in (("begin", None), (None, "PAGE"), ("end", None)):
-        if kind:
-            element = OxmlElement("w:fldChar")
-            element.set(qn("w:fldCharType"), kind)
-        else:
-            element = OxmlElement("w:instrText")
-            element.set(qn("xml:space"), "preserve")
-            element.text = text
-        run._element.append(element)
-    _font(paragraph.add_run(" —"), NUMBER, 14)
-
-
 def _totals(rows: Iterable[Row]) -> list[dict[str, object]]:
     return aggregate(rows, "industry")
 
 
 def docx_bytes(report: StageReport) -> bytes:
-    document = Document()
-    section = document.sections[0]
-    section.page_height, section.page_width = Mm(297), Mm(210)
-    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
-    section.left_margin, section.right_margin = Mm(28), Mm(26)
-    section.start_type = WD_SECTION.NEW_PAGE
-    _page_number(section)
+    document = new_document()
     if report.doc_number:
         _paragraph(document, report.doc_number, align=WD_ALIGN_PARAGRAPH.CENTER)
     _paragraph(document, report.title, font=TITLE, size=22, align=WD_ALIGN_PARAGRAPH.CENTER)

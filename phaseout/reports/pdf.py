@@ -8,41 +8,17 @@ file reads the same everywhere. Without the font, PDF output is refused with a c
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from xml.sax.saxutils import escape
 
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
+from phaseout.officialdoc import pdf_font, pdf_page_number, pdf_template
 from phaseout.reports.documents import COLUMNS, StageReport, _totals, _values, case_heading, case_table
-
-FONT_PATHS = (
-    Path("/usr/share/fonts/truetype/arphic/uming.ttc"),
-    Path("/usr/share/fonts/truetype/arphic-uming/uming.ttc"),
-)
-FONT = "PhaseoutMing"
-
-
-class FontMissing(RuntimeError):
-    pass
-
-
-def _font() -> str:
-    if FONT in pdfmetrics.getRegisteredFontNames():
-        return FONT
-    for path in FONT_PATHS:
-        if path.exists():
-            pdfmetrics.registerFont(TTFont(FONT, str(path), subfontIndex=0))
-            return FONT
-    raise FontMissing("the font for PDF output (Debian package fonts-arphic-uming) is not installed")
 
 
 def pdf_bytes(report: StageReport) -> bytes:
-    font = _font()
+    font = pdf_font()
     title = ParagraphStyle("title", fontName=font, fontSize=22, leading=32, alignment=1)
     number = ParagraphStyle("number", fontName=font, fontSize=16, leading=28, alignment=1)
     body = ParagraphStyle("body", fontName=font, fontSize=16, leading=28, firstLineIndent=32)
@@ -96,20 +72,6 @@ def pdf_bytes(report: StageReport) -> bytes:
     day = report.issued_on
     story.append(Paragraph(f"{day.year}年{day.month}月{day.day}日", right))
 
-    def page_number(canvas: object, document: object) -> None:
-        canvas.saveState()  # type: ignore[attr-defined]
-        canvas.setFont(font, 14)  # type: ignore[attr-defined]
-        canvas.drawCentredString(A4[0] / 2, 20 * mm, f"— {canvas.getPageNumber()} —")  # type: ignore[attr-defined]
-        canvas.restoreState()  # type: ignore[attr-defined]
-
     buffer = io.BytesIO()
-    SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        topMargin=37 * mm,
-        bottomMargin=35 * mm,
-        leftMargin=28 * mm,
-        rightMargin=26 * mm,
-        title=report.title,
-    ).build(story, onFirstPage=page_number, onLaterPages=page_number)
+    pdf_template(buffer, report.title).build(story, onFirstPage=pdf_page_number, onLaterPages=pdf_page_number)
     return buffer.getvalue()

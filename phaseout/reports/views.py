@@ -230,7 +230,8 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             cases_year=data["end"].year,
         )
         if data["fmt"] == "pdf":
-            from phaseout.reports.pdf import FontMissing, pdf_bytes
+            from phaseout.officialdoc import FontMissing
+            from phaseout.reports.pdf import pdf_bytes
 
             try:
                 body = pdf_bytes(report)

@@ -1,0 +1,247 @@
+"""The formal documents decisions produce, and the case file (卷宗) as one PDF.
+
+A decision's document is composed once, when it is taken, from the record (the enterprise, the finding,
+the step's legal basis, the dates) and kept with the decision as issued; .docx and PDF are rendered
+from that in the GB/T 9704 layout (phaseout/officialdoc.py), with the issuer's seal area.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+from xml.sax.saxutils import escape
+
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.platypus import Image, PageBreak, Paragraph, Spacer, Table, TableStyle
+
+from phaseout.cases.models import Case, Decision, DocumentKind, Evidence
+from phaseout.officialdoc import (
+    HEADING,
+    TITLE,
+    new_document,
+    paragraph,
+    pdf_font,
+    pdf_page_number,
+    pdf_template,
+)
+
+TITLES = {
+    DocumentKind.RECTIFICATION_NOTICE: "责令限期整改通知书",
+    DocumentKind.EXTENSION_REPLY: "关于延期整改申请的批复",
+    DocumentKind.RESTRICTION_DECISION: "责令限制生产决定书",
+    DocumentKind.SUSPENSION_DECISION: "责令停产整治决定书",
+    DocumentKind.SAFETY_SUSPENSION_DECISION: "责令停产停业整顿决定书",
+    DocumentKind.CLOSURE_PROPOSAL: "关于提请责令停业整顿或者关闭的请示",
+    DocumentKind.CLOSURE_DECISION: "关停（关闭）决定书",
+    DocumentKind.REVOCATION_NOTICE: "吊销营业执照决定书",
+    DocumentKind.ACCEPTANCE_OPINION: "落后产能退出验收意见书",
+    DocumentKind.ANNOUNCEMENT: "落后产能退出公告",
+}
+
+RIGHTS = (
+    "如不服本决定，可以在收到本决定书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。"
+    "申请行政复议或者提起行政诉讼期间，本决定不停止执行（行政处罚法第七十三条）。"
+)
+
+
+def chinese_date(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _facts(case: Case) -> str:
+    enterprise = case.enterprise
+    text = f"{enterprise.name}（统一社会信用代码：{enterprise.uscc}"
+    if getattr(enterprise, "address", ""):
+        text += f"，地址：{enterprise.address}"
+    text += "）"
+    finding = case.finding
+    if finding is not None:
+        inspection = finding.inspection
+        text += f"：经{chinese_date(inspection.inspected_on)}检查，"
+        if case.line is not None:
+            text += f"你单位{case.line.name}"
+        text += f"不符合“{finding.rule_title}”"
+        if finding.measured_value is not None and finding.limit_value is not None:
+            measured = f"{finding.measured_value.normalize():f}{finding.unit}"
+            text += f"（实测{measured}，限值{finding.limit_value.normalize():f}{finding.unit}）"
+        text += f"，依据：{finding.rule_source}。"
+    return text
+
+
+def compose(
+    *,
+    kind: str,
+    case: Case,
+    number: str,
+    issuer: str,
+    issued_on: dt.date,
+    basis: str,
+    order: list[str],
+    reason: str = "",
+    recipient: str = "",
+    rights: bool = True,
+) -> dict[str, Any]:
+    """A document's content as issued: title, number, recipient, paragraphs, issuer and date."""
+    paragraphs = [_facts(case)]
+    if reason.strip():
+        paragraphs.append(reason.strip())
+    paragraphs.append(f"依据{basis}，" + "；".join(order) + "。" if order else f"依据：{basis}。")
+    if rights:
+        paragraphs.append(RIGHTS)
+    return {
+        "title": TITLES[DocumentKind(kind)],
+        "number": number,
+        "recipient": recipient or case.enterprise.name,
+        "paragraphs": paragraphs,
+        "issuer": issuer,
+        "date": issued_on.isoformat(),
+        "case": case.number,
+    }
+
+
+def docx_bytes(decision: Decision) -> bytes:
+    content = decision.content
+    document = new_document()
+    paragraph(document, content["number"], align=WD_ALIGN_PARAGRAPH.CENTER)
+    paragraph(document, content["title"], font=TITLE, size=22, align=WD_ALIGN_PARAGRAPH.CENTER)
+    paragraph(document, "")
+    paragraph(document, f"{content['recipient']}：")
+    for text in content["paragraphs"]:
+        paragraph(document, text, indent=True)
+    paragraph(document, "")
+    paragraph(document, "（印章）", font=HEADING, align=WD_ALIGN_PARAGRAPH.RIGHT)
+    paragraph(document, content["issuer"], align=WD_ALIGN_PARAGRAPH.RIGHT)
+    paragraph(document, chinese_date(dt.date.fromisoformat(content["date"])), align=WD_ALIGN_PARAGRAPH.RIGHT)
+    if decision.served_on:
+        paragraph(document, f"送达日期：{chinese_date(decision.served_on)}", size=14)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    font = pdf_font()
+    return {
+        "title": ParagraphStyle("title", fontName=font, fontSize=22, leading=32, alignment=1),
+        "number": ParagraphStyle("number", fontName=font, fontSize=16, leading=28, alignment=1),
+        "body": ParagraphStyle("body", fontName=font, fontSize=16, leading=28, firstLineIndent=32),
+        "plain": ParagraphStyle("plain", fontName=font, fontSize=16, leading=28),
+        "right": ParagraphStyle("right", fontName=font, fontSize=16, leading=28, alignment=2),
+        "small": ParagraphStyle("small", fontName=font, fontSize=12, leading=18),
+        "cell": ParagraphStyle("cell", fontName=font, fontSize=11, leading=16),
+    }
+
+
+def _decision_story(decision: Decision, styles: dict[str, ParagraphStyle]) -> list[object]:
+    content = decision.content
+    story: list[object] = [
+        Paragraph(escape(content["number"]), styles["number"]),
+        Paragraph(escape(content["title"]), styles["title"]),
+        Spacer(1, 12),
+        Paragraph(escape(f"{content['recipient']}："), styles["plain"]),
+    ]
+    story += [Paragraph(escape(text), styles["body"]) for text in content["paragraphs"]]
+    story += [
+        Spacer(1, 24),
+        Paragraph("（印章）", styles["right"]),
+        Paragraph(escape(content["issuer"]), styles["right"]),
+        Paragraph(chinese_date(dt.date.fromisoformat(content["date"])), styles["right"]),
+    ]
+    if decision.served_on:
+        story.append(Paragraph(f"送达日期：{chinese_date(decision.served_on)}", styles["small"]))
+    return story
+
+
+def pdf_bytes(decision: Decision) -> bytes:
+    buffer = io.BytesIO()
+    pdf_template(buffer, decision.content["title"]).build(
+        _decision_story(decision, _styles()), onFirstPage=pdf_page_number, onLaterPages=pdf_page_number
+    )
+    return buffer.getvalue()
+
+
+def case_evidence(case: Case) -> list[tuple[str, Evidence]]:
+    """Every piece of evidence of a case, with the folder it belongs in, in the order it was added."""
+    docs: list[tuple[str, Evidence]] = []
+    if case.finding is not None:
+        docs += [("检查", e) for e in case.finding.inspection.evidence.all()]
+    for e in Evidence.objects.filter(measure__case=case).select_related("measure"):
+        docs.append((f"措施-{e.measure.get_kind_display() if e.measure else ''}", e))
+    docs += [("案件材料", e) for e in case.evidence.all()]
+    return sorted(docs, key=lambda d: (d[1].uploaded_at, d[1].pk))
+
+
+def case_file_pdf(case: Case) -> bytes:
+    """The case file (卷宗): a cover, a table of contents, every document and every piece of evidence,
+    in the order of the record; PDF evidence is appended page by page, images are placed on a page."""
+    styles = _styles()
+    decisions = list(case.decisions.order_by("issued_on", "id"))
+    evidence = [e for _, e in case_evidence(case)]
+    contents = [("卷宗封面", ""), ("案件经过", "")]
+    contents += [(f"{d.content['title']}（{d.number}）", d.issued_on.isoformat()) for d in decisions]
+    contents += [(f"证据：{e.original_name}", e.uploaded_at.date().isoformat()) for e in evidence]
+    cover: list[object] = [
+        Spacer(1, 60),
+        Paragraph("推动落后产能退出案件卷宗", styles["title"]),
+        Spacer(1, 30),
+        Paragraph(escape(f"案件编号：{case.number}"), styles["plain"]),
+        Paragraph(escape(f"企业：{case.enterprise.name}（{case.enterprise.uscc}）"), styles["plain"]),
+        Paragraph(escape(f"所在地：{case.territory.name}"), styles["plain"]),
+        Paragraph(escape(f"维度：{case.get_dimension_display()}"), styles["plain"]),
+        Paragraph(escape(f"状态：{case.get_state_display()}"), styles["plain"]),
+        Paragraph(escape(f"立案：{case.opened_at.date().isoformat()}"), styles["plain"]),
+        PageBreak(),
+        Paragraph("目录", styles["title"]),
+        Spacer(1, 12),
+    ]
+    cell = styles["cell"]
+    rows = [[Paragraph(str(i), cell), Paragraph(escape(t), cell), Paragraph(d, cell)]
+            for i, (t, d) in enumerate(contents, start=1)]  # fmt: skip
+    table = Table(
+        [[Paragraph(h, styles["cell"]) for h in ("序号", "材料", "日期")], *rows], colWidths=[30, 300, 80]
+    )
+    table.setStyle(
+        TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("VALIGN", (0, 0), (-1, -1), "TOP")])
+    )
+    story: list[object] = [*cover, table, PageBreak(), Paragraph("案件经过", styles["title"]), Spacer(1, 12)]
+    for event in case.events.select_related("actor__person").order_by("at", "id"):
+        who = event.actor.person.display_name if event.actor and hasattr(event.actor, "person") else "系统"
+        day = (event.dated or event.at.date()).isoformat()
+        line = f"{day} {event.data.get('label', event.action)} — {who}"
+        if event.reason:
+            line += f"：{event.reason}"
+        story.append(Paragraph(escape(line), styles["small"]))
+    for decision in decisions:
+        story += [PageBreak(), *_decision_story(decision, styles)]
+    attachments: list[Evidence] = []
+    for item in evidence:
+        story += [
+            PageBreak(),
+            Paragraph(escape(f"证据：{item.original_name} {item.description}"), styles["plain"]),
+        ]
+        if item.content_type.startswith("image/"):
+            with item.file.open("rb") as fh:
+                image = Image(io.BytesIO(fh.read()))
+            scale = min(1.0, 400 / max(image.imageWidth, 1), 560 / max(image.imageHeight, 1))
+            image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
+            story.append(image)
+        elif item.content_type == "application/pdf":
+            story.append(Paragraph("（原件PDF附后）", styles["small"]))
+            attachments.append(item)
+    buffer = io.BytesIO()
+    pdf_template(buffer, f"卷宗 {case.number}").build(
+        story, onFirstPage=pdf_page_number, onLaterPages=pdf_page_number
+    )
+    if not attachments:
+        return buffer.getvalue()
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(buffer.getvalue())))
+    for item in attachments:
+        with item.file.open("rb") as fh:
+            writer.append(PdfReader(io.BytesIO(fh.read())))
+    merged = io.BytesIO()
+    writer.write(merged)
+    return merged.getvalue()
