@@ -64,6 +64,31 @@ def env_dept(reference: None) -> Person:
 
 
 @pytest.fixture
+def safety_dept(reference: None) -> Person:
+    return _person("yjglj", Role.DEPARTMENT, department=Department.objects.get(code="jm-yjglj"))
+
+
+@pytest.fixture
+def quality_dept(reference: None) -> Person:
+    return _person("scjgj", Role.DEPARTMENT, department=Department.objects.get(code="jm-scjgj"))
+
+
+@pytest.fixture
+def competent(
+    energy_dept: Person, env_dept: Person, safety_dept: Person, quality_dept: Person
+) -> dict[str, Person]:
+    """The competent department's officer for each dimension (technology: the energy department, which
+    enforces it too)."""
+    return {
+        "energy": energy_dept,
+        "environment": env_dept,
+        "safety": safety_dept,
+        "quality": quality_dept,
+        "technology": energy_dept,
+    }
+
+
+@pytest.fixture
 def district(reference: None) -> Person:
     return _person("pengjiang", Role.DISTRICT, territory=Territory.objects.get(code="440703"))
 
