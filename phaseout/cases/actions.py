@@ -36,11 +36,11 @@ from phaseout.cases.models import (
     ReInspection,
 )
 from phaseout.orgs.models import Department
+from phaseout.registry.facts import line_facts
 from phaseout.registry.models import Enterprise, LineStatus, ProductionLine
 from phaseout.rules import deadlines, engine, exit_plans, rulebook
 from phaseout.rules.case_flow import Action, State, TransitionRefused, target_of
 from phaseout.rules.engine import LineFacts, Quantity
-from phaseout.standards.facts import line_facts
 
 ACTION_LABELS = {
     Action.ORDER_RECTIFICATION: gettext_lazy("order rectification"),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from phaseout.cases.models import Case
+from phaseout.cases.scope import cases as scoped_cases
 from phaseout.orgs.models import Person, Role
-from phaseout.orgs.scope import cases as scoped_cases
 from phaseout.rules.case_flow import Action, allowed_actions
 from phaseout.rules.case_flow import State as S
 

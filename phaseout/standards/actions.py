@@ -18,12 +18,12 @@ from phaseout.cases import actions as case_actions
 from phaseout.cases.errors import CaseActionError
 from phaseout.cases.models import Case, Finding, Inspection
 from phaseout.orgs.models import Department, Territory
+from phaseout.registry.facts import read_attributes
 from phaseout.registry.models import LineStatus, Measurement, ProductionLine
 from phaseout.rules.batch import ColumnsBuilder, evaluate_columns
 from phaseout.rules.case_flow import TERMINAL
 from phaseout.rules.engine import FactsError, LineFacts, Quantity
 from phaseout.rules.rulebook import Comparison, Rule, library
-from phaseout.standards.facts import read_attributes
 from phaseout.standards.models import EvaluationResult, EvaluationRun
 
 Progress = Callable[[str], None]
