@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class CasesConfig(AppConfig):
     name = "phaseout.cases"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from phaseout import jobs
+        from phaseout.cases.sweep import SUMMARY, job
+
+        jobs.register("cases", job, summary=SUMMARY, label=self.verbose_name)
