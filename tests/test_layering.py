@@ -93,3 +93,30 @@ def test_no_app_imports_a_private_name_of_another() -> None:
         if alias.name.startswith("_")
     ]
     assert private == []
+
+
+LAYER = {
+    "rules": 0,
+    "audit": 0,
+    "orgs": 1,
+    "web": 2,
+    "registry": 3,
+    "standards": 4,
+    "cases": 5,
+    "plans": 6,
+    "credit": 6,
+    "complaints": 6,
+    "disclosure": 6,
+    "prices": 6,
+    "reports": 7,
+}
+
+
+def test_every_app_imports_only_apps_below_it() -> None:
+    assert set(LAYER) == APPS  # a new app takes its place here
+    upward = sorted(
+        f"{path.relative_to(ROOT.parent)}:{node.lineno} {source} -> {target}"
+        for source, path, node, target in _imports()
+        if LAYER[target] >= LAYER[source]
+    )
+    assert upward == []

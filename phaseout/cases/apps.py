@@ -11,3 +11,8 @@ class CasesConfig(AppConfig):
         from phaseout.cases.sweep import SUMMARY, job
 
         jobs.register("cases", job, summary=SUMMARY, label=self.verbose_name)
+
+        from phaseout.cases.evaluation import open_finding
+        from phaseout.standards.actions import set_finding_opener
+
+        set_finding_opener(open_finding)
