@@ -1,7 +1,7 @@
 """`phaseout`: the one command for everything a user runs from a shell.
 
 phaseout serve [ADDR:PORT]   serve the platform (and, without a broker, sweep deadlines in-process)
-phaseout sweep [--today D]   mark overdue orders and measures and escalate them
+phaseout sweep [--today D]   run the periodic jobs (overdue orders and measures, submissions, tip-offs, ...)
 phaseout import FILE [--accept]   check (and import) an enterprise register
 phaseout demo                load reference and demo data and print the demo accounts
 phaseout evaluate [--date D] [--territory CODE] [--by USER] [--dry-run]
@@ -35,11 +35,11 @@ ALIASES = {
 def _sweep_forever(interval: int, stop: threading.Event) -> None:
     from django.db import close_old_connections
 
-    from phaseout.cases.sweep import sweep
+    from phaseout.jobs import run_jobs
 
     while not stop.is_set():
         try:
-            sweep()
+            run_jobs()  # a failing job is logged by the runner; the others still run
         except Exception:  # keep the server up; the next run tries again
             import logging
 

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 from stdnum.cn import uscc
 
+from phaseout.accounts import create_person
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
-from phaseout.orgs.actions import create_person
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.prices.actions import enter_rate
 from phaseout.prices.models import PriceRate

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "axes",
     "phaseout.audit",
     "phaseout.orgs",
+    "phaseout.web",
     "phaseout.registry",
     "phaseout.cases",
     "phaseout.standards",

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from phaseout import accounts, home
 from phaseout.cases import views as cases
 from phaseout.complaints import views as complaints
 from phaseout.credit import views as credit
@@ -13,20 +14,20 @@ from phaseout.reports import views as reports
 from phaseout.standards import views as standards
 
 urlpatterns = [
-    path("", orgs.home, name="home"),
+    path("", home.home, name="home"),
     path("accounts/login/", orgs.LoginView.as_view(), name="login"),
     path("accounts/logout/", orgs.logout_view, name="logout"),
-    path("dashboard/", orgs.dashboard, name="dashboard"),
-    path("audit/", orgs.audit_log, name="audit-log"),
-    path("people/", orgs.people, name="people"),
-    path("people/new/", orgs.person_create, name="person-create"),
-    path("people/<int:pk>/", orgs.person_edit, name="person-edit"),
+    path("dashboard/", home.dashboard, name="dashboard"),
+    path("audit/", home.audit_log, name="audit-log"),
+    path("people/", accounts.people, name="people"),
+    path("people/new/", accounts.person_create, name="person-create"),
+    path("people/<int:pk>/", accounts.person_edit, name="person-edit"),
     path("enterprises/", registry.enterprise_list, name="enterprise-list"),
     path("enterprises/new/", registry.enterprise_create, name="enterprise-create"),
     path("enterprises/import/", registry.import_upload, name="import-upload"),
     path("enterprises/import/<int:pk>/", registry.import_detail, name="import-detail"),
     path("enterprises/import/<int:pk>/accept/", registry.import_accept, name="import-accept"),
-    path("enterprises/<int:pk>/", registry.enterprise_detail, name="enterprise-detail"),
+    path("enterprises/<int:pk>/", home.enterprise_detail, name="enterprise-detail"),
     path("enterprises/<int:pk>/edit/", registry.enterprise_edit, name="enterprise-edit"),
     path("enterprises/<int:enterprise_id>/lines/new/", registry.line_edit, name="line-create"),
     path("enterprises/<int:enterprise_id>/lines/<int:pk>/", registry.line_detail, name="line-detail"),

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import translation
 
 from phaseout.orgs.models import Department, Person, Role, Territory
-from phaseout.orgs.reference import load_reference
+from phaseout.reference import load_reference
 from tests.factories import PersonFactory, UserFactory
 
 PASSWORD = "pw-Secret-123"

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from phaseout.cases import scope
 from phaseout.cases.models import Case
-from phaseout.orgs import scope
 from phaseout.orgs.access import ACCESS_ATTR, PUBLIC
 from phaseout.orgs.models import Person, Role, Territory
 from tests.conftest import client_for
@@ -166,7 +166,7 @@ def test_enterprise_sees_only_itself(two_districts) -> None:
 def test_capacity_totals_keep_units_apart(reference, office) -> None:
     import datetime as dt
 
-    from phaseout.orgs.views import exited_capacity
+    from phaseout.home import exited_capacity
     from tests.factories import LineFactory
 
     year = dt.date.today().year  # noqa: DTZ011

@@ -40,11 +40,11 @@ from phaseout.cases.models import (
     ReInspection,
 )
 from phaseout.orgs.models import Department
+from phaseout.registry.facts import line_facts
 from phaseout.registry.models import Enterprise, LineStatus, ProductionLine
 from phaseout.rules import case_flow, deadlines, engine, exit_plans, rulebook
 from phaseout.rules.case_flow import Action, State, TransitionRefused, target_of
 from phaseout.rules.engine import LineFacts, Quantity
-from phaseout.standards.facts import line_facts
 
 ACTION_LABELS = {
     Action.DISMISS: gettext_lazy("dismiss the proposal"),

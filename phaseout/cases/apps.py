@@ -5,3 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class CasesConfig(AppConfig):
     name = "phaseout.cases"
     verbose_name = _("Cases")
+
+    def ready(self) -> None:
+        from phaseout import jobs
+        from phaseout.cases.sweep import SUMMARY, job
+
+        jobs.register("cases", job, summary=SUMMARY, label=self.verbose_name)
+
+        from phaseout.cases.evaluation import open_finding
+        from phaseout.standards.actions import set_finding_opener
+
+        set_finding_opener(open_finding)

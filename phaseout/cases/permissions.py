@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from phaseout.cases.models import Case, MeasureKind
+from phaseout.cases.scope import cases as scoped_cases
 from phaseout.orgs.models import Person, Role
-from phaseout.orgs.scope import cases as scoped_cases
 from phaseout.rules import case_flow, rulebook
 from phaseout.rules.case_flow import Action, Body, allowed_steps
 from phaseout.rules.case_flow import State as S

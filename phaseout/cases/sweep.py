@@ -1,4 +1,6 @@
-"""The deadline sweep: marks overdue rectification orders and exit measures and escalates them.
+"""The cases' part of the periodic sweep: marks overdue rectification orders and exit measures and
+escalates them, and raises the re-inspections that fall due. Registered as the cases app's job in
+phaseout.jobs (see CasesConfig.ready); the other apps register their own.
 
 Idempotent and safe to run concurrently: each row is claimed by a compare-and-set update, so a
 second (or simultaneous) run finds nothing left to do and writes nothing twice.
@@ -13,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from phaseout.cases.actions import append_event
 from phaseout.cases.models import Case, CaseState, Escalation, ExitMeasure
@@ -24,27 +27,22 @@ class SweepResult:
     orders_overdue: int = 0
     measures_overdue: int = 0
     reinspections_due: int = 0
-    submissions_reminded: int = 0
-    submissions_overdue: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """The counts by the names SUMMARY uses."""
+        return {
+            "orders": self.orders_overdue,
+            "measures": self.measures_overdue,
+            "visits": self.reinspections_due,
+        }
 
     def __str__(self) -> str:
-        submissions = _("Submissions reminded: %(reminded)d; submissions overdue: %(overdue)d.") % {
-            "reminded": self.submissions_reminded,
-            "overdue": self.submissions_overdue,
-        }
-        return (
-            _(
-                "Orders overdue: %(orders)d; exit measures overdue: %(measures)d; "
-                "re-inspections due: %(visits)d."
-            )
-            % {
-                "orders": self.orders_overdue,
-                "measures": self.measures_overdue,
-                "visits": self.reinspections_due,
-            }
-            + " "
-            + submissions
-        )
+        return str(SUMMARY) % self.counts()
+
+
+SUMMARY = gettext_lazy(
+    "Orders overdue: %(orders)d; exit measures overdue: %(measures)d; re-inspections due: %(visits)d."
+)
 
 
 def _escalate(
@@ -58,9 +56,9 @@ def _escalate(
     return True
 
 
-def sweep(*, today: dt.date | None = None) -> SweepResult:
-    today = today or timezone.localdate()
-    now = timezone.now()
+def sweep(*, today: dt.date | None = None, now: dt.datetime | None = None) -> SweepResult:
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
     result = SweepResult()
 
     clocked = [s.value for s in CLOCKED]  # rectification and restricted production
@@ -114,14 +112,9 @@ def sweep(*, today: dt.date | None = None) -> SweepResult:
         assert case.reinspection_due is not None
         if _escalate(case, Escalation.Kind.REINSPECTION_DUE, case.reinspection_due, now):
             result.reinspections_due += 1
-    from phaseout.plans.actions import sweep_submissions  # plans build on cases, not the other way
-
-    result.submissions_reminded, result.submissions_overdue = sweep_submissions(now=now, today=today)
-    from phaseout.credit.actions import lift_after_exit, propose
-
-    propose(today=today)
-    lift_after_exit(today=today)
-    from phaseout.complaints.actions import escalate_overdue
-
-    escalate_overdue(now=now, today=today)
     return result
+
+
+def job(*, now: dt.datetime, today: dt.date) -> dict[str, int]:
+    """The cases app's sweep job (phaseout.jobs)."""
+    return sweep(today=today, now=now).counts()

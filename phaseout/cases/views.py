@@ -3,12 +3,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.forms import ModelChoiceField
@@ -18,56 +17,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from phaseout.cases import actions, documents, steps
+from phaseout.cases import actions, documents, scope, steps
 from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError
 from phaseout.cases.models import Case, CaseState, Decision, Evidence, ExitMeasure, ExtensionRequest
 from phaseout.cases.permissions import actions_for, may
 from phaseout.officialdoc import FontMissing
-from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
 from phaseout.rules import case_flow
 from phaseout.rules.case_flow import Action
+from phaseout.web import current_person as _person
+from phaseout.web import current_user as _user
+from phaseout.web import form_errors as _errors
+from phaseout.web import paginate as _page
 
 CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE, Role.AUDITOR)
-PAGE_SIZE = 50
-
-
-def _person(request: HttpRequest) -> Person:
-    return request.person  # type: ignore[attr-defined]
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # the access middleware has let only people in
-    return request.user
-
-
-def _page(request: HttpRequest, qs: QuerySet[Any] | Sequence[Any]) -> dict[str, Any]:
-    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page
-    (a query set or a list already in memory)."""
-    try:
-        page = max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        page = 1
-    rows = list(qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
-    query = request.GET.copy()
-    query.pop("page", None)
-    return {
-        "rows": rows[:PAGE_SIZE],
-        "page": page,
-        "has_next": len(rows) > PAGE_SIZE,
-        "has_previous": page > 1,
-        "query": query.urlencode(),
-    }
-
-
-def _errors(request: HttpRequest, form: Any) -> None:
-    for field, errs in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
-        for err in errs:
-            messages.error(request, f"{label}：{err}" if label else err)
 
 
 # ── inspections ─────────────────────────────────────────────────────────────────────────

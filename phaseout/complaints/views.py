@@ -16,13 +16,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from phaseout.cases.views import _person, _user
+from phaseout.cases import scope as case_scope
 from phaseout.complaints import actions
 from phaseout.complaints.models import TipOff
-from phaseout.disclosure.views import throttled
-from phaseout.orgs import scope
+from phaseout.complaints.scope import tipoffs
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.models import Department, Person, Role, Territory
+from phaseout.web import current_person, current_user, throttled
 
 
 class TipOffForm(forms.Form):
@@ -202,19 +202,19 @@ STAFF = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.INTAKE)
 
 
 def _scope(person: Person) -> QuerySet[TipOff]:
-    return scope.tipoffs(person, TipOff.objects.select_related("department", "territory", "duplicate_of"))
+    return tipoffs(person, TipOff.objects.select_related("department", "territory", "duplicate_of"))
 
 
 @allow(*STAFF)
 def tipoff_list(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    rows = [(t, actions.overdue(t, today)) for t in _scope(_person(request))[:200]]
+    rows = [(t, actions.overdue(t, today)) for t in _scope(current_person(request))[:200]]
     return render(request, "complaints/list.html", {"rows": rows})
 
 
 @allow(*STAFF)
 def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     tipoff = get_object_or_404(_scope(person), pk=pk)
     context: dict[str, Any] = {
         "tipoff": tipoff,
@@ -222,7 +222,7 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "overdue": actions.overdue(tipoff, timezone.localdate()),
         "may_answer": person.role in (Role.OFFICE, Role.DEPARTMENT, Role.INTAKE),
         "may_reveal": person.role == Role.INTAKE,
-        "cases": scope.cases(person).filter(enterprise=tipoff.enterprise_id).order_by("-id")[:20]
+        "cases": case_scope.cases(person).filter(enterprise=tipoff.enterprise_id).order_by("-id")[:20]
         if tipoff.enterprise_id
         else [],
     }
@@ -230,16 +230,16 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action")
         try:
             if action == "reveal" and person.role == Role.INTAKE:
-                context["reporter"] = actions.reveal(tipoff=tipoff, by=_user(request))
+                context["reporter"] = actions.reveal(tipoff=tipoff, by=current_user(request))
                 return render(request, "complaints/detail.html", context)
             if action == "hand_over" and person.role in (Role.OFFICE, Role.INTAKE):
                 department = get_object_or_404(Department, pk=request.POST.get("department"))
-                actions.hand_over(tipoff=tipoff, department=department, by=_user(request))
+                actions.hand_over(tipoff=tipoff, department=department, by=current_user(request))
             elif action == "answer" and context["may_answer"]:
-                actions.answer(tipoff=tipoff, text=request.POST.get("answer", ""), by=_user(request))
+                actions.answer(tipoff=tipoff, text=request.POST.get("answer", ""), by=current_user(request))
             elif action == "link_case" and context["may_answer"]:
-                case = get_object_or_404(scope.cases(person), pk=request.POST.get("case"))
-                actions.link_case(tipoff=tipoff, case=case, by=_user(request))
+                case = get_object_or_404(case_scope.cases(person), pk=request.POST.get("case"))
+                actions.link_case(tipoff=tipoff, case=case, by=current_user(request))
             else:
                 return HttpResponse(status=403)
         except actions.TipOffError as exc:

@@ -11,12 +11,12 @@ from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
 from phaseout import exports
-from phaseout.cases.views import _person, _user
 from phaseout.credit import actions
 from phaseout.credit.models import Acknowledgement, Referral
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role
 from phaseout.registry.models import Licence
+from phaseout.web import current_person, current_user
 
 FIELDS = [
     ("enterprise_name", "失信主体名称"),
@@ -50,7 +50,7 @@ def _exchange(referral: Referral) -> dict[str, str]:
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
 def referrals(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     rows = Referral.objects.select_related("enterprise", "case").prefetch_related(
         "acknowledgements__measure", "acknowledgements__department"
     )
@@ -84,7 +84,7 @@ def referral_approve(request: HttpRequest, pk: int) -> HttpResponse:
             decision_number=request.POST.get("decision_number", ""),
             deciding_body=request.POST.get("deciding_body", ""),
             content=request.POST.get("content", ""),
-            by=_user(request),
+            by=current_user(request),
         )
         messages.success(request, _("Approved; the executing departments are asked to acknowledge."))
     except actions.CreditError as exc:
@@ -95,11 +95,11 @@ def referral_approve(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.DEPARTMENT)
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     ack = get_object_or_404(Acknowledgement, pk=pk)
     try:
         assert person.department is not None
-        actions.acknowledge(acknowledgement=ack, by=_user(request), department=person.department)
+        actions.acknowledge(acknowledgement=ack, by=current_user(request), department=person.department)
         messages.success(request, _("Acknowledged."))
     except actions.CreditError as exc:
         messages.error(request, str(exc))
@@ -111,7 +111,9 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 def licence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     licence = get_object_or_404(Licence, pk=pk)
     try:
-        actions.cancel_licence(licence=licence, by=_user(request), reason=request.POST.get("reason", ""))
+        actions.cancel_licence(
+            licence=licence, by=current_user(request), reason=request.POST.get("reason", "")
+        )
         messages.success(request, _("The licence is cancelled."))
     except actions.CreditError as exc:
         messages.error(request, str(exc))

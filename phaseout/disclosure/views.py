@@ -1,16 +1,13 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from typing import Any
 from xml.sax.saxutils import escape
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,11 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from phaseout import exports
-from phaseout.cases.views import _user
 from phaseout.disclosure import actions
 from phaseout.disclosure.models import ListKind, Snapshot
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.models import Role
+from phaseout.web import current_person, current_user, throttled
 
 COLUMNS = [
     ("enterprise", gettext_lazy("Enterprise")),
@@ -152,19 +149,6 @@ class ErrorReportForm(forms.Form):
     website = forms.CharField(required=False, widget=forms.HiddenInput)  # left empty by people; bots fill it
 
 
-def throttled(request: HttpRequest, scope: str) -> bool:
-    """At most PUBLIC_POSTS_PER_HOUR posts per address per hour for this scope."""
-    address = request.META.get("REMOTE_ADDR", "")
-    key = f"throttle:{scope}:{hashlib.sha256(address.encode()).hexdigest()}"
-    cache.add(key, 0, 3600)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, 3600)
-        count = 1
-    return count > settings.PUBLIC_POSTS_PER_HOUR
-
-
 @csrf_exempt  # an anonymous form on a cached page: no session to protect; throttled, with a honeypot
 @require_POST
 @public
@@ -200,7 +184,7 @@ def lists_admin(request: HttpRequest) -> HttpResponse:
 @allow(Role.OFFICE)
 def list_draft(request: HttpRequest) -> HttpResponse:
     try:
-        snapshot = actions.draft(kind=request.POST.get("kind", ""), by=_user(request))
+        snapshot = actions.draft(kind=request.POST.get("kind", ""), by=current_user(request))
     except actions.DisclosureError as exc:
         messages.error(request, str(exc))
         return redirect("lists-admin")
@@ -217,7 +201,7 @@ def list_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
 @allow(Role.OFFICE)
 def list_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     snapshot = get_object_or_404(Snapshot, pk=pk)
-    by = _user(request)
+    by = current_user(request)
     try:
         if action == "approve":
             actions.approve(snapshot=snapshot, by=by)
@@ -235,15 +219,14 @@ def list_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @allow(Role.OFFICE, Role.DEPARTMENT)
 def error_reports(request: HttpRequest) -> HttpResponse:
     """Reports of errors in published lists, for the department that owns the entry (the office: all)."""
-    from phaseout.cases.views import _person
     from phaseout.disclosure.models import ErrorReport
 
-    person = _person(request)
+    person = current_person(request)
     qs = ErrorReport.objects.select_related("snapshot", "department")
     if person.role == Role.DEPARTMENT:
         qs = qs.filter(department=person.department_id)
     if request.method == "POST":
         report = get_object_or_404(qs, pk=request.POST.get("report"))
-        actions.mark_handled(report=report, by=_user(request))
+        actions.mark_handled(report=report, by=current_user(request))
         return redirect("error-reports")
     return render(request, "disclosure/errors.html", {"reports": qs[:200]})

@@ -14,11 +14,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from phaseout.cases.views import _person, _user
-from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
-from phaseout.plans import actions
+from phaseout.plans import actions, scope
 from phaseout.plans.documents import UnreadableDocument
 from phaseout.plans.forms import (
     MapUnitForm,
@@ -31,6 +29,7 @@ from phaseout.plans.forms import (
 )
 from phaseout.plans.models import Plan, Programme, Submission, Task, TaskUnit, TimeExpression
 from phaseout.plans.parser import NotAPlan
+from phaseout.web import current_person, current_user
 
 READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
 
@@ -52,7 +51,7 @@ def _not_a_plan(exc: NotAPlan) -> str:
 
 @allow(*READERS)
 def plan_list(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     form = PlanUploadForm() if person.role == Role.OFFICE else None
     return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form})
 
@@ -65,7 +64,7 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["document"]
         try:
             plan = actions.import_plan(
-                name=upload.name, data=upload.read(), by=_user(request), year=form.cleaned_data["year"]
+                name=upload.name, data=upload.read(), by=current_user(request), year=form.cleaned_data["year"]
             )
         except UnreadableDocument as exc:
             form.add_error("document", str(exc))
@@ -83,7 +82,7 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
 
 @allow(*READERS)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     plan = get_object_or_404(Plan.objects.select_related("territory"), pk=pk)
     today = timezone.localdate()
     tasks = list(plan.tasks.select_related("section").prefetch_related("units__department"))
@@ -157,7 +156,7 @@ def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 match=form.cleaned_data["match"],
                 department=form.cleaned_data["department"],
-                by=_user(request),
+                by=current_user(request),
             )
             messages.success(request, _("Matched."))
         except actions.PlanError as exc:
@@ -174,7 +173,9 @@ def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpR
     form = ReviewTimeForm(request.POST, prefix=f"t{expression.pk}")
     if form.is_valid():
         try:
-            actions.review_time(expression=expression, date=form.cleaned_data["date"], by=_user(request))
+            actions.review_time(
+                expression=expression, date=form.cleaned_data["date"], by=current_user(request)
+            )
             messages.success(request, _("Reviewed."))
         except actions.PlanError as exc:
             messages.error(request, str(exc))
@@ -188,7 +189,7 @@ def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpR
 def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(Plan, pk=pk)
     try:
-        actions.confirm_plan(plan=plan, by=_user(request))
+        actions.confirm_plan(plan=plan, by=current_user(request))
         messages.success(request, _("The plan is confirmed; the submissions it asks for are now tracked."))
     except actions.PlanError as exc:
         messages.error(request, str(exc))
@@ -209,7 +210,7 @@ def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
                 add=data["add"],
                 remove=list(data["remove"]),
                 reason=data["reason"],
-                by=_user(request),
+                by=current_user(request),
             )
         except actions.PlanError as exc:
             form.add_error(None, str(exc))
@@ -238,7 +239,7 @@ def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
                 issued_on=form.cleaned_data["issued_on"],
                 text=form.cleaned_data["text"],
                 submissions=form.cleaned_data["submissions"],
-                by=_user(request),
+                by=current_user(request),
             )
             messages.success(request, _("Recorded."))
         except actions.PlanError as exc:
@@ -252,7 +253,7 @@ def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
 
 @allow(*ALL_STAFF_ROLES)
 def my_submissions(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     today = timezone.localdate()
     qs = scope.submissions(person, Submission.objects.filter(plan__status=Plan.Status.CONFIRMED))
     rows = [(s, s.status_on(today)) for s in qs.select_related("plan", "task", "department", "territory")]
@@ -261,7 +262,7 @@ def my_submissions(request: HttpRequest) -> HttpResponse:
 
 @allow(Role.DEPARTMENT, Role.DISTRICT, Role.OFFICE)
 def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     submission = get_object_or_404(
         scope.submissions(person, Submission.objects.select_related("plan", "task")).filter(
             Q(plan__status=Plan.Status.CONFIRMED)
@@ -276,7 +277,7 @@ def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
                 document=form.cleaned_data["document"],
                 numbers=form.numbers(),
                 note=form.cleaned_data["note"],
-                by=_user(request),
+                by=current_user(request),
             )
         except actions.PlanError as exc:
             form.add_error(None, str(exc))
@@ -295,7 +296,7 @@ def _programmes(person: Person) -> QuerySet[Programme]:
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
 def programme_list(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     form = None
     if person.role == Role.DEPARTMENT and person.department is not None:
         form = ProgrammeForm(request.POST or None, department=person.department)
@@ -313,7 +314,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
                     count=data["count"] or 0,
                     per_target=data["per_target"],
                     industry=data["industry"].code if data["industry"] else "",
-                    by=_user(request),
+                    by=current_user(request),
                 )
             except actions.PlanError as exc:
                 form.add_error(None, str(exc))
@@ -327,7 +328,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
 def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    programme = get_object_or_404(_programmes(_person(request)), pk=pk)
+    programme = get_object_or_404(_programmes(current_person(request)), pk=pk)
     today = timezone.localdate()
     status = actions.target_status(programme, today)
     targets = [

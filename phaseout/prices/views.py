@@ -12,8 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from phaseout import exports
-from phaseout.cases.views import _person, _user
-from phaseout.orgs import scope
+from phaseout.cases import scope
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role
 from phaseout.prices.actions import enter_rate
@@ -21,13 +20,14 @@ from phaseout.prices.forms import PriceRateForm
 from phaseout.prices.measures import Row, price_rows
 from phaseout.prices.models import PriceRate
 from phaseout.rules.prices import Utility
+from phaseout.web import current_person, current_user
 
 READERS = (Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
 KIND_LABELS = dict(PriceRate.Kind.choices)
 
 
 def _rows(request: HttpRequest) -> list[Row]:
-    return price_rows(scope.cases(_person(request)))
+    return price_rows(scope.cases(current_person(request)))
 
 
 def _on(request: HttpRequest) -> dt.date | None:
@@ -39,13 +39,13 @@ def _on(request: HttpRequest) -> dt.date | None:
 
 @allow(*READERS)
 def price_measures(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     form = PriceRateForm(request.POST or None) if person.role == Role.OFFICE else None
     if request.method == "POST":
         if form is None:
             raise Http404
         if form.is_valid():
-            enter_rate(rate=form.save(commit=False), by=_user(request))
+            enter_rate(rate=form.save(commit=False), by=current_user(request))
             messages.success(request, _("The rate has been entered."))
             return redirect("price-measures")
     on = _on(request)

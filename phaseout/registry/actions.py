@@ -192,8 +192,8 @@ def record_measurement(
 
 def elimination_class_lines(enterprise: Enterprise) -> list[str]:
     """Names of the enterprise's operating lines that today's rules put in the elimination class."""
+    from phaseout.registry.facts import line_facts
     from phaseout.rules import engine, rulebook
-    from phaseout.standards.facts import line_facts
 
     lib = rulebook.library()
     today = timezone.localdate()

@@ -11,12 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from phaseout.cases.views import _errors, _page, _person, _user
-from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
-from phaseout.registry import actions
+from phaseout.orgs.scope import territories
+from phaseout.registry import actions, scope
 from phaseout.registry.actions import territories_allowed
+from phaseout.registry.facts import line_facts
 from phaseout.registry.forms import (
     EnterpriseFilterForm,
     EnterpriseForm,
@@ -28,16 +28,16 @@ from phaseout.registry.forms import (
 from phaseout.registry.models import Enterprise, ImportBatch, Licence, ProductionLine
 from phaseout.rules.engine import FactsError, Status, evaluate
 from phaseout.rules.rulebook import library
-from phaseout.standards.facts import line_facts
+from phaseout.web import current_person, current_user, form_errors, paginate
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
 
 @allow(*ALL_STAFF_ROLES)
 def enterprise_list(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     form = EnterpriseFilterForm(request.GET or None)
-    cast(ModelChoiceField, form.fields["territory"]).queryset = scope.territories(person)
+    cast(ModelChoiceField, form.fields["territory"]).queryset = territories(person)
     qs = scope.enterprises(person).select_related("territory", "industry")
     if form.is_valid():
         data = form.cleaned_data
@@ -52,50 +52,29 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
         if data["industry"]:
             qs = qs.filter(industry=data["industry"])
     return render(
-        request, "registry/enterprise_list.html", {"form": form, **_page(request, qs.order_by("-id"))}
+        request, "registry/enterprise_list.html", {"form": form, **paginate(request, qs.order_by("-id"))}
     )
 
 
 @allow(*ALL_STAFF_ROLES)
 def enterprise_create(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
-    form = EnterpriseForm(request.POST or None, territories=scope.territories(person))
+    person = current_person(request)
+    form = EnterpriseForm(request.POST or None, territories=territories(person))
     if request.method == "POST" and form.is_valid():
-        enterprise = actions.create_enterprise(data=form.cleaned_data, by=_user(request))
+        enterprise = actions.create_enterprise(data=form.cleaned_data, by=current_user(request))
         messages.success(request, _("Enterprise registered."))
         return redirect("enterprise-detail", enterprise.pk)
     return render(request, "registry/enterprise_form.html", {"form": form})
 
 
-@allow(*ENTERPRISE_VIEWERS)
-def enterprise_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request)
-    enterprise = get_object_or_404(scope.enterprises(person).select_related("territory", "industry"), pk=pk)
-    return render(
-        request,
-        "registry/enterprise_detail.html",
-        {
-            "enterprise": enterprise,
-            "lines": enterprise.lines.all(),
-            "licences": enterprise.licences.all(),
-            "cases": scope.cases(person).filter(enterprise=enterprise).select_related("line"),
-            "inspections": scope.inspections(person)
-            .filter(enterprise=enterprise)
-            .select_related("department"),
-            "may_inspect": person.role in (Role.OFFICE, Role.DEPARTMENT) and bool(person.dimensions),
-            "may_edit": person.role in ALL_STAFF_ROLES,
-        },
-    )
-
-
 @allow(*ALL_STAFF_ROLES)
 def enterprise_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     enterprise = get_object_or_404(scope.enterprises(person), pk=pk)
-    form = EnterpriseForm(request.POST or None, instance=enterprise, territories=scope.territories(person))
+    form = EnterpriseForm(request.POST or None, instance=enterprise, territories=territories(person))
     if request.method == "POST" and form.is_valid():
         fresh = Enterprise.objects.get(pk=pk)
-        actions.update_enterprise(enterprise=fresh, data=form.cleaned_data, by=_user(request))
+        actions.update_enterprise(enterprise=fresh, data=form.cleaned_data, by=current_user(request))
         messages.success(request, _("Saved."))
         return redirect("enterprise-detail", pk)
     return render(request, "registry/enterprise_form.html", {"form": form, "enterprise": enterprise})
@@ -111,12 +90,12 @@ def _edit_part(
     saved: str,
 ) -> HttpResponse:
     """Create or edit a production line or a licence of an enterprise in the person's scope."""
-    enterprise = get_object_or_404(scope.enterprises(_person(request)), pk=enterprise_id)
+    enterprise = get_object_or_404(scope.enterprises(current_person(request)), pk=enterprise_id)
     part = get_object_or_404(model, pk=pk, enterprise=enterprise) if pk else model(enterprise=enterprise)
     form = form_class(request.POST or None, instance=part)
     if request.method == "POST" and form.is_valid():
         try:
-            actions.save_enterprise_part(part=form.save(commit=False), by=_user(request))
+            actions.save_enterprise_part(part=form.save(commit=False), by=current_user(request))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
@@ -148,17 +127,19 @@ def licence_edit(request: HttpRequest, enterprise_id: int, pk: int | None = None
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
 def import_upload(request: HttpRequest) -> HttpResponse:
     form = RegisterUploadForm(
-        request.POST or None, request.FILES or None, territories_allowed=territories_allowed(_person(request))
+        request.POST or None,
+        request.FILES or None,
+        territories_allowed=territories_allowed(current_person(request)),
     )
     if request.method == "POST":
         if form.is_valid():
             batch = actions.preview_import(
                 upload=form.cleaned_data["file"],
                 register=form.register,
-                by=_user(request),
+                by=current_user(request),
             )
             return redirect("import-detail", batch.pk)
-        _errors(request, form)
+        form_errors(request, form)
     return render(
         request, "registry/import_upload.html", {"form": form, "batches": ImportBatch.objects.all()[:10]}
     )
@@ -166,7 +147,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 def _batch(request: HttpRequest, pk: int) -> ImportBatch:
     batch = get_object_or_404(ImportBatch, pk=pk)
-    person = _person(request)
+    person = current_person(request)
     if batch.uploaded_by_id != request.user.pk and person.role != Role.OFFICE:
         raise PermissionDenied
     return batch
@@ -193,14 +174,14 @@ def import_accept(request: HttpRequest, pk: int) -> HttpResponse:
     elif not batch.valid_rows:
         messages.error(request, _("The file has no valid rows to import."))
     else:
-        actions.accept_import(batch=batch, by=_user(request))
+        actions.accept_import(batch=batch, by=current_user(request))
     return redirect("import-detail", batch.pk)
 
 
 @allow(*ENTERPRISE_VIEWERS)
 def line_detail(request: HttpRequest, enterprise_id: int, pk: int) -> HttpResponse:
     """A line's facts, its measured values, and what the standards say about it today."""
-    person = _person(request)
+    person = current_person(request)
     enterprise = get_object_or_404(scope.enterprises(person), pk=enterprise_id)
     line = get_object_or_404(
         ProductionLine.objects.select_related("enterprise"), pk=pk, enterprise=enterprise
@@ -212,7 +193,7 @@ def line_detail(request: HttpRequest, enterprise_id: int, pk: int) -> HttpRespon
             raise PermissionDenied
         if form.is_valid():
             try:
-                actions.record_measurement(line=line, by=_user(request), **form.cleaned_data)
+                actions.record_measurement(line=line, by=current_user(request), **form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:

@@ -11,14 +11,18 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.cases import scope as case_scope
 from phaseout.cases.models import Case, CaseState
-from phaseout.cases.views import _page, _person, _user
+from phaseout.complaints import scope as tipoff_scope
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
+from phaseout.plans import scope as plan_scope
 from phaseout.plans.models import Plan, Submission, TaskUnit
+from phaseout.registry import scope as registry_scope
 from phaseout.reports import documents, maps
 from phaseout.reports.ledger import GROUPS, Row, aggregate, filtered, ledger
+from phaseout.web import current_person, current_user, paginate
 from phaseout.widgets import DatePicker
 
 READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
@@ -34,7 +38,7 @@ GROUP_LABELS = {
 
 
 def _rows(person: Person) -> list[Row]:
-    rows = ledger(scope.lines(person))
+    rows = ledger(registry_scope.lines(person))
     if person.role == Role.DEPARTMENT:
         rows = [r for r in rows if r.dimension in person.dimensions or not r.dimension]
     return rows
@@ -48,7 +52,7 @@ def _params(request: HttpRequest) -> dict[str, str]:
 @allow(*READERS)
 def exit_ledger(request: HttpRequest) -> HttpResponse:
     params = _params(request)
-    rows = filtered(_rows(_person(request)), params)
+    rows = filtered(_rows(current_person(request)), params)
     if request.GET.get("format") == "xlsx":
         response = HttpResponse(documents.xlsx_bytes(rows), content_type=XLSX)
         response["Content-Disposition"] = 'attachment; filename="exit-ledger.xlsx"'
@@ -56,7 +60,12 @@ def exit_ledger(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "reports/ledger.html",
-        {"params": params, "count": len(rows), "totals": aggregate(rows, "industry"), **_page(request, rows)},
+        {
+            "params": params,
+            "count": len(rows),
+            "totals": aggregate(rows, "industry"),
+            **paginate(request, rows),
+        },
     )
 
 
@@ -65,7 +74,7 @@ def aggregates(request: HttpRequest) -> HttpResponse:
     group = request.GET.get("group", "year")
     if group not in GROUPS:
         group = "year"
-    rows = _rows(_person(request))
+    rows = _rows(current_person(request))
     table = []
     for item in aggregate(rows, group):
         link = urlencode({group: item["value"], "unit": item["unit"]})
@@ -180,12 +189,12 @@ def stage_report(request: HttpRequest) -> HttpResponse:
 
     from phaseout.plans import actions as plan_actions
 
-    person = _person(request)
+    person = current_person(request)
     today = timezone.localdate()
     unit = (
         person.department.name if person.department else (person.territory.name if person.territory else "")
     )
-    submissions = scope.submissions(
+    submissions = plan_scope.submissions(
         person,
         Submission.objects.filter(plan__status=Plan.Status.CONFIRMED).select_related(
             "plan", "task", "department", "territory"
@@ -212,12 +221,12 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             return response
         submission = data["submission"]
         cases = None
-        if person.role in scope.SEES_ALL or (submission and submission.kind == Submission.Kind.SUMMARY):
+        if scope.sees_all(person) or (submission and submission.kind == Submission.Kind.SUMMARY):
             from phaseout.reports.summary import year_summary
 
-            cases = year_summary(data["end"].year, cases=scope.cases(person), lines=scope.lines(person))[
-                "by_territory"
-            ]
+            cases = year_summary(
+                data["end"].year, cases=case_scope.cases(person), lines=registry_scope.lines(person)
+            )["by_territory"]
         report = documents.StageReport(
             doc_number=data["doc_number"],
             title=data["title"],
@@ -253,7 +262,7 @@ def stage_report(request: HttpRequest) -> HttpResponse:
                     numbers=_handed_in_figures(rows),
                     note=str(_("Produced from the exit ledger for %(start)s to %(end)s."))
                     % {"start": data["start"].isoformat(), "end": data["end"].isoformat()},
-                    by=_user(request),
+                    by=current_user(request),
                 )
             except plan_actions.PlanError as exc:
                 form.add_error("submission", str(exc))
@@ -276,9 +285,9 @@ def charts(request: HttpRequest) -> HttpResponse:
     from phaseout.plans.models import Plan, Submission
     from phaseout.reports.charts import bars
 
-    person = _person(request)
+    person = current_person(request)
     today = timezone.localdate()
-    cases = scope.cases(person)
+    cases = case_scope.cases(person)
     state_labels = dict(CaseState.choices)
     by_state = cases.values("state").annotate(n=Count("id")).order_by("state")
     open_cases = cases.exclude(state__in=[CaseState.CLOSED, CaseState.ARCHIVED])
@@ -304,7 +313,7 @@ def charts(request: HttpRequest) -> HttpResponse:
     missing_by_unit: dict[str, int] = {}
     if plan is not None:
         labels = dict(Submission.Status.choices)
-        for submission in scope.submissions(
+        for submission in plan_scope.submissions(
             person, plan.submissions.select_related("department", "territory")
         ):
             status = submission.status_on(today)
@@ -313,7 +322,7 @@ def charts(request: HttpRequest) -> HttpResponse:
                 missing_by_unit[submission.unit_name] = missing_by_unit.get(submission.unit_name, 0) + 1
     tipoff_labels = dict(TipOff.Status.choices)
     tipoff_counts = (
-        scope.tipoffs(person)
+        tipoff_scope.tipoffs(person)
         .values("status")
         .annotate(n=Count("id"), late=Count("id", filter=Q(escalated_at__isnull=False)))
     )
@@ -411,14 +420,14 @@ def _progress_maps(person: Person, cases: QuerySet[Case], year: int) -> list[dic
 def summary(request: HttpRequest) -> HttpResponse:
     from phaseout.reports.summary import year_summary
 
-    person = _person(request)
+    person = current_person(request)
     try:
         year = int(request.GET.get("year", timezone.localdate().year))
     except ValueError:
         year = timezone.localdate().year
     data = year_summary(
         year,
-        cases=scope.cases(person),
-        lines=scope.lines(person),
+        cases=case_scope.cases(person),
+        lines=registry_scope.lines(person),
     )
     return render(request, "reports/summary.html", {"s": data})

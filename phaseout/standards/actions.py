@@ -6,29 +6,48 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
-from phaseout.cases import actions as case_actions
-from phaseout.cases.errors import CaseActionError
-from phaseout.cases.models import Case, Finding, Inspection
-from phaseout.orgs.models import Department, Territory
+from phaseout.orgs.models import Territory
+from phaseout.registry.facts import read_attributes
 from phaseout.registry.models import LineStatus, Measurement, ProductionLine
 from phaseout.rules.batch import ColumnsBuilder, evaluate_columns
-from phaseout.rules.case_flow import TERMINAL
 from phaseout.rules.engine import FactsError, LineFacts, Quantity
 from phaseout.rules.rulebook import Comparison, Rule, library
-from phaseout.standards.facts import read_attributes
 from phaseout.standards.models import EvaluationResult, EvaluationRun
 
 Progress = Callable[[str], None]
 EVALUATED_STATUSES = (LineStatus.OPERATING, LineStatus.RECTIFYING)
-SYSTEM_INSPECTORS = "综合标准自动比对"
+
+
+class FindingOpener(Protocol):
+    """Opens the finding (and its case) for one breach: (the finding, or None; whether it is new)."""
+
+    def __call__(
+        self,
+        *,
+        rule: Rule,
+        row: dict[str, Any],
+        on: dt.date,
+        by: User,
+        run: EvaluationRun,
+        basis: str,
+        measured_value: Decimal | None,
+    ) -> tuple[Any, bool]: ...
+
+
+# Findings and cases belong to the cases app, which sits above standards: it gives its opener in
+# CasesConfig.ready() (phaseout.cases.evaluation.open_finding).
+_opener: dict[str, FindingOpener] = {}
+
+
+def set_finding_opener(opener: FindingOpener) -> None:
+    _opener["finding"] = opener
 
 
 def _latest_measurements(line_ids: list[int], on: dt.date) -> dict[int, dict[str, tuple[Decimal, str, int]]]:
@@ -42,18 +61,6 @@ def _latest_measurements(line_ids: list[int], on: dt.date) -> dict[int, dict[str
     for line_id, indicator, value, unit, pk in rows.iterator(chunk_size=5000):
         latest.setdefault(line_id, {}).setdefault(indicator, (value, unit, pk))
     return latest
-
-
-def _department_for(rule: Rule, territory_code: str) -> Department | None:
-    """The city department that enforces the rule, matched by the suffix of its code."""
-    city = territory_code[:4] + "00"
-    departments = library().vocabulary.departments
-    for code in rule.departments:
-        suffix = departments[code][1]
-        found = Department.objects.filter(territory_id=city, code__endswith=f"-{suffix}").first()
-        if found:
-            return found
-    return Department.objects.filter(territory_id=city, is_office=True).first()
 
 
 def _decimal(value: float) -> Decimal | None:
@@ -76,6 +83,8 @@ def run_evaluation(
 ) -> EvaluationRun:
     """Evaluate every operating line; record the breaches; open a finding (and its case) for each
     breach that has none yet. Running it again opens nothing twice."""
+    if open_cases and "finding" not in _opener:
+        raise RuntimeError("No finding opener: phaseout.cases gives it when its app is ready.")
     say = progress or (lambda message: None)
     lib = library()
     run = EvaluationRun.objects.create(on=on, territory=territory, started_by=by)
@@ -139,7 +148,7 @@ def run_evaluation(
             measurement = latest.get(row["id"], {}).get(rule.indicator)
             finding = None
             if open_cases:
-                finding, is_new = _open_finding(
+                finding, is_new = _opener["finding"](
                     rule=rule,
                     row=row,
                     on=on,
@@ -191,60 +200,3 @@ def run_evaluation(
             data={"status": run.status, "breaches": run.breaches, "opened": run.findings_opened},
         )
     return run
-
-
-def _open_finding(
-    *,
-    rule: Rule,
-    row: dict[str, Any],
-    on: dt.date,
-    by: User,
-    run: EvaluationRun,
-    basis: str,
-    measured_value: Decimal | None,
-) -> tuple[Finding | None, bool]:
-    """(the finding for this breach, whether it is new); an existing one is returned, not repeated."""
-    line_id = row["id"]
-    existing = Finding.objects.filter(line_id=line_id, rule_id=rule.id, basis=basis).first()
-    if existing:
-        return existing, False
-    active = (
-        Case.objects.filter(line_id=line_id, rule_id=rule.id)
-        .exclude(state__in=[s.value for s in TERMINAL])
-        .select_related("finding")
-        .first()
-    )
-    if active:
-        return active.finding, False
-    department = _department_for(rule, str(row["enterprise__territory_id"]))
-    if department is None:
-        return None, False
-    line = ProductionLine.objects.select_related("enterprise").get(pk=line_id)
-    try:
-        with transaction.atomic():
-            inspection = Inspection.objects.create(
-                department=department,
-                enterprise=line.enterprise,
-                line=line,
-                dimension=rule.dimension.value,
-                method=Inspection.Method.EVALUATION,
-                inspected_on=on,
-                inspectors=SYSTEM_INSPECTORS,
-                notes=_("Found by evaluation run #%(run)d against %(rule)s.")
-                % {"run": run.pk, "rule": rule.key},
-                recorded_by=by,
-            )
-            finding = case_actions.record_finding(
-                inspection=inspection,
-                rule_id=rule.id,
-                line=line,
-                measured_value=measured_value,
-                by=by,
-                basis=basis,
-            )
-    except IntegrityError:
-        # Another run opened it at the same moment.
-        return Finding.objects.filter(line_id=line_id, rule_id=rule.id, basis=basis).first(), False
-    except CaseActionError:
-        return None, False
-    return finding, True

@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from phaseout.cases.views import _page, _person, _user
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
 from phaseout.rules.engine import FactsError, Status, evaluate
@@ -19,6 +18,7 @@ from phaseout.rules.rulebook import Rule, library
 from phaseout.standards import tasks
 from phaseout.standards.forms import EvaluationForm, WhatIfForm
 from phaseout.standards.models import EvaluationResult, EvaluationRun
+from phaseout.web import current_person, current_user, paginate
 
 READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
 
@@ -99,12 +99,12 @@ def _runs(request: HttpRequest) -> QuerySet[EvaluationRun]:
 
 @allow(*READERS)
 def runs(request: HttpRequest) -> HttpResponse:
-    person = _person(request)
+    person = current_person(request)
     form = EvaluationForm()
     return render(
         request,
         "standards/runs.html",
-        {"form": form, "may_start": person.role == Role.OFFICE, **_page(request, _runs(request))},
+        {"form": form, "may_start": person.role == Role.OFFICE, **paginate(request, _runs(request))},
     )
 
 
@@ -118,14 +118,14 @@ def run_start(request: HttpRequest) -> HttpResponse:
                 messages.error(request, str(error))
         return redirect("evaluation-runs")
     on = form.cleaned_data["on"].isoformat()
-    user = _user(request)
+    user = current_user(request)
     transaction.on_commit(lambda: tasks.evaluate_registry.delay(on, user.pk))
     messages.success(request, _("The evaluation has started; its results appear below when it is done."))
     return redirect("evaluation-runs")
 
 
 def _results(request: HttpRequest, run: EvaluationRun) -> QuerySet[EvaluationResult]:
-    person = _person(request)
+    person = current_person(request)
     qs = run.results.select_related("enterprise", "line", "territory", "finding__case")
     if person.role == Role.DISTRICT:
         assert person.territory is not None
@@ -142,6 +142,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     consequence = request.GET.get("consequence", "")
     if consequence:
         qs = qs.filter(consequence=consequence)
-    context: dict[str, Any] = {"run": run, "consequence": consequence, **_page(request, qs)}
+    context: dict[str, Any] = {"run": run, "consequence": consequence, **paginate(request, qs)}
     context["query"] = f"consequence={consequence}" if consequence else ""
     return render(request, "standards/run_detail.html", context)

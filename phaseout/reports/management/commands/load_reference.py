@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from phaseout.orgs.reference import load_reference
+from phaseout.reference import load_reference
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from phaseout.orgs.models import Department, Territory
 from phaseout.prices.models import PriceRate
 from phaseout.registry.models import Industry
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def _load(name: str) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from phaseout.demo import DEMO_PASSWORD, load_demo
-from phaseout.orgs.reference import load_reference
+from phaseout.reference import load_reference
 
 
 class Command(BaseCommand):

@@ -1,0 +1,208 @@
+"""The pages that read every app: each person's home page (what waits for them), the dashboard, an
+enterprise's page (its registry entry with its cases and inspections) and the audit log.
+
+A top-level module, not an app: it sits above all the apps, so none of them depends on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from phaseout.audit.models import AuditEvent
+from phaseout.cases import scope as case_scope
+from phaseout.cases.models import CaseState, Escalation, ExitMeasure, ExtensionRequest
+from phaseout.complaints import scope as tipoff_scope
+from phaseout.complaints.models import TipOff
+from phaseout.orgs.access import ALL_STAFF_ROLES, allow
+from phaseout.orgs.models import Person, Role
+from phaseout.plans import scope as plan_scope
+from phaseout.plans.models import Plan, Submission
+from phaseout.registry import scope as registry_scope
+from phaseout.registry.models import CapacityUnit, Industry, LineStatus
+from phaseout.web import current_person, paginate
+
+ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
+
+# What each role acts on next: the states in which a case waits for them.
+WAITING_STATES: dict[str, list[str]] = {
+    Role.OFFICE: [
+        CaseState.FINDING,
+        CaseState.OVERDUE,
+        CaseState.VERIFIED,
+        CaseState.EXITED,
+        CaseState.ACCEPTED,
+    ],
+    Role.DEPARTMENT: [CaseState.FINDING, CaseState.OVERDUE, CaseState.VERIFIED, CaseState.EXITED],
+    Role.DISTRICT: [CaseState.EXIT_ORDERED],
+    Role.ENTERPRISE: [CaseState.RECTIFYING, CaseState.EXIT_ORDERED],
+}
+
+
+@allow(*Role)
+def home(request: HttpRequest) -> HttpResponse:
+    person = current_person(request)
+    today = timezone.localdate()
+    if person.role not in WAITING_STATES:
+        return render(request, "orgs/home_admin.html", {"today": today})
+    cases = case_scope.cases(person).select_related("enterprise", "line")
+    soon = today + dt.timedelta(days=30)
+    measures = ExitMeasure.objects.filter(
+        case__in=case_scope.cases(person), done_on__isnull=True
+    ).select_related("case__enterprise")
+    context = {
+        "today": today,
+        "due": cases.filter(state=CaseState.RECTIFYING, deadline__lte=soon).order_by("deadline")[:50],
+        "overdue": cases.filter(state=CaseState.OVERDUE).order_by("overdue_at")[:50],
+        "measures_due": measures.filter(deadline__lte=today + dt.timedelta(days=15)).order_by("deadline")[
+            :50
+        ],
+        "escalations": Escalation.objects.filter(
+            case__in=case_scope.cases(person), resolved_at__isnull=True
+        ).select_related("case__enterprise", "measure")[:50],
+        "waiting": cases.filter(state__in=WAITING_STATES[person.role]).order_by("id")[:50],
+        "extension_requests": (
+            ExtensionRequest.objects.filter(
+                case__in=case_scope.cases(person), status=ExtensionRequest.Status.PENDING
+            )
+            .select_related("case__enterprise")
+            .order_by("requested_at")[:50]
+            if person.role in (Role.OFFICE, Role.DEPARTMENT)
+            else []
+        ),
+        "reinspections": cases.filter(state=CaseState.ARCHIVED, reinspection_due__lte=soon).order_by(
+            "reinspection_due"
+        )[:50],
+        "submissions": _open_submissions(person, today),
+        "tipoffs": _open_tipoffs(person, today),
+    }
+    return render(request, "orgs/home.html", context)
+
+
+def _open_tipoffs(person: Person, today: dt.date) -> list[Any]:
+    """Tip-offs routed to my unit whose hand-over or answer falls due within three days, or is past."""
+    if person.role not in ALL_STAFF_ROLES:
+        return []
+    qs = tipoff_scope.tipoffs(
+        person,
+        TipOff.objects.exclude(status=TipOff.Status.ANSWERED).filter(
+            feedback_due__lte=today + dt.timedelta(days=3)
+        ),
+    )
+    return list(qs.order_by("feedback_due")[:50])
+
+
+def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:
+    """What my unit (the office: everyone) owes under confirmed plans: due within 15 days, or missing."""
+    qs = plan_scope.submissions(
+        person,
+        Submission.objects.filter(
+            plan__status=Plan.Status.CONFIRMED,
+            submitted_on__isnull=True,
+            due_date__lte=today + dt.timedelta(days=15),
+        ),
+    ).select_related("task", "department", "territory", "plan")
+    return [(s, s.status_on(today)) for s in qs.order_by("due_date")[:50]]
+
+
+def exited_capacity(person: Person, year: int) -> list[dict[str, Any]]:
+    """Capacity exited in `year` by industry, summed per unit: units are never added together."""
+    lines = registry_scope.lines(person).filter(status=LineStatus.EXITED, exited_on__year=year)
+    totals = (
+        lines.values("enterprise__industry", "capacity_unit")
+        .annotate(total=Sum("capacity"), count=Count("id"))
+        .order_by("enterprise__industry", "capacity_unit")
+    )
+    names = dict(Industry.objects.values_list("code", "name"))
+    units = dict(CapacityUnit.choices)
+    return [
+        {
+            "industry": names.get(row["enterprise__industry"], row["enterprise__industry"]),
+            "unit": units.get(row["capacity_unit"], row["capacity_unit"]),
+            "total": (row["total"] or Decimal(0)).normalize(),
+            "lines": row["count"],
+        }
+        for row in totals
+    ]
+
+
+@allow(*ALL_STAFF_ROLES, Role.AUDITOR)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    person = current_person(request)
+    year = timezone.localdate().year
+    cases = case_scope.cases(person)
+    by_state = dict(cases.values_list("state").annotate(n=Count("id")).order_by())
+    states = [(label, by_state.get(value, 0)) for value, label in CaseState.choices]
+    open_q = Q(state__in=[s for s in CaseState.values if s not in (CaseState.CLOSED, CaseState.ARCHIVED)])
+    by_territory = (
+        cases.values("territory__name", "territory__code")
+        .annotate(
+            total=Count("id"),
+            open=Count("id", filter=open_q),
+            overdue=Count("id", filter=Q(state=CaseState.OVERDUE)),
+            exited=Count(
+                "id", filter=Q(state__in=[CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED])
+            ),
+        )
+        .order_by("territory__code")
+    )
+    by_industry = (
+        cases.values("industry__name")
+        .annotate(total=Count("id"), open=Count("id", filter=open_q))
+        .order_by("industry__name")
+    )
+    matrix: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in cases.values("territory__name", "state").annotate(n=Count("id")).order_by():
+        matrix[row["territory__name"]][row["state"]] = row["n"]
+    max_state = max((n for _label, n in states), default=0) or 1
+    return render(
+        request,
+        "orgs/dashboard.html",
+        {
+            "year": year,
+            "states": states,
+            "max_state": max_state,
+            "by_territory": by_territory,
+            "by_industry": by_industry,
+            "capacity": exited_capacity(person, year),
+        },
+    )
+
+
+@allow(*ENTERPRISE_VIEWERS)
+def enterprise_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    person = current_person(request)
+    enterprise = get_object_or_404(
+        registry_scope.enterprises(person).select_related("territory", "industry"), pk=pk
+    )
+    return render(
+        request,
+        "registry/enterprise_detail.html",
+        {
+            "enterprise": enterprise,
+            "lines": enterprise.lines.all(),
+            "licences": enterprise.licences.all(),
+            "cases": case_scope.cases(person).filter(enterprise=enterprise).select_related("line"),
+            "inspections": case_scope.inspections(person)
+            .filter(enterprise=enterprise)
+            .select_related("department"),
+            "may_inspect": person.role in (Role.OFFICE, Role.DEPARTMENT) and bool(person.dimensions),
+            "may_edit": person.role in ALL_STAFF_ROLES,
+        },
+    )
+
+
+@allow(Role.AUDITOR)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    qs = AuditEvent.objects.select_related("actor__person")
+    action = request.GET.get("action", "").strip()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    return render(request, "orgs/audit_log.html", {"action": action, **paginate(request, qs)})

@@ -1,0 +1,76 @@
+"""Helpers every app's views share: who is asking, paging, form errors shown as messages, throttling.
+
+A small app of its own (it also carries the shared template tags, phaseout/web/templatetags), just
+above orgs: it reads a person from orgs and nothing from the apps that use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+if TYPE_CHECKING:  # the package is imported while the apps load: no models at import time
+    from django.contrib.auth.models import User
+
+    from phaseout.orgs.models import Person
+
+PAGE_SIZE = 50
+
+
+def current_person(request: HttpRequest) -> Person:
+    """The person the access middleware found for the request."""
+    return request.person  # type: ignore[attr-defined]
+
+
+def current_user(request: HttpRequest) -> User:
+    from django.contrib.auth.models import User
+
+    assert isinstance(request.user, User)  # the access middleware has let only people in
+    return request.user
+
+
+def paginate(request: HttpRequest, qs: QuerySet[Any] | Sequence[Any]) -> dict[str, Any]:
+    """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page
+    (a query set or a list already in memory)."""
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    rows = list(qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {
+        "rows": rows[:PAGE_SIZE],
+        "page": page,
+        "has_next": len(rows) > PAGE_SIZE,
+        "has_previous": page > 1,
+        "query": query.urlencode(),
+    }
+
+
+def form_errors(request: HttpRequest, form: Any) -> None:
+    """A form's errors as messages, each with its field's label."""
+    for field, errs in form.errors.items():
+        label = form.fields[field].label if field in form.fields else ""
+        for err in errs:
+            messages.error(request, f"{label}：{err}" if label else err)
+
+
+def throttled(request: HttpRequest, scope: str) -> bool:
+    """At most PUBLIC_POSTS_PER_HOUR posts per address per hour for this scope."""
+    address = request.META.get("REMOTE_ADDR", "")
+    key = f"throttle:{scope}:{hashlib.sha256(address.encode()).hexdigest()}"
+    cache.add(key, 0, 3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, 3600)
+        count = 1
+    return count > settings.PUBLIC_POSTS_PER_HOUR
