@@ -150,3 +150,34 @@ def form_login(username: str, password: str) -> tuple[bool, Client]:
     client = Client()
     response = client.post("/accounts/login/", {"username": username, "password": password})
     return response.status_code == 302 and response["Location"] == "/", client
+
+
+def order_elimination_exit(
+    case: object, by: object, today: dt.date, plan: str = "seal_then_dismantle"
+) -> object:
+    """A person of the competent department orders elimination-class equipment out, on the record."""
+    from phaseout.cases import actions
+    from phaseout.cases.models import Case
+    from phaseout.rules.exit_plans import ExitPlan
+
+    assert isinstance(case, Case)
+    return actions.order_exit(case=case, plan=ExitPlan(plan), by=by, reason="淘汰类装备立即淘汰", today=today)
+
+
+def close_by_government(case: object, dept: Person, office: Person, today: dt.date) -> object:
+    """An overdue case's closure: the department proposes it, the office records the government's approval."""
+    from phaseout.cases import actions
+    from phaseout.cases.models import Case
+    from phaseout.rules.exit_plans import ExitPlan
+
+    assert isinstance(case, Case)
+    case = actions.propose_closure(case=case, by=dept.user, reason="逾期仍未达标，情节严重", today=today)
+    return actions.approve_closure(
+        case=case,
+        by=office.user,
+        plan=ExitPlan.SEAL_THEN_DISMANTLE,
+        approval_body="江门市人民政府",
+        approval_number="江府函〔2026〕1号",
+        approval_date=today,
+        today=today,
+    )

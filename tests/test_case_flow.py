@@ -18,7 +18,7 @@ from phaseout.cases.models import Case, CaseEvent, Evidence, ExitMeasure, Findin
 from phaseout.orgs.models import Department, Person
 from phaseout.registry.models import EquipmentType, LineStatus
 from phaseout.rules.exit_plans import ExitPlan
-from tests.conftest import PDF, PNG, client_for, upload
+from tests.conftest import PDF, PNG, client_for, order_elimination_exit, upload
 from tests.factories import LineFactory
 
 TODAY = dt.date(2026, 3, 2)
@@ -116,18 +116,42 @@ def test_no_extension_after_the_deadline(energy_case: Case, energy_dept: Person)
         )
 
 
-def test_still_failing_leads_to_exit(energy_case: Case, energy_dept: Person) -> None:
+def test_still_failing_leads_to_exit(energy_case: Case, energy_dept: Person, office: Person) -> None:
+    """Energy: the department proposes closure, the people's government decides (节约能源法 art. 72)."""
     user = energy_dept.user
     case = actions.order_rectification(case=energy_case, by=user, today=TODAY)
     with pytest.raises(CaseActionError):  # exit needs the rectification to have failed first
         actions.order_exit(case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="x", today=TODAY)
     case = actions.verify_rectification(case=case, passed=False, by=user, reason="复测 428 kgce/t，仍超限")
     assert case.state == "overdue"
-    case = actions.order_exit(
-        case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="逾期未达标，依法关停", today=TODAY
-    )
+    with pytest.raises(CaseActionError, match=r"法定程序中没有这一步|案件当前状态"):
+        actions.order_exit(case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="关停", today=TODAY)
+    case = actions.propose_closure(case=case, by=user, reason="逾期未达标，情节严重", today=TODAY)
+    assert case.state == "closure_proposed"
+    with pytest.raises(CaseActionError, match="协调小组办公室决定"):  # not the department
+        actions.approve_closure(
+            case=case, by=user, plan=ExitPlan.DISMANTLE_AT_ONCE, approval_body="江门市人民政府",
+            approval_number="江府〔2026〕3号", approval_date=TODAY, today=TODAY,
+        )  # fmt: skip
+    with pytest.raises(CaseActionError, match="批准机关、批准文号和批准日期"):
+        actions.approve_closure(
+            case=case, by=office.user, plan=ExitPlan.DISMANTLE_AT_ONCE, approval_body="江门市人民政府",
+            approval_number="", approval_date=TODAY, today=TODAY,
+        )  # fmt: skip
+    case = actions.approve_closure(
+        case=case, by=office.user, plan=ExitPlan.DISMANTLE_AT_ONCE, approval_body="江门市人民政府",
+        approval_number="江府〔2026〕3号", approval_date=TODAY, today=TODAY,
+    )  # fmt: skip
     assert case.state == "exit_ordered"
     assert sorted(case.measures.values_list("kind", flat=True)) == ["dismantling", "website_announcement"]
+    decision = case.decisions.get(kind="closure_decision")
+    assert (decision.number, decision.approval_body, decision.served_on) == (
+        "江府〔2026〕3号",
+        "江门市人民政府",
+        TODAY,
+    )
+    proposal = case.decisions.get(kind="closure_proposal")
+    assert proposal.number.startswith("江发改〔2026〕") and proposal.served_on is None
 
 
 def test_rectified_case_closes_compliant(energy_case: Case, energy_dept: Person) -> None:
@@ -157,6 +181,9 @@ def test_elimination_class_equipment_exits_at_once(office: Person) -> None:
     )
     case = finding.case
     assert finding.conclusion == "elimination"
+    assert case.state == "finding"  # a proposal: no order until a person decides
+    assert not case.measures.exists() and not case.decisions.exists()
+    case = order_elimination_exit(case, office.user, TODAY)
     assert case.state == "exit_ordered"
     assert case.exit_ordered_on == TODAY
     with pytest.raises(CaseActionError):
@@ -238,14 +265,20 @@ def test_exit_to_archive_with_case_file(office: Person, district: Person) -> Non
         measured_value=None,
         by=office.user,
     ).case
+    case = order_elimination_exit(case, office.user, TODAY)
     with pytest.raises(CaseActionError, match="断电"):
         actions.confirm_exit(case=case, by=district.user, today=TODAY)
     with pytest.raises(CaseActionError):  # a measure needs evidence
         actions.complete_measure(
-            measure=case.measures.get(kind="power_cut"), by=district.user, done_on=TODAY, today=TODAY
+            notice="书面通知，提前24小时",
+            measure=case.measures.get(kind="power_cut"),
+            by=district.user,
+            done_on=TODAY,
+            today=TODAY,
         )
     for measure in case.measures.exclude(kind="dismantling"):
         actions.complete_measure(
+            notice="书面通知，提前24小时",
             measure=measure,
             by=district.user,
             done_on=TODAY,
@@ -271,7 +304,15 @@ def test_exit_to_archive_with_case_file(office: Person, district: Person) -> Non
         record_text="设备已封存，验收合格",
         today=TODAY,
     )
-    case = actions.archive_case(case=case, by=office.user, today=TODAY)
+    with pytest.raises(CaseActionError, match="拆除"):  # archived only when every measure is done
+        actions.archive_case(case=case, by=office.user, today=TODAY)
+    case.refresh_from_db()
+    assert case.state == "accepted"
+    actions.complete_measure(
+        notice="", measure=case.measures.get(kind="dismantling"), by=district.user, done_on=TODAY,
+        today=TODAY, files=[upload("dismantled.pdf", PDF, "application/pdf")],
+    )  # fmt: skip
+    case = actions.archive_case(case=Case.objects.get(pk=case.pk), by=office.user, today=TODAY)
     assert case.state == "archived"
     assert case.reinspection_due == dt.date(2026, 9, 2)
 
@@ -280,8 +321,12 @@ def test_exit_to_archive_with_case_file(office: Person, district: Person) -> Non
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     names = archive.namelist()
     assert names[0] == "案件卷宗.txt"
-    assert names[1].startswith("001-检查/") and names[1].endswith("现场.png")
-    assert sum(1 for n in names if "措施-" in n) == 6
+    assert names[3].startswith("001-检查/") and names[3].endswith("现场.png")
+    assert sum(1 for n in names if "措施-" in n) == 7
+    assert [n for n in names if n.startswith("000-决定文书/")] == [
+        "000-决定文书/01-关停（关闭）决定书.docx",
+        "000-决定文书/02-落后产能退出验收意见书.docx",
+    ]
     events = json.loads(archive.read("events.json"))
     assert [e["action"] for e in events][:2] == ["open", "order_exit"]
     assert events[-1]["action"] == "archive"
@@ -300,8 +345,10 @@ def test_reinspection_finding_resumed_opens_a_new_case(office: Person, district:
         measured_value=None,
         by=office.user,
     ).case
+    case = order_elimination_exit(case, office.user, TODAY)
     for measure in case.measures.all():
         actions.complete_measure(
+            notice="书面通知，提前24小时",
             measure=measure,
             by=district.user,
             done_on=TODAY,
@@ -324,8 +371,14 @@ def test_reinspection_finding_resumed_opens_a_new_case(office: Person, district:
         case=case, by=district.user, inspected_on=later, resumed=True, notes="发现私自启封生产", today=later
     )
     new = visit.new_case
-    assert new is not None and new.parent_id == case.pk and new.state == "finding"
+    assert new is not None and new.parent_id == case.pk and new.state == "finding" and new.resumed
     assert new.line_id == line.pk
+    line.refresh_from_db()
+    assert line.status == LineStatus.RESUMED  # no longer counted as exited
+    with pytest.raises(CaseActionError, match="法定程序中没有这一步"):
+        actions.order_rectification(case=new, by=office.user, today=later)
+    new = order_elimination_exit(new, office.user, later)  # closure at once, on the record
+    assert new.state == "exit_ordered"
 
 
 def test_evidence_of_the_wrong_type_or_too_large_changes_nothing(energy_dept: Person, settings) -> None:
@@ -374,6 +427,7 @@ def test_measure_deadlines_are_computed_not_typed(office: Person) -> None:
         measured_value=None,
         by=office.user,
     ).case
+    order_elimination_exit(case, office.user, TODAY)
     dismantling = ExitMeasure.objects.get(case=case, kind="dismantling")
     assert dismantling.deadline == dt.date(2026, 9, 2)
     assert Department.objects.filter(code="jm-gdj").exists()

@@ -73,7 +73,13 @@ def test_missed_exit_deadline_referral_acknowledged_and_lifted(office: Person, r
     # The exit is completed: the sanction lifts, the record stays.
     for measure in case.measures.exclude(kind="dismantling"):
         case_actions.complete_measure(
-            measure=measure, by=office.user, done_on=late, note="", files=[upload("m.pdf", PDF)], today=late
+            notice="书面通知，提前24小时",
+            measure=measure,
+            by=office.user,
+            done_on=late,
+            note="",
+            files=[upload("m.pdf", PDF)],
+            today=late,
         )
     case_actions.confirm_exit(case=Case.objects.get(pk=case.pk), by=office.user, today=late, reason="已退出")
     assert actions.lift_after_exit(today=late) == 1
@@ -122,7 +128,13 @@ def test_licences_cancelled_after_exit_and_refused_to_elimination_class(
     assert actions.licences_to_cancel() == []
     for measure in case.measures.exclude(kind="dismantling"):
         case_actions.complete_measure(
-            measure=measure, by=office.user, done_on=ON, note="", files=[upload("m.pdf", PDF)], today=ON
+            notice="书面通知，提前24小时",
+            measure=measure,
+            by=office.user,
+            done_on=ON,
+            note="",
+            files=[upload("m.pdf", PDF)],
+            today=ON,
         )
     case_actions.confirm_exit(case=Case.objects.get(pk=case.pk), by=office.user, today=ON, reason="已退出")
     assert actions.licences_to_cancel() == [other]

@@ -83,7 +83,13 @@ def test_membership_follows_the_case(energy_dept: Person, office: Person) -> Non
     assert _names("red") == ["江门市某水泥有限公司"]
     for measure in case.measures.exclude(kind="dismantling"):
         case_actions.complete_measure(
-            measure=measure, by=office.user, done_on=ON, note="", files=[upload("m.pdf", PDF)], today=ON
+            notice="书面通知，提前24小时",
+            measure=measure,
+            by=office.user,
+            done_on=ON,
+            note="",
+            files=[upload("m.pdf", PDF)],
+            today=ON,
         )
     assert _names("sealed") == ["江门市某水泥有限公司"]
     case_actions.confirm_exit(case=Case.objects.get(pk=case.pk), by=office.user, today=ON, reason="已退出")

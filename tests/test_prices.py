@@ -72,7 +72,13 @@ def test_elimination_class_steel_pays_the_differential_price_until_it_exits(offi
     assert row.unconfirmed  # the 2024 catalogue wording is unconfirmed, and the list says so
     for measure in case.measures.exclude(kind="dismantling"):
         actions.complete_measure(
-            measure=measure, by=office.user, done_on=ON, note="已完成", files=[upload("a.png", PNG)], today=ON
+            notice="书面通知，提前24小时",
+            measure=measure,
+            by=office.user,
+            done_on=ON,
+            note="已完成",
+            files=[upload("a.png", PNG)],
+            today=ON,
         )
     actions.confirm_exit(
         case=Case.objects.get(pk=case.pk), by=office.user, today=ON + dt.timedelta(days=20), reason="已退出"

@@ -33,7 +33,13 @@ def _exit(office: Person, line: ProductionLine, rule: str) -> Case:
     case = Case.objects.get(finding=finding)
     for measure in case.measures.exclude(kind="dismantling"):
         case_actions.complete_measure(
-            measure=measure, by=office.user, done_on=ON, note="", files=[upload("m.pdf", PDF)], today=ON
+            notice="书面通知，提前24小时",
+            measure=measure,
+            by=office.user,
+            done_on=ON,
+            note="",
+            files=[upload("m.pdf", PDF)],
+            today=ON,
         )
     return case_actions.confirm_exit(
         case=Case.objects.get(pk=case.pk), by=office.user, today=ON, reason="已退出"

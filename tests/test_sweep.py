@@ -77,6 +77,7 @@ def test_sweep_marks_overdue_measures_and_resolves_when_done(office: Person) -> 
     from tests.conftest import PNG, upload
 
     actions.complete_measure(
+        notice="书面通知，提前24小时",
         measure=power,
         by=office.user,
         done_on=later,
