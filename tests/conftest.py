@@ -164,14 +164,17 @@ def order_elimination_exit(
     return actions.order_exit(case=case, plan=ExitPlan(plan), by=by, reason="淘汰类装备立即淘汰", today=today)
 
 
-def close_by_government(case: object, dept: Person, office: Person, today: dt.date) -> object:
+def close_by_government(
+    case: object, dept: Person, office: Person, today: dt.date, *, propose: bool = True
+) -> object:
     """An overdue case's closure: the department proposes it, the office records the government's approval."""
     from phaseout.cases import actions
     from phaseout.cases.models import Case
     from phaseout.rules.exit_plans import ExitPlan
 
     assert isinstance(case, Case)
-    case = actions.propose_closure(case=case, by=dept.user, reason="逾期仍未达标，情节严重", today=today)
+    if propose:
+        case = actions.propose_closure(case=case, by=dept.user, reason="逾期仍未达标，情节严重", today=today)
     return actions.approve_closure(
         case=case,
         by=office.user,

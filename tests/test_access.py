@@ -148,7 +148,7 @@ def test_an_action_from_the_wrong_state_is_explained(two_districts, energy_dept)
         {"version": energy.version, "accepted_on": "2026-03-02", "team": "组", "record_text": "合格"},
         follow=True,
     )
-    assert "无法“登记验收”：案件当前状态为“发现问题”" in response.content.decode()
+    assert "无法“登记验收”：案件当前状态为“拟处理（待决定）”" in response.content.decode()
     assert Case.objects.get(pk=energy.pk).state == "finding"
 
 

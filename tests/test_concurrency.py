@@ -13,11 +13,12 @@ from phaseout.cases import actions
 from phaseout.cases.errors import CaseActionError, StaleCase
 from phaseout.cases.models import Case, CaseEvent
 from phaseout.orgs.models import Person
-from phaseout.rules.exit_plans import ExitPlan
 from tests.conftest import client_for
 from tests.factories import CaseFactory
 
 TODAY = dt.date(2026, 3, 2)
+
+DATES = {"issued_on": "2026-03-02", "served_on": "2026-03-02"}
 
 
 def _race(*calls: Callable[[], object]) -> list[object]:
@@ -49,19 +50,17 @@ def test_two_officers_one_case(energy_dept: Person, office: Person, round_: int)
     )
     version = case.version
     outcomes = _race(
-        lambda: actions.order_exit(
+        lambda: actions.propose_closure(
             case=Case.objects.get(pk=case.pk),
-            plan=ExitPlan.DISMANTLE_AT_ONCE,
             by=energy_dept.user,
             reason="逾期未达标",
             today=TODAY,
             expected_version=version,
         ),
-        lambda: actions.order_exit(
+        lambda: actions.propose_closure(
             case=Case.objects.get(pk=case.pk),
-            plan=ExitPlan.CLOSE_ENTERPRISE,
             by=office.user,
-            reason="关闭企业",
+            reason="情节严重",
             today=TODAY,
             expected_version=version,
         ),
@@ -71,10 +70,9 @@ def test_two_officers_one_case(energy_dept: Person, office: Person, round_: int)
     assert len(winners) == 1 and len(losers) == 1, outcomes
     assert isinstance(losers[0], StaleCase)
     case.refresh_from_db()
-    assert case.state == "exit_ordered" and case.version == version + 1
-    assert CaseEvent.objects.filter(case=case, action="order_exit").count() == 1
-    expected = 2 if case.exit_plan == "dismantle_at_once" else 5
-    assert case.measures.count() == expected  # the winner's checklist alone
+    assert case.state == "closure_proposed" and case.version == version + 1
+    assert CaseEvent.objects.filter(case=case, action="propose_closure").count() == 1
+    assert case.decisions.count() == 1  # the winner's document alone
 
 
 @pytest.mark.django_db(transaction=True)
@@ -93,11 +91,18 @@ def test_the_page_tells_the_slower_officer(energy_dept: Person, office: Person) 
     case = CaseFactory(state="finding")
     stale = case.version
     client_for(energy_dept.user).post(
-        f"/cases/{case.pk}/act/order_rectification/", {"version": stale, "reason": "整改"}
+        f"/cases/{case.pk}/act/order_rectification/",
+        {"version": stale, "reason": "整改", **DATES},
     )
     response = client_for(office.user).post(
         f"/cases/{case.pk}/act/grant_extension/",
-        {"version": stale, "months": 2, "reason": "企业申请"},
+        {
+            "version": stale,
+            "months": 2,
+            "reason": "企业申请",
+            "issued_on": "2026-03-02",
+            "served_on": "2026-03-02",
+        },
         follow=True,
     )
     assert "他人刚刚处理了该案件" in response.content.decode()

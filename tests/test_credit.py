@@ -19,7 +19,7 @@ from phaseout.credit.models import Referral
 from phaseout.orgs.models import Department, Person, Role
 from phaseout.registry import actions as registry_actions
 from phaseout.registry.models import Licence
-from tests.conftest import PDF, _person, client_for, upload
+from tests.conftest import PDF, _person, client_for, order_elimination_exit, upload
 from tests.factories import LineFactory
 
 ON = dt.date(2026, 3, 2)
@@ -38,7 +38,7 @@ def _elimination_case(office: Person) -> Case:
         measured_value=None,
         by=office.user,
     )
-    return Case.objects.get(finding=finding)
+    return order_elimination_exit(Case.objects.get(finding=finding), office.user, ON)
 
 
 def test_missed_exit_deadline_referral_acknowledged_and_lifted(office: Person, reference: None) -> None:

@@ -20,8 +20,7 @@ from phaseout.disclosure import cache as public_cache
 from phaseout.disclosure.lists import rows_for
 from phaseout.disclosure.models import ErrorReport, Snapshot
 from phaseout.orgs.models import Person
-from phaseout.rules.exit_plans import ExitPlan
-from tests.conftest import PDF, client_for, upload
+from tests.conftest import PDF, client_for, close_by_government, upload
 from tests.factories import EnterpriseFactory, LineFactory
 
 ON = dt.date(2026, 3, 2)
@@ -76,9 +75,10 @@ def test_membership_follows_the_case(energy_dept: Person, office: Person) -> Non
     case = case_actions.verify_rectification(
         case=case, passed=False, by=energy_dept.user, reason="复测仍超标"
     )
-    case = case_actions.order_exit(
-        case=case, plan=ExitPlan.SEAL_THEN_DISMANTLE, by=office.user, reason="整改后仍不达标", today=ON
-    )
+    case = case_actions.propose_closure(case=case, by=energy_dept.user, reason="整改后仍不达标", today=ON)
+    assert _names("yellow") == ["江门市某水泥有限公司"]  # proposed, not yet decided
+    assert _names("red") == []
+    case = close_by_government(case, energy_dept, office, ON, propose=False)
     assert _names("yellow") == []
     assert _names("red") == ["江门市某水泥有限公司"]
     for measure in case.measures.exclude(kind="dismantling"):

@@ -32,6 +32,9 @@ def company(case) -> Person:
     return PersonFactory(user=UserFactory(username="firm"), role=Role.ENTERPRISE, enterprise=case.enterprise)
 
 
+DATES = {"issued_on": "2026-03-02", "served_on": "2026-03-02"}
+
+
 def test_request_then_grant_moves_the_deadline_once(case, company, energy_dept) -> None:
     with pytest.raises(CaseActionError, match="3"):
         actions.request_extension(case=case, months=5, reason="改造", by=company.user, today=TODAY)
@@ -83,12 +86,12 @@ def test_the_pages(case, company, energy_dept, district) -> None:
     assert "等待您决定的延期申请" in client_for(energy_dept.user).get("/").content.decode()
     assert (
         client_for(district.user)
-        .post(f"/extension-requests/{application.pk}/decide/", {"grant": "yes"})
+        .post(f"/extension-requests/{application.pk}/decide/", {"grant": "yes", **DATES})
         .status_code
         == 403
     )
     client_for(energy_dept.user).post(
-        f"/extension-requests/{application.pk}/decide/", {"grant": "yes", "note": "同意"}
+        f"/extension-requests/{application.pk}/decide/", {"grant": "yes", "note": "同意", **DATES}
     )
     case.refresh_from_db()
     assert case.extension_months == 2

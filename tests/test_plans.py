@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from phaseout.orgs.models import Person
 from phaseout.plans import actions
 from phaseout.plans.models import Plan, PlanChange, Programme, Submission, Supervision, TaskUnit
-from tests.conftest import PDF, client_for
+from tests.conftest import PDF, client_for, order_elimination_exit
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 D = dt.date
@@ -346,7 +346,7 @@ def test_plan_page_shows_case_progress_under_dimension_headings(office: Person, 
         by=office.user,
         today=D(2021, 9, 1),
     )
-    case_actions.record_finding(
+    finding = case_actions.record_finding(
         inspection=inspection,
         rule_id="technology.steel.blast-furnace-400",
         line=line,
@@ -355,6 +355,7 @@ def test_plan_page_shows_case_progress_under_dimension_headings(office: Person, 
     )
     from phaseout.cases.models import Case
 
+    order_elimination_exit(Case.objects.get(finding=finding), office.user, D(2021, 9, 1))
     Case.objects.update(opened_at=dt.datetime(2021, 9, 1, tzinfo=dt.UTC))
     page = client_for(office.user).get(f"/plans/{plan.pk}/").content.decode()
     assert "源城区：1 项发现，1 项责令退出，0 项已退出" in page  # under 二(三) 技术方面

@@ -17,7 +17,7 @@ from phaseout.prices.models import PriceRate
 from phaseout.registry.models import EquipmentType, ProductionLine
 from phaseout.rules.prices import CaseFacts, PriceKind, Rate, exceedance, measures_for
 from phaseout.rules.rulebook import CatalogueClass, Verification
-from tests.conftest import PNG, client_for, upload
+from tests.conftest import PNG, client_for, order_elimination_exit, upload
 from tests.factories import EnterpriseFactory, LineFactory
 
 ON = dt.date(2026, 8, 3)
@@ -70,6 +70,7 @@ def test_elimination_class_steel_pays_the_differential_price_until_it_exits(offi
     assert "2803" in row.measure.rate.source
     assert (row.measure.start, row.measure.end) == (ON, None)
     assert row.unconfirmed  # the 2024 catalogue wording is unconfirmed, and the list says so
+    case = order_elimination_exit(case, office.user, ON)
     for measure in case.measures.exclude(kind="dismantling"):
         actions.complete_measure(
             notice="书面通知，提前24小时",

@@ -16,7 +16,7 @@ from phaseout.cases.models import Case
 from phaseout.orgs.models import Person
 from phaseout.registry.models import LineStatus, ProductionLine
 from phaseout.reports.ledger import aggregate, ledger
-from tests.conftest import PDF, client_for, upload
+from tests.conftest import PDF, client_for, order_elimination_exit, upload
 from tests.factories import EnterpriseFactory, LineFactory
 
 ON = dt.date(2026, 3, 2)
@@ -30,7 +30,7 @@ def _exit(office: Person, line: ProductionLine, rule: str) -> Case:
     finding = case_actions.record_finding(
         inspection=inspection, rule_id=rule, line=line, measured_value=None, by=office.user
     )
-    case = Case.objects.get(finding=finding)
+    case = order_elimination_exit(Case.objects.get(finding=finding), office.user, ON)
     for measure in case.measures.exclude(kind="dismantling"):
         case_actions.complete_measure(
             notice="书面通知，提前24小时",
@@ -270,10 +270,11 @@ def test_stage_report_pdf_renders_its_first_page(office: Person) -> None:
 
 
 def test_pdf_without_its_font_is_refused_with_a_message(office: Person, monkeypatch: object) -> None:
-    from phaseout.reports import pdf
 
-    monkeypatch.setattr(pdf, "FONT_PATHS", ())  # type: ignore[attr-defined]
-    monkeypatch.setattr(pdf.pdfmetrics, "getRegisteredFontNames", lambda: [])  # type: ignore[attr-defined]
+    from phaseout import officialdoc
+
+    monkeypatch.setattr(officialdoc, "FONT_PATHS", ())  # type: ignore[attr-defined]
+    monkeypatch.setattr(officialdoc.pdfmetrics, "getRegisteredFontNames", lambda: [])  # type: ignore[attr-defined]
     response = client_for(office.user).post(
         "/reports/stage/",
         {

@@ -76,7 +76,8 @@ def test_evaluation_opens_findings_and_cases_once(
     }
     assert run.findings_opened == 2 and run.already_known == 0
     elimination = Case.objects.get(line=registry["small"])
-    assert elimination.state == "exit_ordered"  # elimination class: exit at once
+    assert elimination.state == "finding"  # a proposal: the department orders the exit on the record
+    assert not elimination.measures.exists()
     energy = Case.objects.get(line=registry["kiln"])
     assert energy.state == "finding" and energy.finding is not None
     assert energy.finding.limit_value == Decimal("117.0000")

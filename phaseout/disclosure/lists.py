@@ -15,6 +15,14 @@ from phaseout.disclosure.models import ListKind
 from phaseout.registry.models import Licence, LineStatus, ProductionLine
 
 EXIT_STATES = [CaseState.EXIT_ORDERED, CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
+YELLOW_STATES = [
+    CaseState.RECTIFYING,
+    CaseState.RESTRICTED,
+    CaseState.SUSPENDED,
+    CaseState.OVERDUE,
+    CaseState.VERIFIED,
+    CaseState.CLOSURE_PROPOSED,
+]
 
 
 def _case_row(case: Case, since: dt.date | None) -> dict[str, Any]:
@@ -43,11 +51,14 @@ def _cases() -> Any:
 
 def rows_for(kind: str, today: dt.date) -> list[dict[str, Any]]:
     if kind == ListKind.YELLOW:
-        cases = _cases().filter(state__in=[CaseState.RECTIFYING, CaseState.OVERDUE, CaseState.VERIFIED])
+        # Under an order of any dimension's path (rectification, restricted production, suspension),
+        # failing it, or proposed for closure and not yet decided.
+        cases = _cases().filter(state__in=YELLOW_STATES)
         return [_case_row(c, c.order_date) for c in cases.order_by("order_date", "id")]
     if kind == ListKind.RED:
-        # Closed after failing rectification: a rectification order was given, and exit followed.
-        cases = _cases().filter(state__in=EXIT_STATES, order_date__isnull=False, consequence="rectify")
+        # Closed after failing an order of any dimension (rectification, restricted production,
+        # suspension): the order was served, and the closure or revocation followed.
+        cases = _cases().filter(state__in=EXIT_STATES, order_date__isnull=False)
         return [_case_row(c, c.exit_ordered_on) for c in cases.order_by("exit_ordered_on", "id")]
     if kind == ListKind.OVER_EMISSION:
         cases = (
