@@ -10,6 +10,7 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 
+import docx
 import pytest
 from django.db import connections
 
@@ -81,9 +82,15 @@ def _open(page, action: str):
 
 
 def _act(
-    page, action: str, fields: dict[str, str] | None = None, selects: dict[str, str] | None = None
+    page,
+    action: str,
+    fields: dict[str, str] | None = None,
+    selects: dict[str, str] | None = None,
+    confirm: bool = False,
 ) -> None:
     form = _open(page, action)
+    if confirm:  # an irreversible step asks for confirmation on the page
+        form.locator("[name=confirm]").check()
     for name, value in (fields or {}).items():
         form.locator(f"[name={name}]").fill(value)
     for name, value in (selects or {}).items():
@@ -130,7 +137,7 @@ def test_a_case_from_finding_to_archive(
     dept.wait_for_url(re.compile(r"/cases/\d+/$"))
     case_url = dept.url
     case = Case.objects.get()
-    assert _state(dept) == "发现问题"
+    assert _state(dept) == "拟处理（待决定）"
     assert "限值取自二手来源" in dept.content()
 
     # An extension beyond the cap is refused in Chinese and changes nothing.
@@ -141,8 +148,30 @@ def test_a_case_from_finding_to_archive(
     assert deadline == case.deadline.isoformat()
     _act(dept, "verify_rectified", {"reason": "复测 123 kgce/t，仍超限"}, {"passed": "no"})
     assert _state(dept) == "逾期或整改后仍不达标"
-    _act(dept, "order_exit", {"reason": "逾期仍未达标，依法关停退出"}, {"plan": "seal_then_dismantle"})
-    assert _state(dept) == "已责令关停退出"
+    # The department proposes closure; the people's government decides (节约能源法 art. 72).
+    assert 'data-action="order_exit"' not in dept.content()
+    _act(dept, "propose_closure", {"reason": "逾期仍未达标，情节严重"})
+    assert _state(dept) == "已提请人民政府关闭"
+    assert 'data-action="approve_closure"' not in dept.content()
+    lead = _login(browser, base, "office")
+    lead.goto(case_url)
+    _act(
+        lead,
+        "approve_closure",
+        {"approval_body": "江门市人民政府", "approval_number": "江府函〔2026〕5号"},
+        {"plan": "seal_then_dismantle"},
+        confirm=True,
+    )
+    assert _state(lead) == "已责令关停退出"
+    decisions = lead.locator("#decisions").inner_text()
+    assert "江府函〔2026〕5号" in decisions and "关停（关闭）决定书" in decisions
+    assert "江发改〔" in decisions  # the department's own sequence numbers its proposal
+    with lead.expect_download() as download_info:
+        lead.locator("tr[data-decision=closure_decision] a", has_text=".docx").click()
+    closure_doc = tmp_path / "closure.docx"
+    download_info.value.save_as(closure_doc)
+    text = "\n".join(p.text for p in docx.Document(str(closure_doc)).paragraphs)
+    assert "江府函〔2026〕5号" in text and "关停（关闭）决定书" in text and "节约能源法" in text
 
     # The district carries out the exit measures on the ground, with evidence.
     town = _login(browser, base, "pengjiang")
@@ -162,6 +191,8 @@ def test_a_case_from_finding_to_archive(
         row.locator("summary").click()
         row.locator("[name=attachments]").set_input_files(str(photo))
         row.locator("[name=note]").fill("已落实")
+        if kind in ("power_cut", "water_cut"):
+            row.locator("[name=notice]").fill("书面通知，提前二十四小时送达")
         row.locator("button[type=submit]").click()
         town.wait_for_load_state()
         assert "已登记" in town.locator("ul.messages").inner_text()
@@ -169,11 +200,18 @@ def test_a_case_from_finding_to_archive(
     assert _state(town) == "已退出"
 
     # The office accepts, archives and downloads the whole case file.
-    lead = _login(browser, base, "office")
     lead.goto(case_url)
     _act(lead, "accept", {"team": "市工信局、蓬江区联合验收组", "record_text": "主体设备已封存，验收合格"})
     assert _state(lead) == "已验收"
-    _act(lead, "archive", {"reason": "归档"})
+    _act(lead, "archive", {"reason": "归档"}, confirm=True)
+    assert "所有措施落实后方可归档" in lead.locator("ul.messages").inner_text()  # dismantling is open
+    assert _state(lead) == "已验收"
+    row = lead.locator("tr[data-measure=dismantling]")
+    row.locator("summary").click()
+    row.locator("[name=attachments]").set_input_files(str(photo))
+    row.locator("button[type=submit]").click()
+    lead.wait_for_load_state()
+    _act(lead, "archive", {"reason": "归档"}, confirm=True)
     assert _state(lead) == "已归档"
     with lead.expect_download() as download_info:
         lead.get_by_role("link", name="下载案件卷宗（.zip）").click()
@@ -181,7 +219,12 @@ def test_a_case_from_finding_to_archive(
     download_info.value.save_as(target)
     names = zipfile.ZipFile(target).namelist()
     assert names[0] == "案件卷宗.txt"
-    assert len([n for n in names if n.endswith(".png")]) == 7
+    assert len([n for n in names if n.endswith(".png")]) == 8
+    with lead.expect_download() as download_info:
+        lead.get_by_role("link", name="案件卷宗（PDF）").click()
+    case_file = tmp_path / "case.pdf"
+    download_info.value.save_as(case_file)
+    assert case_file.read_bytes().startswith(b"%PDF")
     lead.screenshot(path=str(tmp_path / "archived.png"), full_page=True)
 
     # Re-inspection (回头看) by the district finds production resumed: a new case opens.
@@ -189,7 +232,7 @@ def test_a_case_from_finding_to_archive(
     _act(town, "record_reinspection", {"notes": "发现私自启封，恢复生产"}, {"resumed": "yes"})
     town.wait_for_url(re.compile(r"/cases/\d+/$"))
     assert town.url != case_url
-    assert _state(town) == "发现问题"
+    assert _state(town) == "拟处理（待决定）"
     assert "已恢复生产：已新立案件" in town.locator("ul.messages").inner_text()
 
     case.refresh_from_db()
@@ -198,10 +241,12 @@ def test_a_case_from_finding_to_archive(
         "open",
         "order_rectification",
         "verify_still_failing",
-        "order_exit",
+        "propose_closure",
+        "approve_closure",
         *["measure_done"] * 6,
         "confirm_exit",
         "accept",
+        "measure_done",
         "archive",
         "record_reinspection",
     ]

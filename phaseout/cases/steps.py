@@ -119,7 +119,12 @@ STEPS: dict[str, CaseStep] = {
             Action.APPROVE_CLOSURE,
             f.ClosureDecisionForm,
             _closure,
-            lambda case, today: {"plan": ExitPlan.CLOSE_ENTERPRISE.value, "approved": "yes"},
+            lambda case, today: {
+                "plan": ExitPlan.CLOSE_ENTERPRISE.value,
+                "approved": "yes",
+                "approval_date": today,
+                "served_on": today,
+            },
         ),
         CaseStep(
             Action.REVOKE_LICENCE,
