@@ -1,0 +1,131 @@
+"""Decisions as the law writes them: dates of issue and service, numbered documents, the competent body,
+and `phaseout case-flow --json` stating the paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import docx
+import pytest
+from django.core.management import call_command
+
+from phaseout.audit.models import AuditEvent
+from phaseout.cases import actions, documents
+from phaseout.cases.errors import CaseActionError
+from phaseout.cases.models import Case, CaseEvent, Decision
+from phaseout.orgs.models import Person
+from tests.conftest import client_for
+from tests.factories import CaseFactory
+
+TODAY = dt.date(2026, 3, 2)
+
+
+def _unchanged(case: Case) -> tuple[int, int, int, int]:
+    case.refresh_from_db()
+    return (case.version, CaseEvent.objects.count(), AuditEvent.objects.count(), Decision.objects.count())
+
+
+@pytest.mark.parametrize(
+    ("issued", "served", "message"),
+    [
+        (dt.date(2026, 3, 3), dt.date(2026, 3, 3), "决定日期不能晚于今天"),
+        (dt.date(2026, 3, 2), dt.date(2026, 3, 3), "送达日期不能晚于今天"),
+        (dt.date(2026, 3, 2), dt.date(2026, 3, 1), "送达日期不能早于决定日期"),
+    ],
+)
+def test_bad_dates_are_refused_and_change_nothing(
+    energy_dept: Person, issued: dt.date, served: dt.date, message: str
+) -> None:
+    case = CaseFactory()
+    before = _unchanged(case)
+    with pytest.raises(CaseActionError, match=message):
+        actions.order_rectification(
+            case=case, by=energy_dept.user, today=TODAY, issued_on=issued, served_on=served
+        )
+    assert _unchanged(case) == before
+
+
+def test_clock_runs_from_service_and_the_record_keeps_both_dates(energy_dept: Person) -> None:
+    case = actions.order_rectification(
+        case=CaseFactory(), by=energy_dept.user, today=TODAY, issued_on=dt.date(2026, 2, 20),
+        served_on=dt.date(2026, 2, 27),
+    )  # fmt: skip
+    assert (case.order_date, case.deadline) == (dt.date(2026, 2, 27), dt.date(2026, 8, 27))
+    event = case.events.get(action="order_rectification")
+    assert event.dated == dt.date(2026, 2, 20) and event.data["served_on"] == "2026-02-27"
+    decision = case.decisions.get()
+    assert (decision.issued_on, decision.served_on, decision.number) == (
+        dt.date(2026, 2, 20),
+        dt.date(2026, 2, 27),
+        "江发改〔2026〕1号",
+    )
+    assert AuditEvent.objects.filter(action="case.order_rectification", object_id=str(case.pk)).exists()
+    second = actions.order_rectification(case=CaseFactory(), by=energy_dept.user, today=TODAY)
+    assert second.decisions.get().number == "江发改〔2026〕2号"  # the department's own sequence
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(documents.docx_bytes(decision))).paragraphs)
+    assert "责令限期整改通知书" in text and "江发改〔2026〕1号" in text and "2026-08-27" in text
+    assert "（印章）" in text and "节约能源法" in text
+
+
+def test_a_department_outside_the_dimension_is_refused(env_dept: Person) -> None:
+    case = CaseFactory(dimension="energy")
+    before = _unchanged(case)
+    with pytest.raises(CaseActionError, match="不负责该维度的执法"):
+        actions.order_rectification(case=case, by=env_dept.user, today=TODAY)
+    assert _unchanged(case) == before
+    response = client_for(env_dept.user).post(
+        f"/cases/{case.pk}/act/order_rectification/",
+        {"version": case.version, "issued_on": "2026-03-02", "served_on": "2026-03-02"},
+    )
+    assert response.status_code in (403, 404)
+    assert _unchanged(case) == before
+
+
+def test_environment_restriction_served_late_is_flagged(env_dept: Person) -> None:
+    case = CaseFactory(dimension="environment")
+    case = actions.order_restriction(
+        case=case, by=env_dept.user, months=3, today=TODAY, issued_on=dt.date(2026, 2, 2),
+        served_on=dt.date(2026, 2, 27),
+    )  # fmt: skip
+    event = case.events.get(action="order_restriction")
+    assert event.data["served_late"] is True  # more than 7 working days (30号令 art. 14)
+    assert case.deadline == dt.date(2026, 5, 27)
+    with pytest.raises(CaseActionError, match="1至3个月"):
+        actions.order_restriction(
+            case=CaseFactory(dimension="environment"), by=env_dept.user, months=4, today=TODAY
+        )
+
+
+def test_irreversible_steps_ask_for_confirmation(office: Person, energy_dept: Person) -> None:
+    case = CaseFactory(consequence="exit_at_once", dimension="technology")
+    response = client_for(energy_dept.user).post(
+        f"/cases/{case.pk}/act/order_exit/",
+        {"version": case.version, "plan": "seal_then_dismantle", "reason": "淘汰", "issued_on": "2026-03-02",
+         "served_on": "2026-03-02"},
+        follow=True,
+    )  # fmt: skip
+    assert "请勾选确认后再执行此操作" in response.content.decode()
+    case.refresh_from_db()
+    assert case.state == "finding"
+
+
+def test_case_flow_command_states_every_path() -> None:
+    out = io.StringIO()
+    call_command("case_flow", "--json", stdout=out)
+    described = json.loads(out.getvalue())
+    paths = {p["dimension"]: {s["action"]: s for s in p["steps"]} for p in described["paths"]}
+    assert set(paths) == {"energy", "environment", "quality", "safety", "technology"}
+    approve = paths["energy"]["approve_closure"]
+    assert approve["approval"] == "本级人民政府" and approve["roles"] == ["district", "office"]
+    assert "第七十二条" in approve["basis"]
+    restriction = paths["environment"]["order_restriction"]["clock"]
+    assert (restriction["months"], restriction["extension_months"], restriction["verification"]) == (
+        3,
+        3,
+        "confirmed",
+    )
+    assert paths["environment"]["order_suspension"]["clock"]["months"] is None
+    assert "order_rectification" not in paths["environment"] and "order_rectification" not in paths["safety"]
+    assert paths["technology"]["order_exit"]["irreversible"] is True
