@@ -13,6 +13,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from PIL import Image as PILImage
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Image, PageBreak, Paragraph, Spacer, Table, TableStyle
@@ -224,7 +225,13 @@ def case_file_pdf(case: Case) -> bytes:
         ]
         if item.content_type.startswith("image/"):
             with item.file.open("rb") as fh:
-                image = Image(io.BytesIO(fh.read()))
+                data = fh.read()
+            try:  # a damaged photo must not stop the whole case file: it is noted, the .zip keeps it
+                PILImage.open(io.BytesIO(data)).load()
+            except (OSError, SyntaxError, ValueError):
+                story.append(Paragraph("（图片无法显示，原件见案件卷宗 .zip）", styles["small"]))
+                continue
+            image = Image(io.BytesIO(data))
             scale = min(1.0, 400 / max(image.imageWidth, 1), 560 / max(image.imageHeight, 1))
             image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
             story.append(image)
