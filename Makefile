@@ -48,7 +48,10 @@ bench: $(STAMP)
 # sweep. MUTATE narrows it to files or folders, e.g. `make mutation MUTATE=phaseout/rules/case_flow.py`
 # (the whole suite still runs once first, to learn which tests reach which function). Each run starts
 # afresh; RESUME=1 keeps mutants/ and goes on where an interrupted run stopped. The last line printed
-# is the share of mutants killed.
+# is the share of mutants killed. Time on this 2-core machine: about 5 minutes before the first mutant
+# (copying, mutating, the suite once under mutmut); 523 mutants of case_flow, exit_plans, deadlines,
+# prices and sweep took 14 minutes; all 3,849 are estimated at about 3 hours (batch, engine, rulebook and
+# the case actions reach 100-160 tests a function), hence MUTATE.
 MUTATE ?=
 MUTANT_GLOBS := $(foreach path,$(MUTATE),'$(subst /,.,$(patsubst %.py,%,$(patsubst %/,%,$(path)))).*')
 mutation: $(STAMP)
