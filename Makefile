@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := phaseout.settings
 
-.PHONY: demo test lint types migrations-check pytest pytest-sqlite pytest-postgres bench install clean messages
+.PHONY: demo test lint types migrations-check pytest pytest-sqlite pytest-postgres bench install clean messages mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,23 @@ test: lint types migrations-check pytest-sqlite pytest-postgres
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# Mutation testing with mutmut ([tool.mutmut] in pyproject.toml): phaseout/rules/ and the case actions and
+# sweep. MUTATE narrows it to files or folders, e.g. `make mutation MUTATE=phaseout/rules/case_flow.py`
+# (the whole suite still runs once first, to learn which tests reach which function). Each run starts
+# afresh; RESUME=1 keeps mutants/ and goes on where an interrupted run stopped. The last line printed
+# is the share of mutants killed. Time on this 2-core machine: about 5 minutes before the first mutant
+# (copying, mutating, the suite once under mutmut); 523 mutants of case_flow, exit_plans, deadlines,
+# prices and sweep took 14 minutes; all 3,849 are estimated at about 3 hours (batch, engine, rulebook and
+# the case actions reach 100-160 tests a function), hence MUTATE.
+MUTATE ?=
+MUTANT_GLOBS := $(foreach path,$(MUTATE),'$(subst /,.,$(patsubst %.py,%,$(patsubst %/,%,$(path)))).*')
+mutation: $(STAMP)
+	$(if $(RESUME),,rm -rf mutants)
+	PHASEOUT_VAR_DIR=$(CURDIR)/mutants/var $(BIN)/mutmut run --max-children 2 $(MUTANT_GLOBS)
+	$(BIN)/mutmut results --all true | $(BIN)/python tools/mutation_score.py $(MUTATE)
+
 messages: $(STAMP)
 	cd phaseout && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete && ../$(BIN)/django-admin compilemessages
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var mutants

@@ -121,6 +121,13 @@ def upload(name: str, content: bytes, content_type: str = "application/octet-str
 
 TODAY = dt.date(2026, 3, 2)
 
+# The seed documents lie in shared/ beside the checkout (in CI, beside the fresh clone). `make mutation`
+# runs the tests from a copy in mutants/, one folder deeper, so the folder is looked for upwards.
+SEEDS = next(
+    (p / "shared" / "seeds" for p in Path(__file__).resolve().parents if (p / "shared" / "seeds").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "seeds",
+)
+
 
 def is_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"

@@ -17,8 +17,8 @@ from django.utils import translation
 
 from phaseout.plans.documents import UnreadableDocument, read_text
 from phaseout.plans.parser import NotAPlan, ParsedPlan, Task, parse, times_in, units_in
+from tests.conftest import SEEDS
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 D = dt.date
 
 

@@ -4,7 +4,6 @@ asks for, their status over a moving clock; deadline changes with history; super
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -12,9 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from phaseout.orgs.models import Person
 from phaseout.plans import actions
 from phaseout.plans.models import Plan, PlanChange, Programme, Submission, Supervision, TaskUnit
-from tests.conftest import PDF, client_for, order_elimination_exit
+from tests.conftest import PDF, SEEDS, client_for, order_elimination_exit
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 D = dt.date
 
 
