@@ -1,0 +1,154 @@
+"""Chromium walks an environment and a safety case through their own legal paths: the environment
+department restricts production and then asks the government to close; the safety department suspends,
+and the district records the government's closure, after which the licences are revoked. Every decision is
+taken by a person, every document is numbered and opens."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import docx
+import pytest
+from pypdf import PdfReader
+
+from phaseout.cases.models import Case
+from phaseout.orgs.models import Person
+from tests.conftest import PNG
+from tests.factories import CaseFactory
+from tests.test_browser import _act, _login, _state, browser, server  # noqa: F401 (fixtures)
+
+
+def _download(page, selector: str, target: Path) -> Path:
+    with page.expect_download() as download_info:
+        page.locator(selector).click()
+    download_info.value.save_as(target)
+    return target
+
+
+def _docx_text(path: Path) -> str:
+    return "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
+
+
+def _measures(page, photo: Path, kinds: list[str]) -> None:
+    for kind in kinds:
+        row = page.locator(f"tr[data-measure={kind}]")
+        row.locator("summary").click()
+        row.locator("[name=attachments]").set_input_files(str(photo))
+        if kind in ("power_cut", "water_cut"):
+            row.locator("[name=notice]").fill("书面通知，提前二十四小时送达")
+        row.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        assert "已登记" in page.locator("ul.messages").inner_text(), kind
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_environment_case_restricted_then_closed_with_approval(
+    browser,  # noqa: F811
+    server,  # noqa: F811
+    env_dept: Person,
+    district: Person,
+    tmp_path: Path,
+) -> None:
+    case = CaseFactory(dimension="environment", rule_id="environment.cement.kiln-pm")
+    url = f"{server}/cases/{case.pk}/"
+    dept = _login(browser, server, "sthjj")
+    dept.goto(f"{server}/cases/proposals/")
+    assert case.enterprise.name in dept.locator("#proposals").inner_text()
+    dept.goto(url)
+    assert _state(dept) == "拟处理（待决定）"
+    assert 'data-action="order_rectification"' not in dept.content()  # not the environment's path
+    _act(dept, "order_restriction", {"reason": "颗粒物超标排放"}, {})
+    assert _state(dept) == "限制生产中"
+    decisions = dept.locator("#decisions").inner_text()
+    assert "责令限制生产决定书" in decisions and "江环〔" in decisions
+    text = _docx_text(
+        _download(dept, "tr[data-decision=restriction_decision] a >> text=.docx", tmp_path / "r.docx")
+    )
+    assert "责令限制生产决定书" in text and "环境保护部令第30号" in text and "行政复议" in text
+    pdf = _download(dept, "tr[data-decision=restriction_decision] a >> text=PDF", tmp_path / "r.pdf")
+    assert "责令限制生产决定书" in "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(pdf.read_bytes())).pages
+    )
+    _act(dept, "verify_rectified", {"reason": "复测仍超标"}, {"passed": "no"})
+    assert _state(dept) == "逾期或整改后仍不达标"
+    _act(dept, "propose_closure", {"reason": "限产期满仍超标排放，情节严重"})
+    assert _state(dept) == "已提请人民政府关闭"
+
+    # The district records its government's approval; the exit runs from service.
+    town = _login(browser, server, "pengjiang")
+    town.goto(url)
+    _act(
+        town,
+        "approve_closure",
+        {"approval_body": "江门市蓬江区人民政府", "approval_number": "蓬府函〔2026〕3号"},
+        {"plan": "close_enterprise"},
+        confirm=True,
+    )
+    assert _state(town) == "已责令关停退出"
+    photo = tmp_path / "p.png"
+    photo.write_bytes(PNG)
+    _measures(
+        town, photo, ["close_enterprise", "power_cut", "water_cut", "public_pledge", "website_announcement"]
+    )
+    _act(town, "confirm_exit", {"reason": "已关闭"})
+    assert _state(town) == "已退出"
+    case.refresh_from_db()
+    assert [d.kind for d in case.decisions.order_by("id")] == [
+        "restriction_decision",
+        "closure_proposal",
+        "closure_decision",
+    ]
+    assert case.decisions.get(kind="closure_decision").number == "蓬府函〔2026〕3号"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_safety_case_suspended_then_closed_and_licences_revoked(
+    browser,  # noqa: F811
+    server,  # noqa: F811
+    safety_dept: Person,
+    office: Person,
+    district: Person,
+    tmp_path: Path,
+) -> None:
+    case = CaseFactory(dimension="safety", rule_id="safety.general.conditions")
+    url = f"{server}/cases/{case.pk}/"
+    dept = _login(browser, server, "yjglj")
+    dept.goto(url)
+    assert 'data-action="grant_extension"' not in dept.content()
+    _act(dept, "order_suspension", {"reason": "不具备安全生产条件"})
+    assert _state(dept) == "停产整治（整顿）中"
+    assert "至整改完成报告备案、决定解除之日止" in dept.locator("#deadline").inner_text()
+    text = _docx_text(
+        _download(dept, "tr[data-decision=safety_suspension_decision] a >> text=.docx", tmp_path / "s.docx")
+    )
+    assert "责令停产停业整顿决定书" in text and "安全生产法" in text and "江应急〔" in text
+    _act(dept, "verify_rectified", {"reason": "整顿后仍不具备安全生产条件"}, {"passed": "no"})
+    _act(dept, "propose_closure", {"reason": "经停产停业整顿仍不具备安全生产条件"})
+    assert _state(dept) == "已提请人民政府关闭"
+
+    lead = _login(browser, server, "office")
+    lead.goto(url)
+    # Without the confirmation box the page does not send the decision (the server refuses it too:
+    # tests/test_decisions.py); the box says what will follow.
+    _act(lead, "approve_closure", {"approval_body": "江门市人民政府", "approval_number": "江府函〔2026〕9号"})
+    box = lead.locator("form[data-action=approve_closure] [name=confirm]")
+    assert box.evaluate("el => !el.checkValidity()")
+    assert "退出措施自送达之日起计算" in lead.locator("form[data-action=approve_closure]").inner_text()
+    assert _state(lead) == "已提请人民政府关闭"
+    _act(
+        lead,
+        "approve_closure",
+        {"approval_body": "江门市人民政府", "approval_number": "江府函〔2026〕9号"},
+        {"plan": "close_enterprise"},
+        confirm=True,
+    )
+    assert _state(lead) == "已责令关停退出"
+    revocation = lead.locator("tr[data-measure=licence_revocation]").inner_text()
+    assert "发证部门" in revocation and "第一百一十三条" in revocation
+    power = lead.locator("tr[data-measure=power_cut]").inner_text()
+    assert "第七十条" in power  # a power cut under the safety law's own article
+    case.refresh_from_db()
+    assert case.state == "exit_ordered" and Case.objects.get(pk=case.pk).decisions.count() == 3
