@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from phaseout.audit.models import AuditEvent
 from phaseout.cases import scope as case_scope
-from phaseout.cases.models import CaseState, Escalation, ExitMeasure, ExtensionRequest
+from phaseout.cases.models import OPEN_STATES, CaseState, Escalation, ExitMeasure, ExtensionRequest
 from phaseout.complaints import scope as tipoff_scope
 from phaseout.complaints.models import TipOff
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
@@ -140,7 +140,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     cases = case_scope.cases(person)
     by_state = dict(cases.values_list("state").annotate(n=Count("id")).order_by())
     states = [(label, by_state.get(value, 0)) for value, label in CaseState.choices]
-    open_q = Q(state__in=[s for s in CaseState.values if s not in (CaseState.CLOSED, CaseState.ARCHIVED)])
+    open_q = Q(state__in=OPEN_STATES)
     by_territory = (
         cases.values("territory__name", "territory__code")
         .annotate(

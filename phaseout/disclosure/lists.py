@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from phaseout.cases.models import Case, CaseState, ExitMeasure, Finding, MeasureKind
+from phaseout.cases.models import OPEN_STATES, Case, CaseState, ExitMeasure, Finding, MeasureKind
 from phaseout.disclosure.models import ListKind
 from phaseout.registry.models import Licence, LineStatus, ProductionLine
 
@@ -61,9 +61,7 @@ def rows_for(kind: str, today: dt.date) -> list[dict[str, Any]]:
         cases = _cases().filter(state__in=EXIT_STATES, order_date__isnull=False)
         return [_case_row(c, c.exit_ordered_on) for c in cases.order_by("exit_ordered_on", "id")]
     if kind == ListKind.OVER_EMISSION:
-        cases = (
-            _cases().filter(dimension="environment").exclude(state__in=[CaseState.CLOSED, CaseState.ARCHIVED])
-        )
+        cases = _cases().filter(dimension="environment", state__in=OPEN_STATES)
         return [
             _case_row(c, c.finding.inspection.inspected_on if c.finding else None)
             for c in cases.order_by("id")

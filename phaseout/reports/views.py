@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.cases import scope as case_scope
-from phaseout.cases.models import Case, CaseState
+from phaseout.cases.models import OPEN_STATES, Case, CaseState
 from phaseout.complaints import scope as tipoff_scope
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
@@ -290,7 +290,7 @@ def charts(request: HttpRequest) -> HttpResponse:
     cases = case_scope.cases(person)
     state_labels = dict(CaseState.choices)
     by_state = cases.values("state").annotate(n=Count("id")).order_by("state")
-    open_cases = cases.exclude(state__in=[CaseState.CLOSED, CaseState.ARCHIVED])
+    open_cases = cases.filter(state__in=OPEN_STATES)
     ages = {"≤30天": 0, "31–90天": 0, "91–180天": 0, ">180天": 0}
     for opened in open_cases.values_list("opened_at", flat=True):
         days = (today - timezone.localdate(opened)).days
