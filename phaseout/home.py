@@ -7,8 +7,10 @@ A top-level module, not an app: it sits above all the apps, so none of them depe
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
 from django.db.models import Count, Q, Sum
@@ -27,30 +29,38 @@ from phaseout.plans import scope as plan_scope
 from phaseout.plans.models import Plan, Submission
 from phaseout.registry import scope as registry_scope
 from phaseout.registry.models import CapacityUnit, Industry, LineStatus
+from phaseout.rules import case_flow
+from phaseout.rules.dimensions import Dimension
 from phaseout.web import current_person, paginate
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
-# What each role acts on next: the states in which a case waits for them.
-WAITING_STATES: dict[str, list[str]] = {
-    Role.OFFICE: [
-        CaseState.FINDING,
-        CaseState.OVERDUE,
-        CaseState.VERIFIED,
-        CaseState.EXITED,
-        CaseState.ACCEPTED,
-    ],
-    Role.DEPARTMENT: [CaseState.FINDING, CaseState.OVERDUE, CaseState.VERIFIED, CaseState.EXITED],
-    Role.DISTRICT: [CaseState.EXIT_ORDERED],
-    Role.ENTERPRISE: [CaseState.RECTIFYING, CaseState.EXIT_ORDERED],
-}
+# What an enterprise acts on: the orders it must carry out (it takes no step of the path itself).
+ENTERPRISE_WAITING = [
+    CaseState.RECTIFYING,
+    CaseState.RESTRICTED,
+    CaseState.SUSPENDED,
+    CaseState.EXIT_ORDERED,
+]
+WAITING_ROLES = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
+
+
+def waiting(role: str) -> Q:
+    """The cases waiting for this role: on each dimension's path, the states in which a step names the
+    role (read from the flow table, not kept here)."""
+    if role == Role.ENTERPRISE:
+        return Q(state__in=ENTERPRISE_WAITING)
+    return reduce(
+        operator.or_,
+        (Q(dimension=d.value, state__in=case_flow.waiting_states(d, role)) for d in Dimension),
+    )
 
 
 @allow(*Role)
 def home(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     today = timezone.localdate()
-    if person.role not in WAITING_STATES:
+    if person.role not in WAITING_ROLES:
         return render(request, "orgs/home_admin.html", {"today": today})
     cases = case_scope.cases(person).select_related("enterprise", "line")
     soon = today + dt.timedelta(days=30)
@@ -67,7 +77,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "escalations": Escalation.objects.filter(
             case__in=case_scope.cases(person), resolved_at__isnull=True
         ).select_related("case__enterprise", "measure")[:50],
-        "waiting": cases.filter(state__in=WAITING_STATES[person.role]).order_by("id")[:50],
+        "waiting": cases.filter(waiting(person.role)).order_by("id")[:50],
         "extension_requests": (
             ExtensionRequest.objects.filter(
                 case__in=case_scope.cases(person), status=ExtensionRequest.Status.PENDING

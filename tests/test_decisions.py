@@ -129,3 +129,22 @@ def test_case_flow_command_states_every_path() -> None:
     assert paths["environment"]["order_suspension"]["clock"]["months"] is None
     assert "order_rectification" not in paths["environment"] and "order_rectification" not in paths["safety"]
     assert paths["technology"]["order_exit"]["irreversible"] is True
+
+
+def test_home_page_waiting_list_reads_the_paths(
+    energy_dept: Person, district: Person, office: Person
+) -> None:
+    proposal = CaseFactory(dimension="energy", state="finding", enterprise__name="拟处理钢铁厂")
+    proposed = CaseFactory(
+        dimension="energy",
+        state="closure_proposed",
+        closure_proposed_on=TODAY,
+        enterprise__name="待政府决定钢铁厂",
+    )
+    dept_home = client_for(energy_dept.user).get("/").content.decode()
+    assert proposal.enterprise.name in dept_home  # the department decides proposals
+    assert proposed.enterprise.name not in dept_home  # the government decides closure, not the department
+    town_home = client_for(district.user).get("/").content.decode()
+    assert proposed.enterprise.name in town_home and proposal.enterprise.name not in town_home
+    office_home = client_for(office.user).get("/").content.decode()
+    assert proposed.enterprise.name in office_home and proposal.enterprise.name in office_home

@@ -557,6 +557,11 @@ def allowed_actions(dimension: Dimension | str, state: State) -> list[Action]:
     return [s.action for s in allowed_steps(dimension, state)]
 
 
+def waiting_states(dimension: Dimension | str, actor: str) -> frozenset[State]:
+    """The states in which a case of this dimension waits for this role to take a step."""
+    return frozenset(s for st in steps_for(dimension) if actor in st.roles for s in st.sources)
+
+
 def may_take(dimension: Dimension | str, action: Action | str, role: str) -> bool:
     found = step(dimension, action)
     return found is not None and role in found.roles
