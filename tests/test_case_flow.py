@@ -321,12 +321,19 @@ def test_exit_to_archive_with_case_file(office: Person, district: Person) -> Non
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     names = archive.namelist()
     assert names[0] == "案件卷宗.txt"
-    assert names[3].startswith("001-检查/") and names[3].endswith("现场.png")
+    assert names[4].startswith("001-检查/") and names[4].endswith("现场.png")
     assert sum(1 for n in names if "措施-" in n) == 7
     assert [n for n in names if n.startswith("000-决定文书/")] == [
         "000-决定文书/01-关停（关闭）决定书.docx",
-        "000-决定文书/02-落后产能退出验收意见书.docx",
+        "000-决定文书/02-落后产能退出公告.docx",
+        "000-决定文书/03-落后产能退出验收意见书.docx",
     ]
+    announcement = case.decisions.get(kind="announcement")
+    assert (announcement.number, announcement.content["issuer"]) == (
+        "蓬江区公告〔2026〕1号",
+        "蓬江区人民政府",
+    )
+    assert "不再恢复生产" in announcement.content["paragraphs"][0]
     events = json.loads(archive.read("events.json"))
     assert [e["action"] for e in events][:2] == ["open", "order_exit"]
     assert events[-1]["action"] == "archive"

@@ -30,6 +30,7 @@ from phaseout.cases.models import (
     CaseEvent,
     CaseState,
     Decision,
+    DocumentKind,
     DocumentSequence,
     Escalation,
     Evidence,
@@ -425,9 +426,8 @@ def _issuer(by: User) -> Department:
     return department
 
 
-def _next_number(issuer: Department, year: int) -> tuple[int, str]:
+def _next_number(prefix: str, year: int) -> tuple[int, str]:
     """The next number of the issuer's own sequence for the year, e.g. 江发改〔2026〕12号."""
-    prefix = issuer.doc_prefix or issuer.name
     DocumentSequence.objects.get_or_create(issuer=prefix, year=year)
     sequence = DocumentSequence.objects.select_for_update().get(issuer=prefix, year=year)
     sequence.last += 1
@@ -458,7 +458,7 @@ def _issue(
     else:
         department = _issuer(by)
         issuer_name = department.name
-        serial, number = _next_number(department, issued_on.year)
+        serial, number = _next_number(department.doc_prefix or department.name, issued_on.year)
     content = documents.compose(
         kind=kind,
         case=case,
@@ -1056,11 +1056,47 @@ def complete_measure(
             data={"measure": measure.kind, "done_on": done_on.isoformat(), "notice": notice.strip()},
             dated=done_on,
         )
+        if measure.kind == exit_plans.MeasureKind.WEBSITE_ANNOUNCEMENT:
+            _announce(case, by=by, day=done_on)
         if measure.kind == exit_plans.MeasureKind.DISMANTLING and case.line_id:
             ProductionLine.objects.filter(pk=case.line_id).exclude(status=LineStatus.EXITED).update(
                 status=LineStatus.DISMANTLED
             )
     return measure
+
+
+def _announce(case: Case, *, by: User, day: dt.date) -> Decision:
+    """The website announcement of the exit, as published: numbered by the department that published it,
+    or by the county's government where the district did."""
+    person = getattr(by, "person", None)
+    department = person.department if person is not None else None
+    if department is not None:
+        issuer, prefix = department.name, department.doc_prefix or department.name
+    else:
+        issuer = f"{case.territory.name}人民政府"
+        prefix = f"{case.territory.name}公告"
+    serial, number = _next_number(prefix, day.year)
+    line = f"{case.line.name}（{case.line.capacity_display}）" if case.line is not None else "全部生产线"
+    plan = dict(EXIT_PLAN_CHOICES).get(case.exit_plan, "")
+    content = {
+        "title": documents.TITLES[DocumentKind.ANNOUNCEMENT],
+        "number": number,
+        "recipient": "社会各界",
+        "paragraphs": [
+            f"根据推动落后产能退出工作安排，{case.enterprise.name}（统一社会信用代码：{case.enterprise.uscc}）"
+            f"的{line}已依法关停退出（{plan}），企业已公开承诺不再恢复生产。",
+            "欢迎社会各界监督。发现恢复生产的，请向当地人民政府或有关部门举报。",
+        ],
+        "issuer": issuer,
+        "date": day.isoformat(),
+        "case": case.number,
+    }
+    return Decision.objects.create(
+        case=case, action="measure_done", kind=DocumentKind.ANNOUNCEMENT, issuer=prefix, number=number,
+        year=day.year, serial=serial, department=department, decided_by=by, issued_on=day, served_on=None,
+        entered_at=timezone.now(), content=content,
+        basis=exit_plans.MEASURE_BASIS[exit_plans.MeasureKind.WEBSITE_ANNOUNCEMENT],
+    )  # fmt: skip
 
 
 @transaction.atomic
