@@ -28,6 +28,7 @@ from phaseout.registry.models import (
     Measurement,
     ProductionLine,
 )
+from phaseout.rules.exit_plans import ExitPlan
 from phaseout.rules.rulebook import library
 from phaseout.standards.actions import run_evaluation
 
@@ -313,14 +314,24 @@ def _register_and_cases(today: dt.date) -> None:
         "109",
         today - dt.timedelta(days=20),
     )
-    # Elimination-class equipment: exit ordered at once.
-    inspect(
+    # Elimination-class equipment: the finding is a proposal; the office orders the exit at once.
+    case = inspect(
         enterprises[1],
         gxj,
         "technology",
         "technology.steel.induction-furnace",
         None,
         today - dt.timedelta(days=10),
+    )
+    assert case
+    case_actions.order_exit(
+        case=case,
+        plan=ExitPlan.SEAL_THEN_DISMANTLE,
+        by=office,
+        today=today,
+        issued_on=today - dt.timedelta(days=9),
+        served_on=today - dt.timedelta(days=8),
+        reason="中频感应炉用于普碳钢冶炼，属淘汰类装备，立即淘汰",
     )
     # An elimination case carried through to archive.
     case = inspect(
@@ -332,6 +343,15 @@ def _register_and_cases(today: dt.date) -> None:
         today - dt.timedelta(days=90),
     )
     assert case
+    case = case_actions.order_exit(
+        case=case,
+        plan=ExitPlan.SEAL_THEN_DISMANTLE,
+        by=office,
+        today=today,
+        issued_on=today - dt.timedelta(days=89),
+        served_on=today - dt.timedelta(days=88),
+        reason="30吨转炉属淘汰类装备，立即淘汰",
+    )
     for measure in case.measures.all():
         if measure.kind != "dismantling":
             case_actions.complete_measure(
@@ -339,6 +359,7 @@ def _register_and_cases(today: dt.date) -> None:
                 by=office,
                 done_on=today - dt.timedelta(days=80),
                 note="已完成",
+                notice="已书面通知企业，提前二十四小时送达",
                 files=[_png("措施照片.png")],
                 today=today,
             )
@@ -353,7 +374,16 @@ def _register_and_cases(today: dt.date) -> None:
         record_text="现场核查：主体设备已封存，动力装置已拆除，企业已公开承诺。验收合格。",
         today=today,
     )
+    case_actions.complete_measure(
+        measure=case.measures.get(kind="dismantling"),
+        by=office,
+        done_on=today - dt.timedelta(days=70),
+        note="主体设备已拆除",
+        files=[_png("拆除照片.png")],
+        today=today,
+    )
     case_actions.archive_case(case=case, by=office, today=today - dt.timedelta(days=69))
+    _other_paths(enterprises, today)
 
     _measurements(enterprises, today)
     _office_rates(office)
@@ -361,6 +391,58 @@ def _register_and_cases(today: dt.date) -> None:
     _public_side(office, today)
     # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
     run_evaluation(on=today, by=office)
+
+
+def _other_paths(enterprises: list[Enterprise], today: dt.date) -> None:
+    """An environment case under restricted production and a safety case suspended, each decided by its
+    own department on its own path."""
+    for username, code, dimension, rule, enterprise, step in (
+        ("dept-sthjj", "jm-sthjj", "environment", "environment.cement.kiln-pm", enterprises[2], "restrict"),
+        ("dept-yjglj", "jm-yjglj", "safety", "safety.general.conditions", enterprises[6], "suspend"),
+    ):
+        officer = Person.objects.get(user__username=username).user
+        inspection = case_actions.record_inspection(
+            department=Department.objects.get(code=code),
+            enterprise=enterprise,
+            line=enterprise.lines.first(),
+            dimension=dimension,
+            inspected_on=today - dt.timedelta(days=30),
+            inspectors="张强、刘洋",
+            notes="现场检查。",
+            files=[_png("现场照片.png")],
+            by=officer,
+            today=today,
+        )
+        finding = case_actions.record_finding(
+            inspection=inspection,
+            rule_id=rule,
+            line=enterprise.lines.first(),
+            measured_value=Decimal("45") if dimension == "environment" else Decimal("3"),
+            by=officer,
+        )
+        case = Case.objects.filter(finding=finding).first()
+        if case is None:
+            continue
+        issued, served = today - dt.timedelta(days=25), today - dt.timedelta(days=23)
+        if step == "restrict":
+            case_actions.order_restriction(
+                case=case,
+                by=officer,
+                months=3,
+                today=today,
+                reason="颗粒物超标排放",
+                issued_on=issued,
+                served_on=served,
+            )
+        else:
+            case_actions.order_suspension(
+                case=case,
+                by=officer,
+                today=today,
+                reason="不具备安全生产条件",
+                issued_on=issued,
+                served_on=served,
+            )
 
 
 def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:

@@ -148,3 +148,26 @@ def test_home_page_waiting_list_reads_the_paths(
     assert proposed.enterprise.name in town_home and proposal.enterprise.name not in town_home
     office_home = client_for(office.user).get("/").content.decode()
     assert proposed.enterprise.name in office_home and proposal.enterprise.name in office_home
+
+
+def test_a_decision_issued_on_paper_keeps_its_number(energy_dept: Person) -> None:
+    case = actions.order_rectification(
+        case=CaseFactory(), by=energy_dept.user, today=TODAY, issued_on=dt.date(2026, 1, 5),
+        served_on=dt.date(2026, 1, 7), paper_number="江发改节能〔2026〕3号",
+    )  # fmt: skip
+    decision = case.decisions.get()
+    assert (decision.number, decision.serial, decision.content["number"]) == (
+        "江发改节能〔2026〕3号",
+        None,
+        "江发改节能〔2026〕3号",
+    )
+    assert case.deadline == dt.date(2026, 7, 7)  # six months from service
+    other = CaseFactory()
+    before = _unchanged(other)
+    with pytest.raises(CaseActionError, match="文号江发改节能〔2026〕3号已登记"):
+        actions.order_rectification(
+            case=other, by=energy_dept.user, today=TODAY, paper_number="江发改节能〔2026〕3号"
+        )
+    assert _unchanged(other) == before
+    fresh = actions.order_rectification(case=other, by=energy_dept.user, today=TODAY)
+    assert fresh.decisions.get().number == "江发改〔2026〕1号"  # the sequence is not used by paper numbers

@@ -447,9 +447,11 @@ def _issue(
     approval: Approval | None = None,
     kind: str = "",
     recipient: str = "",
+    paper_number: str = "",
 ) -> Decision:
     """The decision's record and its numbered document: the department's own sequence, or the
-    government's document when the step is the government's (its approval number)."""
+    government's document when the step is the government's (its approval number). A decision issued
+    on paper before it was entered keeps the number it was issued under."""
     kind = kind or step.document
     department = None
     serial = None
@@ -458,7 +460,18 @@ def _issue(
     else:
         department = _issuer(by)
         issuer_name = department.name
-        serial, number = _next_number(department.doc_prefix or department.name, issued_on.year)
+        prefix = department.doc_prefix or department.name
+        paper_number = (paper_number or "").strip()
+        if paper_number:
+            if len(paper_number) > 80 or "\x00" in paper_number:
+                raise CaseActionError(_("A document number is at most 80 characters."))
+            if Decision.objects.filter(issuer=prefix, number=paper_number).exists():
+                raise CaseActionError(
+                    _("The document number %(number)s is already on record.") % {"number": paper_number}
+                )
+            number = paper_number
+        else:
+            serial, number = _next_number(prefix, issued_on.year)
     content = documents.compose(
         kind=kind,
         case=case,
@@ -545,6 +558,7 @@ def _order_with_clock(
     served_on: dt.date | None,
     months: int | None,
     expected_version: int | None,
+    paper_number: str = "",
 ) -> Case:
     case = _lock(case, expected_version)
     _check_person(by, action, case)
@@ -588,6 +602,7 @@ def _order_with_clock(
         served_on=served_on,
         order=[str(o) for o in order],
         reason=reason,
+        paper_number=paper_number,
     )
     if case.line_id:
         ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.OPERATING).update(
@@ -621,6 +636,7 @@ def order_rectification(
     today: dt.date | None = None,
     issued_on: dt.date | None = None,
     served_on: dt.date | None = None,
+    paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """责令限期整改 (energy, quality): the clock runs from service."""
@@ -628,6 +644,7 @@ def order_rectification(
         return _order_with_clock(
             case, Action.ORDER_RECTIFICATION, by=by, reason=reason, today=today or _today(),
             issued_on=issued_on, served_on=served_on, months=None, expected_version=expected_version,
+            paper_number=paper_number,
         )  # fmt: skip
 
 
@@ -640,6 +657,7 @@ def order_restriction(
     today: dt.date | None = None,
     issued_on: dt.date | None = None,
     served_on: dt.date | None = None,
+    paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """责令限制生产 (environment): at most 3 months from service (30号令 art. 15)."""
@@ -647,6 +665,7 @@ def order_restriction(
         return _order_with_clock(
             case, Action.ORDER_RESTRICTION, by=by, reason=reason, today=today or _today(),
             issued_on=issued_on, served_on=served_on, months=months, expected_version=expected_version,
+            paper_number=paper_number,
         )  # fmt: skip
 
 
@@ -658,6 +677,7 @@ def order_suspension(
     today: dt.date | None = None,
     issued_on: dt.date | None = None,
     served_on: dt.date | None = None,
+    paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """责令停产整治 (environment) / 停产停业整顿 (safety): from service until lifted."""
@@ -665,6 +685,7 @@ def order_suspension(
         return _order_with_clock(
             case, Action.ORDER_SUSPENSION, by=by, reason=reason, today=today or _today(),
             issued_on=issued_on, served_on=served_on, months=None, expected_version=expected_version,
+            paper_number=paper_number,
         )  # fmt: skip
 
 
@@ -678,6 +699,7 @@ def grant_extension(
     today: dt.date | None = None,
     issued_on: dt.date | None = None,
     served_on: dt.date | None = None,
+    paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
     case = _lock(case, expected_version)
@@ -691,7 +713,7 @@ def grant_extension(
     assert case.deadline is not None and case.order_date is not None and case.rectification_months is not None
     new_deadline = deadlines.rectification_deadline(case.order_date, case.rectification_months, months)
     decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason,
+        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
         order=[_("the period is extended once by %(months)d months, to %(deadline)s")
                % {"months": months, "deadline": new_deadline.isoformat()}],
     )  # fmt: skip
@@ -854,6 +876,7 @@ def propose_closure(
     reason: str,
     today: dt.date | None = None,
     issued_on: dt.date | None = None,
+    paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """The department proposes closure to the people's government (节约能源法 art. 72; 环保法 art. 60;
@@ -867,7 +890,8 @@ def propose_closure(
     _check_dates(issued_on, None, today)
     government = f"{case.territory.name}人民政府"
     decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=None, reason=reason, recipient=government,
+        case, step, by=by, issued_on=issued_on, served_on=None, reason=reason, paper_number=paper_number,
+        recipient=government,
         order=[_("it is proposed that the government order the enterprise to suspend business or close")],
     )  # fmt: skip
     return _move(
@@ -965,6 +989,7 @@ def order_exit(
     today: dt.date | None = None,
     issued_on: dt.date | None = None,
     served_on: dt.date | None = None,
+    paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """The department orders elimination-class equipment (or resumed capacity) out at once — a decision
@@ -978,7 +1003,7 @@ def order_exit(
     served_on = served_on or issued_on
     _check_dates(issued_on, served_on, today)
     decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason,
+        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
         order=[_("the equipment is eliminated at once; the capacity exits by: %(plan)s")
                % {"plan": dict(EXIT_PLAN_CHOICES)[plan.value]}],
     )  # fmt: skip
@@ -995,6 +1020,7 @@ def revoke_licence(
     today: dt.date | None = None,
     issued_on: dt.date | None = None,
     served_on: dt.date | None = None,
+    paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """Market regulation revokes the business licence in a serious quality case (产品质量法 art. 49)."""
@@ -1007,7 +1033,7 @@ def revoke_licence(
     served_on = served_on or issued_on
     _check_dates(issued_on, served_on, today)
     decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason,
+        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
         order=[_("the business licence is revoked")],
     )  # fmt: skip
     return _start_exit(case, Action.REVOKE_LICENCE, plan=plan, by=by, reason=reason, decision=decision)

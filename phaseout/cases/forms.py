@@ -95,6 +95,11 @@ class DecisionForm(VersionedForm):
 
     issued_on = forms.DateField(label=_("Issued on"), widget=DATE)
     served_on = forms.DateField(label=_("Served on"), widget=DATE)
+    paper_number = forms.CharField(
+        label=_("Document number, if already issued on paper (empty: the next number of your department)"),
+        max_length=80,
+        required=False,
+    )
     reason = forms.CharField(
         label=_("Facts and reasons"), widget=forms.Textarea(attrs={"rows": 2}), required=False
     )
@@ -155,6 +160,7 @@ class ArchiveForm(ReasonForm):
 
 class ProposeClosureForm(VersionedForm):
     issued_on = forms.DateField(label=_("Issued on"), widget=DATE)
+    paper_number = DecisionForm.base_fields["paper_number"]
     reason = forms.CharField(
         label=_("Why closure is proposed (the serious circumstances)"),
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -56,7 +56,12 @@ def _closure(case: Case, by: User, d: dict[str, Any], version: int | None) -> An
 
 
 def _decision(d: dict[str, Any]) -> dict[str, Any]:
-    return {"issued_on": d["issued_on"], "served_on": d["served_on"], "reason": d["reason"]}
+    return {
+        "issued_on": d["issued_on"],
+        "served_on": d["served_on"],
+        "reason": d["reason"],
+        "paper_number": d["paper_number"],
+    }
 
 
 STEPS: dict[str, CaseStep] = {
@@ -111,7 +116,12 @@ STEPS: dict[str, CaseStep] = {
             Action.PROPOSE_CLOSURE,
             f.ProposeClosureForm,
             lambda c, u, d, v: actions.propose_closure(
-                case=c, by=u, reason=d["reason"], issued_on=d["issued_on"], expected_version=v
+                case=c,
+                by=u,
+                reason=d["reason"],
+                issued_on=d["issued_on"],
+                paper_number=d["paper_number"],
+                expected_version=v,
             ),
             lambda case, today: {"issued_on": today},
         ),
