@@ -171,3 +171,29 @@ def test_a_decision_issued_on_paper_keeps_its_number(energy_dept: Person) -> Non
     assert _unchanged(other) == before
     fresh = actions.order_rectification(case=other, by=energy_dept.user, today=TODAY)
     assert fresh.decisions.get().number == "江发改〔2026〕1号"  # the sequence is not used by paper numbers
+
+
+def test_a_dismissed_proposal_brings_no_price_measure(office: Person) -> None:
+    from decimal import Decimal
+
+    from phaseout.prices.measures import price_rows
+    from tests.factories import LineFactory
+    from tests.test_prices import _finding
+
+    case = _finding(
+        office,
+        LineFactory(size_value=Decimal("380")),
+        "technology",
+        "technology.steel.blast-furnace-400",
+        None,
+    )
+    assert price_rows(Case.objects.filter(pk=case.pk))  # the elimination-class proposal is priced
+    actions.dismiss(case=case, by=office.user, reason="经复核，设备已于检查前拆除", today=TODAY)
+    assert price_rows(Case.objects.filter(pk=case.pk)) == []
+    event = case.events.get(action="dismiss")
+    assert (event.from_state, event.to_state, event.reason) == (
+        "finding",
+        "dismissed",
+        "经复核，设备已于检查前拆除",
+    )
+    assert AuditEvent.objects.filter(action="case.dismiss", object_id=str(case.pk)).exists()

@@ -27,7 +27,7 @@ from phaseout.officialdoc import FontMissing
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
 from phaseout.rules import case_flow
-from phaseout.rules.case_flow import Action
+from phaseout.rules.case_flow import Action, State
 from phaseout.web import current_person as _person
 from phaseout.web import current_user as _user
 from phaseout.web import form_errors as _errors
@@ -170,6 +170,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     names = actions_for(person, case)
     rule = actions.rule_of(case)
+    extension_step = case_flow.step(case.dimension, Action.GRANT_EXTENSION)
     context = {
         "case": case,
         "rule": rule,
@@ -188,7 +189,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "extension_request_form": (
             f.ExtensionRequestForm(initial={"version": case.version})
             if person.role == Role.ENTERPRISE
-            and case.state == CaseState.RECTIFYING
+            and extension_step is not None
+            and State(case.state) in extension_step.sources
             and not case.extension_months
             and not case.extension_requests.filter(status=ExtensionRequest.Status.PENDING).exists()
             else None

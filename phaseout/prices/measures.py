@@ -50,6 +50,7 @@ def price_rows(cases: QuerySet[Case]) -> list[Row]:
     qs = (
         cases.filter(finding__isnull=False)
         .exclude(finding__conclusion=Finding.Conclusion.COMPLIANT)
+        .exclude(state=State.DISMISSED)  # a proposal the department did not confirm brings no price
         .select_related("finding__inspection", "enterprise", "line", "territory")
         .order_by("id")
     )
