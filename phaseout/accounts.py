@@ -25,6 +25,7 @@ from phaseout.orgs.access import allow
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.registry.models import Enterprise
 from phaseout.web import current_user, paginate
+from phaseout.web.forms import CONFIRMATION_REQUIRED, confirmation
 
 # ── actions ─────────────────────────────────────────────────────────────────────────────
 
@@ -124,6 +125,8 @@ class PersonForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         role = data.get("role")
+        if self.deactivates() and not data.get("confirm"):
+            self.add_error("confirm", CONFIRMATION_REQUIRED)
         unit = UNIT_FOR_ROLE.get(Role(role)) if role else None
         if unit and not data.get(unit):
             self.add_error(unit, gettext_lazy("This role needs its unit: it sets what the person may see."))
@@ -131,6 +134,27 @@ class PersonForm(forms.Form):
             if other != unit and not (role == Role.OFFICE and other == "department"):
                 data[other] = None  # a unit the role does not use would widen nothing, so it is not kept
         return data
+
+    def deactivates(self) -> bool:
+        """Whether saving turns an active account off (an edit form only: a new account is not yet on)."""
+        return (
+            "confirm" in self.fields
+            and bool(self.initial.get("active"))
+            and not self.cleaned_data.get("active")
+        )
+
+
+class EditPersonForm(PersonForm):
+    """An existing account: turning it off asks for confirmation, saying what follows."""
+
+    confirm = confirmation(
+        gettext_lazy(
+            "If you deactivate the account, I confirm: the person is signed out and can no longer sign in "
+            "or act for their unit; the records they made stay, and only a security administrator can "
+            "turn the account on again."
+        ),
+        required=False,
+    )
 
 
 class NewPersonForm(PersonForm):
@@ -224,11 +248,11 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "enterprise": person.enterprise_id,
         "active": person.user.is_active,
     }
-    form = PersonForm(request.POST or None, initial=initial)
+    form = EditPersonForm(request.POST or None, initial=initial)
     password_form = PasswordResetForm()
     if request.method == "POST" and "password" in request.POST:
         password_form = PasswordResetForm(request.POST)
-        form = PersonForm(initial=initial)
+        form = EditPersonForm(initial=initial)
         if password_form.is_valid():
             reset_password(
                 person=person, password=password_form.cleaned_data["password"], by=current_user(request)

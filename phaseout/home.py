@@ -13,7 +13,7 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -91,6 +91,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "reinspection_due"
         )[:50],
         "submissions": _open_submissions(person, today),
+        "supervisions": _supervisions(person),
         "tipoffs": _open_tipoffs(person, today),
     }
     return render(request, "orgs/home.html", context)
@@ -107,6 +108,14 @@ def _open_tipoffs(person: Person, today: dt.date) -> list[Any]:
         ),
     )
     return list(qs.order_by("feedback_due")[:50])
+
+
+def _supervisions(person: Person) -> list[Any]:
+    """Notices and summonses naming my unit or my enterprise: the unread first, then the latest."""
+    qs = plan_scope.addressed_to(person).select_related(
+        "plan", "task", "department", "territory", "enterprise", "acknowledged_by__person"
+    )
+    return list(qs.order_by(F("acknowledged_at").asc(nulls_first=True), "-issued_on", "-id")[:50])
 
 
 def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:

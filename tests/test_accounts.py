@@ -43,7 +43,10 @@ def test_deactivate_change_role_and_reset_password(secadmin, district) -> None:
     page = c.get(f"/people/{district.pk}/").content.decode()
     assert "重置密码" in page
     assert '<div class="who">安全管理员 · 安全管理员' in page  # the header still shows who is logged in
-    c.post(f"/people/{district.pk}/", {"display_name": "台山", "role": "district", "territory": "440781"})
+    c.post(
+        f"/people/{district.pk}/",
+        {"display_name": "台山", "role": "district", "territory": "440781", "confirm": "on"},
+    )
     district.refresh_from_db()
     district.user.refresh_from_db()
     assert (district.territory_id, district.user.is_active) == ("440781", False)
@@ -54,7 +57,9 @@ def test_deactivate_change_role_and_reset_password(secadmin, district) -> None:
 
 def test_security_admin_cannot_lock_themselves_out(secadmin) -> None:
     c = client_for(secadmin.user)
-    response = c.post(f"/people/{secadmin.pk}/", {"display_name": "x", "role": "office"}, follow=True)
+    response = c.post(
+        f"/people/{secadmin.pk}/", {"display_name": "x", "role": "office", "confirm": "on"}, follow=True
+    )
     assert "不能停用自己的账号或修改自己的角色" in response.content.decode()
     secadmin.refresh_from_db()
     assert secadmin.role == "security_admin" and secadmin.user.is_active

@@ -316,6 +316,8 @@ def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> 
     assert "文件已读取为计划草稿" in page.content()
     assert page.locator("#plan-status").inner_text().strip() == "草稿，待复核"
     # Confirming before the flagged expressions are reviewed is refused, with the reason.
+    assert "我确认：确认后，计划要求报送的材料即按期限跟踪和提醒" in page.content()
+    page.locator("form.confirm-plan [name=confirm]").check()  # it says what confirming sets going
     page.locator("#confirm-plan").click()
     page.wait_for_load_state()
     assert "需要复核" in page.content()
@@ -324,6 +326,7 @@ def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> 
         form = page.locator("form.time-review").first
         form.locator("button").click()
         page.wait_for_load_state()
+    page.locator("form.confirm-plan [name=confirm]").check()  # it says what confirming sets going
     page.locator("#confirm-plan").click()
     page.wait_for_load_state()
     assert page.locator("#plan-status").inner_text().strip() == "已确认"
@@ -342,6 +345,7 @@ def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> 
     while page.locator("form.time-review").count():
         page.locator("form.time-review").first.locator("button").click()
         page.wait_for_load_state()
+    page.locator("form.confirm-plan [name=confirm]").check()  # it says what confirming sets going
     page.locator("#confirm-plan").click()
     page.wait_for_load_state()
     assert page.locator("#plan-status").inner_text().strip() == "已确认"

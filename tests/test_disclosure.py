@@ -185,7 +185,7 @@ def test_only_the_office_publishes(energy_dept: Person, office: Person) -> None:
     assert client_for(energy_dept.user).get("/lists/").status_code == 403
     client = client_for(office.user)
     assert client.post(f"/lists/{snapshot.pk}/approve/").status_code == 302
-    assert client.post(f"/lists/{snapshot.pk}/publish/").status_code == 302
+    assert client.post(f"/lists/{snapshot.pk}/publish/", {"confirm": "on"}).status_code == 302
     snapshot.refresh_from_db()
     assert snapshot.status == "published"
 

@@ -1,5 +1,6 @@
 """Plans in the platform: a seed document imported, reviewed and confirmed; the submissions it
-asks for, their status over a moving clock; deadline changes with history; supervision; reminders."""
+asks for, their status over a moving clock; deadline changes with history; reminders. (Notices and
+summonses: tests/test_supervision.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from phaseout.orgs.models import Person
 from phaseout.plans import actions
-from phaseout.plans.models import Plan, PlanChange, Programme, Submission, Supervision, TaskUnit
+from phaseout.plans.models import Plan, PlanChange, Programme, Submission, TaskUnit
 from tests.conftest import PDF, SEEDS, client_for, order_elimination_exit
 
 D = dt.date
@@ -137,30 +138,6 @@ def test_changing_a_deadline_keeps_the_history_and_moves_open_submissions(office
     change = PlanChange.objects.get()
     assert (change.before, change.after, change.field) == ("2021-06-15", "2021-06-30", "deadline")
     assert set(task.submissions.values_list("due_date", flat=True)) == {D(2021, 6, 30)}
-
-
-def test_supervision_against_one_unit_for_the_items_it_failed(office: Person) -> None:
-    plan = _confirm(_import(office), office)
-    missing = plan.submissions.filter(territory_id="440703")
-    supervision = actions.record_supervision(
-        plan=plan,
-        kind="notice",
-        issued_on=D(2021, 6, 20),
-        text="未按期报送工作计划",
-        submissions=missing,
-        by=office.user,
-    )
-    assert supervision.territory_id == "440703" and supervision.submissions.count() == missing.count()
-    with pytest.raises(actions.PlanError, match="一个单位"):
-        actions.record_supervision(
-            plan=plan,
-            kind="talks",
-            issued_on=D(2021, 6, 20),
-            text="约谈",
-            submissions=plan.submissions.all(),
-            by=office.user,
-        )
-    assert Supervision.objects.count() == 1
 
 
 def test_upload_page_refuses_bad_documents_and_creates_nothing(office: Person, energy_dept: Person) -> None:

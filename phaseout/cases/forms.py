@@ -9,6 +9,7 @@ from phaseout.cases.models import EXIT_PLAN_CHOICES, CaseState
 from phaseout.orgs.models import Dimension, Territory
 from phaseout.registry.models import Industry, ProductionLine
 from phaseout.rules import deadlines, rulebook
+from phaseout.web.forms import confirmation as confirmation  # shared; still importable from here
 from phaseout.widgets import DatePicker
 
 
@@ -102,15 +103,6 @@ class DecisionForm(VersionedForm):
     )
     reason = forms.CharField(
         label=_("Facts and reasons"), widget=forms.Textarea(attrs={"rows": 2}), required=False
-    )
-
-
-def confirmation(text: Any) -> forms.BooleanField:
-    """An irreversible step asks for confirmation on the page, saying what will follow."""
-    return forms.BooleanField(
-        label=text,
-        required=True,
-        error_messages={"required": _("Please confirm that you mean to take this step.")},
     )
 
 

@@ -18,10 +18,11 @@ from django.views.decorators.http import require_POST
 
 from phaseout import exports
 from phaseout.disclosure import actions
+from phaseout.disclosure.forms import PublishForm, WithdrawForm
 from phaseout.disclosure.models import ListKind, Snapshot
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.models import Role
-from phaseout.web import current_person, current_user, throttled
+from phaseout.web import current_person, current_user, form_errors, throttled
 
 COLUMNS = [
     ("enterprise", gettext_lazy("Enterprise")),
@@ -194,7 +195,16 @@ def list_draft(request: HttpRequest) -> HttpResponse:
 @allow(Role.OFFICE, Role.AUDITOR)
 def list_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
     snapshot = get_object_or_404(Snapshot, pk=pk)
-    return render(request, "disclosure/snapshot.html", {"snapshot": snapshot, "columns": COLUMNS})
+    return render(
+        request,
+        "disclosure/snapshot.html",
+        {
+            "snapshot": snapshot,
+            "columns": COLUMNS,
+            "publish_form": PublishForm(),
+            "withdraw_form": WithdrawForm(),
+        },
+    )
 
 
 @require_POST
@@ -202,15 +212,24 @@ def list_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
 def list_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     snapshot = get_object_or_404(Snapshot, pk=pk)
     by = current_user(request)
+    form: forms.Form | None = None
+    if action == "publish":
+        form = PublishForm(request.POST)
+    elif action == "withdraw":
+        form = WithdrawForm(request.POST)
+    elif action != "approve":
+        raise Http404
+    if form is not None and not form.is_valid():
+        form_errors(request, form)
+        return redirect("list-snapshot", snapshot.pk)
     try:
         if action == "approve":
             actions.approve(snapshot=snapshot, by=by)
         elif action == "publish":
             actions.publish(snapshot=snapshot, by=by)
-        elif action == "withdraw":
-            actions.withdraw(snapshot=snapshot, reason=request.POST.get("reason", ""), by=by)
         else:
-            raise Http404
+            assert form is not None
+            actions.withdraw(snapshot=snapshot, reason=form.cleaned_data["reason"], by=by)
     except actions.DisclosureError as exc:
         messages.error(request, str(exc))
     return redirect("list-snapshot", snapshot.pk)

@@ -11,13 +11,12 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
-from phaseout.orgs.models import Department, Territory
-from phaseout.plans import parser
+from phaseout.orgs.models import Department, Person, Territory
+from phaseout.plans import parser, scope
 from phaseout.plans.documents import read_text
 from phaseout.plans.models import (
     Plan,
@@ -398,36 +397,179 @@ def submit(
     return locked
 
 
+# --- supervision: failed tasks, notices and summonses ------------------------------------------------
+
+SUPERVISION_TEXT_MAX = 2000
+FAILURE_REASON_MAX = 2000
+TALK_PLACE_MAX = 200
+FAILED_STATUSES = (Submission.Status.MISSING, Submission.Status.LATE)
+
+
+def failed_tasks(plan: Plan, today: dt.date) -> list[Task]:
+    """The plan's tasks that failed: marked failed by the office, or with a submission that was not made
+    by its date (missing, or made late)."""
+    late = {s.task_id for s in plan.submissions.all() if s.status_on(today) in FAILED_STATUSES}
+    return [t for t in plan.tasks.all() if t.failed_on is not None or t.pk in late]
+
+
+def responsible_units(task: Task) -> list[Department | Territory]:
+    """The units of the organisation responsible for a task (lead, supporting, responsible — not the one
+    that only receives the report): its departments, and every district of the plan's city when the task
+    names them all."""
+    units: list[Department | Territory] = []
+    for unit in task.units.select_related("department").exclude(role=TaskUnit.Role.RECEIVER):
+        if unit.match == TaskUnit.Match.DEPARTMENT and unit.department is not None:
+            if unit.department not in units:
+                units.append(unit.department)
+        elif unit.match == TaskUnit.Match.ALL_DISTRICTS and task.plan.territory_id:
+            for district in Territory.objects.filter(parent=task.plan.territory_id).order_by("code"):
+                if district not in units:
+                    units.append(district)
+    return units
+
+
+def _not_future(day: dt.date | None, today: dt.date, *, missing: str, future: str) -> dt.date:
+    if day is None:
+        raise PlanError(missing)
+    if day > today:
+        raise PlanError(future)
+    return day
+
+
+def _text(text: str, limit: int, empty: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise PlanError(empty)
+    if len(text) > limit:
+        raise PlanError(_("The text is too long: at most %(limit)d characters.") % {"limit": limit})
+    return text
+
+
+@transaction.atomic
+def mark_task_failed(*, task: Task, failed_on: dt.date, reason: str, by: User, today: dt.date) -> Task:
+    """The office records that a task of a confirmed plan failed, with the reason."""
+    reason = _text(reason, FAILURE_REASON_MAX, _("Please give the reason the task failed."))
+    _not_future(
+        failed_on,
+        today,
+        missing=_("Please give the date the task failed."),
+        future=_("The date the task failed cannot be in the future."),
+    )
+    task = Task.objects.select_for_update().select_related("plan").get(pk=task.pk)
+    if task.plan.status != Plan.Status.CONFIRMED:
+        raise PlanError(_("Only a task of a confirmed plan can fail."))
+    if task.failed_on is not None:
+        raise PlanError(_("This task is already recorded as failed."))
+    task.failed_on, task.failure_reason, task.failed_by = failed_on, reason, by
+    task.save(update_fields=["failed_on", "failure_reason", "failed_by"])
+    record(
+        actor=by,
+        action="plan.task_failed",
+        obj=task.plan,
+        reason=reason,
+        data={"task": task.pk, "failed_on": failed_on.isoformat()},
+    )
+    return task
+
+
 @transaction.atomic
 def record_supervision(
     *,
     plan: Plan,
     kind: str,
-    issued_on: dt.date,
+    issued_on: dt.date | None,
     text: str,
-    submissions: QuerySet[Submission],
     by: User,
+    today: dt.date,
+    task: Task | None = None,
+    unit: Department | Territory | None = None,
+    enterprise: Any = None,
+    talk_at: dt.datetime | None = None,
+    talk_place: str = "",
 ) -> Supervision:
-    """The office circulates a notice or summons a unit for talks, for the items it failed."""
-    items = list(submissions)
-    if not items:
-        raise PlanError(_("Please choose the items the unit failed."))
-    owners = {(s.department_id, s.territory_id) for s in items}
-    if len(owners) != 1:
-        raise PlanError(_("A notice or summons is against one unit; the items chosen belong to several."))
-    department_id, territory_id = owners.pop()
+    """The office circulates a notice (通报) or summons for talks (约谈) exactly one target: a unit
+    responsible for a task of the plan that failed, or an enterprise that fell behind (Heyuan 三(三))."""
+    if kind not in Supervision.Kind.values:
+        raise PlanError(_("Please choose a notice or a summons."))
+    if unit is None and enterprise is None:
+        raise PlanError(_("Please name whom it is against: a unit or an enterprise."))
+    if unit is not None and enterprise is not None:
+        raise PlanError(_("A notice or summons names one target: a unit or an enterprise, not both."))
+    issued_on = _not_future(
+        issued_on,
+        today,
+        missing=_("Please give the date of issue."),
+        future=_("The date of issue cannot be in the future."),
+    )
+    text = _text(text, SUPERVISION_TEXT_MAX, _("Please write the text of the notice or summons."))
+    talk_place = (talk_place or "").strip()
+    if kind == Supervision.Kind.TALKS:
+        if talk_at is None or not talk_place:
+            raise PlanError(_("A summons for talks needs the time and the place of the talk."))
+        if len(talk_place) > TALK_PLACE_MAX:
+            raise PlanError(
+                _("The place is too long: at most %(limit)d characters.") % {"limit": TALK_PLACE_MAX}
+            )
+        if timezone.localdate(talk_at) < issued_on:
+            raise PlanError(_("The talk cannot be before the summons is issued."))
+    else:
+        talk_at, talk_place = None, ""
+    if task is not None and task.plan_id != plan.pk:
+        raise PlanError(_("That task is not in this plan."))
+    failed: list[Submission] = []
+    owner: dict[str, Any]
+    if unit is not None:
+        if task is None:
+            raise PlanError(_("Please choose the task the unit failed."))
+        if task not in failed_tasks(plan, today):
+            raise PlanError(
+                _("This task has not failed: its date has not passed unmet and it is not marked failed.")
+            )
+        if unit not in responsible_units(task):
+            raise PlanError(_("%(unit)s is not responsible for this task.") % {"unit": unit.name})
+        owner = {"department": unit} if isinstance(unit, Department) else {"territory": unit}
+        failed = [s for s in task.submissions.filter(**owner) if s.status_on(today) in FAILED_STATUSES]
+    else:
+        owner = {"enterprise": enterprise}
     supervision = Supervision.objects.create(
         plan=plan,
         kind=kind,
-        department_id=department_id,
-        territory_id=territory_id,
+        task=task,
         issued_on=issued_on,
         text=text,
+        talk_at=talk_at,
+        talk_place=talk_place,
         by=by,
+        **owner,
     )
-    supervision.submissions.set(items)
-    record(actor=by, action=f"supervision.{kind}", obj=supervision, reason=text)
+    supervision.submissions.set(failed)
+    record(
+        actor=by,
+        action=f"supervision.{kind}",
+        obj=supervision,
+        reason=text,
+        data={
+            "plan": plan.pk,
+            "task": task.pk if task else None,
+            "target": supervision.target_name,
+            "issued_on": issued_on.isoformat(),
+        },
+    )
     return supervision
+
+
+@transaction.atomic
+def acknowledge_supervision(*, supervision: Supervision, person: Person) -> Supervision:
+    """The person the notice or summons names marks it read; who and when are kept."""
+    locked = Supervision.objects.select_for_update().get(pk=supervision.pk)
+    if not scope.addressed_to(person).filter(pk=locked.pk).exists():
+        raise PlanError(_("This notice or summons does not name your unit."))
+    if locked.acknowledged_at is not None:
+        raise PlanError(_("This has already been marked as read."))
+    locked.acknowledged_at, locked.acknowledged_by = timezone.now(), person.user
+    locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
+    record(actor=person.user, action="supervision.acknowledge", obj=locked)
+    return locked
 
 
 REMIND_DAYS = 7

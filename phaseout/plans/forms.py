@@ -7,10 +7,11 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from phaseout.orgs.models import Department
-from phaseout.plans.models import Plan, Submission, Supervision, TaskUnit
-from phaseout.registry.models import Industry
-from phaseout.widgets import DatePicker
+from phaseout.orgs.models import Department, Territory
+from phaseout.plans.models import Plan, Supervision, Task, TaskUnit
+from phaseout.registry.models import Enterprise, Industry
+from phaseout.web.forms import confirmation
+from phaseout.widgets import DatePicker, DateTimePicker
 
 
 class PlanUploadForm(forms.Form):
@@ -116,18 +117,75 @@ class SubmitForm(forms.Form):
 
 
 class SupervisionForm(forms.Form):
+    """A notice or summons names one target: a unit responsible for a failed task, or an enterprise."""
+
     kind = forms.ChoiceField(label=_("Kind"), choices=Supervision.Kind.choices)
     issued_on = forms.DateField(label=_("Issued on"), widget=DatePicker())
-    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
-    submissions = forms.ModelMultipleChoiceField(
-        label=_("Items failed"), queryset=Submission.objects.none(), widget=forms.CheckboxSelectMultiple
+    task = forms.ModelChoiceField(
+        label=_("Task failed"),
+        queryset=Task.objects.none(),
+        required=False,
+        help_text=_("Needed when the notice names a unit; it must be a unit responsible for the task."),
     )
+    unit = forms.ChoiceField(label=_("Unit named"), required=False)
+    enterprise = forms.ModelChoiceField(
+        label=_("Or the enterprise named"), queryset=Enterprise.objects.none(), required=False
+    )
+    text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
+    talk_at = forms.DateTimeField(label=_("Time of the talk"), required=False, widget=DateTimePicker())
+    talk_place = forms.CharField(label=_("Place of the talk"), required=False)
 
-    def __init__(self, *args: Any, plan: Plan, failed: list[int], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, plan: Plan, failed: list[Task], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["submissions"].queryset = Submission.objects.filter(  # type: ignore[attr-defined]
-            plan=plan, pk__in=failed
-        ).select_related("department", "territory")
+        self.fields["task"].queryset = Task.objects.filter(  # type: ignore[attr-defined]
+            pk__in=[t.pk for t in failed]
+        )
+        self.fields["task"].label_from_instance = lambda t: f"{t.number} {t.text[:40]}"  # type: ignore[attr-defined]
+        departments = Department.objects.filter(
+            pk__in=TaskUnit.objects.filter(task__plan=plan, department__isnull=False).values("department")
+        )
+        districts = Territory.objects.filter(parent=plan.territory_id) if plan.territory_id else []
+        self.fields["unit"].choices = (  # type: ignore[attr-defined]
+            [("", "—")]
+            + [(f"department:{d.pk}", d.name) for d in departments]
+            + [(f"territory:{t.pk}", t.name) for t in districts]
+        )
+        enterprises = Enterprise.objects.all()
+        if plan.territory_id:
+            enterprises = enterprises.filter(
+                territory__in=Territory.objects.get(pk=plan.territory_id).subtree_codes()
+            )
+        self.fields["enterprise"].queryset = enterprises.order_by("name")  # type: ignore[attr-defined]
+
+    def clean_unit(self) -> Department | Territory | None:
+        value = self.cleaned_data.get("unit") or ""
+        kind, _sep, key = value.partition(":")
+        if kind == "department":
+            return Department.objects.filter(pk=key).first()
+        if kind == "territory":
+            return Territory.objects.filter(pk=key).first()
+        return None
+
+
+class TaskFailedForm(forms.Form):
+    task = forms.ModelChoiceField(label=_("Task"), queryset=Task.objects.none())
+    failed_on = forms.DateField(label=_("Failed on"), widget=DatePicker())
+    reason = forms.CharField(label=_("Why it failed"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, plan: Plan, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["task"].queryset = plan.tasks.filter(failed_on__isnull=True)  # type: ignore[attr-defined]
+        self.fields["task"].label_from_instance = lambda t: f"{t.number} {t.text[:40]}"  # type: ignore[attr-defined]
+
+
+class ConfirmPlanForm(forms.Form):
+    confirm = confirmation(
+        _(
+            "I confirm: once confirmed, the plan's submissions are tracked and reminded by their dates; "
+            "the plan can no longer be reviewed as a draft, and every later change is kept in its history "
+            "with its reason."
+        )
+    )
 
 
 class ProgrammeForm(forms.Form):

@@ -79,11 +79,24 @@ class Task(models.Model):
     period_end = models.DateField(null=True, blank=True)
     inherited_deadline = models.BooleanField(default=False)
     order = models.PositiveIntegerField()
+    # The office may record that a task failed (beyond a missed submission), with the reason.
+    failed_on = models.DateField(_("failed on"), null=True, blank=True)
+    failure_reason = models.TextField(_("why it failed"), blank=True)
+    failed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["plan", "order"]
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
+        constraints = [
+            models.CheckConstraint(
+                name="task_failed_with_reason_and_who",
+                condition=models.Q(failed_on__isnull=True, failed_by__isnull=True, failure_reason="")
+                | (models.Q(failed_on__isnull=False, failed_by__isnull=False) & ~models.Q(failure_reason="")),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.text[:30]}"
@@ -240,7 +253,9 @@ class PlanChange(models.Model):
 
 
 class Supervision(models.Model):
-    """A circulated notice (通报) or a summons for talks (约谈) the office issues against a unit."""
+    """A circulated notice (通报) or a summons for talks (约谈) the office issues against one target: a
+    unit responsible for a task that failed, or an enterprise that fell behind (Heyuan 三(三)). The
+    target sees it on their home page and acknowledges it."""
 
     class Kind(models.TextChoices):
         NOTICE = "notice", _("Circulated notice (通报)")
@@ -248,26 +263,56 @@ class Supervision(models.Model):
 
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="supervisions")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # The target: exactly one of a department, a district (territory) or an enterprise.
     department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, null=True, blank=True)
     territory = models.ForeignKey("orgs.Territory", on_delete=models.PROTECT, null=True, blank=True)
+    enterprise = models.ForeignKey(
+        "registry.Enterprise", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    task = models.ForeignKey(
+        Task, on_delete=models.PROTECT, null=True, blank=True, related_name="supervisions"
+    )
     issued_on = models.DateField(_("issued on"))
     text = models.TextField(_("text"))
+    # A summons gives the time and place of the talk (required by the action; rows recorded before
+    # this field existed have none, so it is not a database constraint).
+    talk_at = models.DateTimeField(_("time of the talk"), null=True, blank=True)
+    talk_place = models.CharField(_("place of the talk"), max_length=200, blank=True)
     submissions = models.ManyToManyField(Submission, blank=True, related_name="supervisions")
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(_("read on"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-issued_on", "-id"]
         constraints = [
             models.CheckConstraint(
-                name="supervision_against_one_unit",
-                condition=models.Q(department__isnull=False, territory__isnull=True)
-                | models.Q(department__isnull=True, territory__isnull=False),
-            )
+                name="supervision_names_one_target",
+                condition=models.Q(department__isnull=False, territory__isnull=True, enterprise__isnull=True)
+                | models.Q(department__isnull=True, territory__isnull=False, enterprise__isnull=True)
+                | models.Q(department__isnull=True, territory__isnull=True, enterprise__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="supervision_unit_for_a_task",
+                condition=models.Q(enterprise__isnull=False) | models.Q(task__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="supervision_acknowledged_with_who",
+                condition=models.Q(acknowledged_at__isnull=True, acknowledged_by__isnull=True)
+                | models.Q(acknowledged_at__isnull=False, acknowledged_by__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.issued_on}"
+
+    @property
+    def target_name(self) -> str:
+        target = self.department or self.territory or self.enterprise
+        return target.name if target is not None else ""
 
 
 class Programme(models.Model):

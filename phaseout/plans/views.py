@@ -19,17 +19,19 @@ from phaseout.orgs.models import Person, Role
 from phaseout.plans import actions, scope
 from phaseout.plans.documents import UnreadableDocument
 from phaseout.plans.forms import (
+    ConfirmPlanForm,
     MapUnitForm,
     PlanUploadForm,
     ProgrammeForm,
     ReviewTimeForm,
     SubmitForm,
     SupervisionForm,
+    TaskFailedForm,
     TaskForm,
 )
 from phaseout.plans.models import Plan, Programme, Submission, Task, TaskUnit, TimeExpression
 from phaseout.plans.parser import NotAPlan
-from phaseout.web import current_person, current_user
+from phaseout.web import current_person, current_user, form_errors
 
 READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
 
@@ -96,14 +98,12 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         per_task[s.task_id][status_of[s.pk]] += 1
         per_unit[s.unit_name][status_of[s.pk]] += 1
     notices: Counter[str] = Counter()
-    for supervision in plan.supervisions.select_related("department", "territory"):
-        owner = supervision.department or supervision.territory
-        notices[owner.name if owner else ""] += 1
+    for supervision in plan.supervisions.select_related("department", "territory", "enterprise"):
+        notices[supervision.target_name] += 1
     unmapped = sorted({u.name for t in tasks for u in t.units.all() if u.match == TaskUnit.Match.UNMAPPED})
     review = list(plan.times.filter(needs_review=True).select_related("task"))
-    failed = [
-        s.pk for s in submissions if status_of[s.pk] in (Submission.Status.MISSING, Submission.Status.LATE)
-    ]
+    failed = actions.failed_tasks(plan, today) if plan.status == Plan.Status.CONFIRMED else []
+    office = person.role == Role.OFFICE
     milestones = sorted(
         [(s.period_start, s.period_end, s.title) for s in plan.sections.exclude(stage="") if s.period_end],
         key=lambda m: m[1],
@@ -126,13 +126,18 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for i, name in enumerate(unmapped)
         ],
         "review": [(t, ReviewTimeForm(prefix=f"t{t.pk}")) for t in review],
-        "may_edit": person.role == Role.OFFICE,
-        "supervision_form": SupervisionForm(plan=plan, failed=failed, initial={"issued_on": today})
-        if person.role == Role.OFFICE and failed
+        "may_edit": office,
+        "confirm_form": ConfirmPlanForm() if office and plan.status == Plan.Status.DRAFT else None,
+        "failed_tasks": failed,
+        "task_failed_form": TaskFailedForm(plan=plan, initial={"failed_on": today})
+        if office and plan.status == Plan.Status.CONFIRMED
         else None,
-        "supervisions": plan.supervisions.select_related("department", "territory").prefetch_related(
-            "submissions"
-        ),
+        "supervision_form": SupervisionForm(plan=plan, failed=failed, initial={"issued_on": today})
+        if office and plan.status == Plan.Status.CONFIRMED
+        else None,
+        "supervisions": plan.supervisions.select_related(
+            "department", "territory", "enterprise", "task", "acknowledged_by__person"
+        ).prefetch_related("submissions__task"),
         "changes": plan.changes.select_related("by__person", "task"),
         "milestones": milestones,
         "deadlines": deadlines,
@@ -188,6 +193,10 @@ def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpR
 @allow(Role.OFFICE)
 def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(Plan, pk=pk)
+    form = ConfirmPlanForm(request.POST)
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect("plan-detail", plan.pk)
     try:
         actions.confirm_plan(plan=plan, by=current_user(request))
         messages.success(request, _("The plan is confirmed; the submissions it asks for are now tracked."))
@@ -223,32 +232,67 @@ def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk)
+    plan = get_object_or_404(Plan, pk=pk, status=Plan.Status.CONFIRMED)
     today = timezone.localdate()
-    failed = [
-        s.pk
-        for s in plan.submissions.all()
-        if s.status_on(today) in (Submission.Status.MISSING, Submission.Status.LATE)
-    ]
-    form = SupervisionForm(request.POST, plan=plan, failed=failed)
+    form = SupervisionForm(request.POST, plan=plan, failed=actions.failed_tasks(plan, today))
     if form.is_valid():
+        data = form.cleaned_data
         try:
             actions.record_supervision(
                 plan=plan,
-                kind=form.cleaned_data["kind"],
-                issued_on=form.cleaned_data["issued_on"],
-                text=form.cleaned_data["text"],
-                submissions=form.cleaned_data["submissions"],
+                kind=data["kind"],
+                issued_on=data["issued_on"],
+                text=data["text"],
+                task=data["task"],
+                unit=data["unit"],
+                enterprise=data["enterprise"],
+                talk_at=data["talk_at"],
+                talk_place=data["talk_place"],
                 by=current_user(request),
+                today=today,
             )
             messages.success(request, _("Recorded."))
         except actions.PlanError as exc:
             messages.error(request, str(exc))
     else:
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
+        form_errors(request, form)
     return redirect("plan-detail", plan.pk)
+
+
+@require_POST
+@allow(Role.OFFICE)
+def plan_task_failed(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(Plan, pk=pk)
+    form = TaskFailedForm(request.POST, plan=plan)
+    if form.is_valid():
+        try:
+            actions.mark_task_failed(
+                task=form.cleaned_data["task"],
+                failed_on=form.cleaned_data["failed_on"],
+                reason=form.cleaned_data["reason"],
+                by=current_user(request),
+                today=timezone.localdate(),
+            )
+            messages.success(request, _("The task is recorded as failed."))
+        except actions.PlanError as exc:
+            messages.error(request, str(exc))
+    else:
+        form_errors(request, form)
+    return redirect("plan-detail", plan.pk)
+
+
+@require_POST
+@allow(Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
+def supervision_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """The person a notice or summons names marks it read."""
+    person = current_person(request)
+    supervision = get_object_or_404(scope.addressed_to(person), pk=pk)
+    try:
+        actions.acknowledge_supervision(supervision=supervision, person=person)
+        messages.success(request, _("Marked as read."))
+    except actions.PlanError as exc:
+        messages.error(request, str(exc))
+    return redirect("home")
 
 
 @allow(*ALL_STAFF_ROLES)

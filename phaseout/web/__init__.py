@@ -56,9 +56,10 @@ def paginate(request: HttpRequest, qs: QuerySet[Any] | Sequence[Any]) -> dict[st
 
 
 def form_errors(request: HttpRequest, form: Any) -> None:
-    """A form's errors as messages, each with its field's label."""
+    """A form's errors as messages, each with its field's label (not the confirmation checkbox's: its
+    label is the sentence saying what will follow, and its message says it all)."""
     for field, errs in form.errors.items():
-        label = form.fields[field].label if field in form.fields else ""
+        label = form.fields[field].label if field in form.fields and field != "confirm" else ""
         for err in errs:
             messages.error(request, f"{label}：{err}" if label else err)
 
