@@ -99,7 +99,10 @@ def test_environment_case_restricted_then_closed_with_approval(
         "restriction_decision",
         "closure_proposal",
         "closure_decision",
+        "announcement",  # published by the district: numbered by its government
     ]
+    announcement = case.decisions.get(kind="announcement")
+    assert announcement.number == f"蓬江区公告〔{announcement.issued_on.year}〕1号"
     assert case.decisions.get(kind="closure_decision").number == "蓬府函〔2026〕3号"
 
 
