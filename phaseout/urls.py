@@ -47,6 +47,7 @@ urlpatterns = [
     path("cases/<int:pk>/file.zip", cases.case_file, name="case-file"),
     path("cases/<int:pk>/file.pdf", cases.case_file_pdf, name="case-file-pdf"),
     path("cases/proposals/", cases.proposals, name="case-proposals"),
+    path("cases/paths/", cases.paths_help, name="case-paths"),
     path("decisions/<int:pk>.<str:fmt>", cases.decision_document, name="decision-document"),
     path("cases/<int:pk>/extension-request/", cases.extension_request, name="extension-request"),
     path("extension-requests/<int:pk>/decide/", cases.extension_decide, name="extension-decide"),

@@ -197,3 +197,16 @@ def test_a_dismissed_proposal_brings_no_price_measure(office: Person) -> None:
         "经复核，设备已于检查前拆除",
     )
     assert AuditEvent.objects.filter(action="case.dismiss", object_id=str(case.pk)).exists()
+
+
+def test_the_paths_page_reads_the_flow_table(district: Person) -> None:
+    page = client_for(district.user).get("/cases/paths/").content.decode()
+    energy = page[page.index("<h2>能耗</h2>") : page.index("<h2>环保</h2>")]
+    assert (
+        "提请人民政府责令停业整顿或者关闭" in energy and "第七十二条" in energy and "本级人民政府" in energy
+    )
+    assert "自送达之日起6个月" in energy and "可延期一次，不超过3个月" in energy
+    environment = page[page.index("<h2>环保</h2>") :]
+    environment = environment[: environment.index("</section>")]
+    assert "责令限制生产" in environment and "自送达之日起至解除之日止" in environment
+    assert 'data-step="order_rectification"' not in environment

@@ -25,7 +25,7 @@ from phaseout.cases.models import Case, CaseState, Decision, Evidence, ExitMeasu
 from phaseout.cases.permissions import actions_for, may
 from phaseout.officialdoc import FontMissing
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
-from phaseout.orgs.models import Person, Role
+from phaseout.orgs.models import Dimension, Person, Role
 from phaseout.rules import case_flow
 from phaseout.rules.case_flow import Action, State
 from phaseout.web import current_person as _person
@@ -469,3 +469,25 @@ def proposals(request: HttpRequest) -> HttpResponse:
         .order_by("id")
     )
     return render(request, "cases/proposals.html", _page(request, qs))
+
+
+@allow(*CASE_VIEWERS)
+def paths_help(request: HttpRequest) -> HttpResponse:
+    """The legal path of each dimension, for officials: read from the same table the actions keep."""
+    roles = dict(Role.choices)
+    actor_labels = {**roles, "system": _("the platform (deadline sweep)")}
+    paths = []
+    for dimension in case_flow.Dimension:
+        rows = []
+        for step in case_flow.steps_for(dimension):
+            rows.append(
+                {
+                    "label": actions.ACTION_LABELS[step.action],
+                    "sources": "、".join(str(CaseState(s).label) for s in sorted(step.sources)),
+                    "target": CaseState(step.target).label if step.target else "—",
+                    "roles": "、".join(str(actor_labels.get(r, r)) for r in sorted(step.roles)),
+                    "step": step,
+                }
+            )
+        paths.append({"dimension": Dimension(dimension.value).label, "rows": rows})
+    return render(request, "cases/paths.html", {"paths": paths})
