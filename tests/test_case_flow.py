@@ -55,7 +55,8 @@ CLINKER = "energy.cement.clinker-energy"
 @pytest.fixture
 def energy_case(energy_dept: Person) -> Case:
     line = clinker_line()
-    inspection = _inspect(energy_dept, line)
+    # Inspected before every order the tests below date (no decision can precede its inspection).
+    inspection = _inspect(energy_dept, line, on=dt.date(2025, 1, 2))
     finding = actions.record_finding(
         inspection=inspection,
         rule_id=CLINKER,

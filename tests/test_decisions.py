@@ -210,3 +210,17 @@ def test_the_paths_page_reads_the_flow_table(district: Person) -> None:
     environment = environment[: environment.index("</section>")]
     assert "责令限制生产" in environment and "自送达之日起至解除之日止" in environment
     assert 'data-step="order_rectification"' not in environment
+
+
+def test_no_decision_before_the_inspection(energy_dept: Person) -> None:
+    case = CaseFactory(finding__inspection__inspected_on=dt.date(2026, 2, 10))
+    before = _unchanged(case)
+    with pytest.raises(CaseActionError, match="不能早于上一步骤的日期2026-02-10"):
+        actions.order_rectification(
+            case=case,
+            by=energy_dept.user,
+            today=TODAY,
+            issued_on=dt.date(2026, 2, 9),
+            served_on=dt.date(2026, 2, 9),
+        )
+    assert _unchanged(case) == before

@@ -418,6 +418,11 @@ def _check_dates(
         )
 
 
+def _found_on(case: Case) -> dt.date | None:
+    """The inspection date of the case's finding: no decision on it can be dated before."""
+    return case.finding.inspection.inspected_on if case.finding is not None else None
+
+
 def _issuer(by: User) -> Department:
     person = getattr(by, "person", None)
     if person is None or person.department is None:
@@ -565,7 +570,7 @@ def _order_with_clock(
     step = _step(case, action)
     issued_on = issued_on or today
     served_on = served_on or issued_on
-    _check_dates(issued_on, served_on, today)
+    _check_dates(issued_on, served_on, today, after=_found_on(case))
     clock = step.clock
     assert clock is not None
     if clock.months is None:
@@ -887,7 +892,7 @@ def propose_closure(
     _check_person(by, Action.PROPOSE_CLOSURE, case)
     step = _step(case, Action.PROPOSE_CLOSURE)
     issued_on = issued_on or today
-    _check_dates(issued_on, None, today)
+    _check_dates(issued_on, None, today, after=case.order_date or _found_on(case))
     government = f"{case.territory.name}人民政府"
     decision = _issue(
         case, step, by=by, issued_on=issued_on, served_on=None, reason=reason, paper_number=paper_number,
@@ -1001,7 +1006,7 @@ def order_exit(
     step = _step(case, Action.ORDER_EXIT)
     issued_on = issued_on or today
     served_on = served_on or issued_on
-    _check_dates(issued_on, served_on, today)
+    _check_dates(issued_on, served_on, today, after=case.order_date or _found_on(case))
     decision = _issue(
         case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
         order=[_("the equipment is eliminated at once; the capacity exits by: %(plan)s")
@@ -1031,7 +1036,7 @@ def revoke_licence(
     step = _step(case, Action.REVOKE_LICENCE)
     issued_on = issued_on or today
     served_on = served_on or issued_on
-    _check_dates(issued_on, served_on, today)
+    _check_dates(issued_on, served_on, today, after=case.order_date or _found_on(case))
     decision = _issue(
         case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
         order=[_("the business licence is revoked")],
