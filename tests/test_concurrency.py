@@ -108,3 +108,16 @@ def test_the_page_tells_the_slower_officer(energy_dept: Person, office: Person) 
     assert "他人刚刚处理了该案件" in response.content.decode()
     case.refresh_from_db()
     assert (case.state, case.extension_months) == ("rectifying", 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_decisions_at_once_get_two_numbers(energy_dept: Person, office: Person) -> None:
+    """The department's sequence loses no number and gives none twice when two officers issue at once."""
+    first, second = CaseFactory(), CaseFactory()
+    outcomes = _race(
+        lambda: actions.order_rectification(case=first, by=energy_dept.user, today=TODAY),
+        lambda: actions.order_rectification(case=second, by=energy_dept.user, today=TODAY),
+    )
+    assert all(isinstance(o, Case) for o in outcomes), outcomes
+    numbers = sorted(Case.objects.get(pk=c.pk).decisions.get().number for c in (first, second))
+    assert numbers == ["江发改〔2026〕1号", "江发改〔2026〕2号"]

@@ -65,8 +65,9 @@ def test_clock_runs_from_service_and_the_record_keeps_both_dates(energy_dept: Pe
     second = actions.order_rectification(case=CaseFactory(), by=energy_dept.user, today=TODAY)
     assert second.decisions.get().number == "江发改〔2026〕2号"  # the department's own sequence
     text = "\n".join(p.text for p in docx.Document(io.BytesIO(documents.docx_bytes(decision))).paragraphs)
-    assert "责令限期整改通知书" in text and "江发改〔2026〕1号" in text and "2026-08-27" in text
-    assert "（印章）" in text and "节约能源法" in text
+    assert "责令限期整改通知书" in text and "江发改〔2026〕1号" in text and "2026年8月27日" in text
+    assert "（印章）" in text and "《中华人民共和国节约能源法》（2018）第十六条第二款" in text
+    assert text.count(decision.case.enterprise.name) == 1  # addressed once, then "你单位"
 
 
 def test_a_department_outside_the_dimension_is_refused(env_dept: Person) -> None:
@@ -224,3 +225,26 @@ def test_no_decision_before_the_inspection(energy_dept: Person) -> None:
             served_on=dt.date(2026, 2, 9),
         )
     assert _unchanged(case) == before
+
+
+def test_the_case_file_pdf_reads_like_a_case_file(energy_dept: Person, office: Person) -> None:
+    from pypdf import PdfReader
+
+    case = actions.order_rectification(
+        case=CaseFactory(), by=energy_dept.user, today=TODAY, issued_on=dt.date(2026, 2, 20),
+        served_on=dt.date(2026, 2, 27),
+    )  # fmt: skip
+    response = client_for(office.user).get(f"/cases/{case.pk}/file.pdf")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
+    for expected in (
+        "推动落后产能退出案件卷宗",
+        "目录",
+        "案件经过",
+        "责令限期整改通知书",
+        "江发改〔2026〕1号",
+        "立案",
+    ):
+        assert expected in text, expected
+    assert "立案：2026年1月5日" in text  # the day of the inspection that found it, not of data entry
+    assert "order_rectification" not in text and "责令限期整改" in text

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Any
 from xml.sax.saxutils import escape
 
+from django.db.models.functions import Coalesce, TruncDate
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from PIL import Image as PILImage
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Image, PageBreak, Paragraph, Spacer, Table, TableStyle
 
-from phaseout.cases.models import Case, Decision, DocumentKind, Evidence
+from phaseout.cases.models import Case, Decision, DocumentKind, Evidence, MeasureKind
 from phaseout.officialdoc import (
     HEADING,
     TITLE,
@@ -44,7 +46,7 @@ TITLES = {
 
 RIGHTS = (
     "如不服本决定，可以在收到本决定书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。"
-    "申请行政复议或者提起行政诉讼期间，本决定不停止执行（行政处罚法第七十三条）。"
+    "申请行政复议或者提起行政诉讼期间，本决定不停止执行（《中华人民共和国行政处罚法》第七十三条）。"
 )
 
 
@@ -52,9 +54,32 @@ def chinese_date(day: dt.date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+# Statutes as a formal document names them; the path table cites them in shorthand.
+STATUTES = {
+    "节约能源法": "《中华人民共和国节约能源法》",
+    "环境保护法": "《中华人民共和国环境保护法》",
+    "大气污染防治法": "《中华人民共和国大气污染防治法》",
+    "水污染防治法": "《中华人民共和国水污染防治法》",
+    "安全生产法": "《中华人民共和国安全生产法》",
+    "产品质量法": "《中华人民共和国产品质量法》",
+    "行政强制法": "《中华人民共和国行政强制法》",
+    "行政处罚法": "《中华人民共和国行政处罚法》",
+    "环境保护部令第30号": "《环境保护主管部门实施限制生产、停产整治办法》（环境保护部令第30号）",
+    "工业产品生产许可证管理条例": "《中华人民共和国工业产品生产许可证管理条例》",
+}
+ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def formal(text: str) -> str:
+    """Shorthand statute names in full, ISO dates as a document writes them (2026年9月2日)."""
+    for short, full in STATUTES.items():
+        text = re.sub(rf"(?<!《){re.escape(short)}(?!》)", full, text)
+    return ISO_DATE.sub(lambda m: f"{int(m[1])}年{int(m[2])}月{int(m[3])}日", text)
+
+
 def _facts(case: Case) -> str:
     enterprise = case.enterprise
-    text = f"{enterprise.name}（统一社会信用代码：{enterprise.uscc}"
+    text = f"你单位（统一社会信用代码：{enterprise.uscc}"
     if getattr(enterprise, "address", ""):
         text += f"，地址：{enterprise.address}"
     text += "）"
@@ -89,7 +114,7 @@ def compose(
     paragraphs = [_facts(case)]
     if reason.strip():
         paragraphs.append(reason.strip())
-    paragraphs.append(f"依据{basis}，" + "；".join(order) + "。" if order else f"依据：{basis}。")
+    paragraphs.append(formal(f"依据{basis}，" + "；".join(order) + "。" if order else f"依据：{basis}。"))
     if rights:
         paragraphs.append(RIGHTS)
     return {
@@ -164,6 +189,15 @@ def pdf_bytes(decision: Decision) -> bytes:
     return buffer.getvalue()
 
 
+# The history in the order of the record's dates (a decision entered late stands where it was taken).
+HISTORY_ORDER = (Coalesce("dated", TruncDate("at")), "at", "id")
+
+
+def _filed_on(case: Case) -> dt.date:
+    """The day the case was filed: its finding's inspection, else the day it was opened."""
+    return case.finding.inspection.inspected_on if case.finding is not None else case.opened_at.date()
+
+
 def case_evidence(case: Case) -> list[tuple[str, Evidence]]:
     """Every piece of evidence of a case, with the folder it belongs in, in the order it was added."""
     docs: list[tuple[str, Evidence]] = []
@@ -175,7 +209,7 @@ def case_evidence(case: Case) -> list[tuple[str, Evidence]]:
     return sorted(docs, key=lambda d: (d[1].uploaded_at, d[1].pk))
 
 
-def case_file_pdf(case: Case) -> bytes:
+def case_file_pdf(case: Case, labels: dict[str, Any]) -> bytes:
     """The case file (卷宗): a cover, a table of contents, every document and every piece of evidence,
     in the order of the record; PDF evidence is appended page by page, images are placed on a page."""
     styles = _styles()
@@ -193,7 +227,7 @@ def case_file_pdf(case: Case) -> bytes:
         Paragraph(escape(f"所在地：{case.territory.name}"), styles["plain"]),
         Paragraph(escape(f"维度：{case.get_dimension_display()}"), styles["plain"]),
         Paragraph(escape(f"状态：{case.get_state_display()}"), styles["plain"]),
-        Paragraph(escape(f"立案：{case.opened_at.date().isoformat()}"), styles["plain"]),
+        Paragraph(escape(f"立案：{chinese_date(_filed_on(case))}"), styles["plain"]),
         PageBreak(),
         Paragraph("目录", styles["title"]),
         Spacer(1, 12),
@@ -208,10 +242,15 @@ def case_file_pdf(case: Case) -> bytes:
         TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("VALIGN", (0, 0), (-1, -1), "TOP")])
     )
     story: list[object] = [*cover, table, PageBreak(), Paragraph("案件经过", styles["title"]), Spacer(1, 12)]
-    for event in case.events.select_related("actor__person").order_by("at", "id"):
+    for event in case.events.select_related("actor__person").order_by(*HISTORY_ORDER):
         who = event.actor.person.display_name if event.actor and hasattr(event.actor, "person") else "系统"
         day = (event.dated or event.at.date()).isoformat()
-        line = f"{day} {event.data.get('label', event.action)} — {who}"
+        label = str(labels.get(event.action, event.action))
+        if event.data.get("measure"):
+            label += f"（{MeasureKind(event.data['measure']).label}）"
+        if event.data.get("number"):
+            label += f" {event.data['number']}"
+        line = f"{day} {label} — {who}"
         if event.reason:
             line += f"：{event.reason}"
         story.append(Paragraph(escape(line), styles["small"]))

@@ -175,7 +175,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "case": case,
         "rule": rule,
         "today": timezone.localdate(),
-        "events": case.events.select_related("actor__person"),
+        "events": case.events.select_related("actor__person").order_by(*documents.HISTORY_ORDER),
         "measures": case.measures.prefetch_related("evidence"),
         "evidence": case.evidence.all(),
         "reinspections": case.reinspections.all(),
@@ -446,7 +446,7 @@ def case_file_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The case file (卷宗) as one PDF: cover, contents, history, every document and all evidence."""
     case = get_object_or_404(scope.cases(_person(request)).select_related("enterprise", "territory"), pk=pk)
     try:
-        body = documents.case_file_pdf(case)
+        body = documents.case_file_pdf(case, EVENT_LABELS)
     except FontMissing:
         messages.error(request, _("PDF output needs the font AR PL UMing, which is not installed here."))
         return redirect("case-detail", case.pk)

@@ -177,7 +177,7 @@ ENERGY_RECTIFICATION = Clock(
     runs_from="service",
     extension_months=3,
     basis="节约能源法（2018）第十六条第二款（限期治理）；工信部联产业〔2017〕30号（6个月，可申请延期不超过3个月）；"
-    "河源2021方案 二（二）1",
+    "城市年度工作方案（河源2021 二（二）1）",
     verification=Verification.SECONDARY,  # the 6 + 3 months rest on secondary sources (claim 6)
 )
 ENVIRONMENT_RESTRICTION = Clock(
@@ -248,7 +248,7 @@ def _mark_overdue(sources: frozenset[State]) -> Step:
     )
 
 
-def _verifications(sources: frozenset[State]) -> tuple[Step, Step, Step]:
+def _verifications(sources: frozenset[State], basis: str) -> tuple[Step, Step, Step]:
     """The department checks the rectification (a suspension is lifted on the completion report,
     30号令 art. 17), or finds it still failing."""
     return (
@@ -258,7 +258,7 @@ def _verifications(sources: frozenset[State]) -> tuple[Step, Step, Step]:
             S.VERIFIED,
             DEPT_OR_OFFICE,
             Body.DEPARTMENT,
-            basis="整改验证（复查）；停产整治自整改完成情况报告备案之日解除（环境保护部令第30号第十七条）",
+            basis=basis,
             decision=False,
         ),
         Step(
@@ -267,7 +267,7 @@ def _verifications(sources: frozenset[State]) -> tuple[Step, Step, Step]:
             S.OVERDUE,
             DEPT_OR_OFFICE,
             Body.DEPARTMENT,
-            basis="整改验证（复查）：仍不达标",
+            basis=f"{basis}：仍不达标",
             decision=False,
         ),
         _CLOSE,
@@ -280,7 +280,7 @@ _CONFIRM_EXIT = Step(
     S.EXITED,
     frozenset({Actor.OFFICE, Actor.DISTRICT}),
     Body.TERRITORY,
-    basis="属地管理：退出措施落实（河源2021方案 二（三）2）",
+    basis="属地管理：退出措施落实（工信部联产业〔2017〕30号：断电、断水，拆除动力装置，封存主体设备）",
     decision=False,
 )
 _ACCEPT = Step(
@@ -309,7 +309,7 @@ _REINSPECT = Step(
     None,
     frozenset({Actor.OFFICE, Actor.DISTRICT}),
     Body.TERRITORY,
-    basis="回头看（河源2021方案 二（三）1）",
+    basis="回头看：确保已关停产能不死灰复燃（工信部联产业〔2017〕30号；城市年度工作方案）",
     decision=False,
 )
 # A resumed exit, or elimination-class equipment: the exit is ordered at once, on the record.
@@ -319,7 +319,7 @@ _EXIT_AT_ONCE = Step(
     S.EXIT_ORDERED,
     DEPT_OR_OFFICE,
     Body.DEPARTMENT,
-    basis="产业结构调整指导目录（淘汰类）；河源2021方案 二（三）1"
+    basis="产业结构调整指导目录（淘汰类）；工信部联产业〔2017〕30号"
     "（淘汰类装备立即淘汰；已关停产能复产的立即关停）",
     document="closure_decision",
     guard=Guard.ELIMINATION_OR_RESUMED,
@@ -405,7 +405,9 @@ PATHS: dict[Dimension, tuple[Step, ...]] = {
         ),
         _REJECT_CLOSURE,
         _EXIT_AT_ONCE,
-        *_verifications(frozenset({S.RECTIFYING})),
+        *_verifications(
+            frozenset({S.RECTIFYING}), "整改验证：复测能耗是否达到限额标准（节约能源法第十六条）"
+        ),
         *SHARED_TAIL,
     ),
     Dimension.ENVIRONMENT: (
@@ -443,7 +445,10 @@ PATHS: dict[Dimension, tuple[Step, ...]] = {
         ),
         _REJECT_CLOSURE,
         _EXIT_AT_ONCE,
-        *_verifications(frozenset({S.RESTRICTED, S.SUSPENDED})),
+        *_verifications(
+            frozenset({S.RESTRICTED, S.SUSPENDED}),
+            "整改验证；停产整治自整改完成情况报告备案之日解除（环境保护部令第30号第十七条）",
+        ),
         *SHARED_TAIL,
     ),
     Dimension.SAFETY: (
@@ -467,7 +472,9 @@ PATHS: dict[Dimension, tuple[Step, ...]] = {
         ),
         _REJECT_CLOSURE,
         _EXIT_AT_ONCE,
-        *_verifications(frozenset({S.SUSPENDED})),
+        *_verifications(
+            frozenset({S.SUSPENDED}), "复查验收：是否具备安全生产条件（安全生产法第一百一十三条）"
+        ),
         *SHARED_TAIL,
     ),
     Dimension.QUALITY: (
@@ -496,10 +503,15 @@ PATHS: dict[Dimension, tuple[Step, ...]] = {
             irreversible=True,
         ),
         _propose_closure("工信部联产业〔2017〕30号：经整改仍未达标的，报经有批准权的人民政府依法关停退出"),
-        _approve_closure("工信部联产业〔2017〕30号；河源2021方案 二（四）", approval="有批准权的人民政府"),
+        _approve_closure(
+            "工信部联产业〔2017〕30号（质量：经整改仍未达标的，报经有批准权的人民政府依法关停退出）",
+            approval="有批准权的人民政府",
+        ),
         _REJECT_CLOSURE,
         _EXIT_AT_ONCE,
-        *_verifications(frozenset({S.RECTIFYING})),
+        *_verifications(
+            frozenset({S.RECTIFYING}), "整改验证：产品是否符合强制性标准（产品质量法第四十九条）"
+        ),
         *SHARED_TAIL,
     ),
     Dimension.TECHNOLOGY: (
@@ -510,7 +522,7 @@ PATHS: dict[Dimension, tuple[Step, ...]] = {
             S.EXIT_ORDERED,
             DEPT_OR_OFFICE,
             Body.DEPARTMENT,
-            basis="产业结构调整指导目录（淘汰类）；河源2021方案 二（三）1–2：淘汰类装备立即淘汰，不设整改期",
+            basis="产业结构调整指导目录（淘汰类）；工信部联产业〔2017〕30号：淘汰类装备立即淘汰，不设整改期",
             document="closure_decision",
             irreversible=True,
         ),

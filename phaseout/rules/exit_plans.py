@@ -105,11 +105,11 @@ UTILITY_CUT_GENERAL = (
 )
 MEASURE_BASIS: dict[MeasureKind, str] = {
     MeasureKind.CLOSE_ENTERPRISE: "关停（关闭）决定",
-    MeasureKind.POWER_EQUIPMENT_REMOVAL: "关停（关闭）决定；河源2021方案 二（三）2",
-    MeasureKind.EQUIPMENT_SEALING: "关停（关闭）决定；河源2021方案 二（三）2",
-    MeasureKind.DISMANTLING: "关停（关闭）决定；河源2021方案 二（三）2（不能立即拆除的限期拆除）",
-    MeasureKind.PUBLIC_PLEDGE: "河源2021方案 二（三）2（企业公开承诺不再恢复生产）",
-    MeasureKind.WEBSITE_ANNOUNCEMENT: "河源2021方案 二（三）2；工信部联产业〔2017〕30号（公告）",
+    MeasureKind.POWER_EQUIPMENT_REMOVAL: "关停（关闭）决定；工信部联产业〔2017〕30号",
+    MeasureKind.EQUIPMENT_SEALING: "关停（关闭）决定；工信部联产业〔2017〕30号",
+    MeasureKind.DISMANTLING: "关停（关闭）决定；工信部联产业〔2017〕30号（不能立即拆除的限期拆除）",
+    MeasureKind.PUBLIC_PLEDGE: "工信部联产业〔2017〕30号（企业公开承诺不再恢复生产）",
+    MeasureKind.WEBSITE_ANNOUNCEMENT: "工信部联产业〔2017〕30号（验收、公告）",
     MeasureKind.LICENCE_REVOCATION: "安全生产法（2021）第一百一十三条：有关部门应当依法吊销其有关证照",
 }
 # Measures whose record must say what notice the enterprise was given.
