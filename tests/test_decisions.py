@@ -248,3 +248,21 @@ def test_the_case_file_pdf_reads_like_a_case_file(energy_dept: Person, office: P
         assert expected in text, expected
     assert "立案：2026年1月5日" in text  # the day of the inspection that found it, not of data entry
     assert "order_rectification" not in text and "责令限期整改" in text
+
+
+def test_a_refused_decision_keeps_what_the_officer_typed(energy_dept: Person) -> None:
+    case = CaseFactory()
+    response = client_for(energy_dept.user).post(
+        f"/cases/{case.pk}/act/order_rectification/",
+        {
+            "version": case.version,
+            "issued_on": "2026-03-02",
+            "served_on": "2026-03-01",
+            "reason": "熟料能耗超限额",
+        },
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "送达日期不能早于决定日期" in page and "熟料能耗超限额" in page
+    assert '<details class="action" open>\n<summary>责令限期整改' in page  # the refused form stays open
+    assert _unchanged(case)[0] == case.version

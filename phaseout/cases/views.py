@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from phaseout.cases import actions, documents, scope, steps
 from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
-from phaseout.cases.errors import CaseActionError
+from phaseout.cases.errors import CaseActionError, StaleCase
 from phaseout.cases.models import Case, CaseState, Decision, Evidence, ExitMeasure, ExtensionRequest
 from phaseout.cases.permissions import actions_for, may
 from phaseout.officialdoc import FontMissing
@@ -159,8 +159,20 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/case_list.html", {"form": form, **_page(request, qs.order_by("-id"))})
 
 
+# Steps not opened first on the page: a request nobody made, or closing a proposal without a decision.
+NOT_OPENED_FIRST = frozenset({Action.GRANT_EXTENSION.value, Action.DISMISS.value})
+
+
 @allow(*CASE_VIEWERS)
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _case_page(request, pk)
+
+
+def _case_page(
+    request: HttpRequest, pk: int, bound: tuple[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    """The case page; `bound` (action, form) shows a refused step's form again, as the officer filled it
+    in, opened, with its errors."""
     person = _person(request)
     case = get_object_or_404(
         scope.cases(person).select_related(
@@ -169,6 +181,12 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pk=pk,
     )
     names = actions_for(person, case)
+    action_forms = steps.forms_for(case, names, timezone.localdate())
+    if bound is not None and bound[0] in action_forms:
+        action_forms[bound[0]] = bound[1]
+        open_action = bound[0]
+    else:
+        open_action = next((n for n in names if n not in NOT_OPENED_FIRST), "")
     rule = actions.rule_of(case)
     extension_step = case_flow.step(case.dimension, Action.GRANT_EXTENSION)
     context = {
@@ -179,7 +197,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "measures": case.measures.prefetch_related("evidence"),
         "evidence": case.evidence.all(),
         "reinspections": case.reinspections.all(),
-        "action_forms": steps.forms_for(case, names, timezone.localdate()),
+        "action_forms": action_forms,
+        "open_action": open_action,
         "decisions": case.decisions.all(),
         "may_complete_measures": may(person, "complete_measure", case),
         "may_add_evidence": may(person, "add_evidence", case),
@@ -205,7 +224,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "labels": actions.ACTION_LABELS,
         "path_steps": {s.action.value: s for s in case_flow.steps_for(case.dimension)},
     }
-    return render(request, "cases/case_detail.html", context)
+    return render(request, "cases/case_detail.html", context, status=status)
 
 
 @require_POST
@@ -222,13 +241,15 @@ def case_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     form = spec.form(request.POST)
     if not form.is_valid():
         _errors(request, form)
-        return redirect("case-detail", case.pk)
+        return _case_page(request, case.pk, bound=(action, form), status=400)
     data = form.cleaned_data
     try:
         result = spec.handler(case, _user(request), data, data["version"])
     except CaseActionError as exc:
         messages.error(request, exc.message)
-        return redirect("case-detail", case.pk)
+        if isinstance(exc, StaleCase):
+            return redirect("case-detail", case.pk)  # the page must show what the other officer did
+        return _case_page(request, case.pk, bound=(action, form), status=400)
     new_case = getattr(result, "new_case", None)
     if new_case is not None:
         messages.warning(request, _("Production has resumed: a new case was opened, to be closed at once."))
