@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.utils import translation
 
 from phaseout.audit.models import AuditEvent
@@ -165,6 +166,8 @@ def test_a_reinspection_falls_due_once(reference: None) -> None:
     due = CaseFactory(state="archived", reinspection_due=TODAY, **ACCEPTED)
     earlier = CaseFactory(state="archived", reinspection_due=dt.date(2026, 1, 5), **ACCEPTED)
     CaseFactory(state="archived", reinspection_due=TODAY + dt.timedelta(days=1), **ACCEPTED)
+    CaseFactory(state="archived", reinspection_due=None, **ACCEPTED)  # resumed: a new case took over
+    CaseFactory(state="accepted", reinspection_due=TODAY, **ACCEPTED)  # only archived cases are visited
     result = sweep(today=TODAY, now=NOW)
     assert (result.orders_overdue, result.measures_overdue, result.reinspections_due) == (0, 0, 2)
     escalations = {e.case_id: e for e in Escalation.objects.all()}
@@ -186,6 +189,29 @@ def test_the_job_returns_the_counts_by_name(reference: None) -> None:
     _exit_ordered(power_cut=dt.date(2026, 2, 27))
     CaseFactory(state="archived", reinspection_due=TODAY, **ACCEPTED)
     assert job(now=NOW, today=TODAY) == {"orders": 1, "measures": 1, "visits": 1}
+
+
+def test_the_job_uses_the_day_and_the_moment_it_is_given(reference: None) -> None:
+    """The scheduler passes both; neither is read again from the clock (set here to another year)."""
+    case = _clocked("rectifying", dt.date(2026, 3, 5))
+    with time_machine.travel(dt.datetime(2027, 6, 1, 4, 0, tzinfo=dt.UTC), tick=False):
+        assert job(now=NOW, today=dt.date(2026, 3, 4)) == {"orders": 0, "measures": 0, "visits": 0}
+        assert job(now=NOW, today=dt.date(2026, 3, 6)) == {"orders": 1, "measures": 0, "visits": 0}
+    case.refresh_from_db()
+    assert case.overdue_at == NOW
+    assert Escalation.objects.get(case=case).raised_at == NOW
+
+
+def test_without_a_day_the_sweep_takes_the_local_day_of_its_moment(reference: None) -> None:
+    case = _clocked("rectifying", dt.date(2026, 3, 2))
+    late_evening = dt.datetime(2026, 3, 2, 17, 0, tzinfo=dt.UTC)  # already 3 March in Asia/Shanghai
+    with time_machine.travel(dt.datetime(2026, 1, 1, 4, 0, tzinfo=dt.UTC), tick=False):
+        assert (
+            sweep(now=dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)).orders_overdue == 0
+        )  # 23:00 on the 2nd
+        assert sweep(now=late_evening).orders_overdue == 1
+    case.refresh_from_db()
+    assert (case.state, case.overdue_at) == ("overdue", late_evening)
 
 
 def test_the_summary_in_chinese_and_english() -> None:
