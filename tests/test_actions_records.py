@@ -452,6 +452,8 @@ def test_an_approval_served_the_day_it_is_dated_by_default(office: Person) -> No
     ("body", "number", "date"),
     [
         ("", "江府函〔2026〕8号", TODAY),
+        (" ", "江府函〔2026〕8号", TODAY),
+        ("江门市人民政府", "", TODAY),
         ("江门市人民政府", " ", TODAY),
         ("江门市人民政府", "江府函〔2026〕8号", None),
     ],
