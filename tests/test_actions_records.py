@@ -131,6 +131,19 @@ def test_the_department_numbers_its_documents_in_sequence(energy_dept: Person) -
     assert earlier_year.decisions.get().year == 2025
 
 
+def test_each_department_numbers_from_its_own_sequence(energy_dept: Person, env_dept: Person) -> None:
+    energy = actions.order_rectification(case=CaseFactory(), by=energy_dept.user, today=TODAY)
+    environment = actions.order_suspension(
+        case=CaseFactory(dimension="environment"), by=env_dept.user, today=TODAY
+    )
+    energy_again = actions.order_rectification(case=CaseFactory(), by=energy_dept.user, today=TODAY)
+    assert [c.decisions.get().number for c in (energy, environment, energy_again)] == [
+        "江发改〔2026〕1号",
+        "江环〔2026〕1号",
+        "江发改〔2026〕2号",
+    ]
+
+
 @pytest.mark.parametrize(("months", "deadline"), [(1, dt.date(2026, 4, 2)), (3, dt.date(2026, 6, 2))])
 def test_restricted_production_for_the_months_ordered(
     env_dept: Person, months: int, deadline: dt.date
