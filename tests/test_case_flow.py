@@ -123,7 +123,9 @@ def test_still_failing_leads_to_exit(energy_case: Case, energy_dept: Person, off
     case = actions.order_rectification(case=energy_case, by=user, today=TODAY)
     with pytest.raises(CaseActionError):  # exit needs the rectification to have failed first
         actions.order_exit(case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="x", today=TODAY)
-    case = actions.verify_rectification(case=case, passed=False, by=user, reason="复测 428 kgce/t，仍超限")
+    case = actions.verify_rectification(
+        case=case, passed=False, by=user, reason="复测 428 kgce/t，仍超限", today=TODAY
+    )
     assert case.state == "overdue"
     with pytest.raises(CaseActionError, match=r"法定程序中没有这一步|案件当前状态"):
         actions.order_exit(case=case, plan=ExitPlan.DISMANTLE_AT_ONCE, by=user, reason="关停", today=TODAY)
@@ -158,8 +160,10 @@ def test_still_failing_leads_to_exit(energy_case: Case, energy_dept: Person, off
 def test_rectified_case_closes_compliant(energy_case: Case, energy_dept: Person) -> None:
     user = energy_dept.user
     case = actions.order_rectification(case=energy_case, by=user, today=TODAY)
-    case = actions.verify_rectification(case=case, passed=True, by=user, reason="复测 409 kgce/t")
-    case = actions.close_compliant(case=case, by=user)
+    case = actions.verify_rectification(
+        case=case, passed=True, by=user, reason="复测 409 kgce/t", today=TODAY
+    )
+    case = actions.close_compliant(case=case, by=user, today=TODAY)
     assert case.state == "closed"
     assert case.line.status == LineStatus.OPERATING
     assert list(case.events.values_list("action", flat=True)) == [

@@ -73,7 +73,7 @@ def test_membership_follows_the_case(energy_dept: Person, office: Person) -> Non
     case = case_actions.order_rectification(case=case, by=energy_dept.user, today=ON)
     assert _names("yellow") == ["江门市某水泥有限公司"]
     case = case_actions.verify_rectification(
-        case=case, passed=False, by=energy_dept.user, reason="复测仍超标"
+        case=case, passed=False, by=energy_dept.user, reason="复测仍超标", today=ON
     )
     case = case_actions.propose_closure(case=case, by=energy_dept.user, reason="整改后仍不达标", today=ON)
     assert _names("yellow") == ["江门市某水泥有限公司"]  # proposed, not yet decided
@@ -98,8 +98,10 @@ def test_membership_follows_the_case(energy_dept: Person, office: Person) -> Non
     other = _energy_case(energy_dept, "江门市合规水泥有限公司")
     other = case_actions.order_rectification(case=other, by=energy_dept.user, today=ON)
     assert "江门市合规水泥有限公司" in _names("yellow")
-    other = case_actions.verify_rectification(case=other, passed=True, by=energy_dept.user, reason="达标")
-    case_actions.close_compliant(case=other, by=energy_dept.user, reason="结案")
+    other = case_actions.verify_rectification(
+        case=other, passed=True, by=energy_dept.user, reason="达标", today=ON
+    )
+    case_actions.close_compliant(case=other, by=energy_dept.user, reason="结案", today=ON)
     assert "江门市合规水泥有限公司" not in _names("yellow")
 
 
@@ -114,9 +116,11 @@ def test_publication_and_withdrawal_keep_the_history(energy_dept: Person, office
     page = anonymous.get("/public/yellow/").content.decode()
     assert "江门市某水泥有限公司" in page
     # The case moves on; the published list does not change until a new snapshot is published.
-    case = case_actions.verify_rectification(case=case, passed=True, by=energy_dept.user, reason="达标")
+    case = case_actions.verify_rectification(
+        case=case, passed=True, by=energy_dept.user, reason="达标", today=ON
+    )
     assert _names("yellow") == ["江门市某水泥有限公司"]  # verified, but on the list until closed
-    case_actions.close_compliant(case=case, by=energy_dept.user, reason="结案")
+    case_actions.close_compliant(case=case, by=energy_dept.user, reason="结案", today=ON)
     second = actions.draft(kind="yellow", by=office.user, today=ON)
     assert second.rows == []
     # The portal's cache holds the published page; a new publication replaces it at once.

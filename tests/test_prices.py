@@ -180,8 +180,10 @@ def test_energy_breach_needs_office_rates_and_ends_when_closed_compliant(
     assert row.measure.rate is not None and row.measure.rate.rate == Decimal("0.2")
     assert row.measure.rate.entered_by_office
     case = actions.order_rectification(case=case, by=energy_dept.user, today=ON)
-    case = actions.verify_rectification(case=case, passed=True, by=energy_dept.user, reason="复测达标")
-    actions.close_compliant(case=case, by=energy_dept.user, reason="结案")
+    case = actions.verify_rectification(
+        case=case, passed=True, by=energy_dept.user, reason="复测达标", today=ON
+    )
+    actions.close_compliant(case=case, by=energy_dept.user, reason="结案", today=ON)
     [row] = [r for r in price_rows(Case.objects.all()) if r.measure.kind is PriceKind.PUNITIVE]
     assert row.measure.end_reason == "closed_compliant" and row.measure.end is not None
 

@@ -97,8 +97,10 @@ def test_a_new_measurement_after_a_closed_case_opens_a_new_one(
     run_evaluation(on=ON, by=office.user)
     case = Case.objects.get(line=registry["kiln"])
     case = actions.order_rectification(case=case, by=energy_dept.user, today=ON)
-    case = actions.verify_rectification(case=case, passed=True, by=energy_dept.user, reason="复测达标")
-    case = actions.close_compliant(case=case, by=energy_dept.user, reason="整改完成")
+    case = actions.verify_rectification(
+        case=case, passed=True, by=energy_dept.user, reason="复测达标", today=ON
+    )
+    case = actions.close_compliant(case=case, by=energy_dept.user, reason="整改完成", today=ON)
     assert case.state == "closed"
     # The same (old) measurement: nothing new.
     assert run_evaluation(on=ON, by=office.user).findings_opened == 0
