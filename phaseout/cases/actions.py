@@ -462,6 +462,7 @@ def _issue(
     serial = None
     if approval is not None:
         issuer_name, number = approval.body, approval.number
+        prefix = issuer_name
     else:
         department = _issuer(by)
         issuer_name = department.name
@@ -493,7 +494,7 @@ def _issue(
         case=case,
         action=step.action.value,
         kind=kind,
-        issuer=issuer_name if approval else (department.doc_prefix or department.name),  # type: ignore[union-attr]
+        issuer=prefix,
         number=number,
         year=issued_on.year,
         serial=serial,

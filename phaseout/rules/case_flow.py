@@ -212,6 +212,13 @@ QUALITY_RECTIFICATION = Clock(
     verification=Verification.SECONDARY,
 )
 
+# Restricted production and suspension rest on the same articles (环保法 60 and the single-media laws;
+# the decision's form and contents under 30号令 arts. 12–13).
+ENVIRONMENT_ORDER_BASIS = (
+    "环境保护法（2014）第六十条；大气污染防治法（2018）第九十九条；水污染防治法（2017）第八十三条；"
+    "环境保护部令第30号 第十二条、第十三条"
+)
+
 # ── the steps every path shares ─────────────────────────────────────────────────────────
 _DISMISS = Step(
     Action.DISMISS,
@@ -418,8 +425,7 @@ PATHS: dict[Dimension, tuple[Step, ...]] = {
             S.RESTRICTED,
             DEPT_OR_OFFICE,
             Body.DEPARTMENT,
-            basis="环境保护法（2014）第六十条；大气污染防治法（2018）第九十九条；水污染防治法（2017）第八十三条；"
-            "环境保护部令第30号 第十二条、第十三条",
+            basis=ENVIRONMENT_ORDER_BASIS,
             document="restriction_decision",
             clock=ENVIRONMENT_RESTRICTION,
         ),
@@ -429,8 +435,7 @@ PATHS: dict[Dimension, tuple[Step, ...]] = {
             S.SUSPENDED,
             DEPT_OR_OFFICE,
             Body.DEPARTMENT,
-            basis="环境保护法（2014）第六十条；大气污染防治法（2018）第九十九条；水污染防治法（2017）第八十三条；"
-            "环境保护部令第30号 第十二条、第十三条",
+            basis=ENVIRONMENT_ORDER_BASIS,
             document="suspension_decision",
             clock=ENVIRONMENT_SUSPENSION,
         ),
