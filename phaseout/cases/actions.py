@@ -541,16 +541,16 @@ def _decided(decision: Decision) -> dict[str, Any]:
 # ── rectification, restriction, suspension ─────────────────────────────────────────────
 
 
-@transaction.atomic
 def dismiss(
     *, case: Case, by: User, reason: str, today: dt.date | None = None, expected_version: int | None = None
 ) -> Case:
     """The proposal is not confirmed: no breach, or not this department's to decide."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    _check_person(by, Action.DISMISS, case)
-    _step(case, Action.DISMISS)
-    return _move(case, Action.DISMISS, by=by, reason=_require_reason(reason), dated=today)
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        _check_person(by, Action.DISMISS, case)
+        _step(case, Action.DISMISS)
+        return _move(case, Action.DISMISS, by=by, reason=_require_reason(reason), dated=today)
 
 
 def _order_with_clock(
@@ -695,7 +695,6 @@ def order_suspension(
         )  # fmt: skip
 
 
-@transaction.atomic
 def grant_extension(
     *,
     case: Case,
@@ -708,36 +707,49 @@ def grant_extension(
     paper_number: str = "",
     expected_version: int | None = None,
 ) -> Case:
-    case = _lock(case, expected_version)
-    today = today or _today()
-    reason = _require_reason(reason)
-    _check_person(by, Action.GRANT_EXTENSION, case)
-    step = _check_extension_allowed(case, months, today)
-    issued_on = issued_on or today
-    served_on = served_on or issued_on
-    _check_dates(issued_on, served_on, today, after=case.order_date)
-    assert case.deadline is not None and case.order_date is not None and case.rectification_months is not None
-    new_deadline = deadlines.rectification_deadline(case.order_date, case.rectification_months, months)
-    decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
-        order=[_("the period is extended once by %(months)d months, to %(deadline)s")
-               % {"months": months, "deadline": new_deadline.isoformat()}],
-    )  # fmt: skip
-    return _move(
-        case,
-        Action.GRANT_EXTENSION,
-        by=by,
-        reason=reason,
-        dated=issued_on,
-        data={
-            **_decided(decision),
-            "months": months,
-            "old_deadline": case.deadline.isoformat(),
-            "deadline": new_deadline.isoformat(),
-        },
-        extension_months=months,
-        deadline=new_deadline,
-    )
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        reason = _require_reason(reason)
+        _check_person(by, Action.GRANT_EXTENSION, case)
+        step = _check_extension_allowed(case, months, today)
+        issued_on = issued_on or today
+        served_on = served_on or issued_on
+        _check_dates(issued_on, served_on, today, after=case.order_date)
+        assert (
+            case.deadline is not None
+            and case.order_date is not None
+            and case.rectification_months is not None
+        )
+        new_deadline = deadlines.rectification_deadline(case.order_date, case.rectification_months, months)
+        decision = _issue(
+            case,
+            step,
+            by=by,
+            issued_on=issued_on,
+            served_on=served_on,
+            reason=reason,
+            paper_number=paper_number,
+            order=[
+                _("the period is extended once by %(months)d months, to %(deadline)s")
+                % {"months": months, "deadline": new_deadline.isoformat()}
+            ],
+        )
+        return _move(
+            case,
+            Action.GRANT_EXTENSION,
+            by=by,
+            reason=reason,
+            dated=issued_on,
+            data={
+                **_decided(decision),
+                "months": months,
+                "old_deadline": case.deadline.isoformat(),
+                "deadline": new_deadline.isoformat(),
+            },
+            extension_months=months,
+            deadline=new_deadline,
+        )
 
 
 def _check_extension_allowed(case: Case, months: int, today: dt.date) -> case_flow.Step:
@@ -755,7 +767,6 @@ def _check_extension_allowed(case: Case, months: int, today: dt.date) -> case_fl
     return step
 
 
-@transaction.atomic
 def request_extension(
     *,
     case: Case,
@@ -766,18 +777,18 @@ def request_extension(
     expected_version: int | None = None,
 ) -> ExtensionRequest:
     """The enterprise applies, once, for at most 3 more months; the department decides."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    reason = _require_reason(reason)
-    _check_extension_allowed(case, months, today)
-    if case.extension_requests.filter(status=ExtensionRequest.Status.PENDING).exists():
-        raise CaseActionError(_("An extension request is already awaiting a decision."))
-    request = ExtensionRequest.objects.create(case=case, months=months, reason=reason, requested_by=by)
-    _note(case, "extension_requested", by=by, reason=reason, data={"months": months}, dated=today)
-    return request
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        reason = _require_reason(reason)
+        _check_extension_allowed(case, months, today)
+        if case.extension_requests.filter(status=ExtensionRequest.Status.PENDING).exists():
+            raise CaseActionError(_("An extension request is already awaiting a decision."))
+        request = ExtensionRequest.objects.create(case=case, months=months, reason=reason, requested_by=by)
+        _note(case, "extension_requested", by=by, reason=reason, data={"months": months}, dated=today)
+        return request
 
 
-@transaction.atomic
 def decide_extension(
     *,
     request: ExtensionRequest,
@@ -788,49 +799,51 @@ def decide_extension(
     issued_on: dt.date | None = None,
     served_on: dt.date | None = None,
 ) -> ExtensionRequest:
-    today = today or _today()
-    case = request.case
-    _check_person(by, Action.GRANT_EXTENSION, case)
-    if not grant:
-        _require_reason(note)
-    claimed = ExtensionRequest.objects.filter(pk=request.pk, status=ExtensionRequest.Status.PENDING).update(
-        status=ExtensionRequest.Status.GRANTED if grant else ExtensionRequest.Status.REFUSED,
-        decided_by=by,
-        decided_at=timezone.now(),
-        decision_note=note.strip(),
-    )
-    if not claimed:
-        raise StaleCase(_("This extension request has already been decided."))
-    request.refresh_from_db()
-    if grant:
-        reason = request.reason + (f"\n{note.strip()}" if note.strip() else "")
-        grant_extension(
-            case=case, months=request.months, by=by, reason=reason, today=today,
-            issued_on=issued_on, served_on=served_on,
-        )  # fmt: skip
-    else:
-        issued_on = issued_on or today
-        served_on = served_on or issued_on
-        _check_dates(issued_on, served_on, today, after=case.order_date)
-        step = case_flow.step(case.dimension, Action.GRANT_EXTENSION)
-        assert step is not None
-        decision = _issue(
-            case, step, by=by, issued_on=issued_on, served_on=served_on, reason=note.strip(),
-            order=[_("the extension is refused; the deadline %(deadline)s stands")
-                   % {"deadline": case.deadline.isoformat() if case.deadline else ""}],
-        )  # fmt: skip
-        _note(
-            case,
-            "extension_refused",
-            by=by,
-            reason=note.strip(),
-            data={"request": request.pk, **_decided(decision)},
-            dated=issued_on,
+    with transaction.atomic():
+        today = today or _today()
+        case = request.case
+        _check_person(by, Action.GRANT_EXTENSION, case)
+        if not grant:
+            _require_reason(note)
+        claimed = ExtensionRequest.objects.filter(
+            pk=request.pk, status=ExtensionRequest.Status.PENDING
+        ).update(
+            status=ExtensionRequest.Status.GRANTED if grant else ExtensionRequest.Status.REFUSED,
+            decided_by=by,
+            decided_at=timezone.now(),
+            decision_note=note.strip(),
         )
-    return request
+        if not claimed:
+            raise StaleCase(_("This extension request has already been decided."))
+        request.refresh_from_db()
+        if grant:
+            reason = request.reason + (f"\n{note.strip()}" if note.strip() else "")
+            grant_extension(
+                case=case, months=request.months, by=by, reason=reason, today=today,
+                issued_on=issued_on, served_on=served_on,
+            )  # fmt: skip
+        else:
+            issued_on = issued_on or today
+            served_on = served_on or issued_on
+            _check_dates(issued_on, served_on, today, after=case.order_date)
+            step = case_flow.step(case.dimension, Action.GRANT_EXTENSION)
+            assert step is not None
+            decision = _issue(
+                case, step, by=by, issued_on=issued_on, served_on=served_on, reason=note.strip(),
+                order=[_("the extension is refused; the deadline %(deadline)s stands")
+                       % {"deadline": case.deadline.isoformat() if case.deadline else ""}],
+            )  # fmt: skip
+            _note(
+                case,
+                "extension_refused",
+                by=by,
+                reason=note.strip(),
+                data={"request": request.pk, **_decided(decision)},
+                dated=issued_on,
+            )
+        return request
 
 
-@transaction.atomic
 def verify_rectification(
     *,
     case: Case,
@@ -842,17 +855,17 @@ def verify_rectification(
 ) -> Case:
     """The department checks the rectification (for a suspension: lifts it on the completion report,
     30号令 art. 17), or records that it still fails."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    reason = _require_reason(reason)
-    action = Action.VERIFY_RECTIFIED if passed else Action.VERIFY_STILL_FAILING
-    _check_person(by, action, case)
-    _step(case, action)
-    changes: dict[str, Any] = {} if passed else {"overdue_at": timezone.now()}
-    return _move(case, action, by=by, reason=reason, dated=today, **changes)
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        reason = _require_reason(reason)
+        action = Action.VERIFY_RECTIFIED if passed else Action.VERIFY_STILL_FAILING
+        _check_person(by, action, case)
+        _step(case, action)
+        changes: dict[str, Any] = {} if passed else {"overdue_at": timezone.now()}
+        return _move(case, action, by=by, reason=reason, dated=today, **changes)
 
 
-@transaction.atomic
 def close_compliant(
     *,
     case: Case,
@@ -861,20 +874,20 @@ def close_compliant(
     today: dt.date | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    case = _lock(case, expected_version)
-    _check_person(by, Action.CLOSE_COMPLIANT, case)
-    _step(case, Action.CLOSE_COMPLIANT)
-    if case.line_id:
-        ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.RECTIFYING).update(
-            status=LineStatus.OPERATING
-        )
-    return _move(case, Action.CLOSE_COMPLIANT, by=by, reason=reason, dated=today or _today())
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        _check_person(by, Action.CLOSE_COMPLIANT, case)
+        _step(case, Action.CLOSE_COMPLIANT)
+        if case.line_id:
+            ProductionLine.objects.filter(pk=case.line_id, status=LineStatus.RECTIFYING).update(
+                status=LineStatus.OPERATING
+            )
+        return _move(case, Action.CLOSE_COMPLIANT, by=by, reason=reason, dated=today or _today())
 
 
 # ── closure: proposed by the department, decided by the government ─────────────────────
 
 
-@transaction.atomic
 def propose_closure(
     *,
     case: Case,
@@ -887,31 +900,31 @@ def propose_closure(
 ) -> Case:
     """The department proposes closure to the people's government (节约能源法 art. 72; 环保法 art. 60;
     安全生产法 art. 113): a request, not a decision the enterprise is served."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    reason = _require_reason(reason)
-    _check_person(by, Action.PROPOSE_CLOSURE, case)
-    step = _step(case, Action.PROPOSE_CLOSURE)
-    issued_on = issued_on or today
-    _check_dates(issued_on, None, today, after=case.order_date or _found_on(case))
-    government = f"{case.territory.name}人民政府"
-    decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=None, reason=reason, paper_number=paper_number,
-        recipient=government,
-        order=[_("it is proposed that the government order the enterprise to suspend business or close")],
-    )  # fmt: skip
-    return _move(
-        case,
-        Action.PROPOSE_CLOSURE,
-        by=by,
-        reason=reason,
-        dated=issued_on,
-        data=_decided(decision),
-        closure_proposed_on=issued_on,
-    )
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        reason = _require_reason(reason)
+        _check_person(by, Action.PROPOSE_CLOSURE, case)
+        step = _step(case, Action.PROPOSE_CLOSURE)
+        issued_on = issued_on or today
+        _check_dates(issued_on, None, today, after=case.order_date or _found_on(case))
+        government = f"{case.territory.name}人民政府"
+        decision = _issue(
+            case, step, by=by, issued_on=issued_on, served_on=None, reason=reason, paper_number=paper_number,
+            recipient=government,
+            order=[_("it is proposed that the government order the enterprise to suspend business or close")],
+        )  # fmt: skip
+        return _move(
+            case,
+            Action.PROPOSE_CLOSURE,
+            by=by,
+            reason=reason,
+            dated=issued_on,
+            data=_decided(decision),
+            closure_proposed_on=issued_on,
+        )
 
 
-@transaction.atomic
 def approve_closure(
     *,
     case: Case,
@@ -927,31 +940,34 @@ def approve_closure(
 ) -> Case:
     """The people's government's closure decision, recorded with its approval (body, number, date)
     before it takes effect; the exit measures run from its service."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    _check_person(by, Action.APPROVE_CLOSURE, case)
-    step = _step(case, Action.APPROVE_CLOSURE)
-    approval = Approval(body=approval_body, number=approval_number, date=approval_date)
-    assert approval.date is not None
-    served_on = served_on or approval.date
-    _check_dates(approval.date, served_on, today, after=case.closure_proposed_on)
-    decision = _issue(
-        case, step, by=by, issued_on=approval.date, served_on=served_on, reason=reason, approval=approval,
-        order=[_("the enterprise is ordered to close; the capacity exits by: %(plan)s")
-               % {"plan": dict(EXIT_PLAN_CHOICES)[plan.value]}],
-    )  # fmt: skip
-    return _start_exit(case, Action.APPROVE_CLOSURE, plan=plan, by=by, reason=reason, decision=decision)
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        _check_person(by, Action.APPROVE_CLOSURE, case)
+        step = _step(case, Action.APPROVE_CLOSURE)
+        approval = Approval(body=approval_body, number=approval_number, date=approval_date)
+        assert approval.date is not None
+        served_on = served_on or approval.date
+        _check_dates(approval.date, served_on, today, after=case.closure_proposed_on)
+        decision = _issue(
+            case, step, by=by, issued_on=approval.date, served_on=served_on, reason=reason, approval=approval,
+            order=[_("the enterprise is ordered to close; the capacity exits by: %(plan)s")
+                   % {"plan": dict(EXIT_PLAN_CHOICES)[plan.value]}],
+        )  # fmt: skip
+        return _start_exit(case, Action.APPROVE_CLOSURE, plan=plan, by=by, reason=reason, decision=decision)
 
 
-@transaction.atomic
 def reject_closure(
     *, case: Case, by: User, reason: str, today: dt.date | None = None, expected_version: int | None = None
 ) -> Case:
     """The government did not approve the closure: the case goes back to the department."""
-    case = _lock(case, expected_version)
-    _check_person(by, Action.REJECT_CLOSURE, case)
-    _step(case, Action.REJECT_CLOSURE)
-    return _move(case, Action.REJECT_CLOSURE, by=by, reason=_require_reason(reason), dated=today or _today())
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        _check_person(by, Action.REJECT_CLOSURE, case)
+        _step(case, Action.REJECT_CLOSURE)
+        return _move(
+            case, Action.REJECT_CLOSURE, by=by, reason=_require_reason(reason), dated=today or _today()
+        )
 
 
 # ── exit ────────────────────────────────────────────────────────────────────────────────
@@ -985,7 +1001,6 @@ def _start_exit(
     return case
 
 
-@transaction.atomic
 def order_exit(
     *,
     case: Case,
@@ -1000,23 +1015,31 @@ def order_exit(
 ) -> Case:
     """The department orders elimination-class equipment (or resumed capacity) out at once — a decision
     a person takes on the record, never a side effect of a finding."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    reason = _require_reason(reason)
-    _check_person(by, Action.ORDER_EXIT, case)
-    step = _step(case, Action.ORDER_EXIT)
-    issued_on = issued_on or today
-    served_on = served_on or issued_on
-    _check_dates(issued_on, served_on, today, after=case.order_date or _found_on(case))
-    decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
-        order=[_("the equipment is eliminated at once; the capacity exits by: %(plan)s")
-               % {"plan": dict(EXIT_PLAN_CHOICES)[plan.value]}],
-    )  # fmt: skip
-    return _start_exit(case, Action.ORDER_EXIT, plan=plan, by=by, reason=reason, decision=decision)
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        reason = _require_reason(reason)
+        _check_person(by, Action.ORDER_EXIT, case)
+        step = _step(case, Action.ORDER_EXIT)
+        issued_on = issued_on or today
+        served_on = served_on or issued_on
+        _check_dates(issued_on, served_on, today, after=case.order_date or _found_on(case))
+        decision = _issue(
+            case,
+            step,
+            by=by,
+            issued_on=issued_on,
+            served_on=served_on,
+            reason=reason,
+            paper_number=paper_number,
+            order=[
+                _("the equipment is eliminated at once; the capacity exits by: %(plan)s")
+                % {"plan": dict(EXIT_PLAN_CHOICES)[plan.value]}
+            ],
+        )
+        return _start_exit(case, Action.ORDER_EXIT, plan=plan, by=by, reason=reason, decision=decision)
 
 
-@transaction.atomic
 def revoke_licence(
     *,
     case: Case,
@@ -1030,19 +1053,26 @@ def revoke_licence(
     expected_version: int | None = None,
 ) -> Case:
     """Market regulation revokes the business licence in a serious quality case (产品质量法 art. 49)."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    reason = _require_reason(reason)
-    _check_person(by, Action.REVOKE_LICENCE, case)
-    step = _step(case, Action.REVOKE_LICENCE)
-    issued_on = issued_on or today
-    served_on = served_on or issued_on
-    _check_dates(issued_on, served_on, today, after=case.order_date or _found_on(case))
-    decision = _issue(
-        case, step, by=by, issued_on=issued_on, served_on=served_on, reason=reason, paper_number=paper_number,
-        order=[_("the business licence is revoked")],
-    )  # fmt: skip
-    return _start_exit(case, Action.REVOKE_LICENCE, plan=plan, by=by, reason=reason, decision=decision)
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        reason = _require_reason(reason)
+        _check_person(by, Action.REVOKE_LICENCE, case)
+        step = _step(case, Action.REVOKE_LICENCE)
+        issued_on = issued_on or today
+        served_on = served_on or issued_on
+        _check_dates(issued_on, served_on, today, after=case.order_date or _found_on(case))
+        decision = _issue(
+            case,
+            step,
+            by=by,
+            issued_on=issued_on,
+            served_on=served_on,
+            reason=reason,
+            paper_number=paper_number,
+            order=[_("the business licence is revoked")],
+        )
+        return _start_exit(case, Action.REVOKE_LICENCE, plan=plan, by=by, reason=reason, decision=decision)
 
 
 def complete_measure(
@@ -1131,7 +1161,6 @@ def _announce(case: Case, *, by: User, day: dt.date) -> Decision:
     )  # fmt: skip
 
 
-@transaction.atomic
 def confirm_exit(
     *,
     case: Case,
@@ -1140,33 +1169,35 @@ def confirm_exit(
     today: dt.date | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    case = _lock(case, expected_version)
-    today = today or _today()
-    _check_person(by, Action.CONFIRM_EXIT, case)
-    _step(case, Action.CONFIRM_EXIT)
-    plan = exit_plans.ExitPlan(case.exit_plan) if case.exit_plan else None
-    may_follow = (
-        exit_plans.MAY_FOLLOW_EXIT if plan is exit_plans.ExitPlan.SEAL_THEN_DISMANTLE else frozenset()
-    ) | {exit_plans.MeasureKind.LICENCE_REVOCATION}
-    missing = [
-        m.get_kind_display() for m in case.measures.filter(done_on__isnull=True) if m.kind not in may_follow
-    ]
-    if missing:
-        raise CaseActionError(
-            _("These exit measures are not done yet: %(measures)s.")
-            % {"measures": "、".join(map(str, missing))}
-        )
-    case = _move(case, Action.CONFIRM_EXIT, by=by, reason=reason, exited_on=today, dated=today)
-    if case.line_id:
-        ProductionLine.objects.filter(pk=case.line_id).update(status=LineStatus.EXITED, exited_on=today)
-    elif plan is exit_plans.ExitPlan.CLOSE_ENTERPRISE:
-        ProductionLine.objects.filter(enterprise_id=case.enterprise_id).exclude(
-            status=LineStatus.EXITED
-        ).update(status=LineStatus.EXITED, exited_on=today)
-    return case
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        _check_person(by, Action.CONFIRM_EXIT, case)
+        _step(case, Action.CONFIRM_EXIT)
+        plan = exit_plans.ExitPlan(case.exit_plan) if case.exit_plan else None
+        may_follow = (
+            exit_plans.MAY_FOLLOW_EXIT if plan is exit_plans.ExitPlan.SEAL_THEN_DISMANTLE else frozenset()
+        ) | {exit_plans.MeasureKind.LICENCE_REVOCATION}
+        missing = [
+            m.get_kind_display()
+            for m in case.measures.filter(done_on__isnull=True)
+            if m.kind not in may_follow
+        ]
+        if missing:
+            raise CaseActionError(
+                _("These exit measures are not done yet: %(measures)s.")
+                % {"measures": "、".join(map(str, missing))}
+            )
+        case = _move(case, Action.CONFIRM_EXIT, by=by, reason=reason, exited_on=today, dated=today)
+        if case.line_id:
+            ProductionLine.objects.filter(pk=case.line_id).update(status=LineStatus.EXITED, exited_on=today)
+        elif plan is exit_plans.ExitPlan.CLOSE_ENTERPRISE:
+            ProductionLine.objects.filter(enterprise_id=case.enterprise_id).exclude(
+                status=LineStatus.EXITED
+            ).update(status=LineStatus.EXITED, exited_on=today)
+        return case
 
 
-@transaction.atomic
 def accept_exit(
     *,
     case: Case,
@@ -1177,32 +1208,32 @@ def accept_exit(
     today: dt.date | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    case = _lock(case, expected_version)
-    today = today or _today()
-    _check_person(by, Action.ACCEPT, case)
-    step = _step(case, Action.ACCEPT)
-    if not record_text.strip() or not team.strip():
-        raise CaseActionError(_("The acceptance needs its team and its record."))
-    if accepted_on > today or (case.exited_on and accepted_on < case.exited_on):
-        raise CaseActionError(_("The acceptance date must lie between the exit and today."))
-    decision = _issue(
-        case, step, by=by, issued_on=accepted_on, served_on=None, reason=record_text,
-        order=[_("acceptance team: %(team)s; the exit is accepted") % {"team": team.strip()}],
-    )  # fmt: skip
-    return _move(
-        case,
-        Action.ACCEPT,
-        by=by,
-        reason=record_text,
-        dated=accepted_on,
-        data=_decided(decision),
-        accepted_on=accepted_on,
-        acceptance_team=team.strip(),
-        acceptance_record=record_text.strip(),
-    )
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        _check_person(by, Action.ACCEPT, case)
+        step = _step(case, Action.ACCEPT)
+        if not record_text.strip() or not team.strip():
+            raise CaseActionError(_("The acceptance needs its team and its record."))
+        if accepted_on > today or (case.exited_on and accepted_on < case.exited_on):
+            raise CaseActionError(_("The acceptance date must lie between the exit and today."))
+        decision = _issue(
+            case, step, by=by, issued_on=accepted_on, served_on=None, reason=record_text,
+            order=[_("acceptance team: %(team)s; the exit is accepted") % {"team": team.strip()}],
+        )  # fmt: skip
+        return _move(
+            case,
+            Action.ACCEPT,
+            by=by,
+            reason=record_text,
+            dated=accepted_on,
+            data=_decided(decision),
+            accepted_on=accepted_on,
+            acceptance_team=team.strip(),
+            acceptance_record=record_text.strip(),
+        )
 
 
-@transaction.atomic
 def archive_case(
     *,
     case: Case,
@@ -1213,24 +1244,24 @@ def archive_case(
 ) -> Case:
     """Archived only when every exit measure is done, dismantling included: after archive nothing can
     be recorded on the case."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    _check_person(by, Action.ARCHIVE, case)
-    _step(case, Action.ARCHIVE)
-    due = deadlines.period_end(today, months=exit_plans.REINSPECTION_MONTHS)
-    return _move(
-        case,
-        Action.ARCHIVE,
-        by=by,
-        reason=reason,
-        dated=today,
-        data={"reinspection_due": due.isoformat()},
-        archived_at=timezone.now(),
-        reinspection_due=due,
-    )
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        _check_person(by, Action.ARCHIVE, case)
+        _step(case, Action.ARCHIVE)
+        due = deadlines.period_end(today, months=exit_plans.REINSPECTION_MONTHS)
+        return _move(
+            case,
+            Action.ARCHIVE,
+            by=by,
+            reason=reason,
+            dated=today,
+            data={"reinspection_due": due.isoformat()},
+            archived_at=timezone.now(),
+            reinspection_due=due,
+        )
 
 
-@transaction.atomic
 def record_reinspection(
     *,
     case: Case,
@@ -1243,35 +1274,41 @@ def record_reinspection(
 ) -> ReInspection:
     """回头看. Resumed production opens a new case that goes to closure at once (no new rectification
     period); the line is marked resumed, so it no longer counts as exited."""
-    case = _lock(case, expected_version)
-    today = today or _today()
-    _check_person(by, Action.RECORD_REINSPECTION, case)
-    _step(case, Action.RECORD_REINSPECTION)
-    if inspected_on > today:
-        raise CaseActionError(_("The re-inspection date cannot be in the future."))
-    if resumed and not notes.strip():
-        raise CaseActionError(_("Please describe what was found."))
-    new_case = None
-    if resumed:
-        assert case.finding is not None
-        new_case = open_case(finding=_copy_finding(case.finding, by=by), by=by, parent=case, resumed=True)
-        if case.line_id:
-            ProductionLine.objects.filter(pk=case.line_id).update(status=LineStatus.RESUMED)
-    visit = ReInspection.objects.create(
-        case=case, inspected_on=inspected_on, resumed=resumed, notes=notes, recorded_by=by, new_case=new_case
-    )
-    _resolve(case, Escalation.Kind.REINSPECTION_DUE)
-    next_due = deadlines.period_end(inspected_on, months=exit_plans.REINSPECTION_MONTHS)
-    _move(
-        case,
-        Action.RECORD_REINSPECTION,
-        by=by,
-        reason=notes,
-        dated=inspected_on,
-        data={"resumed": resumed, "new_case": new_case.pk if new_case else None},
-        reinspection_due=None if resumed else next_due,
-    )
-    return visit
+    with transaction.atomic():
+        case = _lock(case, expected_version)
+        today = today or _today()
+        _check_person(by, Action.RECORD_REINSPECTION, case)
+        _step(case, Action.RECORD_REINSPECTION)
+        if inspected_on > today:
+            raise CaseActionError(_("The re-inspection date cannot be in the future."))
+        if resumed and not notes.strip():
+            raise CaseActionError(_("Please describe what was found."))
+        new_case = None
+        if resumed:
+            assert case.finding is not None
+            new_case = open_case(finding=_copy_finding(case.finding, by=by), by=by, parent=case, resumed=True)
+            if case.line_id:
+                ProductionLine.objects.filter(pk=case.line_id).update(status=LineStatus.RESUMED)
+        visit = ReInspection.objects.create(
+            case=case,
+            inspected_on=inspected_on,
+            resumed=resumed,
+            notes=notes,
+            recorded_by=by,
+            new_case=new_case,
+        )
+        _resolve(case, Escalation.Kind.REINSPECTION_DUE)
+        next_due = deadlines.period_end(inspected_on, months=exit_plans.REINSPECTION_MONTHS)
+        _move(
+            case,
+            Action.RECORD_REINSPECTION,
+            by=by,
+            reason=notes,
+            dated=inspected_on,
+            data={"resumed": resumed, "new_case": new_case.pk if new_case else None},
+            reinspection_due=None if resumed else next_due,
+        )
+        return visit
 
 
 def _copy_finding(finding: Finding, *, by: User) -> Finding:
@@ -1292,14 +1329,20 @@ def _copy_finding(finding: Finding, *, by: User) -> Finding:
     )
 
 
-@transaction.atomic
 def add_case_evidence(
     *, case: Case, files: Iterable[UploadedFile], by: User, description: str = ""
 ) -> list[Evidence]:
-    checked = _check_files(files)
-    if not checked:
-        raise CaseActionError(_("Please choose a file."))
-    case = _lock(case, None)
-    saved = _attach(checked, by=by, description=description, case=case)
-    _note(case, "evidence_added", by=by, reason=description, data={"files": [e.original_name for e in saved]})
-    return saved
+    with transaction.atomic():
+        checked = _check_files(files)
+        if not checked:
+            raise CaseActionError(_("Please choose a file."))
+        case = _lock(case, None)
+        saved = _attach(checked, by=by, description=description, case=case)
+        _note(
+            case,
+            "evidence_added",
+            by=by,
+            reason=description,
+            data={"files": [e.original_name for e in saved]},
+        )
+        return saved
