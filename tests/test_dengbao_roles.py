@@ -10,6 +10,7 @@ no audit entry; the auditor read every business record; the import page listed e
 from __future__ import annotations
 
 import re
+from io import StringIO
 from typing import Any
 
 import pytest
@@ -46,6 +47,7 @@ LAST_SECADMIN = "不能移除最后一名安全管理员：请先将另一账号
 ADMIN_NO_UNIT = "管理员账号不设所属单位：管理员不查看业务记录。"
 NOT_OWN_PASSWORD = "不能在此重置自己的密码：由另一名安全管理员重置。"
 ONLY_INTAKE = "只有举报受理员可以查看举报人身份。"
+FIRST_EXISTS = "已有安全管理员：其他账号请在“账号与角色”页面创建。"
 
 
 # ── people: one per role, a login without a person, and anonymous ─────────────────────────────────
@@ -150,6 +152,33 @@ def test_hole_a_superuser_made_on_the_command_line_is_refused_everywhere(referen
         )
     assert not get_user_model().objects.filter(username="x1").exists()
     assert _refusal("person.create", root).reason == ONLY_SECADMIN
+
+
+def test_hole_the_first_security_administrator_is_made_once_on_the_command_line(
+    reference, monkeypatch
+) -> None:
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("PHASEOUT_ADMIN_PASSWORD", "First-admin-2026")
+    call_command("first_security_admin", "sec-first", "--name", "首任安全管理员", stdout=StringIO())
+    person = Person.objects.get(user__username="sec-first")
+    assert (person.role, person.display_name, person.user.is_staff, person.user.is_superuser) == (
+        Role.SECURITY_ADMIN,
+        "首任安全管理员",
+        False,
+        False,
+    )
+    created = AuditEvent.objects.get(action="person.create", object_id=str(person.pk))
+    assert (created.actor, created.outcome, created.data) == (
+        None,
+        Outcome.SUCCESS,
+        {"role": "security_admin"},
+    )
+    with pytest.raises(CommandError, match=f"^{re.escape(FIRST_EXISTS)}$"):
+        call_command("first_security_admin", "sec-second")
+    assert not get_user_model().objects.filter(username="sec-second").exists()
+    refused = AuditEvent.objects.get(action="person.create", outcome=Outcome.REFUSED)
+    assert refused.data == {"username": "sec-second", "role": "security_admin"}
 
 
 def test_hole_the_auditor_reads_no_business_record(cast, firm) -> None:
@@ -267,7 +296,7 @@ def _every_admin_route_is_walked(urls: list[tuple[str, str]]) -> None:
         assert any(re.match(pattern, url) for _kind, url in urls), route
 
 
-def test_every_admin_url_as_every_role(cast) -> None:
+def test_l3_ces1_08_every_admin_url_as_every_role(cast) -> None:
     urls = _admin_urls()
     _every_admin_route_is_walked(urls)
     assert len(urls) >= 20
@@ -295,7 +324,7 @@ def test_every_admin_url_as_every_role(cast) -> None:
     assert clients[Role.SYSTEM_ADMIN].get(reverse("admin:password_change")).status_code == 403
 
 
-def test_an_is_staff_flag_set_by_hand_opens_nothing(cast) -> None:
+def test_l3_ces1_08_an_is_staff_flag_set_by_hand_opens_nothing(cast) -> None:
     office = cast["people"][Role.OFFICE]
     office.user.is_staff = office.user.is_superuser = True
     office.user.save()
@@ -306,7 +335,7 @@ def test_an_is_staff_flag_set_by_hand_opens_nothing(cast) -> None:
     assert client_for(sysadmin.user).get("/admin/").status_code == 302
 
 
-def test_every_admin_change_is_audited(cast) -> None:
+def test_hole_every_admin_change_is_audited(cast) -> None:
     sysadmin = cast["people"][Role.SYSTEM_ADMIN]
     c = client_for(sysadmin.user)
     response = c.post(
@@ -356,7 +385,7 @@ def test_every_admin_change_is_audited(cast) -> None:
     ) == {"bulk-a", "bulk-b"}
 
 
-def test_an_admin_change_that_cannot_be_audited_is_not_made(cast, monkeypatch) -> None:
+def test_hole_an_admin_change_that_cannot_be_audited_is_not_made(cast, monkeypatch) -> None:
     from phaseout.orgs import adminsite
 
     def broken(**kwargs: Any) -> None:
@@ -401,7 +430,7 @@ def _app_routes() -> list[str]:
 
 
 @pytest.mark.parametrize("role", ADMINISTRATOR_ROLES)
-def test_the_administrators_see_no_business_record_on_any_page(cast, firm, role: Role) -> None:
+def test_l3_ces1_08_the_administrators_see_no_business_record_on_any_page(cast, firm, role: Role) -> None:
     case = CaseFactory(enterprise=firm)
     tipoff = _tipoff()
     person = cast["people"][role]
