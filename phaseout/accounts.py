@@ -7,7 +7,7 @@ registry sits above orgs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from axes.utils import reset as axes_reset
 from django import forms
@@ -20,17 +20,49 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.orgs.access import allow
-from phaseout.orgs.models import Department, Person, Role, Territory
+from phaseout.orgs.models import ADMINISTRATOR_ROLES, Department, Person, Role, Territory
 from phaseout.registry.models import Enterprise
 from phaseout.web import current_user, paginate
 from phaseout.web.forms import CONFIRMATION_REQUIRED, confirmation
 
 # ── actions ─────────────────────────────────────────────────────────────────────────────
+#
+# 等保 three-role separation, kept here and not only in the pages: only an active security administrator
+# manages accounts (None: the command line, e.g. the demo loader); a person has one role (Person is one
+# row per account) and an administrator's role carries no unit, hence no business scope (also a check
+# constraint); nobody changes their own role, turns themselves off or resets their own password here; the
+# last security administrator stays; is_staff follows the system administrator's role and nobody is a
+# superuser. A refusal changes nothing, is recorded with the outcome "refused", and says why.
 
 
-@transaction.atomic
+class AccountError(Exception):
+    """A refused change to an account, with the reason in words a person can read."""
+
+
+def _security_admin(user: User | None) -> bool:
+    if user is None:
+        return True  # the command line (demo data, the first security administrator)
+    person = Person.objects.filter(user=user).first()
+    return bool(user.is_active and person is not None and person.role == Role.SECURITY_ADMIN)
+
+
+def _refuse(
+    *, by: User | None, action: str, obj: Person | None, message: str, data: dict[str, Any]
+) -> NoReturn:
+    """Record the refusal (after the rolled-back attempt, so the entry stays) and raise it."""
+    record(actor=by, action=action, obj=obj, reason=message, data=data, outcome=Outcome.REFUSED)
+    raise AccountError(message)
+
+
+def _units_refusal(role: Role, units: dict[str, Any]) -> str | None:
+    if role in ADMINISTRATOR_ROLES and any(units.values()):
+        return _("An administrator's account has no unit: it sees no business records.")
+    return None
+
+
 def create_person(
     *,
     username: str,
@@ -42,23 +74,35 @@ def create_person(
     enterprise: Enterprise | None = None,
     by: User | None,
 ) -> Person:
-    user = get_user_model().objects.create_user(username=username, password=password)
-    # Only the system administrator uses the Django admin (等保 three-role separation).
-    user.is_staff = user.is_superuser = role == Role.SYSTEM_ADMIN
-    user.save()
-    person = Person.objects.create(
-        user=user,
-        role=role,
-        display_name=display_name,
-        department=department,
-        territory=territory,
-        enterprise=enterprise,
-    )
-    record(actor=by, action="person.create", obj=person, data={"role": role.value})
+    units = {"department": department, "territory": territory, "enterprise": enterprise}
+    message = None
+    if not _security_admin(by):
+        message = _("Only a security administrator manages accounts and roles.")
+    else:
+        message = _units_refusal(role, units)
+    if message:
+        _refuse(
+            by=by,
+            action="person.create",
+            obj=None,
+            message=message,
+            data={"username": username, "role": role.value},
+        )
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(username=username, password=password)
+        # Only the system administrator uses the Django admin, and its site checks the role too.
+        user.is_staff = role == Role.SYSTEM_ADMIN
+        user.is_superuser = False
+        user.save()
+        person = Person.objects.create(user=user, role=role, display_name=display_name, **units)
+        record(actor=by, action="person.create", obj=person, data={"role": role.value})
     return person
 
 
-@transaction.atomic
+class _Refused(Exception):
+    pass
+
+
 def update_person(
     *,
     person: Person,
@@ -68,33 +112,66 @@ def update_person(
     territory: Territory | None,
     enterprise: Enterprise | None,
     active: bool,
-    by: User,
+    by: User | None,
 ) -> Person:
-    """Change a person's role, unit or status (the security administrator's work)."""
-    person = Person.objects.select_for_update().select_related("user").get(pk=person.pk)
-    before = {"role": person.role, "active": person.user.is_active}
-    person.display_name, person.role = display_name, role
-    person.department, person.territory, person.enterprise = department, territory, enterprise
-    person.save()
-    person.user.is_active = active
-    person.user.is_staff = person.user.is_superuser = role == Role.SYSTEM_ADMIN
-    person.user.save()
-    record(
-        actor=by,
-        action="person.update",
-        obj=person,
-        data={"before": before, "after": {"role": role.value, "active": active}},
-    )
-    return person
+    """Change a person's role, unit or status (the security administrator's work; None: the command
+    line)."""
+    units = {"department": department, "territory": territory, "enterprise": enterprise}
+    attempt = {"role": role.value, "active": active}
+    try:
+        with transaction.atomic():
+            # The security administrators' rows are locked first, so two of them turning each other off at
+            # the same moment cannot leave none.
+            list(Person.objects.select_for_update().filter(role=Role.SECURITY_ADMIN).values_list("pk"))
+            person = Person.objects.select_for_update().select_related("user").get(pk=person.pk)
+            before = {"role": person.role, "active": person.user.is_active}
+            message = _update_refusal(person=person, role=role, active=active, units=units, by=by)
+            if message:
+                raise _Refused(message)
+            person.display_name, person.role = display_name, role
+            person.department, person.territory, person.enterprise = department, territory, enterprise
+            person.save()
+            person.user.is_active = active
+            person.user.is_staff = role == Role.SYSTEM_ADMIN
+            person.user.is_superuser = False
+            person.user.save()
+            record(actor=by, action="person.update", obj=person, data={"before": before, "after": attempt})
+            return person
+    except _Refused as refused:
+        _refuse(by=by, action="person.update", obj=person, message=str(refused), data={"attempt": attempt})
 
 
-@transaction.atomic
+def _update_refusal(
+    *, person: Person, role: Role, active: bool, units: dict[str, Any], by: User | None
+) -> str | None:
+    if not _security_admin(by):
+        return _("Only a security administrator manages accounts and roles.")
+    if by is not None and person.user_id == by.pk and (not active or role != person.role):
+        return _("You cannot deactivate your own account or change your own role.")
+    if person.role == Role.SECURITY_ADMIN and person.user.is_active and (not active or role != person.role):
+        others = Person.objects.filter(role=Role.SECURITY_ADMIN, user__is_active=True).exclude(pk=person.pk)
+        if not others.exists():
+            return _(
+                "The last security administrator cannot be removed: make another account security "
+                "administrator first."
+            )
+    return _units_refusal(role, units)
+
+
 def reset_password(*, person: Person, password: str, by: User) -> Person:
     """A new password, which also lifts a lockout after failed logins."""
-    person.user.set_password(password)
-    person.user.save(update_fields=["password"])
-    axes_reset(username=person.user.get_username())
-    record(actor=by, action="person.reset_password", obj=person)
+    message = None
+    if not _security_admin(by):
+        message = _("Only a security administrator manages accounts and roles.")
+    elif person.user_id == by.pk:
+        message = _("You cannot reset your own password here: another security administrator does it.")
+    if message:
+        _refuse(by=by, action="person.reset_password", obj=person, message=message, data={})
+    with transaction.atomic():
+        person.user.set_password(password)
+        person.user.save(update_fields=["password"])
+        axes_reset(username=person.user.get_username())
+        record(actor=by, action="person.reset_password", obj=person)
     return person
 
 
@@ -215,25 +292,29 @@ def person_create(request: HttpRequest) -> HttpResponse:
     form = NewPersonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        person = create_person(
-            username=data["username"],
-            password=data["password"],
-            display_name=data["display_name"],
-            role=Role(data["role"]),
-            by=current_user(request),
-            **_unit_kwargs(data),
-        )
-        if not data["active"]:
-            update_person(
-                person=person,
-                display_name=person.display_name,
-                role=Role(person.role),
-                active=False,
+        try:
+            person = create_person(
+                username=data["username"],
+                password=data["password"],
+                display_name=data["display_name"],
+                role=Role(data["role"]),
                 by=current_user(request),
                 **_unit_kwargs(data),
             )
-        messages.success(request, _("Account created."))
-        return redirect("people")
+            if not data["active"]:
+                update_person(
+                    person=person,
+                    display_name=person.display_name,
+                    role=Role(person.role),
+                    active=False,
+                    by=current_user(request),
+                    **_unit_kwargs(data),
+                )
+        except AccountError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Account created."))
+            return redirect("people")
     return render(request, "orgs/person_form.html", {"form": form})
 
 
@@ -254,16 +335,18 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
         password_form = PasswordResetForm(request.POST)
         form = EditPersonForm(initial=initial)
         if password_form.is_valid():
-            reset_password(
-                person=person, password=password_form.cleaned_data["password"], by=current_user(request)
-            )
-            messages.success(request, _("Password reset."))
-            return redirect("people")
+            try:
+                reset_password(
+                    person=person, password=password_form.cleaned_data["password"], by=current_user(request)
+                )
+            except AccountError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _("Password reset."))
+                return redirect("people")
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if person.user_id == request.user.pk and (not data["active"] or data["role"] != Role.SECURITY_ADMIN):
-            messages.error(request, _("You cannot deactivate your own account or change your own role."))
-        else:
+        try:
             update_person(
                 person=person,
                 display_name=data["display_name"],
@@ -272,6 +355,9 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 by=current_user(request),
                 **_unit_kwargs(data),
             )
+        except AccountError as exc:
+            messages.error(request, str(exc))
+        else:
             messages.success(request, _("Saved."))
             return redirect("people")
     return render(

@@ -10,6 +10,8 @@ phaseout check-line [FILE|-] [--date D]   one line's description (JSON) in, its 
 phaseout rulebooks           check the rulebooks load and list them
 phaseout plan-parse FILE [--year YYYY] [--json]   read an official plan document into tasks, units and dates
 phaseout case-flow [--json]  every dimension's legal path: steps, roles, clocks, approvals
+phaseout first-admin USERNAME [--name N]   the first security administrator (once; password from
+                             PHASEOUT_ADMIN_PASSWORD or asked for), who then makes every other account
 phaseout <django command>    any other management command (migrate, createsuperuser, ...)
 """
 
@@ -29,6 +31,7 @@ ALIASES = {
     "rulebooks": "check_rulebooks",
     "plan-parse": "plan_parse",
     "case-flow": "case_flow",
+    "first-admin": "first_security_admin",
 }
 
 

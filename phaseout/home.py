@@ -152,7 +152,7 @@ def exited_capacity(person: Person, year: int) -> list[dict[str, Any]]:
     ]
 
 
-@allow(*ALL_STAFF_ROLES, Role.AUDITOR)
+@allow(*ALL_STAFF_ROLES)
 def dashboard(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     year = timezone.localdate().year

@@ -209,3 +209,12 @@ TIPOFF_POLICIES = {
         "feedback": (60, "calendar"),
     },  # 信访: accept in 15, finish in 60
 }
+
+# ── Security: three roles and least privilege ──
+# The Django admin is the system administrator's, for reference data only: its site authorises by the
+# person's role (not by is_staff/is_superuser), signs in through the platform's login page and audits
+# every change (phaseout.orgs.adminsite). Swapped in here, in place, so the app order stays as it is.
+INSTALLED_APPS = [
+    "phaseout.orgs.admin_apps.PhaseoutAdminConfig" if app == "django.contrib.admin" else app
+    for app in INSTALLED_APPS
+]

@@ -33,7 +33,7 @@ from phaseout.web import current_user as _user
 from phaseout.web import form_errors as _errors
 from phaseout.web import paginate as _page
 
-CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE, Role.AUDITOR)
+CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
 
 # ── inspections ─────────────────────────────────────────────────────────────────────────
@@ -377,7 +377,7 @@ def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     )
 
 
-@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.AUDITOR)
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
 def case_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The whole case file as one .zip: a summary with every event in order, and every document."""
     case = get_object_or_404(scope.cases(_person(request)).select_related("enterprise", "finding"), pk=pk)
@@ -443,7 +443,7 @@ def _summary_text(case: Case) -> str:
     return "\n".join(lines) + "\n"
 
 
-@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.AUDITOR, Role.ENTERPRISE)
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
 def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own)."""
     decision = get_object_or_404(Decision.objects.filter(case__in=scope.cases(_person(request))), pk=pk)
@@ -462,7 +462,7 @@ def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     return response
 
 
-@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.AUDITOR)
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
 def case_file_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The case file (卷宗) as one PDF: cover, contents, history, every document and all evidence."""
     case = get_object_or_404(scope.cases(_person(request)).select_related("enterprise", "territory"), pk=pk)

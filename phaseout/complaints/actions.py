@@ -13,11 +13,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.cases.models import Case
 from phaseout.complaints import identity
 from phaseout.complaints.models import TipOff
-from phaseout.orgs.models import Department, Territory
+from phaseout.orgs.labels import Label, may_read
+from phaseout.orgs.models import Department, Person, Territory
 from phaseout.registry.models import Enterprise
 from phaseout.rules.deadlines import add_working_days
 
@@ -171,7 +173,12 @@ def answer(*, tipoff: TipOff, text: str, by: User) -> TipOff:
 
 
 def reveal(*, tipoff: TipOff, by: User) -> tuple[str, str]:
-    """The reporter's name and phone, for the intake role; the read is recorded."""
+    """The reporter's name and phone, for the role cleared for the reporter-identity label (intake);
+    the read is recorded, and so is a refused one."""
+    if not may_read(Person.objects.filter(user=by).first(), Label.REPORTER_IDENTITY):
+        message = _("Only the tip-off intake officer may see who reported.")
+        record(actor=by, action="tipoff.identity_read", obj=tipoff, reason=message, outcome=Outcome.REFUSED)
+        raise TipOffError(message)
     record(actor=by, action="tipoff.identity_read", obj=tipoff)
     return identity.open_sealed(tipoff.reporter_name), identity.open_sealed(tipoff.reporter_phone)
 

@@ -21,6 +21,7 @@ from phaseout.complaints import actions
 from phaseout.complaints.models import TipOff
 from phaseout.complaints.scope import tipoffs
 from phaseout.orgs.access import allow, public
+from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.web import current_person, current_user, throttled
 
@@ -221,7 +222,7 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "departments": Department.objects.all(),
         "overdue": actions.overdue(tipoff, timezone.localdate()),
         "may_answer": person.role in (Role.OFFICE, Role.DEPARTMENT, Role.INTAKE),
-        "may_reveal": person.role == Role.INTAKE,
+        "may_reveal": may_read(person, Label.REPORTER_IDENTITY),
         "cases": case_scope.cases(person).filter(enterprise=tipoff.enterprise_id).order_by("-id")[:20]
         if tipoff.enterprise_id
         else [],
@@ -229,8 +230,11 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         action = request.POST.get("action")
         try:
-            if action == "reveal" and person.role == Role.INTAKE:
-                context["reporter"] = actions.reveal(tipoff=tipoff, by=current_user(request))
+            if action == "reveal":
+                try:  # the action checks the label (and records a refused attempt too)
+                    context["reporter"] = actions.reveal(tipoff=tipoff, by=current_user(request))
+                except actions.TipOffError:
+                    return HttpResponse(status=403)
                 return render(request, "complaints/detail.html", context)
             if action == "hand_over" and person.role in (Role.OFFICE, Role.INTAKE):
                 department = get_object_or_404(Department, pk=request.POST.get("department"))

@@ -48,7 +48,7 @@ def _exchange(referral: Referral) -> dict[str, str]:
     }
 
 
-@allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
+@allow(Role.OFFICE, Role.DEPARTMENT)
 def referrals(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     rows = Referral.objects.select_related("enterprise", "case").prefetch_related(
@@ -120,7 +120,7 @@ def licence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("referrals")
 
 
-@allow(Role.OFFICE, Role.AUDITOR)
+@allow(Role.OFFICE)
 def referral_export(request: HttpRequest, fmt: str) -> HttpResponse:
     approved = Referral.objects.exclude(status=Referral.Status.PROPOSED).select_related("enterprise")
     data = [_exchange(r) for r in approved]

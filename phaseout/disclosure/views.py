@@ -175,7 +175,7 @@ def public_report(request: HttpRequest, kind: str) -> HttpResponse:
 # --- the office's side ----------------------------------------------------------------------------
 
 
-@allow(Role.OFFICE, Role.AUDITOR)
+@allow(Role.OFFICE)
 def lists_admin(request: HttpRequest) -> HttpResponse:
     snapshots = Snapshot.objects.select_related("created_by__person", "approved_by__person")
     return render(request, "disclosure/admin.html", {"kinds": ListKind.choices, "snapshots": snapshots[:200]})
@@ -192,7 +192,7 @@ def list_draft(request: HttpRequest) -> HttpResponse:
     return redirect("list-snapshot", snapshot.pk)
 
 
-@allow(Role.OFFICE, Role.AUDITOR)
+@allow(Role.OFFICE)
 def list_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
     snapshot = get_object_or_404(Snapshot, pk=pk)
     return render(

@@ -1,20 +1,27 @@
-from django.contrib import admin
+"""The system administrator's reference data: territories and departments, each change audited.
 
-from phaseout.orgs.models import Department, Person, Territory
+People, users, groups and login records are not in the admin (see phaseout.orgs.adminsite): the
+security administrator manages accounts and roles on the platform's own pages, with their checks.
+"""
+
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin
+from django.contrib.auth.models import Group, User
+
+from phaseout.orgs.adminsite import AuditedAdmin
+from phaseout.orgs.models import Department, Territory
+
+# Registered by django.contrib.auth and django-axes, which come earlier in INSTALLED_APPS.
+for model in (User, Group, AccessAttempt, AccessLog, AccessFailureLog):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
 
 
 @admin.register(Territory)
-class TerritoryAdmin(admin.ModelAdmin):
+class TerritoryAdmin(AuditedAdmin):
     list_display = ["code", "name", "level", "parent"]
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(AuditedAdmin):
     list_display = ["code", "name", "territory", "dimensions", "is_office"]
-
-
-@admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "user", "role", "department", "territory", "enterprise"]
-    list_filter = ["role"]
-    raw_id_fields = ["enterprise"]

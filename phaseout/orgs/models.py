@@ -80,6 +80,11 @@ class Role(models.TextChoices):
     INTAKE = "intake", _("Tip-off intake officer")
 
 
+# The three administrators of 等保 three-role separation. Each is a role of its own (a person has one
+# role), none has a unit, so none carries a business scope beside it.
+ADMINISTRATOR_ROLES = (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR)
+
+
 class Person(models.Model):
     """A user's place in the organisation: role and the unit that sets their data scope."""
 
@@ -111,6 +116,11 @@ class Person(models.Model):
             models.CheckConstraint(
                 name="person_enterprise_role_has_enterprise",
                 condition=~models.Q(role="enterprise") | models.Q(enterprise__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="person_administrator_has_no_unit",
+                condition=~models.Q(role__in=[r.value for r in ADMINISTRATOR_ROLES])
+                | models.Q(department__isnull=True, territory__isnull=True, enterprise__isnull=True),
             ),
         ]
 

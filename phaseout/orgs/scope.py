@@ -3,7 +3,10 @@ its own models in its scope.py (registry: enterprises and lines; cases: cases an
 submissions; complaints: tip-offs).
 
 A district sees its own territory; a department sees the whole registry and the cases and
-inspections of its dimensions; an enterprise sees itself; the office and the auditor see everything.
+inspections of its dimensions; an enterprise sees itself; the office sees everything. The three
+administrators (system, security, auditor) see no business records at all (等保 least privilege): the
+auditor reads the audit trail, the security administrator the accounts, the system administrator the
+reference data.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from django.db.models import QuerySet
 
 from phaseout.orgs.models import Person, Role, Territory
 
-SEES_ALL = {Role.OFFICE, Role.AUDITOR}
+SEES_ALL = {Role.OFFICE}
 
 
 def sees_all(person: Person) -> bool:
-    """The office and the auditor see everything."""
+    """The office sees everything."""
     return person.role in SEES_ALL
 
 

@@ -33,7 +33,7 @@ from phaseout.plans.models import Plan, Programme, Submission, Task, TaskUnit, T
 from phaseout.plans.parser import NotAPlan
 from phaseout.web import current_person, current_user, form_errors
 
-READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
+READERS = ALL_STAFF_ROLES
 
 NOT_A_PLAN = {
     "empty": gettext_lazy("The document is empty."),
@@ -338,7 +338,7 @@ def _programmes(person: Person) -> QuerySet[Programme]:
     return qs
 
 
-@allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
+@allow(Role.OFFICE, Role.DEPARTMENT)
 def programme_list(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     form = None
@@ -370,7 +370,7 @@ def programme_list(request: HttpRequest) -> HttpResponse:
     return render(request, "plans/programmes.html", {"programmes": _programmes(person), "form": form})
 
 
-@allow(Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
+@allow(Role.OFFICE, Role.DEPARTMENT)
 def programme_detail(request: HttpRequest, pk: int) -> HttpResponse:
     programme = get_object_or_404(_programmes(current_person(request)), pk=pk)
     today = timezone.localdate()

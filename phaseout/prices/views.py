@@ -22,7 +22,7 @@ from phaseout.prices.models import PriceRate
 from phaseout.rules.prices import Utility
 from phaseout.web import current_person, current_user
 
-READERS = (Role.OFFICE, Role.DEPARTMENT, Role.AUDITOR)
+READERS = (Role.OFFICE, Role.DEPARTMENT)
 KIND_LABELS = dict(PriceRate.Kind.choices)
 
 

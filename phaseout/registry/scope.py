@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from phaseout.orgs.models import Person, Role
 from phaseout.orgs.scope import sees_all, territory_codes
-from phaseout.registry.models import Enterprise, ProductionLine
+from phaseout.registry.models import Enterprise, ImportBatch, ProductionLine
 
 
 def enterprises(person: Person) -> QuerySet[Enterprise]:
@@ -26,3 +26,21 @@ def lines(person: Person) -> QuerySet[ProductionLine]:
     if sees_all(person) or person.role == Role.DEPARTMENT:
         return ProductionLine.objects.all()
     return ProductionLine.objects.filter(enterprise__in=enterprises(person))
+
+
+def import_batches(person: Person) -> QuerySet[ImportBatch]:
+    """The register imports of the person's unit: the office all, a department those its own people
+    uploaded, a district those uploaded by people of its territory (and those under it)."""
+    qs = ImportBatch.objects.all()
+    if sees_all(person):
+        return qs
+    if person.role == Role.DEPARTMENT and person.department_id:
+        return qs.filter(
+            uploaded_by__person__role=Role.DEPARTMENT, uploaded_by__person__department=person.department_id
+        )
+    if person.role == Role.DISTRICT and person.territory_id:
+        return qs.filter(
+            uploaded_by__person__role=Role.DISTRICT,
+            uploaded_by__person__territory__in=territory_codes(person),
+        )
+    return qs.none()

@@ -140,17 +140,14 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             )
             return redirect("import-detail", batch.pk)
         form_errors(request, form)
-    return render(
-        request, "registry/import_upload.html", {"form": form, "batches": ImportBatch.objects.all()[:10]}
-    )
+    batches = scope.import_batches(current_person(request)).select_related("uploaded_by__person")[:10]
+    return render(request, "registry/import_upload.html", {"form": form, "batches": batches})
 
 
 def _batch(request: HttpRequest, pk: int) -> ImportBatch:
-    batch = get_object_or_404(ImportBatch, pk=pk)
-    person = current_person(request)
-    if batch.uploaded_by_id != request.user.pk and person.role != Role.OFFICE:
-        raise PermissionDenied
-    return batch
+    """A register import of the viewer's unit (another unit's is not found: 404, as for any record out
+    of scope)."""
+    return get_object_or_404(scope.import_batches(current_person(request)), pk=pk)
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)

@@ -25,7 +25,7 @@ from phaseout.reports.ledger import GROUPS, Row, aggregate, filtered, ledger
 from phaseout.web import current_person, current_user, paginate
 from phaseout.widgets import DatePicker
 
-READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
+READERS = ALL_STAFF_ROLES
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GROUP_LABELS = {
     "year": _("Year"),

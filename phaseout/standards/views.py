@@ -20,7 +20,7 @@ from phaseout.standards.forms import EvaluationForm, WhatIfForm
 from phaseout.standards.models import EvaluationResult, EvaluationRun
 from phaseout.web import current_person, current_user, paginate
 
-READERS = (*ALL_STAFF_ROLES, Role.AUDITOR)
+READERS = ALL_STAFF_ROLES
 
 
 @allow(*READERS)

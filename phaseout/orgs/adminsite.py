@@ -1,0 +1,125 @@
+"""The Django admin, for the system administrator only, and only for reference data (等保 three-role
+separation, least privilege).
+
+- The site lets in a person whose role is the system administrator, whatever the account's
+  is_staff/is_superuser flags say: an account made with `createsuperuser` (no person) or an is_staff flag
+  set by hand opens nothing.
+- Signing in happens on the platform's own login page (with its lockout and its audit), never on the
+  admin's; the admin's password change is not offered (a password is changed where the policy applies).
+- Accounts, people, groups, permissions, sessions, login records and the audit trail are not in the
+  admin: accounts and roles are the security administrator's (phaseout.accounts), the audit trail the
+  auditor's. Business records are not in the admin either: they change only through their actions.
+- What the system administrator may still change there (territories, departments, industries) is
+  recorded in the audit trail by `AuditedAdmin`: every add, change and delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.db.models import QuerySet
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+
+from phaseout.audit.record import record
+from phaseout.orgs.models import Person, Role
+
+
+def is_system_admin(request: HttpRequest) -> bool:
+    user = request.user
+    if not (user.is_authenticated and user.is_active):
+        return False
+    try:
+        return user.person.role == Role.SYSTEM_ADMIN
+    except Person.DoesNotExist:
+        return False
+
+
+class SystemAdminSite(admin.AdminSite):
+    site_header = _("Phaseout system administration")
+    site_title = _("Phaseout system administration")
+    index_title = _("Reference data")
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        return is_system_admin(request)
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """One way in: the platform's login page (lockout, second factor, audit)."""
+        return redirect_to_login(request.GET.get("next") or request.get_full_path())
+
+    def password_change(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        raise PermissionDenied
+
+    def password_change_done(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        raise PermissionDenied
+
+
+def _value(obj: models.Model, field: str) -> str:
+    value = getattr(obj, field, None)
+    return "" if value is None else str(value)
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """A model the system administrator keeps: every change reaches the audit trail, in the same
+    transaction as the change (if the entry cannot be written, the change is not made)."""
+
+    def _allowed(self, request: HttpRequest) -> bool:
+        return is_system_admin(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Form, change: bool) -> None:
+        with transaction.atomic():
+            before = {}
+            if change and obj.pk is not None:
+                old = type(obj)._default_manager.filter(pk=obj.pk).first()
+                if old is not None:
+                    before = {f: _value(old, f) for f in form.changed_data}
+            super().save_model(request, obj, form, change)
+            after = {f: _value(obj, f) for f in form.changed_data}
+            record(
+                actor=request.user,
+                action="admin.change" if change else "admin.add",
+                obj=obj,
+                data={"before": before, "after": after} if change else {"after": after},
+            )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        with transaction.atomic():
+            pk, label = obj.pk, str(obj)
+            record(
+                actor=request.user,
+                action="admin.delete",
+                obj=obj,
+                data={"deleted": label, "pk": str(pk)},
+            )
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                record(
+                    actor=request.user,
+                    action="admin.delete",
+                    obj=obj,
+                    data={"deleted": str(obj), "pk": str(obj.pk)},
+                )
+            super().delete_queryset(request, queryset)
