@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.utils import reset as axes_reset
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
@@ -21,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from phaseout.audit.record import record
+from phaseout.identity import actions as identity
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.registry.models import Enterprise
@@ -41,8 +41,12 @@ def create_person(
     territory: Territory | None = None,
     enterprise: Enterprise | None = None,
     by: User | None,
+    must_change_password: bool = True,
 ) -> Person:
+    """A new account. Its password is an initial one: the person must choose their own at the first
+    sign-in (the demo's accounts pass must_change_password=False)."""
     user = get_user_model().objects.create_user(username=username, password=password)
+    identity.set_must_change(user, must_change_password)
     # Only the system administrator uses the Django admin (等保 three-role separation).
     user.is_staff = user.is_superuser = role == Role.SYSTEM_ADMIN
     user.save()
@@ -79,22 +83,27 @@ def update_person(
     person.user.is_active = active
     person.user.is_staff = person.user.is_superuser = role == Role.SYSTEM_ADMIN
     person.user.save()
+    # A deactivated account's sessions end at once (等保 L3-CES1-07), not at their next request.
+    ended = identity.end_sessions(person.user) if before["active"] and not active else 0
     record(
         actor=by,
         action="person.update",
         obj=person,
-        data={"before": before, "after": {"role": role.value, "active": active}},
+        data={"before": before, "after": {"role": role.value, "active": active}, "sessions_ended": ended},
     )
     return person
 
 
-@transaction.atomic
 def reset_password(*, person: Person, password: str, by: User) -> Person:
-    """A new password, which also lifts a lockout after failed logins."""
-    person.user.set_password(password)
-    person.user.save(update_fields=["password"])
-    axes_reset(username=person.user.get_username())
-    record(actor=by, action="person.reset_password", obj=person)
+    """A new password, to be changed at the next sign-in; the person's sessions end and the sign-in
+    limits on the account start afresh (phaseout.identity.actions.reset_password, audited)."""
+    identity.reset_password(user=person.user, password=password, by=by)
+    return person
+
+
+def reset_second_factor(*, person: Person, by: User) -> Person:
+    """The person's second factor removed: they set up a new one at the next sign-in (audited)."""
+    identity.reset_second_factor(user=person.user, by=by)
     return person
 
 
@@ -178,18 +187,28 @@ class NewPersonForm(PersonForm):
             raise forms.ValidationError(gettext_lazy("This username is taken."))
         return username
 
-    def clean_password(self) -> str:
-        password: str = self.cleaned_data["password"]
-        password_validation.validate_password(password)
-        return password
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        password = data.get("password")
+        if password and data.get("username"):
+            # The policy sees the username the account will have (the password must not contain it).
+            try:
+                password_validation.validate_password(password, get_user_model()(username=data["username"]))
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return data
 
 
 class PasswordResetForm(forms.Form):
     password = forms.CharField(label=gettext_lazy("New password"), widget=forms.PasswordInput)
 
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
     def clean_password(self) -> str:
         password: str = self.cleaned_data["password"]
-        password_validation.validate_password(password)
+        password_validation.validate_password(password, self.user)
         return password
 
 
@@ -249,9 +268,13 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "active": person.user.is_active,
     }
     form = EditPersonForm(request.POST or None, initial=initial)
-    password_form = PasswordResetForm()
+    password_form = PasswordResetForm(user=person.user)
+    if request.method == "POST" and "reset_second_factor" in request.POST:
+        reset_second_factor(person=person, by=current_user(request))
+        messages.success(request, _("Second factor reset: the person sets up a new one at the next sign-in."))
+        return redirect("people")
     if request.method == "POST" and "password" in request.POST:
-        password_form = PasswordResetForm(request.POST)
+        password_form = PasswordResetForm(request.POST, user=person.user)
         form = EditPersonForm(initial=initial)
         if password_form.is_valid():
             reset_password(
