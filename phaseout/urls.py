@@ -104,5 +104,6 @@ urlpatterns = [
     path("reports/stage/", reports.stage_report, name="stage-report"),
     path("reports/charts/", reports.charts, name="charts"),
     path("reports/summary/", reports.summary, name="year-summary"),
+    path("admin/login/", identity.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
 ]

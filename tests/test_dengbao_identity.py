@@ -247,12 +247,27 @@ def test_l3_ces1_02_the_security_admin_lifts_a_limit_on_a_page_and_it_is_recorde
         )
         == 1
     )
+    bad = admin.post("/people/sign-in-limits/", {"address": "203.0.113.999"}, follow=True)
+    assert "这不是有效的 IP 地址。" in page(bad)
     assert not AuditEvent.objects.filter(action="auth.unlock").exists()
     response = admin.post("/people/sign-in-limits/", {"username": district.user.username}, follow=True)
     assert "登录限制已解除。" in page(response)
     unlock = AuditEvent.objects.get(action="auth.unlock")
     assert (unlock.actor, unlock.data) == (secadmin.user, {"username": district.user.username, "address": ""})
     assert form_login(district.user.username, PASSWORD, **ATTACKER)[0]
+
+
+def test_the_security_admin_lifts_an_address_limit(secadmin, office) -> None:
+    attacker = Client(**ATTACKER)
+    for n in range(20):
+        login_page_error(attacker, f"user{n}", "guess")
+    assert "从您所在地址登录失败次数过多" in login_page_error(attacker, "office", PASSWORD)
+    admin = client_for(secadmin.user)
+    assert "203.0.113.66" in page(admin.get("/people/sign-in-limits/"))
+    admin.post("/people/sign-in-limits/", {"address": "203.0.113.66"})
+    unlock = AuditEvent.objects.get(action="auth.unlock")
+    assert (unlock.actor, unlock.data) == (secadmin.user, {"username": "", "address": "203.0.113.66"})
+    assert form_login("office", PASSWORD, **ATTACKER)[0]
 
 
 def test_anyone_cannot_lift_a_limit(district) -> None:
@@ -521,3 +536,24 @@ def test_the_public_throttle_counts_each_client_behind_the_proxy(reference, sett
 
     assert [throttled(post("198.51.100.1"), "t") for _ in range(3)] == [False, False, True]
     assert throttled(post("198.51.100.2"), "t") is False  # another person behind the same proxy
+
+
+def test_the_django_admin_signs_in_through_the_platforms_login_and_second_factor(reference) -> None:
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    PersonFactory(user=root, role=Role.SYSTEM_ADMIN)
+    c = Client(**ATTACKER)
+    assert c.get("/admin/login/?next=/admin/")["Location"] == "/accounts/login/?next=/admin/"
+    # the admin's own login form is gone: a post there goes nowhere near a password check
+    c.post("/admin/login/", {"username": "root", "password": PASSWORD})
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+    c.post("/accounts/login/", {"username": "root", "password": PASSWORD})
+    assert c.get("/admin/")["Location"].startswith("/accounts/second-factor/")  # password alone: no admin
+    assert client_for(root).get("/admin/").status_code == 200
+
+
+def test_second_factor_secrets_are_not_in_the_django_admin() -> None:
+    from django.contrib import admin
+
+    assert not admin.site.is_registered(TOTPDevice)
+    assert not admin.site.is_registered(PasswordHistory)
+    assert not admin.site.is_registered(Credentials)

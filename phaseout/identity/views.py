@@ -3,6 +3,7 @@ sign-out, and the security administrator's page of sign-in limits."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django import forms
@@ -86,6 +87,14 @@ class LoginView(auth_views.LoginView):
 public(LoginView)
 
 
+@public
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The Django admin signs in through the platform's login page (limits, second factor, audit)."""
+    from django.contrib.auth.views import redirect_to_login
+
+    return redirect_to_login(request.GET.get("next", "/admin/"))
+
+
 @require_POST
 @public
 def logout_view(request: HttpRequest) -> HttpResponseBase:
@@ -167,12 +176,22 @@ def password_change(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 @allow(Role.SECURITY_ADMIN)
 def sign_in_limits(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         username = str(request.POST.get("username", ""))[:150].strip()
         address = str(request.POST.get("address", ""))[:45].strip()
-        if username and not User.objects.filter(username=username).exists() and not address:
+        if address and not _is_address(address):
+            messages.error(request, _("This is not an IP address."))
+        elif username and not User.objects.filter(username=username).exists() and not address:
             messages.error(request, _("No such account."))
         elif username or address:
             actions.unlock(by=current_user(request), username=username, address=address)
