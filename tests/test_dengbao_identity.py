@@ -81,6 +81,22 @@ def test_l3_ces1_01_weak_passwords_are_refused_with_a_reason(secadmin, username,
     assert not AuditEvent.objects.filter(action="person.create").exists()
 
 
+def test_zhangsan_cannot_choose_zhangsan_or_jiangmen2026(reference) -> None:
+    """The probe's weak passwords, on the person's own change page: refused, nothing changed."""
+    zhangsan = PersonFactory(user=UserFactory(username="zhangsan"), role=Role.OFFICE)
+    c = client_for(zhangsan.user)
+    for weak, message in (
+        ("zhangsan", "密码至少须有 10 个字符。"),
+        ("jiangmen2026", "密码须至少包含小写字母、大写字母、数字和其他字符四类中的 3 类。"),
+        ("Zhangsan-2026", "密码不能包含用户名。"),
+    ):
+        data = {"old_password": PASSWORD, "new_password1": weak, "new_password2": weak}
+        assert message in page(c.post("/accounts/password/", data)), weak
+    zhangsan.user.refresh_from_db()
+    assert zhangsan.user.check_password(PASSWORD)
+    assert not AuditEvent.objects.filter(action="auth.password_changed").exists()
+
+
 def test_l3_ces1_01_identity_is_unique(secadmin, district) -> None:
     c = client_for(secadmin.user)
     response = c.post(
