@@ -17,6 +17,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -492,11 +493,9 @@ def test_l3_ces1_07_no_shared_accounts_each_sign_in_is_one_named_person(district
     form_login(office.user.username, PASSWORD, **OFFICE_LAN)
     logins = AuditEvent.objects.filter(action="auth.login").order_by("id")
     assert [e.actor.person for e in logins] == [district, office]
-    with pytest.raises(Exception):  # noqa: B017 - the database refuses a second person on one account
-        from django.db import transaction
-
-        with transaction.atomic():
-            Person.objects.create(user=district.user, role=Role.OFFICE, display_name="共用")
+    # the database refuses a second person on one account
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Person.objects.create(user=district.user, role=Role.OFFICE, display_name="共用")
 
 
 # ── 32 residual information: authentication data cleared ─────────────────────────────────
