@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from axes.utils import reset as axes_reset
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
@@ -22,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
+from phaseout.identity import actions as identity
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import ADMINISTRATOR_ROLES, Department, Person, Role, Territory
 from phaseout.registry.models import Enterprise
@@ -73,7 +73,10 @@ def create_person(
     territory: Territory | None = None,
     enterprise: Enterprise | None = None,
     by: User | None,
+    must_change_password: bool = True,
 ) -> Person:
+    """A new account. Its password is an initial one: the person must choose their own at the first
+    sign-in (the demo's accounts pass must_change_password=False)."""
     units = {"department": department, "territory": territory, "enterprise": enterprise}
     message = None
     if not _security_admin(by):
@@ -90,6 +93,7 @@ def create_person(
         )
     with transaction.atomic():
         user = get_user_model().objects.create_user(username=username, password=password)
+        identity.set_must_change(user, must_change_password)
         # Only the system administrator uses the Django admin, and its site checks the role too.
         user.is_staff = role == Role.SYSTEM_ADMIN
         user.is_superuser = False
@@ -135,7 +139,14 @@ def update_person(
             person.user.is_staff = role == Role.SYSTEM_ADMIN
             person.user.is_superuser = False
             person.user.save()
-            record(actor=by, action="person.update", obj=person, data={"before": before, "after": attempt})
+            # A deactivated account's sessions end at once (等保 L3-CES1-07), not at their next request.
+            ended = identity.end_sessions(person.user) if before["active"] and not active else 0
+            record(
+                actor=by,
+                action="person.update",
+                obj=person,
+                data={"before": before, "after": attempt, "sessions_ended": ended},
+            )
             return person
     except _Refused as refused:
         _refuse(by=by, action="person.update", obj=person, message=str(refused), data={"attempt": attempt})
@@ -159,7 +170,8 @@ def _update_refusal(
 
 
 def reset_password(*, person: Person, password: str, by: User) -> Person:
-    """A new password, which also lifts a lockout after failed logins."""
+    """A new password, to be changed at the next sign-in; the person's sessions end and the sign-in
+    limits on the account start afresh (phaseout.identity.actions.reset_password, audited)."""
     message = None
     if not _security_admin(by):
         message = _("Only a security administrator manages accounts and roles.")
@@ -167,11 +179,21 @@ def reset_password(*, person: Person, password: str, by: User) -> Person:
         message = _("You cannot reset your own password here: another security administrator does it.")
     if message:
         _refuse(by=by, action="person.reset_password", obj=person, message=message, data={})
-    with transaction.atomic():
-        person.user.set_password(password)
-        person.user.save(update_fields=["password"])
-        axes_reset(username=person.user.get_username())
-        record(actor=by, action="person.reset_password", obj=person)
+    identity.reset_password(user=person.user, password=password, by=by)
+    return person
+
+
+def reset_second_factor(*, person: Person, by: User) -> Person:
+    """The person's second factor removed: they set up a new one at the next sign-in (audited)."""
+    if not _security_admin(by):
+        _refuse(
+            by=by,
+            action="person.reset_second_factor",
+            obj=person,
+            message=_("Only a security administrator manages accounts and roles."),
+            data={},
+        )
+    identity.reset_second_factor(user=person.user, by=by)
     return person
 
 
@@ -255,18 +277,28 @@ class NewPersonForm(PersonForm):
             raise forms.ValidationError(gettext_lazy("This username is taken."))
         return username
 
-    def clean_password(self) -> str:
-        password: str = self.cleaned_data["password"]
-        password_validation.validate_password(password)
-        return password
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        password = data.get("password")
+        if password and data.get("username"):
+            # The policy sees the username the account will have (the password must not contain it).
+            try:
+                password_validation.validate_password(password, get_user_model()(username=data["username"]))
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return data
 
 
 class PasswordResetForm(forms.Form):
     password = forms.CharField(label=gettext_lazy("New password"), widget=forms.PasswordInput)
 
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
     def clean_password(self) -> str:
         password: str = self.cleaned_data["password"]
-        password_validation.validate_password(password)
+        password_validation.validate_password(password, self.user)
         return password
 
 
@@ -330,9 +362,13 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "active": person.user.is_active,
     }
     form = EditPersonForm(request.POST or None, initial=initial)
-    password_form = PasswordResetForm()
+    password_form = PasswordResetForm(user=person.user)
+    if request.method == "POST" and "reset_second_factor" in request.POST:
+        reset_second_factor(person=person, by=current_user(request))
+        messages.success(request, _("Second factor reset: the person sets up a new one at the next sign-in."))
+        return redirect("people")
     if request.method == "POST" and "password" in request.POST:
-        password_form = PasswordResetForm(request.POST)
+        password_form = PasswordResetForm(request.POST, user=person.user)
         form = EditPersonForm(initial=initial)
         if password_form.is_valid():
             try:

@@ -4,6 +4,7 @@ every state, all made through the same actions the pages use (so every case has 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,13 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from stdnum.cn import uscc
 
 from phaseout.accounts import create_person
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
+from phaseout.identity.factors import TotpFactor, base32_secret
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.prices.actions import enter_rate
 from phaseout.prices.models import PriceRate
@@ -33,6 +36,13 @@ from phaseout.rules.rulebook import library
 from phaseout.standards.actions import run_evaluation
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
+
+
+def demo_totp_key(username: str) -> str:
+    """A demo account's fixed TOTP key (hex, 20 bytes), the same on every machine, printed by `make demo`:
+    add it to an authenticator app, or print the current code with `phaseout totp USERNAME`."""
+    return hashlib.sha256(f"phaseout-demo-totp:{username}".encode()).hexdigest()[:40]
+
 
 # A 1×1 PNG, used as demo evidence.
 PNG = bytes.fromhex(
@@ -187,19 +197,31 @@ def _png(name: str) -> SimpleUploadedFile:
 
 
 @transaction.atomic
-def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str]]:
-    """Create the demo set once; return (username, role, unit) for every demo account."""
+def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]]:
+    """Create the demo set once; return (username, role, unit, TOTP secret) for every demo account."""
     today = today or timezone.localdate()
     User = get_user_model()
     if not User.objects.filter(username="office").exists():
         for username, name, role, scope in _accounts():
-            create_person(
-                username=username, password=DEMO_PASSWORD, display_name=name, role=role, by=None, **scope
+            person = create_person(
+                username=username,
+                password=DEMO_PASSWORD,
+                display_name=name,
+                role=role,
+                by=None,
+                must_change_password=False,
+                **scope,
             )
+            TotpFactor().install(person.user, demo_totp_key(username))
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
     return [
-        (p.user.username, str(p.get_role_display()), p.display_name)
+        (
+            p.user.username,
+            str(p.get_role_display()),
+            p.display_name,
+            " ".join(base32_secret(d) for d in TOTPDevice.objects.filter(user=p.user, confirmed=True)),
+        )
         for p in Person.objects.select_related("user").order_by("id")
     ]
 

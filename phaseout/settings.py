@@ -5,7 +5,6 @@ DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and DEBUG=false
 """
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,7 +38,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "axes",
     "phaseout.audit",
     "phaseout.orgs",
     "phaseout.web",
@@ -68,7 +66,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "phaseout.orgs.access.DenyByDefaultMiddleware",
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "phaseout.urls"
@@ -104,24 +101,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
-# Login-failure handling: an account is locked for 30 minutes after 5 failed logins in a row.
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "30")))
-# By account, not by address: offices reach the intranet through shared addresses, so locking an address
-# would lock out a whole bureau (hence axes.W006 is silenced below).
-AXES_LOCKOUT_PARAMETERS = ["username"]
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
-AXES_VERBOSE = False
+# Passwords, sign-in limits, second factor and sessions: the identity block at the end.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -218,3 +198,49 @@ INSTALLED_APPS = [
     "phaseout.orgs.admin_apps.PhaseoutAdminConfig" if app == "django.contrib.admin" else app
     for app in INSTALLED_APPS
 ]
+
+# ── Security: identity ──
+# Password policy (等保 L3-CES1-01), the sign-in limits (02), two factors (04) and sessions (02, 32);
+# the address of a request (audit, sign-in limits, public throttle) trusts a proxy's X-Forwarded-For
+# only from TRUSTED_PROXIES (addresses or networks, comma-separated; default none).
+TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()]
+INSTALLED_APPS = [*INSTALLED_APPS, "django_otp", "django_otp.plugins.otp_totp", "phaseout.identity"]
+MIDDLEWARE.insert(0, "phaseout.web.ClientAddressMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django_otp.middleware.OTPMiddleware") + 1,
+    "phaseout.identity.middleware.SessionPolicyMiddleware",
+)
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+PASSWORD_MIN_LENGTH = int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))
+PASSWORD_HISTORY = int(os.environ.get("PASSWORD_HISTORY", "5"))
+PASSWORD_MAX_AGE_DAYS = int(os.environ.get("PASSWORD_MAX_AGE_DAYS", "90"))  # 0: passwords do not expire
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "phaseout.orgs.passwords.LengthValidator", "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH}},
+    {"NAME": "phaseout.orgs.passwords.CharacterClassesValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "phaseout.orgs.passwords.UsernameValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "phaseout.orgs.passwords.HistoryValidator", "OPTIONS": {"count": PASSWORD_HISTORY}},
+]
+# Sign-in limits (phaseout/identity/limits.py): per address, per account from one address, and a
+# growing delay (never a lock) per account from everywhere, all within one window.
+LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
+LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT", "5"))
+LOGIN_ACCOUNT_DELAY_AFTER = int(os.environ.get("LOGIN_ACCOUNT_DELAY_AFTER", "10"))
+LOGIN_ACCOUNT_DELAY_MAX_SECONDS = int(os.environ.get("LOGIN_ACCOUNT_DELAY_MAX_SECONDS", "60"))
+# The second factor: its kind (phaseout/identity/factors.py) and whether every account must pass it.
+# Only an explicit OTP_REQUIRED=false turns the requirement off.
+SECOND_FACTOR = os.environ.get("SECOND_FACTOR", "totp")
+OTP_REQUIRED = env_bool("OTP_REQUIRED", True)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Phaseout")
+OTP_TOTP_THROTTLE_FACTOR = 1  # django-otp doubles the wait after each wrong code: 1, 2, 4 ... seconds
+# Sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in,
+# enforced on the server (phaseout/identity/middleware.py); the cookie dies with the browser.
+SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "15"))
+SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "8"))
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True

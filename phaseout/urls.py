@@ -6,7 +6,7 @@ from phaseout.cases import views as cases
 from phaseout.complaints import views as complaints
 from phaseout.credit import views as credit
 from phaseout.disclosure import views as disclosure
-from phaseout.orgs import views as orgs
+from phaseout.identity import views as identity
 from phaseout.plans import views as plans
 from phaseout.prices import views as prices
 from phaseout.registry import views as registry
@@ -15,8 +15,12 @@ from phaseout.standards import views as standards
 
 urlpatterns = [
     path("", home.home, name="home"),
-    path("accounts/login/", orgs.LoginView.as_view(), name="login"),
-    path("accounts/logout/", orgs.logout_view, name="logout"),
+    path("accounts/login/", identity.LoginView.as_view(), name="login"),
+    path("accounts/logout/", identity.logout_view, name="logout"),
+    path("accounts/password/", identity.password_change, name="password-change"),
+    path("accounts/second-factor/", identity.otp_verify, name="otp-verify"),
+    path("accounts/second-factor/new/", identity.otp_enrol, name="otp-enrol"),
+    path("people/sign-in-limits/", identity.sign_in_limits, name="sign-in-limits"),
     path("dashboard/", home.dashboard, name="dashboard"),
     path("audit/", home.audit_log, name="audit-log"),
     path("people/", accounts.people, name="people"),
@@ -100,5 +104,6 @@ urlpatterns = [
     path("reports/stage/", reports.stage_report, name="stage-report"),
     path("reports/charts/", reports.charts, name="charts"),
     path("reports/summary/", reports.summary, name="year-summary"),
+    path("admin/login/", identity.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
 ]

@@ -104,9 +104,28 @@ def outsider(reference: None) -> object:
     return UserFactory(username="outsider")
 
 
+def otp_code(user: object) -> str:
+    """The current code of the user's TOTP device, as their authenticator app would show it; a device is
+    set up first when the user has none. Tests sign in many times within one 30-second step, which a
+    real device refuses (a code is accepted once): the device's last used step is cleared first."""
+    from django_otp.oath import TOTP
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="totp", confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(last_t=-1, throttling_failure_count=0)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():06d}"
+
+
 def client_for(user: object) -> Client:
+    """A client signed in as the user with both factors: the session is made as the login page makes it,
+    then a real TOTP code is verified on the second-factor page."""
     client = Client()
     client.force_login(user)  # type: ignore[arg-type]
+    response = client.post("/accounts/second-factor/", {"token": otp_code(user)})
+    assert response.status_code == 302, response.content.decode()[:2000]
     return client
 
 
@@ -152,11 +171,24 @@ def xlsx_bytes() -> Iterator[object]:
     yield make
 
 
-def form_login(username: str, password: str) -> tuple[bool, Client]:
-    """Log in through the login page, as a person does (the lockout sees every attempt)."""
-    client = Client()
+def form_login(username: str, password: str, **extra: str) -> tuple[bool, Client]:
+    """Log in through the login page and the second factor, as a person does (the sign-in limits see
+    every attempt); True when the person reaches the home page. `extra` goes to the client (REMOTE_ADDR)."""
+    from django.contrib.auth import get_user_model
+
+    client = Client(**extra)
     response = client.post("/accounts/login/", {"username": username, "password": password})
-    return response.status_code == 302 and response["Location"] == "/", client
+    if response.status_code != 302:
+        return False, client
+    page = client.get(response["Location"])
+    if page.status_code == 302 and page["Location"].startswith("/accounts/second-factor/"):
+        user = get_user_model().objects.get(username=username)
+        response = client.post("/accounts/second-factor/", {"token": otp_code(user)})
+    else:
+        response = page
+    return response.status_code == 302 and response["Location"] == "/" and client.get(
+        "/"
+    ).status_code == 200, client
 
 
 def order_elimination_exit(

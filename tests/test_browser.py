@@ -12,11 +12,12 @@ from pathlib import Path
 
 import docx
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connections
 
 from phaseout.cases.models import Case
 from phaseout.registry.models import EquipmentType
-from tests.conftest import PNG
+from tests.conftest import PNG, otp_code
 from tests.factories import LineFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs its own loop
@@ -62,12 +63,19 @@ def browser():
 
 
 def _login(browser, base: str, username: str):
+    user = get_user_model().objects.get(username=username)
+    otp_code(user)  # the person has set up their authenticator app
     context = browser.new_context(accept_downloads=True, locale="zh-CN")
     page = context.new_page()
     page.goto(f"{base}/accounts/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", "pw-Secret-123")
     page.click("button[type=submit]")
+    page.wait_for_load_state()
+    # The second factor: the code the person's authenticator app would show.
+    assert page.url.startswith(f"{base}/accounts/second-factor/"), page.content()[:3000]
+    page.fill("#id_token", otp_code(user))
+    page.click("form:not(.inline) button[type=submit]")
     page.wait_for_load_state()
     assert page.url == f"{base}/", page.content()[:3000]
     return page

@@ -136,10 +136,9 @@ def _cell(
         person = people["competent"][dimension.value]
     else:
         person = people[persona]
+    client = client_for(person.user)  # signing in is audited too: count from here
     before = (case.version, CaseEvent.objects.count(), AuditEvent.objects.count())
-    response = client_for(person.user).post(
-        f"/cases/{case.pk}/act/{action.value}/", {"version": case.version, **FORM[action]}
-    )
+    response = client.post(f"/cases/{case.pk}/act/{action.value}/", {"version": case.version, **FORM[action]})
     case.refresh_from_db()
     where = (dimension.value, action.value, persona)
     if allowed:

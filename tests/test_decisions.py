@@ -76,7 +76,9 @@ def test_a_department_outside_the_dimension_is_refused(env_dept: Person) -> None
     with pytest.raises(CaseActionError, match="不负责该维度的执法"):
         actions.order_rectification(case=case, by=env_dept.user, today=TODAY)
     assert _unchanged(case) == before
-    response = client_for(env_dept.user).post(
+    client = client_for(env_dept.user)
+    before = _unchanged(case)  # signing in is audited: count from here
+    response = client.post(
         f"/cases/{case.pk}/act/order_rectification/",
         {"version": case.version, "issued_on": "2026-03-02", "served_on": "2026-03-02"},
     )

@@ -407,7 +407,7 @@ PUBLIC_PREFIXES = ("public/", "api/")
 # What each administrator may open (everything else: 403).
 ADMIN_PAGES = {
     Role.AUDITOR: {"", "audit/"},
-    Role.SECURITY_ADMIN: {"", "people/", "people/new/", "people/<int:pk>/"},
+    Role.SECURITY_ADMIN: {"", "people/", "people/new/", "people/<int:pk>/", "people/sign-in-limits/"},
     Role.SYSTEM_ADMIN: {""},
 }
 
@@ -500,7 +500,7 @@ def test_l3_ces1_05_the_security_administrator_assigns_each_account_one_role(cas
         "/people/new/",
         {
             "username": "clerk",
-            "password": "Clerk-pw-2026-xx",
+            "password": "Banshi-pw-2026-xx",
             "display_name": "办事员",
             "role": "office",
             "active": "on",
@@ -517,8 +517,8 @@ def test_l3_ces1_05_the_security_administrator_assigns_each_account_one_role(cas
 def test_l3_ces1_05_nobody_else_assigns_accounts(cast, role: Role) -> None:
     actor = cast["people"][role]
     target = cast["people"][Role.DISTRICT]
-    before = AuditEvent.objects.count()
     c = client_for(actor.user)
+    before = AuditEvent.objects.count()
     assert c.post("/people/new/", {"username": "x", "role": "office"}).status_code == 403
     assert c.post(f"/people/{target.pk}/", {"role": "office", "display_name": "x"}).status_code == 403
     assert AuditEvent.objects.count() == before
@@ -671,6 +671,7 @@ def test_l3_ces1_09_only_the_security_administrator_sets_a_role_and_unit_and_it_
     assert event.data == {
         "before": {"role": "district", "active": True},
         "after": {"role": "district", "active": True},
+        "sessions_ended": 0,
     }
     # The new policy applies at once: the district now sees Taishan's enterprises, not Pengjiang's.
     firm = Enterprise.objects.get(name=SECRET_FIRM)

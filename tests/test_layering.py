@@ -100,6 +100,7 @@ LAYER = {
     "audit": 0,
     "orgs": 1,
     "web": 2,
+    "identity": 3,
     "registry": 3,
     "standards": 4,
     "cases": 5,

@@ -1,7 +1,8 @@
 """Access is denied by default: every view declares who may use it.
 
 `@allow(Role.OFFICE, ...)` names the roles that may use a view; `@public` marks the few views
-anyone may see (login). The middleware refuses any view that declares nothing, so a view
+anyone may see (login); `@signed_in` the sign-in steps that any signed-in account goes
+through. The middleware refuses any view that declares nothing, so a view
 added without a declaration is closed, not open.
 """
 
@@ -14,12 +15,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from phaseout.audit.record import set_request_ip
 from phaseout.orgs.models import Person, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
 ACCESS_ATTR = "phaseout_access"
 PUBLIC = "public"
+SIGNED_IN = "signed_in"
 
 ALL_STAFF_ROLES = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
 
@@ -34,6 +35,12 @@ def allow(*roles: Role) -> Callable[[F], F]:
 
 def public(view: F) -> F:
     setattr(view, ACCESS_ATTR, PUBLIC)
+    return view
+
+
+def signed_in(view: F) -> F:
+    """Any signed-in account, whatever its role: the sign-in steps themselves (second factor, password)."""
+    setattr(view, ACCESS_ATTR, SIGNED_IN)
     return view
 
 
@@ -52,8 +59,7 @@ class DenyByDefaultMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        set_request_ip(forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR"))
+        # The audit address is set before, by phaseout.web.ClientAddressMiddleware (trusted proxies only).
         return self.get_response(request)
 
     def process_view(
@@ -72,6 +78,8 @@ class DenyByDefaultMiddleware:
             raise PermissionDenied("view declares no access")
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
+        if declared == SIGNED_IN:
+            return None
         person = person_of(request)
         if person is None or person.role not in declared:
             raise PermissionDenied

@@ -4,15 +4,14 @@ People, users, groups and login records are not in the admin (see phaseout.orgs.
 security administrator manages accounts and roles on the platform's own pages, with their checks.
 """
 
-from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 
 from phaseout.orgs.adminsite import AuditedAdmin
 from phaseout.orgs.models import Department, Territory
 
-# Registered by django.contrib.auth and django-axes, which come earlier in INSTALLED_APPS.
-for model in (User, Group, AccessAttempt, AccessLog, AccessFailureLog):
+# Registered by django.contrib.auth, which comes earlier in INSTALLED_APPS.
+for model in (User, Group):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
 

@@ -130,3 +130,42 @@ class Person(models.Model):
     @property
     def dimensions(self) -> list[str]:
         return list(self.department.dimensions) if self.department else []
+
+
+class Credentials(models.Model):
+    """The state of a user's password (等保 身份鉴别): when it was last set, and whether the person must
+    choose a new one at the next sign-in (an initial password, or one the security administrator reset).
+
+    A user without a row counts from the day the account was created and is not forced to change."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credentials", primary_key=True
+    )
+    password_changed_at = models.DateTimeField(_("password changed at"))
+    must_change_password = models.BooleanField(_("must change the password"), default=False)
+
+    class Meta:
+        verbose_name = _("credentials")
+        verbose_name_plural = _("credentials")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class PasswordHistory(models.Model):
+    """The hashes of a user's earlier passwords, so that the last few are not chosen again."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history"
+    )
+    password = models.CharField(_("password hash"), max_length=128)
+    set_at = models.DateTimeField(_("set at"))
+
+    class Meta:
+        ordering = ["-set_at", "-id"]
+        verbose_name = _("earlier password")
+        verbose_name_plural = _("earlier passwords")
+        indexes = [models.Index(fields=["user", "-set_at"], name="password_history_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.set_at:%Y-%m-%d}"

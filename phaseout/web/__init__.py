@@ -7,6 +7,7 @@ above orgs: it reads a person from orgs and nothing from the apps that use it.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -64,9 +65,56 @@ def form_errors(request: HttpRequest, form: Any) -> None:
             messages.error(request, f"{label}：{err}" if label else err)
 
 
+def _trusted_proxy(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.TRUSTED_PROXIES)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address of the person behind a request: the one the audit trail, the login limits and the
+    public throttle all use.
+
+    The proxy's X-Forwarded-For is believed only when the request came from a configured trusted proxy
+    (TRUSTED_PROXIES, default none); then the header is read from the right, skipping the trusted proxies,
+    and the first other address is the client's. Anything else, or a header that is not an address, gives
+    REMOTE_ADDR: a client cannot choose the address it is recorded under.
+    """
+    remote = request.META.get("REMOTE_ADDR", "") or ""
+    if not _trusted_proxy(remote):
+        return remote
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return remote
+        if not _trusted_proxy(hop):
+            return hop
+    return hops[0] if hops else remote
+
+
+class ClientAddressMiddleware:
+    """Gives the audit trail the request's address (client_ip), for every entry the request writes."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        from phaseout.audit.record import set_request_ip
+
+        set_request_ip(client_ip(request) or None)
+        try:
+            return self.get_response(request)
+        finally:
+            set_request_ip(None)
+
+
 def throttled(request: HttpRequest, scope: str) -> bool:
     """At most PUBLIC_POSTS_PER_HOUR posts per address per hour for this scope."""
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_ip(request)
     key = f"throttle:{scope}:{hashlib.sha256(address.encode()).hexdigest()}"
     cache.add(key, 0, 3600)
     try:

@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
-from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -46,11 +45,6 @@ def days_left(deadline: dt.date | None, today: dt.date) -> str:
     if days == 0:
         return _("due today")
     return ngettext("%(n)d day left", "%(n)d days left", days) % {"n": days}
-
-
-@register.simple_tag
-def lockout_minutes() -> int:
-    return int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
 
 
 CONSEQUENCES = {

@@ -15,5 +15,11 @@ class Command(BaseCommand):
         accounts = load_demo()
         self.stdout.write("")
         self.stdout.write(_("Demo accounts (password for all: %(password)s):") % {"password": DEMO_PASSWORD})
-        for username, role, unit in accounts:
-            self.stdout.write(f"  {username:<20} {role:<14} {unit}")
+        self.stdout.write(
+            _(
+                "Each account also needs its one-time code: add the secret shown to an authenticator app, "
+                "or print the current code with `phaseout totp USERNAME`."
+            )
+        )
+        for username, role, unit, secret in accounts:
+            self.stdout.write(f"  {username:<20} {role:<14} {unit}  TOTP: {secret}")

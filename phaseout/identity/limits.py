@@ -1,0 +1,152 @@
+"""Sign-in limits that an attacker cannot turn against the people they target (等保 L3-CES1-02).
+
+Counted from the audit trail itself (auth.login_failed entries with outcome failure), so the limits hold
+across processes and restarts, and every count can be checked against the record:
+
+1. per address: LOGIN_ADDRESS_FAILURE_LIMIT failures from one address within LOGIN_FAILURE_WINDOW_MINUTES
+   and that address is refused for every account until the window has passed (spraying across accounts);
+2. per account and address: LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT failures for one account from one
+   address and that address is refused for that account — the same account signs in from elsewhere;
+3. per account from everywhere: after LOGIN_ACCOUNT_DELAY_AFTER failures, a delay doubling with each
+   further failure up to LOGIN_ACCOUNT_DELAY_MAX_SECONDS — a delay, never a lock, so that failures from
+   many addresses slow guessing down without keeping the person out.
+
+A successful sign-in, the security administrator's password reset or lifting of the limits (auth.unlock)
+starts an account's count afresh; an address's count starts afresh when the limit is lifted for it.
+The address is `phaseout.web.client_ip`, the one the audit trail records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Max
+from django.utils.translation import gettext as _
+
+from phaseout.audit.models import AuditEvent, Outcome
+
+FAILED = "auth.login_failed"
+RESETS = ("auth.login", "auth.unlock", "auth.password_reset")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # address_limit, account_address_limit, account_delay
+    message: str
+
+
+def window(now: dt.datetime) -> dt.datetime:
+    return now - dt.timedelta(minutes=settings.LOGIN_FAILURE_WINDOW_MINUTES)
+
+
+def _failures(now: dt.datetime) -> object:
+    return AuditEvent.objects.filter(action=FAILED, outcome=Outcome.FAILURE, at__gte=window(now))
+
+
+def _account_since(username: str, now: dt.datetime) -> dt.datetime:
+    latest = (
+        AuditEvent.objects.filter(action__in=RESETS, outcome=Outcome.SUCCESS, at__gte=window(now))
+        .filter(data__username=username)
+        .aggregate(at=Max("at"))["at"]
+    )
+    return latest or window(now)
+
+
+def _address_since(address: str, now: dt.datetime) -> dt.datetime:
+    latest = (
+        AuditEvent.objects.filter(action="auth.unlock", outcome=Outcome.SUCCESS, at__gte=window(now))
+        .filter(data__address=address)
+        .aggregate(at=Max("at"))["at"]
+    )
+    return latest or window(now)
+
+
+def address_failures(address: str, now: dt.datetime) -> int:
+    return (
+        AuditEvent.objects.filter(action=FAILED, outcome=Outcome.FAILURE)
+        .filter(ip=address, at__gt=_address_since(address, now))
+        .count()
+    )
+
+
+def account_failures(
+    username: str, now: dt.datetime, address: str | None = None
+) -> tuple[int, dt.datetime | None]:
+    """Failures for the account since its count last started (from one address if given), and the last."""
+    qs = AuditEvent.objects.filter(
+        action=FAILED, outcome=Outcome.FAILURE, at__gt=_account_since(username, now)
+    )
+    qs = qs.filter(data__username=username)
+    if address is not None:
+        qs = qs.filter(ip=address)
+    agg = qs.aggregate(last=Max("at"))
+    return qs.count(), agg["last"]
+
+
+def account_delay(failures: int) -> int:
+    """Seconds the account waits after its last failure: none below the threshold, then 2, 4, 8 ... capped."""
+    over = failures - settings.LOGIN_ACCOUNT_DELAY_AFTER
+    if over < 0:
+        return 0
+    return int(min(settings.LOGIN_ACCOUNT_DELAY_MAX_SECONDS, 2 ** (over + 1)))
+
+
+def refusal(*, username: str, address: str, now: dt.datetime) -> Refusal | None:
+    """Why a sign-in from this address for this account is refused before its password is looked at."""
+    if address and address_failures(address, now) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
+        return Refusal(
+            "address_limit",
+            _("Too many failed sign-ins from your address: try again in %(minutes)d minutes.")
+            % {"minutes": settings.LOGIN_FAILURE_WINDOW_MINUTES},
+        )
+    if not username:
+        return None
+    from_here, _last = account_failures(username, now, address)
+    if from_here >= settings.LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT:
+        return Refusal(
+            "account_address_limit",
+            _(
+                "Too many failed sign-ins to this account from your address: try again in %(minutes)d "
+                "minutes, or ask the security administrator to lift the limit."
+            )
+            % {"minutes": settings.LOGIN_FAILURE_WINDOW_MINUTES},
+        )
+    everywhere, last = account_failures(username, now)
+    delay = account_delay(everywhere)
+    if delay and last is not None:
+        wait = (last + dt.timedelta(seconds=delay) - now).total_seconds()
+        if wait > 0:
+            return Refusal(
+                "account_delay",
+                _("Several failed sign-ins to this account: try again in %(seconds)d seconds.")
+                % {"seconds": math.ceil(wait)},
+            )
+    return None
+
+
+def blocked(now: dt.datetime) -> dict[str, list[dict[str, object]]]:
+    """What is limited now, for the security administrator's page: addresses and accounts with failures."""
+    addresses = []
+    for ip in set(_failures(now).exclude(ip=None).values_list("ip", flat=True)):  # type: ignore[attr-defined]
+        count = address_failures(ip, now)
+        if count:
+            addresses.append(
+                {"address": ip, "failures": count, "refused": count >= settings.LOGIN_ADDRESS_FAILURE_LIMIT}
+            )
+    accounts = []
+    names = {
+        row.get("username", "")
+        for row in _failures(now).values_list("data", flat=True)  # type: ignore[attr-defined]
+        if isinstance(row, dict)
+    }
+    for name in sorted(n for n in names if n):
+        count, _last = account_failures(name, now)
+        if count:
+            accounts.append({"username": name, "failures": count, "delay": account_delay(count)})
+    return {
+        "addresses": sorted(addresses, key=lambda a: -int(a["failures"])),  # type: ignore[call-overload]
+        "accounts": accounts,
+    }

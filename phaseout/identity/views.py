@@ -1,0 +1,200 @@
+"""The sign-in pages: password (with the limits), the second factor, password change and expiry,
+sign-out, and the security administrator's page of sign-in limits."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from phaseout.identity import actions, limits
+from phaseout.identity.factors import second_factor
+from phaseout.identity.middleware import step
+from phaseout.orgs.access import allow, public, signed_in
+from phaseout.orgs.models import Role
+from phaseout.orgs.passwords import must_change_password, password_expired
+from phaseout.web import client_ip, current_user
+
+EXPIRED = {
+    "idle": gettext_lazy(
+        "You were signed out after %(minutes)d minutes without activity. Please sign in again."
+    ),
+    "max_age": gettext_lazy(
+        "You were signed out: a session lasts at most %(hours)d hours. Please sign in again."
+    ),
+}
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return "/"
+
+
+class LoginView(auth_views.LoginView):
+    """The password step, behind the sign-in limits; every attempt is recorded."""
+
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        from django.conf import settings
+
+        context = super().get_context_data(**kwargs)
+        reason = self.request.GET.get("expired", "")
+        if reason in EXPIRED:
+            context["expired_message"] = EXPIRED[reason] % {
+                "minutes": settings.SESSION_IDLE_MINUTES,
+                "hours": settings.SESSION_MAX_HOURS,
+            }
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        username = str(request.POST.get("username", ""))[:150].strip()
+        address = client_ip(request)
+        refusal = limits.refusal(username=username, address=address, now=timezone.now())
+        if refusal is not None:
+            actions.login_refused(username=username, address=address, refusal=refusal)
+            form = self.get_form_class()(request, data=None)
+            form.initial = {"username": username}
+            return self.render_to_response(self.get_context_data(form=form, refusal=refusal.message))
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        username = str(self.request.POST.get("username", ""))[:150].strip()
+        actions.login_failed(username=username, address=client_ip(self.request), now=timezone.now())
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        actions.log_in(request=self.request, user=form.get_user())
+        return redirect(self.get_success_url())
+
+
+public(LoginView)
+
+
+@public
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The Django admin signs in through the platform's login page (limits, second factor, audit)."""
+    from django.contrib.auth.views import redirect_to_login
+
+    return redirect_to_login(request.GET.get("next", "/admin/"))
+
+
+@require_POST
+@public
+def logout_view(request: HttpRequest) -> HttpResponseBase:
+    actions.log_out(request=request)
+    return redirect("login")
+
+
+class TokenForm(forms.Form):
+    token = forms.CharField(
+        label=gettext_lazy("Code"),
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+@signed_in
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    factor = second_factor()
+    if not factor.enrolled(user):
+        return redirect("otp-enrol")
+    form = TokenForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        refusal = factor.refusal(user)
+        if refusal:
+            error = refusal
+        elif actions.verify_second_factor(request=request, user=user, response=form.cleaned_data["token"]):
+            return redirect(_next(request))
+        else:
+            error = _("The code is wrong or has expired.")
+    return render(request, "identity/verify.html", {"form": form, "error": error, "next": _next(request)})
+
+
+@signed_in
+def otp_enrol(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    factor = second_factor()
+    if factor.enrolled(user) and step(user, timezone.now()) == "otp-verify":
+        return redirect("otp-verify")
+    if factor.enrolled(user):
+        messages.info(request, _("Your second factor is set up. Ask the security administrator to reset it."))
+        return redirect("home")
+    form = TokenForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        if actions.enrol_second_factor(request=request, user=user, response=form.cleaned_data["token"]):
+            messages.success(request, _("Your second factor is set up."))
+            return redirect(_next(request))
+        error = _(
+            "The code is wrong or has expired: check the time on your phone and enter the current code."
+        )
+    template, context = factor.begin_enrolment(user)
+    return render(request, template, {**context, "form": form, "error": error, "next": _next(request)})
+
+
+class OwnPasswordForm(PasswordChangeForm):
+    pass
+
+
+@signed_in
+def password_change(request: HttpRequest) -> HttpResponse:
+    user = current_user(request)
+    form = OwnPasswordForm(user, request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            actions.change_password(request=request, user=user, password=form.cleaned_data["new_password1"])
+            messages.success(request, _("Your password has been changed."))
+            return redirect(_next(request))
+        if "old_password" in form.errors:
+            actions.password_change_refused(user=user)
+    reason = ""
+    if must_change_password(user):
+        reason = _("Your password was set by the security administrator: choose your own before you go on.")
+    elif password_expired(user, timezone.now()):
+        reason = _("Your password has expired: choose a new one before you go on.")
+    return render(
+        request, "identity/password_change.html", {"form": form, "reason": reason, "next": _next(request)}
+    )
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+@allow(Role.SECURITY_ADMIN)
+def sign_in_limits(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        username = str(request.POST.get("username", ""))[:150].strip()
+        address = str(request.POST.get("address", ""))[:45].strip()
+        if address and not _is_address(address):
+            messages.error(request, _("This is not an IP address."))
+        elif username and not User.objects.filter(username=username).exists() and not address:
+            messages.error(request, _("No such account."))
+        elif username or address:
+            actions.unlock(by=current_user(request), username=username, address=address)
+            messages.success(request, _("The sign-in limits were lifted."))
+            return redirect("sign-in-limits")
+    return render(request, "identity/limits.html", limits.blocked(timezone.now()))
