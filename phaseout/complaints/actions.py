@@ -131,8 +131,8 @@ def receive(
                 handover_due=_due(today, *policy["handover"]),
                 feedback_due=_due(today, *policy["feedback"]),
                 duplicate_of=duplicate,
-                reporter_name=identity.seal(reporter_name.strip()[:60]),
-                reporter_phone=identity.seal(reporter_phone.strip()[:30]),
+                reporter_name=identity.seal(reporter_name.strip()[:60], identity.NAME),
+                reporter_phone=identity.seal(reporter_phone.strip()[:30], identity.PHONE),
             )
     except IntegrityError:
         # The same work order arrived twice at the same moment.
@@ -170,10 +170,18 @@ def answer(*, tipoff: TipOff, text: str, by: User) -> TipOff:
     return tipoff
 
 
-def reveal(*, tipoff: TipOff, by: User) -> tuple[str, str]:
-    """The reporter's name and phone, for the intake role; the read is recorded."""
-    record(actor=by, action="tipoff.identity_read", obj=tipoff)
-    return identity.open_sealed(tipoff.reporter_name), identity.open_sealed(tipoff.reporter_phone)
+@transaction.atomic
+def reveal(*, tipoff: TipOff, by: User, reason: str) -> tuple[str, str]:
+    """The reporter's name and phone, for the intake role, with the reason for reading them; the read
+    is recorded first (no record, no identity). Nothing decrypted is stored anywhere."""
+    reason = " ".join(reason.split())[:200]
+    if not reason:
+        raise TipOffError(_("Please give the reason for reading the reporter's identity."))
+    record(actor=by, action="tipoff.identity_read", obj=tipoff, reason=reason)
+    return (
+        identity.open_sealed(tipoff.reporter_name, identity.NAME),
+        identity.open_sealed(tipoff.reporter_phone, identity.PHONE),
+    )
 
 
 def overdue(tipoff: TipOff, today: dt.date) -> str:

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
@@ -230,8 +231,14 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         action = request.POST.get("action")
         try:
             if action == "reveal" and person.role == Role.INTAKE:
-                context["reporter"] = actions.reveal(tipoff=tipoff, by=current_user(request))
-                return render(request, "complaints/detail.html", context)
+                context["reporter"] = actions.reveal(
+                    tipoff=tipoff, by=current_user(request), reason=request.POST.get("reason", "")
+                )
+                response = render(request, "complaints/detail.html", context)
+                # The decrypted identity is in this response only: no browser or proxy keeps it.
+                add_never_cache_headers(response)
+                patch_cache_control(response, private=True, no_store=True)
+                return response
             if action == "hand_over" and person.role in (Role.OFFICE, Role.INTAKE):
                 department = get_object_or_404(Department, pk=request.POST.get("department"))
                 actions.hand_over(tipoff=tipoff, department=department, by=current_user(request))
