@@ -223,6 +223,7 @@ PHASEOUT_CRYPTO_BACKEND = os.environ.get("PHASEOUT_CRYPTO_BACKEND", "software")
 PHASEOUT_KEYS = os.environ.get("PHASEOUT_KEYS", "")
 PHASEOUT_KEYS_FILE = os.environ.get("PHASEOUT_KEYS_FILE", "")
 KEY_ROTATION_BATCH = int(os.environ.get("KEY_ROTATION_BATCH", "2000"))
+PHASEOUT_DEV_KEYRING = DEBUG and not (PHASEOUT_KEYS or PHASEOUT_KEYS_FILE)
 if not DEBUG and PHASEOUT_CRYPTO_BACKEND == "software" and not (PHASEOUT_KEYS or PHASEOUT_KEYS_FILE):
     raise RuntimeError(
         "PHASEOUT_KEYS_FILE (or PHASEOUT_KEYS) must be set when DEBUG is false: personal data is"

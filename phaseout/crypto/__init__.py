@@ -55,7 +55,7 @@ def backend() -> CryptoBackend:
             return keyring.load(
                 keys_json=settings.PHASEOUT_KEYS,
                 keys_file_setting=settings.PHASEOUT_KEYS_FILE,
-                debug=settings.DEBUG,
+                development=settings.PHASEOUT_DEV_KEYRING,
                 var_dir=settings.VAR_DIR,
             )
 
@@ -68,7 +68,7 @@ def backend() -> CryptoBackend:
 
 @receiver(setting_changed)
 def _forget_backend(*, setting: str, **kwargs: object) -> None:
-    if setting in {"PHASEOUT_CRYPTO_BACKEND", "PHASEOUT_KEYS", "PHASEOUT_KEYS_FILE"}:
+    if setting in {"PHASEOUT_CRYPTO_BACKEND", "PHASEOUT_KEYS", "PHASEOUT_KEYS_FILE", "PHASEOUT_DEV_KEYRING"}:
         backend.cache_clear()
 
 

@@ -51,12 +51,19 @@ class SoftwareBackend:
         self.keyring = keyring
         self._reload = reload
         self._mac_keys: dict[str, bytes] = {}
+        self._ciphers: dict[int, algorithms.SM4] = {}
 
     def current_version(self) -> int:
         return self.keyring.current
 
     def versions(self) -> list[int]:
         return sorted(self.keyring.encryption)
+
+    def _cipher(self, version: int) -> algorithms.SM4:
+        cipher = self._ciphers.get(version)
+        if cipher is None:
+            cipher = self._ciphers[version] = algorithms.SM4(self._key(version))
+        return cipher
 
     def _key(self, version: int) -> bytes:
         key = self.keyring.encryption.get(version)
@@ -76,7 +83,7 @@ class SoftwareBackend:
 
     def encrypt(self, version: int, plaintext: bytes, aad: bytes) -> bytes:
         nonce = os.urandom(NONCE)
-        encryptor = Cipher(algorithms.SM4(self._key(version)), modes.GCM(nonce)).encryptor()
+        encryptor = Cipher(self._cipher(version), modes.GCM(nonce)).encryptor()
         encryptor.authenticate_additional_data(aad)
         body = encryptor.update(plaintext) + encryptor.finalize()
         return nonce + body + encryptor.tag
@@ -85,7 +92,7 @@ class SoftwareBackend:
         if len(blob) < NONCE + TAG:
             raise DecryptionError("token too short")
         nonce, body, tag = blob[:NONCE], blob[NONCE:-TAG], blob[-TAG:]
-        decryptor = Cipher(algorithms.SM4(self._key(version)), modes.GCM(nonce, tag)).decryptor()
+        decryptor = Cipher(self._cipher(version), modes.GCM(nonce, tag)).decryptor()
         decryptor.authenticate_additional_data(aad)
         try:
             return decryptor.update(body) + decryptor.finalize()

@@ -114,32 +114,36 @@ def write_file(path: Path, keyring: Keyring) -> None:
 
 
 def development_keyring(var_dir: Path) -> Path:
-    """The demo's keyring under VAR_DIR, generated on first use with mode 0600."""
+    """The demo's keyring under VAR_DIR, generated on first use with mode 0600. Published with a hard
+    link, which never replaces a file: processes starting together all end up with the same keys."""
     path = var_dir / DEV_KEYRING_NAME
     if not path.exists():
+        temporary = path.with_name(path.name + f".{secrets.token_hex(4)}.tmp")
+        write_file(temporary, generate())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it meanwhile
-            return path
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(generate().as_json(), handle, indent=2)
-            handle.write("\n")
+            os.link(temporary, path)
+        except FileExistsError:  # another process published one first: use it
+            pass
+        finally:
+            temporary.unlink()
     return path
 
 
-def keys_file(*, keys_file: str, debug: bool, var_dir: Path) -> Path | None:
+def keys_file(*, keys_file: str, development: bool, var_dir: Path) -> Path | None:
     """The key file in use: PHASEOUT_KEYS_FILE, or the demo's; None when the keys are in the environment."""
     if keys_file:
         return Path(keys_file)
-    if debug:
+    if development:
         return development_keyring(var_dir)
     return None
 
 
-def load(*, keys_json: str, keys_file_setting: str, debug: bool, var_dir: Path) -> Keyring:
+def load(*, keys_json: str, keys_file_setting: str, development: bool, var_dir: Path) -> Keyring:
+    """The keyring from PHASEOUT_KEYS, PHASEOUT_KEYS_FILE or (`development`: the embedded demo) the
+    generated development keyring."""
     if keys_json:
         return parse(keys_json, "PHASEOUT_KEYS")
-    path = keys_file(keys_file=keys_file_setting, debug=debug, var_dir=var_dir)
+    path = keys_file(keys_file=keys_file_setting, development=development, var_dir=var_dir)
     if path is None:
         raise KeyringError(
             "No encryption keys: set PHASEOUT_KEYS_FILE to the keyring file (mode 600) or PHASEOUT_KEYS to"
