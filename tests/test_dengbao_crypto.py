@@ -303,6 +303,10 @@ def test_l3_ces1_28_contact_phone_is_encrypted_in_the_database(office: Person) -
     assert event.actor == office.user and event.outcome == Outcome.SUCCESS
     assert event.data["changes"]["contact_phone"] == ["075*****1234", "137****1111"]
     assert CONTACT_PHONE not in json.dumps(event.data) and "13700001111" not in json.dumps(event.data)
+    # Searching by the number would compare with a fresh token and silently find nothing: refused.
+    with pytest.raises(NotImplementedError, match="only be compared with the empty string"):
+        Enterprise.objects.filter(contact_phone="13700001111").exists()
+    assert not Enterprise.objects.filter(pk=enterprise.pk, contact_phone="").exists()
 
 
 def test_l3_ces1_28_reporter_identity_and_error_report_contact_are_encrypted(

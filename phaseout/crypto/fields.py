@@ -5,15 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django import forms
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Expression
+from django.db.models.lookups import Exact
 
 from phaseout import crypto
 
 # Lookups that compare the stored value with a plaintext cannot work on random-nonce tokens; only
 # emptiness can be asked.
 _ALLOWED_LOOKUPS = {"exact", "isnull"}
+
+
+class _EmptyOnlyExact(Exact):
+    """`field=""` works (blank is stored blank); `field="13800138000"` would silently match nothing."""
+
+    def get_prep_lookup(self) -> Any:
+        if self.rhs not in ("", None):
+            raise NotImplementedError("an encrypted field can only be compared with the empty string")
+        return super().get_prep_lookup()
 
 
 class SealedTextField(models.TextField):
@@ -49,6 +60,14 @@ class EncryptedTextField(SealedTextField):
 
             self.validators.append(MaxLengthValidator(self.max_length))
 
+    def formfield(  # type: ignore[override]
+        self, form_class: type[forms.Field] | None = None, **kwargs: Any
+    ) -> forms.Field | None:
+        # A one-line input bounded like the CharField it replaces, not TextField's textarea.
+        return models.Field.formfield(
+            self, form_class=form_class, **{"max_length": self.max_length, **kwargs}
+        )
+
     def from_db_value(
         self, value: str | None, expression: Expression, connection: BaseDatabaseWrapper
     ) -> str | None:
@@ -65,4 +84,4 @@ class EncryptedTextField(SealedTextField):
     def get_lookup(self, lookup_name: str) -> Any:
         if lookup_name not in _ALLOWED_LOOKUPS:
             raise NotImplementedError(f"{self.name} is encrypted: no {lookup_name} lookup")
-        return super().get_lookup(lookup_name)
+        return _EmptyOnlyExact if lookup_name == "exact" else super().get_lookup(lookup_name)

@@ -29,7 +29,9 @@ def key_file() -> Path:
             " then run `phaseout keys rotate --resume`"
         )
     path = keyring.keys_file(
-        keys_file=settings.PHASEOUT_KEYS_FILE, development=settings.PHASEOUT_DEV_KEYRING, var_dir=settings.VAR_DIR
+        keys_file=settings.PHASEOUT_KEYS_FILE,
+        development=settings.PHASEOUT_DEV_KEYRING,
+        var_dir=settings.VAR_DIR,
     )
     if path is None:  # pragma: no cover - settings refuse to start without keys
         raise KeyManagementError("no key file")

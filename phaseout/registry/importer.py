@@ -423,12 +423,20 @@ def import_register(
     register = Register()
     now = timezone.now().isoformat()
     chunks = _checked_chunks(source, register, lookups=_lookups(), territories_allowed=territories_allowed)
-    # The reader also writes each chunk out as new rows in COPY text, the usual case, so the writer
-    # only sends it.
-    prepared = ((chunk, _new_rows_text(chunk, now)) for chunk in chunks)
+    # The reader also writes each chunk out as new rows in COPY text (contacts' phones encrypted),
+    # the usual case, so the writer only sends it — unless the last chunk written held no new row
+    # (a re-run of a file already imported), when encrypting in advance would be wasted.
+    last_had_new = [True]
+
+    def written(created: int) -> None:
+        last_had_new[0] = created > 0
+
+    prepared = ((chunk, _new_rows_text(chunk, now) if last_had_new[0] else None) for chunk in chunks)
     reader = _read_ahead(prepared)
     try:
-        result = _apply_chunks(reader, progress, expected=lambda: register.sheet_rows - 1, now=now)
+        result = _apply_chunks(
+            reader, progress, expected=lambda: register.sheet_rows - 1, now=now, written=written
+        )
     finally:
         reader.close()  # stops the reading thread at once if the writing failed
     return register, result
@@ -481,6 +489,7 @@ def _apply_chunks(
     *,
     expected: Callable[[], int],
     now: str,
+    written: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Each chunk in its own transaction, so progress is visible and a re-run completes an import
     that stopped half-way (rows are keyed by USCC); or, for a bulk load on PostgreSQL, all of them
@@ -496,6 +505,8 @@ def _apply_chunks(
         result.created += created
         result.updated += updated
         result.unchanged += len(chunk[0]) - created - updated
+        if written:
+            written(created)
 
     upsert: Callable[[Chunk, Known | None, str], tuple[int, int]]
     if connection.vendor != "postgresql":
