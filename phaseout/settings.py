@@ -244,3 +244,23 @@ SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", "15"))
 SESSION_MAX_HOURS = int(os.environ.get("SESSION_MAX_HOURS", "8"))
 SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# ── Security: cryptography ──
+# One adapter (phaseout/crypto) for every cipher and MAC: SM4-GCM for personal data at rest, HMAC-SM3
+# for the audit chain and blind indexes. Keys by version from PHASEOUT_KEYS (the keyring's JSON) or
+# PHASEOUT_KEYS_FILE (a JSON file, mode 600; `phaseout keys generate FILE` makes one) — never derived
+# from SECRET_KEY. The embedded demo (DEBUG) generates var/dev-keyring.json once; production without
+# keys does not start. PHASEOUT_CRYPTO_BACKEND: "software" (the keyring above) or the dotted path of
+# a CryptoBackend class driving a certified cipher machine (密码机). `phaseout keys rotate` moves every
+# encrypted value to the current version, KEY_ROTATION_BATCH rows at a time.
+INSTALLED_APPS += ["phaseout.crypto"]
+PHASEOUT_CRYPTO_BACKEND = os.environ.get("PHASEOUT_CRYPTO_BACKEND", "software")
+PHASEOUT_KEYS = os.environ.get("PHASEOUT_KEYS", "")
+PHASEOUT_KEYS_FILE = os.environ.get("PHASEOUT_KEYS_FILE", "")
+KEY_ROTATION_BATCH = int(os.environ.get("KEY_ROTATION_BATCH", "2000"))
+PHASEOUT_DEV_KEYRING = DEBUG and not (PHASEOUT_KEYS or PHASEOUT_KEYS_FILE)
+if not DEBUG and PHASEOUT_CRYPTO_BACKEND == "software" and not (PHASEOUT_KEYS or PHASEOUT_KEYS_FILE):
+    raise RuntimeError(
+        "PHASEOUT_KEYS_FILE (or PHASEOUT_KEYS) must be set when DEBUG is false: personal data is"
+        " encrypted with those keys, never with keys derived from SECRET_KEY"
+    )

@@ -120,7 +120,7 @@ def test_hole_the_system_administrator_cannot_change_roles_or_create_accounts_in
     # The tip-off and its reporter are out of the system administrator's reach, on the page and in the action.
     assert c.post(f"/tipoffs/{tipoff.pk}/", {"action": "reveal"}).status_code == 403
     with pytest.raises(tipoffs.TipOffError, match=f"^{ONLY_INTAKE}$"):
-        tipoffs.reveal(tipoff=tipoff, by=sysadmin.user)
+        tipoffs.reveal(tipoff=tipoff, by=sysadmin.user, reason="核查")
     refused = _refusal("tipoff.identity_read", sysadmin.user)
     assert (refused.object_id, refused.reason) == (str(tipoff.pk), ONLY_INTAKE)
     assert not AuditEvent.objects.filter(action="tipoff.identity_read", outcome=Outcome.SUCCESS).exists()
@@ -720,14 +720,14 @@ def test_l3_ces1_11_the_reporters_identity_is_labelled_and_read_only_by_intake(c
     tipoff = _tipoff()
     for role, person in cast["people"].items():
         if role == Role.INTAKE:
-            assert tipoffs.reveal(tipoff=tipoff, by=person.user) == (NAME, PHONE)
+            assert tipoffs.reveal(tipoff=tipoff, by=person.user, reason="核查") == (NAME, PHONE)
             continue
         assert not may_read(person, Label.REPORTER_IDENTITY)
         with pytest.raises(tipoffs.TipOffError, match=f"^{ONLY_INTAKE}$"):
-            tipoffs.reveal(tipoff=tipoff, by=person.user)
+            tipoffs.reveal(tipoff=tipoff, by=person.user, reason="核查")
         assert _refusal("tipoff.identity_read", person.user).object_id == str(tipoff.pk)
     with pytest.raises(tipoffs.TipOffError, match=f"^{ONLY_INTAKE}$"):
-        tipoffs.reveal(tipoff=tipoff, by=cast["root"])  # a superuser has no clearance
+        tipoffs.reveal(tipoff=tipoff, by=cast["root"], reason="核查")  # a superuser has no clearance
     assert AuditEvent.objects.filter(action="tipoff.identity_read", outcome=Outcome.SUCCESS).count() == 1
     # Over HTTP: the office sees the tip-off but not the reporter, and has no button for it.
     office = client_for(cast["people"][Role.OFFICE].user)

@@ -155,10 +155,14 @@ def test_the_reporter_never_appears_outside_intake(
                 assert NAME not in body and PHONE not in body, (person.role, url)
                 checked += 1
         # Even asking to reveal is refused to everyone but intake.
-        response = client.post(f"/tipoffs/{tipoff.pk}/", {"action": "reveal"})
+        response = client.post(f"/tipoffs/{tipoff.pk}/", {"action": "reveal", "reason": "核实举报线索"})
         assert NAME not in response.content.decode() and response.status_code in (403, 404)
     assert checked > 100
-    page = client_for(intake.user).post(f"/tipoffs/{tipoff.pk}/", {"action": "reveal"}).content.decode()
+    page = (
+        client_for(intake.user)
+        .post(f"/tipoffs/{tipoff.pk}/", {"action": "reveal", "reason": "核实举报线索"})
+        .content.decode()
+    )
     assert NAME in page and PHONE in page
     assert AuditEvent.objects.filter(action="tipoff.identity_read", actor=intake.user).count() == 1
     assert Territory.objects.exists()

@@ -28,6 +28,10 @@ class TipOffError(ValueError):
     pass
 
 
+class IdentityRefused(TipOffError):
+    """A read of a reporter's identity by a role not cleared for it (recorded, answered 403)."""
+
+
 KEYWORDS = [
     ("technology", ("地条钢", "中频炉", "工频炉", "感应炉", "淘汰类", "落后设备", "立窑", "小高炉")),
     ("environment", ("排放", "污染", "冒黑烟", "粉尘", "废水", "废气", "偷排", "环保")),
@@ -133,8 +137,8 @@ def receive(
                 handover_due=_due(today, *policy["handover"]),
                 feedback_due=_due(today, *policy["feedback"]),
                 duplicate_of=duplicate,
-                reporter_name=identity.seal(reporter_name.strip()[:60]),
-                reporter_phone=identity.seal(reporter_phone.strip()[:30]),
+                reporter_name=identity.seal(reporter_name.strip()[:60], identity.NAME),
+                reporter_phone=identity.seal(reporter_phone.strip()[:30], identity.PHONE),
             )
     except IntegrityError:
         # The same work order arrived twice at the same moment.
@@ -172,15 +176,22 @@ def answer(*, tipoff: TipOff, text: str, by: User) -> TipOff:
     return tipoff
 
 
-def reveal(*, tipoff: TipOff, by: User) -> tuple[str, str]:
-    """The reporter's name and phone, for the role cleared for the reporter-identity label (intake);
-    the read is recorded, and so is a refused one."""
+def reveal(*, tipoff: TipOff, by: User, reason: str) -> tuple[str, str]:
+    """The reporter's name and phone, for the role cleared for the reporter-identity label (intake), with
+    the reason for reading them; the read is recorded first (no record, no identity), and so is a refused
+    one. Nothing decrypted is stored anywhere."""
     if not may_read(Person.objects.filter(user=by).first(), Label.REPORTER_IDENTITY):
         message = _("Only the tip-off intake officer may see who reported.")
         record(actor=by, action="tipoff.identity_read", obj=tipoff, reason=message, outcome=Outcome.REFUSED)
-        raise TipOffError(message)
-    record(actor=by, action="tipoff.identity_read", obj=tipoff)
-    return identity.open_sealed(tipoff.reporter_name), identity.open_sealed(tipoff.reporter_phone)
+        raise IdentityRefused(message)
+    reason = " ".join(reason.split())[:200]
+    if not reason:
+        raise TipOffError(_("Please give the reason for reading the reporter's identity."))
+    record(actor=by, action="tipoff.identity_read", obj=tipoff, reason=reason)
+    return (
+        identity.open_sealed(tipoff.reporter_name, identity.NAME),
+        identity.open_sealed(tipoff.reporter_phone, identity.PHONE),
+    )
 
 
 def overdue(tipoff: TipOff, today: dt.date) -> str:

@@ -1,30 +1,29 @@
-"""Reporters' identities, encrypted at rest. Only `reveal` decrypts, and every call is recorded."""
+"""Reporters' identities, encrypted at rest with SM4 through phaseout.crypto (keys by version, never
+derived from SECRET_KEY). Only `reveal` (complaints.actions) opens them, and every call is recorded;
+tokens written in Fernet before the SM4 adapter are still opened until `phaseout keys rotate` (or the
+migration that runs it) has moved them."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
+from phaseout import crypto
+from phaseout.crypto import legacy
 
-from cryptography.fernet import Fernet, InvalidToken
-from django.conf import settings
-
-
-def _fernet() -> Fernet:
-    key = settings.REPORTER_KEY
-    if not key:
-        digest = hashlib.sha256(("phaseout-reporter:" + settings.SECRET_KEY).encode()).digest()
-        key = base64.urlsafe_b64encode(digest).decode()
-    return Fernet(key)
+NAME = "complaints.reporter_name"
+PHONE = "complaints.reporter_phone"
+UNREADABLE = "（无法解密）"
 
 
-def seal(text: str) -> str:
-    return _fernet().encrypt(text.encode()).decode() if text else ""
+def seal(text: str, purpose: str) -> str:
+    return crypto.encrypt(purpose, text)
 
 
-def open_sealed(token: str) -> str:
+def open_sealed(token: str, purpose: str) -> str:
     if not token:
         return ""
+    if legacy.is_fernet(token):
+        plain = legacy.fernet_decrypt(token)
+        return UNREADABLE if plain is None else plain
     try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
-        return "（无法解密）"
+        return crypto.decrypt(token, purpose)
+    except crypto.DecryptionError:
+        return UNREADABLE

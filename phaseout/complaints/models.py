@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.crypto.fields import SealedTextField
+
 
 class TipOff(models.Model):
     """A tip-off (举报) from the public form or a hotline's work order."""
@@ -40,9 +42,9 @@ class TipOff(models.Model):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
     )
-    # The reporter, encrypted (identity.seal); shown only to the intake role, every read recorded.
-    reporter_name = models.TextField(blank=True)
-    reporter_phone = models.TextField(blank=True)
+    # The reporter, encrypted (identity.seal, SM4); opened only by the intake role's recorded reveal.
+    reporter_name = SealedTextField(blank=True, purpose="complaints.reporter_name", legacy="fernet")
+    reporter_phone = SealedTextField(blank=True, purpose="complaints.reporter_phone", legacy="fernet")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
@@ -232,10 +233,16 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             if action == "reveal":
                 try:  # the action checks the label (and records a refused attempt too)
-                    context["reporter"] = actions.reveal(tipoff=tipoff, by=current_user(request))
-                except actions.TipOffError:
+                    context["reporter"] = actions.reveal(
+                        tipoff=tipoff, by=current_user(request), reason=request.POST.get("reason", "")
+                    )
+                except actions.IdentityRefused:
                     return HttpResponse(status=403)
-                return render(request, "complaints/detail.html", context)
+                response = render(request, "complaints/detail.html", context)
+                # The decrypted identity is in this response only: no browser or proxy keeps it.
+                add_never_cache_headers(response)
+                patch_cache_control(response, private=True, no_store=True)
+                return response
             if action == "hand_over" and person.role in (Role.OFFICE, Role.INTAKE):
                 department = get_object_or_404(Department, pk=request.POST.get("department"))
                 actions.hand_over(tipoff=tipoff, department=department, by=current_user(request))

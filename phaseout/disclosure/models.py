@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.crypto.fields import EncryptedTextField
+
 
 class ListKind(models.TextChoices):
     YELLOW = "yellow", _("Yellow-card list: enterprises under a rectification order")
@@ -77,7 +79,14 @@ class ErrorReport(models.Model):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="error_reports")
     uscc = models.CharField(_("USCC of the entry"), max_length=18, blank=True)
     text = models.TextField(_("what is wrong"))
-    contact = models.CharField(_("contact (optional)"), max_length=100, blank=True)
+    # A member of the public's contact: encrypted at rest (SM4, phaseout.crypto).
+    contact = EncryptedTextField(
+        _("contact (optional)"),
+        purpose="disclosure.error_contact",
+        legacy="plaintext",
+        max_length=100,
+        blank=True,
+    )
     department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     handled_at = models.DateTimeField(null=True, blank=True)

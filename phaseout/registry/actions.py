@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
+from phaseout.crypto.masking import mask_phone
 from phaseout.orgs import scope
 from phaseout.orgs.models import Person, Role
 from phaseout.registry import importer
@@ -27,8 +28,16 @@ def territories_allowed(person: Person | None) -> set[str] | None:
     return set(scope.territories(person).values_list("code", flat=True))
 
 
+# Personal values the audit entry names masked: the trail says that a number changed, not what it is.
+_MASKED = {"contact_phone": mask_phone}
+
+
 def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[str]]:
-    return {k: [str(getattr(obj, k)), str(v)] for k, v in data.items() if getattr(obj, k) != v}
+    return {
+        k: [_MASKED.get(k, str)(str(getattr(obj, k))), _MASKED.get(k, str)(str(v))]
+        for k, v in data.items()
+        if getattr(obj, k) != v
+    }
 
 
 @transaction.atomic

@@ -34,6 +34,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc as uscc_module
 
+from phaseout import crypto
 from phaseout.orgs.models import Territory
 from phaseout.registry.models import Enterprise, Industry
 
@@ -52,6 +53,10 @@ MAX_LENGTH = {"name": 120, "address": 200, "contact_name": 40, "contact_phone": 
 FIELDS = ("name", "territory_id", "industry_id", "address", "contact_name", "contact_phone")
 COLUMN_ORDER = ("uscc", *FIELDS)
 CHUNK = 20000
+# Columns encrypted at rest (phaseout.crypto, the model's EncryptedTextField): rows carry plaintext,
+# so that a re-run compares what the official wrote; the COPY text carries tokens.
+SEALED = {"contact_phone": Enterprise._meta.get_field("contact_phone").purpose}
+_SEALED_AT = {FIELDS.index(f): purpose for f, purpose in SEALED.items()}
 FIRST_CHUNK = 5000
 BLOCK = 1000
 
@@ -418,12 +423,20 @@ def import_register(
     register = Register()
     now = timezone.now().isoformat()
     chunks = _checked_chunks(source, register, lookups=_lookups(), territories_allowed=territories_allowed)
-    # The reader also writes each chunk out as new rows in COPY text, the usual case, so the writer
-    # only sends it.
-    prepared = ((chunk, _new_rows_text(chunk, now)) for chunk in chunks)
+    # The reader also writes each chunk out as new rows in COPY text (contacts' phones encrypted),
+    # the usual case, so the writer only sends it — unless the last chunk written held no new row
+    # (a re-run of a file already imported), when encrypting in advance would be wasted.
+    last_had_new = [True]
+
+    def written(created: int) -> None:
+        last_had_new[0] = created > 0
+
+    prepared = ((chunk, _new_rows_text(chunk, now) if last_had_new[0] else None) for chunk in chunks)
     reader = _read_ahead(prepared)
     try:
-        result = _apply_chunks(reader, progress, expected=lambda: register.sheet_rows - 1, now=now)
+        result = _apply_chunks(
+            reader, progress, expected=lambda: register.sheet_rows - 1, now=now, written=written
+        )
     finally:
         reader.close()  # stops the reading thread at once if the writing failed
     return register, result
@@ -476,6 +489,7 @@ def _apply_chunks(
     *,
     expected: Callable[[], int],
     now: str,
+    written: Callable[[int], None] | None = None,
 ) -> ApplyResult:
     """Each chunk in its own transaction, so progress is visible and a re-run completes an import
     that stopped half-way (rows are keyed by USCC); or, for a bulk load on PostgreSQL, all of them
@@ -491,6 +505,8 @@ def _apply_chunks(
         result.created += created
         result.updated += updated
         result.unchanged += len(chunk[0]) - created - updated
+        if written:
+            written(created)
 
     upsert: Callable[[Chunk, Known | None, str], tuple[int, int]]
     if connection.vendor != "postgresql":
@@ -564,7 +580,7 @@ def _secondary_indexes_rebuilt() -> Iterator[Known]:
             else:
                 cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {quote(name)}")
         cursor.execute(f"SELECT {', '.join(('uscc', *FIELDS))} FROM {table}")  # noqa: S608
-        known = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+        known = {row[0]: opened(row[1:]) for row in cursor.fetchall()}
     yield known
     with connection.cursor() as cursor:
         for kind, name, definition in removed:
@@ -612,9 +628,26 @@ def copy_text(rows: list[dict[str, str]], columns: tuple[str, ...], suffix: str 
     return text
 
 
+def sealed(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The rows as stored: the SEALED columns encrypted (each value its own nonce)."""
+    for f, purpose in SEALED.items():
+        tokens = crypto.encrypt_many(purpose, [r[f] for r in rows])
+        rows = [{**r, f: token} for r, token in zip(rows, tokens, strict=True)]
+    return rows
+
+
+def opened(stored: tuple[str, ...]) -> tuple[str, ...]:
+    """A row of FIELDS as read from the table, its SEALED columns decrypted."""
+    values = list(stored)
+    for i, purpose in _SEALED_AT.items():
+        if values[i]:
+            values[i] = crypto.decrypt(values[i], purpose)
+    return tuple(values)
+
+
 def _new_rows_text(rows: list[dict[str, str]], now: str) -> str:
     """Rows as new enterprises in COPY text: the columns of COLUMN_ORDER, created_at, updated_at."""
-    return copy_text(rows, COLUMN_ORDER, f"\t{now}\t{now}")
+    return copy_text(sealed(rows), COLUMN_ORDER, f"\t{now}\t{now}")
 
 
 def _upsert_postgresql(chunk_and_text: Chunk, known: Known | None, now: str) -> tuple[int, int]:
@@ -634,7 +667,7 @@ def _upsert_postgresql(chunk_and_text: Chunk, known: Known | None, now: str) -> 
                 f"SELECT {column_list} FROM {table} WHERE uscc = ANY(%s)",  # noqa: S608
                 [[r["uscc"] for r in chunk]],
             )
-            existing = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+            existing = {row[0]: opened(row[1:]) for row in cursor.fetchall()}
         else:
             existing = known
         new = [r for r in chunk if r["uscc"] not in existing]
@@ -655,10 +688,10 @@ def _upsert_postgresql(chunk_and_text: Chunk, known: Known | None, now: str) -> 
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS register_import (uscc varchar(18), name varchar(120),"
                 " territory_id varchar(6), industry_id varchar(50), address varchar(200),"
-                " contact_name varchar(40), contact_phone varchar(30)) ON COMMIT DELETE ROWS"
+                " contact_name varchar(40), contact_phone text) ON COMMIT DELETE ROWS"
             )
             with raw.copy(f"COPY register_import ({column_list}) FROM STDIN") as copy:
-                copy.write(copy_text(changed, COLUMN_ORDER))
+                copy.write(copy_text(sealed(changed), COLUMN_ORDER))
             assignments = ", ".join(f"{f} = r.{f}" for f in FIELDS)
             cursor.execute(
                 f"UPDATE {table} AS e SET {assignments}, updated_at = %s FROM register_import AS r"  # noqa: S608

@@ -7,6 +7,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.crypto.fields import EncryptedTextField
 from phaseout.registry.validators import validate_uscc
 from phaseout.rules.equipment import SIZE_UNITS
 
@@ -44,7 +45,10 @@ class Enterprise(models.Model):
         Industry, on_delete=models.PROTECT, verbose_name=_("industry"), db_index=False
     )
     contact_name = models.CharField(_("contact person"), max_length=40, blank=True)
-    contact_phone = models.CharField(_("contact phone"), max_length=30, blank=True)
+    # Encrypted at rest (SM4, phaseout.crypto); shown in full to staff and the enterprise itself.
+    contact_phone = EncryptedTextField(
+        _("contact phone"), purpose="registry.contact_phone", legacy="plaintext", max_length=30, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,0 +1,98 @@
+"""Key versions: adding one to the key file, and the rotation that moves every value to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from phaseout import crypto
+from phaseout.crypto import keyring, rotation
+
+
+class KeyManagementError(RuntimeError):
+    pass
+
+
+def key_file() -> Path:
+    """The key file a new version is written to; refused when the keys are not in a file."""
+    if settings.PHASEOUT_CRYPTO_BACKEND != "software":
+        raise KeyManagementError(
+            "the keys are held by the cipher machine: create the new key version there, make it"
+            " current, then run `phaseout keys rotate --resume`"
+        )
+    if settings.PHASEOUT_KEYS:
+        raise KeyManagementError(
+            "the keys come from PHASEOUT_KEYS: add the new version to it, make it current, restart,"
+            " then run `phaseout keys rotate --resume`"
+        )
+    path = keyring.keys_file(
+        keys_file=settings.PHASEOUT_KEYS_FILE,
+        development=settings.PHASEOUT_DEV_KEYRING,
+        var_dir=settings.VAR_DIR,
+    )
+    if path is None:  # pragma: no cover - settings refuse to start without keys
+        raise KeyManagementError("no key file")
+    return path
+
+
+def add_version() -> int:
+    """A new SM4 key appended to the key file and made current (mode 0600, written atomically)."""
+    path = key_file()
+    fresh = keyring.read_file(path).with_new_version()
+    keyring.write_file(path, fresh)
+    crypto.backend.cache_clear()
+    if crypto.backend().current_version() != fresh.current:  # pragma: no cover - defensive
+        raise KeyManagementError("the new key version was written but is not the one in use")
+    return fresh.current
+
+
+@dataclass
+class Rotation:
+    version: int
+    added: bool
+    columns: dict[str, rotation.ColumnResult] = field(default_factory=dict)
+
+    @property
+    def reencrypted(self) -> int:
+        return sum(c.reencrypted for c in self.columns.values())
+
+    @property
+    def unreadable(self) -> int:
+        return sum(len(c.unreadable) for c in self.columns.values())
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "added_version": self.added,
+            "reencrypted": self.reencrypted,
+            "unreadable": self.unreadable,
+            "columns": {
+                label: {
+                    "reencrypted": c.reencrypted,
+                    "from_legacy": c.from_legacy,
+                    "unreadable": len(c.unreadable),
+                    "unreadable_ids": c.unreadable[:50],
+                }
+                for label, c in self.columns.items()
+            },
+        }
+
+
+def rotate(
+    *,
+    new_version: bool,
+    batch: int | None = None,
+    progress: Callable[[rotation.Column, int], None] | None = None,
+) -> Rotation:
+    """Optionally add a key version, then re-encrypt every sealed value not on the current one."""
+    added = new_version
+    version = add_version() if new_version else crypto.backend().current_version()
+    result = Rotation(version=version, added=added)
+    for column in rotation.sealed_columns():
+        result.columns[column.label] = rotation.reencrypt_column(
+            column, batch=batch or settings.KEY_ROTATION_BATCH, progress=progress
+        )
+    return result
