@@ -35,10 +35,13 @@ def _flush_through_audit_maintenance() -> None:
 
     def execute_sql_flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
         alias = self.connection.alias
-        with transaction.atomic(using=alias, savepoint=self.connection.features.can_rollback_ddl):
-            with maintenance(alias), self.connection.cursor() as cursor:
-                for sql in sql_list:
-                    cursor.execute(sql)
+        with (
+            transaction.atomic(using=alias, savepoint=self.connection.features.can_rollback_ddl),
+            maintenance(alias),
+            self.connection.cursor() as cursor,
+        ):
+            for sql in sql_list:
+                cursor.execute(sql)
 
     BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 

@@ -67,7 +67,10 @@ def retention(months: int | None = None) -> int:
     months = settings.AUDIT_RETENTION_MONTHS if months is None else months
     if months < MIN_RETENTION_MONTHS:
         raise RetentionTooShort(
-            _("Audit entries must be kept at least %(min)d months; a retention of %(months)d months is refused.")
+            _(
+                "Audit entries must be kept at least %(min)d months; "
+                "a retention of %(months)d months is refused."
+            )
             % {"min": MIN_RETENTION_MONTHS, "months": months}
         )
     return months

@@ -51,13 +51,15 @@ def key(version: int) -> bytes:
     else:
         text = settings.AUDIT_MAC_OLD_KEYS.get(version, "")
     if not text:
-        raise ImproperlyConfigured(f"no audit MAC key of version {version} (AUDIT_MAC_KEY / AUDIT_MAC_OLD_KEYS)")
+        raise ImproperlyConfigured(
+            f"no audit MAC key of version {version} (AUDIT_MAC_KEY, AUDIT_MAC_OLD_KEYS)"
+        )
     try:
         raw = bytes.fromhex(text)
     except ValueError as exc:
         raise ImproperlyConfigured(f"the audit MAC key of version {version} is not hex") from exc
     if len(raw) < MIN_KEY_BYTES:
-        raise ImproperlyConfigured(f"the audit MAC key of version {version} is shorter than {MIN_KEY_BYTES} bytes")
+        raise ImproperlyConfigured(f"the audit MAC key of version {version} is under {MIN_KEY_BYTES} bytes")
     return raw
 
 

@@ -36,6 +36,7 @@ FLAG = "phaseout.audit_maintenance"
 SQLITE_FUNCTION = "phaseout_audit_maintenance"
 TABLE = "audit_auditevent"
 
+# Constants only (no input reaches them), hence the noqa on the f-strings.
 POSTGRESQL_INSTALL = [
     f"""
 CREATE OR REPLACE FUNCTION audit_auditevent_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -50,7 +51,7 @@ BEGIN
     END IF;
     RAISE EXCEPTION '{TABLE} is append-only: % refused', TG_OP;
 END
-$$""",
+$$""",  # noqa: S608
     f"""CREATE TRIGGER audit_auditevent_append_only BEFORE UPDATE OR DELETE ON {TABLE}
         FOR EACH ROW EXECUTE FUNCTION audit_auditevent_append_only()""",
     f"""CREATE TRIGGER audit_auditevent_no_truncate BEFORE TRUNCATE ON {TABLE}
@@ -96,7 +97,8 @@ def installed(connection: BaseDatabaseWrapper) -> bool:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled <> 'D'",
+                "SELECT tgname FROM pg_trigger"
+                " WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled <> 'D'",
                 [TABLE],
             )
         else:

@@ -2,12 +2,13 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Outcome(models.TextChoices):
-    SUCCESS = "success", _("Success")
-    FAILURE = "failure", _("Failure")
-    REFUSED = "refused", _("Refused")
+    SUCCESS = "success", pgettext_lazy("audit outcome", "Success")
+    FAILURE = "failure", pgettext_lazy("audit outcome", "Failure")
+    REFUSED = "refused", pgettext_lazy("audit outcome", "Refused")
 
 
 class AuditEvent(models.Model):

@@ -47,7 +47,7 @@ def unit_of(user: User | None) -> str:
     if user is None:
         return ""
     try:
-        person = user.person  # type: ignore[attr-defined]
+        person = user.person
     except (ObjectDoesNotExist, AttributeError):
         return ""
     for place in (person.department, person.territory, person.enterprise):

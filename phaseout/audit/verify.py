@@ -34,8 +34,8 @@ class Report:
     def __str__(self) -> str:
         if self.ok:
             return _(
-                "The audit trail is intact: %(count)d entries checked (%(archived)d of them in archive files), "
-                "the last is number %(last)d."
+                "The audit trail is intact: %(count)d entries checked "
+                "(%(archived)d of them in archive files), the last is number %(last)d."
             ) % {"count": self.checked, "archived": self.archived, "last": self.last_seq}
         lines = [_("The audit trail is broken. First broken link: %(first)s") % {"first": self.problems[0]}]
         lines += self.problems[1:]
@@ -83,7 +83,7 @@ class _Walker:
         else:
             if expected != entry["mac"]:
                 self.problem(
-                    _("Entry %(seq)d (id %(id)s): its content does not match its MAC — the entry was altered.")
+                    _("Entry %(seq)d (id %(id)s): its content does not match its MAC: the entry was altered.")
                     % where
                 )
         self.report.checked += 1
@@ -125,7 +125,9 @@ def verify(folder: Path | None = None) -> Report:
                 walker.check(entry)
                 report.archived += 1
         except (OSError, ValueError, KeyError, EOFError) as exc:
-            walker.problem(_("The archive file %(file)s cannot be read: %(error)s") % {"file": path.name, "error": exc})
+            walker.problem(
+                _("The archive file %(file)s cannot be read: %(error)s") % {"file": path.name, "error": exc}
+            )
     for entry in _table():
         walker.check(entry)
     head = ChainHead.objects.filter(pk=1).first()

@@ -42,5 +42,10 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 _("%(count)d audit entries (numbers %(first)d to %(last)d) archived to %(file)s.")
-                % {"count": segment.count, "first": segment.first_seq, "last": segment.last_seq, "file": segment.path}
+                % {
+                    "count": segment.count,
+                    "first": segment.first_seq,
+                    "last": segment.last_seq,
+                    "file": segment.path,
+                }
             )
