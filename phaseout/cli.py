@@ -10,6 +10,8 @@ phaseout check-line [FILE|-] [--date D]   one line's description (JSON) in, its 
 phaseout rulebooks           check the rulebooks load and list them
 phaseout plan-parse FILE [--year YYYY] [--json]   read an official plan document into tasks, units and dates
 phaseout case-flow [--json]  every dimension's legal path: steps, roles, clocks, approvals
+phaseout audit verify        check the audit trail's HMAC-SM3 chain (archives, table, head); exit 1 if broken
+phaseout audit archive [--now T]   move audit entries past AUDIT_RETENTION_MONTHS to a write-once archive file
 phaseout <django command>    any other management command (migrate, createsuperuser, ...)
 """
 
