@@ -230,8 +230,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         qs = qs.none()
     elif form.is_bound:
         qs = form.filter(qs)
+    counts, capped = outcome_counts(qs)
     return render(
         request,
         "orgs/audit_log.html",
-        {"form": form, "counts": outcome_counts(qs), **paginate(request, qs)},
+        {"form": form, "counts": counts, "capped": capped, **paginate(request, qs)},
     )

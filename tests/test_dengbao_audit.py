@@ -614,3 +614,17 @@ def test_the_auditor_page_costs_the_same_few_queries_however_long_the_trail(
     with django_assert_max_num_queries(12):  # type: ignore[operator]
         page = _page(client, page="2")
     assert "第 2 页" in page
+
+
+def test_the_outcome_counts_stop_at_the_cap_and_say_so(auditor: Person, monkeypatch) -> None:
+    from phaseout.audit import forms
+
+    monkeypatch.setattr(forms, "COUNT_CAP", 3)
+    record(actor=None, action="test.event", outcome=Outcome.FAILURE)  # the oldest: beyond the cap
+    for _ in range(4):
+        record(actor=None, action="test.event")
+    page = _page(client_for(auditor.user))
+    assert "所选记录中最新的 3 条：" in page
+    assert "成功：3" in page and "失败：0" in page
+    page = _page(client_for(auditor.user), outcome="failure")
+    assert "所选记录中最新的" not in page and "失败：1" in page
