@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from phaseout.audit.forms import AuditFilterForm, outcome_counts
+from phaseout.audit.forms import AuditFilterForm, newest_first, outcome_counts
 from phaseout.audit.models import AuditEvent
 from phaseout.cases import scope as case_scope
 from phaseout.cases.models import OPEN_STATES, CaseState, Escalation, ExitMeasure, ExtensionRequest
@@ -224,12 +224,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     """The audit trail, newest first, filtered by person, event, outcome and dates; paged and counted in
     the database. Bad filters are refused with their message and select nothing."""
     form = AuditFilterForm(request.GET or None)
-    qs = AuditEvent.objects.select_related("actor__person").order_by("-seq")
+    qs = AuditEvent.objects.select_related("actor__person")
     if form.is_bound and not form.is_valid():
         form_errors(request, form)
         qs = qs.none()
     elif form.is_bound:
         qs = form.filter(qs)
+    qs = newest_first(qs, form)
     counts, capped = outcome_counts(qs)
     return render(
         request,
