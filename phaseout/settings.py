@@ -264,3 +264,25 @@ if not DEBUG and PHASEOUT_CRYPTO_BACKEND == "software" and not (PHASEOUT_KEYS or
         "PHASEOUT_KEYS_FILE (or PHASEOUT_KEYS) must be set when DEBUG is false: personal data is"
         " encrypted with those keys, never with keys derived from SECRET_KEY"
     )
+
+# ── Security: audit trail ──
+# Each audit entry is chained to the one before by HMAC-SM3 (GB/T 32905) under this key: 32 bytes or more,
+# given in hex. It is never derived from SECRET_KEY; production must set it (a system check refuses to start
+# without it when DEBUG is false) and keep it out of the database and its backups. AUDIT_MAC_KEY_VERSION
+# names it in each entry; keys of earlier versions stay readable for `phaseout audit verify` through
+# AUDIT_MAC_OLD_KEYS ("1:hex,2:hex"). All key access goes through phaseout.audit.chain.key().
+AUDIT_MAC_KEY = os.environ.get("AUDIT_MAC_KEY", "") or (
+    # For the embedded demo and the tests only (DEBUG): public, so it protects nothing.
+    b"phaseout-development-audit-key!!".hex() if DEBUG else ""
+)
+AUDIT_MAC_KEY_VERSION = int(os.environ.get("AUDIT_MAC_KEY_VERSION", "1"))
+AUDIT_MAC_OLD_KEYS = {
+    int(version): key.strip()
+    for version, key in (
+        item.split(":", 1) for item in os.environ.get("AUDIT_MAC_OLD_KEYS", "").split(",") if ":" in item
+    )
+}
+# Entries are kept in the database at least this many months (等保: 6 at least; fewer is refused), then
+# `phaseout audit archive` (also a periodic job) moves whole calendar months into write-once compressed files.
+AUDIT_RETENTION_MONTHS = int(os.environ.get("AUDIT_RETENTION_MONTHS", "6"))
+AUDIT_ARCHIVE_DIR = Path(os.environ.get("AUDIT_ARCHIVE_DIR", VAR_DIR / "audit-archive"))

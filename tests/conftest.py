@@ -23,9 +23,36 @@ PNG = bytes.fromhex(
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
+def _flush_through_audit_maintenance() -> None:
+    """Tests that commit (transaction=True, the browser's live server) are followed by Django's flush,
+    which empties every table, the audit trail included: its append-only triggers let it through only in
+    audit maintenance (phaseout.audit.maintenance), which the test run's flush — and nothing else in the
+    suite but the archive command — enters."""
+    from django.db import transaction
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from phaseout.audit.maintenance import maintenance
+
+    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        alias = self.connection.alias
+        with (
+            transaction.atomic(using=alias, savepoint=self.connection.features.can_rollback_ddl),
+            maintenance(alias),
+            self.connection.cursor() as cursor,
+        ):
+            for sql in sql_list:
+                cursor.execute(sql)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+
+
+_flush_through_audit_maintenance()
+
+
 @pytest.fixture(autouse=True)
 def _test_settings(settings: object, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
+    settings.AUDIT_ARCHIVE_DIR = tmp_path / "audit-archive"  # type: ignore[attr-defined]
     # Hashing passwords slowly is the point in production and a waste in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     # Messages outside a request are in the platform's language whatever an earlier test activated.

@@ -1,14 +1,28 @@
 from __future__ import annotations
 
+import ipaddress
+import json
 import threading
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db import models
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import DatabaseError, models, transaction
+from django.utils import timezone
 
-from phaseout.audit.models import AuditEvent, Outcome
+from phaseout.audit import chain
+from phaseout.audit.models import AuditEvent, ChainHead, Outcome
 
 _request_ip = threading.local()
+
+UNIT_MAX = AuditEvent._meta.get_field("unit").max_length or 200
+
+
+class AuditWriteError(RuntimeError):
+    """The audit entry could not be written; the action it records fails with it.
+
+    Deliberately not a database error: a caller that catches IntegrityError for its own reasons (another run
+    created the row first) cannot mistake a failed audit write for that and carry on unaudited."""
 
 
 def set_request_ip(ip: str | None) -> None:
@@ -17,6 +31,43 @@ def set_request_ip(ip: str | None) -> None:
 
 def request_ip() -> str | None:
     return getattr(_request_ip, "value", None)
+
+
+def _valid_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None  # not an address (a forged header): stored as unknown rather than failing the action
+
+
+def unit_of(user: User | None) -> str:
+    """The person's unit at the time: their department, else their territory, else their enterprise."""
+    if user is None:
+        return ""
+    try:
+        person = user.person
+    except (ObjectDoesNotExist, AttributeError):
+        return ""
+    for place in (person.department, person.territory, person.enterprise):
+        if place is not None:
+            return str(place.name)[:UNIT_MAX]
+    return ""
+
+
+def _lock_head() -> ChainHead:
+    """The chain head, locked until the caller's transaction ends (PostgreSQL: SELECT ... FOR UPDATE; SQLite
+    serialises writers with IMMEDIATE transactions). Created from the last entry when missing."""
+    head = ChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        last = AuditEvent.objects.order_by("-seq").first()
+        ChainHead.objects.bulk_create(
+            [ChainHead(pk=1, seq=last.seq if last else 0, mac=last.mac if last else chain.GENESIS)],
+            ignore_conflicts=True,
+        )
+        head = ChainHead.objects.select_for_update().get(pk=1)
+    return head
 
 
 def record(
@@ -28,17 +79,38 @@ def record(
     data: dict[str, Any] | None = None,
     outcome: Outcome = Outcome.SUCCESS,
 ) -> AuditEvent:
-    """Write one audit entry. Events without an object (a failed login for an unknown name) pass obj=None.
+    """Write one audit entry, chained to the one before. Events without an object (a failed login for an
+    unknown name) pass obj=None.
 
-    Called inside the action's transaction: if the entry cannot be written, the action fails with it.
+    Called inside the action's transaction: if the entry cannot be written, AuditWriteError is raised and
+    the action fails with it (its transaction rolls back). The chain head stays locked until that
+    transaction ends, so entries are appended one at a time in a single line.
     """
-    return AuditEvent.objects.create(
-        actor=actor if isinstance(actor, User) else None,
-        action=action,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        ip=request_ip(),
-        reason=reason,
-        data=data or {},
-        outcome=outcome,
-    )
+    user = actor if isinstance(actor, User) else None
+    # The data as the database gives it back (JSON), so that the MAC computed now is the one verified later.
+    content = json.loads(json.dumps(data or {}))
+    try:
+        with transaction.atomic():
+            head = _lock_head()
+            event = AuditEvent(
+                seq=head.seq + 1,
+                at=timezone.now(),  # taken under the lock: time never goes back along the chain
+                actor=user,
+                actor_name=user.get_username() if user else "",
+                unit=unit_of(user),
+                action=action,
+                object_type=obj._meta.label_lower if obj is not None else "",
+                object_id=str(obj.pk) if obj is not None else "",
+                ip=_valid_ip(request_ip()),
+                reason=reason,
+                data=content,
+                outcome=outcome,
+                key_version=chain.current_version(),
+                prev_mac=head.mac,
+            )
+            event.mac = chain.mac(event.key_version, event.prev_mac, chain.canonical(chain.fields(event)))
+            event.save(force_insert=True)
+            ChainHead.objects.filter(pk=head.pk).update(seq=event.seq, mac=event.mac)
+    except DatabaseError as exc:
+        raise AuditWriteError(f"audit entry {action!r} not written: {exc}") from exc
+    return event

@@ -1,0 +1,194 @@
+"""Retention: entries older than AUDIT_RETENTION_MONTHS (whole calendar months) move from the table to a
+write-once compressed archive file, never silently dropped.
+
+A segment file `audit-<first seq>-<last seq>.jsonl.gz` under AUDIT_ARCHIVE_DIR holds a header line (the
+format, the range, the anchor: the MAC the first entry links to, and the last entry's MAC) and one JSON
+line per entry with every field, its prev_mac and its MAC, so `phaseout audit verify` continues the chain
+through the archives into the table. The whole run holds the chain head's lock (writers wait for it):
+the file is written as `.partial`, the entries are deleted through the maintenance path
+(phaseout.audit.maintenance), an audit.archive entry records the file, its SHA-256 and the range, and the
+file gets its name, read-only, once the transaction has committed. A run that failed leaves its
+`.partial` file, which the next run removes (entries still in the table) or names (they are not).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from phaseout.audit import chain
+from phaseout.audit.maintenance import maintenance
+from phaseout.audit.models import AuditEvent
+from phaseout.audit.record import _lock_head, record
+
+MIN_RETENTION_MONTHS = 6
+FORMAT = "phaseout-audit-archive/1"
+SUFFIX = ".jsonl.gz"
+PARTIAL = ".partial"
+SUMMARY = gettext_lazy("Audit entries archived: %(archived)d.")
+
+
+class RetentionTooShort(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+    first_seq: int
+    last_seq: int
+    count: int
+    sha256: str
+
+
+def cutoff(now: dt.datetime, months: int) -> dt.datetime:
+    """The first moment kept: the start of the local calendar month `months` months before now's month, so
+    every entry archived is at least `months` months old."""
+    local = timezone.localtime(now)
+    index = local.year * 12 + (local.month - 1) - months
+    return timezone.make_aware(dt.datetime(index // 12, index % 12 + 1, 1))  # noqa: DTZ001 (made aware)
+
+
+def retention(months: int | None = None) -> int:
+    months = settings.AUDIT_RETENTION_MONTHS if months is None else months
+    if months < MIN_RETENTION_MONTHS:
+        raise RetentionTooShort(
+            _(
+                "Audit entries must be kept at least %(min)d months; "
+                "a retention of %(months)d months is refused."
+            )
+            % {"min": MIN_RETENTION_MONTHS, "months": months}
+        )
+    return months
+
+
+def directory() -> Path:
+    return Path(settings.AUDIT_ARCHIVE_DIR)
+
+
+def line(event: AuditEvent) -> dict[str, Any]:
+    return {"id": event.pk, **chain.fields(event), "prev_mac": event.prev_mac, "mac": event.mac}
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        header: dict[str, Any] = json.loads(fh.readline())
+    if header.get("format") != FORMAT:
+        raise ValueError(f"{path.name}: not an audit archive")
+    return header
+
+
+def _finish_interrupted(folder: Path) -> None:
+    """A .partial file left by a run that stopped: named if its entries left the table (the run committed),
+    removed if they are still there (it rolled back). Called under the chain head's lock."""
+    for partial in sorted(folder.glob(f"*{SUFFIX}{PARTIAL}")):
+        try:
+            header = read_header(partial)
+        except (OSError, ValueError, EOFError):
+            partial.unlink()
+            continue
+        if AuditEvent.objects.filter(seq__range=(header["first_seq"], header["last_seq"])).exists():
+            partial.unlink()
+        else:
+            _publish(partial)
+
+
+def _publish(partial: Path) -> None:
+    final = partial.with_name(partial.name.removesuffix(PARTIAL))
+    if partial.exists():
+        os.replace(partial, final)
+    if final.exists():
+        final.chmod(0o444)
+
+
+def _write(path: Path, rows: list[AuditEvent], limit: dt.datetime) -> str:
+    header = {
+        "format": FORMAT,
+        "first_seq": rows[0].seq,
+        "last_seq": rows[-1].seq,
+        "count": len(rows),
+        "anchor": rows[0].prev_mac,  # the MAC the first entry links to
+        "last_mac": rows[-1].mac,
+        "before": chain.timestamp(limit),
+    }
+    with open(path, "xb") as raw:  # never overwrites
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+            for item in (header, *(line(row) for row in rows)):
+                fh.write(json.dumps(item, ensure_ascii=False, sort_keys=True).encode() + b"\n")
+        raw.flush()
+        os.fsync(raw.fileno())
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def archive(*, now: dt.datetime, by: User | None = None, months: int | None = None) -> Segment | None:
+    """Move the entries older than the retention to a new archive segment; None when there are none."""
+    limit = cutoff(now, retention(months))
+    folder = directory()
+    folder.mkdir(parents=True, exist_ok=True)
+    partial: Path | None = None
+    committed = False
+
+    def publish(path: Path) -> None:
+        nonlocal committed
+        committed = True  # from here on the entries are gone from the table: the file must stay
+        _publish(path)
+
+    try:
+        with transaction.atomic():
+            _lock_head()
+            _finish_interrupted(folder)
+            last = AuditEvent.objects.filter(at__lt=limit).aggregate(last=Max("seq"))["last"]
+            if last is None:
+                return None
+            rows = list(AuditEvent.objects.filter(seq__lte=last).order_by("seq"))
+            name = f"audit-{rows[0].seq:012d}-{last:012d}{SUFFIX}"
+            partial = folder / f"{name}{PARTIAL}"
+            digest = _write(partial, rows, limit)
+            with maintenance():
+                deleted, _by_model = AuditEvent.objects.filter(seq__lte=last).delete()
+            if deleted != len(rows):
+                raise RuntimeError(f"audit archive: {deleted} entries deleted, {len(rows)} written")
+            segment = Segment(folder / name, rows[0].seq, last, len(rows), digest)
+            record(
+                actor=by,
+                action="audit.archive",
+                reason=_("Entries older than %(months)d months moved to an archive file.")
+                % {"months": retention(months)},
+                data={
+                    "file": name,
+                    "first_seq": rows[0].seq,
+                    "last_seq": last,
+                    "count": len(rows),
+                    "anchor": rows[0].prev_mac,
+                    "last_mac": rows[-1].mac,
+                    "sha256": digest,
+                    "before": chain.timestamp(limit),
+                },
+            )
+            written = partial
+            transaction.on_commit(lambda: publish(written))
+    except BaseException:
+        if partial is not None and not committed and partial.exists():
+            partial.unlink()
+        raise
+    return segment
+
+
+def job(*, now: dt.datetime, today: dt.date) -> dict[str, int]:
+    """The periodic job: archive whole months past the retention (nothing most days)."""
+    segment = archive(now=now)
+    return {"archived": segment.count if segment else 0}

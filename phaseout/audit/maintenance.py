@@ -1,0 +1,143 @@
+"""The append-only triggers on audit_auditevent, and the one documented way past them.
+
+The database refuses every UPDATE of an audit entry, always. It refuses DELETE (and, on PostgreSQL,
+TRUNCATE) unless the session is in *audit maintenance*, which only two things enter:
+
+- `phaseout audit archive`, after it has written the entries to a write-once archive file (and recorded
+  an audit.archive entry in the same transaction);
+- the test suite's database flush between tests that commit (tests/conftest.py wraps Django's
+  `execute_sql_flush` in `maintenance()`): TransactionTestCase and live-server tests empty every table.
+
+How a session enters it:
+
+- PostgreSQL: the transaction-local setting `phaseout.audit_maintenance = 'on'` (set_config(..., true)),
+  honoured only for a role that owns the table (or is a member of its owner). Run the application as a
+  role that is granted INSERT and SELECT but does not own the tables, and even the maintenance flag does
+  not let it delete entries: only the owner (migrations, the archive job run as the owner) can.
+- SQLite (the embedded set-up): the SQL function phaseout_audit_maintenance(), which the application
+  registers on each of its own connections and which answers 1 only inside `maintenance()`. A connection
+  that is not the application's (the sqlite3 shell) has no such function, so its DELETE fails too.
+
+The database owner can still drop the triggers: that is what the HMAC chain is for (phaseout audit verify).
+On SQLite a migration that rebuilds the table drops its triggers: `installed()` tells, verify checks it
+and a test fails if a migration leaves the table without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+FLAG = "phaseout.audit_maintenance"
+SQLITE_FUNCTION = "phaseout_audit_maintenance"
+TABLE = "audit_auditevent"
+
+# Constants only (no input reaches them), hence the noqa on the f-strings.
+POSTGRESQL_INSTALL = [
+    f"""
+CREATE OR REPLACE FUNCTION audit_auditevent_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'UPDATE'
+       AND current_setting('{FLAG}', true) = 'on'
+       AND pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+        IF TG_LEVEL = 'ROW' THEN
+            RETURN OLD;
+        END IF;
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION '{TABLE} is append-only: % refused', TG_OP;
+END
+$$""",  # noqa: S608
+    f"""CREATE TRIGGER audit_auditevent_append_only BEFORE UPDATE OR DELETE ON {TABLE}
+        FOR EACH ROW EXECUTE FUNCTION audit_auditevent_append_only()""",
+    f"""CREATE TRIGGER audit_auditevent_no_truncate BEFORE TRUNCATE ON {TABLE}
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_auditevent_append_only()""",
+]
+POSTGRESQL_UNINSTALL = [
+    f"DROP TRIGGER IF EXISTS audit_auditevent_append_only ON {TABLE}",
+    f"DROP TRIGGER IF EXISTS audit_auditevent_no_truncate ON {TABLE}",
+    "DROP FUNCTION IF EXISTS audit_auditevent_append_only()",
+]
+SQLITE_INSTALL = [
+    f"""CREATE TRIGGER audit_auditevent_no_update BEFORE UPDATE ON {TABLE}
+        BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only: UPDATE refused'); END""",
+    f"""CREATE TRIGGER audit_auditevent_no_delete BEFORE DELETE ON {TABLE} WHEN NOT {SQLITE_FUNCTION}()
+        BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only: DELETE refused'); END""",
+]
+SQLITE_UNINSTALL = [
+    "DROP TRIGGER IF EXISTS audit_auditevent_no_update",
+    "DROP TRIGGER IF EXISTS audit_auditevent_no_delete",
+]
+TRIGGERS = {
+    "postgresql": {"audit_auditevent_append_only", "audit_auditevent_no_truncate"},
+    "sqlite": {"audit_auditevent_no_update", "audit_auditevent_no_delete"},
+}
+
+
+def install(connection: BaseDatabaseWrapper) -> None:
+    statements = POSTGRESQL_INSTALL if connection.vendor == "postgresql" else SQLITE_INSTALL
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+
+
+def uninstall(connection: BaseDatabaseWrapper) -> None:
+    statements = POSTGRESQL_UNINSTALL if connection.vendor == "postgresql" else SQLITE_UNINSTALL
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+
+
+def installed(connection: BaseDatabaseWrapper) -> bool:
+    """Whether every append-only trigger is on the table."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger"
+                " WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled <> 'D'",
+                [TABLE],
+            )
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE])
+        names = {row[0] for row in cursor.fetchall()}
+    return TRIGGERS.get(connection.vendor, set()) <= names
+
+
+def register_sqlite_function(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """connection_created: give each of the application's SQLite connections the maintenance function."""
+    if connection.vendor != "sqlite":
+        return
+
+    def in_maintenance() -> int:
+        return 1 if getattr(connection, "audit_maintenance", False) else 0
+
+    connection.connection.create_function(SQLITE_FUNCTION, 0, in_maintenance)
+
+
+@contextmanager
+def maintenance(using: str = "default") -> Iterator[None]:
+    """Let this transaction delete audit entries (never update them). Only inside a transaction, and
+    only for the archive command and the test flush (see the module's docstring)."""
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit maintenance only inside a transaction")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'on', true)", [FLAG])
+    else:
+        connection.audit_maintenance = True  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        if connection.vendor == "postgresql":
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config(%s, 'off', true)", [FLAG])
+            except DatabaseError:
+                pass  # the transaction is failing already: its rollback takes the setting with it
+        else:
+            connection.audit_maintenance = False  # type: ignore[attr-defined]

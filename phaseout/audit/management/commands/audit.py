@@ -1,0 +1,51 @@
+"""`phaseout audit verify` — check the whole chain (archive files, table, head) and report the first
+broken link; exit status 1 when broken.
+`phaseout audit archive [--now ISO-8601]` — move entries past the retention to a write-once archive file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from phaseout.audit import archive, verify
+
+
+class Command(BaseCommand):
+    help = "The audit trail: verify the HMAC-SM3 chain, or archive entries past the retention."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="task", required=True)
+        sub.add_parser("verify", help="check every link of the chain, archives included")
+        archive_parser = sub.add_parser("archive", help="archive entries older than AUDIT_RETENTION_MONTHS")
+        archive_parser.add_argument("--now", type=dt.datetime.fromisoformat, help="the moment to count from")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["task"] == "verify":
+            report = verify.verify()
+            if not report.ok:
+                raise CommandError(str(report))
+            self.stdout.write(str(report))
+            return
+        now = options.get("now") or timezone.now()
+        if timezone.is_naive(now):
+            now = timezone.make_aware(now)
+        try:
+            segment = archive.archive(now=now)
+        except archive.RetentionTooShort as exc:
+            raise CommandError(str(exc)) from exc
+        if segment is None:
+            self.stdout.write(_("No audit entries are past the retention."))
+        else:
+            self.stdout.write(
+                _("%(count)d audit entries (numbers %(first)d to %(last)d) archived to %(file)s.")
+                % {
+                    "count": segment.count,
+                    "first": segment.first_seq,
+                    "last": segment.last_seq,
+                    "file": segment.path,
+                }
+            )
