@@ -13,6 +13,8 @@ import secrets
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -587,3 +589,220 @@ def test_l3_ces1_21_no_known_vulnerability_in_the_dependencies() -> None:
         pytest.skip("pip-audit cannot reach the advisory database from this machine")
     vulnerable = {d["name"]: [v["id"] for v in d["vulns"]] for d in audited if d["vulns"]}
     assert vulnerable == {}
+
+
+# --- fuzzing: the whole OpenAPI spec, and every form -------------------------------------------------------
+
+import schemathesis  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+from phaseout.wsgi import application  # noqa: E402
+
+API_SCHEMA = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
+
+
+@pytest.fixture
+def api_token(reference, settings) -> Iterator[str]:
+    """The hotline's token; the WSGI handler must not close the test's connection after each request
+    (Django's own test client does the same)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    settings.TIPOFF_API_TOKENS = {"12345": "token-12345"}
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield "token-12345"
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@API_SCHEMA.parametrize()
+@hypothesis_settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+@pytest.mark.django_db
+def test_l3_ces1_20_schemathesis_over_the_whole_openapi_gives_no_server_error(case, api_token) -> None:
+    """Schemathesis generates work orders from the published schema (valid ones and broken ones) and
+    sends them to the application in-process (WSGI): no response is a server error, and a refused one
+    creates nothing."""
+    before = TipOff.objects.count()
+    response = case.call(headers={"Authorization": f"Bearer {api_token}"})
+    case.validate_response(response, checks=[not_a_server_error])
+    if response.status_code >= 400:
+        assert TipOff.objects.count() == before
+
+
+class _Forms(HTMLParser):
+    """Every form of a page: where it goes, how, and its fields with the values the page gives them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, object]] = []
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(
+                {"action": a.get("action", ""), "method": a.get("method", "get").lower(), "fields": {}}
+            )
+            return
+        if not self.forms:
+            return
+        fields: dict[str, tuple[str, str]] = self.forms[-1]["fields"]  # type: ignore[assignment]
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = a.get("type", "text").lower()
+            if kind in ("checkbox", "radio") and "checked" not in a and name in fields:
+                return
+            fields[name] = (kind, a.get("value", "on" if kind == "checkbox" else ""))
+        elif tag == "textarea" and name:
+            fields[name] = ("textarea", "")
+        elif tag == "select" and name:
+            fields[name] = ("select", "")
+            self._select = name
+        elif tag == "option" and self._select and not fields[self._select][1]:
+            fields[self._select] = ("select", a.get("value", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+
+# Hostile values, one post each, in every field a person types or picks (hidden fields keep their values:
+# they say which step is taken). Control characters are refused before the view; the rest reach the forms.
+HOSTILE = [
+    "长" * 20000,
+    "a\x00b\x1b[2J\x07",
+    "9" * 40,
+    "-99999999999999999999",
+    "2026-02-30",
+    "99999-12-31T25:61",
+    "\u202e\ufeff\u200b𠀀ｅ\U0010ffff",
+    "1e309",
+    "' OR 1=1 --<script>x</script>",
+]
+TYPED = {
+    "text",
+    "textarea",
+    "select",
+    "number",
+    "date",
+    "datetime-local",
+    "email",
+    "search",
+    "tel",
+    "url",
+    "password",
+    "radio",
+    "checkbox",
+}
+SKIP_LINKS = re.compile(r"(\.(xlsx|pdf|docx|zip|csv|json)$|/logout/|/admin/|/file\.|/export|/evidence/\d)")
+
+
+def _models_count() -> tuple[int, ...]:
+    from django.apps import apps
+
+    return tuple(
+        m.objects.count()
+        for m in apps.get_models()
+        if m._meta.app_label not in ("sessions", "axes", "contenttypes", "admin")
+    )
+
+
+@pytest.fixture
+def world(office, energy_dept, district, reference):
+    from phaseout.complaints import actions as tipoff_actions
+    from phaseout.orgs.models import Role
+    from tests.conftest import _person
+    from tests.factories import CaseFactory, LineFactory
+
+    line = LineFactory()
+    CaseFactory(enterprise=line.enterprise)
+    tipoff_actions.receive(
+        source="web", text="有企业使用中频炉生产地条钢", enterprise_name=line.enterprise.name
+    )
+    return [
+        office,
+        energy_dept,
+        district,
+        _person("intake", Role.INTAKE),
+        _person("auditor", Role.AUDITOR),
+        _person("firm", Role.ENTERPRISE, enterprise=line.enterprise),
+    ]
+
+
+def test_l3_ces1_20_form_fuzzer_over_every_form_gives_no_server_error(world, settings) -> None:
+    """Crawl the platform as each role from its home page (links inside the platform, pages only), post
+    hostile values into every field of every form the role is shown, and the public forms anonymously:
+    no response is a server error, and a refused post changes nothing."""
+    import time
+
+    settings.PUBLIC_POSTS_PER_HOUR = 10**6
+    started = time.monotonic()
+    clients = [(p.role, client_for(p.user)) for p in world]
+    clients.append(("anonymous", Client()))
+    for _, client in clients:
+        client.raise_request_exception = False  # a server error is counted, not raised
+    posted, errors, changed, forms_seen = 0, [], [], set()
+    for role, client in clients:
+        queue, seen = ["/", "/public/", "/public/tipoff/"], set()
+        while queue and len(seen) < 40:
+            url = queue.pop(0)
+            if url in seen:
+                continue
+            seen.add(url)
+            page = client.get(url)
+            if page.status_code >= 500:
+                errors.append((role, "GET", url, page.status_code))
+            if page.status_code != 200 or "text/html" not in page.get("Content-Type", ""):
+                continue
+            html = page.content.decode()
+            for href in re.findall(r'href="(/[^"#]*)"', html):
+                href = href.replace("&amp;", "&")
+                if not SKIP_LINKS.search(href) and href not in seen:
+                    queue.append(href)
+            parser = _Forms()
+            parser.feed(html)
+            for form in parser.forms:
+                action = str(form["action"]) or url
+                if SKIP_LINKS.search(action):
+                    continue  # logging out would end the crawl
+                fields: dict[str, tuple[str, str]] = form["fields"]  # type: ignore[assignment]
+                key = (role, re.sub(r"\d+", "N", action.split("?")[0]), form["method"], tuple(sorted(fields)))
+                if key in forms_seen:
+                    continue
+                forms_seen.add(key)
+                for value in HOSTILE:
+                    data = {
+                        name: (value if kind in TYPED else original)
+                        for name, (kind, original) in fields.items()
+                        if kind not in ("file", "submit", "button") and name != "csrfmiddlewaretoken"
+                    }
+                    before = _models_count() if form["method"] == "post" else None
+                    send = client.post if form["method"] == "post" else client.get
+                    response = send(action, data)
+                    posted += 1
+                    if response.status_code >= 500:
+                        errors.append(
+                            (role, form["method"], action, sorted(fields), value[:20], response.status_code)
+                        )
+                    # Revealing a reporter is a read shown on the page (200), recorded in the audit trail.
+                    reveal = fields.get("action", ("", ""))[1] == "reveal"
+                    refused = (
+                        before is not None and not reveal and response.status_code not in (301, 302, 303)
+                    )
+                    if refused and _models_count() != before:
+                        changed.append((role, action, sorted(fields), value[:20], response.status_code))
+    took = time.monotonic() - started
+    assert errors == []
+    assert changed == []
+    assert len(forms_seen) >= 25 and posted >= 200, (len(forms_seen), posted)
+    assert took < 120, took

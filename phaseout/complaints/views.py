@@ -22,7 +22,7 @@ from phaseout.complaints.models import TipOff
 from phaseout.complaints.scope import tipoffs
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.models import Department, Person, Role, Territory
-from phaseout.web import current_person, current_user, throttled
+from phaseout.web import current_person, current_user, posted_id, throttled
 from phaseout.web.middleware import has_control
 
 
@@ -292,12 +292,12 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 context["reporter"] = actions.reveal(tipoff=tipoff, by=current_user(request))
                 return render(request, "complaints/detail.html", context)
             if action == "hand_over" and person.role in (Role.OFFICE, Role.INTAKE):
-                department = get_object_or_404(Department, pk=request.POST.get("department"))
+                department = get_object_or_404(Department, pk=posted_id(request, "department"))
                 actions.hand_over(tipoff=tipoff, department=department, by=current_user(request))
             elif action == "answer" and context["may_answer"]:
                 actions.answer(tipoff=tipoff, text=request.POST.get("answer", ""), by=current_user(request))
             elif action == "link_case" and context["may_answer"]:
-                case = get_object_or_404(case_scope.cases(person), pk=request.POST.get("case"))
+                case = get_object_or_404(case_scope.cases(person), pk=posted_id(request, "case"))
                 actions.link_case(tipoff=tipoff, case=case, by=current_user(request))
             else:
                 return HttpResponse(status=403)

@@ -63,6 +63,13 @@ def paginate(request: HttpRequest, qs: QuerySet[Any] | Sequence[Any]) -> dict[st
     }
 
 
+def posted_id(request: HttpRequest, name: str) -> int | None:
+    """A record id posted in a field, or None (then nothing is found: a 404) for anything that is not
+    one — a hand-made value must not reach the database as a malformed key."""
+    raw = request.POST.get(name, "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
 def form_errors(request: HttpRequest, form: Any) -> None:
     """A form's errors as messages, each with its field's label (not the confirmation checkbox's: its
     label is the sentence saying what will follow, and its message says it all)."""
