@@ -25,8 +25,10 @@ CHUNK = 1 << 20
 RATIO_FLOOR = 1 << 20
 # Workbook parts read whole to find the first sheet: small in any real workbook.
 SMALL_PART = 4 << 20
-_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
-_ROW_TAIL = 32
+# A row element opens with one of these (openpyxl, Excel, WPS and calamine's writers use no prefix); a
+# sheet written with a namespace prefix is counted as 0 here and its height is checked after parsing.
+_ROW_OPENINGS = (b"<row ", b"<row>")
+_ROW_TAIL = 4  # shorter than an opening: a match is never counted twice across chunks
 
 
 class ZipRefused(ValueError):
@@ -128,7 +130,7 @@ def inspect(
                             raise _too_large(total_limit)
                         if counting:
                             buffer = tail + chunk
-                            found += sum(1 for m in _ROW.finditer(buffer) if m.end() > len(tail))
+                            found += sum(buffer.count(opening) for opening in _ROW_OPENINGS)
                             tail = buffer[-_ROW_TAIL:]
                             if max_rows is not None and found - 1 > max_rows:
                                 raise too_many_rows(max_rows)
