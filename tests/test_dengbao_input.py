@@ -193,6 +193,8 @@ def test_l3_ces1_20_background_check_of_a_bad_file_fails_the_batch(
     assert batch.status == ImportBatch.Status.FAILED and batch.failure
     failed = AuditEvent.objects.get(object_id=str(batch.pk), action="import.preview")
     assert failed.outcome == "failure" and failed.reason == batch.failure[:200]
+    page = client_for(office.user).get(f"/enterprises/import/{batch.pk}/").content.decode()
+    assert "文件检查未通过：" in page
     assert check_import_batch(batch.pk).status == ImportBatch.Status.FAILED  # run twice: no change
     assert AuditEvent.objects.filter(object_id=str(batch.pk), action="import.preview").count() == 1
 
