@@ -286,3 +286,56 @@ AUDIT_MAC_OLD_KEYS = {
 # `phaseout audit archive` (also a periodic job) moves whole calendar months into write-once compressed files.
 AUDIT_RETENTION_MONTHS = int(os.environ.get("AUDIT_RETENTION_MONTHS", "6"))
 AUDIT_ARCHIVE_DIR = Path(os.environ.get("AUDIT_ARCHIVE_DIR", VAR_DIR / "audit-archive"))
+
+# ── Security: input, transport and headers ──
+# Uploads that are zip files (.xlsx registers, .docx plan documents) are checked before any parser sees
+# them (phaseout/web/zipguard.py): the total unpacked size and each member's compression ratio are capped,
+# and a register's rows are counted as a stream and refused over the limit before any row is converted.
+UPLOAD_MAX_UNPACKED_BYTES = int(os.environ.get("UPLOAD_MAX_UNPACKED_BYTES", str(200 * 1024 * 1024)))
+UPLOAD_MAX_COMPRESSION_RATIO = int(os.environ.get("UPLOAD_MAX_COMPRESSION_RATIO", "100"))
+REGISTER_IMPORT_MAX_ROWS = int(os.environ.get("REGISTER_IMPORT_MAX_ROWS", "200000"))
+# The preview of a register (parsing and checking every row) runs in a Celery task, off the request,
+# whenever a broker is configured; the request only stores the file after the cheap checks above.
+REGISTER_PREVIEW_IN_BACKGROUND = env_bool("REGISTER_PREVIEW_IN_BACKGROUND", bool(CELERY_BROKER_URL))
+
+# Transport: production (DEBUG=false) is served over HTTPS only. HTTPS=false turns all of it off for a
+# deployment that terminates nothing (never on the internet); each part can be set on its own.
+HTTPS = env_bool("HTTPS", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600 if HTTPS else 0)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# The scheme is read from the proxy's X-Forwarded-Proto only when a trusted proxy is configured (a client
+# could otherwise claim https on a plain connection).
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): everything from the application itself, no inline script, no
+# inline style (htmx's indicator style is in site.css), no framing, forms post only here.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware"
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Every request: NUL and other control characters in the query or a form post are refused with a 400
+# page before any view runs (phaseout/web/middleware.py); the JSON API checks its own fields.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "phaseout.web.middleware.ControlCharacterMiddleware",
+)

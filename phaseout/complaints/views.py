@@ -24,7 +24,8 @@ from phaseout.complaints.scope import tipoffs
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Role, Territory
-from phaseout.web import current_person, current_user, throttled
+from phaseout.web import current_person, current_user, posted_id, throttled
+from phaseout.web.middleware import has_control
 
 
 class TipOffForm(forms.Form):
@@ -83,6 +84,24 @@ def tipoff_track(request: HttpRequest) -> HttpResponse:
 
 # --- the hotline API ----------------------------------------------------------------------------------
 
+# Every field of a work order: (minimum length after trimming, maximum length, may span lines). The
+# maxima are the columns' (a longer work-order number was once cut on insert and then looked up whole,
+# which lost the tip-off); the OpenAPI schema below states the same bounds.
+API_FIELDS: dict[str, tuple[int, int, bool]] = {
+    "external_id": (1, TipOff._meta.get_field("external_id").max_length or 64, False),
+    "text": (5, 5000, True),
+    "enterprise_name": (0, 120, False),
+    "territory_code": (0, 6, False),
+    "reporter_name": (0, 60, False),
+    "reporter_phone": (0, 30, False),
+}
+
+
+def _api_error(message: str, *, field: str | None = None, status: int = 400) -> JsonResponse:
+    """A refused work order: a message in Chinese and, when one field is at fault, its name."""
+    body = {"error": message, **({"field": field} if field else {})}
+    return JsonResponse(body, status=status)
+
 
 def _api_source(request: HttpRequest) -> str | None:
     header = request.headers.get("Authorization", "")
@@ -102,23 +121,35 @@ def tipoff_api(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "unauthorised"}, status=401)
     try:
         data = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return JsonResponse({"error": "the body must be a JSON object"}, status=400)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return _api_error(_("The body must be a JSON object."))
     if not isinstance(data, dict):
-        return JsonResponse({"error": "the body must be a JSON object"}, status=400)
-    fields = {"external_id", "text", "enterprise_name", "territory_code", "reporter_name", "reporter_phone"}
-    unknown = sorted(set(data) - fields)
+        return _api_error(_("The body must be a JSON object."))
+    unknown = sorted(set(data) - set(API_FIELDS))
     if unknown:
-        return JsonResponse({"error": f"unknown field {unknown[0]!r}"}, status=400)
-    if not all(isinstance(data.get(k, ""), str) for k in fields):
-        return JsonResponse({"error": "every field is a string"}, status=400)
-    if not data.get("external_id"):
-        return JsonResponse({"error": "external_id is required"}, status=400)
+        return _api_error(_("Unknown field."), field=str(unknown[0])[:64])
+    for name, (minimum, maximum, multiline) in API_FIELDS.items():
+        value = data.get(name, "")
+        if not isinstance(value, str):
+            return _api_error(_("This field must be a string."), field=name)
+        if has_control(value):
+            return _api_error(_("This field contains a control character (such as NUL)."), field=name)
+        if not multiline and ("\n" in value or "\r" in value or "\t" in value):
+            return _api_error(_("This field must be on one line."), field=name)
+        if len(value) > maximum:
+            return _api_error(
+                _("This field is longer than %(limit)s characters.") % {"limit": maximum}, field=name
+            )
+        if minimum and len(value.strip()) < minimum:
+            return _api_error(
+                _("This field is required, at least %(limit)s characters.") % {"limit": minimum},
+                field=name,
+            )
     territory = None
     if data.get("territory_code"):
         territory = Territory.objects.filter(code=data["territory_code"]).first()
         if territory is None:
-            return JsonResponse({"error": "unknown territory_code"}, status=400)
+            return _api_error(_("Unknown division code."), field="territory_code")
     try:
         tipoff, new = actions.receive(
             source=source,
@@ -130,7 +161,7 @@ def tipoff_api(request: HttpRequest) -> HttpResponse:
             reporter_phone=data.get("reporter_phone", ""),
         )
     except actions.TipOffError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        return _api_error(str(exc), field="text")
     body = {
         "tracking_code": tipoff.tracking_code,
         "status": tipoff.status,
@@ -141,6 +172,24 @@ def tipoff_api(request: HttpRequest) -> HttpResponse:
         "duplicate_of": tipoff.duplicate_of.tracking_code if tipoff.duplicate_of else None,
     }
     return JsonResponse(body, status=201 if new else 200)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {"type": "string", "description": "what is wrong, in Chinese"},
+        "field": {"type": "string", "description": "the field at fault, when there is one"},
+    },
+}
+
+
+def _bounds(name: str) -> dict[str, Any]:
+    """A field's documented bounds, the ones the view enforces; no control character (tab, line feed
+    and carriage return aside) in any field, and line breaks only in the text."""
+    minimum, maximum, multiline = API_FIELDS[name]
+    allowed = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]" if multiline else r"[^\x00-\x1f\x7f]"
+    return {"minLength": minimum, "maxLength": maximum, "pattern": f"^{allowed}*$"}
 
 
 OPENAPI = {
@@ -163,17 +212,24 @@ OPENAPI = {
                                     "external_id": {
                                         "type": "string",
                                         "description": "work-order number; sent again, it is one tip-off",
+                                        **_bounds("external_id"),
                                     },
-                                    "text": {"type": "string", "minLength": 5},
-                                    "enterprise_name": {"type": "string"},
-                                    "territory_code": {"type": "string", "description": "GB/T 2260 code"},
+                                    "text": {"type": "string", **_bounds("text")},
+                                    "enterprise_name": {"type": "string", **_bounds("enterprise_name")},
+                                    "territory_code": {
+                                        "type": "string",
+                                        "description": "GB/T 2260 code",
+                                        **_bounds("territory_code"),
+                                    },
                                     "reporter_name": {
                                         "type": "string",
                                         "description": "encrypted at rest; never shown outside intake",
+                                        **_bounds("reporter_name"),
                                     },
                                     "reporter_phone": {
                                         "type": "string",
                                         "description": "encrypted at rest; never shown outside intake",
+                                        **_bounds("reporter_phone"),
                                     },
                                 },
                             }
@@ -183,7 +239,10 @@ OPENAPI = {
                 "responses": {
                     "201": {"description": "received"},
                     "200": {"description": "already received (same external_id)"},
-                    "400": {"description": "bad input; nothing created"},
+                    "400": {
+                        "description": "bad input; nothing created",
+                        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                    },
                     "401": {"description": "missing or wrong token"},
                 },
             }
@@ -244,12 +303,12 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 patch_cache_control(response, private=True, no_store=True)
                 return response
             if action == "hand_over" and person.role in (Role.OFFICE, Role.INTAKE):
-                department = get_object_or_404(Department, pk=request.POST.get("department"))
+                department = get_object_or_404(Department, pk=posted_id(request, "department"))
                 actions.hand_over(tipoff=tipoff, department=department, by=current_user(request))
             elif action == "answer" and context["may_answer"]:
                 actions.answer(tipoff=tipoff, text=request.POST.get("answer", ""), by=current_user(request))
             elif action == "link_case" and context["may_answer"]:
-                case = get_object_or_404(case_scope.cases(person), pk=request.POST.get("case"))
+                case = get_object_or_404(case_scope.cases(person), pk=posted_id(request, "case"))
                 actions.link_case(tipoff=tipoff, case=case, by=current_user(request))
             else:
                 return HttpResponse(status=403)

@@ -84,6 +84,18 @@ def _kind_of(path: str) -> str:
     return rest.split("/", 1)[0].split(".", 1)[0] or "*"
 
 
+# Not replayed from the cache: the length is the body's, and a date is the moment of sending. Cookies are
+# not headers here (response.cookies), so a cached page never hands out anyone's cookie.
+NOT_KEPT = frozenset({"content-length", "date"})
+
+
+def kept_headers(response: HttpResponse) -> list[tuple[str, str]]:
+    """Every header the page was rendered with (type, disposition, language, Vary, the security headers
+    the middleware below the cache set: X-Frame-Options, CSP...), so a cached page is served exactly as
+    the first one was."""
+    return [(name, value) for name, value in response.headers.items() if name.lower() not in NOT_KEPT]
+
+
 class PublicCacheMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -101,17 +113,17 @@ class PublicCacheMiddleware:
         language = translation.get_language_from_request(request)
         kind = _kind_of(path)
         raw = f"{version(kind)}|{language}|{path}|{request.META.get('QUERY_STRING', '')}"
-        key = "public:page:" + hashlib.sha256(raw.encode()).hexdigest()
+        key = "public:page:v2:" + hashlib.sha256(raw.encode()).hexdigest()
         found = _local_get(key)
         if found is None:
             found = cache.get(key)
             if found is not None:
                 _local_set(key, found, min(PAGE_SECONDS, seconds))
         if found is not None:
-            status, content_type, disposition, body = found
-            response = HttpResponse(body, status=status, content_type=content_type)
-            if disposition:
-                response["Content-Disposition"] = disposition
+            status, headers, body = found
+            response = HttpResponse(body, status=status)
+            for name, value in headers:
+                response[name] = value
         else:
             response = self.get_response(request)
             if (
@@ -119,16 +131,7 @@ class PublicCacheMiddleware:
                 and not response.streaming
                 and getattr(response, "public_cacheable", False)
             ):
-                cache.set(
-                    key,
-                    (
-                        response.status_code,
-                        response["Content-Type"],
-                        response.get("Content-Disposition", ""),
-                        response.content,
-                    ),
-                    seconds,
-                )
+                cache.set(key, (response.status_code, kept_headers(response), response.content), seconds)
         if response.status_code == 200:
             response["Cache-Control"] = f"public, max-age={seconds}"
         return response

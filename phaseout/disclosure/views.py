@@ -22,7 +22,7 @@ from phaseout.disclosure.forms import PublishForm, WithdrawForm
 from phaseout.disclosure.models import ListKind, Snapshot
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.models import Role
-from phaseout.web import current_person, current_user, form_errors, throttled
+from phaseout.web import current_person, current_user, form_errors, posted_id, throttled
 
 COLUMNS = [
     ("enterprise", gettext_lazy("Enterprise")),
@@ -245,7 +245,7 @@ def error_reports(request: HttpRequest) -> HttpResponse:
     if person.role == Role.DEPARTMENT:
         qs = qs.filter(department=person.department_id)
     if request.method == "POST":
-        report = get_object_or_404(qs, pk=request.POST.get("report"))
+        report = get_object_or_404(qs, pk=posted_id(request, "report"))
         actions.mark_handled(report=report, by=current_user(request))
         return redirect("error-reports")
     return render(request, "disclosure/errors.html", {"reports": qs[:200]})

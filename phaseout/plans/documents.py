@@ -10,6 +10,8 @@ import pypdf
 from django.utils.translation import gettext as _
 from pypdf.errors import PdfReadError
 
+from phaseout.web import zipguard
+
 MIN_PDF_TEXT = 40  # fewer characters than this on every page: a scan without a text layer
 
 
@@ -31,6 +33,10 @@ def read_text(name: str, data: bytes) -> str:
             _("The text file is in an encoding that cannot be read (UTF-8 and GB18030 are supported).")
         )
     if lower.endswith(".docx"):
+        try:
+            zipguard.inspect(io.BytesIO(data))
+        except zipguard.ZipRefused as exc:
+            raise UnreadableDocument(str(exc)) from None
         try:
             document = docx.Document(io.BytesIO(data))
         except (zipfile.BadZipFile, KeyError, ValueError) as exc:

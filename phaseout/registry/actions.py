@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.crypto.masking import mask_phone
 from phaseout.orgs import scope
@@ -90,7 +91,9 @@ def save_enterprise_part(*, part: Part, by: User) -> Part:
 
 
 @transaction.atomic
-def preview_import(*, upload: UploadedFile, register: importer.Register, by: User) -> ImportBatch:
+def preview_import(*, upload: UploadedFile, register: importer.Register | None, by: User) -> ImportBatch:
+    """Keep the uploaded register with what its check found; without `register` (the check runs off the
+    request, REGISTER_PREVIEW_IN_BACKGROUND) the batch waits in CHECKING and the check is queued."""
     upload.seek(0)
     digest = hashlib.sha256(upload.read()).hexdigest()
     upload.seek(0)
@@ -99,16 +102,67 @@ def preview_import(*, upload: UploadedFile, register: importer.Register, by: Use
         original_name=upload.name or "register.xlsx",
         sha256=digest,
         uploaded_by=by,
-        total_rows=register.total,
-        valid_rows=len(register.rows),
-        errors=[e.as_dict() for e in register.errors],
+        status=ImportBatch.Status.PREVIEW if register is not None else ImportBatch.Status.CHECKING,
+        total_rows=register.total if register is not None else 0,
+        valid_rows=len(register.rows) if register is not None else 0,
+        errors=[e.as_dict() for e in register.errors] if register is not None else [],
     )
+    if register is None:
+        from phaseout.registry.tasks import check_import
+
+        record(actor=by, action="import.upload", obj=batch, data={"checked": "background"})
+        transaction.on_commit(lambda: check_import.delay(batch.pk))
+        return batch
     record(
         actor=by,
         action="import.preview",
         obj=batch,
         data={"rows": register.total, "bad": len(register.errors)},
     )
+    return batch
+
+
+def check_import_batch(batch_id: int) -> ImportBatch:
+    """The preview of a batch uploaded for a check off the request: parse and check every row, then
+    wait for acceptance; a file that cannot be read fails the batch with the reason. Safe to run twice
+    (only a batch still CHECKING is checked)."""
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if batch.status != ImportBatch.Status.CHECKING:
+        return batch
+    allowed = territories_allowed(Person.objects.filter(user_id=batch.uploaded_by_id).first())
+    try:
+        with batch.file.open("rb") as fh:
+            register = importer.read_register(fh, territories_allowed=allowed)
+        if not register.total:
+            raise importer.RegisterFileError(_("The register has no rows."))
+    except importer.RegisterFileError as exc:
+        with transaction.atomic():
+            ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.CHECKING).update(
+                status=ImportBatch.Status.FAILED, failure=str(exc)[:2000]
+            )
+            record(
+                actor=batch.uploaded_by,
+                action="import.preview",
+                obj=batch,
+                reason=str(exc)[:200],
+                outcome=Outcome.FAILURE,
+            )
+        batch.refresh_from_db()
+        return batch
+    with transaction.atomic():
+        ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.CHECKING).update(
+            status=ImportBatch.Status.PREVIEW,
+            total_rows=register.total,
+            valid_rows=len(register.rows),
+            errors=[e.as_dict() for e in register.errors],
+        )
+        record(
+            actor=batch.uploaded_by,
+            action="import.preview",
+            obj=batch,
+            data={"rows": register.total, "bad": len(register.errors)},
+        )
+    batch.refresh_from_db()
     return batch
 
 

@@ -20,6 +20,7 @@ from phaseout.registry.models import (
 )
 from phaseout.registry.validators import normalize_uscc
 from phaseout.rules.rulebook import library
+from phaseout.web import zipguard
 from phaseout.widgets import DatePicker
 
 
@@ -136,6 +137,19 @@ class RegisterUploadForm(forms.Form):
             )
         if not (upload.name or "").lower().endswith(".xlsx"):
             raise forms.ValidationError(_("Please upload an .xlsx workbook."))
+        if settings.REGISTER_PREVIEW_IN_BACKGROUND:
+            # Only the cheap checks here (unpacked size, compression, rows counted as a stream); the rows
+            # are parsed and checked by a task, off the request.
+            self.register = None
+            try:
+                facts = zipguard.inspect(upload, workbook=True, max_rows=settings.REGISTER_IMPORT_MAX_ROWS)
+            except zipguard.ZipRefused as exc:
+                raise forms.ValidationError(str(exc)) from None
+            if facts is None:
+                raise forms.ValidationError(_("The file cannot be read as an .xlsx workbook."))
+            if facts.rows is not None and facts.rows <= 1:
+                raise forms.ValidationError(_("The register has no rows."))
+            return upload
         try:
             self.register = importer.read_register(upload, territories_allowed=self.territories_allowed)
         except importer.RegisterFileError as exc:

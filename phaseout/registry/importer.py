@@ -37,6 +37,7 @@ from stdnum.cn import uscc as uscc_module
 from phaseout import crypto
 from phaseout.orgs.models import Territory
 from phaseout.registry.models import Enterprise, Industry
+from phaseout.web import zipguard
 
 # Column headings of the register, as officials write them, with the field each fills.
 COLUMNS: dict[str, str] = {
@@ -110,12 +111,21 @@ def _cell(value: Any) -> str:
 
 def _sheet_rows(source: IO[bytes]) -> tuple[int, Iterator[list[Any]]]:
     """The first sheet's height and its rows, converted to Python lazily (calamine parses the sheet
-    at once)."""
+    at once). Before calamine sees the file, its unpacked size, compression ratio and row count are
+    checked as a stream (phaseout.web.zipguard): a zip bomb or an over-long register is refused
+    without being parsed."""
+    limit = settings.REGISTER_IMPORT_MAX_ROWS
+    try:
+        zipguard.inspect(source, workbook=True, max_rows=limit)
+    except zipguard.ZipRefused as exc:
+        raise RegisterFileError(str(exc)) from None
     try:
         book = CalamineWorkbook.from_filelike(source)
         if not book.sheet_names:
             raise RegisterFileError(_("The workbook has no sheet."))
         sheet = book.get_sheet_by_index(0)
+        if sheet.height - 1 > limit:  # rows the stream count did not see (a sheet it could not find)
+            raise RegisterFileError(str(zipguard.too_many_rows(limit)))
         return sheet.height, sheet.iter_rows()
     except CalamineError as exc:
         raise RegisterFileError(

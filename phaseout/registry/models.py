@@ -205,6 +205,7 @@ class ImportBatch(models.Model):
     """One upload of an enterprise register: previewed first, written only when accepted."""
 
     class Status(models.TextChoices):
+        CHECKING = "checking", _("Checking the file")
         PREVIEW = "preview", _("Awaiting acceptance")
         RUNNING = "running", _("Importing")
         DONE = "done", _("Imported")

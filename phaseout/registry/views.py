@@ -153,6 +153,11 @@ def _batch(request: HttpRequest, pk: int) -> ImportBatch:
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     batch = _batch(request, pk)
+    if request.htmx and batch.status == ImportBatch.Status.PREVIEW:  # type: ignore[attr-defined]
+        # The check off the request has finished: the whole page (rows, problems, accept) is shown.
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
     template = "registry/_import_progress.html" if request.htmx else "registry/import_detail.html"  # type: ignore[attr-defined]
     context: dict[str, Any] = {
         "batch": batch,

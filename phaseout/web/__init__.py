@@ -23,6 +23,17 @@ if TYPE_CHECKING:  # the package is imported while the apps load: no models at i
     from phaseout.orgs.models import Person
 
 PAGE_SIZE = 50
+# Pages beyond this are not offered (5 million rows in): a larger number is read as this one, so that a
+# hand-made ?page= never reaches the database as an offset it cannot hold.
+MAX_PAGE = 100_000
+
+
+def page_number(raw: str) -> int:
+    """The page asked for, clamped to 1..MAX_PAGE; anything that is not a number is page 1."""
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()):
+        return 1  # "abc", "-1", "1.5", "" and the like
+    return MAX_PAGE if len(raw) > 12 else min(MAX_PAGE, max(1, int(raw)))
 
 
 def current_person(request: HttpRequest) -> Person:
@@ -40,10 +51,7 @@ def current_user(request: HttpRequest) -> User:
 def paginate(request: HttpRequest, qs: QuerySet[Any] | Sequence[Any]) -> dict[str, Any]:
     """Offset paging without COUNT(*): fetch one row more than shown to know if there is a next page
     (a query set or a list already in memory)."""
-    try:
-        page = max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request.GET.get("page", "1"))
     rows = list(qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE + 1])
     query = request.GET.copy()
     query.pop("page", None)
@@ -54,6 +62,13 @@ def paginate(request: HttpRequest, qs: QuerySet[Any] | Sequence[Any]) -> dict[st
         "has_previous": page > 1,
         "query": query.urlencode(),
     }
+
+
+def posted_id(request: HttpRequest, name: str) -> int | None:
+    """A record id posted in a field, or None (then nothing is found: a 404) for anything that is not
+    one — a hand-made value must not reach the database as a malformed key."""
+    raw = request.POST.get(name, "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
 
 
 def form_errors(request: HttpRequest, form: Any) -> None:

@@ -1,0 +1,51 @@
+"""Input refused in one place: control characters in a query string or a form post.
+
+No field of the platform takes a NUL or another C0 control character (tab, line feed and carriage
+return excepted) or DEL: PostgreSQL cannot store a NUL in text (a 500), and the others only hide text
+from the person reading it. Rather than each form cleaning each field, a request carrying one in a
+query parameter or a posted field (names included; uploaded files are not text and are not looked at)
+is refused with a 400 page naming the field, before any view runs, so nothing changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+# Lone surrogates cannot be stored as UTF-8 (they reach Python only from JSON escapes).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def has_control(text: str) -> bool:
+    return CONTROL.search(text) is not None
+
+
+def refused(request: HttpRequest, field: str) -> HttpResponse:
+    message = _("The field “%(field)s” contains a control character (such as NUL); nothing was saved.") % {
+        "field": CONTROL.sub("?", field)[:60]
+    }
+    return render(request, "400.html", {"message": message}, status=400)
+
+
+class ControlCharacterMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        sources = [request.GET]
+        if request.method == "POST" and request.content_type in FORM_TYPES:
+            try:
+                sources.append(request.POST)
+            except MultiPartParserError:
+                return render(request, "400.html", {"message": _("The form could not be read.")}, status=400)
+        for data in sources:
+            for key, values in data.lists():
+                if has_control(key) or any(has_control(v) for v in values):
+                    return refused(request, key)
+        return self.get_response(request)
