@@ -156,7 +156,7 @@ def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "phaseout.cli", "check"],
         cwd=ROOT,
-        env={**clean, "DEBUG": "false", "SECRET_KEY": "x" * 50, **env},
+        env={**clean, "DEBUG": "false", "SECRET_KEY": "x" * 50, "AUDIT_MAC_KEY": "ab" * 32, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -436,7 +436,7 @@ def test_l3_ces1_34_tipoffs_ask_only_an_optional_name_and_phone(reference: None,
         content_type="application/json",
         headers={"authorization": "Bearer token-12345"},
     )
-    assert response.status_code == 400 and response.json() == {"error": "unknown field 'id_number'"}
+    assert response.status_code == 400 and response.json() == {"error": "未知字段。", "field": "id_number"}
     assert TipOff.objects.count() == 1
 
 

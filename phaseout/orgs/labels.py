@@ -40,6 +40,7 @@ LABELS: dict[str, Label] = {
     "auth.permission": Label.ACCOUNTS,
     "sessions.session": Label.ACCOUNTS,
     "audit.auditevent": Label.AUDIT_TRAIL,
+    "audit.chainhead": Label.AUDIT_TRAIL,
     "orgs.territory": Label.REFERENCE,
     "orgs.department": Label.REFERENCE,
     "registry.industry": Label.REFERENCE,
