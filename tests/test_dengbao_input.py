@@ -269,6 +269,14 @@ def api(reference, settings):
     return post
 
 
+@pytest.mark.parametrize("field", ["external_id", "reporter_name"])
+def test_l3_ces1_20_an_integer_past_pythons_digit_limit_is_a_400(api, field: str) -> None:
+    """A probe sent a 5,000-digit JSON integer: json.loads raised ValueError, which was a 500."""
+    body = json.dumps(ORDER)[:-1] + f', "{field}": ' + "9" * 5000 + "}"
+    assert api(body) == (400, {"error": "请求体必须是一个 JSON 对象。"})
+    assert not TipOff.objects.exists() and not AuditEvent.objects.exists()
+
+
 def test_l3_ces1_20_a_long_work_order_number_is_refused_not_cut(api) -> None:
     long_id = "W" * 65
     for _ in range(2):  # once cut on insert and looked up whole: the second one was a 500

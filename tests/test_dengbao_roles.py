@@ -757,3 +757,57 @@ def test_l3_ces1_11_every_model_carries_a_label_and_each_administrator_reads_onl
         Label.REFERENCE
     }
     assert not may_read(None, Label.REFERENCE)
+
+
+def test_probe_an_admin_change_is_recorded_from_the_database_not_from_the_posted_initial_values(cast) -> None:
+    """A probe posted the hidden initial value equal to the new one: the record must still show the change."""
+    sysadmin = cast["people"][Role.SYSTEM_ADMIN]
+    department = Department.objects.get(code="jm-sthjj")
+    before = department.dimensions
+    response = client_for(sysadmin.user).post(
+        f"/admin/orgs/department/{department.pk}/change/",
+        {
+            "code": department.code,
+            "name": department.name,
+            "territory": department.territory_id,
+            "dimensions": ["energy", "environment"],
+            "initial-dimensions": '["energy", "environment"]',
+            "doc_prefix": department.doc_prefix,
+        },
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="admin.change", object_type="orgs.department")
+    assert event.data == {
+        "before": {"dimensions": str(before)},
+        "after": {"dimensions": str(["energy", "environment"])},
+    }
+
+
+@pytest.mark.parametrize("bad", ["bogus", '{"a": 1}', "9" * 5000, "\u0000"])
+def test_probe_the_department_dimensions_are_chosen_not_typed(cast, bad: str) -> None:
+    sysadmin = cast["people"][Role.SYSTEM_ADMIN]
+    department = Department.objects.get(code="jm-sthjj")
+    before = list(department.dimensions)
+    response = client_for(sysadmin.user).post(
+        f"/admin/orgs/department/{department.pk}/change/",
+        {
+            "code": department.code,
+            "name": department.name,
+            "territory": department.territory_id,
+            "dimensions": bad,
+        },
+    )
+    assert response.status_code in (200, 400)  # the form again with its error, or the control-character page
+    department.refresh_from_db()
+    assert department.dimensions == before
+    assert not AuditEvent.objects.filter(action="admin.change").exists()
+
+
+def test_probe_the_delete_page_of_reference_data_names_no_business_record(cast) -> None:
+    sysadmin = cast["people"][Role.SYSTEM_ADMIN]
+    department = Department.objects.get(code="jm-fgj")
+    people = Person.objects.filter(department=department)
+    assert people.exists()  # a person of the department protects it from deletion
+    body = client_for(sysadmin.user).get(f"/admin/orgs/department/{department.pk}/delete/").content.decode()
+    assert "有业务记录依赖于它，不能删除。" in body
+    assert not any(p.display_name in body for p in people)

@@ -121,7 +121,10 @@ def tipoff_api(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"error": "unauthorised"}, status=401)
     try:
         data = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (
+        ValueError,
+        RecursionError,
+    ):  # bad UTF-8 or JSON, an integer past Python's digit limit, deep nesting
         return _api_error(_("The body must be a JSON object."))
     if not isinstance(data, dict):
         return _api_error(_("The body must be a JSON object."))

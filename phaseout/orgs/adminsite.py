@@ -88,19 +88,35 @@ class AuditedAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Form, change: bool) -> None:
         with transaction.atomic():
-            before = {}
-            if change and obj.pk is not None:
-                old = type(obj)._default_manager.filter(pk=obj.pk).first()
-                if old is not None:
-                    before = {f: _value(old, f) for f in form.changed_data}
+            # What changed is read from the database row, not from the form's changed_data, which rests on
+            # initial values the browser sends back and could hide a change from the record.
+            fields = [f.attname for f in obj._meta.concrete_fields]
+            old = (
+                type(obj)._default_manager.filter(pk=obj.pk).first()
+                if change and obj.pk is not None
+                else None
+            )
             super().save_model(request, obj, form, change)
-            after = {f: _value(obj, f) for f in form.changed_data}
+            changed = [f for f in fields if old is None or _value(old, f) != _value(obj, f)]
+            before = {f: _value(old, f) for f in changed} if old is not None else {}
+            after = {f: _value(obj, f) for f in changed}
             record(
                 actor=request.user,
                 action="admin.change" if change else "admin.add",
                 obj=obj,
                 data={"before": before, "after": after} if change else {"after": after},
             )
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        """The confirmation page names only the reference records themselves: related business records
+        (cases, decisions, people ...) are counted by kind, never listed, since the system administrator
+        reads no business record."""
+        _deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if protected:
+            protected = [str(_("Business records depend on it; it cannot be deleted."))]
+        return [str(obj) for obj in objs], counts, perms_needed, protected
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         with transaction.atomic():
