@@ -42,11 +42,14 @@ class AccountError(Exception):
     """A refused change to an account, with the reason in words a person can read."""
 
 
-def _security_admin(user: User | None) -> bool:
+def _not_security_admin(user: User | None) -> str | None:
+    """The refusal when the actor may not manage accounts and roles, else None."""
     if user is None:
-        return True  # the command line (demo data, the first security administrator)
+        return None  # the command line (demo data, the first security administrator)
     person = Person.objects.filter(user=user).first()
-    return bool(user.is_active and person is not None and person.role == Role.SECURITY_ADMIN)
+    if user.is_active and person is not None and person.role == Role.SECURITY_ADMIN:
+        return None
+    return _("Only a security administrator manages accounts and roles.")
 
 
 def _refuse(
@@ -78,11 +81,7 @@ def create_person(
     """A new account. Its password is an initial one: the person must choose their own at the first
     sign-in (the demo's accounts pass must_change_password=False)."""
     units = {"department": department, "territory": territory, "enterprise": enterprise}
-    message = None
-    if not _security_admin(by):
-        message = _("Only a security administrator manages accounts and roles.")
-    else:
-        message = _units_refusal(role, units)
+    message = _not_security_admin(by) or _units_refusal(role, units)
     if message:
         _refuse(
             by=by,
@@ -155,8 +154,9 @@ def update_person(
 def _update_refusal(
     *, person: Person, role: Role, active: bool, units: dict[str, Any], by: User | None
 ) -> str | None:
-    if not _security_admin(by):
-        return _("Only a security administrator manages accounts and roles.")
+    refused = _not_security_admin(by)
+    if refused:
+        return refused
     if by is not None and person.user_id == by.pk and (not active or role != person.role):
         return _("You cannot deactivate your own account or change your own role.")
     if person.role == Role.SECURITY_ADMIN and person.user.is_active and (not active or role != person.role):
@@ -172,10 +172,8 @@ def _update_refusal(
 def reset_password(*, person: Person, password: str, by: User) -> Person:
     """A new password, to be changed at the next sign-in; the person's sessions end and the sign-in
     limits on the account start afresh (phaseout.identity.actions.reset_password, audited)."""
-    message = None
-    if not _security_admin(by):
-        message = _("Only a security administrator manages accounts and roles.")
-    elif person.user_id == by.pk:
+    message = _not_security_admin(by)
+    if not message and person.user_id == by.pk:
         message = _("You cannot reset your own password here: another security administrator does it.")
     if message:
         _refuse(by=by, action="person.reset_password", obj=person, message=message, data={})
@@ -185,14 +183,9 @@ def reset_password(*, person: Person, password: str, by: User) -> Person:
 
 def reset_second_factor(*, person: Person, by: User) -> Person:
     """The person's second factor removed: they set up a new one at the next sign-in (audited)."""
-    if not _security_admin(by):
-        _refuse(
-            by=by,
-            action="person.reset_second_factor",
-            obj=person,
-            message=_("Only a security administrator manages accounts and roles."),
-            data={},
-        )
+    message = _not_security_admin(by)
+    if message:
+        _refuse(by=by, action="person.reset_second_factor", obj=person, message=message, data={})
     identity.reset_second_factor(user=person.user, by=by)
     return person
 

@@ -45,6 +45,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
             # The auditor's filters, each with the page's order.
             models.Index(fields=["action", "-seq"], name="audit_action_seq_idx"),
+            # The sign-in limits count one event's entries within a window of minutes (identity.limits).
+            models.Index(fields=["action", "at"], name="audit_action_at_idx"),
             models.Index(fields=["outcome", "-seq"], name="audit_outcome_seq_idx"),
             models.Index(fields=["actor", "-seq"], name="audit_actor_seq_idx"),
             models.Index(fields=["actor_name", "-seq"], name="audit_actor_name_seq_idx"),

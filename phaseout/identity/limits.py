@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils.translation import gettext as _
 
 from phaseout.audit.models import AuditEvent, Outcome
@@ -82,8 +82,8 @@ def account_failures(
     qs = qs.filter(data__username=username)
     if address is not None:
         qs = qs.filter(ip=address)
-    agg = qs.aggregate(last=Max("at"))
-    return qs.count(), agg["last"]
+    agg = qs.aggregate(failures=Count("id"), last=Max("at"))
+    return agg["failures"], agg["last"]
 
 
 def account_delay(failures: int) -> int:
