@@ -18,7 +18,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from PIL import Image as PILImage
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import Image, PageBreak, Paragraph, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Image, PageBreak, Paragraph, Spacer, Table, TableStyle
 
 from phaseout.cases.models import Case, Decision, DocumentKind, Evidence, MeasureKind
 from phaseout.officialdoc import (
@@ -209,16 +209,68 @@ def case_evidence(case: Case) -> list[tuple[str, Evidence]]:
     return sorted(docs, key=lambda d: (d[1].uploaded_at, d[1].pk))
 
 
+class _PageMark(Flowable):
+    """Takes no room; notes the page it lands on, for the table of contents."""
+
+    def __init__(self, pages: dict[int, int], key: int) -> None:
+        super().__init__()
+        self.pages, self.key = pages, key
+        self.width = self.height = 0
+
+    def draw(self) -> None:
+        self.pages[self.key] = self.canv.getPageNumber()
+
+
 def case_file_pdf(case: Case, labels: dict[str, Any]) -> bytes:
-    """The case file (卷宗): a cover, a table of contents, every document and every piece of evidence,
-    in the order of the record; PDF evidence is appended page by page, images are placed on a page."""
-    styles = _styles()
+    """The case file (卷宗): a cover, a table of contents with the page each item starts on, every document
+    and every piece of evidence, in the order of the record; PDF evidence is appended page by page after
+    the rest (its first page named beside it), images are placed on a page.
+
+    Built twice: the first pass notes the page each item lands on, the second prints those numbers in
+    the contents (the numbers take no more room than the blanks, so the pages do not move)."""
     decisions = list(case.decisions.order_by("issued_on", "id"))
     evidence = [e for _, e in case_evidence(case)]
+    appended = []
+    for item in evidence:
+        if item.content_type == "application/pdf":
+            with item.file.open("rb") as fh:
+                appended.append((item, PdfReader(io.BytesIO(fh.read()))))
+    pages: dict[int, int] = {}
+    _case_file_story_pdf(case, labels, decisions, evidence, appended, pages)
+    body = _case_file_story_pdf(case, labels, decisions, evidence, appended, dict(pages), numbered=pages)
+    if not appended:
+        return body
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(body)))
+    for _item, reader in appended:
+        writer.append(reader)
+    merged = io.BytesIO()
+    writer.write(merged)
+    return merged.getvalue()
+
+
+def _case_file_story_pdf(
+    case: Case,
+    labels: dict[str, Any],
+    decisions: list[Decision],
+    evidence: list[Evidence],
+    appended: list[tuple[Evidence, PdfReader]],
+    pages: dict[int, int],
+    numbered: dict[int, int] | None = None,
+) -> bytes:
+    styles = _styles()
     contents = [("卷宗封面", ""), ("案件经过", "")]
     contents += [(f"{d.content['title']}（{d.number}）", d.issued_on.isoformat()) for d in decisions]
     contents += [(f"证据：{e.original_name}", e.uploaded_at.date().isoformat()) for e in evidence]
+    keys = iter(range(len(contents)))
+    # Where each appended PDF will start: after the story's last page and the PDFs before it.
+    starts: dict[int, int] = {}
+    if numbered:
+        first = max(numbered.values()) + 1
+        for item, reader in appended:
+            starts[item.pk], first = first, first + len(reader.pages)
     cover: list[object] = [
+        _PageMark(pages, next(keys)),
         Spacer(1, 60),
         Paragraph("推动落后产能退出案件卷宗", styles["title"]),
         Spacer(1, 30),
@@ -233,15 +285,25 @@ def case_file_pdf(case: Case, labels: dict[str, Any]) -> bytes:
         Spacer(1, 12),
     ]
     cell = styles["cell"]
-    rows = [[Paragraph(str(i), cell), Paragraph(escape(t), cell), Paragraph(d, cell)]
-            for i, (t, d) in enumerate(contents, start=1)]  # fmt: skip
+    rows = [[Paragraph(str(i + 1), cell), Paragraph(escape(t), cell), Paragraph(d, cell),
+             Paragraph(str(numbered[i]) if numbered else "", cell)]
+            for i, (t, d) in enumerate(contents)]  # fmt: skip
     table = Table(
-        [[Paragraph(h, styles["cell"]) for h in ("序号", "材料", "日期")], *rows], colWidths=[30, 300, 80]
+        [[Paragraph(h, styles["cell"]) for h in ("序号", "材料", "日期", "页码")], *rows],
+        colWidths=[30, 290, 70, 40],
+        repeatRows=1,
     )
     table.setStyle(
         TableStyle([("GRID", (0, 0), (-1, -1), 0.5, "black"), ("VALIGN", (0, 0), (-1, -1), "TOP")])
     )
-    story: list[object] = [*cover, table, PageBreak(), Paragraph("案件经过", styles["title"]), Spacer(1, 12)]
+    story: list[object] = [
+        *cover,
+        table,
+        PageBreak(),
+        _PageMark(pages, next(keys)),
+        Paragraph("案件经过", styles["title"]),
+        Spacer(1, 12),
+    ]
     for event in case.events.select_related("actor__person").order_by(*HISTORY_ORDER):
         who = event.actor.person.display_name if event.actor and hasattr(event.actor, "person") else "系统"
         day = (event.dated or event.at.date()).isoformat()
@@ -255,11 +317,11 @@ def case_file_pdf(case: Case, labels: dict[str, Any]) -> bytes:
             line += f"：{event.reason}"
         story.append(Paragraph(escape(line), styles["small"]))
     for decision in decisions:
-        story += [PageBreak(), *_decision_story(decision, styles)]
-    attachments: list[Evidence] = []
+        story += [PageBreak(), _PageMark(pages, next(keys)), *_decision_story(decision, styles)]
     for item in evidence:
         story += [
             PageBreak(),
+            _PageMark(pages, next(keys)),
             Paragraph(escape(f"证据：{item.original_name} {item.description}"), styles["plain"]),
         ]
         if item.content_type.startswith("image/"):
@@ -275,19 +337,10 @@ def case_file_pdf(case: Case, labels: dict[str, Any]) -> bytes:
             image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
             story.append(image)
         elif item.content_type == "application/pdf":
-            story.append(Paragraph("（原件PDF附后）", styles["small"]))
-            attachments.append(item)
+            start = f"第{starts[item.pk]}页起" if item.pk in starts else "附后"
+            story.append(Paragraph(f"（原件PDF{start}）", styles["small"]))
     buffer = io.BytesIO()
     pdf_template(buffer, f"卷宗 {case.number}").build(
         story, onFirstPage=pdf_page_number, onLaterPages=pdf_page_number
     )
-    if not attachments:
-        return buffer.getvalue()
-    writer = PdfWriter()
-    writer.append(PdfReader(io.BytesIO(buffer.getvalue())))
-    for item in attachments:
-        with item.file.open("rb") as fh:
-            writer.append(PdfReader(io.BytesIO(fh.read())))
-    merged = io.BytesIO()
-    writer.write(merged)
-    return merged.getvalue()
+    return buffer.getvalue()
