@@ -155,3 +155,29 @@ def test_safety_case_suspended_then_closed_and_licences_revoked(
     assert "第七十条" in power  # a power cut under the safety law's own article
     case.refresh_from_db()
     assert case.state == "exit_ordered" and Case.objects.get(pk=case.pk).decisions.count() == 3
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_paths_read_on_a_phone(browser, server, energy_dept: Person) -> None:  # noqa: F811
+    """At a phone's width the legal paths fit the screen: a jump to each dimension, each step one block
+    with every cell under its heading, nothing scrolling sideways."""
+    page = _login(browser, server, "fgj")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{server}/cases/paths/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    jumps = page.locator("nav.jump a")
+    assert jumps.all_inner_texts() == ["能耗", "环保", "质量", "安全", "技术"]
+    assert page.locator("#path-safety thead").is_hidden()
+    cell = page.locator("#path-safety tr[data-step] td").nth(3)
+    label = cell.get_attribute("data-label")
+    assert label == "作出主体"
+    before = page.evaluate("td => getComputedStyle(td, '::before').content", cell.element_handle())
+    assert before == f'"{label}"'
+    jumps.nth(3).click()
+    assert page.url.endswith("#path-safety")
+    assert page.locator("#path-safety h2").is_visible()
+    top = page.evaluate("document.querySelector('#path-safety').getBoundingClientRect().top")
+    assert 0 <= top < 100
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.locator("#path-safety thead").is_visible()

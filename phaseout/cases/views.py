@@ -510,5 +510,5 @@ def paths_help(request: HttpRequest) -> HttpResponse:
                     "step": step,
                 }
             )
-        paths.append({"dimension": Dimension(dimension.value).label, "rows": rows})
+        paths.append({"code": dimension.value, "dimension": Dimension(dimension.value).label, "rows": rows})
     return render(request, "cases/paths.html", {"paths": paths})
