@@ -286,6 +286,9 @@ AUDIT_MAC_OLD_KEYS = {
 # `phaseout audit archive` (also a periodic job) moves whole calendar months into write-once compressed files.
 AUDIT_RETENTION_MONTHS = int(os.environ.get("AUDIT_RETENTION_MONTHS", "6"))
 AUDIT_ARCHIVE_DIR = Path(os.environ.get("AUDIT_ARCHIVE_DIR", VAR_DIR / "audit-archive"))
+# Where the chain head is anchored outside the database (phaseout.audit.anchor): in production a file on
+# another host or a write-once volume, or one the log server collects.
+AUDIT_ANCHOR_FILE = Path(os.environ.get("AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchors.jsonl"))
 
 # ── Security: input, transport and headers ──
 # Uploads that are zip files (.xlsx registers, .docx plan documents) are checked before any parser sees

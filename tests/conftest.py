@@ -64,6 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _test_settings(settings: object, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"  # type: ignore[attr-defined]
     settings.AUDIT_ARCHIVE_DIR = tmp_path / "audit-archive"  # type: ignore[attr-defined]
+    settings.AUDIT_ANCHOR_FILE = tmp_path / "audit-anchors.jsonl"  # type: ignore[attr-defined]
     # Hashing passwords slowly is the point in production and a waste in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
     # Messages outside a request are in the platform's language whatever an earlier test activated.

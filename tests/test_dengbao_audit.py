@@ -24,7 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from phaseout import jobs
-from phaseout.audit import archive, chain, maintenance, verify
+from phaseout.audit import anchor, archive, chain, maintenance, verify
 from phaseout.audit.apps import check_audit_settings
 from phaseout.audit.models import AuditEvent, ChainHead, Outcome
 from phaseout.audit.record import AuditWriteError, record
@@ -431,6 +431,78 @@ def test_l3_ces1_26_entries_removed_from_the_end_are_reported(db: None) -> None:
     assert verify.verify().problems == [
         "链头记载最后一条为第 4 条，但实际最后一条为第 2 条：末尾的记录已被删除。"
     ]
+
+
+def _head_set_back_to(seq: int) -> None:
+    """What a database owner can do to hide the newest entries: delete them and set the head back."""
+    kept = AuditEvent.objects.get(seq=seq)
+    _tamper("DELETE FROM audit_auditevent WHERE seq > %s", [seq])
+    ChainHead.objects.filter(pk=1).update(seq=seq, mac=kept.mac)
+
+
+def test_l3_ces1_26_newest_entries_removed_with_the_head_set_back_are_found_by_the_anchor(db: None) -> None:
+    _entries(3)
+    assert anchor.write(now=NOW) is not None
+    _entries(1)
+    _head_set_back_to(2)
+    assert verify.verify().problems == [
+        f"第 3 条已于 {chain.timestamp(NOW)} 锚定在数据库之外，但实际最后一条为第 2 条：末尾的记录已被删除。"
+    ]
+
+
+def test_l3_ces1_26_without_an_anchor_the_set_back_head_goes_unnoticed(db: None) -> None:
+    """Why the anchor is there: the chain alone cannot see this (the test above fails without it)."""
+    _entries(4)
+    _head_set_back_to(2)
+    assert verify.verify().ok
+
+
+def test_l3_ces1_26_entries_replaced_after_the_anchor_are_reported(db: None) -> None:
+    entries = _entries(3)
+    anchor.write(now=NOW)
+    _head_set_back_to(1)
+    forged = record(actor=None, action="test.event", reason="替换的记录")
+    forged_too = record(actor=None, action="test.event", reason="替换的记录")
+    assert (forged.seq, forged_too.seq) == (2, 3)
+    at = chain.timestamp(NOW)
+    assert verify.verify().problems == [
+        f"第 3 条（ID {forged_too.pk}）不是 {at} 锚定在数据库之外的那一条：此后的记录已被替换。"
+    ]
+    assert entries[2].pk != forged_too.pk
+
+
+def test_l3_ces1_26_a_forged_anchor_line_is_reported(db: None) -> None:
+    _entries(2)
+    anchor.write(now=NOW)
+    target = anchor.path()
+    line = json.loads(target.read_text().splitlines()[0])
+    line["seq"] = 9
+    with target.open("a") as fh:
+        fh.write(json.dumps(line) + "\n")
+        fh.write("不是一行锚定记录\n")
+    assert verify.verify().problems == [
+        f"审计记录链的一条锚定记录不真实：9 {chain.timestamp(NOW)}",
+        "审计记录链的一条锚定记录不真实：不是一行锚定记录",
+    ]
+
+
+def test_the_anchor_is_written_by_the_periodic_jobs_and_appended(db: None) -> None:
+    assert anchor.write(now=NOW) is None  # nothing to anchor before the first entry
+    assert not anchor.path().exists()
+    _entries(2)
+    report = jobs.run_jobs(now=NOW, today=TODAY)
+    assert str(report["audit-anchor"]) == "审计记录链已锚定至第 2 条。"
+    _entries(1)
+    anchor.write(now=NOW + dt.timedelta(minutes=15))
+    lines = [json.loads(text) for text in anchor.path().read_text().splitlines()]
+    head = ChainHead.objects.get(pk=1)
+    assert [(a["seq"], a["at"]) for a in lines] == [
+        (2, chain.timestamp(NOW)),
+        (3, chain.timestamp(NOW + dt.timedelta(minutes=15))),
+    ]
+    assert lines[-1]["mac"] == head.mac and lines[-1]["key_version"] == 1
+    assert all(isinstance(a, anchor.Anchor) and a.genuine() for a in anchor.read())
+    assert verify.verify().ok
 
 
 def test_l3_ces1_26_missing_triggers_are_reported(db: None) -> None:

@@ -78,7 +78,14 @@ def test_jobs_get_the_same_now_and_today() -> None:
 
 
 def test_every_app_with_periodic_work_registers_its_job() -> None:
-    assert [job.name for job in jobs.registry.jobs] == ["audit", "cases", "plans", "complaints", "credit"]
+    assert [job.name for job in jobs.registry.jobs] == [
+        "audit",
+        "audit-anchor",
+        "cases",
+        "plans",
+        "complaints",
+        "credit",
+    ]
 
 
 def _overdue_case() -> Case:

@@ -13,11 +13,13 @@ class AuditConfig(AppConfig):
         from django.db.backends.signals import connection_created
 
         from phaseout import jobs
+        from phaseout.audit import anchor
         from phaseout.audit.archive import SUMMARY, job
         from phaseout.audit.maintenance import register_sqlite_function
 
         connection_created.connect(register_sqlite_function, dispatch_uid="audit-maintenance-function")
         jobs.register("audit", job, summary=SUMMARY, label=self.verbose_name)
+        jobs.register("audit-anchor", anchor.job, summary=anchor.SUMMARY, label=self.verbose_name)
         checks.register(check_audit_settings)
 
 

@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from phaseout.audit import archive, chain, maintenance
+from phaseout.audit import anchor, archive, chain, maintenance
 from phaseout.audit.models import AuditEvent, ChainHead
 
 MAX_PROBLEMS = 50
@@ -43,10 +43,11 @@ class Report:
 
 
 class _Walker:
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, anchors: dict[int, anchor.Anchor] | None = None) -> None:
         self.report = report
         self.expected_seq = 1
         self.prev_mac = chain.GENESIS
+        self.anchors = anchors or {}
 
     def problem(self, message: str) -> None:
         if len(self.report.problems) < MAX_PROBLEMS:
@@ -86,6 +87,15 @@ class _Walker:
                     _("Entry %(seq)d (id %(id)s): its content does not match its MAC: the entry was altered.")
                     % where
                 )
+        anchored = self.anchors.get(seq)
+        if anchored is not None and anchored.mac != entry["mac"]:
+            self.problem(
+                _(
+                    "Entry %(seq)d (id %(id)s) is not the entry anchored outside the database on %(at)s: "
+                    "entries from there on were replaced."
+                )
+                % {"at": anchored.at, **where}
+            )
         self.report.checked += 1
         self.report.last_seq = seq
         self.expected_seq = max(self.expected_seq, seq + 1)
@@ -124,9 +134,28 @@ def _table() -> Iterator[dict[str, Any]]:
         yield entry
 
 
+def _anchors(report: Report) -> dict[int, anchor.Anchor]:
+    """The anchors written outside the database, by entry number; a line forged or unreadable is a problem."""
+    found: dict[int, anchor.Anchor] = {}
+    for item in anchor.read():
+        try:
+            genuine = isinstance(item, anchor.Anchor) and item.genuine()
+        except ImproperlyConfigured:
+            genuine = False
+        if isinstance(item, anchor.Anchor) and genuine:
+            found[item.seq] = item
+        elif len(report.problems) < MAX_PROBLEMS:
+            shown = item if isinstance(item, str) else f"{item.seq} {item.at}"
+            report.problems.append(
+                _("An anchor line of the audit chain is not genuine: %(line)s") % {"line": shown}
+            )
+    return found
+
+
 def verify(folder: Path | None = None) -> Report:
     report = Report()
-    walker = _Walker(report)
+    anchors = _anchors(report)
+    walker = _Walker(report, anchors)
     for _first, path in _segments(folder or archive.directory()):
         try:
             for entry in _archived(path):
@@ -138,6 +167,15 @@ def verify(folder: Path | None = None) -> Report:
             )
     for entry in _table():
         walker.check(entry)
+    beyond = [a for seq, a in sorted(anchors.items()) if seq > report.last_seq]
+    if beyond:
+        walker.problem(
+            _(
+                "Entry %(seq)d was anchored outside the database on %(at)s, but the last entry found is "
+                "number %(last)d: entries at the end were removed."
+            )
+            % {"seq": beyond[-1].seq, "at": beyond[-1].at, "last": report.last_seq}
+        )
     head = ChainHead.objects.filter(pk=1).first()
     if head is not None and head.seq != report.last_seq:
         walker.problem(
