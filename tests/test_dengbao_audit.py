@@ -503,6 +503,10 @@ def test_the_anchor_is_written_by_the_periodic_jobs_and_appended(db: None) -> No
     assert lines[-1]["mac"] == head.mac and lines[-1]["key_version"] == 1
     assert all(isinstance(a, anchor.Anchor) and a.genuine() for a in anchor.read())
     assert verify.verify().ok
+    out = StringIO()
+    call_command("audit", "anchor", stdout=out)
+    assert out.getvalue().strip() == f"已将第 3 条锚定于 {anchor.path()}。"
+    assert len(anchor.path().read_text().splitlines()) == 3
 
 
 def test_l3_ces1_26_missing_triggers_are_reported(db: None) -> None:

@@ -1,6 +1,7 @@
 """`phaseout audit verify` — check the whole chain (archive files, table, head) and report the first
 broken link; exit status 1 when broken.
-`phaseout audit archive [--now ISO-8601]` — move entries past the retention to a write-once archive file."""
+`phaseout audit archive [--now ISO-8601]` — move entries past the retention to a write-once archive file.
+`phaseout audit anchor` — append the chain head to AUDIT_ANCHOR_FILE now (the sweep does it regularly)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from phaseout.audit import archive, verify
+from phaseout.audit import anchor, archive, verify
 
 
 class Command(BaseCommand):
@@ -20,6 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="task", required=True)
         sub.add_parser("verify", help="check every link of the chain, archives included")
+        sub.add_parser("anchor", help="append the chain head to AUDIT_ANCHOR_FILE, outside the database")
         archive_parser = sub.add_parser("archive", help="archive entries older than AUDIT_RETENTION_MONTHS")
         archive_parser.add_argument("--now", type=dt.datetime.fromisoformat, help="the moment to count from")
 
@@ -29,6 +31,15 @@ class Command(BaseCommand):
             if not report.ok:
                 raise CommandError(str(report))
             self.stdout.write(str(report))
+            return
+        if options["task"] == "anchor":
+            written = anchor.write(now=timezone.now())
+            if written is None:
+                self.stdout.write(_("The audit trail has no entry to anchor yet."))
+            else:
+                self.stdout.write(
+                    _("Entry %(seq)d anchored in %(file)s.") % {"seq": written.seq, "file": anchor.path()}
+                )
             return
         now = options.get("now") or timezone.now()
         if timezone.is_naive(now):
