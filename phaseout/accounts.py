@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -23,7 +24,7 @@ from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.identity import actions as identity
 from phaseout.orgs.access import allow
-from phaseout.orgs.models import ADMINISTRATOR_ROLES, Department, Person, Role, Territory
+from phaseout.orgs.models import ADMINISTRATOR_ROLES, Credentials, Department, Person, Role, Territory
 from phaseout.registry.models import Enterprise
 from phaseout.web import current_user, paginate
 from phaseout.web.forms import CONFIRMATION_REQUIRED, confirmation
@@ -138,6 +139,16 @@ def update_person(
             person.user.is_staff = role == Role.SYSTEM_ADMIN
             person.user.is_superuser = False
             person.user.save()
+            if active and not before["active"]:
+                # Turned on again: its idle days count from now (phaseout.identity.dormant).
+                Credentials.objects.update_or_create(
+                    user=person.user,
+                    defaults={"reactivated_at": timezone.now()},
+                    create_defaults={
+                        "reactivated_at": timezone.now(),
+                        "password_changed_at": person.user.date_joined,
+                    },
+                )
             # A deactivated account's sessions end at once (等保 L3-CES1-07), not at their next request.
             ended = identity.end_sessions(person.user) if before["active"] and not active else 0
             record(

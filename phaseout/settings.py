@@ -227,6 +227,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Sign-in limits (phaseout/identity/limits.py): per address, per account from one address, and a
 # growing delay (never a lock) per account from everywhere, all within one window.
+# Accounts with no sign-in, creation, password change or re-activation for this many days are turned off
+# by the periodic job (等保 L3-CES1-07); 0 turns the rule off.
+ACCOUNT_DORMANT_DAYS = int(os.environ.get("ACCOUNT_DORMANT_DAYS", "90"))
 LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "15"))
 LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
 LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT", "5"))

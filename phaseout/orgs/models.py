@@ -143,6 +143,9 @@ class Credentials(models.Model):
     )
     password_changed_at = models.DateTimeField(_("password changed at"))
     must_change_password = models.BooleanField(_("must change the password"), default=False)
+    # When the security administrator last turned the account on again: a dormant account re-enabled
+    # counts its idle days from here, not from its last sign-in (phaseout.identity.dormant).
+    reactivated_at = models.DateTimeField(_("reactivated at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("credentials")
