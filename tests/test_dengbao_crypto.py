@@ -268,6 +268,9 @@ def test_l3_ces1_28_contact_phone_is_encrypted_in_the_database(office: Person) -
     enterprise = Enterprise.objects.get(name="江门市某铸造有限公司")
     stored = raw("registry_enterprise", "contact_phone", enterprise.pk)
     assert stored.startswith("sm4:v") and CONTACT_PHONE not in stored and "3381234" not in stored
+    stored_name = raw("registry_enterprise", "contact_name", enterprise.pk)
+    assert stored_name.startswith("sm4:v1:registry.contact_name:") and "陈" not in stored_name
+    assert Enterprise.objects.get(pk=enterprise.pk).contact_name == "陈工"
     # The pages that need it still show it.
     assert CONTACT_PHONE in client.get(f"/enterprises/{enterprise.pk}/").content.decode()
     assert CONTACT_PHONE in client.get(f"/enterprises/{enterprise.pk}/edit/").content.decode()
@@ -293,7 +296,7 @@ def test_l3_ces1_28_contact_phone_is_encrypted_in_the_database(office: Person) -
             "territory": "440703",
             "industry": "steel",
             "address": "江门市蓬江区工业路2号",
-            "contact_name": "陈工",
+            "contact_name": "欧阳明",
             "contact_phone": "13700001111",
         },
     )
@@ -302,7 +305,11 @@ def test_l3_ces1_28_contact_phone_is_encrypted_in_the_database(office: Person) -
     event = AuditEvent.objects.get(action="enterprise.update", object_id=str(enterprise.pk))
     assert event.actor == office.user and event.outcome == Outcome.SUCCESS
     assert event.data["changes"]["contact_phone"] == ["075*****1234", "137****1111"]
-    assert CONTACT_PHONE not in json.dumps(event.data) and "13700001111" not in json.dumps(event.data)
+    assert event.data["changes"]["contact_name"] == ["陈*", "欧**"]
+    logged = json.dumps(event.data, ensure_ascii=False)
+    assert CONTACT_PHONE not in logged and "13700001111" not in logged and "欧阳明" not in logged
+    assert "陈工" not in logged
+    assert enterprise.contact_name == "欧阳明"
     # Searching by the number would compare with a fresh token and silently find nothing: refused.
     with pytest.raises(NotImplementedError, match="only be compared with the empty string"):
         Enterprise.objects.filter(contact_phone="13700001111").exists()
@@ -360,6 +367,9 @@ def test_l3_ces1_28_register_import_stores_tokens_and_a_rerun_changes_nothing(
         stored = raw("registry_enterprise", "contact_phone", enterprise.pk)
         assert stored.startswith("sm4:v1:registry.contact_phone:") and "1390000000" not in stored
         assert enterprise.contact_phone.startswith("1390000000")
+        stored_name = raw("registry_enterprise", "contact_name", enterprise.pk)
+        assert stored_name.startswith("sm4:v1:registry.contact_name:") and "李" not in stored_name
+        assert enterprise.contact_name == "李工"
     # The same file again: the stored tokens differ from fresh ones, yet nothing counts as changed.
     _register, again = import_register(content)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 4)

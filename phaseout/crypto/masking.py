@@ -16,3 +16,9 @@ def mask_phone(value: str) -> str:
     else:
         return "*" * len(value)
     return value[:head] + "*" * (len(value) - head - tail) + value[-tail:]
+
+
+def mask_name(value: str) -> str:
+    """陈* for 陈工, 欧** for 欧阳明: the first character kept, the rest hidden."""
+    value = value.strip()
+    return value[:1] + "*" * (len(value) - 1) if value else ""

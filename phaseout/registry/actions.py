@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
-from phaseout.crypto.masking import mask_phone
+from phaseout.crypto.masking import mask_name, mask_phone
 from phaseout.orgs import scope
 from phaseout.orgs.models import Person, Role
 from phaseout.registry import importer
@@ -30,7 +30,7 @@ def territories_allowed(person: Person | None) -> set[str] | None:
 
 
 # Personal values the audit entry names masked: the trail says that a number changed, not what it is.
-_MASKED = {"contact_phone": mask_phone}
+_MASKED = {"contact_name": mask_name, "contact_phone": mask_phone}
 
 
 def _changes(obj: Any, data: dict[str, Any]) -> dict[str, list[str]]:

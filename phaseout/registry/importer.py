@@ -56,7 +56,7 @@ COLUMN_ORDER = ("uscc", *FIELDS)
 CHUNK = 20000
 # Columns encrypted at rest (phaseout.crypto, the model's EncryptedTextField): rows carry plaintext,
 # so that a re-run compares what the official wrote; the COPY text carries tokens.
-SEALED = {"contact_phone": Enterprise._meta.get_field("contact_phone").purpose}
+SEALED = {f: Enterprise._meta.get_field(f).purpose for f in ("contact_name", "contact_phone")}
 _SEALED_AT = {FIELDS.index(f): purpose for f, purpose in SEALED.items()}
 FIRST_CHUNK = 5000
 BLOCK = 1000
@@ -698,7 +698,7 @@ def _upsert_postgresql(chunk_and_text: Chunk, known: Known | None, now: str) -> 
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS register_import (uscc varchar(18), name varchar(120),"
                 " territory_id varchar(6), industry_id varchar(50), address varchar(200),"
-                " contact_name varchar(40), contact_phone text) ON COMMIT DELETE ROWS"
+                " contact_name text, contact_phone text) ON COMMIT DELETE ROWS"
             )
             with raw.copy(f"COPY register_import ({column_list}) FROM STDIN") as copy:
                 copy.write(copy_text(sealed(changed), COLUMN_ORDER))

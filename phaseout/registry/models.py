@@ -44,8 +44,11 @@ class Enterprise(models.Model):
     industry = models.ForeignKey(
         Industry, on_delete=models.PROTECT, verbose_name=_("industry"), db_index=False
     )
-    contact_name = models.CharField(_("contact person"), max_length=40, blank=True)
-    # Encrypted at rest (SM4, phaseout.crypto); shown in full to staff and the enterprise itself.
+    # The contact's name and phone are personal data, encrypted at rest (SM4, phaseout.crypto; 等保
+    # L3-CES1-28); shown in full to staff and the enterprise itself.
+    contact_name = EncryptedTextField(
+        _("contact person"), purpose="registry.contact_name", legacy="plaintext", max_length=40, blank=True
+    )
     contact_phone = EncryptedTextField(
         _("contact phone"), purpose="registry.contact_phone", legacy="plaintext", max_length=30, blank=True
     )
