@@ -56,7 +56,10 @@ COLUMN_ORDER = ("uscc", *FIELDS)
 CHUNK = 20000
 # Columns encrypted at rest (phaseout.crypto, the model's EncryptedTextField): rows carry plaintext,
 # so that a re-run compares what the official wrote; the COPY text carries tokens.
-SEALED = {f: Enterprise._meta.get_field(f).purpose for f in ("contact_name", "contact_phone")}
+SEALED = {
+    "contact_name": Enterprise._meta.get_field("contact_name").purpose,
+    "contact_phone": Enterprise._meta.get_field("contact_phone").purpose,
+}
 _SEALED_AT = {FIELDS.index(f): purpose for f, purpose in SEALED.items()}
 FIRST_CHUNK = 5000
 BLOCK = 1000
