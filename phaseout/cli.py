@@ -4,6 +4,8 @@ phaseout serve [ADDR:PORT]   serve the platform (and, without a broker, sweep de
 phaseout sweep [--today D]   run the periodic jobs (overdue orders and measures, submissions, tip-offs, ...)
 phaseout audit verify        check the audit trail's HMAC-SM3 chain (archives, table, head); exit 1 if broken
 phaseout audit anchor        append the chain head to AUDIT_ANCHOR_FILE, outside the database
+phaseout audit grant-app-role ROLE   (PostgreSQL, as the owner) the application's role: business tables,
+                             and only SELECT and INSERT on the audit trail
 phaseout audit archive [--now T]   move audit entries past AUDIT_RETENTION_MONTHS to a write-once archive file
 phaseout import FILE [--accept]   check (and import) an enterprise register
 phaseout demo                load reference and demo data and print the demo accounts

@@ -210,6 +210,62 @@ def test_l3_ces1_14_on_postgresql_only_the_table_owner_may_use_maintenance(db: N
     assert AuditEvent.objects.count() == 1
 
 
+@pytest.mark.postgres  # roles are PostgreSQL's
+def test_l3_ces1_14_the_applications_role_reads_and_writes_business_and_only_appends_audit(
+    energy_dept: Person,
+) -> None:
+    """`phaseout audit grant-app-role`: run as that role, the platform works and its audit entries are
+    written, but no UPDATE or DELETE of an entry passes, maintenance flag or not; the periodic archive leaves
+    the deletion to the owner."""
+    _entries(1)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE phaseout_app_role_test NOLOGIN")  # rolled back with the test
+    out = StringIO()
+    call_command("audit", "grant-app-role", "phaseout_app_role_test", stdout=out)
+    assert "REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_auditevent" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET LOCAL ROLE phaseout_app_role_test")
+    try:
+        assert maintenance.owns_the_trail() is False
+        case = case_actions.order_rectification(
+            case=CaseFactory(), by=energy_dept.user, reason="超限额", today=TODAY,
+            issued_on=dt.date(2026, 2, 27), served_on=dt.date(2026, 2, 27),
+        )  # fmt: skip
+        assert AuditEvent.objects.filter(action="case.order_rectification", object_id=str(case.pk)).exists()
+        for statement in ("UPDATE audit_auditevent SET reason = 'x'", "DELETE FROM audit_auditevent"):
+            with (
+                pytest.raises(DatabaseError, match="permission denied"),
+                transaction.atomic(),
+                maintenance.maintenance(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statement)
+        assert archive.job(now=NOW + dt.timedelta(days=3650), today=TODAY) == {"archived": 0}
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert maintenance.owns_the_trail() is True
+    assert verify.verify().ok
+
+
+@pytest.mark.postgres
+def test_l3_ces1_14_the_owner_is_not_granted_as_the_applications_role(db: None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        owner = cursor.fetchone()[0]
+    with pytest.raises(CommandError, match="owns the audit table"):
+        call_command("audit", "grant-app-role", owner)
+    with pytest.raises(CommandError, match="no database role named nobody_here"):
+        call_command("audit", "grant-app-role", "nobody_here")
+
+
+def test_l3_ces1_14_no_roles_on_the_embedded_database(db: None) -> None:
+    refusal = "no database role named anyone" if connection.vendor == "postgresql" else "PostgreSQL only"
+    with pytest.raises(CommandError, match=refusal):
+        call_command("audit", "grant-app-role", "anyone")
+
+
 def test_l3_ces1_14_the_triggers_are_installed_by_the_migrations(db: None) -> None:
     # On SQLite a migration that rebuilds the table drops its triggers: this fails if one does.
     assert maintenance.installed(connection)

@@ -141,3 +141,66 @@ def maintenance(using: str = "default") -> Iterator[None]:
                 pass  # the transaction is failing already: its rollback takes the setting with it
         else:
             connection.audit_maintenance = False  # type: ignore[attr-defined]
+
+
+# ── the application's own role (PostgreSQL) ────────────────────────────────────────────────────────────
+# Production runs the web and worker processes as a role that does not own the tables: it reads and
+# writes the business tables, but may only SELECT and INSERT audit entries (and move the chain head), so
+# neither the application nor anyone holding its credentials can change or delete the trail, maintenance
+# flag or not. Migrations and `phaseout audit archive` run as the owner.
+
+
+class RoleError(Exception):
+    pass
+
+
+def app_role_statements(role: str, connection: BaseDatabaseWrapper) -> list[str]:
+    """The grants for `role`, including the default privileges for tables later migrations create."""
+    name = connection.ops.quote_name(role)
+    return [
+        f"GRANT USAGE ON SCHEMA public TO {name}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {TABLE} FROM {name}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {name}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {name}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {name}",
+    ]
+
+
+def grant_app_role(role: str, using: str = "default") -> list[str]:
+    """Grant the application's role what it needs and no more (run as the tables' owner); the statements."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        raise RoleError("database roles exist on PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            raise RoleError(
+                f"no database role named {role}: create it first (CREATE ROLE ... LOGIN PASSWORD ...)"
+            )
+        cursor.execute(
+            "SELECT pg_has_role(%s, (SELECT relowner FROM pg_class WHERE oid = %s::regclass), 'MEMBER')",
+            [role, TABLE],
+        )
+        if cursor.fetchone()[0]:
+            raise RoleError(
+                f"{role} owns the audit table (or is a member of its owner): use a role of its own"
+            )
+        statements = app_role_statements(role, connection)
+        for sql in statements:
+            cursor.execute(sql)
+    return statements
+
+
+def owns_the_trail(using: str = "default") -> bool:
+    """Whether this connection's role may delete archived entries (the owner; always on SQLite)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_has_role(current_user,"
+            " (SELECT relowner FROM pg_class WHERE oid = %s::regclass), 'MEMBER')",
+            [TABLE],
+        )
+        return bool(cursor.fetchone()[0])

@@ -1,7 +1,9 @@
 """`phaseout audit verify` — check the whole chain (archive files, table, head) and report the first
 broken link; exit status 1 when broken.
 `phaseout audit archive [--now ISO-8601]` — move entries past the retention to a write-once archive file.
-`phaseout audit anchor` — append the chain head to AUDIT_ANCHOR_FILE now (the sweep does it regularly)."""
+`phaseout audit anchor` — append the chain head to AUDIT_ANCHOR_FILE now (the sweep does it regularly).
+`phaseout audit grant-app-role ROLE` — (PostgreSQL, as the owner) grant the application's own role what it
+needs: the business tables, and only SELECT and INSERT on the audit trail."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from phaseout.audit import anchor, archive, verify
+from phaseout.audit import anchor, archive, maintenance, verify
 
 
 class Command(BaseCommand):
@@ -22,6 +24,8 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="task", required=True)
         sub.add_parser("verify", help="check every link of the chain, archives included")
         sub.add_parser("anchor", help="append the chain head to AUDIT_ANCHOR_FILE, outside the database")
+        role_parser = sub.add_parser("grant-app-role", help="grant the application's role (PostgreSQL)")
+        role_parser.add_argument("role", help="an existing role that does not own the tables")
         archive_parser = sub.add_parser("archive", help="archive entries older than AUDIT_RETENTION_MONTHS")
         archive_parser.add_argument("--now", type=dt.datetime.fromisoformat, help="the moment to count from")
 
@@ -31,6 +35,13 @@ class Command(BaseCommand):
             if not report.ok:
                 raise CommandError(str(report))
             self.stdout.write(str(report))
+            return
+        if options["task"] == "grant-app-role":
+            try:
+                statements = maintenance.grant_app_role(options["role"])
+            except maintenance.RoleError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write("\n".join(f"{sql};" for sql in statements))
             return
         if options["task"] == "anchor":
             written = anchor.write(now=timezone.now())
