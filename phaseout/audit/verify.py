@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,14 @@ from phaseout.audit import anchor, archive, chain, maintenance
 from phaseout.audit.models import AuditEvent, ChainHead
 
 MAX_PROBLEMS = 50
+
+# Other records sealed with a MAC that `verify` checks too, registered by their apps in ready() (this
+# module imports no other app): each returns its problems, as sentences.
+INTEGRITY_CHECKS: dict[str, Callable[[], list[str]]] = {}
+
+
+def register_integrity_check(name: str, check: Callable[[], list[str]]) -> None:
+    INTEGRITY_CHECKS[name] = check
 
 
 @dataclass
@@ -189,4 +197,7 @@ def verify(folder: Path | None = None) -> Report:
         walker.problem(_("The chain head's MAC differs from the last entry's."))
     if not maintenance.installed(connection):
         walker.problem(_("The append-only triggers are missing from the audit table."))
+    for check in INTEGRITY_CHECKS.values():
+        for message in check():
+            walker.problem(message)
     return report

@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
+from phaseout.audit.models import Outcome
+from phaseout.audit.record import record
+from phaseout.orgs import integrity
 from phaseout.orgs.models import Person, Role
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,10 +86,33 @@ class DenyByDefaultMiddleware:
         if declared == SIGNED_IN:
             return None
         person = person_of(request)
+        if person is not None and not intact_or_recorded(person):
+            return render(request, "403.html", {"reason": TAMPERED}, status=403)
         if person is None or person.role not in declared:
             raise PermissionDenied
         request.person = person  # type: ignore[attr-defined]
         return None
+
+
+TAMPERED = _(
+    "Your account's role and unit fail their integrity check: they were changed outside the platform. "
+    "Ask the security administrator."
+)
+
+
+def intact_or_recorded(person: Person) -> bool:
+    """Whether the person's role and unit are as the platform sealed them; a refusal is recorded."""
+    if integrity.intact(person):
+        return True
+    record(
+        actor=person.user,
+        action="access.integrity_failed",
+        obj=person,
+        outcome=Outcome.REFUSED,
+        reason=str(TAMPERED),
+        data={"role": person.role},
+    )
+    return False
 
 
 def person_context(request: HttpRequest) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.audit.record import record
+from phaseout.orgs.access import intact_or_recorded
 from phaseout.orgs.models import Person, Role
 
 
@@ -35,9 +36,10 @@ def is_system_admin(request: HttpRequest) -> bool:
     if not (user.is_authenticated and user.is_active):
         return False
     try:
-        return user.person.role == Role.SYSTEM_ADMIN
+        person = user.person
     except Person.DoesNotExist:
         return False
+    return person.role == Role.SYSTEM_ADMIN and intact_or_recorded(person)
 
 
 class SystemAdminSite(admin.AdminSite):

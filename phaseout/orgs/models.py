@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -100,6 +102,8 @@ class Person(models.Model):
         "registry.Enterprise", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("enterprise")
     )
     display_name = models.CharField(_("display name"), max_length=60)
+    # HMAC-SM3 over the user, role and unit (phaseout.orgs.integrity), written on every save.
+    acl_mac = models.CharField(_("access-control MAC"), max_length=64, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("person")
@@ -126,6 +130,15 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from phaseout.orgs.integrity import seal
+
+        self.acl_mac = seal(self)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "acl_mac"}
+        super().save(*args, **kwargs)
 
     @property
     def dimensions(self) -> list[str]:
