@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "phaseout.orgs.access.person_context",
+                "phaseout.web.menu.menu",
             ],
         },
     },
