@@ -44,14 +44,14 @@ def audited_export(event: str) -> Callable[[F], F]:
             sent = getattr(response, EXPORT_ATTR, None)
             if sent is None:
                 if is_file(response):
-                    response.close()
+                    _let_go(response)
                     raise ImproperlyConfigured(f"{view.__qualname__} gives out a file without exported()")
                 return response  # a page: the form again, a redirect, an error
             obj, what = sent
             try:
                 record(actor=request.user, action=event, obj=obj, data=what)
             except AuditWriteError:
-                response.close()  # an opened file is let go; nothing of it is sent
+                _let_go(response)  # nothing of the file is sent
                 message = _(
                     "The download could not be written to the audit trail, so it was not given. Please try "
                     "again later; if it keeps happening, tell the administrator."
@@ -69,6 +69,14 @@ def exported(response: R, obj: models.Model | None = None, **what: Any) -> R:
     """The file a declared view returns, with the object it comes from and what it holds, for its entry."""
     setattr(response, EXPORT_ATTR, (obj, what))
     return response
+
+
+def _let_go(response: HttpResponseBase) -> None:
+    """Close the file a response would have streamed. Not response.close(): that also signals the end of
+    the request (and closes its database connection) while the refusal page is still to be made."""
+    stream = getattr(response, "file_to_stream", None)
+    if stream is not None:
+        stream.close()
 
 
 def is_file(response: HttpResponseBase) -> bool:
