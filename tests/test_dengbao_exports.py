@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from django.http import FileResponse, HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, get_resolver
 
-from phaseout.audit.exports import audited_export, export_event
+from phaseout.audit.exports import audited_export, export_event, exported
 from phaseout.audit.models import AuditEvent, ChainHead, Outcome
+from phaseout.audit.record import record
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case, Decision, Evidence
 from phaseout.credit.models import Referral
-from phaseout.orgs.access import ACCESS_ATTR, PUBLIC
+from phaseout.orgs.access import ACCESS_ATTR, PUBLIC, DenyByDefaultMiddleware
 from phaseout.orgs.models import Person, Role, Territory
 from tests.conftest import PNG, client_for, upload
 from tests.factories import CaseFactory, FindingFactory, LineFactory, PersonFactory, UserFactory
@@ -296,9 +298,11 @@ def test_l3_ces1_15_a_download_that_cannot_be_audited_is_not_given(world: World,
 def test_l3_ces1_15_a_declared_export_that_returns_a_file_without_its_entry_is_refused() -> None:
     """A file given out by a declared view must name what it holds (exported()), or it is not given."""
 
+    stream = io.BytesIO(b"secret")
+
     @audited_export("export.test")
     def forgetful(request: object) -> FileResponse:
-        return FileResponse(iter([b"secret"]), as_attachment=True, filename="x.txt")
+        return FileResponse(stream, as_attachment=True, filename="x.txt")
 
     @audited_export("export.test")
     def page(request: object) -> HttpResponse:
@@ -307,9 +311,28 @@ def test_l3_ces1_15_a_declared_export_that_returns_a_file_without_its_entry_is_r
     request = RequestFactory().get("/")
     with pytest.raises(ImproperlyConfigured, match="forgetful gives out a file without exported"):
         forgetful(request)
+    assert stream.closed
     assert page(request).content == b"a page"  # a page passes as it is, with no entry
     with pytest.raises(ValueError, match=r"starts with 'export\.'"):
         audited_export("evidence")
+
+
+def test_l3_ces1_15_a_file_refused_for_want_of_its_entry_is_closed_unread(db: None) -> None:
+    stream = io.BytesIO(b"secret")
+
+    @audited_export("export.test")
+    def download(request: object) -> FileResponse:
+        return exported(FileResponse(stream, as_attachment=True, filename="x.txt"))
+
+    record(actor=None, action="test.event")
+    record(actor=None, action="test.event")
+    ChainHead.objects.filter(pk=1).update(seq=1)
+    request = RequestFactory().get("/")
+    request.user = UserFactory(username="reader")
+    response = download(request)
+    assert response.status_code == 503 and NOT_GIVEN in response.content.decode()
+    assert stream.closed
+    assert AuditEvent.objects.count() == 2
 
 
 # ── L3-CES1-12: the registry of exports covers every view that gives out a file ──
@@ -428,3 +451,29 @@ def test_l3_ces1_12_anonymous_requests_and_not_found_write_nothing(district: Per
     assert client.get("/cases/999999/").status_code == 404
     assert client.get("/no-such-page/").status_code == 404
     assert AuditEvent.objects.count() == count
+
+
+def test_l3_ces1_12_the_access_layer_records_refusals_of_signed_in_accounts_only(district: Person) -> None:
+    """A view that declares nothing is refused to everyone; only a signed-in account's refusal is written,
+    whether the middleware refuses it or the view raises PermissionDenied."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.exceptions import PermissionDenied
+
+    middleware = DenyByDefaultMiddleware(lambda request: HttpResponse())
+
+    def undeclared(request: object) -> HttpResponse:
+        return HttpResponse()
+
+    count = AuditEvent.objects.count()
+    for user, written in ((AnonymousUser(), 0), (district.user, 2)):
+        request = RequestFactory().get("/somewhere/")
+        request.user = user
+        with pytest.raises(PermissionDenied):
+            middleware.process_view(request, undeclared, (), {})
+        assert middleware.process_exception(request, PermissionDenied()) is None
+        assert middleware.process_exception(request, ValueError()) is None  # not a refusal
+        assert AuditEvent.objects.count() == count + written
+    entries = AuditEvent.objects.filter(action="access.refused")
+    assert [(e.actor, e.data) for e in entries] == [
+        (district.user, {"path": "/somewhere/", "method": "GET", "role": "district"})
+    ] * 2
