@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, get_resolver
 
@@ -312,6 +312,13 @@ def test_l3_ces1_15_a_declared_export_that_returns_a_file_without_its_entry_is_r
     with pytest.raises(ImproperlyConfigured, match="forgetful gives out a file without exported"):
         forgetful(request)
     assert stream.closed
+
+    @audited_export("export.test")
+    def streaming(request: object) -> StreamingHttpResponse:
+        return StreamingHttpResponse(iter([b"secret"]))  # a stream, even with no attachment header
+
+    with pytest.raises(ImproperlyConfigured, match="streaming gives out a file without exported"):
+        streaming(request)
     assert page(request).content == b"a page"  # a page passes as it is, with no entry
     with pytest.raises(ValueError, match=r"starts with 'export\.'"):
         audited_export("evidence")
@@ -477,3 +484,23 @@ def test_l3_ces1_12_the_access_layer_records_refusals_of_signed_in_accounts_only
     assert [(e.actor, e.data) for e in entries] == [
         (district.user, {"path": "/somewhere/", "method": "GET", "role": "district"})
     ] * 2
+
+
+def test_l3_ces1_12_a_tipoff_action_not_the_roles_is_recorded_once(office: Person) -> None:
+    """An action the role may not take on a tip-off is a refused page; a refused identity read keeps its
+    own entry (written by the action) and is not recorded twice."""
+    from phaseout.complaints import actions as tipoff_actions
+
+    tipoff, _new = tipoff_actions.receive(
+        source="web", text="某厂偷排废气", reporter_name="张三", today=TODAY
+    )
+    client = client_for(office.user)
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
+    path = f"/tipoffs/{tipoff.pk}/"
+    assert client.post(path, {"action": "bogus"}).status_code == 403
+    assert client.post(path, {"action": "reveal", "reason": "核实举报"}).status_code == 403
+    entries = AuditEvent.objects.filter(seq__gt=last).order_by("seq")
+    assert [(e.action, e.outcome, e.data.get("path")) for e in entries] == [
+        ("access.refused", Outcome.REFUSED, path),
+        ("tipoff.identity_read", Outcome.REFUSED, None),
+    ]
