@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from phaseout.audit.exports import audited_export, exported
 from phaseout.cases import actions, documents, scope, steps
 from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
@@ -367,17 +368,20 @@ def _visible_evidence(person: Person) -> QuerySet[Evidence]:
 
 
 @allow(*CASE_VIEWERS)
+@audited_export("export.evidence")
 def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     evidence = get_object_or_404(_visible_evidence(_person(request)), pk=pk)
-    return FileResponse(
+    response = FileResponse(
         evidence.file.open("rb"),
         as_attachment=True,
         filename=evidence.original_name,
         content_type=evidence.content_type,
     )
+    return exported(response, evidence, file=evidence.original_name, sha256=evidence.sha256)
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+@audited_export("export.case_file_zip")
 def case_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The whole case file as one .zip: a summary with every event in order, and every document."""
     case = get_object_or_404(scope.cases(_person(request)).select_related("enterprise", "finding"), pk=pk)
@@ -416,7 +420,7 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
     response = HttpResponse(buffer.getvalue(), content_type="application/zip")
     filename = f"case-{case.number}.zip"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return exported(response, case, format="zip", files=len(manifest))
 
 
 def _summary_text(case: Case) -> str:
@@ -444,6 +448,7 @@ def _summary_text(case: Case) -> str:
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
+@audited_export("export.decision_document")
 def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own)."""
     decision = get_object_or_404(Decision.objects.filter(case__in=scope.cases(_person(request))), pk=pk)
@@ -459,10 +464,11 @@ def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.{fmt}"
-    return response
+    return exported(response, decision, format="pdf" if fmt == "pdf" else "docx", number=decision.number)
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+@audited_export("export.case_file_pdf")
 def case_file_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The case file (卷宗) as one PDF: cover, contents, history, every document and all evidence."""
     case = get_object_or_404(scope.cases(_person(request)).select_related("enterprise", "territory"), pk=pk)
@@ -475,7 +481,7 @@ def case_file_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(_("A document of this case is missing from storage.")) from exc
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="case-{case.number}.pdf"'
-    return response
+    return exported(response, case, format="pdf")
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT)

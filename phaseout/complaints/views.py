@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -314,7 +315,7 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 case = get_object_or_404(case_scope.cases(person), pk=posted_id(request, "case"))
                 actions.link_case(tipoff=tipoff, case=case, by=current_user(request))
             else:
-                return HttpResponse(status=403)
+                raise PermissionDenied  # not this role's action (recorded by the access middleware)
         except actions.TipOffError as exc:
             messages.error(request, str(exc))
         return redirect("tipoff-detail", tipoff.pk)

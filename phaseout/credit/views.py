@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
 from phaseout import exports
+from phaseout.audit.exports import audited_export, exported
 from phaseout.credit import actions
 from phaseout.credit.models import Acknowledgement, Referral
 from phaseout.orgs.access import allow
@@ -121,13 +122,15 @@ def licence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @allow(Role.OFFICE)
+@audited_export("export.credit_referrals")
 def referral_export(request: HttpRequest, fmt: str) -> HttpResponse:
     approved = Referral.objects.exclude(status=Referral.Status.PROPOSED).select_related("enterprise")
     data = [_exchange(r) for r in approved]
     if fmt == "json":
-        return HttpResponse(
+        response = HttpResponse(
             json.dumps(data, ensure_ascii=False), content_type="application/json; charset=utf-8"
         )
+        return exported(response, format="json", rows=len(data))
     if fmt != "xlsx":
         raise Http404
     book = Workbook()
@@ -142,4 +145,4 @@ def referral_export(request: HttpRequest, fmt: str) -> HttpResponse:
         buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     response["Content-Disposition"] = 'attachment; filename="credit-referrals.xlsx"'
-    return response
+    return exported(response, format="xlsx", rows=len(data))

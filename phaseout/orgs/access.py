@@ -4,6 +4,11 @@
 anyone may see (login); `@signed_in` the sign-in steps that any signed-in account goes
 through. The middleware refuses any view that declares nothing, so a view
 added without a declaration is closed, not open.
+
+Every page refused to a signed-in account (403) — by this middleware, or by a view raising
+PermissionDenied — is written to the audit trail here, in one place, naming the path and the role.
+Anonymous requests are sent to sign in (or refused) without an entry, and a 404 writes none, so the
+public cannot flood the trail.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
@@ -26,6 +32,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 ACCESS_ATTR = "phaseout_access"
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
+REFUSED_EVENT = "access.refused"
+PATH_MAX = 300
 
 ALL_STAFF_ROLES = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
 
@@ -80,6 +88,7 @@ class DenyByDefaultMiddleware:
         if declared == PUBLIC:
             return None
         if declared is None:
+            record_refusal(request)
             raise PermissionDenied("view declares no access")
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
@@ -89,12 +98,38 @@ class DenyByDefaultMiddleware:
         if person is not None and not intact_or_recorded(person):
             return render(request, "403.html", {"reason": TAMPERED}, status=403)
         if person is None or person.role not in declared:
+            record_refusal(request)
             raise PermissionDenied
         request.person = person  # type: ignore[attr-defined]
         return None
 
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A view's own PermissionDenied (not its role's action, a record it may not change): recorded,
+        then answered 403 by Django as before."""
+        if isinstance(exception, PermissionDenied):
+            record_refusal(request)
+        return None
 
-TAMPERED = _(
+
+def record_refusal(request: HttpRequest) -> None:
+    """One audit entry, outcome refused, for a page refused to a signed-in account; none for anyone else."""
+    if not request.user.is_authenticated:
+        return
+    person = person_of(request)
+    record(
+        actor=request.user,
+        action=REFUSED_EVENT,
+        reason=_("Your role does not give you access to this page or record."),
+        data={
+            "path": request.path[:PATH_MAX],
+            "method": request.method,
+            "role": person.role if person is not None else "",
+        },
+        outcome=Outcome.REFUSED,
+    )
+
+
+TAMPERED = gettext_lazy(
     "Your account's role and unit fail their integrity check: they were changed outside the platform. "
     "Ask the security administrator."
 )

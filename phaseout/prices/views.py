@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from phaseout import exports
+from phaseout.audit.exports import audited_export, exported
 from phaseout.cases import scope
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role
@@ -67,6 +68,7 @@ def price_measures(request: HttpRequest) -> HttpResponse:
 
 
 @allow(*READERS)
+@audited_export("export.prices")
 def price_export(request: HttpRequest, utility: str) -> HttpResponse:
     try:
         wanted = Utility(utility)
@@ -153,4 +155,6 @@ def price_export(request: HttpRequest, utility: str) -> HttpResponse:
         buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return exported(
+        response, format="xlsx", utility=wanted.value, on=on.isoformat() if on else None, rows=len(rows)
+    )

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.audit.exports import audited_export, exported
 from phaseout.cases import scope as case_scope
 from phaseout.cases.models import OPEN_STATES, Case, CaseState
 from phaseout.complaints import scope as tipoff_scope
@@ -50,13 +51,14 @@ def _params(request: HttpRequest) -> dict[str, str]:
 
 
 @allow(*READERS)
+@audited_export("export.exit_ledger")
 def exit_ledger(request: HttpRequest) -> HttpResponse:
     params = _params(request)
     rows = filtered(_rows(current_person(request)), params)
     if request.GET.get("format") == "xlsx":
         response = HttpResponse(documents.xlsx_bytes(rows), content_type=XLSX)
         response["Content-Disposition"] = 'attachment; filename="exit-ledger.xlsx"'
-        return response
+        return exported(response, format="xlsx", filter=params, rows=len(rows))
     return render(
         request,
         "reports/ledger.html",
@@ -180,6 +182,7 @@ def _handed_in_figures(rows: list[Row]) -> dict[str, Any]:
 
 
 @allow(*READERS)
+@audited_export("export.stage_report")
 def stage_report(request: HttpRequest) -> HttpResponse:
     """A stage report filled from the ledger: free, or for one of the plan's submissions (the period
     follows the plan, and the report can be handed in as that submission with its figures)."""
@@ -218,7 +221,7 @@ def stage_report(request: HttpRequest) -> HttpResponse:
         if data["fmt"] == "xlsx":
             response = HttpResponse(documents.xlsx_bytes(rows), content_type=XLSX)
             response["Content-Disposition"] = 'attachment; filename="stage-report.xlsx"'
-            return response
+            return exported(response, data["submission"], **_report_sent(data, rows))
         submission = data["submission"]
         cases = None
         if scope.sees_all(person) or (submission and submission.kind == Submission.Kind.SUMMARY):
@@ -271,8 +274,18 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             return redirect("my-submissions")
         response = HttpResponse(body, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return exported(response, data["submission"], **_report_sent(data, rows))
     return render(request, "reports/stage.html", {"form": form})
+
+
+def _report_sent(data: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
+    """What a stage report holds, for its audit entry (its object: the submission it was made for)."""
+    return {
+        "format": data["fmt"],
+        "start": data["start"].isoformat(),
+        "end": data["end"].isoformat(),
+        "rows": len(rows),
+    }
 
 
 @allow(*READERS)
