@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -49,3 +50,24 @@ class ControlCharacterMiddleware:
                 if has_control(key) or any(has_control(v) for v in values):
                     return refused(request, key)
         return self.get_response(request)
+
+
+class ChineseNotFoundMiddleware:
+    """With DEBUG on (the embedded demo), Django answers an unknown address with its technical page, in
+    English, listing every address of the platform. Officials and the public get the platform's own
+    Chinese 404 page instead, as in production; JSON and other answers are left as they are."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            settings.DEBUG
+            and response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and not getattr(response, "platform_page", False)
+        ):
+            response = render(request, "404.html", status=404)
+            response.platform_page = True  # type: ignore[attr-defined]
+        return response
