@@ -46,6 +46,7 @@ NOT_SELF = "不能停用自己的账号或修改自己的角色。"
 LAST_SECADMIN = "不能移除最后一名安全管理员：请先将另一账号设为安全管理员。"
 ADMIN_NO_UNIT = "管理员账号不设所属单位：管理员不查看业务记录。"
 NOT_OWN_PASSWORD = "不能在此重置自己的密码：由另一名安全管理员重置。"
+NOT_OWN_FACTOR = "不能在此重置自己的第二认证因素：由另一名安全管理员重置。"
 ONLY_INTAKE = "只有举报受理员可以查看举报人身份。"
 FIRST_EXISTS = "已有安全管理员：其他账号请在“账号与角色”页面创建。"
 
@@ -603,6 +604,38 @@ def test_l3_ces1_08_a_security_administrator_cannot_change_their_own_role_or_pas
     secadmin.user.refresh_from_db()
     assert not secadmin.user.check_password("Self-chosen-2026")
     assert _refusal("person.reset_password", secadmin.user).reason == NOT_OWN_PASSWORD
+
+
+def test_l3_ces1_08_a_security_administrator_cannot_reset_their_own_second_factor(cast) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from phaseout import accounts
+
+    secadmin = cast["people"][Role.SECURITY_ADMIN]
+    c = client_for(secadmin.user)
+    device = TOTPDevice.objects.get(user=secadmin.user)
+    response = c.post(f"/people/{secadmin.pk}/", {"reset_second_factor": "1"})
+    assert response.status_code == 200
+    assert NOT_OWN_FACTOR in response.content.decode()
+    assert TOTPDevice.objects.filter(pk=device.pk, confirmed=True).exists()  # nothing changed
+    assert c.get("/people/").status_code == 200  # the session goes on
+    refused = _refusal("person.reset_second_factor", secadmin.user)
+    assert (refused.reason, refused.object_type, refused.object_id) == (
+        NOT_OWN_FACTOR,
+        "orgs.person",
+        str(secadmin.pk),
+    )
+    assert not AuditEvent.objects.filter(action="auth.otp_reset").exists()
+    with pytest.raises(accounts.AccountError, match=NOT_OWN_FACTOR):
+        accounts.reset_second_factor(person=secadmin, by=secadmin.user)
+    refusals = AuditEvent.objects.filter(action="person.reset_second_factor", outcome=Outcome.REFUSED)
+    assert refusals.count() == 2
+    # another security administrator does it
+    other = _make("r-secadmin-2", Role.SECURITY_ADMIN)
+    client_for(other.user).post(f"/people/{secadmin.pk}/", {"reset_second_factor": "1"})
+    assert not TOTPDevice.objects.filter(user=secadmin.user).exists()
+    reset = AuditEvent.objects.get(action="auth.otp_reset")
+    assert (reset.actor, reset.outcome, reset.object_id) == (other.user, Outcome.SUCCESS, str(secadmin.pk))
 
 
 def test_l3_ces1_08_the_last_security_administrator_stays(cast) -> None:
