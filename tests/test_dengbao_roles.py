@@ -796,44 +796,53 @@ def test_probe_an_admin_change_is_recorded_from_the_database_not_from_the_posted
     """A probe posted the hidden initial value equal to the new one: the record must still show the change."""
     sysadmin = cast["people"][Role.SYSTEM_ADMIN]
     department = Department.objects.get(code="jm-sthjj")
-    before = department.dimensions
+    before = department.name
     response = client_for(sysadmin.user).post(
         f"/admin/orgs/department/{department.pk}/change/",
         {
             "code": department.code,
-            "name": department.name,
+            "name": "江门市生态环境局（改）",
+            "initial-name": "江门市生态环境局（改）",
             "territory": department.territory_id,
-            "dimensions": ["energy", "environment"],
-            "initial-dimensions": '["energy", "environment"]',
             "doc_prefix": department.doc_prefix,
         },
     )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="admin.change", object_type="orgs.department")
-    assert event.data == {
-        "before": {"dimensions": str(before)},
-        "after": {"dimensions": str(["energy", "environment"])},
-    }
+    assert event.data == {"before": {"name": before}, "after": {"name": "江门市生态环境局（改）"}}
 
 
-@pytest.mark.parametrize("bad", ["bogus", '{"a": 1}', "9" * 5000, "\u0000"])
-def test_probe_the_department_dimensions_are_chosen_not_typed(cast, bad: str) -> None:
+@pytest.mark.parametrize(
+    "posted", [["energy", "environment", "safety"], [], "bogus", '{"a": 1}', "9" * 5000, "\u0000"]
+)
+def test_l3_ces1_08_the_system_administrator_cannot_change_a_departments_dimensions(cast, posted) -> None:
+    """A department's dimensions are its people's data scope: not the system administrator's to change."""
     sysadmin = cast["people"][Role.SYSTEM_ADMIN]
     department = Department.objects.get(code="jm-sthjj")
     before = list(department.dimensions)
-    response = client_for(sysadmin.user).post(
-        f"/admin/orgs/department/{department.pk}/change/",
+    assert before and before != posted
+    c = client_for(sysadmin.user)
+    url = f"/admin/orgs/department/{department.pk}/change/"
+    shown = c.get(url).content.decode()
+    assert department.dimension_labels() in shown  # shown …
+    assert 'name="dimensions"' not in shown  # … not offered
+    response = c.post(
+        url,
         {
             "code": department.code,
             "name": department.name,
             "territory": department.territory_id,
-            "dimensions": bad,
+            "dimensions": posted,
+            "doc_prefix": department.doc_prefix,
+            "is_office": "",
         },
     )
-    assert response.status_code in (200, 400)  # the form again with its error, or the control-character page
+    assert response.status_code == (400 if posted == "\u0000" else 302)
     department.refresh_from_db()
     assert department.dimensions == before
-    assert not AuditEvent.objects.filter(action="admin.change").exists()
+    assert not AuditEvent.objects.filter(action="admin.change", data__after__has_key="dimensions").exists()
+    for event in AuditEvent.objects.filter(action="admin.change"):
+        assert event.data == {"before": {}, "after": {}}  # saved, and nothing changed
 
 
 def test_probe_the_delete_page_of_reference_data_names_no_business_record(cast) -> None:
