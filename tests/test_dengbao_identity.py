@@ -632,6 +632,14 @@ def test_two_factors_are_required_unless_explicitly_configured_off(district, set
     c = Client()
     c.post("/accounts/login/", {"username": district.user.username, "password": PASSWORD})
     assert c.get("/cases/").status_code == 200
+    # the password completed the sign-in: recorded as such, and the browser is the person's device
+    login = AuditEvent.objects.get(action="auth.login")
+    assert (login.actor, login.data) == (
+        district.user,
+        {"username": district.user.username, "second_factor": "none"},
+    )
+    assert not AuditEvent.objects.filter(action="auth.password_ok").exists()
+    assert c.cookies["phaseout_device"]["httponly"]
 
 
 def test_totp_command_prints_the_current_code_in_the_demo_only(district, settings) -> None:
