@@ -34,9 +34,9 @@ from phaseout.web.forms import CONFIRMATION_REQUIRED, confirmation
 # 等保 three-role separation, kept here and not only in the pages: only an active security administrator
 # manages accounts (None: the command line, e.g. the demo loader); a person has one role (Person is one
 # row per account) and an administrator's role carries no unit, hence no business scope (also a check
-# constraint); nobody changes their own role, turns themselves off or resets their own password here; the
-# last security administrator stays; is_staff follows the system administrator's role and nobody is a
-# superuser. A refusal changes nothing, is recorded with the outcome "refused", and says why.
+# constraint); nobody changes their own role, turns themselves off or resets their own password or second
+# factor here; the last security administrator stays; is_staff follows the system administrator's role and
+# nobody is a superuser. A refusal changes nothing, is recorded with the outcome "refused", and says why.
 
 
 class AccountError(Exception):
@@ -195,6 +195,8 @@ def reset_password(*, person: Person, password: str, by: User) -> Person:
 def reset_second_factor(*, person: Person, by: User) -> Person:
     """The person's second factor removed: they set up a new one at the next sign-in (audited)."""
     message = _not_security_admin(by)
+    if not message and person.user_id == by.pk:
+        message = _("You cannot reset your own second factor here: another security administrator does it.")
     if message:
         _refuse(by=by, action="person.reset_second_factor", obj=person, message=message, data={})
     identity.reset_second_factor(user=person.user, by=by)
@@ -368,10 +370,17 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = EditPersonForm(request.POST or None, initial=initial)
     password_form = PasswordResetForm(user=person.user)
     if request.method == "POST" and "reset_second_factor" in request.POST:
-        reset_second_factor(person=person, by=current_user(request))
-        messages.success(request, _("Second factor reset: the person sets up a new one at the next sign-in."))
-        return redirect("people")
-    if request.method == "POST" and "password" in request.POST:
+        try:
+            reset_second_factor(person=person, by=current_user(request))
+        except AccountError as exc:
+            messages.error(request, str(exc))
+            form = EditPersonForm(initial=initial)
+        else:
+            messages.success(
+                request, _("Second factor reset: the person sets up a new one at the next sign-in.")
+            )
+            return redirect("people")
+    elif request.method == "POST" and "password" in request.POST:
         password_form = PasswordResetForm(request.POST, user=person.user)
         form = EditPersonForm(initial=initial)
         if password_form.is_valid():

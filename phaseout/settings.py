@@ -237,6 +237,10 @@ LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", 
 LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT", "5"))
 LOGIN_ACCOUNT_DELAY_AFTER = int(os.environ.get("LOGIN_ACCOUNT_DELAY_AFTER", "10"))
 LOGIN_ACCOUNT_DELAY_MAX_SECONDS = int(os.environ.get("LOGIN_ACCOUNT_DELAY_MAX_SECONDS", "60"))
+# A completed sign-in leaves a signed device cookie (phaseout/identity/devices.py): with it, the person
+# is exempt from the account-wide delay that others' failures cause, for this many days.
+LOGIN_DEVICE_COOKIE_NAME = "phaseout_device"
+LOGIN_DEVICE_COOKIE_DAYS = int(os.environ.get("LOGIN_DEVICE_COOKIE_DAYS", "30"))
 # The second factor: its kind (phaseout/identity/factors.py) and whether every account must pass it.
 # Only an explicit OTP_REQUIRED=false turns the requirement off.
 SECOND_FACTOR = os.environ.get("SECOND_FACTOR", "totp")

@@ -210,12 +210,15 @@ def xlsx_bytes() -> Iterator[object]:
     yield make
 
 
-def form_login(username: str, password: str, **extra: str) -> tuple[bool, Client]:
+def form_login(
+    username: str, password: str, client: Client | None = None, **extra: str
+) -> tuple[bool, Client]:
     """Log in through the login page and the second factor, as a person does (the sign-in limits see
-    every attempt); True when the person reaches the home page. `extra` goes to the client (REMOTE_ADDR)."""
+    every attempt); True when the person reaches the home page. `extra` goes to a new client
+    (REMOTE_ADDR), or `client` is used as it is (with the cookies it holds, a device cookie say)."""
     from django.contrib.auth import get_user_model
 
-    client = Client(**extra)
+    client = client or Client(**extra)
     response = client.post("/accounts/login/", {"username": username, "password": password})
     if response.status_code != 302:
         return False, client

@@ -54,4 +54,4 @@ def test_a_new_account_changes_its_password_sets_up_totp_and_reaches_home(
     assert page.url == f"{server}/", page.content()[:2000]
     assert "江海区工信局" in page.locator("header .who").inner_text()
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
-    assert actions[-3:] == ["auth.login", "auth.password_changed", "auth.otp_enrolled"]
+    assert actions[-4:] == ["auth.password_ok", "auth.password_changed", "auth.otp_enrolled", "auth.login"]

@@ -251,6 +251,193 @@ def test_l3_ces1_02_failures_from_many_addresses_slow_the_account_down_without_l
     assert form_login(district.user.username, PASSWORD, **OFFICE_LAN)[0]
 
 
+DELAY_60 = "该账号已多次登录失败，请 60 秒后再试。"
+DEVICE = "phaseout_device"
+
+
+def spray(username: str, clock, addresses: int = 8, each: int = 2) -> None:
+    """An attacker failing for one account from many addresses, below each address's own limit, each
+    attempt after the account's delay has passed (so that each counts): 16 failures, 60 s to wait."""
+    from phaseout.identity import limits
+
+    done = 0
+    for n in range(addresses):
+        attacker = Client(REMOTE_ADDR=f"198.51.100.{n + 1}")
+        for k in range(each):
+            clock.shift(dt.timedelta(seconds=limits.account_delay(done) + 1))
+            login_page_error(attacker, username, f"guess-{k}")
+            done += 1
+
+
+def with_cookie(value: str, **extra: str) -> Client:
+    client = Client(**extra)
+    client.cookies[DEVICE] = value
+    return client
+
+
+def test_l3_ces1_02_a_device_cookie_lets_the_owner_in_through_the_account_wide_delay(
+    secadmin, district, settings, _clock
+) -> None:
+    settings.SESSION_COOKIE_SECURE = True  # as in production
+    ok, owner = form_login("secadmin", PASSWORD, **OFFICE_LAN)
+    assert ok
+    cookie = owner.cookies[DEVICE]
+    assert cookie["httponly"] and cookie["secure"] and cookie["samesite"] == "Lax"
+    assert cookie["max-age"] == 30 * 24 * 3600
+    district_cookie = form_login(district.user.username, PASSWORD, **OFFICE_LAN)[1].cookies[DEVICE].value
+    _clock.shift(dt.timedelta(seconds=1))  # after the sign-in that started the count afresh
+    spray("secadmin", _clock)  # 8 addresses x 2 failures: the account waits 60 s after the last
+    assert failures(username="secadmin") == 16
+    # without the cookie, the right password is refused with the delay …
+    assert DELAY_60 in login_page_error(Client(**OFFICE_LAN), "secadmin", PASSWORD)
+    # … and so with a forged cookie, or a genuine one of another account
+    forged = cookie.value[:-2] + ("AA" if not cookie.value.endswith("AA") else "BB")
+    assert DELAY_60 in login_page_error(with_cookie(forged, **OFFICE_LAN), "secadmin", PASSWORD)
+    assert DELAY_60 in login_page_error(with_cookie(district_cookie, **OFFICE_LAN), "secadmin", PASSWORD)
+    # the owner's browser, with its cookie, signs in at once
+    assert form_login("secadmin", PASSWORD, client=with_cookie(cookie.value, **OFFICE_LAN))[0]
+    assert AuditEvent.objects.filter(action="auth.login", actor=secadmin.user).count() == 2
+
+
+def test_l3_ces1_02_a_device_cookie_with_too_many_failures_is_no_longer_honoured(secadmin, _clock) -> None:
+    ok, owner = form_login("secadmin", PASSWORD, **OFFICE_LAN)
+    assert ok
+    cookie = owner.cookies[DEVICE].value
+    _clock.shift(dt.timedelta(seconds=1))
+    spray("secadmin", _clock)
+    # the cookie is stolen and tried from five addresses (each below the per-address limit)
+    for n in range(5):
+        thief = with_cookie(cookie, REMOTE_ADDR=f"192.0.2.{n + 1}")
+        assert "请输入一个正确的用户名和密码" in login_page_error(thief, "secadmin", f"stolen-{n}")
+    stolen = AuditEvent.objects.filter(action="auth.login_failed", data__username="secadmin", ip="192.0.2.1")
+    nonce = stolen.get().data["device"]
+    assert stolen.get().data == {"username": "secadmin", "address": "192.0.2.1", "device": nonce}
+    assert failures(device=nonce) == 5
+    # the cookie no longer exempts anyone from the delay, the owner included
+    assert DELAY_60 in login_page_error(with_cookie(cookie, **OFFICE_LAN), "secadmin", PASSWORD)
+    refused = AuditEvent.objects.filter(action="auth.login_failed", outcome=Outcome.REFUSED).last()
+    assert refused.data["refused"] == "account_delay"
+
+
+def test_l3_ces1_02_an_expired_device_cookie_is_not_honoured(secadmin, _clock, settings) -> None:
+    settings.LOGIN_DEVICE_COOKIE_DAYS = 1
+    cookie = form_login("secadmin", PASSWORD, **OFFICE_LAN)[1].cookies[DEVICE].value
+    _clock.shift(dt.timedelta(days=1, seconds=1))
+    spray("secadmin", _clock)
+    assert DELAY_60 in login_page_error(with_cookie(cookie, **OFFICE_LAN), "secadmin", PASSWORD)
+
+
+def test_sign_in_is_recorded_when_the_second_factor_completes_it(district, _clock) -> None:
+    """A password alone is auth.password_ok; auth.login, which starts the account's count afresh, comes
+    only with the second factor, and wrong codes count as failures."""
+    TOTPDevice.objects.create(user=district.user, name="totp", confirmed=True)
+    username = district.user.username
+    spray(username, _clock, addresses=10, each=1)  # 10 failures: the account waits 2 s
+    _clock.shift(dt.timedelta(seconds=3))
+    thief = Client(**ATTACKER)  # knows the password, not the code
+    assert thief.post("/accounts/login/", {"username": username, "password": PASSWORD}).status_code == 302
+    ok = AuditEvent.objects.get(action="auth.password_ok")
+    assert (ok.actor, ok.outcome, ok.data) == (
+        district.user,
+        Outcome.SUCCESS,
+        {"username": username, "second_factor": "pending"},
+    )
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+    wrong = "000000" if otp_code(district.user) != "000000" else "111111"
+    assert "验证码错误或已过期。" in page(thief.post("/accounts/second-factor/", {"token": wrong}))
+    failed = AuditEvent.objects.get(action="auth.otp_failed")
+    assert (failed.actor, failed.outcome, failed.ip) == (district.user, Outcome.FAILURE, "203.0.113.66")
+    # the password step did not start the count afresh, and the wrong code counted: 11 failures, 4 s
+    assert "该账号已多次登录失败，请 4 秒后再试。" in login_page_error(
+        Client(**OFFICE_LAN), username, PASSWORD
+    )
+    _clock.shift(dt.timedelta(seconds=5))
+    assert form_login(username, PASSWORD, **OFFICE_LAN)[0]
+    login = AuditEvent.objects.get(action="auth.login")
+    assert (login.actor, login.outcome, login.data) == (
+        district.user,
+        Outcome.SUCCESS,
+        {"username": username, "second_factor": "totp"},
+    )
+    from phaseout.identity import limits
+
+    assert limits.account_failures(username, T0 + dt.timedelta(seconds=8))[0] == 0  # the completed one
+
+
+def test_wrong_codes_count_toward_the_limit_for_the_account_from_one_address(district, _clock) -> None:
+    TOTPDevice.objects.create(user=district.user, name="totp", confirmed=True)
+    username = district.user.username
+    thief = Client(**ATTACKER)
+    thief.post("/accounts/login/", {"username": username, "password": PASSWORD})
+    wrong = "000000" if otp_code(district.user) != "000000" else "111111"
+    for _ in range(5):
+        _clock.shift(dt.timedelta(seconds=20))  # past django-otp's own doubling wait
+        assert "验证码错误或已过期。" in page(thief.post("/accounts/second-factor/", {"token": wrong}))
+    lockout = AuditEvent.objects.get(action="auth.lockout")
+    assert lockout.data["scope"] == "account_address" and lockout.data["username"] == username
+    limited = "该账号从您所在地址登录失败次数过多，请 15 分钟后再试，或联系安全管理员解除限制。"
+    _clock.shift(dt.timedelta(seconds=20))
+    right = thief.post("/accounts/second-factor/", {"token": otp_code(district.user)})
+    assert limited in page(right)  # the right code too, from this address
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+    refused = AuditEvent.objects.get(action="auth.login_failed", outcome=Outcome.REFUSED)
+    assert (refused.actor, refused.data["refused"], refused.data["stage"]) == (
+        district.user,
+        "account_address_limit",
+        "second_factor",
+    )
+    assert limited in login_page_error(Client(**ATTACKER), username, PASSWORD)
+    assert form_login(username, PASSWORD, **OFFICE_LAN)[0]  # elsewhere, the person signs in
+
+
+def test_the_limits_page_counts_in_a_bounded_number_of_queries(
+    secadmin, _clock, django_assert_max_num_queries
+) -> None:
+    from phaseout.audit.record import record, set_request_ip
+    from phaseout.identity import limits
+
+    for n in range(50):
+        set_request_ip(f"198.51.100.{n}")
+        for _ in range(1 + n % 3):
+            record(
+                actor=None,
+                action="auth.login_failed",
+                data={"username": f"user{n % 7}", "address": f"198.51.100.{n}"},
+                outcome=Outcome.FAILURE,
+            )
+    set_request_ip(None)
+    _clock.shift(dt.timedelta(seconds=1))
+    record(actor=secadmin.user, action="auth.unlock", data={"username": "", "address": "198.51.100.0"})
+    record(actor=secadmin.user, action="auth.login", data={"username": "user1"})
+    _clock.shift(dt.timedelta(seconds=1))
+    set_request_ip("198.51.100.1")
+    record(
+        actor=None,
+        action="auth.login_failed",
+        data={"username": "user1", "address": "198.51.100.1"},
+        outcome=Outcome.FAILURE,
+    )
+    set_request_ip(None)
+    now = T0 + dt.timedelta(seconds=3)
+    with django_assert_max_num_queries(3):
+        shown = limits.blocked(now)
+    expected_addresses = {f"198.51.100.{n}": 1 + n % 3 for n in range(1, 50)}
+    expected_addresses["198.51.100.1"] += 1
+    assert {a["address"]: a["failures"] for a in shown["addresses"]} == expected_addresses
+    assert [a["failures"] for a in shown["addresses"]] == sorted(expected_addresses.values(), reverse=True)
+    # the same counts as the per-account and per-address functions the sign-in uses
+    assert {a["username"]: a["failures"] for a in shown["accounts"]} == {
+        name: limits.account_failures(name, now)[0]
+        for name in (f"user{k}" for k in range(7))
+        if limits.account_failures(name, now)[0]
+    }
+    assert {a["username"] for a in shown["accounts"]} == {f"user{k}" for k in range(7)}
+    assert next(a for a in shown["accounts"] if a["username"] == "user1")["failures"] == 1
+    for row in shown["addresses"]:
+        assert row["failures"] == limits.address_failures(str(row["address"]), now)
+    assert [a["username"] for a in shown["accounts"]] == sorted(a["username"] for a in shown["accounts"])
+
+
 def test_l3_ces1_02_the_security_admin_lifts_a_limit_on_a_page_and_it_is_recorded(secadmin, district) -> None:
     attacker = Client(**ATTACKER)
     for _ in range(5):
@@ -334,10 +521,11 @@ def test_l3_ces1_04_a_password_alone_reaches_no_page(district, _clock) -> None:
         c.post("/accounts/login/", {"username": district.user.username, "password": PASSWORD}).status_code
         == 302
     )
-    assert AuditEvent.objects.get(action="auth.login").data == {
+    assert AuditEvent.objects.get(action="auth.password_ok").data == {
         "username": district.user.username,
         "second_factor": "pending",
     }
+    assert not AuditEvent.objects.filter(action="auth.login").exists()  # the sign-in is not complete
     for url in ("/", "/cases/", "/enterprises/", "/accounts/password/"):
         assert c.get(url)["Location"].startswith("/accounts/second-factor/"), url
     wrong = c.post(
@@ -345,7 +533,11 @@ def test_l3_ces1_04_a_password_alone_reaches_no_page(district, _clock) -> None:
     )
     assert "验证码错误或已过期。" in page(wrong)
     failed = AuditEvent.objects.get(action="auth.otp_failed")
-    assert (failed.actor, failed.outcome, failed.data) == (district.user, Outcome.FAILURE, {"kind": "totp"})
+    assert (failed.actor, failed.outcome, failed.data) == (
+        district.user,
+        Outcome.FAILURE,
+        {"kind": "totp", "username": district.user.username, "address": "127.0.0.1"},
+    )
     device = TOTPDevice.objects.get(user=district.user)
     right = f"{TOTP(device.bin_key).token():06d}"
     # the wrong code made django-otp wait a second before the next try, even with the right code …
@@ -380,7 +572,12 @@ def test_l3_ces1_04_enrolment_shows_a_qr_code_and_the_secret_and_confirms_with_a
     code = f"{TOTP(key).token():06d}"
     bad = c.post("/accounts/second-factor/new/", {"token": "12345"})
     assert "验证码错误或已过期：请核对手机时间后输入当前验证码。" in page(bad)
-    assert AuditEvent.objects.get(action="auth.otp_failed").data == {"kind": "totp", "stage": "enrolment"}
+    assert AuditEvent.objects.get(action="auth.otp_failed").data == {
+        "kind": "totp",
+        "username": district.user.username,
+        "address": "127.0.0.1",
+        "stage": "enrolment",
+    }
     assert c.post("/accounts/second-factor/new/", {"token": code})["Location"] == "/"
     assert c.get("/cases/").status_code == 200
     device = TOTPDevice.objects.get(user=district.user)
@@ -435,6 +632,14 @@ def test_two_factors_are_required_unless_explicitly_configured_off(district, set
     c = Client()
     c.post("/accounts/login/", {"username": district.user.username, "password": PASSWORD})
     assert c.get("/cases/").status_code == 200
+    # the password completed the sign-in: recorded as such, and the browser is the person's device
+    login = AuditEvent.objects.get(action="auth.login")
+    assert (login.actor, login.data) == (
+        district.user,
+        {"username": district.user.username, "second_factor": "none"},
+    )
+    assert not AuditEvent.objects.filter(action="auth.password_ok").exists()
+    assert c.cookies["phaseout_device"]["httponly"]
 
 
 def test_totp_command_prints_the_current_code_in_the_demo_only(district, settings) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from phaseout.audit.models import AuditEvent
+from phaseout.audit.models import AuditEvent, Outcome
 from phaseout.complaints.models import TipOff
 from phaseout.crypto import keyring
 from phaseout.orgs.models import Person
@@ -319,6 +319,79 @@ def test_l3_ces1_20_control_characters_are_refused_by_the_api(api, value: str) -
             {"error": "该字段含有控制字符（如 NUL）。", "field": field},
         )
     assert not TipOff.objects.exists() and not AuditEvent.objects.exists()
+
+
+# C1 controls (CSI, NEL) and the bidi embeddings, overrides and isolates: they hide or reorder text.
+INVISIBLE = [
+    "有企业\x9b31m偷排废水",
+    "有企业\x85偷排废水",
+    "有企业\u202e水废排偷",
+    "有企业\u2066偷排\u2069废水",
+]
+
+
+@pytest.mark.parametrize("value", [*INVISIBLE, "有企业\u202a偷排废水", "有企业\u2068偷排废水"])
+def test_l3_ces1_20_c1_and_bidi_controls_are_refused_by_the_api(api, value: str) -> None:
+    for field in ("external_id", "text", "enterprise_name", "reporter_name", "reporter_phone"):
+        assert api({**ORDER, field: value}) == (
+            400,
+            {"error": "该字段含有控制字符（如 NUL）。", "field": field},
+        )
+    assert not TipOff.objects.exists() and not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("value", INVISIBLE)
+def test_l3_ces1_20_c1_and_bidi_controls_are_refused_in_a_form_post(reference, value: str) -> None:
+    response = Client().post("/public/tipoff/", {"text": value, "reporter_name": "张三"})
+    assert response.status_code == 400
+    assert "字段“text”含有控制字符（如 NUL），未保存任何内容。" in response.content.decode()
+    assert not TipOff.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_l3_ces1_20_the_openapi_pattern_is_the_middlewares_rule(api) -> None:
+    spec = json.loads(Client().get("/api/openapi.json").content)
+    properties = spec["paths"]["/api/tipoffs/"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]["properties"]
+    for name in ("text", "reporter_name"):
+        pattern = re.compile(properties[name]["pattern"])
+        assert pattern.fullmatch("有企业偷排废水（¥ 1,000）— é")
+        for value in [*INVISIBLE, "a\x00b", "a\x7fb"]:
+            assert not pattern.fullmatch(value), (name, value)
+    assert re.fullmatch(properties["text"]["pattern"], "第一行\n第二行\t")
+    assert not re.fullmatch(properties["reporter_name"]["pattern"], "张\n三")
+
+
+def test_a_work_order_number_with_spaces_around_it_is_one_tip_off(api) -> None:
+    status, first = api({**ORDER, "external_id": " WO-1 "})
+    assert status == 201
+    for sent in (" WO-1 ", "WO-1", "\u3000WO-1 "):
+        status, again = api({**ORDER, "external_id": sent})
+        assert (status, again["tracking_code"]) == (200, first["tracking_code"]), sent
+    assert TipOff.objects.get().external_id == "WO-1"
+    event = AuditEvent.objects.get()
+    assert (event.action, event.outcome, event.actor) == ("tipoff.receive", Outcome.SUCCESS, None)
+    assert (event.object_type, event.object_id) == ("complaints.tipoff", str(TipOff.objects.get().pk))
+
+
+@pytest.mark.parametrize("number", ["WO 1", "WO\u30001", " W O-1 "])
+def test_a_work_order_number_with_spaces_inside_is_refused(api, number: str) -> None:
+    assert api({**ORDER, "external_id": number}) == (
+        400,
+        {"error": "工单编号中间不能有空格。", "field": "external_id"},
+    )
+    assert not TipOff.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_the_intake_action_trims_a_work_order_number(reference) -> None:
+    from phaseout.complaints import actions as tipoffs
+
+    first, new = tipoffs.receive(source="12345", external_id=" WO-2 ", text="有企业使用中频炉生产地条钢")
+    again, new_again = tipoffs.receive(source="12345", external_id="WO-2", text="有企业使用中频炉生产地条钢")
+    assert (new, new_again, again.pk, first.external_id) == (True, False, first.pk, "WO-2")
+    with pytest.raises(tipoffs.WorkOrderNumberError, match="工单编号中间不能有空格。"):
+        tipoffs.receive(source="12345", external_id="WO 2", text="有企业使用中频炉生产地条钢")
+    assert TipOff.objects.count() == 1
 
 
 def test_l3_ces1_20_api_names_the_field_at_fault(api) -> None:

@@ -46,6 +46,7 @@ NOT_SELF = "不能停用自己的账号或修改自己的角色。"
 LAST_SECADMIN = "不能移除最后一名安全管理员：请先将另一账号设为安全管理员。"
 ADMIN_NO_UNIT = "管理员账号不设所属单位：管理员不查看业务记录。"
 NOT_OWN_PASSWORD = "不能在此重置自己的密码：由另一名安全管理员重置。"
+NOT_OWN_FACTOR = "不能在此重置自己的第二认证因素：由另一名安全管理员重置。"
 ONLY_INTAKE = "只有举报受理员可以查看举报人身份。"
 FIRST_EXISTS = "已有安全管理员：其他账号请在“账号与角色”页面创建。"
 
@@ -612,6 +613,38 @@ def test_l3_ces1_08_a_security_administrator_cannot_change_their_own_role_or_pas
     assert _refusal("person.reset_password", secadmin.user).reason == NOT_OWN_PASSWORD
 
 
+def test_l3_ces1_08_a_security_administrator_cannot_reset_their_own_second_factor(cast) -> None:
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from phaseout import accounts
+
+    secadmin = cast["people"][Role.SECURITY_ADMIN]
+    c = client_for(secadmin.user)
+    device = TOTPDevice.objects.get(user=secadmin.user)
+    response = c.post(f"/people/{secadmin.pk}/", {"reset_second_factor": "1"})
+    assert response.status_code == 200
+    assert NOT_OWN_FACTOR in response.content.decode()
+    assert TOTPDevice.objects.filter(pk=device.pk, confirmed=True).exists()  # nothing changed
+    assert c.get("/people/").status_code == 200  # the session goes on
+    refused = _refusal("person.reset_second_factor", secadmin.user)
+    assert (refused.reason, refused.object_type, refused.object_id) == (
+        NOT_OWN_FACTOR,
+        "orgs.person",
+        str(secadmin.pk),
+    )
+    assert not AuditEvent.objects.filter(action="auth.otp_reset").exists()
+    with pytest.raises(accounts.AccountError, match=NOT_OWN_FACTOR):
+        accounts.reset_second_factor(person=secadmin, by=secadmin.user)
+    refusals = AuditEvent.objects.filter(action="person.reset_second_factor", outcome=Outcome.REFUSED)
+    assert refusals.count() == 2
+    # another security administrator does it
+    other = _make("r-secadmin-2", Role.SECURITY_ADMIN)
+    client_for(other.user).post(f"/people/{secadmin.pk}/", {"reset_second_factor": "1"})
+    assert not TOTPDevice.objects.filter(user=secadmin.user).exists()
+    reset = AuditEvent.objects.get(action="auth.otp_reset")
+    assert (reset.actor, reset.outcome, reset.object_id) == (other.user, Outcome.SUCCESS, str(secadmin.pk))
+
+
 def test_l3_ces1_08_the_last_security_administrator_stays(cast) -> None:
     first = cast["people"][Role.SECURITY_ADMIN]
     second = _make("r-secadmin-2", Role.SECURITY_ADMIN)
@@ -770,44 +803,53 @@ def test_probe_an_admin_change_is_recorded_from_the_database_not_from_the_posted
     """A probe posted the hidden initial value equal to the new one: the record must still show the change."""
     sysadmin = cast["people"][Role.SYSTEM_ADMIN]
     department = Department.objects.get(code="jm-sthjj")
-    before = department.dimensions
+    before = department.name
     response = client_for(sysadmin.user).post(
         f"/admin/orgs/department/{department.pk}/change/",
         {
             "code": department.code,
-            "name": department.name,
+            "name": "江门市生态环境局（改）",
+            "initial-name": "江门市生态环境局（改）",
             "territory": department.territory_id,
-            "dimensions": ["energy", "environment"],
-            "initial-dimensions": '["energy", "environment"]',
             "doc_prefix": department.doc_prefix,
         },
     )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="admin.change", object_type="orgs.department")
-    assert event.data == {
-        "before": {"dimensions": str(before)},
-        "after": {"dimensions": str(["energy", "environment"])},
-    }
+    assert event.data == {"before": {"name": before}, "after": {"name": "江门市生态环境局（改）"}}
 
 
-@pytest.mark.parametrize("bad", ["bogus", '{"a": 1}', "9" * 5000, "\u0000"])
-def test_probe_the_department_dimensions_are_chosen_not_typed(cast, bad: str) -> None:
+@pytest.mark.parametrize(
+    "posted", [["energy", "environment", "safety"], [], "bogus", '{"a": 1}', "9" * 5000, "\u0000"]
+)
+def test_l3_ces1_08_the_system_administrator_cannot_change_a_departments_dimensions(cast, posted) -> None:
+    """A department's dimensions are its people's data scope: not the system administrator's to change."""
     sysadmin = cast["people"][Role.SYSTEM_ADMIN]
     department = Department.objects.get(code="jm-sthjj")
     before = list(department.dimensions)
-    response = client_for(sysadmin.user).post(
-        f"/admin/orgs/department/{department.pk}/change/",
+    assert before and before != posted
+    c = client_for(sysadmin.user)
+    url = f"/admin/orgs/department/{department.pk}/change/"
+    shown = c.get(url).content.decode()
+    assert department.dimension_labels() in shown  # shown …
+    assert 'name="dimensions"' not in shown  # … not offered
+    response = c.post(
+        url,
         {
             "code": department.code,
             "name": department.name,
             "territory": department.territory_id,
-            "dimensions": bad,
+            "dimensions": posted,
+            "doc_prefix": department.doc_prefix,
+            "is_office": "",
         },
     )
-    assert response.status_code in (200, 400)  # the form again with its error, or the control-character page
+    assert response.status_code == (400 if posted == "\u0000" else 302)
     department.refresh_from_db()
     assert department.dimensions == before
-    assert not AuditEvent.objects.filter(action="admin.change").exists()
+    assert not AuditEvent.objects.filter(action="admin.change", data__after__has_key="dimensions").exists()
+    for event in AuditEvent.objects.filter(action="admin.change"):
+        assert event.data == {"before": {}, "after": {}}  # saved, and nothing changed
 
 
 def test_probe_the_delete_page_of_reference_data_names_no_business_record(cast) -> None:

@@ -28,6 +28,19 @@ class TipOffError(ValueError):
     pass
 
 
+class WorkOrderNumberError(TipOffError):
+    """A work-order number that cannot be one: spaces inside it."""
+
+
+def work_order_number(value: str) -> str:
+    """A hotline's work-order number as it is looked up and stored: trimmed, so that " WO-1 " sent again
+    as "WO-1" is the same tip-off; whitespace inside it is refused rather than guessed at."""
+    number = value.strip()
+    if any(character.isspace() for character in number):
+        raise WorkOrderNumberError(_("A work-order number has no spaces inside."))
+    return number
+
+
 class IdentityRefused(TipOffError):
     """A read of a reporter's identity by a role not cleared for it (recorded, answered 403)."""
 
@@ -97,6 +110,7 @@ def receive(
     text = text.strip()
     if len(text) < 5:
         raise TipOffError(_("Please describe what you are reporting."))
+    external_id = work_order_number(external_id)
     if external_id:
         existing = TipOff.objects.filter(source=source, external_id=external_id).first()
         if existing:

@@ -26,7 +26,7 @@ from phaseout.orgs.access import allow, public
 from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.web import current_person, current_user, posted_id, throttled
-from phaseout.web.middleware import has_control
+from phaseout.web.middleware import CONTROL_CHARACTERS, has_control
 
 
 class TipOffForm(forms.Form):
@@ -164,6 +164,8 @@ def tipoff_api(request: HttpRequest) -> HttpResponse:
             reporter_name=data.get("reporter_name", ""),
             reporter_phone=data.get("reporter_phone", ""),
         )
+    except actions.WorkOrderNumberError as exc:
+        return _api_error(str(exc), field="external_id")
     except actions.TipOffError as exc:
         return _api_error(str(exc), field="text")
     body = {
@@ -190,9 +192,10 @@ ERROR_SCHEMA = {
 
 def _bounds(name: str) -> dict[str, Any]:
     """A field's documented bounds, the ones the view enforces; no control character (tab, line feed
-    and carriage return aside) in any field, and line breaks only in the text."""
+    and carriage return aside, the rule of phaseout.web.middleware) in any field, and line breaks only
+    in the text."""
     minimum, maximum, multiline = API_FIELDS[name]
-    allowed = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]" if multiline else r"[^\x00-\x1f\x7f]"
+    allowed = rf"[^{CONTROL_CHARACTERS}]" if multiline else rf"[^\t\n\r{CONTROL_CHARACTERS}]"
     return {"minLength": minimum, "maxLength": maximum, "pattern": f"^{allowed}*$"}
 
 
@@ -215,7 +218,8 @@ OPENAPI = {
                                 "properties": {
                                     "external_id": {
                                         "type": "string",
-                                        "description": "work-order number; sent again, it is one tip-off",
+                                        "description": "work-order number, trimmed, no spaces inside; "
+                                        "sent again, it is one tip-off",
                                         **_bounds("external_id"),
                                     },
                                     "text": {"type": "string", **_bounds("text")},

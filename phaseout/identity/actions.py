@@ -1,8 +1,10 @@
 """The identity writes, each in one transaction with its audit entry.
 
-Events: auth.login, auth.login_failed (the username tried, never the password), auth.lockout,
-auth.unlock, auth.logout, auth.password_changed, auth.password_reset, auth.otp_enrolled,
-auth.otp_verified, auth.otp_failed, auth.otp_reset, auth.session_expired.
+Events: auth.password_ok (the password step passed, the second factor still to come), auth.login (a
+sign-in completed: after the second factor, or after the password where none is required),
+auth.login_failed (the username tried, never the password), auth.otp_failed (a wrong code; counted by
+the sign-in limits like a wrong password), auth.lockout, auth.unlock, auth.logout, auth.password_changed,
+auth.password_reset, auth.otp_enrolled, auth.otp_verified, auth.otp_reset, auth.session_expired.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django_otp.models import Device
 from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.identity import limits
-from phaseout.identity.factors import second_factor
+from phaseout.identity.factors import required, second_factor
 from phaseout.orgs.models import Credentials
 
 SESSION_STARTED = "identity_started"
@@ -59,24 +61,37 @@ def set_must_change(user: User, value: bool) -> None:
 
 
 @transaction.atomic
-def login_refused(*, username: str, address: str, refusal: limits.Refusal) -> None:
-    record(
-        actor=None,
-        action="auth.login_failed",
-        data={"username": username, "address": address, "refused": refusal.reason},
-        outcome=Outcome.REFUSED,
-    )
+def login_refused(*, username: str, address: str, refusal: limits.Refusal, user: User | None = None) -> None:
+    """A sign-in refused by the limits before its password (or, with `user`, its second factor) is checked."""
+    data = {"username": username, "address": address, "refused": refusal.reason}
+    if user is not None:
+        data["stage"] = "second_factor"
+    record(actor=user, action="auth.login_failed", data=data, outcome=Outcome.REFUSED)
+
+
+def _failure_data(username: str, address: str, device: str | None) -> dict[str, str]:
+    """What a failure records for the limits: the account, the address and the device cookie's nonce."""
+    data = {"username": username, "address": address}
+    if device is not None:
+        data["device"] = device
+    return data
 
 
 @transaction.atomic
-def login_failed(*, username: str, address: str, now: dt.datetime) -> None:
-    """A wrong password (or an unknown or inactive account): recorded, and a lockout when a limit is hit."""
+def login_failed(*, username: str, address: str, now: dt.datetime, device: str | None = None) -> None:
+    """A wrong password (or an unknown or inactive account): recorded, and a lockout when a limit is hit.
+    `device` is the nonce of the device cookie the browser sent for this account (limits.device_honoured)."""
     record(
         actor=None,
         action="auth.login_failed",
-        data={"username": username, "address": address},
+        data=_failure_data(username, address, device),
         outcome=Outcome.FAILURE,
     )
+    _lockouts(username=username, address=address, now=now)
+
+
+def _lockouts(*, username: str, address: str, now: dt.datetime) -> None:
+    """The failure just recorded reached a limit: the lockout is recorded once, when it is reached."""
     if address and limits.address_failures(address, now) == settings.LOGIN_ADDRESS_FAILURE_LIMIT:
         record(
             actor=None,
@@ -100,16 +115,26 @@ def login_failed(*, username: str, address: str, now: dt.datetime) -> None:
 
 
 @transaction.atomic
-def log_in(*, request: HttpRequest, user: User) -> None:
-    """The password was right: the session begins (the second factor is still to come)."""
+def log_in(*, request: HttpRequest, user: User) -> bool:
+    """The password was right: the session begins. Whether the sign-in is complete: with a second factor
+    required it is not (auth.password_ok; auth.login follows the second factor), else it is (auth.login)."""
     auth_login(request, user)
     now = timezone.now().timestamp()
     request.session[SESSION_STARTED] = request.session[SESSION_SEEN] = now
-    record(
-        actor=user,
-        action="auth.login",
-        data={"username": user.get_username(), "second_factor": "pending"},
-    )
+    if required():
+        record(
+            actor=user,
+            action="auth.password_ok",
+            data={"username": user.get_username(), "second_factor": "pending"},
+        )
+        return False
+    record(actor=user, action="auth.login", data={"username": user.get_username(), "second_factor": "none"})
+    return True
+
+
+def _signed_in(user: User, kind: str) -> None:
+    """The sign-in is complete: the event that starts the account's failure count afresh (limits.RESETS)."""
+    record(actor=user, action="auth.login", data={"username": user.get_username(), "second_factor": kind})
 
 
 @transaction.atomic
@@ -132,33 +157,45 @@ def expire_session(*, request: HttpRequest, user: User, reason: str) -> None:
 # ── the second factor ───────────────────────────────────────────────────────────────────
 
 
+def _otp_failed(*, user: User, kind: str, address: str, device: str | None, stage: str = "") -> None:
+    """A wrong code: recorded with what the sign-in limits count (account, address, device cookie)."""
+    data: dict[str, str] = {"kind": kind, **_failure_data(user.get_username(), address, device)}
+    if stage:
+        data["stage"] = stage
+    record(actor=user, action="auth.otp_failed", data=data, outcome=Outcome.FAILURE)
+    _lockouts(username=user.get_username(), address=address, now=timezone.now())
+
+
 @transaction.atomic
-def verify_second_factor(*, request: HttpRequest, user: User, response: str) -> Device | None:
+def verify_second_factor(
+    *, request: HttpRequest, user: User, response: str, address: str, device: str | None = None
+) -> Device | None:
+    """The second factor at sign-in; the right one completes the sign-in (auth.login)."""
     factor = second_factor()
-    device = factor.verify(user, response)
-    if device is None:
-        record(actor=user, action="auth.otp_failed", data={"kind": factor.kind}, outcome=Outcome.FAILURE)
+    verified = factor.verify(user, response)
+    if verified is None:
+        _otp_failed(user=user, kind=factor.kind, address=address, device=device)
         return None
-    otp_login(request, device)
+    otp_login(request, verified)
     record(actor=user, action="auth.otp_verified", data={"kind": factor.kind})
-    return device
+    _signed_in(user, factor.kind)
+    return verified
 
 
 @transaction.atomic
-def enrol_second_factor(*, request: HttpRequest, user: User, response: str) -> Device | None:
+def enrol_second_factor(
+    *, request: HttpRequest, user: User, response: str, address: str, device: str | None = None
+) -> Device | None:
+    """A first second factor confirmed; it completes the sign-in (auth.login)."""
     factor = second_factor()
-    device = factor.confirm_enrolment(user, response)
-    if device is None:
-        record(
-            actor=user,
-            action="auth.otp_failed",
-            data={"kind": factor.kind, "stage": "enrolment"},
-            outcome=Outcome.FAILURE,
-        )
+    enrolled = factor.confirm_enrolment(user, response)
+    if enrolled is None:
+        _otp_failed(user=user, kind=factor.kind, address=address, device=device, stage="enrolment")
         return None
-    otp_login(request, device)
+    otp_login(request, enrolled)
     record(actor=user, action="auth.otp_enrolled", data={"kind": factor.kind})
-    return device
+    _signed_in(user, factor.kind)
+    return enrolled
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from phaseout.identity import actions, limits
+from phaseout.identity import actions, devices, limits
 from phaseout.identity.factors import second_factor
 from phaseout.identity.middleware import step
 from phaseout.orgs.access import allow, public, signed_in
@@ -66,7 +66,8 @@ class LoginView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = str(request.POST.get("username", ""))[:150].strip()
         address = client_ip(request)
-        refusal = limits.refusal(username=username, address=address, now=timezone.now())
+        device = devices.nonce(request, username)
+        refusal = limits.refusal(username=username, address=address, now=timezone.now(), device=device)
         if refusal is not None:
             actions.login_refused(username=username, address=address, refusal=refusal)
             form = self.get_form_class()(request, data=None)
@@ -76,12 +77,21 @@ class LoginView(auth_views.LoginView):
 
     def form_invalid(self, form: Any) -> HttpResponse:
         username = str(self.request.POST.get("username", ""))[:150].strip()
-        actions.login_failed(username=username, address=client_ip(self.request), now=timezone.now())
+        actions.login_failed(
+            username=username,
+            address=client_ip(self.request),
+            now=timezone.now(),
+            device=devices.nonce(self.request, username),
+        )
         return super().form_invalid(form)
 
     def form_valid(self, form: Any) -> HttpResponse:
-        actions.log_in(request=self.request, user=form.get_user())
-        return redirect(self.get_success_url())
+        user = form.get_user()
+        complete = actions.log_in(request=self.request, user=user)
+        response = redirect(self.get_success_url())
+        if complete:  # no second factor required: this browser is now the person's device
+            devices.issue(response, user.get_username())
+        return response
 
 
 public(LoginView)
@@ -110,6 +120,12 @@ class TokenForm(forms.Form):
     )
 
 
+def _with_device_cookie(response: HttpResponse, user: User) -> HttpResponse:
+    """The sign-in is complete: the browser gets a new device cookie for the person."""
+    devices.issue(response, user.get_username())
+    return response
+
+
 @signed_in
 def otp_verify(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
@@ -119,11 +135,24 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
+        username, address = user.get_username(), client_ip(request)
+        device = devices.nonce(request, username)
+        # The second factor is behind the same limits as the password: its failures count there too.
+        limited = limits.refusal(username=username, address=address, now=timezone.now(), device=device)
         refusal = factor.refusal(user)
-        if refusal:
+        if limited is not None:
+            actions.login_refused(username=username, address=address, refusal=limited, user=user)
+            error = limited.message
+        elif refusal:
             error = refusal
-        elif actions.verify_second_factor(request=request, user=user, response=form.cleaned_data["token"]):
-            return redirect(_next(request))
+        elif actions.verify_second_factor(
+            request=request,
+            user=user,
+            response=form.cleaned_data["token"],
+            address=address,
+            device=device,
+        ):
+            return _with_device_cookie(redirect(_next(request)), user)
         else:
             error = _("The code is wrong or has expired.")
     return render(request, "identity/verify.html", {"form": form, "error": error, "next": _next(request)})
@@ -141,9 +170,15 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
-        if actions.enrol_second_factor(request=request, user=user, response=form.cleaned_data["token"]):
+        if actions.enrol_second_factor(
+            request=request,
+            user=user,
+            response=form.cleaned_data["token"],
+            address=client_ip(request),
+            device=devices.nonce(request, user.get_username()),
+        ):
             messages.success(request, _("Your second factor is set up."))
-            return redirect(_next(request))
+            return _with_device_cookie(redirect(_next(request)), user)
         error = _(
             "The code is wrong or has expired: check the time on your phone and enter the current code."
         )

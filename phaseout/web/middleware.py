@@ -1,10 +1,13 @@
 """Input refused in one place: control characters in a query string or a form post.
 
 No field of the platform takes a NUL or another C0 control character (tab, line feed and carriage
-return excepted) or DEL: PostgreSQL cannot store a NUL in text (a 500), and the others only hide text
-from the person reading it. Rather than each form cleaning each field, a request carrying one in a
-query parameter or a posted field (names included; uploaded files are not text and are not looked at)
-is refused with a 400 page naming the field, before any view runs, so nothing changes.
+return excepted), DEL, a C1 control character (U+0080-U+009F) or a bidirectional embedding, override
+or isolate (U+202A-U+202E, U+2066-U+2069): PostgreSQL cannot store a NUL in text (a 500), and the
+others only hide or reorder text for the person reading it (a name shown backwards, "Trojan Source").
+The rule is `CONTROL_CHARACTERS`, read here and by the hotline API (phaseout.complaints.views).
+Rather than each form cleaning each field, a request carrying one in a query parameter or a posted
+field (names included; uploaded files are not text and are not looked at) is refused with a 400 page
+naming the field, before any view runs, so nothing changes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+# The characters no text field takes, as the inside of a regular-expression class: C0 but tab, line feed
+# and carriage return; DEL and C1; the bidi embeddings and overrides, and the isolates.
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 # Lone surrogates cannot be stored as UTF-8 (they reach Python only from JSON escapes).
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+CONTROL = re.compile(rf"[{CONTROL_CHARACTERS}\ud800-\udfff]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
