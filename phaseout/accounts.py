@@ -24,9 +24,17 @@ from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.identity import actions as identity
 from phaseout.orgs.access import allow
-from phaseout.orgs.models import ADMINISTRATOR_ROLES, Credentials, Department, Person, Role, Territory
+from phaseout.orgs.models import (
+    ADMINISTRATOR_ROLES,
+    Credentials,
+    Department,
+    Dimension,
+    Person,
+    Role,
+    Territory,
+)
 from phaseout.registry.models import Enterprise
-from phaseout.web import current_user, paginate
+from phaseout.web import current_user, form_errors, paginate
 from phaseout.web.forms import CONFIRMATION_REQUIRED, confirmation
 
 # ── actions ─────────────────────────────────────────────────────────────────────────────
@@ -54,7 +62,7 @@ def _not_security_admin(user: User | None) -> str | None:
 
 
 def _refuse(
-    *, by: User | None, action: str, obj: Person | None, message: str, data: dict[str, Any]
+    *, by: User | None, action: str, obj: Person | Department | None, message: str, data: dict[str, Any]
 ) -> NoReturn:
     """Record the refusal (after the rolled-back attempt, so the entry stays) and raise it."""
     record(actor=by, action=action, obj=obj, reason=message, data=data, outcome=Outcome.REFUSED)
@@ -201,6 +209,32 @@ def reset_second_factor(*, person: Person, by: User) -> Person:
         _refuse(by=by, action="person.reset_second_factor", obj=person, message=message, data={})
     identity.reset_second_factor(user=person.user, by=by)
     return person
+
+
+def set_department_dimensions(*, department: Department, dimensions: list[str], by: User) -> Department:
+    """The dimensions a department enforces, which set its people's data scope (the cases and findings
+    of those dimensions): the security administrator's, like roles and units, and recorded."""
+    message = _not_security_admin(by)
+    chosen = sorted(set(dimensions))
+    known = {d.value for d in Dimension}
+    if not message and not set(chosen) <= known:
+        message = _("Unknown dimension: choose among energy, environment, quality, safety and technology.")
+    if message:
+        _refuse(
+            by=by, action="department.dimensions", obj=department, message=message, data={"attempt": chosen}
+        )
+    with transaction.atomic():
+        locked = Department.objects.select_for_update().get(pk=department.pk)
+        before = sorted(locked.dimensions)
+        locked.dimensions = [d.value for d in Dimension if d.value in chosen]  # in the platform's order
+        locked.save(update_fields=["dimensions"])
+        record(
+            actor=by,
+            action="department.dimensions",
+            obj=locked,
+            data={"before": before, "after": sorted(locked.dimensions)},
+        )
+    return locked
 
 
 # ── forms ───────────────────────────────────────────────────────────────────────────────
@@ -412,3 +446,44 @@ def person_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "orgs/person_form.html", {"form": form, "account": person, "password_form": password_form}
     )
+
+
+class DimensionsForm(forms.Form):
+    dimensions = forms.MultipleChoiceField(
+        label=gettext_lazy("Dimensions enforced"),
+        choices=Dimension.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+@allow(Role.SECURITY_ADMIN)
+def departments(request: HttpRequest) -> HttpResponse:
+    """Each department's dimensions, which set what its people see: changed here, recorded."""
+    rows = list(Department.objects.select_related("territory").order_by("territory__code", "code"))
+    if request.method == "POST":
+        department = get_object_or_404(Department, pk=request.POST.get("department") or 0)
+        form = DimensionsForm(request.POST)
+        if not form.is_valid():
+            form_errors(request, form)
+        else:
+            try:
+                set_department_dimensions(
+                    department=department,
+                    dimensions=form.cleaned_data["dimensions"],
+                    by=current_user(request),
+                )
+            except AccountError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(
+                    request,
+                    _("%(department)s now enforces: %(dimensions)s.")
+                    % {
+                        "department": department.name,
+                        "dimensions": Department.objects.get(pk=department.pk).dimension_labels() or "—",
+                    },
+                )
+                return redirect("departments")
+    forms_by_row = [(d, DimensionsForm(initial={"dimensions": d.dimensions}, prefix=None)) for d in rows]
+    return render(request, "orgs/departments.html", {"rows": forms_by_row})

@@ -26,6 +26,7 @@ urlpatterns = [
     path("people/", accounts.people, name="people"),
     path("people/new/", accounts.person_create, name="person-create"),
     path("people/<int:pk>/", accounts.person_edit, name="person-edit"),
+    path("people/departments/", accounts.departments, name="departments"),
     path("enterprises/", registry.enterprise_list, name="enterprise-list"),
     path("enterprises/new/", registry.enterprise_create, name="enterprise-create"),
     path("enterprises/import/", registry.import_upload, name="import-upload"),

@@ -84,6 +84,7 @@ MENU = (
         _("System management"),
         (
             Item(_("Accounts"), "people"),
+            Item(_("Departments and their dimensions"), "departments"),
             Item(_("Sign-in limits"), "sign-in-limits"),
             Item(_("Audit trail"), "audit-log"),
             Item(_("Reference data"), "admin:index"),
