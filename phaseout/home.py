@@ -14,11 +14,13 @@ from functools import reduce
 from typing import Any
 
 from django.db.models import Count, F, Q, Sum
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from phaseout.audit.forms import AuditFilterForm, newest_first, outcome_counts
+from phaseout.audit import labels
+from phaseout.audit.exports import audited_export, exported
+from phaseout.audit.forms import XLSX, AuditFilterForm, audit_xlsx, newest_first, outcome_counts
 from phaseout.audit.models import AuditEvent
 from phaseout.cases import scope as case_scope
 from phaseout.cases.models import OPEN_STATES, CaseState, Escalation, ExitMeasure, ExtensionRequest
@@ -232,8 +234,23 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         qs = form.filter(qs)
     qs = newest_first(qs, form)
     counts, capped = outcome_counts(qs)
-    return render(
-        request,
-        "orgs/audit_log.html",
-        {"form": form, "counts": counts, "capped": capped, **paginate(request, qs)},
-    )
+    page = paginate(request, qs)
+    page["rows"] = labels.described(list(page["rows"]))
+    return render(request, "orgs/audit_log.html", {"form": form, "counts": counts, "capped": capped, **page})
+
+
+@allow(Role.AUDITOR)
+@audited_export("export.audit_trail")
+def audit_export(request: HttpRequest) -> HttpResponseBase:
+    """The selected entries as .xlsx, every one of them (not a page), written row by row to a temporary
+    file (openpyxl's write-only mode) and streamed from it; cells formula-safe."""
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        form_errors(request, form)
+        return redirect("audit-log")
+    qs = AuditEvent.objects.select_related("actor__person")
+    qs = newest_first(form.filter(qs) if form.is_bound else qs, form)
+    handle, count = audit_xlsx(qs)
+    response = FileResponse(handle, as_attachment=True, filename="audit-trail.xlsx", content_type=XLSX)
+    filters = {k: v for k, v in request.GET.items() if k != "page"}
+    return exported(response, format="xlsx", filter=filters, rows=count)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("people/sign-in-limits/", identity.sign_in_limits, name="sign-in-limits"),
     path("dashboard/", home.dashboard, name="dashboard"),
     path("audit/", home.audit_log, name="audit-log"),
+    path("audit/export.xlsx", home.audit_export, name="audit-export"),
     path("people/", accounts.people, name="people"),
     path("people/new/", accounts.person_create, name="person-create"),
     path("people/<int:pk>/", accounts.person_edit, name="person-edit"),

@@ -50,6 +50,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["outcome", "-seq"], name="audit_outcome_seq_idx"),
             models.Index(fields=["actor", "-seq"], name="audit_actor_seq_idx"),
             models.Index(fields=["actor_name", "-seq"], name="audit_actor_name_seq_idx"),
+            models.Index(fields=["unit", "-seq"], name="audit_unit_seq_idx"),
         ]
 
     def __str__(self) -> str:

@@ -12,6 +12,11 @@ class CasesConfig(AppConfig):
 
         jobs.register("cases", job, summary=SUMMARY, label=self.verbose_name)
 
+        from phaseout.audit import labels
+        from phaseout.cases.actions import EVENT_LABELS
+
+        labels.register("case.", EVENT_LABELS)
+
         from phaseout.cases.evaluation import open_finding
         from phaseout.standards.actions import set_finding_opener
 
