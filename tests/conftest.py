@@ -5,6 +5,7 @@ import os
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -171,6 +172,18 @@ def client_for(user: object) -> Client:
 @pytest.fixture
 def png() -> SimpleUploadedFile:
     return SimpleUploadedFile("photo.png", PNG, content_type="image/png")
+
+
+def readable(response: Any) -> str:
+    """A page's text, or a download's (streamed, and an .xlsx or .zip opened member by member)."""
+    import io
+    import zipfile
+
+    data = b"".join(response.streaming_content) if response.streaming else response.content
+    if data.startswith(b"PK"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "".join(archive.read(n).decode("utf-8", errors="replace") for n in archive.namelist())
+    return data.decode("utf-8", errors="replace")
 
 
 def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:

@@ -34,7 +34,7 @@ from phaseout.orgs.labels import CLEARED, Label, label_of, may_read
 from phaseout.orgs.models import ADMINISTRATOR_ROLES, Department, Person, Role, Territory
 from phaseout.registry import scope as registry_scope
 from phaseout.registry.models import Enterprise, ImportBatch, Industry
-from tests.conftest import client_for, form_login
+from tests.conftest import client_for, form_login, readable
 from tests.factories import CaseFactory, EnterpriseFactory, PersonFactory, UserFactory
 
 NAME, PHONE = "欧阳举报", "13912345678"
@@ -407,8 +407,15 @@ def test_hole_an_admin_change_that_cannot_be_audited_is_not_made(cast, monkeypat
 PUBLIC_PREFIXES = ("public/", "api/")
 # What each administrator may open (everything else: 403).
 ADMIN_PAGES = {
-    Role.AUDITOR: {"", "audit/"},
-    Role.SECURITY_ADMIN: {"", "people/", "people/new/", "people/<int:pk>/", "people/sign-in-limits/"},
+    Role.AUDITOR: {"", "audit/", "audit/export.xlsx"},
+    Role.SECURITY_ADMIN: {
+        "",
+        "people/",
+        "people/new/",
+        "people/<int:pk>/",
+        "people/sign-in-limits/",
+        "people/departments/",
+    },
     Role.SYSTEM_ADMIN: {""},
 }
 
@@ -448,7 +455,7 @@ def test_l3_ces1_08_the_administrators_see_no_business_record_on_any_page(cast, 
                 response = method(url)
                 if response.status_code == 200:
                     opened.add(route)
-                    body = response.content.decode("utf-8", errors="replace")
+                    body = readable(response)
                     secrets = [TIPOFF_TEXT, NAME, PHONE]
                     # An enterprise's account names its enterprise: the unit is part of the account,
                     # which the security administrator manages; the enterprise's records are not.

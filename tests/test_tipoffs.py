@@ -16,7 +16,7 @@ from phaseout.audit.models import AuditEvent
 from phaseout.complaints import actions
 from phaseout.complaints.models import TipOff
 from phaseout.orgs.models import Person, Role, Territory
-from tests.conftest import _person, client_for
+from tests.conftest import _person, client_for, readable
 
 NAME, PHONE = "张三丰", "13800138000"
 
@@ -151,7 +151,7 @@ def test_the_reporter_never_appears_outside_intake(
             for value in ("1", str(tipoff.pk)):
                 url = "/" + re.sub(r"<(?:int|slug|str):\w+>", value if "int" in route else "yellow", route)
                 response = client.get(url, {"code": tipoff.tracking_code})
-                body = response.content.decode("utf-8", errors="replace")
+                body = readable(response)
                 assert NAME not in body and PHONE not in body, (person.role, url)
                 checked += 1
         # Even asking to reveal is refused to everyone but intake.
