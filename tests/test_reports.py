@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
-from phaseout.orgs.models import Person
+from phaseout.orgs.models import Person, Territory
 from phaseout.registry.models import LineStatus, ProductionLine
 from phaseout.reports.ledger import aggregate, ledger
 from tests.conftest import PDF, client_for, order_elimination_exit, upload
@@ -166,6 +166,19 @@ def test_charts_are_svg_from_the_records(office: Person) -> None:
     assert "钢铁：2 条" in industry and "水泥：2 条" in industry  # the bars' figures are the ledger's counts
 
 
+def test_counties_are_charted_in_gbt_2260_order(office: Person) -> None:
+    """恩平 (440785), 台山 (440781), 蓬江 (440703) exit: the chart lists them by code, not by name."""
+    for code in ("440785", "440781", "440703"):
+        furnace = LineFactory(size_value=Decimal("300"), enterprise__territory_id=code)
+        _exit(office, furnace, "technology.steel.blast-furnace-400")
+    with time_machine.travel(dt.datetime(ON.year, ON.month, ON.day, 10, tzinfo=dt.UTC), tick=False):
+        page = client_for(office.user).get("/reports/charts/").content.decode()
+    chart = page[page.index('id="chart-territory"') :]
+    chart = chart[: chart.index("</svg>")]
+    places = [chart.index(name) for name in ("蓬江区", "台山市", "恩平市")]
+    assert places == sorted(places)
+
+
 def test_chart_labels_are_escaped() -> None:
     from phaseout.reports.charts import bars
 
@@ -227,8 +240,12 @@ def test_every_figure_of_the_year_summary_is_a_count_over_the_cases(office: Pers
         ("by_industry", "industry__name"),
         ("by_dimension", "dimension"),
     ):
-        values = set(year.values_list(key, flat=True))
-        assert [row[key] for row in summary[breakdown]] == sorted(values)
+        if key == "territory__name":  # counties in GB/T 2260 order, not by their names
+            codes = sorted(set(year.values_list("territory__code", flat=True)))
+            expected = [Territory.objects.get(code=c).name for c in codes]
+        else:
+            expected = sorted(set(year.values_list(key, flat=True)))
+        assert [row[key] for row in summary[breakdown]] == expected
         for row in summary[breakdown]:
             for column, condition in columns.items():
                 assert row[column] == year.filter(**{key: row[key]}, **condition).count(), (

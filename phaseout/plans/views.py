@@ -430,13 +430,13 @@ def _case_progress(plan: Plan, tasks: list[Task]) -> dict[int, list[dict[str, An
         if dimension not in by_dimension:
             rows = (
                 Case.objects.filter(dimension=dimension, opened_at__year=plan.year)
-                .values("territory__name")
+                .values("territory__code", "territory__name")
                 .annotate(
                     found=Count("id"),
                     ordered=Count("id", filter=Q(state__in=ordered)),
                     exited=Count("id", filter=Q(state__in=exited)),
                 )
-                .order_by("territory__name")
+                .order_by("territory__code")
             )
             by_dimension[dimension] = list(rows)
         result[task.pk] = by_dimension[dimension]

@@ -51,7 +51,7 @@ def _rolled_up(groups: list[tuple[str, str, str, str, int]]) -> dict[str, Any]:
         by_state[state] += n
         figures = _figures(state)
         for key, value in (
-            ("territory__name", territories.get(territory, territory)),
+            ("territory__name", territory),  # by code, named below: GB/T 2260 order
             ("industry__name", industries.get(industry, industry)),
             ("dimension", dimension),
         ):
@@ -64,8 +64,9 @@ def _rolled_up(groups: list[tuple[str, str, str, str, int]]) -> dict[str, Any]:
         ("by_industry", "industry__name"),
         ("by_dimension", "dimension"),
     ):
+        named = territories if key == "territory__name" else {}
         result[name] = [
-            {key: value, **dict(zip(FIGURES, totals, strict=True))}
+            {key: named.get(value, value), **dict(zip(FIGURES, totals, strict=True))}
             for value, totals in sorted(keyed[key].items())
         ]
     return result

@@ -311,15 +311,17 @@ def charts(request: HttpRequest) -> HttpResponse:
         ages[key] += 1
     rows = [r for r in _rows(person) if r.exited_on and r.exited_on.year == today.year]
     by_industry: dict[str, int] = {}
-    by_territory: dict[str, int] = {}
+    by_territory: dict[tuple[str, str], int] = {}
     for row in rows:
         by_industry[row.industry] = by_industry.get(row.industry, 0) + 1
-        by_territory[row.territory] = by_territory.get(row.territory, 0) + 1
+        by_territory[(row.territory_code, row.territory)] = (
+            by_territory.get((row.territory_code, row.territory), 0) + 1
+        )
     overdue_by_territory = (
         cases.filter(state=CaseState.OVERDUE)
-        .values("territory__name")
+        .values("territory__code", "territory__name")
         .annotate(n=Count("id"))
-        .order_by("territory__name")
+        .order_by("territory__code")
     )
     plan = Plan.objects.filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
     progress: dict[str, int] = {}
@@ -349,7 +351,7 @@ def charts(request: HttpRequest) -> HttpResponse:
         ),
         bars(
             f"{today.year}年退出生产线（设备）：按地区",
-            sorted(by_territory.items()),
+            [(name, n) for (_code, name), n in sorted(by_territory.items())],  # GB/T 2260 order
             unit="条",
             chart_id="chart-territory",
         ),
