@@ -49,6 +49,8 @@ EXPORTS = {
     "exit-ledger": "export.exit_ledger",
     "stage-report": "export.stage_report",
     "audit-export": "export.audit_trail",
+    "enterprise-list": "export.enterprises",
+    "case-list": "export.cases",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -202,6 +204,20 @@ DOWNLOADS = {
         lambda w: w.energy_dept,
         lambda w: None,
         lambda w: {"format": "xlsx", "utility": "power", "on": "2026-03-01", "rows": 0},
+    ),
+    "enterprise list": Download(
+        "/enterprises/?format=xlsx&territory=440703",
+        "export.enterprises",
+        lambda w: w.district,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"territory": "440703"}, "rows": 1},
+    ),
+    "case list": Download(
+        "/cases/?format=xlsx&state=rectifying",
+        "export.cases",
+        lambda w: w.energy_dept,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"state": "rectifying"}, "rows": 1},
     ),
     "audit trail": Download(
         "/audit/export.xlsx?action=case.order_rectification",

@@ -54,6 +54,8 @@ EVENTS: dict[str, str | Promise] = {
     "export.exit_ledger": _("exit ledger exported"),
     "export.stage_report": _("stage report exported"),
     "export.audit_trail": _("audit trail exported"),
+    "export.enterprises": _("enterprises exported"),
+    "export.cases": _("cases exported"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),

@@ -11,10 +11,11 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.forms import ModelChoiceField
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.exports import audited_export, exported
@@ -33,6 +34,7 @@ from phaseout.web import current_person as _person
 from phaseout.web import current_user as _user
 from phaseout.web import form_errors as _errors
 from phaseout.web import paginate as _page
+from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
 
 CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
@@ -138,7 +140,8 @@ def enterprise_named(text: str) -> Q:
 
 
 @allow(*CASE_VIEWERS)
-def case_list(request: HttpRequest) -> HttpResponse:
+@audited_export("export.cases")
+def case_list(request: HttpRequest) -> HttpResponseBase:
     person = _person(request)
     form = f.CaseFilterForm(request.GET or None)
     cast(ModelChoiceField, form.fields["territory"]).queryset = scope.territories(person)
@@ -157,7 +160,33 @@ def case_list(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(opened_at__year=data["year"])
         if data["q"]:
             qs = qs.filter(enterprise_named(data["q"]))
-    return render(request, "cases/case_list.html", {"form": form, **_page(request, qs.order_by("-id"))})
+    elif form.is_bound:
+        _errors(request, form)
+        qs = qs.none()
+    shown = listing(request, qs, CASES)
+    if request.GET.get("format") == "xlsx":
+        response, count = xlsx_response(shown["ordered"], CASES, filename="cases.xlsx", title=str(_("Cases")))
+        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
+        return exported(response, format="xlsx", filter=filters, rows=count)
+    return render(
+        request, "cases/case_list.html", {"form": form, **shown, **_page(request, shown["ordered"])}
+    )
+
+
+CASES = ListSpec(
+    columns=(
+        Column("number", gettext_lazy("Case"), lambda c: c.number, sort="id"),
+        Column("enterprise", gettext_lazy("Enterprise"), lambda c: c.enterprise.name),
+        Column("uscc", gettext_lazy("USCC"), lambda c: c.enterprise.uscc, on_page=False),
+        Column("territory", gettext_lazy("Territory"), lambda c: c.territory.name, sort="territory__code"),
+        Column("industry", gettext_lazy("Industry"), lambda c: c.industry.name),
+        Column("line", gettext_lazy("Line"), lambda c: c.line.name if c.line else ""),
+        Column("dimension", gettext_lazy("Dimension"), lambda c: c.get_dimension_display(), sort="dimension"),
+        Column("state", gettext_lazy("State"), lambda c: c.get_state_display(), sort="state"),
+        Column("deadline", gettext_lazy("Deadline"), lambda c: c.deadline, sort="deadline"),
+        Column("opened", gettext_lazy("Opened"), lambda c: c.opened_at, on_page=False),
+    )
+)
 
 
 # Steps not opened first on the page: a request nobody made, or closing a proposal without a decision.

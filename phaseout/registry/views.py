@@ -5,12 +5,14 @@ from typing import Any, cast
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import ModelChoiceField
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from phaseout.audit.exports import audited_export, exported
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
 from phaseout.orgs.scope import territories
@@ -29,12 +31,27 @@ from phaseout.registry.models import Enterprise, ImportBatch, Licence, Productio
 from phaseout.rules.engine import FactsError, Status, evaluate
 from phaseout.rules.rulebook import library
 from phaseout.web import current_person, current_user, form_errors, paginate
+from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
 
+ENTERPRISES = ListSpec(
+    columns=(
+        Column("uscc", gettext_lazy("USCC"), lambda e: e.uscc, sort="uscc"),
+        Column("name", gettext_lazy("Enterprise name"), lambda e: e.name, sort="name"),
+        Column("territory", gettext_lazy("Territory"), lambda e: e.territory.name, sort="territory__code"),
+        Column("industry", gettext_lazy("Industry"), lambda e: e.industry.name, sort="industry__code"),
+        Column("address", gettext_lazy("Address"), lambda e: e.address),
+        Column("contact", gettext_lazy("contact person"), lambda e: e.contact_name, on_page=False),
+        Column("phone", gettext_lazy("contact phone"), lambda e: e.contact_phone, on_page=False),
+    )
+)
+
+
 @allow(*ALL_STAFF_ROLES)
-def enterprise_list(request: HttpRequest) -> HttpResponse:
+@audited_export("export.enterprises")
+def enterprise_list(request: HttpRequest) -> HttpResponseBase:
     person = current_person(request)
     form = EnterpriseFilterForm(request.GET or None)
     cast(ModelChoiceField, form.fields["territory"]).queryset = territories(person)
@@ -51,9 +68,24 @@ def enterprise_list(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(territory=data["territory"])
         if data["industry"]:
             qs = qs.filter(industry=data["industry"])
+    elif form.is_bound:
+        form_errors(request, form)
+        qs = qs.none()
+    shown = listing(request, qs, ENTERPRISES)
+    if request.GET.get("format") == "xlsx":
+        response, count = xlsx_response(
+            shown["ordered"], ENTERPRISES, filename="enterprises.xlsx", title=str(_("Enterprise registry"))
+        )
+        return exported(response, format="xlsx", filter=_filters(request), rows=count)
     return render(
-        request, "registry/enterprise_list.html", {"form": form, **paginate(request, qs.order_by("-id"))}
+        request,
+        "registry/enterprise_list.html",
+        {"form": form, **shown, **paginate(request, shown["ordered"])},
     )
+
+
+def _filters(request: HttpRequest) -> dict[str, str]:
+    return {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
 
 
 @allow(*ALL_STAFF_ROLES)

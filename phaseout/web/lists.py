@@ -1,0 +1,133 @@
+"""Lists that work like officials' lists: a total, filters kept in the address, sorting by a column, and
+the filtered rows exported to .xlsx — all of them, not a page.
+
+A list states its columns once (`Column`: heading, the value in the spreadsheet, and the database field it
+sorts by, if any); the page, the sort links and the export read the same columns.
+
+- Sorting: `?sort=name` or `?sort=-name`, only by a column that declares a field (an unknown key keeps the
+  list's own order); the primary key breaks ties, so pages do not overlap.
+- The total is counted in the database up to COUNT_CAP and shown as "more than …" beyond, so that a list
+  over a province's million records costs the same as over a thousand.
+- The export writes the rows in chunks to a temporary file in openpyxl's write-only mode, memory flat
+  whatever the count, every text cell formula-safe (phaseout.exports), and is streamed from the file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest
+from django.utils import timezone
+from django.utils.functional import Promise
+
+from phaseout.exports import row as safe_row
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+COUNT_CAP = 10_000
+EXPORT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str | Promise
+    value: Callable[[Any], Any]
+    sort: str = ""  # the field it sorts by; none: not sortable
+    on_page: bool = True  # False: in the export only (e.g. an address too long for the list)
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    columns: Sequence[Column]
+    default_order: tuple[str, ...] = ("-id",)
+
+    def ordering(self, request: HttpRequest) -> tuple[tuple[str, ...], str]:
+        """The order asked for (`?sort=key` / `-key`) if a column sorts by it, else the list's own."""
+        asked = (request.GET.get("sort") or "")[:40]
+        key = asked.removeprefix("-")
+        column = next((c for c in self.columns if c.key == key and c.sort), None)
+        if column is None:
+            return self.default_order, ""
+        descending = asked.startswith("-")
+        return ((f"-{column.sort}" if descending else column.sort), "-pk" if descending else "pk"), asked
+
+    def headings(self, request: HttpRequest, current: str) -> list[dict[str, Any]]:
+        """Each column's heading with its sort link (keeping the filters), and the direction it is sorted."""
+        query = request.GET.copy()
+        query.pop("page", None)
+        shown = []
+        for column in self.columns:
+            if not column.on_page:
+                continue
+            link = ""
+            direction = ""
+            if column.sort:
+                if current == column.key:
+                    direction, next_sort = "asc", f"-{column.key}"
+                elif current == f"-{column.key}":
+                    direction, next_sort = "desc", column.key
+                else:
+                    next_sort = column.key
+                query["sort"] = next_sort
+                link = "?" + query.urlencode()
+            shown.append({"label": column.label, "link": link, "direction": direction})
+        return shown
+
+
+def capped_count(qs: QuerySet[Any]) -> tuple[int, bool]:
+    """How many rows, counted up to COUNT_CAP (True when there are more)."""
+    n = qs.order_by().values("pk")[: COUNT_CAP + 1].count()
+    return min(n, COUNT_CAP), n > COUNT_CAP
+
+
+def listing(request: HttpRequest, qs: QuerySet[Any], spec: ListSpec) -> dict[str, Any]:
+    """What a list page needs besides its rows: the ordered query set, headings, total, export link."""
+    order, current = spec.ordering(request)
+    total, more = capped_count(qs)
+    query = request.GET.copy()
+    query.pop("page", None)
+    query["format"] = "xlsx"
+    return {
+        "ordered": qs.order_by(*order),
+        "headings": spec.headings(request, current),
+        "total": total,
+        "more": more,
+        "export_query": query.urlencode(),
+    }
+
+
+def xlsx_file(rows: Any, spec: ListSpec, title: str) -> tuple[IO[bytes], int]:
+    """Every row of `rows` (a query set, read in chunks) as .xlsx in a temporary file, and how many."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    sheet.append([str(c.label) for c in spec.columns])
+    count = 0
+    for obj in rows.iterator(chunk_size=EXPORT_CHUNK) if isinstance(rows, QuerySet) else rows:
+        values = [column.value(obj) for column in spec.columns]
+        sheet.append(safe_row([_plain(v) for v in values]))
+        count += 1
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the response, which closes it)
+    book.save(handle)
+    handle.seek(0)
+    return handle, count
+
+
+def xlsx_response(rows: Any, spec: ListSpec, *, filename: str, title: str) -> tuple[FileResponse, int]:
+    handle, count = xlsx_file(rows, spec, title)
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX), count
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Promise):
+        return str(value)
+    if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
+        return timezone.localtime(value).replace(tzinfo=None)
+    if value is None:
+        return ""
+    return value

@@ -1,0 +1,96 @@
+"""Lists that work like officials' lists (the working day, §4): a total, filters kept in the address,
+sorting by a column, and an .xlsx of exactly the filtered rows — all of them, not one page — formula-safe
+and recorded in the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from phaseout.audit.models import AuditEvent
+from phaseout.orgs.models import Person, Territory
+from phaseout.web import PAGE_SIZE, lists
+from tests.conftest import client_for
+from tests.factories import CaseFactory, EnterpriseFactory
+
+
+def _sheet(response) -> list[tuple]:
+    assert response.status_code == 200
+    assert response["Content-Type"] == lists.XLSX
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    return list(book.active.values)
+
+
+def _names(page: str) -> list[str]:
+    return re.findall(r'<a href="/enterprises/\d+/">([^<]+)</a>', page)
+
+
+def test_the_enterprise_list_totals_sorts_and_exports_exactly_the_filtered_rows(office: Person) -> None:
+    taishan = Territory.objects.get(code="440781")
+    for i in range(PAGE_SIZE + 5):  # more than a page
+        EnterpriseFactory(name=f"台山铸造{i:03d}", territory=taishan, contact_name="李工")
+    EnterpriseFactory(name='=HYPERLINK("http://x")台山', territory=taishan)
+    EnterpriseFactory(name="蓬江钢铁")  # another county, filtered out
+    client = client_for(office.user)
+    page = client.get("/enterprises/", {"territory": "440781", "sort": "name"}).content.decode()
+    assert "共 56 条" in page
+    names = _names(page)
+    assert len(names) == PAGE_SIZE and names == sorted(names)
+    assert "蓬江钢铁" not in page
+    # The column headings sort both ways and keep the filter; the pager keeps filter and order.
+    assert 'href="?territory=440781&amp;sort=-name"' in page
+    assert "?territory=440781&amp;sort=name&page=2" in page
+    backwards = _names(client.get("/enterprises/", {"territory": "440781", "sort": "-name"}).content.decode())
+    assert backwards == sorted(backwards, reverse=True) and backwards[0] == "台山铸造054"
+    # An unknown sort keeps the list's own order (newest first), and is not an error.
+    assert client.get("/enterprises/", {"sort": "contact_phone"}).status_code == 200
+    rows = _sheet(client.get("/enterprises/", {"territory": "440781", "sort": "name", "format": "xlsx"}))
+    assert rows[0] == ("统一社会信用代码", "企业名称", "属地", "行业", "地址", "联系人", "联系电话")
+    body = rows[1:]
+    assert len(body) == 56  # every filtered row, not a page
+    assert {r[2] for r in body} == {"台山市"}
+    assert '\'=HYPERLINK("http://x")台山' in [r[1] for r in body]  # formula-safe
+    assert [r[1] for r in body if r[1].startswith("台山铸造")] == sorted(
+        r[1] for r in body if r[1].startswith("台山铸造")
+    )
+    entry = AuditEvent.objects.get(action="export.enterprises")
+    assert (entry.actor_id, entry.data) == (
+        office.user.pk,
+        {"format": "xlsx", "filter": {"territory": "440781", "sort": "name"}, "rows": 56},
+    )
+
+
+def test_a_district_exports_only_its_own_county(district: Person) -> None:
+    EnterpriseFactory(name="蓬江一厂")
+    EnterpriseFactory(name="台山一厂", territory=Territory.objects.get(code="440781"))
+    rows = _sheet(client_for(district.user).get("/enterprises/", {"format": "xlsx"}))
+    assert [r[1] for r in rows[1:]] == ["蓬江一厂"]
+
+
+def test_the_case_list_totals_sorts_and_exports(energy_dept: Person) -> None:
+    clock = {"order_date": dt.date(2026, 2, 2), "deadline": dt.date(2026, 8, 3), "rectification_months": 6}
+    for state in ("rectifying", "overdue", "finding", "rectifying"):
+        CaseFactory(state=state, **(clock if state != "finding" else {}))
+    CaseFactory(state="rectifying", dimension="environment", **clock)  # another department's
+    client = client_for(energy_dept.user)
+    page = client.get("/cases/", {"state": "rectifying", "sort": "-number"}).content.decode()
+    assert "共 2 条" in page
+    assert 'aria-sort="descending"' in page
+    rows = _sheet(client.get("/cases/", {"state": "rectifying", "sort": "-number", "format": "xlsx"}))
+    assert rows[0][:3] == ("案件", "企业", "统一社会信用代码")
+    numbers = [r[0] for r in rows[1:]]
+    assert len(numbers) == 2 and numbers == sorted(numbers, reverse=True)
+    assert {r[7] for r in rows[1:]} == {"限期整改中"}
+    assert AuditEvent.objects.get(action="export.cases").data["rows"] == 2
+
+
+def test_a_total_beyond_the_cap_says_more_than(office: Person, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lists, "COUNT_CAP", 3)
+    for _ in range(5):
+        EnterpriseFactory()
+    page = client_for(office.user).get("/enterprises/").content.decode()
+    assert "超过 3 条" in page
