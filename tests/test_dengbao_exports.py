@@ -51,6 +51,7 @@ EXPORTS = {
     "audit-export": "export.audit_trail",
     "enterprise-list": "export.enterprises",
     "case-list": "export.cases",
+    "tipoff-list": "export.tipoffs",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -218,6 +219,13 @@ DOWNLOADS = {
         lambda w: w.energy_dept,
         lambda w: None,
         lambda w: {"format": "xlsx", "filter": {"state": "rectifying"}, "rows": 1},
+    ),
+    "tip-off list": Download(
+        "/tipoffs/?format=xlsx",
+        "export.tipoffs",
+        lambda w: w.office,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {}, "rows": 0},
     ),
     "audit trail": Download(
         "/audit/export.xlsx?action=case.order_rectification",

@@ -94,3 +94,30 @@ def test_a_total_beyond_the_cap_says_more_than(office: Person, monkeypatch: pyte
         EnterpriseFactory()
     page = client_for(office.user).get("/enterprises/").content.decode()
     assert "超过 3 条" in page
+
+
+def test_the_tipoff_list_filters_pages_and_exports_without_the_reporter(office: Person) -> None:
+    from phaseout.complaints import actions as tipoff_actions
+
+    for i in range(PAGE_SIZE + 2):
+        tipoff_actions.receive(
+            source="web", text=f"某厂夜间偷开中频炉 {i}", enterprise_name=f"江门市某铸造厂{i}",
+            reporter_name="张三丰", reporter_phone="13800138000", today=dt.date(2026, 3, 2),
+        )  # fmt: skip
+    tipoff_actions.receive(
+        source="web", text="另一家水泥厂冒黑烟", enterprise_name="某水泥厂", today=dt.date(2026, 1, 5)
+    )
+    client = client_for(office.user)
+    page = client.get("/tipoffs/", {"since": "2026-03-01"}).content.decode()
+    assert "共 52 条" in page and "某水泥厂" not in page
+    assert "?since=2026-03-01&page=2" in page
+    second = client.get("/tipoffs/", {"since": "2026-03-01", "page": "2"}).content.decode()
+    assert len(re.findall(r'href="/tipoffs/\d+/"', second)) == 2
+    rows = _sheet(client.get("/tipoffs/", {"since": "2026-03-01", "format": "xlsx"}))
+    assert len(rows) == 1 + 52
+    flat = repr(rows)
+    assert "张三丰" not in flat and "13800138000" not in flat  # the reporter is never in a list
+    assert rows[1][8].startswith("某厂夜间偷开中频炉")
+    assert AuditEvent.objects.get(action="export.tipoffs").data["rows"] == 52
+    refused = client.get("/tipoffs/", {"since": "2026-13-01"})
+    assert "某铸造厂" not in refused.content.decode()

@@ -56,6 +56,7 @@ EVENTS: dict[str, str | Promise] = {
     "export.audit_trail": _("audit trail exported"),
     "export.enterprises": _("enterprises exported"),
     "export.cases": _("cases exported"),
+    "export.tipoffs": _("tip-offs exported"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),

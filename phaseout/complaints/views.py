@@ -8,8 +8,8 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers, patch_cache_control
@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from phaseout.audit.exports import audited_export, exported
 from phaseout.cases import scope as case_scope
 from phaseout.complaints import actions
 from phaseout.complaints.models import TipOff
@@ -25,7 +26,8 @@ from phaseout.complaints.scope import tipoffs
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Role, Territory
-from phaseout.web import current_person, current_user, posted_id, throttled
+from phaseout.web import current_person, current_user, form_errors, paginate, posted_id, throttled
+from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
 from phaseout.web.middleware import CONTROL_CHARACTERS, has_control
 
 
@@ -274,11 +276,76 @@ def _scope(person: Person) -> QuerySet[TipOff]:
     return tipoffs(person, TipOff.objects.select_related("department", "territory", "duplicate_of"))
 
 
+class TipOffFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"), choices=[("", "—"), *TipOff.Status.choices], required=False
+    )
+    department = forms.ModelChoiceField(
+        label=gettext_lazy("Routed to"), queryset=Department.objects.all(), required=False
+    )
+    since = forms.DateField(
+        label=gettext_lazy("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=gettext_lazy("Received until"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    q = forms.CharField(label=gettext_lazy("Enterprise or tracking code"), max_length=60, required=False)
+
+
+def _late(t: TipOff) -> str:
+    late = actions.overdue(t, timezone.localdate())
+    return {"handover": _("hand-over overdue"), "feedback": _("answer overdue")}.get(late, "")
+
+
+# The list and its export: no reporter's identity in either (it is decrypted only by intake, on record).
+TIPOFFS = ListSpec(
+    columns=(
+        Column("code", gettext_lazy("Tracking code"), lambda t: t.tracking_code),
+        Column("received", gettext_lazy("Received on"), lambda t: t.received_on, sort="received_on"),
+        Column("source", gettext_lazy("Source"), lambda t: t.get_source_display()),
+        Column("enterprise", gettext_lazy("Enterprise named"), lambda t: t.enterprise_name),
+        Column("department", gettext_lazy("Routed to"), lambda t: t.department.name if t.department else ""),
+        Column("status", gettext_lazy("Status"), lambda t: t.get_status_display(), sort="status"),
+        Column("due", gettext_lazy("Answer due by"), lambda t: t.feedback_due, sort="feedback_due"),
+        Column("late", gettext_lazy("Overdue"), _late, on_page=False),
+        Column("text", gettext_lazy("What was reported"), lambda t: t.text, on_page=False),
+    ),
+    default_order=("-received_on", "-id"),
+)
+
+
 @allow(*STAFF)
-def tipoff_list(request: HttpRequest) -> HttpResponse:
+@audited_export("export.tipoffs")
+def tipoff_list(request: HttpRequest) -> HttpResponseBase:
+    form = TipOffFilterForm(request.GET or None)
+    qs = _scope(current_person(request))
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["status"]:
+            qs = qs.filter(status=data["status"])
+        if data["department"]:
+            qs = qs.filter(department=data["department"])
+        if data["since"]:
+            qs = qs.filter(received_on__gte=data["since"])
+        if data["until"]:
+            qs = qs.filter(received_on__lte=data["until"])
+        q = (data["q"] or "").strip()
+        if q:
+            qs = qs.filter(Q(enterprise_name__contains=q) | Q(tracking_code=q.upper()))
+    elif form.is_bound:
+        form_errors(request, form)
+        qs = qs.none()
+    shown = listing(request, qs, TIPOFFS)
+    if request.GET.get("format") == "xlsx":
+        response, count = xlsx_response(
+            shown["ordered"], TIPOFFS, filename="tipoffs.xlsx", title=str(_("Tip-offs"))
+        )
+        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
+        return exported(response, format="xlsx", filter=filters, rows=count)
+    page = paginate(request, shown["ordered"])
     today = timezone.localdate()
-    rows = [(t, actions.overdue(t, today)) for t in _scope(current_person(request))[:200]]
-    return render(request, "complaints/list.html", {"rows": rows})
+    page["rows"] = [(t, actions.overdue(t, today)) for t in page["rows"]]
+    return render(request, "complaints/list.html", {"form": form, **shown, **page})
 
 
 @allow(*STAFF)
