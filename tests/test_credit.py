@@ -56,8 +56,9 @@ def test_missed_exit_deadline_referral_acknowledged_and_lifted(office: Person, r
         deciding_body="江门市淘汰落后产能工作协调小组",
         content="",
         by=office.user,
+        today=late,
     )
-    assert referral.status == "approved" and referral.valid_from == dt.date.today()  # noqa: DTZ011
+    assert referral.status == "approved" and referral.valid_from == late
     acks = list(referral.acknowledgements.select_related("department", "measure"))
     assert len(acks) == 9 and {a.measure_id for a in acks} >= {"land", "tax", "bidding", "financing"}
     land = next(a for a in acks if a.measure_id == "land")

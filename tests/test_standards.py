@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from phaseout.cases import actions
@@ -289,40 +290,42 @@ def test_line_form_keeps_process_product_and_correction_inputs(district: Person)
     assert line.attributes["steel_grade"] == "quality_carbon"
 
 
+@pytest.mark.parametrize("today", [dt.date(2026, 6, 30), ON])
 def test_measured_values_are_recorded_in_the_indicator_unit_and_judged_on_the_line_page(
-    district: Person,
+    district: Person, today: dt.date
 ) -> None:
     line = LineFactory(
         enterprise=EnterpriseFactory(territory_id="440703"), attributes={"feed_iron_grade": "60"}
     )
-    client = client_for(district.user)
     url = f"/enterprises/{line.enterprise_id}/lines/{line.pk}/"
-    today = dt.date.today()  # noqa: DTZ011
-    future = client.post(
-        url,
-        {
-            "indicator": "blast_furnace_energy",
-            "value": "430",
-            "measured_on": "2099-01-01",
-            "source": "energy_audit",
-        },
-    )
-    assert future.status_code == 200 and not Measurement.objects.exists()
-    response = client.post(
-        url,
-        {
-            "indicator": "blast_furnace_energy",
-            "value": "430",
-            "measured_on": (today - dt.timedelta(days=3)).isoformat(),
-            "source": "energy_audit",
-        },
-    )
-    assert response.status_code == 302
+    # The form and the page read the clock: it is 10:00 in Jiangmen on `today`.
+    with time_machine.travel(dt.datetime.combine(today, dt.time(2, 0), tzinfo=dt.UTC), tick=False):
+        client = client_for(district.user)
+        future = client.post(
+            url,
+            {
+                "indicator": "blast_furnace_energy",
+                "value": "430",
+                "measured_on": (today + dt.timedelta(days=1)).isoformat(),
+                "source": "energy_audit",
+            },
+        )
+        assert future.status_code == 200 and not Measurement.objects.exists()
+        response = client.post(
+            url,
+            {
+                "indicator": "blast_furnace_energy",
+                "value": "430",
+                "measured_on": (today - dt.timedelta(days=3)).isoformat(),
+                "source": "energy_audit",
+            },
+        )
+        assert response.status_code == 302
+        page = client.get(url).content.decode()
     measurement = Measurement.objects.get()
     assert (measurement.unit, measurement.recorded_by) == ("kgce/t", district.user)
-    page = client.get(url).content.decode()
     assert "高炉工序单位产品能耗" in page and "430" in page
-    # Judged by the version in force today, with the feed-grade correction applied.
+    # Judged by the version in force today (from 2026-07-01), with the feed-grade correction applied.
     assert ("422.22" in page) == (today >= dt.date(2026, 7, 1))
 
 

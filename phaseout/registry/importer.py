@@ -20,7 +20,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from operator import itemgetter, mul
 from typing import IO, Any, TypeVar
@@ -463,7 +463,11 @@ Known = dict[str, tuple[str, ...]]
 
 def _read_ahead(chunks: Iterator[_T]) -> Generator[_T, None, None]:
     """The chunks, produced by a background thread up to two ahead of the consumer. The thread
-    touches no database; it reads in the caller's language, and stops when the consumer does."""
+    touches no database; it reads in the caller's language, and stops when the consumer does: the
+    consumer sets `stop` and empties the handoff, which frees the thread if it is waiting to hand a
+    chunk over. After that the thread puts at most two items (the chunk in hand, then the end or an
+    error), which the emptied handoff holds. No wait has a timeout: under libfaketime (`make
+    test-clock`) a timed wait of a thread measures its timeout against the real clock and never ends."""
     handoff: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
     language = translation.get_language()
@@ -472,14 +476,9 @@ def _read_ahead(chunks: Iterator[_T]) -> Generator[_T, None, None]:
         with translation.override(language):
             try:
                 for chunk in chunks:
-                    while not stop.is_set():
-                        try:
-                            handoff.put(chunk, timeout=0.1)
-                            break
-                        except queue.Full:
-                            continue
                     if stop.is_set():
                         return
+                    handoff.put(chunk)
                 handoff.put(_DONE)
             except BaseException as exc:  # handed to the consumer, which raises it
                 handoff.put(exc)
@@ -493,6 +492,9 @@ def _read_ahead(chunks: Iterator[_T]) -> Generator[_T, None, None]:
             yield item
     finally:
         stop.set()
+        with suppress(queue.Empty):
+            while True:
+                handoff.get_nowait()
         reader.join()
 
 
