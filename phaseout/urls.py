@@ -58,6 +58,7 @@ urlpatterns = [
     path("cases/<int:pk>/extension-request/", cases.extension_request, name="extension-request"),
     path("extension-requests/<int:pk>/decide/", cases.extension_decide, name="extension-decide"),
     path("measures/<int:pk>/done/", cases.measure_done, name="measure-done"),
+    path("cases/<int:pk>/measures/done/", cases.measures_done, name="measures-done"),
     path("evidence/<int:pk>/", cases.evidence_download, name="evidence-download"),
     path("standards/", standards.rulebooks, name="rulebooks"),
     path("standards/what-if/", standards.what_if, name="what-if"),

@@ -1086,45 +1086,81 @@ def complete_measure(
     today: dt.date | None = None,
     expected_version: int | None = None,
 ) -> ExitMeasure:
+    complete_measures(
+        case=measure.case, measures=[measure], by=by, done_on=done_on, note=note, notice=notice,
+        files=files, today=today, expected_version=expected_version,
+    )  # fmt: skip
+    measure.refresh_from_db()
+    return measure
+
+
+def complete_measures(
+    *,
+    case: Case,
+    measures: list[ExitMeasure],
+    by: User,
+    done_on: dt.date,
+    note: str = "",
+    notice: str = "",
+    files: Iterable[UploadedFile] = (),
+    today: dt.date | None = None,
+    expected_version: int | None = None,
+) -> list[ExitMeasure]:
+    """Several exit measures of one case done on one day with one set of evidence (e.g. power and water
+    cut and the equipment sealed in one visit): each recorded on its own, with its event and audit row,
+    the evidence kept with each; all or none."""
     today = today or _today()
     checked = _check_files(files)
+    if not measures:
+        raise CaseActionError(_("Choose the measures that were carried out."))
+    if any(m.case_id != case.pk for m in measures):
+        raise CaseActionError(_("The measures chosen do not all belong to this case."))
     if done_on > today:
         raise CaseActionError(_("The date a measure was carried out cannot be in the future."))
-    if measure.kind in exit_plans.NEEDS_NOTICE and not notice.strip():
+    if any(m.kind in exit_plans.NEEDS_NOTICE for m in measures) and not notice.strip():
         raise CaseActionError(
             _("Cutting power or water is an enforcement measure: record the notice the enterprise was given.")
         )
     with transaction.atomic():
-        case = _lock(measure.case, expected_version)
+        case = _lock(case, expected_version)
         if case.state not in (State.EXIT_ORDERED, State.EXITED, State.ACCEPTED):
             raise CaseActionError(_("Exit measures can be recorded only after an exit order."))
         if case.exit_ordered_on and done_on < case.exit_ordered_on:
             raise CaseActionError(_("A measure cannot be carried out before the exit order."))
-        if not checked and not measure.evidence.exists():
-            raise CaseActionError(_("Please attach evidence (photos, a certificate or a receipt)."))
-        updated = ExitMeasure.objects.filter(pk=measure.pk, done_on__isnull=True).update(
-            done_on=done_on, done_by=by, note=note, notice=notice.strip()[:300]
-        )
-        if updated != 1:
-            raise StaleCase(_("This measure has already been recorded as done."))
-        measure.refresh_from_db()
-        _attach(checked, by=by, measure=measure)
-        _resolve(case, Escalation.Kind.MEASURE_OVERDUE, measure)
-        _note(
-            case,
-            "measure_done",
-            by=by,
-            reason=note,
-            data={"measure": measure.kind, "done_on": done_on.isoformat(), "notice": notice.strip()},
-            dated=done_on,
-        )
-        if measure.kind == exit_plans.MeasureKind.WEBSITE_ANNOUNCEMENT:
-            _announce(case, by=by, day=done_on)
-        if measure.kind == exit_plans.MeasureKind.DISMANTLING and case.line_id:
-            ProductionLine.objects.filter(pk=case.line_id).exclude(status=LineStatus.EXITED).update(
-                status=LineStatus.DISMANTLED
+        saved: list[Evidence] = []
+        for measure in measures:
+            if not checked and not measure.evidence.exists():
+                raise CaseActionError(_("Please attach evidence (photos, a certificate or a receipt)."))
+            updated = ExitMeasure.objects.filter(pk=measure.pk, done_on__isnull=True).update(
+                done_on=done_on, done_by=by, note=note, notice=notice.strip()[:300]
             )
-    return measure
+            if updated != 1:
+                raise StaleCase(_("This measure has already been recorded as done."))
+            measure.refresh_from_db()
+            if not saved:
+                saved = _attach(checked, by=by, measure=measure)
+            else:  # the same files, stored once, kept with each measure
+                for item in saved:
+                    Evidence.objects.create(
+                        file=item.file.name, original_name=item.original_name, content_type=item.content_type,
+                        size=item.size, sha256=item.sha256, uploaded_by=by, measure=measure,
+                    )  # fmt: skip
+            _resolve(case, Escalation.Kind.MEASURE_OVERDUE, measure)
+            _note(
+                case,
+                "measure_done",
+                by=by,
+                reason=note,
+                data={"measure": measure.kind, "done_on": done_on.isoformat(), "notice": notice.strip()},
+                dated=done_on,
+            )
+            if measure.kind == exit_plans.MeasureKind.WEBSITE_ANNOUNCEMENT:
+                _announce(case, by=by, day=done_on)
+            if measure.kind == exit_plans.MeasureKind.DISMANTLING and case.line_id:
+                ProductionLine.objects.filter(pk=case.line_id).exclude(status=LineStatus.EXITED).update(
+                    status=LineStatus.DISMANTLED
+                )
+    return measures
 
 
 def _announce(case: Case, *, by: User, day: dt.date) -> Decision:

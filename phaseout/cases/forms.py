@@ -208,6 +208,20 @@ class MeasureDoneForm(VersionedForm):
     )
 
 
+class MeasuresDoneForm(MeasureDoneForm):
+    """Several open measures of one case done on one visit, with one set of evidence."""
+
+    measures = forms.TypedMultipleChoiceField(
+        label=_("Measures carried out"), coerce=int, widget=forms.CheckboxSelectMultiple, choices=()
+    )
+
+    field_order = ["measures", "done_on", "notice", "note", "attachments"]
+
+    def __init__(self, *args: Any, open_measures: Any = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["measures"].choices = [(m.pk, m.get_kind_display()) for m in open_measures]  # type: ignore[attr-defined]
+
+
 class AcceptanceForm(VersionedForm):
     accepted_on = forms.DateField(label=_("Acceptance date"), widget=DATE)
     team = forms.CharField(label=_("Acceptance team"), max_length=200)

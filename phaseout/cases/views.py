@@ -233,6 +233,10 @@ def _case_page(
         "may_complete_measures": may(person, "complete_measure", case),
         "may_add_evidence": may(person, "add_evidence", case),
         "measure_form": f.MeasureDoneForm(initial={"version": case.version, "done_on": timezone.localdate()}),
+        "measures_form": f.MeasuresDoneForm(
+            initial={"version": case.version, "done_on": timezone.localdate()},
+            open_measures=[m for m in case.measures.all() if not m.done_on],
+        ),
         "evidence_form": f.EvidenceForm(),
         "extension_requests": case.extension_requests.select_related("requested_by__person"),
         "extension_request_form": (
@@ -371,6 +375,40 @@ def measure_done(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         _("Recorded: %(measure)s.") % {"measure": measure.get_kind_display()},
         measure.case_id,
+    )
+
+
+def _labels(posted: list[str], chosen: dict[int, ExitMeasure]) -> list[str]:
+    return [str(chosen[int(i)].get_kind_display()) for i in posted if i.isdigit() and int(i) in chosen]
+
+
+@require_POST
+@allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+def measures_done(request: HttpRequest, pk: int) -> HttpResponse:
+    """Several exit measures recorded as done at once (one visit, one set of evidence)."""
+    person = _person(request)
+    case = get_object_or_404(scope.cases(person), pk=pk)
+    if not may(person, "complete_measure", case):
+        raise PermissionDenied
+    open_measures = list(case.measures.filter(done_on__isnull=True))
+    form = f.MeasuresDoneForm(request.POST, request.FILES, open_measures=open_measures)
+    chosen = {m.pk: m for m in open_measures}
+    return _submit(
+        request,
+        form,
+        lambda data: actions.complete_measures(
+            case=case,
+            measures=[chosen[i] for i in data["measures"]],
+            by=_user(request),
+            done_on=data["done_on"],
+            note=data["note"],
+            notice=data["notice"],
+            files=data["attachments"],
+            expected_version=data["version"],
+        ),
+        _("Recorded: %(measure)s.")
+        % {"measure": "、".join(_labels(request.POST.getlist("measures"), chosen))},
+        case.pk,
     )
 
 
