@@ -121,3 +121,25 @@ def test_the_tipoff_list_filters_pages_and_exports_without_the_reporter(office: 
     assert AuditEvent.objects.get(action="export.tipoffs").data["rows"] == 52
     refused = client.get("/tipoffs/", {"since": "2026-13-01"})
     assert "某铸造厂" not in refused.content.decode()
+
+
+def test_the_credit_list_is_paged_filtered_and_totalled(office: Person) -> None:
+    from phaseout.credit.models import Referral
+
+    for i in range(PAGE_SIZE + 3):
+        case = CaseFactory(enterprise=EnterpriseFactory(name=f"失信铸造{i:03d}"))
+        Referral.objects.create(
+            case=case, enterprise=case.enterprise, reason="逾期未退出", legal_basis="依据"
+        )
+    approved = CaseFactory(enterprise=EnterpriseFactory(name="已批准钢铁"))
+    Referral.objects.create(
+        case=approved, enterprise=approved.enterprise, reason="逾期未退出", legal_basis="依据",
+        status=Referral.Status.APPROVED, decision_number="江淘汰办〔2026〕1号", deciding_body="协调小组",
+        decided_on=dt.date(2026, 3, 2), valid_from=dt.date(2026, 3, 2), approved_by=office.user,
+    )  # fmt: skip
+    client = client_for(office.user)
+    page = client.get("/credit/", {"status": "proposed"}).content.decode()
+    assert "共 53 条" in page and "已批准钢铁" not in page
+    assert page.count("失信铸造") == PAGE_SIZE and "?status=proposed&page=2" in page
+    found = client.get("/credit/", {"q": "已批准"}).content.decode()
+    assert "共 1 条" in found and "已批准钢铁" in found

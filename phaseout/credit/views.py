@@ -3,10 +3,13 @@ from __future__ import annotations
 import io
 import json
 
+from django import forms
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 
@@ -17,7 +20,8 @@ from phaseout.credit.models import Acknowledgement, Referral
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role
 from phaseout.registry.models import Licence
-from phaseout.web import current_person, current_user
+from phaseout.web import current_person, current_user, form_errors, paginate
+from phaseout.web.lists import capped_count
 
 FIELDS = [
     ("enterprise_name", "失信主体名称"),
@@ -49,12 +53,30 @@ def _exchange(referral: Referral) -> dict[str, str]:
     }
 
 
+class ReferralFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"), choices=[("", "—"), *Referral.Status.choices], required=False
+    )
+    q = forms.CharField(label=gettext_lazy("Enterprise name or USCC"), max_length=60, required=False)
+
+
 @allow(Role.OFFICE, Role.DEPARTMENT)
 def referrals(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
+    form = ReferralFilterForm(request.GET or None)
     rows = Referral.objects.select_related("enterprise", "case").prefetch_related(
         "acknowledgements__measure", "acknowledgements__department"
     )
+    if form.is_valid():
+        if form.cleaned_data["status"]:
+            rows = rows.filter(status=form.cleaned_data["status"])
+        q = (form.cleaned_data["q"] or "").strip()
+        if q:
+            rows = rows.filter(Q(enterprise__name__contains=q) | Q(enterprise__uscc=q.upper()))
+    elif form.is_bound:
+        form_errors(request, form)
+        rows = rows.none()
+    total, more = capped_count(rows)
     mine = (
         Acknowledgement.objects.filter(
             department=person.department_id,
@@ -68,7 +90,10 @@ def referrals(request: HttpRequest) -> HttpResponse:
         request,
         "credit/referrals.html",
         {
-            "rows": rows,
+            "form": form,
+            "total": total,
+            "more": more,
+            **paginate(request, rows.order_by("-id")),
             "mine": mine,
             "licences": actions.licences_to_cancel() if person.role == Role.OFFICE else [],
         },
