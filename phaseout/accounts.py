@@ -14,12 +14,14 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from phaseout.audit.exports import audited_export, exported
 from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.identity import actions as identity
@@ -36,6 +38,7 @@ from phaseout.orgs.models import (
 from phaseout.registry.models import Enterprise
 from phaseout.web import current_user, form_errors, paginate
 from phaseout.web.forms import CONFIRMATION_REQUIRED, confirmation
+from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
 
 # ── actions ─────────────────────────────────────────────────────────────────────────────
 #
@@ -345,10 +348,62 @@ class PasswordResetForm(forms.Form):
 # ── pages ───────────────────────────────────────────────────────────────────────────────
 
 
+class PeopleFilterForm(forms.Form):
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=[("", "—"), *Role.choices], required=False)
+    active = forms.ChoiceField(
+        label=gettext_lazy("Active"),
+        choices=[("", "—"), ("yes", gettext_lazy("Active")), ("no", gettext_lazy("Inactive"))],
+        required=False,
+    )
+    q = forms.CharField(label=gettext_lazy("Username or name"), max_length=60, required=False)
+
+
+PEOPLE = ListSpec(
+    columns=(
+        Column("username", gettext_lazy("Username"), lambda p: p.user.username, sort="user__username"),
+        Column("name", gettext_lazy("Name"), lambda p: p.display_name, sort="display_name"),
+        Column("role", gettext_lazy("Role"), lambda p: p.get_role_display(), sort="role"),
+        Column(
+            "unit", gettext_lazy("Unit"), lambda p: str(p.department or p.territory or p.enterprise or "")
+        ),
+        Column(
+            "active",
+            gettext_lazy("Active"),
+            lambda p: gettext_lazy("yes") if p.user.is_active else gettext_lazy("no"),
+        ),
+        Column(
+            "last_login", gettext_lazy("Last sign-in"), lambda p: p.user.last_login, sort="user__last_login"
+        ),
+    ),
+    default_order=("role", "id"),
+)
+
+
 @allow(Role.SECURITY_ADMIN)
-def people(request: HttpRequest) -> HttpResponse:
-    qs = Person.objects.select_related("user", "department", "territory", "enterprise").order_by("role", "id")
-    return render(request, "orgs/people.html", {**paginate(request, qs)})
+@audited_export("export.people")
+def people(request: HttpRequest) -> HttpResponseBase:
+    form = PeopleFilterForm(request.GET or None)
+    qs = Person.objects.select_related("user", "department", "territory", "enterprise")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["role"]:
+            qs = qs.filter(role=data["role"])
+        if data["active"]:
+            qs = qs.filter(user__is_active=data["active"] == "yes")
+        q = (data["q"] or "").strip()
+        if q:
+            qs = qs.filter(Q(user__username__contains=q) | Q(display_name__contains=q))
+    elif form.is_bound:
+        form_errors(request, form)
+        qs = qs.none()
+    shown = listing(request, qs, PEOPLE)
+    if request.GET.get("format") == "xlsx":
+        response, count = xlsx_response(
+            shown["ordered"], PEOPLE, filename="accounts.xlsx", title=_("Accounts")
+        )
+        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
+        return exported(response, format="xlsx", filter=filters, rows=count)
+    return render(request, "orgs/people.html", {"form": form, **shown, **paginate(request, shown["ordered"])})
 
 
 def _unit_kwargs(data: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,7 @@ EXPORTS = {
     "enterprise-list": "export.enterprises",
     "case-list": "export.cases",
     "tipoff-list": "export.tipoffs",
+    "people": "export.people",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -70,6 +71,7 @@ class World:
     decision: Decision
     referral: Referral
     auditor: Person
+    secadmin: Person
 
 
 @pytest.fixture
@@ -116,6 +118,7 @@ def world(office: Person, energy_dept: Person, district: Person) -> World:
         decision=case.decisions.get(),
         referral=referral,
         auditor=PersonFactory(user=UserFactory(username="auditor"), role=Role.AUDITOR),
+        secadmin=PersonFactory(user=UserFactory(username="secadmin"), role=Role.SECURITY_ADMIN),
     )
 
 
@@ -227,6 +230,13 @@ DOWNLOADS = {
         lambda w: None,
         lambda w: {"format": "xlsx", "filter": {}, "rows": 0},
     ),
+    "accounts": Download(
+        "/people/?format=xlsx&role=district",
+        "export.people",
+        lambda w: w.secadmin,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"role": "district"}, "rows": 1},
+    ),
     "audit trail": Download(
         "/audit/export.xlsx?action=case.order_rectification",
         "export.audit_trail",
@@ -297,7 +307,7 @@ def test_l3_ces1_13_every_download_writes_one_entry_naming_the_person_and_the_re
     assert entry.data == download.data(world)
     assert entry.ip == "127.0.0.1"
     place = person.department or person.territory or person.enterprise
-    if person.role == Role.AUDITOR:  # the three administrators have no unit
+    if person.role in (Role.AUDITOR, Role.SECURITY_ADMIN):  # the three administrators have no unit
         assert place is None and entry.unit == ""
     else:
         assert place is not None and entry.unit == place.name

@@ -143,3 +143,20 @@ def test_the_credit_list_is_paged_filtered_and_totalled(office: Person) -> None:
     assert page.count("失信铸造") == PAGE_SIZE and "?status=proposed&page=2" in page
     found = client.get("/credit/", {"q": "已批准"}).content.decode()
     assert "共 1 条" in found and "已批准钢铁" in found
+
+
+def test_the_accounts_list_filters_sorts_and_exports(
+    office: Person, district: Person, energy_dept: Person
+) -> None:
+    from phaseout.orgs.models import Role
+    from tests.factories import PersonFactory, UserFactory
+
+    admin = PersonFactory(user=UserFactory(username="secadmin"), role=Role.SECURITY_ADMIN)
+    client = client_for(admin.user)
+    page = client.get("/people/", {"role": "department", "sort": "-username"}).content.decode()
+    assert "共 1 条" in page and "fgj" in page and "pengjiang" not in page
+    rows = _sheet(client.get("/people/", {"sort": "username", "format": "xlsx"}))
+    assert rows[0] == ("用户名", "名称", "角色", "单位", "启用", "最近登录")
+    usernames = [r[0] for r in rows[1:]]
+    assert usernames == sorted(usernames) and {"office", "fgj", "pengjiang", "secadmin"} <= set(usernames)
+    assert AuditEvent.objects.get(action="export.people").actor_id == admin.user.pk

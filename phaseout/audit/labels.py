@@ -57,6 +57,7 @@ EVENTS: dict[str, str | Promise] = {
     "export.enterprises": _("enterprises exported"),
     "export.cases": _("cases exported"),
     "export.tipoffs": _("tip-offs exported"),
+    "export.people": _("accounts exported"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),
