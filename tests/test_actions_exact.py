@@ -482,3 +482,92 @@ def test_a_transition_records_its_event_and_audit_row(energy_dept: Person) -> No
     )
     audit = _audit(case, "dismiss")
     assert (audit.actor_id, audit.reason, audit.data) == (energy_dept.user.pk, "不构成", {"k": 1})
+
+
+# ── defaults and dates a decision must keep ─────────────────────────────────────────────
+
+
+def test_a_granted_extension_keeps_the_dates_it_was_issued_and_served(
+    rectifying: Case, firm: Person, energy_dept: Person
+) -> None:
+    application = actions.request_extension(
+        case=rectifying, months=2, reason="改造", by=firm.user, today=TODAY
+    )
+    actions.decide_extension(
+        request=application, grant=True, note="同意", by=energy_dept.user, today=TODAY,
+        issued_on=dt.date(2026, 2, 26), served_on=dt.date(2026, 2, 27),
+    )  # fmt: skip
+    decision = Decision.objects.get(case=rectifying)
+    assert (decision.issued_on, decision.served_on) == (dt.date(2026, 2, 26), dt.date(2026, 2, 27))
+    event = _event(rectifying, "grant_extension")
+    assert (event.dated, event.data["issued_on"], event.data["served_on"]) == (
+        dt.date(2026, 2, 26),
+        "2026-02-26",
+        "2026-02-27",
+    )
+
+
+def test_a_refusal_keeps_the_officers_reason_in_its_document(
+    rectifying: Case, firm: Person, energy_dept: Person
+) -> None:
+    application = actions.request_extension(
+        case=rectifying, months=3, reason="资金", by=firm.user, today=TODAY
+    )
+    actions.decide_extension(
+        request=application, grant=False, note="改造方案不可行", by=energy_dept.user, today=TODAY
+    )
+    paragraphs = "".join(Decision.objects.get(case=rectifying).content["paragraphs"])
+    assert "改造方案不可行" in paragraphs
+
+
+def test_the_governments_closure_is_refused_when_served_before_it_was_approved(office: Person) -> None:
+    case = CaseFactory(
+        finding__inspection__inspected_on=INSPECTED,
+        state="closure_proposed",
+        closure_proposed_on=dt.date(2026, 2, 10),
+    )
+    with pytest.raises(CaseActionError) as refused:
+        actions.approve_closure(
+            case=case, by=office.user, plan=ExitPlan.CLOSE_ENTERPRISE, approval_body="江门市人民政府",
+            approval_number="江府函〔2026〕8号", approval_date=dt.date(2026, 2, 20),
+            served_on=dt.date(2026, 2, 19), today=TODAY,
+        )  # fmt: skip
+    assert refused.value.message == "送达日期不能早于决定日期。"
+    case.refresh_from_db()
+    assert case.state == "closure_proposed" and not Decision.objects.filter(case=case).exists()
+
+
+def test_the_acceptance_opinion_names_its_team(energy_dept: Person) -> None:
+    case = CaseFactory(
+        finding__inspection__inspected_on=INSPECTED,
+        dimension="technology",
+        state="exited",
+        exit_plan="seal_then_dismantle",
+        exit_ordered_on=dt.date(2026, 2, 2),
+        exited_on=dt.date(2026, 2, 20),
+    )
+    actions.accept_exit(
+        case=case, by=energy_dept.user, accepted_on=dt.date(2026, 2, 25), team=" 市工信局验收组 ",
+        record_text="现场核查合格", today=TODAY,
+    )  # fmt: skip
+    decision = Decision.objects.get(case=case, kind="acceptance_opinion")
+    paragraphs = "".join(decision.content["paragraphs"])
+    assert "市工信局验收组" in paragraphs and "现场核查合格" in paragraphs
+    assert (decision.issued_on, decision.served_on) == (dt.date(2026, 2, 25), None)
+
+
+def test_an_archive_without_a_reason_records_none(office: Person) -> None:
+    case = CaseFactory(
+        finding__inspection__inspected_on=INSPECTED,
+        dimension="technology",
+        state="accepted",
+        exit_plan="seal_then_dismantle",
+        exit_ordered_on=dt.date(2026, 2, 2),
+        exited_on=dt.date(2026, 2, 20),
+        accepted_on=dt.date(2026, 2, 25),
+        acceptance_team="验收组",
+        acceptance_record="合格",
+    )
+    actions.archive_case(case=case, by=office.user, today=TODAY)
+    assert _event(case, "archive").reason == ""
+    assert _audit(case, "archive").reason == ""
