@@ -160,7 +160,9 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "phaseout@localhost")
 MESSAGING_MAIL_BACKEND = os.environ.get(
     "MESSAGING_MAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
 )
 MESSAGING_SMS_GATEWAY = os.environ.get("MESSAGING_SMS_GATEWAY", "console" if DEBUG else "disabled")
 SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")

@@ -152,9 +152,7 @@ def set_preferences(
     if sms and not phone:
         raise MessageError(_("Please give a mobile phone number to receive messages by SMS."))
     if mail and not person.user.email:
-        raise MessageError(
-            _("Your account has no mail address; ask the security administrator to add one, or turn mail off.")
-        )
+        raise MessageError(_("Your account has no mail address: turn mail off, or ask for one to be added."))
     muted = sorted(set(muted_kinds))
     if any(kind not in Kind.values for kind in muted):
         raise MessageError(_("Unknown kind of message."))

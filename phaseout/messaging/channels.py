@@ -97,12 +97,15 @@ class HttpJsonGateway:
             raise SendError(f"gateway unreachable: {exc}") from exc
 
 
-GATEWAYS = {"disabled": DisabledGateway, "console": ConsoleGateway, "http": HttpJsonGateway}
+GATEWAYS: dict[str, type[SmsGateway]] = {
+    "disabled": DisabledGateway,
+    "console": ConsoleGateway,
+    "http": HttpJsonGateway,
+}
 
 
 def sms_gateway() -> SmsGateway:
     """The gateway the settings name, made for each drain (cheap; a settings change takes effect at once)."""
     name = settings.MESSAGING_SMS_GATEWAY
-    cls = GATEWAYS.get(name) or import_string(name)
-    gateway: SmsGateway = cls()
-    return gateway
+    cls: type[SmsGateway] = GATEWAYS.get(name) or import_string(name)
+    return cls()

@@ -38,7 +38,12 @@ class DrainResult:
     postponed: int = 0
 
     def counts(self) -> dict[str, int]:
-        return {"sent": self.sent, "failed": self.failed, "given_up": self.given_up, "postponed": self.postponed}
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "given_up": self.given_up,
+            "postponed": self.postponed,
+        }
 
 
 def _hm(text: str) -> dt.time:
@@ -112,7 +117,12 @@ def _finish(delivery: Delivery, attempt: int, error: str, now: dt.datetime, resu
             Delivery.objects.filter(pk=delivery.pk).update(
                 status=Delivery.Status.SENT, sent_at=now, next_attempt_at=None, last_error=""
             )
-            record(actor=None, action="message.sent", obj=delivery, data={"channel": delivery.channel, "attempt": attempt})
+            record(
+                actor=None,
+                action="message.sent",
+                obj=delivery,
+                data={"channel": delivery.channel, "attempt": attempt},
+            )
             result.sent += 1
             return
         error = error[:ERROR_MAX]
@@ -122,7 +132,9 @@ def _finish(delivery: Delivery, attempt: int, error: str, now: dt.datetime, resu
         else:
             status, next_at, action = Delivery.Status.FAILED, now + backoff(attempt), "message.send_failed"
             result.failed += 1
-        Delivery.objects.filter(pk=delivery.pk).update(status=status, next_attempt_at=next_at, last_error=error)
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=status, next_attempt_at=next_at, last_error=error
+        )
         record(
             actor=None,
             action=action,

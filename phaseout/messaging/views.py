@@ -107,4 +107,3 @@ def outbox(request: HttpRequest) -> HttpResponse:
     context = paginate(request, qs)
     context.update({"status": status, "statuses": Delivery.Status.choices})
     return render(request, "messaging/outbox.html", context)
-
