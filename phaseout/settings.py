@@ -41,7 +41,6 @@ INSTALLED_APPS = [
     "phaseout.audit",
     "phaseout.orgs",
     "phaseout.web",
-    "phaseout.messaging",
     "phaseout.registry",
     "phaseout.cases",
     "phaseout.standards",
@@ -51,6 +50,8 @@ INSTALLED_APPS = [
     "phaseout.complaints",
     "phaseout.credit",
     "phaseout.reports",
+    # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
+    "phaseout.messaging",
 ]
 
 MIDDLEWARE = [
