@@ -10,8 +10,8 @@ import datetime as dt
 import json
 import socket
 import threading
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,7 +51,7 @@ class Inbox:
         self.mails: list[EmailMessage] = []
         self.refuse = False
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse:
             return "451 Requested action aborted: try again later"
         mail = message_from_bytes(envelope.content, policy=policy.default)
@@ -87,7 +87,7 @@ def gateway(settings: Any) -> Iterator[Gateway]:
     stub = Gateway()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             if stub.status == 200:
                 stub.received.append(json.loads(body.decode("utf-8")))
@@ -279,9 +279,13 @@ def test_a_proposal_waits_in_the_competent_department_s_queue(
     fgj: Person, env_dept: Person, district: Person
 ) -> None:
     line = LineFactory(
-        enterprise__industry_id="cement", equipment_type=EquipmentType.CLINKER_LINE, size_value=Decimal("2500"),
-        size_unit="t/d", capacity=Decimal("2500"), capacity_unit="t/d",
-    )  # fmt: skip
+        enterprise__industry_id="cement",
+        equipment_type=EquipmentType.CLINKER_LINE,
+        size_value=Decimal("2500"),
+        size_unit="t/d",
+        capacity=Decimal("2500"),
+        capacity_unit="t/d",
+    )
     inspection = InspectionFactory(enterprise=line.enterprise, line=line, inspected_on=dt.date(2026, 1, 5))
     finding = record_finding(
         inspection=inspection,
