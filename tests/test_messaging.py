@@ -223,7 +223,9 @@ def test_a_person_reads_only_their_own_messages(fgj: Person, env_dept: Person) -
         (Role.AUDITOR, 403),
     ],
 )
-def test_the_outbox_page_is_the_office_s(reference: None, role: Role, status: int) -> None:
+def test_the_outbox_is_the_office_s_and_the_centre_every_business_role_s(
+    reference: None, role: Role, status: int
+) -> None:
     scope: dict[str, Any] = {
         Role.OFFICE: {"department": Department.objects.get(code="jm-gxj")},
         Role.DEPARTMENT: {"department": Department.objects.get(code="jm-fgj")},
@@ -233,8 +235,11 @@ def test_the_outbox_page_is_the_office_s(reference: None, role: Role, status: in
     person = _person(f"who-{role}", role, **scope)
     client = client_for(person.user)
     assert client.get("/messages/outbox/").status_code == status
-    assert client.get("/messages/").status_code == 200  # everyone has a message centre
-    assert client.get("/messages/preferences/").status_code == 200
+    # Every business role has a message centre; the administrators none (least privilege).
+    centre = 403 if role == Role.AUDITOR else 200
+    assert client.get("/messages/").status_code == centre
+    assert client.get("/messages/preferences/").status_code == centre
+    assert ('href="/messages/"' in client.get("/").content.decode()) is (centre == 200)
 
 
 def test_filters_unread_and_kind_and_mark_all_read(fgj: Person) -> None:

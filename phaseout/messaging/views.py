@@ -14,10 +14,12 @@ from django.views.decorators.http import require_POST
 from phaseout.messaging import actions, scope
 from phaseout.messaging.models import Delivery, Kind
 from phaseout.orgs.access import allow
-from phaseout.orgs.models import Role
+from phaseout.orgs.models import ADMINISTRATOR_ROLES, Role
 from phaseout.web import current_person, form_errors, paginate
 
-EVERYONE = tuple(Role)
+# Every business role; not the three administrators (等保 least privilege: they see no business record,
+# and nothing is addressed to them).
+EVERYONE = tuple(r for r in Role if r not in ADMINISTRATOR_ROLES)
 
 
 def _with_deliveries(qs: Any) -> Any:
