@@ -549,6 +549,8 @@ def test_a_key_makes_one_message_per_person_and_each_person_once(fgj: Person, di
     assert actions.notify([fgj, district], "escalation", "督办", key="x:1", now=NOON) == []
     assert Message.objects.count() == 2
     assert AuditEvent.objects.filter(action="message.notify").count() == 2
+    # Without a key too, a person named twice in one call gets one message.
+    assert [m.recipient for m in actions.notify([fgj, fgj], "notice", "通报", now=NOON)] == [fgj]
 
 
 @pytest.mark.django_db(transaction=True)
