@@ -64,22 +64,25 @@ class HttpJsonGateway:
     $text and $sign — to SMS_GATEWAY_URL, with SMS_GATEWAY_TOKEN as a bearer credential when set. Any 2xx
     answer is taken as accepted; anything else, or no answer within SMS_GATEWAY_TIMEOUT, fails the send."""
 
-    enabled = True
-
     def __init__(self) -> None:
         self.url = settings.SMS_GATEWAY_URL
         self.token = settings.SMS_GATEWAY_TOKEN
-        self.template = json.loads(settings.SMS_GATEWAY_TEMPLATE)
         self.sign = settings.SMS_SIGN
         self.timeout = settings.SMS_GATEWAY_TIMEOUT
-        if not self.url:
-            raise ValueError("SMS_GATEWAY_URL must be set for the http SMS gateway")
+        # Without an address no SMS is queued: a half-set-up gateway never fails the action making a message.
+        self.enabled = bool(self.url)
 
     def body(self, *, phone: str, text: str) -> dict[str, Any]:
+        try:
+            template = json.loads(settings.SMS_GATEWAY_TEMPLATE)
+        except ValueError as exc:
+            raise SendError(f"SMS_GATEWAY_TEMPLATE is not JSON: {exc}") from exc
+        if not isinstance(template, dict):
+            raise SendError("SMS_GATEWAY_TEMPLATE must be a JSON object")
         values = {"phone": phone, "text": text, "sign": self.sign}
         return {
             key: string.Template(value).safe_substitute(values) if isinstance(value, str) else value
-            for key, value in self.template.items()
+            for key, value in template.items()
         }
 
     def send(self, *, phone: str, text: str) -> None:
