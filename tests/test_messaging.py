@@ -398,6 +398,18 @@ def test_a_notice_reaches_the_unit_it_names_only(
     )  # fmt: skip
     assert _audit("message.notify", message).actor == office.user
 
+    firm = EnterpriseFactory()
+    firm_person = PersonFactory(role=Role.ENTERPRISE, enterprise=firm, user__username="firm-boss")
+    plan_actions.record_supervision(
+        plan=plan_with_submissions, kind="talks", issued_on=TODAY, text="请按时参加约谈。", by=office.user,
+        today=TODAY, enterprise=firm, talk_at=dt.datetime(2026, 3, 5, 9, 30, tzinfo=SHANGHAI),
+        talk_place="市工信局3楼会议室",
+    )  # fmt: skip
+    [summons] = Message.objects.filter(kind="summons")
+    assert summons.recipient == firm_person
+    assert summons.title == f"约谈通知：{plan_with_submissions.title}"
+    assert summons.body == "请按时参加约谈。\n\n约谈时间地点：2026-03-05 09:30，市工信局3楼会议室。"
+
 
 # ── the outbox: SMS, retries, quiet hours, preferences, concurrency ────────────────────────────
 
