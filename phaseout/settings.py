@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "phaseout.complaints",
     "phaseout.credit",
     "phaseout.reports",
+    # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
+    "phaseout.messaging",
 ]
 
 MIDDLEWARE = [
@@ -84,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "phaseout.orgs.access.person_context",
                 "phaseout.web.menu.menu",
+                "phaseout.messaging.context.unread",
             ],
         },
     },
@@ -139,9 +142,41 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {"task": "phaseout.cases.tasks.sweep_deadlines", "schedule": 15 * 60.0},
+    # The outbox is also drained after every commit that made messages; this catches the retries.
+    "drain-outbox": {"task": "phaseout.messaging.tasks.drain_outbox", "schedule": 60.0},
 }
 # The embedded server runs the deadline sweep itself every this many seconds (0 = never).
 INPROCESS_SWEEP_SECONDS = int(os.environ.get("INPROCESS_SWEEP_SECONDS", "900"))
+
+# Messages (phaseout.messaging): mail through SMTP when EMAIL_HOST is set (else written to the console, for
+# the demo), SMS through a gateway adapter ("disabled", "console", "http" or a dotted class path), never in
+# the quiet hours (platform time, "HH:MM-HH:MM"; empty: none); a failed send is retried after
+# MESSAGING_RETRY_SECONDS, doubled each time, and given up after MESSAGING_MAX_ATTEMPTS attempts.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "phaseout@localhost")
+MESSAGING_MAIL_BACKEND = os.environ.get(
+    "MESSAGING_MAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+MESSAGING_SMS_GATEWAY = os.environ.get("MESSAGING_SMS_GATEWAY", "console" if DEBUG else "disabled")
+SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL", "")
+SMS_GATEWAY_TOKEN = os.environ.get("SMS_GATEWAY_TOKEN", "")
+SMS_GATEWAY_TEMPLATE = os.environ.get("SMS_GATEWAY_TEMPLATE", '{"mobile": "$phone", "content": "$sign$text"}')
+SMS_GATEWAY_TIMEOUT = int(os.environ.get("SMS_GATEWAY_TIMEOUT", "10"))
+SMS_SIGN = os.environ.get("SMS_SIGN", "【淘汰落后产能】")
+MESSAGING_QUIET_HOURS = os.environ.get("MESSAGING_QUIET_HOURS", "22:00-07:00")
+MESSAGING_RETRY_SECONDS = int(os.environ.get("MESSAGING_RETRY_SECONDS", "60"))
+MESSAGING_MAX_ATTEMPTS = int(os.environ.get("MESSAGING_MAX_ATTEMPTS", "5"))
+# The platform's address, for the links in mail and SMS (e.g. https://phaseout.example.gov.cn).
+MESSAGING_SITE_URL = os.environ.get("MESSAGING_SITE_URL", "http://127.0.0.1:8000")
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -7,6 +7,7 @@ from phaseout.complaints import views as complaints
 from phaseout.credit import views as credit
 from phaseout.disclosure import views as disclosure
 from phaseout.identity import views as identity
+from phaseout.messaging import views as messaging
 from phaseout.plans import views as plans
 from phaseout.prices import views as prices
 from phaseout.registry import views as registry
@@ -22,6 +23,11 @@ urlpatterns = [
     path("accounts/second-factor/new/", identity.otp_enrol, name="otp-enrol"),
     path("people/sign-in-limits/", identity.sign_in_limits, name="sign-in-limits"),
     path("dashboard/", home.dashboard, name="dashboard"),
+    path("messages/", messaging.message_list, name="message-list"),
+    path("messages/<int:pk>/", messaging.message_detail, name="message-detail"),
+    path("messages/read-all/", messaging.message_read_all, name="message-read-all"),
+    path("messages/preferences/", messaging.preferences, name="message-preferences"),
+    path("messages/outbox/", messaging.outbox, name="message-outbox"),
     path("audit/", home.audit_log, name="audit-log"),
     path("audit/export.xlsx", home.audit_export, name="audit-export"),
     path("people/", accounts.people, name="people"),

@@ -68,6 +68,8 @@ def _test_settings(settings: object, tmp_path: Path) -> None:
     settings.AUDIT_ANCHOR_FILE = tmp_path / "audit-anchors.jsonl"  # type: ignore[attr-defined]
     # Hashing passwords slowly is the point in production and a waste in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+    # Mail from the outbox stays in memory (mail.outbox) unless a test points it at its SMTP server.
+    settings.MESSAGING_MAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # type: ignore[attr-defined]
     # Messages outside a request are in the platform's language whatever an earlier test activated.
     translation.activate("zh-hans")
     # Each test starts with the portal's caches empty (an earlier test's page must not be served).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -68,3 +69,33 @@ def test_the_sweep_is_on_the_beat_schedule(settings) -> None:
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["sweep-deadlines"]["task"] == sweep_deadlines.name
     assert sweep_deadlines.name in app.tasks
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_messages_are_sent_by_a_worker_through_redis(redis_app, reference, settings) -> None:
+    """Production: the commit that makes a message queues the outbox drain; a worker sends the mail."""
+    import redis
+    from django.core import mail
+
+    from phaseout.messaging.actions import notify
+    from phaseout.messaging.models import Delivery
+    from phaseout.messaging.tasks import drain_outbox
+    from phaseout.orgs.models import Department, Role
+    from tests.factories import PersonFactory, UserFactory
+
+    redis.Redis.from_url(REDIS_URL).ping()
+    person = PersonFactory(
+        user=UserFactory(username="fgj-worker", email="fgj@127.0.0.1"),
+        role=Role.DEPARTMENT,
+        department=Department.objects.get(code="jm-fgj"),
+    )
+    assert settings.CELERY_BEAT_SCHEDULE["drain-outbox"]["task"] == drain_outbox.name in app.tasks
+    with start_worker(redis_app, perform_ping_check=False, pool="solo", concurrency=1, loglevel="WARNING"):
+        notify([person], "reminder", "提醒：由后台任务发送")  # commits; the drain is queued on commit
+        for _ in range(300):
+            if Delivery.objects.filter(status="sent").exists():
+                break
+            time.sleep(0.1)
+    assert Delivery.objects.get().status == "sent"
+    assert [m.subject for m in mail.outbox] == ["【提醒】提醒：由后台任务发送"]

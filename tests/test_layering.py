@@ -2,7 +2,7 @@
 
 Imports are read from the source as /work/shared/tools/app_cycles.py reads them (module-level and
 in-function alike: an import moved into a function is still a tie). The intended order, bottom to
-top: rules, audit < orgs < web < registry < standards < cases < {plans, credit, complaints,
+top: rules, audit < orgs < web < messaging, registry < standards < cases < {plans, credit, complaints,
 disclosure, prices} < reports; top-level modules (phaseout/*.py) may import anything.
 """
 
@@ -102,6 +102,7 @@ LAYER = {
     "orgs": 1,
     "web": 2,
     "identity": 3,
+    "messaging": 3,  # the message centre: the apps above tell people through it
     "registry": 3,
     "standards": 4,
     "cases": 5,

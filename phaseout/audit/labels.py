@@ -44,6 +44,14 @@ EVENTS: dict[str, str | Promise] = {
     "admin.delete": _("reference data deleted"),
     "audit.archive": _("audit entries archived"),
     "keys.rotate": _("encryption keys rotated"),
+    # messages (phaseout.messaging)
+    "message.notify": _("message sent to the message centre"),
+    "message.read": _("message read"),
+    "message.read_all": _("all messages marked read"),
+    "message.preferences": _("message preferences changed"),
+    "message.sent": _("message delivered by mail or SMS"),
+    "message.send_failed": _("message delivery failed"),
+    "message.given_up": _("message delivery given up"),
     # exports
     "export.evidence": _("evidence downloaded"),
     "export.case_file_zip": _("case file downloaded (.zip)"),
@@ -135,6 +143,7 @@ KINDS: dict[str, str | Promise] = {
     "tipoff.": _("tip-offs"),
     "credit.": _("credit sanctions"),
     "price_rate.": _("price measures"),
+    "message.": _("messages"),
 }
 
 _BY_PREFIX: dict[str, Mapping[str, Any]] = {}

@@ -16,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -40,7 +41,10 @@ from phaseout.cases.models import (
     Inspection,
     ReInspection,
 )
+from phaseout.messaging.actions import notify
+from phaseout.messaging.models import Kind as MessageKind
 from phaseout.orgs.models import Department
+from phaseout.orgs.scope import competent_people
 from phaseout.registry.facts import line_facts
 from phaseout.registry.models import Enterprise, LineStatus, ProductionLine
 from phaseout.rules import case_flow, deadlines, engine, exit_plans, rulebook
@@ -368,6 +372,17 @@ def open_case(
                 "resumed": resumed,
             },
             dated=inspection.inspected_on,
+        )
+        notify(
+            competent_people(case.dimension, case.territory_id),
+            MessageKind.PROPOSAL,
+            _("Proposal waiting: %(enterprise)s — %(rule)s")
+            % {"enterprise": enterprise.name, "rule": finding.rule_title},
+            _("A finding awaits your department's decision."),
+            obj=case,
+            url=reverse("case-detail", args=[case.pk]),
+            key=f"case.proposal:{case.pk}",
+            by=by,
         )
     return case
 

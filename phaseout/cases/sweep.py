@@ -13,13 +13,21 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from phaseout.cases.actions import append_event
 from phaseout.cases.models import Case, CaseState, Escalation, ExitMeasure
+from phaseout.messaging.actions import notify
+from phaseout.messaging.models import Kind as MessageKind
+from phaseout.orgs.models import Person
+from phaseout.orgs.scope import competent_people, people_of_enterprise, people_of_territory
 from phaseout.rules.case_flow import CLOCKED, Action
+
+# Reminders go out this many days before a rectification deadline or an exit measure's deadline.
+REMIND_DAYS = 7
 
 
 @dataclass
@@ -48,12 +56,79 @@ SUMMARY = gettext_lazy(
 def _escalate(
     case: Case, kind: str, due: dt.date, now: dt.datetime, measure: ExitMeasure | None = None
 ) -> bool:
+    """Raise the escalation once (an open one is never raised twice) and tell the competent department
+    and the district: one message each, however often the sweep runs."""
     try:
         with transaction.atomic():
-            Escalation.objects.create(case=case, measure=measure, kind=kind, raised_at=now, due_date=due)
+            escalation = Escalation.objects.create(
+                case=case, measure=measure, kind=kind, raised_at=now, due_date=due
+            )
     except IntegrityError:
         return False
+    title = _("Escalation: %(kind)s — %(enterprise)s (due %(due)s)") % {
+        "kind": escalation.get_kind_display(),
+        "enterprise": case.enterprise.name,
+        "due": due.isoformat(),
+    }
+    body = measure.get_kind_display() if measure is not None else ""
+    notify(
+        _concerned(case),
+        MessageKind.ESCALATION,
+        title,
+        body,
+        obj=case,
+        url=reverse("case-detail", args=[case.pk]),
+        key=f"case.escalation:{escalation.pk}",
+        now=now,
+    )
     return True
+
+
+def _concerned(case: Case, *, enterprise: bool = False) -> list[Person]:
+    """The competent department's officers and the district's — and the enterprise's own accounts when
+    it is the enterprise that has something to do."""
+    people = [*competent_people(case.dimension, case.territory_id), *people_of_territory(case.territory_id)]
+    if enterprise:
+        people += list(people_of_enterprise(case.enterprise_id))
+    return people
+
+
+def remind(*, today: dt.date, now: dt.datetime) -> None:
+    """Reminders of the rectification deadlines and exit measures due within REMIND_DAYS: once per
+    person and deadline (a deadline moved by an extension is reminded again)."""
+    soon = today + dt.timedelta(days=REMIND_DAYS)
+    clocked = [s.value for s in CLOCKED]
+    for case in Case.objects.filter(
+        state__in=clocked, deadline__gte=today, deadline__lte=soon
+    ).select_related("enterprise"):
+        assert case.deadline is not None
+        notify(
+            _concerned(case, enterprise=True),
+            MessageKind.REMINDER,
+            _("Reminder: the rectification deadline of %(enterprise)s is %(deadline)s")
+            % {"enterprise": case.enterprise.name, "deadline": case.deadline.isoformat()},
+            obj=case,
+            url=reverse("case-detail", args=[case.pk]),
+            key=f"case.deadline:{case.pk}:{case.deadline.isoformat()}",
+            now=now,
+        )
+    measures = ExitMeasure.objects.filter(done_on__isnull=True, deadline__gte=today, deadline__lte=soon)
+    for measure in measures.select_related("case__enterprise"):
+        case = measure.case
+        notify(
+            _concerned(case, enterprise=True),
+            MessageKind.REMINDER,
+            _("Reminder: %(measure)s of %(enterprise)s is due on %(deadline)s")
+            % {
+                "measure": measure.get_kind_display(),
+                "enterprise": case.enterprise.name,
+                "deadline": measure.deadline.isoformat(),
+            },
+            obj=case,
+            url=reverse("case-detail", args=[case.pk]),
+            key=f"measure.deadline:{measure.pk}:{measure.deadline.isoformat()}",
+            now=now,
+        )
 
 
 def sweep(*, today: dt.date | None = None, now: dt.datetime | None = None) -> SweepResult:
@@ -112,6 +187,7 @@ def sweep(*, today: dt.date | None = None, now: dt.datetime | None = None) -> Sw
         assert case.reinspection_due is not None
         if _escalate(case, Escalation.Kind.REINSPECTION_DUE, case.reinspection_due, now):
             result.reinspections_due += 1
+    remind(today=today, now=now)
     return result
 
 

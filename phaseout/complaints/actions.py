@@ -10,6 +10,7 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,8 +19,11 @@ from phaseout.audit.record import record
 from phaseout.cases.models import Case
 from phaseout.complaints import identity
 from phaseout.complaints.models import TipOff
+from phaseout.messaging.actions import notify
+from phaseout.messaging.models import Kind as MessageKind
 from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Territory
+from phaseout.orgs.scope import intake_people, office_people, people_of_department
 from phaseout.registry.models import Enterprise
 from phaseout.rules.deadlines import add_working_days
 
@@ -174,6 +178,15 @@ def hand_over(*, tipoff: TipOff, department: Department, by: User) -> TipOff:
     tipoff.handed_over_at = timezone.now()
     tipoff.save()
     record(actor=by, action="tipoff.hand_over", obj=tipoff, data={"department": department.code})
+    notify(
+        people_of_department(department.pk),
+        MessageKind.TIPOFF,
+        _("Tip-off %(code)s handed over to your department") % {"code": tipoff.tracking_code},
+        _("Answer by %(due)s.") % {"due": tipoff.feedback_due.isoformat()},
+        obj=tipoff,
+        url=reverse("tipoff-detail", args=[tipoff.pk]),
+        by=by,
+    )
     return tipoff
 
 
@@ -217,15 +230,37 @@ def overdue(tipoff: TipOff, today: dt.date) -> str:
 
 
 def escalate_overdue(*, now: dt.datetime | None = None, today: dt.date | None = None) -> int:
-    """Mark tip-offs past a time limit, once each; the office sees them. Safe to run twice."""
+    """Mark tip-offs past a time limit, once each, and tell the office, the intake officers and the
+    department it was handed to. Safe to run twice and at once (each row is claimed by compare-and-set)."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     late = TipOff.objects.filter(escalated_at__isnull=True).exclude(status=TipOff.Status.ANSWERED)
     handover = late.filter(status=TipOff.Status.RECEIVED, handover_due__lt=today)
     feedback = late.filter(feedback_due__lt=today)
-    return handover.update(escalated_at=now) + feedback.filter(escalated_at__isnull=True).update(
-        escalated_at=now
-    )
+    escalated = 0
+    for tipoff in list((handover | feedback).distinct()):
+        with transaction.atomic():
+            if not TipOff.objects.filter(pk=tipoff.pk, escalated_at__isnull=True).update(escalated_at=now):
+                continue
+            limit = overdue(tipoff, today)
+            due = tipoff.handover_due if limit == "handover" else tipoff.feedback_due
+            people = [*office_people(tipoff.territory_id), *intake_people()]
+            if tipoff.department_id:
+                people += list(people_of_department(tipoff.department_id))
+            notify(
+                people,
+                MessageKind.ESCALATION,
+                _("Tip-off %(code)s is past its time limit (%(due)s)")
+                % {"code": tipoff.tracking_code, "due": due.isoformat()},
+                # Not the text: what a reporter wrote may name them, and mail leaves the platform.
+                _("Received on %(received)s.") % {"received": tipoff.received_on.isoformat()},
+                obj=tipoff,
+                url=reverse("tipoff-detail", args=[tipoff.pk]),
+                key=f"tipoff.escalation:{tipoff.pk}",
+                now=now,
+            )
+            escalated += 1
+    return escalated
 
 
 @transaction.atomic

@@ -46,7 +46,7 @@ LABELS: dict[str, Label] = {
     "registry.industry": Label.REFERENCE,
 }
 BUSINESS_APPS = frozenset(
-    {"registry", "cases", "plans", "credit", "disclosure", "complaints", "prices", "standards"}
+    {"registry", "cases", "plans", "credit", "disclosure", "complaints", "prices", "standards", "messaging"}
 )
 
 BUSINESS_ROLES = frozenset({Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE, Role.INTAKE})

@@ -33,3 +33,50 @@ def territories(person: Person) -> QuerySet[Territory]:
     if person.role == Role.DISTRICT:
         return Territory.objects.filter(code__in=territory_codes(person))
     return Territory.objects.all()
+
+
+# ── who is concerned: the people a message about a unit's record goes to (phaseout.messaging) ──
+
+
+def _active(qs: QuerySet[Person]) -> QuerySet[Person]:
+    return qs.filter(user__is_active=True).select_related("user", "department")
+
+
+def _city_codes(territory_code: str) -> list[str]:
+    """The territory and the city above it (a county's record concerns its city's units too)."""
+    parent = Territory.objects.filter(code=territory_code).values_list("parent_id", flat=True).first()
+    return [territory_code, parent] if parent else [territory_code]
+
+
+def people_of_department(department_id: int) -> QuerySet[Person]:
+    """The accounts of a department (its officers; the office's, when it is the office's department)."""
+    return _active(Person.objects.filter(department=department_id))
+
+
+def people_of_territory(territory_code: str) -> QuerySet[Person]:
+    """The district accounts that see the territory: its own and the city's above it."""
+    return _active(Person.objects.filter(role=Role.DISTRICT, territory__in=_city_codes(territory_code)))
+
+
+def people_of_enterprise(enterprise_id: int) -> QuerySet[Person]:
+    return _active(Person.objects.filter(role=Role.ENTERPRISE, enterprise=enterprise_id))
+
+
+def office_people(territory_code: str | None = None) -> QuerySet[Person]:
+    """The coordination office's accounts: of the territory's city when one is given."""
+    qs = Person.objects.filter(role=Role.OFFICE)
+    if territory_code:
+        qs = qs.filter(department__territory__in=_city_codes(territory_code))
+    return _active(qs)
+
+
+def competent_people(dimension: str, territory_code: str) -> list[Person]:
+    """The officers of the departments that enforce the dimension in the territory's city."""
+    qs = _active(
+        Person.objects.filter(role=Role.DEPARTMENT, department__territory__in=_city_codes(territory_code))
+    )
+    return [p for p in qs if dimension in p.dimensions]
+
+
+def intake_people() -> QuerySet[Person]:
+    return _active(Person.objects.filter(role=Role.INTAKE))

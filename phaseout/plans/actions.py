@@ -11,11 +11,15 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
+from phaseout.messaging.actions import notify
+from phaseout.messaging.models import Kind as MessageKind
 from phaseout.orgs.models import Department, Person, Territory
+from phaseout.orgs.scope import office_people, people_of_department, people_of_enterprise, people_of_territory
 from phaseout.plans import parser, scope
 from phaseout.plans.documents import read_text
 from phaseout.plans.models import (
@@ -555,7 +559,33 @@ def record_supervision(
             "issued_on": issued_on.isoformat(),
         },
     )
+    _tell_supervision(supervision, by=by)
     return supervision
+
+
+def _people_named(supervision: Supervision) -> list[Person]:
+    """The accounts of the unit or enterprise a notice or summons names (as `scope.addressed_to`)."""
+    if supervision.department_id:
+        return list(people_of_department(supervision.department_id))
+    if supervision.territory_id:
+        return list(people_of_territory(supervision.territory_id))
+    return list(people_of_enterprise(supervision.enterprise_id)) if supervision.enterprise_id else []
+
+
+def _tell_supervision(supervision: Supervision, *, by: User) -> None:
+    plan = supervision.plan
+    if supervision.kind == Supervision.Kind.TALKS:
+        assert supervision.talk_at is not None
+        kind, title = MessageKind.SUMMONS, _("Summons for talks: %(plan)s") % {"plan": plan.title}
+        when = _("The talk: %(at)s, %(place)s.") % {
+            "at": timezone.localtime(supervision.talk_at).strftime("%Y-%m-%d %H:%M"),
+            "place": supervision.talk_place,
+        }
+        body = f"{supervision.text}\n\n{when}"
+    else:
+        kind, title = MessageKind.NOTICE, _("Circulated notice: %(plan)s") % {"plan": plan.title}
+        body = supervision.text
+    notify(_people_named(supervision), kind, title, body, obj=supervision, url=reverse("home"), by=by)
 
 
 @transaction.atomic
@@ -576,15 +606,91 @@ REMIND_DAYS = 7
 
 
 def sweep_submissions(*, now: dt.datetime | None = None, today: dt.date | None = None) -> tuple[int, int]:
-    """Mark reminders (7 days before the date) and escalations (after it) once each; safe to run twice."""
+    """Remind (7 days before the date) and escalate (after it) each open submission once, by message to its
+    unit — and an escalation to the office too; safe to run twice and at once (each row is claimed by a
+    compare-and-set update)."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     open_ = Submission.objects.filter(submitted_on__isnull=True, plan__status=Plan.Status.CONFIRMED)
-    reminded = open_.filter(
+    related = ("plan", "task", "department", "territory")
+    soon = open_.filter(
         reminded_at__isnull=True, due_date__gte=today, due_date__lte=today + dt.timedelta(days=REMIND_DAYS)
-    ).update(reminded_at=now)
-    escalated = open_.filter(escalated_at__isnull=True, due_date__lt=today).update(escalated_at=now)
+    )
+    reminded = escalated = 0
+    for submission in list(soon.select_related(*related)):
+        with transaction.atomic():
+            if not Submission.objects.filter(pk=submission.pk, reminded_at__isnull=True).update(
+                reminded_at=now
+            ):
+                continue
+            title = _("Reminder: %(kind)s due on %(due)s") % {
+                "kind": submission.get_kind_display(),
+                "due": submission.due_date.isoformat(),
+            }
+            notify(
+                _owners(submission),
+                MessageKind.REMINDER,
+                title,
+                _describe(submission),
+                obj=submission,
+                url=reverse("my-submissions"),
+                key=f"submission.reminder:{submission.pk}",
+                now=now,
+            )
+            reminded += 1
+    for submission in list(
+        open_.filter(escalated_at__isnull=True, due_date__lt=today).select_related(*related)
+    ):
+        with transaction.atomic():
+            if not Submission.objects.filter(pk=submission.pk, escalated_at__isnull=True).update(
+                escalated_at=now
+            ):
+                continue
+            title = _("Overdue: %(kind)s of %(unit)s was due on %(due)s") % {
+                "kind": submission.get_kind_display(),
+                "unit": submission.unit_name,
+                "due": submission.due_date.isoformat(),
+            }
+            key = f"submission.escalation:{submission.pk}"
+            body = _describe(submission)
+            mine = reverse("my-submissions")
+            notify(
+                _owners(submission),
+                MessageKind.ESCALATION,
+                title,
+                body,
+                obj=submission,
+                url=mine,
+                key=key,
+                now=now,
+            )
+            office = reverse("plan-detail", args=[submission.plan_id])
+            office_staff = office_people(submission.plan.territory_id)
+            notify(
+                office_staff,
+                MessageKind.ESCALATION,
+                title,
+                body,
+                obj=submission,
+                url=office,
+                key=key,
+                now=now,
+            )
+            escalated += 1
     return reminded, escalated
+
+
+def _owners(submission: Submission) -> list[Person]:
+    """The accounts of the unit that owes the submission."""
+    if submission.department_id:
+        return list(people_of_department(submission.department_id))
+    if submission.territory_id:
+        return list(people_of_territory(submission.territory_id))
+    return []
+
+
+def _describe(submission: Submission) -> str:
+    return f"{submission.plan.title}\n{submission.task.number} {submission.task.text}".strip()
 
 
 # --- inspection programmes ------------------------------------------------------------------------

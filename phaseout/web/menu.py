@@ -36,7 +36,15 @@ class Group:
 
 
 MENU = (
-    Group(_("Workbench"), (Item(_("My work"), "home"), Item(_("Dashboard"), "dashboard"))),
+    Group(
+        _("Workbench"),
+        (
+            Item(_("My work"), "home"),
+            Item(_("Messages"), "message-list"),
+            Item(_("Dashboard"), "dashboard"),
+            Item(_("Outbox"), "message-outbox"),
+        ),
+    ),
     Group(
         _("Enterprises and equipment"),
         (
