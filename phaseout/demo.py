@@ -71,6 +71,18 @@ def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
         rows.append((f"dept-{dept.code.split('-')[1]}", dept.name, Role.DEPARTMENT, {"department": dept}))
     for t in Territory.objects.filter(parent_id="440700"):
         rows.append((f"district-{t.code}", f"{t.name}人民政府", Role.DISTRICT, {"territory": t}))
+    # A second officer in each department of the city, so that a random draw of inspectors draws.
+    for dept in (
+        Department.objects.filter(territory_id="440700").exclude(dimensions=[]).exclude(is_office=True)
+    ):
+        rows.append(
+            (
+                f"dept-{dept.code.split('-')[1]}-2",
+                f"{dept.name}（执法人员）",
+                Role.DEPARTMENT,
+                {"department": dept},
+            )
+        )
     rows += [
         ("auditor", "审计管理员", Role.AUDITOR, {}),
         ("intake", "举报受理员", Role.INTAKE, {}),
@@ -215,6 +227,7 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
             TotpFactor().install(person.user, demo_totp_key(username))
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
+        _sign_in_failures()
     return [
         (
             p.user.username,
@@ -224,6 +237,19 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
         )
         for p in Person.objects.select_related("user").order_by("id")
     ]
+
+
+def _sign_in_failures() -> None:
+    """A morning's wrong passwords from one address, as the security administrator and auditor see them."""
+    from phaseout.audit.record import set_request_ip
+    from phaseout.identity import actions as identity
+
+    set_request_ip("10.20.30.40")
+    try:
+        for username in ("office", "office", "district-440703"):
+            identity.login_failed(username=username, address="10.20.30.40", now=timezone.now())
+    finally:
+        set_request_ip(None)
 
 
 def _register_and_cases(today: dt.date) -> None:
@@ -253,14 +279,16 @@ def _register_and_cases(today: dt.date) -> None:
         enterprises.append(enterprise)
     enterprise_account = Person.objects.filter(role=Role.ENTERPRISE).first()
     if enterprise_account is None:
-        create_person(
+        firm = create_person(
             username="enterprise",
             password=DEMO_PASSWORD,
             display_name=enterprises[2].name,
             role=Role.ENTERPRISE,
             enterprise=enterprises[2],
             by=None,
+            must_change_password=False,
         )
+        TotpFactor().install(firm.user, demo_totp_key("enterprise"))
 
     fgj = Department.objects.get(code="jm-fgj")
     gxj = Department.objects.get(code="jm-gxj")
@@ -553,12 +581,18 @@ def _office_rates(office: Any) -> None:
 
 
 def _plan_and_programme(office: Any, today: dt.date) -> None:
-    """The Jiangmen 2021 plan (a public document shipped as demo data) imported, reviewed and
-    confirmed; one department report submitted; an energy-inspection programme drawn at random."""
+    """The Jiangmen plan (a public 2021 document shipped as demo data, moved to this year) imported,
+    reviewed and confirmed; one department report submitted; an energy-inspection programme drawn at
+    random."""
     from phaseout.plans import actions as plan_actions
 
-    text = (Path(__file__).parent / "data" / "plans" / "jiangmen-2021-plan.txt").read_bytes()
-    plan = plan_actions.import_plan(name="江工信发〔2021〕30号.txt", data=text, by=office)
+    # The Jiangmen 2021 plan's structure with this year's dates: the demo reads true on the day it is run.
+    source = (Path(__file__).parent / "data" / "plans" / "jiangmen-2021-plan.txt").read_text(encoding="utf-8")
+    year = today.year
+    for old_year, new_year in (("2022", year + 1), ("2021", year), ("2020", year - 1), ("2019", year - 2)):
+        source = source.replace(old_year, f"\x00{new_year}")
+    text = source.replace("\x00", "").encode("utf-8")
+    plan = plan_actions.import_plan(name=f"江工信发〔{year}〕30号.txt", data=text, by=office)
     for expression in plan.times.filter(needs_review=True):
         plan_actions.review_time(expression=expression, date=None, by=office)
     plan = plan_actions.confirm_plan(plan=plan, by=office)
@@ -568,7 +602,7 @@ def _plan_and_programme(office: Any, today: dt.date) -> None:
         plan_actions.submit(
             submission=report,
             document=SimpleUploadedFile(
-                "2021年上半年关闭退出情况.pdf", b"%PDF-1.4 demo", content_type="application/pdf"
+                f"{year}年上半年关闭退出情况.pdf", b"%PDF-1.4 demo", content_type="application/pdf"
             ),
             numbers={"enterprises": 1, "lines": 1, "capacity": "钢铁 15万吨/年"},
             note="",

@@ -17,6 +17,7 @@ from django.db.models import Count, F, Q, Sum
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from phaseout.audit import labels
 from phaseout.audit.exports import audited_export, exported
@@ -48,6 +49,42 @@ ENTERPRISE_WAITING = [
 WAITING_ROLES = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
 
 
+def _admin_day(person: Person, today: dt.date) -> dict[str, Any]:
+    """What waits for the intake officer and the three administrators, bounded lists each."""
+    now = timezone.now()
+    if person.role == Role.INTAKE:
+        received = TipOff.objects.filter(status=TipOff.Status.RECEIVED).order_by("handover_due", "id")
+        return {"to_hand_over": received[:20], "to_hand_over_count": received.count()}
+    if person.role == Role.AUDITOR:
+        since = now - dt.timedelta(days=7)
+        events = AuditEvent.objects.filter(at__gte=since).exclude(outcome="success").order_by("-seq")
+        return {"security_events": labels.described(list(events.select_related("actor__person")[:20]))}
+    if person.role == Role.SECURITY_ADMIN:
+        from phaseout.identity import dormant, limits
+
+        return {
+            "limited": limits.blocked(now),
+            "must_change": Person.objects.filter(
+                user__credentials__must_change_password=True, user__is_active=True
+            )
+            .select_related("user")
+            .order_by("id")[:20],
+            # Turned off by the sweep within two weeks unless they sign in.
+            "dormant_soon": list(dormant.dormant(now + dt.timedelta(days=14)).select_related("person")[:20]),
+        }
+    if person.role == Role.SYSTEM_ADMIN:
+        from phaseout.orgs.models import Department, Territory
+
+        return {
+            "reference": [
+                (_("Territories"), Territory.objects.count()),
+                (_("Departments"), Department.objects.count()),
+                (_("Industries"), Industry.objects.count()),
+            ]
+        }
+    return {}
+
+
 def waiting(role: str) -> Q:
     """The cases waiting for this role: on each dimension's path, the states in which a step names the
     role (read from the flow table, not kept here)."""
@@ -64,7 +101,7 @@ def home(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     today = timezone.localdate()
     if person.role not in WAITING_ROLES:
-        return render(request, "orgs/home_admin.html", {"today": today})
+        return render(request, "orgs/home_admin.html", {"today": today, **_admin_day(person, today)})
     cases = case_scope.cases(person).select_related("enterprise", "line")
     soon = today + dt.timedelta(days=30)
     measures = ExitMeasure.objects.filter(
