@@ -64,3 +64,31 @@ def test_the_pages_an_inspector_opens_on_site_fit_a_phone(
                 .map(b => b.textContent.trim()).slice(0, 5)"""
         )
         assert small == [], (path, small)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("username", ["pengjiang", "fgj"])
+def test_the_district_and_the_department_work_on_a_phone(
+    browser,  # noqa: F811
+    server,  # noqa: F811
+    office: Person,
+    energy_dept: Person,
+    district: Person,
+    username: str,
+) -> None:
+    line = LineFactory()
+    case = CaseFactory(
+        finding__inspection__inspected_on=dt.date(2025, 1, 2), line=line, enterprise=line.enterprise
+    )
+    actions.order_rectification(
+        case=case, by=energy_dept.user, reason="超限额", today=TODAY, issued_on=TODAY, served_on=TODAY
+    )
+    page = _login(browser, server, username)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", "/cases/", f"/cases/{case.pk}/", "/enterprises/", f"/enterprises/{line.enterprise_id}/",
+                 "/cases/paths/", "/messages/", "/reports/ledger/"):  # fmt: skip
+        response = page.goto(f"{server}{path}")
+        assert response is not None and response.status == 200, path
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (username, path, width)
