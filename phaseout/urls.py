@@ -36,6 +36,7 @@ urlpatterns = [
     path("people/departments/", accounts.departments, name="departments"),
     path("enterprises/", registry.enterprise_list, name="enterprise-list"),
     path("enterprises/new/", registry.enterprise_create, name="enterprise-create"),
+    path("lines/", registry.line_list, name="line-list"),
     path("enterprises/import/", registry.import_upload, name="import-upload"),
     path("enterprises/import/<int:pk>/", registry.import_detail, name="import-detail"),
     path("enterprises/import/<int:pk>/accept/", registry.import_accept, name="import-accept"),
@@ -51,6 +52,7 @@ urlpatterns = [
     path(
         "enterprises/<int:enterprise_id>/inspections/new/", cases.inspection_create, name="inspection-create"
     ),
+    path("inspections/", cases.inspection_list, name="inspection-list"),
     path("inspections/<int:pk>/", cases.inspection_detail, name="inspection-detail"),
     path("cases/", cases.case_list, name="case-list"),
     path("cases/<int:pk>/", cases.case_detail, name="case-detail"),

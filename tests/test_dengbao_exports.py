@@ -53,6 +53,8 @@ EXPORTS = {
     "case-list": "export.cases",
     "tipoff-list": "export.tipoffs",
     "people": "export.people",
+    "line-list": "export.lines",
+    "inspection-list": "export.inspections",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -229,6 +231,20 @@ DOWNLOADS = {
         lambda w: w.office,
         lambda w: None,
         lambda w: {"format": "xlsx", "filter": {}, "rows": 0},
+    ),
+    "line list": Download(
+        "/lines/?format=xlsx&status=exited",
+        "export.lines",
+        lambda w: w.district,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"status": "exited"}, "rows": 1},
+    ),
+    "inspection list": Download(
+        "/inspections/?format=xlsx",
+        "export.inspections",
+        lambda w: w.energy_dept,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {}, "rows": 1},
     ),
     "accounts": Download(
         "/people/?format=xlsx&role=district",

@@ -160,3 +160,36 @@ def test_the_accounts_list_filters_sorts_and_exports(
     usernames = [r[0] for r in rows[1:]]
     assert usernames == sorted(usernames) and {"office", "fgj", "pengjiang", "secadmin"} <= set(usernames)
     assert AuditEvent.objects.get(action="export.people").actor_id == admin.user.pk
+
+
+def test_the_lines_and_inspections_lists(office: Person, energy_dept: Person, district: Person) -> None:
+    from phaseout.cases import actions as case_actions
+    from tests.conftest import PNG, upload
+    from tests.factories import LineFactory
+
+    taishan = EnterpriseFactory(name="台山水泥", territory=Territory.objects.get(code="440781"))
+    LineFactory(enterprise=taishan, name="2号磨机")
+    line = LineFactory(name="1号高炉", status="exited", exited_on=dt.date(2026, 2, 1))
+    case_actions.record_inspection(
+        department=energy_dept.department, enterprise=line.enterprise, line=line, dimension="energy",  # type: ignore[arg-type]
+        inspected_on=dt.date(2026, 3, 1), inspectors="李明", files=[upload("现场.png", PNG, "image/png")],
+        by=energy_dept.user, today=dt.date(2026, 3, 2),
+    )  # fmt: skip
+    mine = client_for(district.user).get("/lines/").content.decode()
+    assert "共 1 条" in mine and "1号高炉" in mine and "2号磨机" not in mine  # the district's own county
+    rows = _sheet(client_for(office.user).get("/lines/", {"status": "exited", "format": "xlsx"}))
+    assert [r[3] for r in rows[1:]] == ["1号高炉"]
+    page = client_for(energy_dept.user).get("/inspections/", {"since": "2026-03-01"}).content.decode()
+    assert "共 1 条" in page and "2026-03-01" in page
+    assert (
+        "共 0 条"
+        in client_for(energy_dept.user).get("/inspections/", {"since": "2026-03-02"}).content.decode()
+    )
+    sheet = _sheet(client_for(energy_dept.user).get("/inspections/", {"format": "xlsx"}))
+    assert sheet[1][6] == "李明"
+    assert {
+        e.action for e in AuditEvent.objects.filter(action__in=["export.lines", "export.inspections"])
+    } == {
+        "export.lines",
+        "export.inspections",
+    }

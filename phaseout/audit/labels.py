@@ -66,6 +66,8 @@ EVENTS: dict[str, str | Promise] = {
     "export.cases": _("cases exported"),
     "export.tipoffs": _("tip-offs exported"),
     "export.people": _("accounts exported"),
+    "export.lines": _("production lines exported"),
+    "export.inspections": _("inspections exported"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),

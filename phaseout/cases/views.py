@@ -78,6 +78,59 @@ def inspection_create(request: HttpRequest, enterprise_id: int) -> HttpResponse:
     return render(request, "cases/inspection_form.html", {"form": form, "enterprise": enterprise})
 
 
+class InspectionFilterForm(f.forms.Form):
+    dimension = f.forms.ChoiceField(
+        label=gettext_lazy("Dimension"), choices=[("", "—"), *Dimension.choices], required=False
+    )
+    since = f.forms.DateField(label=gettext_lazy("Inspected from"), required=False, widget=f.DATE)
+    until = f.forms.DateField(label=gettext_lazy("Inspected until"), required=False, widget=f.DATE)
+    q = f.forms.CharField(label=gettext_lazy("Enterprise"), max_length=60, required=False)
+
+
+INSPECTIONS = ListSpec(
+    columns=(
+        Column("on", gettext_lazy("inspection date"), lambda i: i.inspected_on, sort="inspected_on"),
+        Column("enterprise", gettext_lazy("Enterprise"), lambda i: i.enterprise.name),
+        Column("line", gettext_lazy("Line"), lambda i: i.line.name if i.line else ""),
+        Column("department", gettext_lazy("Department"), lambda i: i.department.name),
+        Column("dimension", gettext_lazy("Dimension"), lambda i: i.get_dimension_display(), sort="dimension"),
+        Column("method", gettext_lazy("method"), lambda i: i.get_method_display()),
+        Column("inspectors", gettext_lazy("inspectors"), lambda i: i.inspectors, on_page=False),
+    ),
+    default_order=("-inspected_on", "-id"),
+)
+
+
+@allow(*ALL_STAFF_ROLES)
+@audited_export("export.inspections")
+def inspection_list(request: HttpRequest) -> HttpResponseBase:
+    form = InspectionFilterForm(request.GET or None)
+    qs = scope.inspections(_person(request)).select_related("enterprise", "department", "line")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["dimension"]:
+            qs = qs.filter(dimension=data["dimension"])
+        if data["since"]:
+            qs = qs.filter(inspected_on__gte=data["since"])
+        if data["until"]:
+            qs = qs.filter(inspected_on__lte=data["until"])
+        if data["q"]:
+            qs = qs.filter(enterprise__name__contains=data["q"].strip())
+    elif form.is_bound:
+        _errors(request, form)
+        qs = qs.none()
+    shown = listing(request, qs, INSPECTIONS)
+    if request.GET.get("format") == "xlsx":
+        response, count = xlsx_response(
+            shown["ordered"], INSPECTIONS, filename="inspections.xlsx", title=str(_("Inspections"))
+        )
+        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
+        return exported(response, format="xlsx", filter=filters, rows=count)
+    return render(
+        request, "cases/inspection_list.html", {"form": form, **shown, **_page(request, shown["ordered"])}
+    )
+
+
 @allow(*CASE_VIEWERS)
 def inspection_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = _person(request)

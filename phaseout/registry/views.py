@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,7 +29,14 @@ from phaseout.registry.forms import (
     MeasurementForm,
     RegisterUploadForm,
 )
-from phaseout.registry.models import Enterprise, ImportBatch, Licence, ProductionLine
+from phaseout.registry.models import (
+    Enterprise,
+    EquipmentType,
+    ImportBatch,
+    Licence,
+    LineStatus,
+    ProductionLine,
+)
 from phaseout.rules.engine import FactsError, Status, evaluate
 from phaseout.rules.rulebook import library
 from phaseout.web import current_person, current_user, form_errors, paginate
@@ -81,6 +90,68 @@ def enterprise_list(request: HttpRequest) -> HttpResponseBase:
         request,
         "registry/enterprise_list.html",
         {"form": form, **shown, **paginate(request, shown["ordered"])},
+    )
+
+
+class LineFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"), choices=[("", "—"), *LineStatus.choices], required=False
+    )
+    equipment_type = forms.ChoiceField(
+        label=gettext_lazy("equipment type"), choices=[("", "—"), *EquipmentType.choices], required=False
+    )
+    q = forms.CharField(label=gettext_lazy("Enterprise or line"), max_length=60, required=False)
+
+
+LINES = ListSpec(
+    columns=(
+        Column("enterprise", gettext_lazy("Enterprise name"), lambda x: x.enterprise.name),
+        Column("uscc", gettext_lazy("USCC"), lambda x: x.enterprise.uscc, on_page=False),
+        Column(
+            "territory", gettext_lazy("Territory"), lambda x: x.enterprise.territory.name,
+            sort="enterprise__territory__code",
+        ),
+        Column("name", gettext_lazy("line or equipment name"), lambda x: x.name, sort="name"),
+        Column(
+            "type", gettext_lazy("equipment type"), lambda x: x.get_equipment_type_display(),
+            sort="equipment_type",
+        ),
+        Column("size", gettext_lazy("Size"), lambda x: f"{x.size_value or ''} {x.size_unit}".strip()),
+        Column(
+            "capacity", gettext_lazy("capacity"), lambda x: f"{x.capacity} {x.get_capacity_unit_display()}"
+        ),
+        Column("status", gettext_lazy("Status"), lambda x: x.get_status_display(), sort="status"),
+        Column("exited", gettext_lazy("exited on"), lambda x: x.exited_on, sort="exited_on"),
+    )
+)  # fmt: skip
+
+
+@allow(*ALL_STAFF_ROLES)
+@audited_export("export.lines")
+def line_list(request: HttpRequest) -> HttpResponseBase:
+    """Every production line and piece of main equipment in the person's scope."""
+    form = LineFilterForm(request.GET or None)
+    qs = scope.lines(current_person(request)).select_related("enterprise__territory")
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["status"]:
+            qs = qs.filter(status=data["status"])
+        if data["equipment_type"]:
+            qs = qs.filter(equipment_type=data["equipment_type"])
+        q = (data["q"] or "").strip()
+        if q:
+            qs = qs.filter(Q(enterprise__name__contains=q) | Q(name__contains=q))
+    elif form.is_bound:
+        form_errors(request, form)
+        qs = qs.none()
+    shown = listing(request, qs, LINES)
+    if request.GET.get("format") == "xlsx":
+        response, count = xlsx_response(
+            shown["ordered"], LINES, filename="lines.xlsx", title=str(_("Production lines"))
+        )
+        return exported(response, format="xlsx", filter=_filters(request), rows=count)
+    return render(
+        request, "registry/line_list.html", {"form": form, **shown, **paginate(request, shown["ordered"])}
     )
 
 

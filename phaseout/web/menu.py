@@ -50,6 +50,7 @@ MENU = (
         (
             Item(_("My enterprise"), "enterprise-detail", own="enterprise_id"),
             Item(_("Registry"), "enterprise-list"),
+            Item(_("Production lines"), "line-list"),
             Item(_("Standards"), "rulebooks"),
             Item(_("Evaluation runs"), "evaluation-runs"),
         ),
@@ -59,6 +60,7 @@ MENU = (
         (
             Item(_("Cases"), "case-list"),
             Item(_("Proposals"), "case-proposals"),
+            Item(_("Inspections"), "inspection-list"),
             Item(_("Inspection programmes"), "programme-list"),
             Item(_("Legal paths"), "case-paths"),
         ),
