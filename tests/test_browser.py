@@ -443,7 +443,7 @@ def test_charts_render_in_the_browser(browser, server, office) -> None:
     LineFactory(status="exited", exited_on=dt.date.today(), enterprise__name="图表钢铁")  # noqa: DTZ011
     page = _login(browser, server, "office")
     page.goto(f"{server}/dashboard/")
-    page.get_by_role("link", name="图表").click()
+    page.locator("main").get_by_role("link", name="图表").click()
     page.wait_for_load_state()
     charts = page.locator("svg.chart:not(.map)")
     assert charts.count() == 8

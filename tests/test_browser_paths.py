@@ -178,6 +178,6 @@ def test_the_paths_read_on_a_phone(browser, server, energy_dept: Person) -> None
     assert page.url.endswith("#path-safety")
     assert page.locator("#path-safety h2").is_visible()
     top = page.evaluate("document.querySelector('#path-safety').getBoundingClientRect().top")
-    assert 0 <= top < 100
+    assert -1 <= top < 100  # scrolled to it (sub-pixel rounding aside)
     page.set_viewport_size({"width": 1280, "height": 900})
     assert page.locator("#path-safety thead").is_visible()
