@@ -129,7 +129,9 @@ class ReturnSubmissionForm(forms.Form):
     """The office returns the version it read to the unit, saying what to change."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    # Required, and said so by the action (one message, whichever way the return is made).
     comments = forms.CharField(
+        required=False,
         label=_("Comments for the unit"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Required: what the unit is to change before handing it in again."),

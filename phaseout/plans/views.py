@@ -4,7 +4,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
-from csp.decorators import csp_replace, csp_update
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch, Q, QuerySet
@@ -361,7 +361,7 @@ def may_review(person: Person) -> bool:
     return person.role == Role.OFFICE
 
 
-@csp_update({"object-src": ["'self'"]})  # type: ignore[arg-type]
+@csp_replace({"object-src": ["'self'"]})  # type: ignore[arg-type]
 @allow(*ALL_STAFF_ROLES)
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A submission as the office reads it (and the unit that owes it): what is owed, every version with
