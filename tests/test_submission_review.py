@@ -6,6 +6,7 @@ again as a new version and keeps its history; late and missing follow the versio
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import threading
 import zipfile
@@ -572,3 +573,72 @@ def test_two_reviewers_at_once_one_wins(plan: Plan, office: Person, district: Pe
     review = "审核通过" if version.review == "accepted" else "退回修改"
     assert str(losses[0]) == f"该版本已由{winner}审核（{review}）。"
     assert AuditEvent.objects.filter(action__in=["submission.accept", "submission.return"]).count() == 1
+
+
+# ── the single file a submission held before versions becomes its version 1 ──
+
+BEFORE = [("plans", "0004_supervision_targets_and_failed_tasks")]
+AFTER = [("plans", "0005_submission_versions_and_review")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_handed_in_before_versions_becomes_version_1_awaiting_review() -> None:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    try:
+        old = executor.loader.project_state(BEFORE).apps
+        user = old.get_model("auth", "User").objects.create(username="pengjiang")
+        territory = old.get_model("orgs", "Territory").objects.create(
+            code="440703", name="蓬江区", level="county"
+        )
+        plan = old.get_model("plans", "Plan").objects.create(
+            year=2021, title="计划", source_name="plan.txt", source_text="", created_by=user
+        )
+        task = old.get_model("plans", "Task").objects.create(plan=plan, text="报送分方案", order=0)
+        path = default_storage.save("submissions/2021/分方案.pdf", ContentFile(REPORT_PDF))
+        Old = old.get_model("plans", "Submission")
+        handed = Old.objects.create(
+            plan=plan,
+            task=task,
+            territory=territory,
+            kind="sub_plan",
+            due_date=DUE,
+            submitted_on=DUE - dt.timedelta(days=1),
+            submitted_by=user,
+            document=path,
+            numbers={"enterprises": 2},
+            note="区政府审定",
+        )
+        never = Old.objects.create(plan=plan, task=task, territory=territory, kind="report", due_date=DUE)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER)
+        new = executor.loader.project_state(AFTER).apps
+        version = new.get_model("plans", "SubmissionVersion").objects.get()
+        assert (version.submission_id, version.number, version.document.name, version.name) == (
+            handed.pk,
+            1,
+            path,
+            path.rsplit("/", 1)[-1],
+        )
+        assert (version.sha256, version.size, version.content_type) == (
+            hashlib.sha256(REPORT_PDF).hexdigest(),
+            len(REPORT_PDF),
+            "application/pdf",
+        )
+        assert (version.numbers, version.note, version.handed_in_by_id, version.handed_in_on) == (
+            {"enterprises": 2},
+            "区政府审定",
+            user.pk,
+            DUE - dt.timedelta(days=1),
+        )
+        assert (version.review, version.reviewed_by_id) == ("pending", None)
+        states = dict(new.get_model("plans", "Submission").objects.values_list("pk", "state"))
+        assert states == {handed.pk: "pending", never.pk: "open"}
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
