@@ -315,6 +315,21 @@ def test_only_a_pdf_is_served_inline(plan: Plan, office: Person, district: Perso
     assert reader.get(f"/submissions/{submission.pk}/v1/file").status_code == 200
 
 
+def test_the_offices_home_page_lists_what_awaits_its_review(
+    plan: Plan, office: Person, district: Person, energy_dept: Person
+) -> None:
+    submission = _hand_in(_sub_plan(plan), district, D(2021, 5, 20))
+    reader = client_for(office.user)
+    with ON_20_MAY:
+        waiting = reader.get("/")
+        assert [s.pk for s in waiting.context["to_review"]] == [submission.pk]
+        section = waiting.content.decode().split('id="home-review"')[1].split("</section>")[0]
+        assert f'href="/submissions/{submission.pk}/"' in section and "2021-05-20" in section
+        assert client_for(energy_dept.user).get("/").context["to_review"] is None  # the office's job only
+        _review(submission, office, 1, accept=True)
+        assert reader.get("/").context["to_review"] == []
+
+
 # ── late and missing follow the accepted version ──
 
 
