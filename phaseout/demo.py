@@ -580,6 +580,25 @@ def _office_rates(office: Any) -> None:
         )
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _closed_list_xlsx() -> bytes:
+    """The department's list of closed capacity for the half year, as a workbook."""
+    import io
+
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "关闭退出清单"
+    sheet.append(["企业名称", "生产线（设备）", "产能", "关闭退出日期"])
+    sheet.append(["江门市示例钢铁有限公司", "中频炉 1台", "钢铁 15万吨/年", "2021-05-20"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
 def _plan_and_programme(office: Any, today: dt.date) -> None:
     """The Jiangmen plan (a public 2021 document shipped as demo data, moved to this year) imported,
     reviewed and confirmed; one department report submitted; an energy-inspection programme drawn at
@@ -602,7 +621,7 @@ def _plan_and_programme(office: Any, today: dt.date) -> None:
         plan_actions.submit(
             submission=report,
             document=SimpleUploadedFile(
-                f"{year}年上半年关闭退出情况.pdf", b"%PDF-1.4 demo", content_type="application/pdf"
+                f"{year}年上半年关闭退出情况.xlsx", _closed_list_xlsx(), content_type=XLSX_TYPE
             ),
             numbers={"enterprises": 1, "lines": 1, "capacity": "钢铁 15万吨/年"},
             note="",

@@ -131,6 +131,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "reinspection_due"
         )[:50],
         "submissions": _open_submissions(person, today),
+        "to_review": _to_review(person),
         "supervisions": _supervisions(person),
         "tipoffs": _open_tipoffs(person, today),
     }
@@ -156,6 +157,14 @@ def _supervisions(person: Person) -> list[Any]:
         "plan", "task", "department", "territory", "enterprise", "acknowledged_by__person"
     )
     return list(qs.order_by(F("acknowledged_at").asc(nulls_first=True), "-issued_on", "-id")[:50])
+
+
+def _to_review(person: Person) -> list[Submission] | None:
+    """For the office: what units handed in that awaits its review, the longest waiting first."""
+    if person.role != Role.OFFICE:
+        return None
+    qs = Submission.objects.filter(plan__status=Plan.Status.CONFIRMED, state=Submission.State.PENDING)
+    return list(qs.select_related("department", "territory").order_by("submitted_on", "id")[:50])
 
 
 def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:

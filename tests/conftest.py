@@ -24,6 +24,22 @@ PNG = bytes.fromhex(
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
+def _one_page_pdf() -> bytes:
+    """A real one-page PDF (a document a unit can hand in: PDF above is too small to be one)."""
+    import io
+
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(595, 842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+REPORT_PDF = _one_page_pdf()
+
+
 def _flush_through_audit_maintenance() -> None:
     """Tests that commit (transaction=True, the browser's live server) are followed by Django's flush,
     which empties every table, the audit trail included: its append-only triggers let it through only in

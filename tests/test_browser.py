@@ -18,7 +18,7 @@ from django.db import connections
 
 from phaseout.cases.models import Case
 from phaseout.registry.models import EquipmentType
-from tests.conftest import PNG, otp_code
+from tests.conftest import PNG, REPORT_PDF, otp_code
 from tests.factories import LineFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs its own loop
@@ -367,14 +367,15 @@ def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> 
     dept.wait_for_load_state()
     dept.set_input_files(
         "#id_document",
-        files=[{"name": "情况.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 report"}],
+        files=[{"name": "情况.pdf", "mimeType": "application/pdf", "buffer": REPORT_PDF}],
     )
     dept.fill("#id_enterprises", "2")
     dept.get_by_role("button", name="报送").click()
     dept.wait_for_load_state()
     assert "已报送" in dept.content()
     submitted = Submission.objects.get(submitted_on__isnull=False)
-    assert submitted.department == energy_dept.department and submitted.numbers == {"enterprises": 2}
+    assert submitted.department == energy_dept.department
+    assert submitted.versions.get().numbers == {"enterprises": 2}
 
 
 @pytest.mark.browser
@@ -500,8 +501,11 @@ def test_a_department_hands_in_its_summary_produced_from_the_ledger(
     assert "报告及其数据已报送" in page.content()
     handed = Submission.objects.get(submitted_on__isnull=False)
     assert handed.department == energy_dept.department and handed.kind == "summary"
-    assert handed.numbers == {"enterprises": 1, "lines": 1, "capacity": "钢铁 45万吨/年"}
-    assert handed.document.name.endswith(".docx")
+    version = handed.versions.get()
+    assert version.numbers == {"enterprises": 1, "lines": 1, "capacity": "钢铁 45万吨/年"}
+    assert version.document.name.endswith(".docx") and version.content_type.endswith(
+        "wordprocessingml.document"
+    )
     page.context.close()
 
 

@@ -30,7 +30,9 @@ from phaseout.cases.models import Case, Decision, Evidence
 from phaseout.credit.models import Referral
 from phaseout.orgs.access import ACCESS_ATTR, PUBLIC, DenyByDefaultMiddleware
 from phaseout.orgs.models import Person, Role, Territory
-from tests.conftest import PNG, client_for, upload
+from phaseout.plans import actions as plan_actions
+from phaseout.plans.models import Plan, Submission, Task
+from tests.conftest import PNG, REPORT_PDF, client_for, upload
 from tests.factories import CaseFactory, FindingFactory, LineFactory, PersonFactory, UserFactory
 
 TODAY = dt.date(2026, 3, 2)
@@ -55,6 +57,8 @@ EXPORTS = {
     "people": "export.people",
     "line-list": "export.lines",
     "inspection-list": "export.inspections",
+    "submission-file": "export.submission",
+    "submission-pdf": "export.submission",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -74,6 +78,7 @@ class World:
     referral: Referral
     auditor: Person
     secadmin: Person
+    submission: Submission
 
 
 @pytest.fixture
@@ -111,6 +116,7 @@ def world(office: Person, energy_dept: Person, district: Person) -> World:
     )
     firm = PersonFactory(user=UserFactory(username="firm"), role=Role.ENTERPRISE, enterprise=line.enterprise)
     return World(
+        submission=_handed_in(office, district),
         office=office,
         energy_dept=energy_dept,
         district=district,
@@ -121,6 +127,32 @@ def world(office: Person, energy_dept: Person, district: Person) -> World:
         referral=referral,
         auditor=PersonFactory(user=UserFactory(username="auditor"), role=Role.AUDITOR),
         secadmin=PersonFactory(user=UserFactory(username="secadmin"), role=Role.SECURITY_ADMIN),
+    )
+
+
+def _handed_in(office: Person, district: Person) -> Submission:
+    """A district's report under a confirmed plan, handed in as a PDF."""
+    plan = Plan.objects.create(
+        year=2026,
+        title="2026年推动落后产能退出工作计划",
+        source_name="plan.txt",
+        source_text="",
+        created_by=office.user,
+        status=Plan.Status.CONFIRMED,
+        confirmed_by=office.user,
+        confirmed_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+    )
+    task = Task.objects.create(plan=plan, text="各区报送工作情况", deadline=TODAY, order=0)
+    submission = Submission.objects.create(
+        plan=plan, task=task, territory=district.territory, kind=Submission.Kind.REPORT, due_date=TODAY
+    )
+    return plan_actions.submit(
+        submission=submission,
+        document=upload("工作情况.pdf", REPORT_PDF, "application/pdf"),
+        numbers={},
+        note="",
+        by=district.user,
+        today=TODAY,
     )
 
 
@@ -266,6 +298,20 @@ DOWNLOADS = {
         lambda w: w.district,
         lambda w: None,
         lambda w: {"format": "xlsx", "filter": {"industry": "steel"}, "rows": 1},
+    ),
+    "submission file by the office": Download(
+        "/submissions/{w.submission.pk}/v1/file",
+        "export.submission",
+        lambda w: w.office,
+        lambda w: w.submission,
+        lambda w: {"version": 1, "sha256": w.submission.versions.get().sha256, "disposition": "attachment"},
+    ),
+    "submission PDF viewed by its unit": Download(
+        "/submissions/{w.submission.pk}/v1/view.pdf",
+        "export.submission",
+        lambda w: w.district,
+        lambda w: w.submission,
+        lambda w: {"version": 1, "sha256": w.submission.versions.get().sha256, "disposition": "inline"},
     ),
     "stage report .xlsx": Download(
         "/reports/stage/",
@@ -436,7 +482,7 @@ def test_l3_ces1_12_every_view_giving_out_a_file_is_an_audited_export() -> None:
     assert public >= PUBLIC_DOWNLOADS  # and those left out are the public open data
     # Each export is downloaded over HTTP above.
     record = SimpleNamespace(pk=1)
-    any_world = SimpleNamespace(evidence=record, case=record, decision=record)
+    any_world = SimpleNamespace(evidence=record, case=record, decision=record, submission=record)
     urls = [d.url.split("?")[0].format(w=any_world) for d in DOWNLOADS.values()]
     assert {get_resolver().resolve(url).url_name for url in urls} == set(EXPORTS)
 

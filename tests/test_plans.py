@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from phaseout.orgs.models import Person
 from phaseout.plans import actions
 from phaseout.plans.models import Plan, PlanChange, Programme, Submission, TaskUnit
-from tests.conftest import PDF, SEEDS, client_for, order_elimination_exit
+from tests.conftest import REPORT_PDF, SEEDS, client_for, order_elimination_exit
 
 D = dt.date
 
@@ -98,7 +98,7 @@ def test_submissions_derived_from_the_plan_and_their_status_over_time(office: Pe
     assert report.status_on(D(2021, 6, 10)) == "due"
     assert report.status_on(D(2021, 6, 15)) == "due"
     assert report.status_on(D(2021, 6, 16)) == "missing"
-    document = SimpleUploadedFile("report.pdf", PDF, content_type="application/pdf")
+    document = SimpleUploadedFile("report.pdf", REPORT_PDF, content_type="application/pdf")
     report = actions.submit(
         submission=report,
         document=document,
@@ -107,6 +107,9 @@ def test_submissions_derived_from_the_plan_and_their_status_over_time(office: Pe
         by=office.user,
         today=D(2021, 6, 14),
     )
+    assert report.status_on(D(2021, 6, 20)) == "pending"  # handed in on time, awaiting review
+    actions.review_submission(submission=report, version=1, accept=True, comments="", by=office.user)
+    report.refresh_from_db()
     assert report.status_on(D(2021, 6, 20)) == "on_time"
     late = plan.submissions.get(department__code="jm-sthjj", due_date=D(2021, 6, 15))
     late = actions.submit(

@@ -500,8 +500,10 @@ def test_a_stage_report_for_a_plan_submission_is_prefilled_and_handed_in(
     mine.refresh_from_db()
     assert mine.submitted_on is not None and mine.submitted_by == district.user
     # The figures handed in are the ledger's: two lines of two enterprises in the period.
-    assert mine.numbers == {"enterprises": 2, "lines": 2, "capacity": "钢铁 90万吨/年"}
-    document = docx.Document(mine.document.open("rb"))
+    version = mine.versions.get()  # handed in as version 1, awaiting the office's review
+    assert (version.number, version.review, mine.state) == (1, "pending", "pending")
+    assert version.numbers == {"enterprises": 2, "lines": 2, "capacity": "钢铁 90万吨/年"}
+    document = docx.Document(version.document.open("rb"))
     assert len(document.tables[0].rows) == 1 + 2
     texts = [p.text for p in document.paragraphs]
     assert "三、2021年案件办理情况（按县（市、区））" in texts

@@ -68,6 +68,7 @@ EVENTS: dict[str, str | Promise] = {
     "export.people": _("accounts exported"),
     "export.lines": _("production lines exported"),
     "export.inspections": _("inspections exported"),
+    "export.submission": _("submission file downloaded or viewed"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),
@@ -95,6 +96,8 @@ EVENTS: dict[str, str | Promise] = {
     "plan.task_failed": _("task recorded as failed"),
     "programme.create": _("inspection programme created"),
     "submission.submit": _("submission handed in"),
+    "submission.accept": _("submission accepted"),
+    "submission.return": _("submission returned with comments"),
     "supervision.notice": _("notice circulated"),
     "supervision.summons": _("summons issued"),
     "supervision.acknowledge": _("notice acknowledged"),

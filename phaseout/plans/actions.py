@@ -20,7 +20,7 @@ from phaseout.messaging.actions import notify
 from phaseout.messaging.models import Kind as MessageKind
 from phaseout.orgs.models import Department, Person, Territory
 from phaseout.orgs.scope import office_people, people_of_department, people_of_enterprise, people_of_territory
-from phaseout.plans import parser, scope
+from phaseout.plans import handin, parser, scope
 from phaseout.plans.documents import read_text
 from phaseout.plans.models import (
     Plan,
@@ -28,6 +28,7 @@ from phaseout.plans.models import (
     Programme,
     Section,
     Submission,
+    SubmissionVersion,
     Supervision,
     Target,
     Task,
@@ -225,6 +226,8 @@ _REPORTING = re.compile(r"报送|函告|反馈|上报|备案|报市|报区|报�
 def _kind(text: str) -> str:
     if "总结" in text:
         return Submission.Kind.SUMMARY
+    if "清单" in text:  # a list the plan asks for as such (a summary that encloses one is a summary)
+        return Submission.Kind.CLOSED_LIST
     if ("工作计划" in text or "方案" in text) and "备案" in text:
         return Submission.Kind.SUB_PLAN
     return Submission.Kind.REPORT
@@ -311,7 +314,7 @@ def edit_task(
 ) -> Task:
     """Edit a task of a plan: its text, deadline and responsible units. Each change is kept with its
     reason; submissions follow (a unit added to a reporting task owes one; a unit removed owes none
-    it has not already made)."""
+    it has not already handed in: one handed in, even returned, keeps its versions)."""
     if not reason.strip():
         raise PlanError(_("Please give the reason for the change."))
     task = Task.objects.select_for_update().select_related("plan").get(pk=task.pk)
@@ -338,9 +341,9 @@ def edit_task(
             raise PlanError(_("That unit is not named in this task."))
         changes.append(("unit", f"{unit.name}（{unit.get_role_display()}）", ""))
         if unit.department_id:
-            task.submissions.filter(department=unit.department_id, submitted_on__isnull=True).delete()
+            task.submissions.filter(department=unit.department_id, state=Submission.State.OPEN).delete()
         elif unit.match == TaskUnit.Match.ALL_DISTRICTS:
-            task.submissions.filter(territory__isnull=False, submitted_on__isnull=True).delete()
+            task.submissions.filter(territory__isnull=False, state=Submission.State.OPEN).delete()
         unit.delete()
     if add is not None:
         if task.units.filter(department=add).exclude(role=TaskUnit.Role.RECEIVER).exists():
@@ -386,19 +389,116 @@ def submit(
     note: str,
     by: User,
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> Submission:
-    today = today or timezone.localdate()
+    """Hand in a submission: a new version, checked by its content, awaiting the office's review. A
+    submission returned with comments is handed in again the same way; one awaiting review or accepted
+    is not."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
     locked = Submission.objects.select_for_update().get(pk=submission.pk)
-    if locked.submitted_on is not None:
-        raise PlanError(_("This has already been submitted."))
-    locked.document = document
-    locked.numbers = numbers
-    locked.note = note
+    if locked.state == Submission.State.PENDING:
+        raise PlanError(_("This has already been submitted and awaits the office's review."))
+    if locked.state == Submission.State.ACCEPTED:
+        raise PlanError(_("This submission has been accepted; nothing more is to be handed in."))
+    name = (document.name or "").rsplit("/", 1)[-1]
+    try:
+        checked = handin.check(document, name=name, size=document.size or 0, kind=locked.kind)
+    except handin.HandInRefused as exc:
+        raise PlanError(str(exc)) from None
+    number = locked.versions.count() + 1
+    stem = name.rsplit(".", 1)[0] or "document"
+    document.name = f"{stem}.{checked.extension}"  # stored under the type its content is, not its name
+    version = SubmissionVersion.objects.create(
+        submission=locked,
+        number=number,
+        document=document,
+        name=name[:200],
+        sha256=checked.sha256,
+        size=checked.size,
+        content_type=checked.content_type,
+        numbers=numbers,
+        note=note,
+        handed_in_by=by,
+        handed_in_at=now,
+        handed_in_on=today,
+    )
+    locked.state = Submission.State.PENDING
     locked.submitted_on = today
     locked.submitted_by = by
-    locked.save()
-    record(actor=by, action="submission.submit", obj=locked, data={"late": today > locked.due_date})
+    locked.save(update_fields=["state", "submitted_on", "submitted_by"])
+    record(
+        actor=by,
+        action="submission.submit",
+        obj=locked,
+        data={"version": version.number, "late": today > locked.due_date, "sha256": checked.sha256},
+    )
     return locked
+
+
+COMMENTS_MAX = 2000
+
+
+@transaction.atomic
+def review_submission(
+    *,
+    submission: Submission,
+    version: int,
+    accept: bool,
+    comments: str,
+    by: User,
+    now: dt.datetime | None = None,
+) -> SubmissionVersion:
+    """The office accepts the version handed in, or returns it to the unit with comments (required).
+    `version` is the number the reviewer read: a review of a version no longer the one awaiting review
+    (another reviewer was first, or the unit handed in again) is refused."""
+    now = now or timezone.now()
+    comments = (comments or "").strip()
+    if not accept and not comments:
+        raise PlanError(_("Please write the comments: the unit needs to know what to change."))
+    if len(comments) > COMMENTS_MAX:
+        raise PlanError(_("The text is too long: at most %(limit)d characters.") % {"limit": COMMENTS_MAX})
+    locked = Submission.objects.select_for_update().get(pk=submission.pk)
+    current = locked.versions.order_by("-number").first()
+    if current is None:
+        raise PlanError(_("Nothing has been handed in yet."))
+    if current.number != version:
+        raise PlanError(
+            _(
+                "Version %(read)d is no longer the latest: version %(latest)d was handed in since. "
+                "Please read it first."
+            )
+            % {"read": version, "latest": current.number}
+        )
+    if current.review != SubmissionVersion.Review.PENDING:
+        raise PlanError(
+            _("This version was already %(review)s by %(who)s.")
+            % {"review": current.get_review_display(), "who": _name(current.reviewed_by)}
+        )
+    current.review = SubmissionVersion.Review.ACCEPTED if accept else SubmissionVersion.Review.RETURNED
+    current.reviewed_by, current.reviewed_at, current.comments = by, now, comments
+    current.save(update_fields=["review", "reviewed_by", "reviewed_at", "comments"])
+    if accept:
+        locked.state = Submission.State.ACCEPTED
+    else:
+        locked.state = Submission.State.RETURNED
+        locked.submitted_on, locked.submitted_by = None, None
+    locked.save(update_fields=["state", "submitted_on", "submitted_by"])
+    record(
+        actor=by,
+        action="submission.accept" if accept else "submission.return",
+        obj=locked,
+        reason=comments,
+        data={"version": current.number, "handed_in_on": current.handed_in_on.isoformat()},
+    )
+    return current
+
+
+def _name(user: User | None) -> str:
+    if user is None:
+        return ""
+    person = getattr(user, "person", None)
+    return (person.display_name if person is not None else "") or user.username
 
 
 # --- supervision: failed tasks, notices and summonses ------------------------------------------------

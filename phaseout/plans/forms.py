@@ -91,7 +91,12 @@ class TaskForm(forms.Form):
 
 
 class SubmitForm(forms.Form):
-    document = forms.FileField(label=_("Document"))
+    """Its file is checked by its content in the action (phaseout.plans.handin), for the kind owed."""
+
+    document = forms.FileField(
+        label=_("Document"),
+        help_text=_("PDF, Word (.docx), workbook (.xlsx) or OFD; a list of closed capacity: .xlsx or PDF."),
+    )
     enterprises = forms.IntegerField(label=_("Enterprises closed"), min_value=0, required=False)
     lines = forms.IntegerField(label=_("Lines and main equipment closed"), min_value=0, required=False)
     capacity = forms.CharField(
@@ -102,18 +107,35 @@ class SubmitForm(forms.Form):
     )
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def clean_document(self) -> Any:
-        upload = self.cleaned_data["document"]
-        if upload.size > settings.PLAN_DOCUMENT_MAX_BYTES:
-            raise forms.ValidationError(
-                _("The file is larger than %(limit)s.")
-                % {"limit": filesizeformat(settings.PLAN_DOCUMENT_MAX_BYTES)}
-            )
-        return upload
-
     def numbers(self) -> dict[str, Any]:
         data = self.cleaned_data
         return {k: data[k] for k in ("enterprises", "lines", "capacity") if data.get(k) not in (None, "")}
+
+
+class AcceptSubmissionForm(forms.Form):
+    """The office accepts the version it read (its number is posted with the form)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    confirm = confirmation(
+        _(
+            "I confirm: this version is accepted as the submission; it counts as handed in on the day it "
+            "was handed in (on time or late by that day), the unit is told, and it can no longer be "
+            "returned or handed in again."
+        )
+    )
+
+
+class ReturnSubmissionForm(forms.Form):
+    """The office returns the version it read to the unit, saying what to change."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    # Required, and said so by the action (one message, whichever way the return is made).
+    comments = forms.CharField(
+        required=False,
+        label=_("Comments for the unit"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Required: what the unit is to change before handing it in again."),
+    )
 
 
 class SupervisionForm(forms.Form):

@@ -164,15 +164,27 @@ class TimeExpression(models.Model):
 
 
 class Submission(models.Model):
-    """What a unit owes by a date under the plan: a document plus the numbers it reports."""
+    """What a unit owes by a date under the plan. Each hand-in is a version (SubmissionVersion) the office
+    accepts or returns with comments; `state`, `submitted_on` and `submitted_by` are kept by the actions
+    from the versions, so that lists read one row: `submitted_on` is the date of the version handed in that
+    stands (awaiting review or accepted), and is empty while nothing stands (never handed in, or returned)."""
 
     class Kind(models.TextChoices):
         SUB_PLAN = "sub_plan", _("Sub-plan filed for the record (备案)")
         REPORT = "report", _("Report")
+        CLOSED_LIST = "closed_list", _("List of closed capacity")
         SUMMARY = "summary", _("Year summary")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Not handed in")
+        PENDING = "pending", _("Awaiting review")
+        RETURNED = "returned", _("Returned for revision")
+        ACCEPTED = "accepted", _("Accepted by the office")
 
     class Status(models.TextChoices):
         DUE = "due", _("Due")
+        PENDING = "pending", _("Handed in, awaiting review")
+        RETURNED = "returned", _("Returned for revision")
         ON_TIME = "on_time", _("Submitted on time")
         LATE = "late", _("Submitted late")
         MISSING = "missing", _("Missing")
@@ -185,12 +197,10 @@ class Submission(models.Model):
     territory = models.ForeignKey(
         "orgs.Territory", on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("territory")
     )
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     due_date = models.DateField(_("due"))
+    state = models.CharField(_("review"), max_length=10, choices=State.choices, default=State.OPEN)
     submitted_on = models.DateField(_("submitted on"), null=True, blank=True)
-    document = models.FileField(_("document"), upload_to="submissions/%Y/", blank=True)
-    numbers = models.JSONField(_("figures reported"), default=dict, blank=True)
-    note = models.TextField(_("note"), blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -211,6 +221,11 @@ class Submission(models.Model):
                 name="submission_submitted_with_who",
                 condition=models.Q(submitted_on__isnull=True) | models.Q(submitted_by__isnull=False),
             ),
+            models.CheckConstraint(
+                name="submission_standing_version_dated",
+                condition=models.Q(state__in=["open", "returned"], submitted_on__isnull=True)
+                | models.Q(state__in=["pending", "accepted"], submitted_on__isnull=False),
+            ),
         ]
         indexes = [
             models.Index(
@@ -228,9 +243,69 @@ class Submission(models.Model):
         return self.territory.name if self.territory_id else ""  # type: ignore[union-attr]
 
     def status_on(self, today: dt.date) -> str:
+        """The rule, stated once: on time only if the version the office accepted was handed in by the
+        due date; a version awaiting review counts by its own date (handed in late is late whatever the
+        review says); nothing standing — never handed in, or returned and not handed in again — is due
+        (or returned) until the due date and missing after it."""
         if self.submitted_on is not None:
-            return self.Status.ON_TIME if self.submitted_on <= self.due_date else self.Status.LATE
-        return self.Status.DUE if today <= self.due_date else self.Status.MISSING
+            if self.submitted_on > self.due_date:
+                return self.Status.LATE
+            return self.Status.ON_TIME if self.state == self.State.ACCEPTED else self.Status.PENDING
+        if today > self.due_date:
+            return self.Status.MISSING
+        return self.Status.RETURNED if self.state == self.State.RETURNED else self.Status.DUE
+
+
+class SubmissionVersion(models.Model):
+    """One hand-in of a submission: the file as received (its digest, size and type read from its
+    content), the figures and note, who handed it in and when; and the office's review of it."""
+
+    class Review(models.TextChoices):
+        PENDING = "pending", _("Awaiting review")
+        ACCEPTED = "accepted", _("Accepted by the office")
+        RETURNED = "returned", _("Returned for revision")
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveSmallIntegerField(_("version"))
+    document = models.FileField(_("document"), upload_to="submissions/%Y/", blank=True)
+    name = models.CharField(_("file name"), max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(_("file size"), default=0)
+    content_type = models.CharField(_("file type"), max_length=100, blank=True)
+    numbers = models.JSONField(_("figures reported"), default=dict, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    handed_in_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    handed_in_at = models.DateTimeField(_("handed in at"))
+    handed_in_on = models.DateField(_("handed in on"))
+    review = models.CharField(_("review"), max_length=10, choices=Review.choices, default=Review.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    comments = models.TextField(_("comments"), blank=True)
+
+    class Meta:
+        ordering = ["submission", "number"]
+        verbose_name = _("version of a submission")
+        verbose_name_plural = _("versions of submissions")
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "number"], name="submission_version_numbered_once"),
+            models.CheckConstraint(
+                name="submission_version_reviewed_with_who",
+                condition=models.Q(review="pending", reviewed_by__isnull=True, reviewed_at__isnull=True)
+                | (
+                    ~models.Q(review="pending")
+                    & models.Q(reviewed_by__isnull=False, reviewed_at__isnull=False)
+                ),
+            ),
+            models.CheckConstraint(
+                name="submission_version_returned_with_comments",
+                condition=~models.Q(review="returned") | ~models.Q(comments=""),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} v{self.number}"
 
 
 class PlanChange(models.Model):

@@ -4,32 +4,45 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
+from phaseout.audit.exports import audited_export, exported
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
-from phaseout.plans import actions, scope
+from phaseout.plans import actions, handin, preview, scope
 from phaseout.plans.documents import UnreadableDocument
 from phaseout.plans.forms import (
+    AcceptSubmissionForm,
     ConfirmPlanForm,
     MapUnitForm,
     PlanUploadForm,
     ProgrammeForm,
+    ReturnSubmissionForm,
     ReviewTimeForm,
     SubmitForm,
     SupervisionForm,
     TaskFailedForm,
     TaskForm,
 )
-from phaseout.plans.models import Plan, Programme, Submission, Task, TaskUnit, TimeExpression
+from phaseout.plans.models import (
+    Plan,
+    Programme,
+    Submission,
+    SubmissionVersion,
+    Task,
+    TaskUnit,
+    TimeExpression,
+)
 from phaseout.plans.parser import NotAPlan
 from phaseout.web import current_person, current_user, form_errors
 
@@ -295,23 +308,33 @@ def supervision_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("home")
 
 
+def _submissions(person: Person) -> QuerySet[Submission]:
+    """The submissions of confirmed plans the person sees: the office every one, a unit its own."""
+    return scope.submissions(
+        person,
+        Submission.objects.filter(plan__status=Plan.Status.CONFIRMED).select_related(
+            "plan", "task", "department", "territory"
+        ),
+    )
+
+
 @allow(*ALL_STAFF_ROLES)
 def my_submissions(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     today = timezone.localdate()
-    qs = scope.submissions(person, Submission.objects.filter(plan__status=Plan.Status.CONFIRMED))
-    rows = [(s, s.status_on(today)) for s in qs.select_related("plan", "task", "department", "territory")]
+    qs = _submissions(person).prefetch_related(
+        Prefetch("versions", queryset=SubmissionVersion.objects.order_by("-number"), to_attr="latest_first")
+    )
+    rows = [(s, s.status_on(today), next(iter(s.latest_first), None)) for s in qs]
     return render(request, "plans/submissions.html", {"rows": rows, "today": today})
 
 
 @allow(Role.DEPARTMENT, Role.DISTRICT, Role.OFFICE)
 def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
     person = current_person(request)
-    submission = get_object_or_404(
-        scope.submissions(person, Submission.objects.select_related("plan", "task")).filter(
-            Q(plan__status=Plan.Status.CONFIRMED)
-        ),
-        pk=pk,
+    submission = get_object_or_404(_submissions(person), pk=pk)
+    returned = (
+        submission.versions.filter(review=SubmissionVersion.Review.RETURNED).order_by("-number").first()
     )
     form = SubmitForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -324,11 +347,116 @@ def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
                 by=current_user(request),
             )
         except actions.PlanError as exc:
-            form.add_error(None, str(exc))
+            form.add_error("document", str(exc))
         else:
             messages.success(request, _("Submitted."))
             return redirect("my-submissions")
-    return render(request, "plans/submit.html", {"submission": submission, "form": form})
+    return render(
+        request, "plans/submit.html", {"submission": submission, "form": form, "returned": returned}
+    )
+
+
+def may_review(person: Person) -> bool:
+    """Who accepts or returns what units hand in: the coordination office."""
+    return person.role == Role.OFFICE
+
+
+@csp_replace({"object-src": ["'self'"]})  # type: ignore[arg-type]
+@allow(*ALL_STAFF_ROLES)
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A submission as the office reads it (and the unit that owes it): what is owed, every version with
+    its review, the latest shown in the page — a PDF in the browser's viewer, a Word file or a workbook
+    read on the server — and the office's accept and return."""
+    person = current_person(request)
+    submission = get_object_or_404(_submissions(person), pk=pk)
+    today = timezone.localdate()
+    versions = list(
+        submission.versions.select_related("handed_in_by__person", "reviewed_by__person").order_by("-number")
+    )
+    latest = versions[0] if versions else None
+    reviewing = (
+        may_review(person) and latest is not None and latest.review == SubmissionVersion.Review.PENDING
+    )
+    context: dict[str, Any] = {
+        "submission": submission,
+        "status": submission.status_on(today),
+        "versions": versions,
+        "latest": latest,
+        "preview": preview.preview(latest) if latest is not None else None,
+        "accept_form": AcceptSubmissionForm(initial={"version": latest.number}) if reviewing else None,  # type: ignore[union-attr]
+        "return_form": ReturnSubmissionForm(initial={"version": latest.number}) if reviewing else None,  # type: ignore[union-attr]
+        "may_hand_in": person.role != Role.OFFICE
+        and submission.state in (Submission.State.OPEN, Submission.State.RETURNED),
+    }
+    return render(request, "plans/submission_detail.html", context)
+
+
+@require_POST
+@allow(Role.OFFICE)
+def submission_review(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    """Accept the version read, or return it with comments; a stale or second review is refused."""
+    submission = get_object_or_404(_submissions(current_person(request)), pk=pk)
+    form: AcceptSubmissionForm | ReturnSubmissionForm
+    form = AcceptSubmissionForm(request.POST) if decision == "accept" else ReturnSubmissionForm(request.POST)
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect("submission-detail", submission.pk)
+    try:
+        actions.review_submission(
+            submission=submission,
+            version=form.cleaned_data["version"],
+            accept=decision == "accept",
+            comments=form.cleaned_data.get("comments", ""),
+            by=current_user(request),
+        )
+    except actions.PlanError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("The submission was accepted.")
+            if decision == "accept"
+            else _("Returned to the unit with your comments."),
+        )
+    return redirect("submission-detail", submission.pk)
+
+
+def _version_file(request: HttpRequest, pk: int, number: int, *, inline: bool) -> FileResponse:
+    submission = get_object_or_404(_submissions(current_person(request)), pk=pk)
+    version = get_object_or_404(submission.versions.exclude(document=""), number=number)
+    if inline and version.content_type != handin.PDF:
+        raise Http404
+    extension = handin.EXTENSIONS.get(version.content_type, "bin")
+    response = FileResponse(
+        version.document.open("rb"),
+        as_attachment=not inline,
+        filename=f"{submission.get_kind_display()}-{submission.unit_name}-v{version.number}.{extension}",
+        content_type=version.content_type or "application/octet-stream",
+    )
+    return exported(
+        response,
+        submission,
+        version=version.number,
+        sha256=version.sha256,
+        disposition="inline" if inline else "attachment",
+    )
+
+
+@allow(*ALL_STAFF_ROLES)
+@audited_export("export.submission")
+def submission_file(request: HttpRequest, pk: int, number: int) -> FileResponse:
+    """A version's file, downloaded."""
+    return _version_file(request, pk, number, inline=False)
+
+
+@xframe_options_sameorigin
+@csp_replace({"default-src": ["'none'"], "frame-ancestors": ["'self'"], "script-src": ["'none'"]})  # type: ignore[arg-type]
+@allow(*ALL_STAFF_ROLES)
+@audited_export("export.submission")
+def submission_pdf(request: HttpRequest, pk: int, number: int) -> FileResponse:
+    """A version's PDF, served inline for the browser's viewer in the submission's page (the only page
+    allowed to embed it; no script of the application's runs in it)."""
+    return _version_file(request, pk, number, inline=True)
 
 
 def _programmes(person: Person) -> QuerySet[Programme]:

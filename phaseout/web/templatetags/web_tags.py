@@ -82,6 +82,8 @@ def split(value: str) -> list[str]:
 
 SUBMISSION_STATUS = {
     "due": gettext_lazy("Due"),
+    "pending": gettext_lazy("Handed in, awaiting review"),
+    "returned": gettext_lazy("Returned for revision"),
     "on_time": gettext_lazy("Submitted on time"),
     "late": gettext_lazy("Submitted late"),
     "missing": gettext_lazy("Missing"),
@@ -91,6 +93,18 @@ SUBMISSION_STATUS = {
 @register.filter
 def submission_status(code: str) -> str:
     return str(SUBMISSION_STATUS.get(code, code))
+
+
+SUBMISSION_FIGURES = {
+    "enterprises": gettext_lazy("Enterprises closed"),
+    "lines": gettext_lazy("Lines and main equipment closed"),
+    "capacity": gettext_lazy("Capacity closed"),
+}
+
+
+@register.filter
+def submission_figure(key: str) -> str:
+    return str(SUBMISSION_FIGURES.get(key, key))
 
 
 CHANGE_FIELDS = {
