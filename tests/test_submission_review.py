@@ -180,7 +180,15 @@ def test_handed_in_read_returned_with_comments_handed_in_again_and_accepted(
             f"/submissions/{submission.pk}/return/", {"version": 1, "comments": COMMENTS}, follow=True
         )
         assert _messages(returned) == ["已连同退回意见退回报送单位。"]
-        (entry,) = _entries_since(since)
+        entry, *told = _entries_since(since)
+        # The unit's people are told, each in their message centre (and by mail if they chose it).
+        from phaseout.messaging.models import Message
+
+        told_to = {m.recipient_id for m in Message.objects.filter(kind="returned")}
+        assert told_to and district.pk in told_to
+        assert {t.action for t in told} == {"message.notify"} and len(told) == len(told_to)
+        notice = Message.objects.get(kind="returned", recipient=district)
+        assert COMMENTS in notice.body and notice.url == "/submissions/"
         assert (entry.action, entry.outcome, entry.actor, entry.object_id, entry.reason, entry.data) == (
             "submission.return",
             Outcome.SUCCESS,

@@ -491,6 +491,18 @@ def review_submission(
         reason=comments,
         data={"version": current.number, "handed_in_on": current.handed_in_on.isoformat()},
     )
+    if not accept:  # the unit is told what to change, in its message centre and by mail
+        notify(
+            _owners(locked),
+            MessageKind.RETURNED,
+            _("Submission returned: %(task)s") % {"task": locked.task.text[:60]},
+            f"{_describe(locked)}\n{comments}",
+            obj=locked,
+            url=reverse("my-submissions"),
+            key=f"submission.returned:{locked.pk}:{current.number}",
+            by=by,
+            now=now,
+        )
     return current
 
 
