@@ -628,6 +628,45 @@ def _plan_and_programme(office: Any, today: dt.date) -> None:
             by=dept_user,
             today=report.due_date - dt.timedelta(days=2),
         )
+        if report.due_date <= today:
+            plan_actions.review_submission(
+                submission=report, version=1, accept=True, comments="", by=office,
+                now=timezone.make_aware(dt.datetime.combine(report.due_date, dt.time(10))),
+            )  # fmt: skip
+    # Districts: one handed in late, one returned with the office's comments (to be handed in again).
+    districts = (
+        plan.submissions.filter(territory__isnull=False)
+        .select_related("territory")
+        .order_by("due_date", "id")
+    )
+    late = districts.filter(due_date__lte=today - dt.timedelta(days=5)).first()
+    returned = districts.filter(due_date__gt=today).first()
+    chosen: list[tuple[Any, dt.date]] = []
+    if late is not None:
+        chosen.append((late, late.due_date + dt.timedelta(days=3)))
+    if returned is not None:
+        chosen.append((returned, today - dt.timedelta(days=2)))
+    for submission, handed_in in chosen:
+        district = (
+            Person.objects.filter(role=Role.DISTRICT, territory=submission.territory).first()
+            if submission is not None and submission.territory is not None
+            else None
+        )
+        if district is None:
+            continue
+        plan_actions.submit(
+            submission=submission,
+            document=SimpleUploadedFile(
+                f"{district.display_name}工作情况.xlsx", _closed_list_xlsx(), content_type=XLSX_TYPE
+            ),
+            numbers={}, note="", by=district.user, today=handed_in,
+        )  # fmt: skip
+        if submission is returned:
+            plan_actions.review_submission(
+                submission=submission, version=1, accept=False, by=office,
+                comments="请补充关停生产线的设备编号和拆除照片后重新报送。",
+                now=timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=1), dt.time(15))),
+            )  # fmt: skip
     plan_actions.create_programme(
         department=Department.objects.get(code="jm-fgj"),
         title=f"{today.year}年度节能监察任务（双随机）",

@@ -33,6 +33,9 @@ def test_the_demo_plan_is_this_years(demo: list[tuple[str, str, str, str]]) -> N
     assert "〔2027〕" in plan.doc_number and "2027" in plan.title and "2021" not in plan.title
     assert plan.submissions.filter(due_date__year=2027).exists()
     assert not plan.submissions.filter(due_date__year=2021).exists()
+    # Submissions as a year has them: accepted, one late, one returned with comments.
+    states = {s.status_on(DAY) for s in plan.submissions.all()}
+    assert {"on_time", "late", "returned"} <= states, states
 
 
 def test_every_demo_account_has_a_days_work_on_its_home_page(demo: list[tuple[str, str, str, str]]) -> None:
