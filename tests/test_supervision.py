@@ -390,3 +390,41 @@ def test_the_office_marks_a_task_failed_through_the_plan_page(plan: Plan, office
     task.refresh_from_db()
     assert (task.failed_on, task.failure_reason) == (D(2021, 6, 19), "关停情况逾期未报")
     assert AuditEvent.objects.filter(action="plan.task_failed", actor=office.user).count() == 1
+
+
+def test_one_notice_to_several_units_is_a_record_for_each_all_or_none(plan: Plan, office: Person) -> None:
+    """Batch (the working day, §4): the office names several districts that missed their sub-plan; each
+    gets its own notice with its audit row, issued together; a unit not responsible refuses the whole."""
+    client = client_for(office.user)
+    task = _sub_plan_task(plan)
+    form = {
+        "kind": "notice",
+        "issued_on": "2021-06-18",
+        "task": str(task.pk),
+        "unit": ["territory:440703", "territory:440704"],
+        "text": "未按期报送区级工作计划，予以通报。",
+    }
+    with ON_TODAY:
+        refused = client.post(
+            f"/plans/{plan.pk}/supervise/", {**form, "unit": [*form["unit"], f"department:{_fgj().pk}"]},
+            follow=True,
+        )  # fmt: skip
+        assert not Supervision.objects.exists()
+        assert not AuditEvent.objects.filter(action="supervision.notice").exists()
+        assert "已记录" not in refused.content.decode()
+        done = client.post(f"/plans/{plan.pk}/supervise/", form, follow=True)
+    assert "已记录" in done.content.decode()
+    notices = Supervision.objects.order_by("territory_id")
+    assert [(n.territory_id, n.task_id, n.kind) for n in notices] == [
+        ("440703", task.pk, "notice"),
+        ("440704", task.pk, "notice"),
+    ]
+    for notice in notices:
+        entry = AuditEvent.objects.get(action="supervision.notice", object_id=str(notice.pk))
+        assert entry.actor_id == office.user.pk
+    with pytest.raises(actions.PlanError) as twice:
+        actions.record_supervisions(
+            plan=plan, kind="notice", issued_on=D(2021, 6, 18), text="通报", by=office.user, today=TODAY,
+            task=task, units=[_pengjiang(), _pengjiang()],
+        )  # fmt: skip
+    assert str(twice.value) == "同一单位被重复选择。"

@@ -701,6 +701,44 @@ def _tell_supervision(supervision: Supervision, *, by: User) -> None:
 
 
 @transaction.atomic
+def record_supervisions(
+    *,
+    plan: Plan,
+    kind: str,
+    issued_on: dt.date | None,
+    text: str,
+    by: User,
+    today: dt.date,
+    task: Task | None = None,
+    units: list[Department | Territory] | None = None,
+    enterprise: Any = None,
+    talk_at: dt.datetime | None = None,
+    talk_place: str = "",
+) -> list[Supervision]:
+    """One notice or summons to several units at once: a record for each (each names one target, as the
+    law's record does), all or none — a unit not responsible for the task refuses the whole."""
+    targets: list[Department | Territory | None] = list(units or []) or [None]
+    if len({(type(u).__name__, u.pk) for u in targets if u is not None}) != len([u for u in targets if u]):
+        raise PlanError(_("A unit is named twice."))
+    return [
+        record_supervision(
+            plan=plan,
+            kind=kind,
+            issued_on=issued_on,
+            text=text,
+            by=by,
+            today=today,
+            task=task,
+            unit=unit,
+            enterprise=enterprise,
+            talk_at=talk_at,
+            talk_place=talk_place,
+        )
+        for unit in targets
+    ]
+
+
+@transaction.atomic
 def acknowledge_supervision(*, supervision: Supervision, person: Person) -> Supervision:
     """The person the notice or summons names marks it read; who and when are kept."""
     locked = Supervision.objects.select_for_update().get(pk=supervision.pk)

@@ -138,8 +138,16 @@ class ReturnSubmissionForm(forms.Form):
     )
 
 
+class _UnitsField(forms.MultipleChoiceField):
+    """Several units; an empty value (an older form's "none") is no unit, not an invalid one."""
+
+    def to_python(self, value: Any) -> list[str]:
+        return [v for v in super().to_python(value) if v]
+
+
 class SupervisionForm(forms.Form):
-    """A notice or summons names one target: a unit responsible for a failed task, or an enterprise."""
+    """A notice or summons names its target: units responsible for a failed task (one record each, issued
+    together), or an enterprise."""
 
     kind = forms.ChoiceField(label=_("Kind"), choices=Supervision.Kind.choices)
     issued_on = forms.DateField(label=_("Issued on"), widget=DatePicker())
@@ -149,7 +157,12 @@ class SupervisionForm(forms.Form):
         required=False,
         help_text=_("Needed when the notice names a unit; it must be a unit responsible for the task."),
     )
-    unit = forms.ChoiceField(label=_("Unit named"), required=False)
+    unit = _UnitsField(
+        label=_("Units named"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("One or several: each unit named gets its own notice or summons, issued together."),
+    )
     enterprise = forms.ModelChoiceField(
         label=_("Or the enterprise named"), queryset=Enterprise.objects.none(), required=False
     )
@@ -168,8 +181,7 @@ class SupervisionForm(forms.Form):
         )
         districts = Territory.objects.filter(parent=plan.territory_id) if plan.territory_id else []
         self.fields["unit"].choices = (  # type: ignore[attr-defined]
-            [("", "—")]
-            + [(f"department:{d.pk}", d.name) for d in departments]
+            [(f"department:{d.pk}", d.name) for d in departments]
             + [(f"territory:{t.pk}", t.name) for t in districts]
         )
         enterprises = Enterprise.objects.all()
@@ -179,14 +191,20 @@ class SupervisionForm(forms.Form):
             )
         self.fields["enterprise"].queryset = enterprises.order_by("name")  # type: ignore[attr-defined]
 
-    def clean_unit(self) -> Department | Territory | None:
-        value = self.cleaned_data.get("unit") or ""
-        kind, _sep, key = value.partition(":")
-        if kind == "department":
-            return Department.objects.filter(pk=key).first()
-        if kind == "territory":
-            return Territory.objects.filter(pk=key).first()
-        return None
+    def clean_unit(self) -> list[Department | Territory]:
+        units: list[Department | Territory] = []
+        for value in self.cleaned_data.get("unit") or []:
+            kind, _sep, key = value.partition(":")
+            found = (
+                Department.objects.filter(pk=key).first()
+                if kind == "department"
+                else Territory.objects.filter(pk=key).first()
+                if kind == "territory"
+                else None
+            )
+            if found is not None:
+                units.append(found)
+        return units
 
 
 class TaskFailedForm(forms.Form):

@@ -251,13 +251,13 @@ def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
-            actions.record_supervision(
+            actions.record_supervisions(
                 plan=plan,
                 kind=data["kind"],
                 issued_on=data["issued_on"],
                 text=data["text"],
                 task=data["task"],
-                unit=data["unit"],
+                units=data["unit"],
                 enterprise=data["enterprise"],
                 talk_at=data["talk_at"],
                 talk_place=data["talk_place"],
