@@ -12,6 +12,7 @@ import stat
 import threading
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -542,12 +543,18 @@ def test_l3_ces1_26_a_forged_anchor_line_is_reported(db: None) -> None:
     ]
 
 
-def test_the_anchor_is_written_by_the_periodic_jobs_and_appended(db: None) -> None:
+def test_the_anchor_is_written_by_the_periodic_jobs_and_appended(
+    db: None, django_capture_on_commit_callbacks: Any
+) -> None:
     assert anchor.write(now=NOW) is None  # nothing to anchor before the first entry
     assert not anchor.path().exists()
     _entries(2)
-    report = jobs.run_jobs(now=NOW, today=TODAY)
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        report = jobs.run_jobs(now=NOW, today=TODAY)
     assert str(report["audit-anchor"]) == "审计记录链已锚定至第 2 条。"
+    assert not anchor.path().exists()  # not before the sweep's transaction commits
+    for callback in pending:
+        callback()
     _entries(1)
     anchor.write(now=NOW + dt.timedelta(minutes=15))
     lines = [json.loads(text) for text in anchor.path().read_text().splitlines()]
