@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from phaseout.audit.exports import audited_export, exported
+from phaseout.audit.exports import audited_export
 from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.identity import actions as identity
@@ -36,9 +36,9 @@ from phaseout.orgs.models import (
     Territory,
 )
 from phaseout.registry.models import Enterprise
-from phaseout.web import current_user, form_errors, paginate
+from phaseout.web import current_user, form_errors
 from phaseout.web.forms import CONFIRMATION_REQUIRED, confirmation
-from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
+from phaseout.web.lists import Column, ListSpec, list_response
 
 # ── actions ─────────────────────────────────────────────────────────────────────────────
 #
@@ -396,14 +396,10 @@ def people(request: HttpRequest) -> HttpResponseBase:
     elif form.is_bound:
         form_errors(request, form)
         qs = qs.none()
-    shown = listing(request, qs, PEOPLE)
-    if request.GET.get("format") == "xlsx":
-        response, count = xlsx_response(
-            shown["ordered"], PEOPLE, filename="accounts.xlsx", title=_("Accounts")
-        )
-        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
-        return exported(response, format="xlsx", filter=filters, rows=count)
-    return render(request, "orgs/people.html", {"form": form, **shown, **paginate(request, shown["ordered"])})
+    return list_response(
+        request, qs, PEOPLE, template="orgs/people.html", context={"form": form},
+        filename="accounts.xlsx", title=str(_("Accounts")),
+    )  # fmt: skip
 
 
 def _unit_kwargs(data: dict[str, Any]) -> dict[str, Any]:

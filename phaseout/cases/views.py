@@ -34,7 +34,7 @@ from phaseout.web import current_person as _person
 from phaseout.web import current_user as _user
 from phaseout.web import form_errors as _errors
 from phaseout.web import paginate as _page
-from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
+from phaseout.web.lists import Column, ListSpec, list_response
 
 CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
@@ -119,16 +119,10 @@ def inspection_list(request: HttpRequest) -> HttpResponseBase:
     elif form.is_bound:
         _errors(request, form)
         qs = qs.none()
-    shown = listing(request, qs, INSPECTIONS)
-    if request.GET.get("format") == "xlsx":
-        response, count = xlsx_response(
-            shown["ordered"], INSPECTIONS, filename="inspections.xlsx", title=str(_("Inspections"))
-        )
-        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
-        return exported(response, format="xlsx", filter=filters, rows=count)
-    return render(
-        request, "cases/inspection_list.html", {"form": form, **shown, **_page(request, shown["ordered"])}
-    )
+    return list_response(
+        request, qs, INSPECTIONS, template="cases/inspection_list.html", context={"form": form},
+        filename="inspections.xlsx", title=str(_("Inspections")),
+    )  # fmt: skip
 
 
 @allow(*CASE_VIEWERS)
@@ -216,14 +210,10 @@ def case_list(request: HttpRequest) -> HttpResponseBase:
     elif form.is_bound:
         _errors(request, form)
         qs = qs.none()
-    shown = listing(request, qs, CASES)
-    if request.GET.get("format") == "xlsx":
-        response, count = xlsx_response(shown["ordered"], CASES, filename="cases.xlsx", title=str(_("Cases")))
-        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
-        return exported(response, format="xlsx", filter=filters, rows=count)
-    return render(
-        request, "cases/case_list.html", {"form": form, **shown, **_page(request, shown["ordered"])}
-    )
+    return list_response(
+        request, qs, CASES, template="cases/case_list.html", context={"form": form},
+        filename="cases.xlsx", title=str(_("Cases")),
+    )  # fmt: skip
 
 
 CASES = ListSpec(

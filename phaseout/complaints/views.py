@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from phaseout.audit.exports import audited_export, exported
+from phaseout.audit.exports import audited_export
 from phaseout.cases import scope as case_scope
 from phaseout.complaints import actions
 from phaseout.complaints.models import TipOff
@@ -26,8 +26,8 @@ from phaseout.complaints.scope import tipoffs
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Role, Territory
-from phaseout.web import current_person, current_user, form_errors, paginate, posted_id, throttled
-from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
+from phaseout.web import current_person, current_user, form_errors, posted_id, throttled
+from phaseout.web.lists import Column, ListSpec, list_response
 from phaseout.web.middleware import CONTROL_CHARACTERS, has_control
 
 
@@ -335,17 +335,12 @@ def tipoff_list(request: HttpRequest) -> HttpResponseBase:
     elif form.is_bound:
         form_errors(request, form)
         qs = qs.none()
-    shown = listing(request, qs, TIPOFFS)
-    if request.GET.get("format") == "xlsx":
-        response, count = xlsx_response(
-            shown["ordered"], TIPOFFS, filename="tipoffs.xlsx", title=str(_("Tip-offs"))
-        )
-        filters = {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
-        return exported(response, format="xlsx", filter=filters, rows=count)
-    page = paginate(request, shown["ordered"])
     today = timezone.localdate()
-    page["rows"] = [(t, actions.overdue(t, today)) for t in page["rows"]]
-    return render(request, "complaints/list.html", {"form": form, **shown, **page})
+    return list_response(
+        request, qs, TIPOFFS, template="complaints/list.html", context={"form": form},
+        filename="tipoffs.xlsx", title=str(_("Tip-offs")),
+        rows=lambda page: [(t, actions.overdue(t, today)) for t in page],
+    )  # fmt: skip
 
 
 @allow(*STAFF)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from phaseout.audit.exports import audited_export, exported
+from phaseout.audit.exports import audited_export
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
 from phaseout.orgs.scope import territories
@@ -39,8 +39,8 @@ from phaseout.registry.models import (
 )
 from phaseout.rules.engine import FactsError, Status, evaluate
 from phaseout.rules.rulebook import library
-from phaseout.web import current_person, current_user, form_errors, paginate
-from phaseout.web.lists import Column, ListSpec, listing, xlsx_response
+from phaseout.web import current_person, current_user, form_errors
+from phaseout.web.lists import Column, ListSpec, list_response
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
@@ -80,17 +80,10 @@ def enterprise_list(request: HttpRequest) -> HttpResponseBase:
     elif form.is_bound:
         form_errors(request, form)
         qs = qs.none()
-    shown = listing(request, qs, ENTERPRISES)
-    if request.GET.get("format") == "xlsx":
-        response, count = xlsx_response(
-            shown["ordered"], ENTERPRISES, filename="enterprises.xlsx", title=str(_("Enterprise registry"))
-        )
-        return exported(response, format="xlsx", filter=_filters(request), rows=count)
-    return render(
-        request,
-        "registry/enterprise_list.html",
-        {"form": form, **shown, **paginate(request, shown["ordered"])},
-    )
+    return list_response(
+        request, qs, ENTERPRISES, template="registry/enterprise_list.html", context={"form": form},
+        filename="enterprises.xlsx", title=str(_("Enterprise registry")),
+    )  # fmt: skip
 
 
 class LineFilterForm(forms.Form):
@@ -144,19 +137,10 @@ def line_list(request: HttpRequest) -> HttpResponseBase:
     elif form.is_bound:
         form_errors(request, form)
         qs = qs.none()
-    shown = listing(request, qs, LINES)
-    if request.GET.get("format") == "xlsx":
-        response, count = xlsx_response(
-            shown["ordered"], LINES, filename="lines.xlsx", title=str(_("Production lines"))
-        )
-        return exported(response, format="xlsx", filter=_filters(request), rows=count)
-    return render(
-        request, "registry/line_list.html", {"form": form, **shown, **paginate(request, shown["ordered"])}
-    )
-
-
-def _filters(request: HttpRequest) -> dict[str, str]:
-    return {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
+    return list_response(
+        request, qs, LINES, template="registry/line_list.html", context={"form": form},
+        filename="lines.xlsx", title=str(_("Production lines")),
+    )  # fmt: skip
 
 
 @allow(*ALL_STAFF_ROLES)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponseBase
 from django.utils import timezone
 from django.utils.functional import Promise
 
@@ -131,3 +131,37 @@ def _plain(value: Any) -> Any:
     if value is None:
         return ""
     return value
+
+
+def filters_of(request: HttpRequest) -> dict[str, str]:
+    """The filters of a list as the audit entry of its export keeps them (bounded)."""
+    return {k: str(v)[:60] for k, v in request.GET.items() if k not in ("page", "format")}
+
+
+def list_response(
+    request: HttpRequest,
+    qs: QuerySet[Any],
+    spec: ListSpec,
+    *,
+    template: str,
+    context: dict[str, Any],
+    filename: str,
+    title: str,
+    rows: Callable[[list[Any]], list[Any]] | None = None,
+) -> HttpResponseBase:
+    """A list page, or with `?format=xlsx` every filtered row as .xlsx (the view is an
+    `@audited_export`: the export is recorded before it is sent). `rows` adds what a page shows beside
+    each row of the page."""
+    from django.shortcuts import render
+
+    from phaseout.audit.exports import exported
+    from phaseout.web import paginate
+
+    shown = listing(request, qs, spec)
+    if request.GET.get("format") == "xlsx":
+        response, count = xlsx_response(shown["ordered"], spec, filename=filename, title=title)
+        return exported(response, format="xlsx", filter=filters_of(request), rows=count)
+    page = paginate(request, shown["ordered"])
+    if rows is not None:
+        page["rows"] = rows(page["rows"])
+    return render(request, template, {**context, **shown, **page})
