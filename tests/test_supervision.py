@@ -151,6 +151,7 @@ def test_a_summons_names_an_enterprise_with_the_time_and_place_of_the_talk(
 def test_bad_notices_are_refused_and_nothing_is_written(
     plan: Plan, office: Person, change: dict[str, Any], message: str
 ) -> None:
+    change = dict(change)  # the parameters are shared between runs: never changed in place
     if change.get("enterprise") == "firm":
         change["enterprise"] = EnterpriseFactory()
     if change.get("unit") == "fgj":
