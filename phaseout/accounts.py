@@ -393,11 +393,8 @@ def people(request: HttpRequest) -> HttpResponseBase:
         q = (data["q"] or "").strip()
         if q:
             qs = qs.filter(Q(user__username__contains=q) | Q(display_name__contains=q))
-    elif form.is_bound:
-        form_errors(request, form)
-        qs = qs.none()
     return list_response(
-        request, qs, PEOPLE, template="orgs/people.html", context={"form": form},
+        request, qs, PEOPLE, template="orgs/people.html", context={"form": form}, form=form,
         filename="accounts.xlsx", title=str(_("Accounts")),
     )  # fmt: skip
 

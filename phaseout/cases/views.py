@@ -116,11 +116,8 @@ def inspection_list(request: HttpRequest) -> HttpResponseBase:
             qs = qs.filter(inspected_on__lte=data["until"])
         if data["q"]:
             qs = qs.filter(enterprise__name__contains=data["q"].strip())
-    elif form.is_bound:
-        _errors(request, form)
-        qs = qs.none()
     return list_response(
-        request, qs, INSPECTIONS, template="cases/inspection_list.html", context={"form": form},
+        request, qs, INSPECTIONS, template="cases/inspection_list.html", context={"form": form}, form=form,
         filename="inspections.xlsx", title=str(_("Inspections")),
     )  # fmt: skip
 
@@ -207,11 +204,8 @@ def case_list(request: HttpRequest) -> HttpResponseBase:
             qs = qs.filter(opened_at__year=data["year"])
         if data["q"]:
             qs = qs.filter(enterprise_named(data["q"]))
-    elif form.is_bound:
-        _errors(request, form)
-        qs = qs.none()
     return list_response(
-        request, qs, CASES, template="cases/case_list.html", context={"form": form},
+        request, qs, CASES, template="cases/case_list.html", context={"form": form}, form=form,
         filename="cases.xlsx", title=str(_("Cases")),
     )  # fmt: skip
 

@@ -26,7 +26,7 @@ from phaseout.complaints.scope import tipoffs
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Role, Territory
-from phaseout.web import current_person, current_user, form_errors, posted_id, throttled
+from phaseout.web import current_person, current_user, posted_id, throttled
 from phaseout.web.lists import Column, ListSpec, list_response
 from phaseout.web.middleware import CONTROL_CHARACTERS, has_control
 
@@ -332,12 +332,9 @@ def tipoff_list(request: HttpRequest) -> HttpResponseBase:
         q = (data["q"] or "").strip()
         if q:
             qs = qs.filter(Q(enterprise_name__contains=q) | Q(tracking_code=q.upper()))
-    elif form.is_bound:
-        form_errors(request, form)
-        qs = qs.none()
     today = timezone.localdate()
     return list_response(
-        request, qs, TIPOFFS, template="complaints/list.html", context={"form": form},
+        request, qs, TIPOFFS, template="complaints/list.html", context={"form": form}, form=form,
         filename="tipoffs.xlsx", title=str(_("Tip-offs")),
         rows=lambda page: [(t, actions.overdue(t, today)) for t in page],
     )  # fmt: skip

@@ -77,11 +77,8 @@ def enterprise_list(request: HttpRequest) -> HttpResponseBase:
             qs = qs.filter(territory=data["territory"])
         if data["industry"]:
             qs = qs.filter(industry=data["industry"])
-    elif form.is_bound:
-        form_errors(request, form)
-        qs = qs.none()
     return list_response(
-        request, qs, ENTERPRISES, template="registry/enterprise_list.html", context={"form": form},
+        request, qs, ENTERPRISES, template="registry/enterprise_list.html", context={"form": form}, form=form,
         filename="enterprises.xlsx", title=str(_("Enterprise registry")),
     )  # fmt: skip
 
@@ -134,11 +131,8 @@ def line_list(request: HttpRequest) -> HttpResponseBase:
         q = (data["q"] or "").strip()
         if q:
             qs = qs.filter(Q(enterprise__name__contains=q) | Q(name__contains=q))
-    elif form.is_bound:
-        form_errors(request, form)
-        qs = qs.none()
     return list_response(
-        request, qs, LINES, template="registry/line_list.html", context={"form": form},
+        request, qs, LINES, template="registry/line_list.html", context={"form": form}, form=form,
         filename="lines.xlsx", title=str(_("Production lines")),
     )  # fmt: skip
 

@@ -148,15 +148,19 @@ def list_response(
     filename: str,
     title: str,
     rows: Callable[[list[Any]], list[Any]] | None = None,
+    form: Any = None,
 ) -> HttpResponseBase:
     """A list page, or with `?format=xlsx` every filtered row as .xlsx (the view is an
     `@audited_export`: the export is recorded before it is sent). `rows` adds what a page shows beside
-    each row of the page."""
+    each row of the page. `form`: the list's filters, already applied by the view when valid."""
     from django.shortcuts import render
 
     from phaseout.audit.exports import exported
-    from phaseout.web import paginate
+    from phaseout.web import form_errors, paginate
 
+    if form is not None and form.is_bound and not form.is_valid():  # bad filters: said, and nothing shown
+        form_errors(request, form)
+        qs = qs.none()
     shown = listing(request, qs, spec)
     if request.GET.get("format") == "xlsx":
         response, count = xlsx_response(shown["ordered"], spec, filename=filename, title=title)
