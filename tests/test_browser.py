@@ -362,6 +362,8 @@ def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> 
 
     dept = _login(browser, server, "fgj")
     dept.get_by_role("link", name="报送事项").first.click()
+    dept.wait_for_url(f"{server}/submissions/")  # the click only starts the navigation
+    dept.wait_for_load_state()
     assert "情况报送" in dept.content()
     dept.get_by_role("link", name="报送", exact=True).first.click()
     dept.wait_for_load_state()
