@@ -165,9 +165,9 @@ def test_bad_notices_are_refused_and_nothing_is_written(
     assert AuditEvent.objects.count() == before
 
 
-def test_a_task_of_another_plan_is_refused(plan: Plan, office: Person) -> None:
+def test_a_task_of_another_plan_is_refused(plan: Plan, office: Person, heyuan_office: Person) -> None:
     heyuan = actions.import_plan(
-        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=office.user
+        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=heyuan_office.user
     )
     with pytest.raises(actions.PlanError, match="该任务不属于本计划"):
         _notice(plan, office, task=heyuan.tasks.first())
@@ -227,13 +227,15 @@ def test_marking_a_task_failed_refuses_bad_input(
     assert not AuditEvent.objects.filter(action="plan.task_failed").exists()
 
 
-def test_a_task_fails_once_and_only_in_a_confirmed_plan(plan: Plan, office: Person) -> None:
+def test_a_task_fails_once_and_only_in_a_confirmed_plan(
+    plan: Plan, office: Person, heyuan_office: Person
+) -> None:
     task = _report_task(plan)
     actions.mark_task_failed(task=task, failed_on=TODAY, reason="未报送", by=office.user, today=TODAY)
     with pytest.raises(actions.PlanError, match="该任务已登记为未完成"):
         actions.mark_task_failed(task=task, failed_on=TODAY, reason="再次", by=office.user, today=TODAY)
     draft = actions.import_plan(
-        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=office.user
+        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=heyuan_office.user
     )
     draft_task = draft.tasks.first()
     assert draft_task is not None

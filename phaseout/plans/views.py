@@ -68,12 +68,13 @@ def _not_a_plan(exc: NotAPlan) -> str:
 def plan_list(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     form = PlanUploadForm() if person.role == Role.OFFICE else None
-    return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form})
+    return render(request, "plans/plan_list.html", {"plans": scope.plans(person), "form": form})
 
 
 @require_POST
 @allow(Role.OFFICE)
 def plan_upload(request: HttpRequest) -> HttpResponse:
+    person = current_person(request)
     form = PlanUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["document"]
@@ -92,13 +93,13 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
                 request, _("The document was read into a draft plan. Please review it and confirm.")
             )
             return redirect("plan-detail", plan.pk)
-    return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form}, status=400)
+    return render(request, "plans/plan_list.html", {"plans": scope.plans(person), "form": form}, status=400)
 
 
 @allow(*READERS)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = current_person(request)
-    plan = get_object_or_404(Plan.objects.select_related("territory"), pk=pk)
+    plan = get_object_or_404(scope.plans(person).select_related("territory"), pk=pk)
     today = timezone.localdate()
     tasks = list(plan.tasks.select_related("section").prefetch_related("units__department"))
     submissions = list(
@@ -164,7 +165,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
     prefix = request.POST.get("prefix", "")
     form = MapUnitForm(request.POST, plan=plan, prefix=prefix or None)
     if form.is_valid():
@@ -187,7 +188,9 @@ def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpResponse:
-    expression = get_object_or_404(TimeExpression, pk=expression_id, plan_id=pk)
+    expression = get_object_or_404(
+        TimeExpression, pk=expression_id, plan__in=scope.plans(current_person(request)), plan_id=pk
+    )
     form = ReviewTimeForm(request.POST, prefix=f"t{expression.pk}")
     if form.is_valid():
         try:
@@ -205,7 +208,7 @@ def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpR
 @require_POST
 @allow(Role.OFFICE)
 def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
     form = ConfirmPlanForm(request.POST)
     if not form.is_valid():
         form_errors(request, form)
@@ -220,7 +223,12 @@ def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 @allow(Role.OFFICE)
 def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
-    task = get_object_or_404(Task.objects.select_related("plan"), pk=task_id, plan_id=pk)
+    task = get_object_or_404(
+        Task.objects.select_related("plan"),
+        pk=task_id,
+        plan__in=scope.plans(current_person(request)),
+        plan_id=pk,
+    )
     form = TaskForm(request.POST or None, task=task, initial={"text": task.text, "deadline": task.deadline})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -245,7 +253,7 @@ def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk, status=Plan.Status.CONFIRMED)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk, status=Plan.Status.CONFIRMED)
     today = timezone.localdate()
     form = SupervisionForm(request.POST, plan=plan, failed=actions.failed_tasks(plan, today))
     if form.is_valid():
@@ -275,7 +283,7 @@ def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_task_failed(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
     form = TaskFailedForm(request.POST, plan=plan)
     if form.is_valid():
         try:
@@ -463,7 +471,7 @@ def _programmes(person: Person) -> QuerySet[Programme]:
     qs = Programme.objects.select_related("department")
     if person.role == Role.DEPARTMENT:
         return qs.filter(department=person.department_id)
-    return qs
+    return qs.filter(department__in=scope.departments(person))
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT)

@@ -323,7 +323,7 @@ def charts(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("id"))
         .order_by("territory__code")
     )
-    plan = Plan.objects.filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
+    plan = plan_scope.plans(person).filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
     progress: dict[str, int] = {}
     missing_by_unit: dict[str, int] = {}
     if plan is not None:
