@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import copy_enterprises, office_user, use_database
+from benchmarks.common import copy_enterprises, office_user, signed_in, use_database
 
 N = int(os.environ.get("BENCH_ROWS", "100000"))
 
@@ -134,14 +134,12 @@ def plain(data: list[list[object]]) -> float:
 def main() -> None:
     use_database("phaseout_bench_ledger")
     seed()
-    from django.test import Client
     from openpyxl import load_workbook
 
     from phaseout.reports.documents import xlsx_bytes
     from phaseout.reports.ledger import ledger
 
-    client = Client()
-    client.force_login(office_user())
+    client = signed_in(office_user())
     timings = []
     for _ in range(3):
         started = time.perf_counter()
