@@ -85,9 +85,8 @@ WORDS = [
 def seed() -> None:
     from django.db import connection
 
-    from phaseout.registry.models import Enterprise
-
     from phaseout.cases.models import Case
+    from phaseout.registry.models import Enterprise
 
     have = Enterprise.objects.count()
     if have >= N_ENTERPRISES and Case.objects.exists():  # a seed that stopped half-way is done again
@@ -163,9 +162,9 @@ def seed() -> None:
         dims = ["energy", "environment", "quality", "safety", "technology"]
         with cur.copy(
             "COPY cases_case (enterprise_id, territory_id, industry_id, dimension, rule_id, consequence,"
-            " state, version, opened_at, order_date, rectification_months, extension_months, deadline, resumed,"
-            " exit_plan, exit_ordered_on, exited_on, accepted_on, acceptance_team, acceptance_record)"
-            " FROM STDIN"
+            " state, version, opened_at, order_date, rectification_months, extension_months, deadline,"
+            " resumed, exit_plan, exit_ordered_on, exited_on, accepted_on, acceptance_team,"
+            " acceptance_record) FROM STDIN"
         ) as copy:
             for _ in range(N_CASES):
                 e = rng.randint(1, N_ENTERPRISES)
