@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter, defaultdict
 from typing import Any
@@ -546,37 +547,45 @@ DIMENSION_WORDS = {"环保": "environment", "环境": "environment", "能耗": "
 
 def _case_progress(plan: Plan, tasks: list[Task]) -> dict[int, list[dict[str, Any]]]:
     """For tasks under a dimension's heading (环保方面, 能耗方面 …): the cases of that dimension in the
-    plan's year, by territory — how many were found, ordered to exit, and exited."""
+    plan's year and city, by territory — how many were found, ordered to exit, and exited. One grouped
+    query for every dimension the plan's headings name (not one per dimension, nor one per task)."""
     from django.db.models import Count
 
     from phaseout.cases.models import Case, CaseState
 
     exited = [CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
     ordered = [CaseState.EXIT_ORDERED, *exited]
-    by_dimension: dict[str, list[dict[str, Any]]] = {}
-    result: dict[int, list[dict[str, Any]]] = {}
     titles = dict(plan.sections.values_list("path", "title"))  # one query, not one per task
+    dimension_of: dict[int, str] = {}
     for task in tasks:
         title = task.section.title if task.section else ""
         if task.section and task.section.level == 3:
             title = titles.get(re.sub(r"\d+$", "", task.section.path), title)
         dimension = next((d for word, d in DIMENSION_WORDS.items() if word in title), None)
-        if dimension is None:
-            continue
-        if dimension not in by_dimension:
-            rows = (
-                Case.objects.filter(dimension=dimension, opened_at__year=plan.year)
-                .values("territory__code", "territory__name")
-                .annotate(
-                    found=Count("id"),
-                    ordered=Count("id", filter=Q(state__in=ordered)),
-                    exited=Count("id", filter=Q(state__in=exited)),
-                )
-                .order_by("territory__code")
-            )
-            by_dimension[dimension] = list(rows)
-        result[task.pk] = by_dimension[dimension]
-    return result
+        if dimension is not None:
+            dimension_of[task.pk] = dimension
+    if not dimension_of:
+        return {}
+    start = dt.datetime(plan.year, 1, 1, tzinfo=timezone.get_current_timezone())
+    cases = Case.objects.filter(
+        dimension__in=set(dimension_of.values()),
+        opened_at__gte=start,
+        opened_at__lt=start.replace(year=plan.year + 1),
+    )
+    if plan.territory_id:
+        cases = cases.filter(territory__in=plan.territory.subtree_codes() if plan.territory else [])
+    by_dimension: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in (
+        cases.values("dimension", "territory__code", "territory__name")
+        .annotate(
+            found=Count("id"),
+            ordered=Count("id", filter=Q(state__in=ordered)),
+            exited=Count("id", filter=Q(state__in=exited)),
+        )
+        .order_by("dimension", "territory__code")
+    ):
+        by_dimension[row.pop("dimension")].append(row)
+    return {task: by_dimension[dimension] for task, dimension in dimension_of.items()}
 
 
 def _rule_title(rule_id: str) -> str:
