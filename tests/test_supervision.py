@@ -355,7 +355,12 @@ def test_the_office_records_a_notice_through_the_plan_page(plan: Plan, office: P
         assert 'id="supervision-form"' in page and "未完成的任务" in page
         for change, message in [
             ({"unit": ""}, "请指明通报或约谈的对象"),
-            ({"enterprise": str(EnterpriseFactory().pk)}, "不能同时选择两者"),
+            ({"enterprise": EnterpriseFactory().uscc}, "不能同时选择两者"),
+            (
+                {"enterprise": EnterpriseFactory(territory_id="441602").uscc},
+                "本计划所在城市没有该统一社会信用代码的企业",
+            ),
+            ({"enterprise": "91440700MA0000000X1"}, "不超过 18 字符"),
             ({"issued_on": "2021-06-21"}, "印发日期不能晚于今天"),
             ({"text": "  "}, "这个字段是必填项"),
             ({"text": "未" * 2001}, "内容过长，最多 2000 个字符"),
