@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from stdnum.cn import uscc
 
+from phaseout import demo_paths
 from phaseout.accounts import create_person
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
@@ -56,33 +58,43 @@ def make_uscc(serial: int, region: str = "440700") -> str:
     return body + uscc.calc_check_digit(body)
 
 
-def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
+def _city_accounts(city: str, prefix: str, office_name: str) -> list[tuple[str, str, Role, dict[str, Any]]]:
+    """A city's office, one officer per enforcing department, each county's government, and a second
+    officer in each department (so that a random draw of inspectors draws)."""
     rows: list[tuple[str, str, Role, dict[str, Any]]] = [
         (
-            "office",
-            "江门市淘汰落后产能工作协调小组办公室",
+            f"{prefix}office",
+            office_name,
             Role.OFFICE,
-            {"department": Department.objects.get(code="jm-gxj")},
+            {"department": Department.objects.get(territory_id=city, is_office=True)},
         ),
     ]
-    for dept in (
-        Department.objects.filter(territory_id="440700").exclude(dimensions=[]).exclude(is_office=True)
-    ):
-        rows.append((f"dept-{dept.code.split('-')[1]}", dept.name, Role.DEPARTMENT, {"department": dept}))
-    for t in Territory.objects.filter(parent_id="440700"):
+    departments = list(
+        Department.objects.filter(territory_id=city).exclude(dimensions=[]).exclude(is_office=True)
+    )
+    for dept in departments:
+        rows.append(
+            (f"{prefix}dept-{dept.code.split('-')[1]}", dept.name, Role.DEPARTMENT, {"department": dept})
+        )
+    for t in Territory.objects.filter(parent_id=city):
         rows.append((f"district-{t.code}", f"{t.name}人民政府", Role.DISTRICT, {"territory": t}))
-    # A second officer in each department of the city, so that a random draw of inspectors draws.
-    for dept in (
-        Department.objects.filter(territory_id="440700").exclude(dimensions=[]).exclude(is_office=True)
-    ):
+    for dept in departments:
         rows.append(
             (
-                f"dept-{dept.code.split('-')[1]}-2",
+                f"{prefix}dept-{dept.code.split('-')[1]}-2",
                 f"{dept.name}（执法人员）",
                 Role.DEPARTMENT,
                 {"department": dept},
             )
         )
+    return rows
+
+
+def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
+    rows = [
+        *_city_accounts("440700", "", "江门市淘汰落后产能工作协调小组办公室"),
+        *_city_accounts("441600", "hy-", "河源市淘汰落后产能工作协调小组办公室"),
+    ]
     rows += [
         ("auditor", "审计管理员", Role.AUDITOR, {}),
         ("intake", "举报受理员", Role.INTAKE, {}),
@@ -213,11 +225,18 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
     """Create the demo set once; return (username, role, unit, TOTP secret) for every demo account."""
     today = today or timezone.localdate()
     User = get_user_model()
-    if not User.objects.filter(username="office").exists():
-        for username, name, role, scope in _accounts():
+    accounts = _accounts()
+    existing = set(
+        User.objects.filter(username__in=[a[0] for a in accounts]).values_list("username", flat=True)
+    )
+    # One public password for every demo account: hashed once (at the configured cost), not forty times.
+    hashed = make_password(DEMO_PASSWORD)
+    for username, name, role, scope in accounts:
+        if username not in existing:
             person = create_person(
                 username=username,
-                password=DEMO_PASSWORD,
+                password=hashed,
+                password_hashed=True,
                 display_name=name,
                 role=role,
                 by=None,
@@ -434,6 +453,8 @@ def _register_and_cases(today: dt.date) -> None:
     )
     case_actions.archive_case(case=case, by=office, today=today - dt.timedelta(days=69))
     _other_paths(enterprises, today)
+    # Both cities: a case in every state of every dimension's path, licences, sampling and inspections.
+    demo_paths.load_paths(today)
 
     _measurements(enterprises, today)
     _office_rates(office)
