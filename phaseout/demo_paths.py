@@ -25,7 +25,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from stdnum.cn import uscc
 
 from phaseout.cases import actions as case_actions
-from phaseout.cases.models import Case, Finding
+from phaseout.cases.models import Case, Decision, Finding
 from phaseout.orgs.models import Department, Person, Territory
 from phaseout.registry import actions as registry_actions
 from phaseout.registry.models import (
@@ -37,7 +37,7 @@ from phaseout.registry.models import (
     Measurement,
     ProductionLine,
 )
-from phaseout.rules import case_flow, exit_plans
+from phaseout.rules import case_flow, deadlines, exit_plans
 from phaseout.rules.case_flow import Action, Actor, Guard, State
 
 # A 1×1 PNG, the demo's photograph.
@@ -152,6 +152,18 @@ REASONS = {
     "safety": "不具备安全生产条件，存在重大事故隐患",
     "technology": "中频感应炉用于普碳钢冶炼，属产业结构调整指导目录淘汰类装备",
 }
+PASSED = {
+    "energy": "整改期满复测，可比熟料综合能耗已达到限额标准",
+    "environment": "复查监测，颗粒物排放浓度稳定达标，解除限制生产（停产整治）",
+    "quality": "整改后复检合格，产品达到强制性标准要求",
+    "safety": "停产停业整顿后复查验收，已具备安全生产条件，同意恢复生产",
+}
+STILL_FAILING = {
+    "energy": "整改期限届满复测，能耗仍超过限额标准",
+    "environment": "期满复查监测，排放浓度仍超过标准",
+    "quality": "整改期满复检，产品仍不合格",
+    "safety": "停产停业整顿后复查，仍不具备安全生产条件",
+}
 DISMISSALS = {
     "energy": "经复核，企业能源计量器具检定过期，原测算数据失实；委托复测结果达标，不予处理",
     "environment": "经复核，监测期间处于设备检修启炉阶段，不属正常工况；复测达标，不予处理",
@@ -261,13 +273,23 @@ class Story:
     day: dt.date  # the day of the latest act
 
     def next_day(self, days: int) -> dt.date:
-        self.day = min(self.day + dt.timedelta(days=days), self.today)
+        """The day of the next act: `days` on, on a working day (officials act on working days), never
+        after today."""
+        self.day = working_day(self.day + dt.timedelta(days=days), self.today)
         return self.day
 
 
+def working_day(day: dt.date, today: dt.date) -> dt.date:
+    """The first working day from `day`; today at the latest."""
+    rolled = deadlines.roll_to_working_day(day)
+    return rolled if rolled <= today else min(day, today)
+
+
 def _approval_number(story: Story, day: dt.date) -> str:
-    county = story.enterprise.territory.name
-    return f"{county[:2]}府函〔{day.year}〕{story.line.pk % 90 + 10}号"
+    """The county government's letter approving the closure: its own running number for the year."""
+    body = f"{story.enterprise.territory.name}人民政府"
+    count = Decision.objects.filter(issuer=body, year=day.year).count()
+    return f"{story.enterprise.territory.name[:2]}府函〔{day.year}〕{count + 11}号"
 
 
 def _do_measures(story: Story, case: Case, *, leave: frozenset[str] = frozenset()) -> None:
@@ -322,15 +344,16 @@ def _take(story: Story, case: Case, action: Action) -> Case:
     if action in (Action.VERIFY_RECTIFIED, Action.VERIFY_STILL_FAILING):
         story.next_day(gap)
         if case.deadline is not None:
-            story.day = min(max(story.day, case.deadline + dt.timedelta(days=3)), story.today)
+            story.day = working_day(max(story.day, case.deadline + dt.timedelta(days=3)), story.today)
         elif case.order_date is not None:
-            story.day = min(max(story.day, case.order_date + dt.timedelta(days=SUSPENSION_DAYS)), story.today)
+            lifted = case.order_date + dt.timedelta(days=SUSPENSION_DAYS)
+            story.day = working_day(max(story.day, lifted), story.today)
         passed = action is Action.VERIFY_RECTIFIED
         if kind.dimension == "quality":
             _sampling(story, "0" if passed else "1", "整改后复检")
         return case_actions.verify_rectification(
             case=case, passed=passed, by=story.officer, today=story.day,
-            reason="现场复查并复测，整改到位，达到标准要求" if passed else "期限届满复查复测，仍未达标",
+            reason=(PASSED if passed else STILL_FAILING)[kind.dimension],
         )  # fmt: skip
     if action is Action.CLOSE_COMPLIANT:
         return case_actions.close_compliant(
@@ -351,7 +374,7 @@ def _take(story: Story, case: Case, action: Action) -> Case:
     if action is Action.PROPOSE_CLOSURE:
         return case_actions.propose_closure(
             case=case, by=story.officer, today=story.next_day(gap),
-            reason=f"{reason}，经限期整改仍不达标，提请人民政府责令关闭",
+            reason=f"{STILL_FAILING[kind.dimension]}，提请人民政府责令关闭",
         )  # fmt: skip
     if action in (Action.APPROVE_CLOSURE, Action.REJECT_CLOSURE):
         day = story.next_day(gap)
@@ -547,7 +570,8 @@ def load_paths(today: dt.date) -> int:
             end = max(today - dt.timedelta(days=(serial * 7) % 40), year_start)
             if state is State.FINDING:
                 end = max(today - dt.timedelta(days=serial % 4), year_start)
-            story.day = end - dt.timedelta(days=_estimate(kind, route))
+            # Each act may move on to a working day: three days a step to spare.
+            story.day = working_day(end - dt.timedelta(days=_estimate(kind, route) + 3 * len(route)), today)
             finding = _inspect(story, kind.values[serial % len(kind.values)])
             case = Case.objects.get(finding=finding)
             for action in route:
@@ -565,6 +589,6 @@ def _compliant_checks(city: City, today: dt.date, serial: int) -> None:
     for offset, dimension in enumerate(("quality", "safety")):
         kind = next(k for k in KINDS if k.dimension == dimension)
         story = _story(city, kind, serial + offset, 99, today)
-        story.day = max(today - dt.timedelta(days=10 + offset), dt.date(today.year, 1, 1))
+        story.day = working_day(max(today - dt.timedelta(days=10 + offset), dt.date(today.year, 1, 1)), today)
         finding = _inspect(story, "0")
         assert finding.conclusion == Finding.Conclusion.COMPLIANT
