@@ -570,8 +570,8 @@ def load_paths(today: dt.date) -> int:
             end = max(today - dt.timedelta(days=(serial * 7) % 40), year_start)
             if state is State.FINDING:
                 end = max(today - dt.timedelta(days=serial % 4), year_start)
-            # Each act may move on to a working day: three days a step to spare.
-            story.day = working_day(end - dt.timedelta(days=_estimate(kind, route) + 3 * len(route)), today)
+            # Acts moved on to working days may run later than the estimate: the latest fall on today.
+            story.day = working_day(end - dt.timedelta(days=_estimate(kind, route)), today)
             finding = _inspect(story, kind.values[serial % len(kind.values)])
             case = Case.objects.get(finding=finding)
             for action in route:
