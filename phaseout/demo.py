@@ -25,16 +25,17 @@ from phaseout.identity.factors import TotpFactor, base32_secret
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.prices.actions import enter_rate
 from phaseout.prices.models import PriceRate
+from phaseout.registry import actions as registry_actions
 from phaseout.registry.models import (
     SIZE_UNIT_FOR_TYPE,
     CapacityUnit,
     Enterprise,
     EquipmentType,
+    Licence,
     Measurement,
     ProductionLine,
 )
 from phaseout.rules.exit_plans import ExitPlan
-from phaseout.rules.rulebook import library
 from phaseout.standards.actions import run_evaluation
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
@@ -275,27 +276,48 @@ def _register_and_cases(today: dt.date) -> None:
     office = Person.objects.get(user__username="office").user
     enterprises = []
     for serial, (name, territory, industry, lines) in enumerate(ENTERPRISES, start=1):
-        enterprise = Enterprise.objects.create(
-            uscc=make_uscc(serial),
-            name=name,
-            territory_id=territory,
-            industry_id=industry,
-            address=f"{Territory.objects.get(code=territory).name}工业园{serial}号",
-            contact_name="张工",
-            contact_phone=f"0750-38{serial:05d}",
+        enterprise = registry_actions.create_enterprise(
+            data={
+                "uscc": make_uscc(serial),
+                "name": name,
+                "territory_id": territory,
+                "industry_id": industry,
+                "address": f"{Territory.objects.get(code=territory).name}工业园{serial}号",
+                "contact_name": "张工",
+                "contact_phone": f"0750-38{serial:05d}",
+            },
+            by=office,
         )
         for line_name, kind, size, capacity, unit, year in lines:
-            ProductionLine.objects.create(
-                enterprise=enterprise,
-                name=line_name,
-                equipment_type=kind,
-                size_value=Decimal(size),
-                size_unit=SIZE_UNIT_FOR_TYPE[kind],
-                capacity=Decimal(capacity),
-                capacity_unit=unit,
-                commissioning_year=year,
+            registry_actions.save_enterprise_part(
+                part=ProductionLine(
+                    enterprise=enterprise,
+                    name=line_name,
+                    equipment_type=kind,
+                    size_value=Decimal(size),
+                    size_unit=SIZE_UNIT_FOR_TYPE[kind],
+                    capacity=Decimal(capacity),
+                    capacity_unit=unit,
+                    commissioning_year=year,
+                ),
+                by=office,
             )
         enterprises.append(enterprise)
+    # The cement works hold their production licences and discharge permits (the enterprise account's too).
+    for index in (2, 3, 6):
+        for licence_kind, number in (
+            (Licence.Kind.PRODUCTION, f"XK08-001-{index + 1:05d}"),
+            (Licence.Kind.POLLUTANT_DISCHARGE, f"{enterprises[index].uscc}001P"),
+        ):
+            registry_actions.save_enterprise_part(
+                part=Licence(
+                    enterprise=enterprises[index],
+                    kind=licence_kind,
+                    number=number,
+                    valid_until=dt.date(today.year + 3, 6, 30),
+                ),
+                by=office,
+            )
     enterprise_account = Person.objects.filter(role=Role.ENTERPRISE).first()
     if enterprise_account is None:
         firm = create_person(
@@ -456,7 +478,7 @@ def _register_and_cases(today: dt.date) -> None:
     # Both cities: a case in every state of every dimension's path, licences, sampling and inspections.
     demo_paths.load_paths(today)
 
-    _measurements(enterprises, today)
+    _measurements(enterprises, office, today)
     _office_rates(office)
     _plan_and_programme(office, today)
     _public_side(office, today)
@@ -516,7 +538,7 @@ def _other_paths(enterprises: list[Enterprise], today: dt.date) -> None:
             )
 
 
-def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
+def _measurements(enterprises: list[Enterprise], office: Any, today: dt.date) -> None:
     """Measured values and correction inputs, as energy audits and monitoring report them."""
     measured_on = today - dt.timedelta(days=30)
     rows = [
@@ -550,7 +572,6 @@ def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
             Measurement.Source.MONITORING,
         ),
     ]
-    vocabulary = library().vocabulary
     for index, line_name, attributes, values, source in rows:
         if index >= len(enterprises):
             continue
@@ -558,15 +579,16 @@ def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
         if line is None:
             continue
         line.attributes = attributes
-        line.save(update_fields=["attributes"])
+        registry_actions.save_enterprise_part(part=line, by=office)
         for indicator, value in values.items():
-            Measurement.objects.create(
+            registry_actions.record_measurement(
                 line=line,
                 indicator=indicator,
                 value=Decimal(value),
-                unit=vocabulary.measurements[indicator].unit,
                 measured_on=measured_on,
                 source=source,
+                by=office,
+                today=today,
             )
 
 
