@@ -8,12 +8,13 @@ import re
 
 import pytest
 import time_machine
+from django.contrib.auth.models import User
 from django.test import Client
 
 from phaseout import jobs
 from phaseout.audit.models import AuditEvent
 from phaseout.cases.models import Case, CaseEvent, Decision, Inspection
-from phaseout.demo import load_demo
+from phaseout.demo import DEMO_PASSWORD, load_demo
 from phaseout.disclosure.models import ListKind
 from phaseout.orgs.models import Person, Role, Territory
 from phaseout.plans.models import Plan
@@ -82,6 +83,10 @@ def test_every_state_of_every_path_has_a_case_in_every_city(demo: list[tuple[str
     wanted = {(city, d.value, s) for city in cities for d in Dimension for s in _reachable(d)}
     assert len(wanted) > 2 * 5 * 5  # the table, not a stub
     assert sorted(wanted - held) == []
+    # The accounts share one hash of the public demo password, and it signs them in.
+    for username in ("office", "hy-office"):
+        assert User.objects.get(username=username).check_password(DEMO_PASSWORD)
+        assert not User.objects.get(username=username).check_password(DEMO_PASSWORD + "x")
     # Loading the demo again adds nothing.
     models = (Case, CaseEvent, Decision, Enterprise, Licence, Inspection, Measurement, Person, AuditEvent)
     before = {m.__name__: m.objects.count() for m in models}
