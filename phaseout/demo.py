@@ -230,21 +230,21 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
     existing = set(
         User.objects.filter(username__in=[a[0] for a in accounts]).values_list("username", flat=True)
     )
+    missing = [a for a in accounts if a[0] not in existing]
     # One public password for every demo account: hashed once (at the configured cost), not forty times.
-    hashed = make_password(DEMO_PASSWORD)
-    for username, name, role, scope in accounts:
-        if username not in existing:
-            person = create_person(
-                username=username,
-                password=hashed,
-                password_hashed=True,
-                display_name=name,
-                role=role,
-                by=None,
-                must_change_password=False,
-                **scope,
-            )
-            TotpFactor().install(person.user, demo_totp_key(username))
+    hashed = make_password(DEMO_PASSWORD) if missing else ""
+    for username, name, role, scope in missing:
+        person = create_person(
+            username=username,
+            password=hashed,
+            password_hashed=True,
+            display_name=name,
+            role=role,
+            by=None,
+            must_change_password=False,
+            **scope,
+        )
+        TotpFactor().install(person.user, demo_totp_key(username))
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
         _sign_in_failures()

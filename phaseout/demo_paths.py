@@ -236,7 +236,8 @@ MONTH_DAYS = 31  # for the estimate only: a month at its longest
 
 
 def _estimate(kind: Kind, route: tuple[Action, ...]) -> int:
-    """Days from the inspection to the last act, at most (months counted at 31 days)."""
+    """Days from the inspection to the last act, about (months counted at 31 days; a move to the next
+    working day is not counted, so a chain may run on to today)."""
     days = 0
     clock_end: int | None = None
     for action in route:
@@ -244,8 +245,8 @@ def _estimate(kind: Kind, route: tuple[Action, ...]) -> int:
         step = case_flow.step(kind.dimension, action)
         if action in (Action.ORDER_RECTIFICATION, Action.ORDER_RESTRICTION, Action.ORDER_SUSPENSION):
             assert step is not None and step.clock is not None
-            served = days + SERVICE_DAYS
-            clock_end = served + (step.clock.months * MONTH_DAYS if step.clock.months else SUSPENSION_DAYS)
+            days += SERVICE_DAYS
+            clock_end = days + (step.clock.months * MONTH_DAYS if step.clock.months else SUSPENSION_DAYS)
         elif action is Action.GRANT_EXTENSION and clock_end is not None:
             clock_end += 2 * MONTH_DAYS
         elif action in (Action.VERIFY_RECTIFIED, Action.VERIFY_STILL_FAILING) and clock_end is not None:
