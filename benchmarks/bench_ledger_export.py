@@ -59,6 +59,10 @@ def seed() -> None:
             " 2005, 'exited', date '2026-01-05' + g %% 300, '{}' FROM generate_series(1, %s) g",
             [N],
         )
+        cur.execute(  # each line keeps its enterprise's territory (ProductionLine.territory)
+            "UPDATE registry_productionline l SET territory_id = e.territory_id FROM registry_enterprise e"
+            " WHERE e.id = l.enterprise_id"
+        )
         cur.execute(
             "INSERT INTO cases_inspection (id, dimension, inspected_on, inspectors, notes, recorded_at,"
             " department_id, enterprise_id, line_id, recorded_by_id, method)"

@@ -125,7 +125,8 @@ def seed() -> None:
         ]
         with cur.copy(
             "COPY registry_productionline (enterprise_id, name, equipment_type, size_value, size_unit,"
-            " capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes) FROM STDIN"
+            " capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes,"
+            " territory_id) FROM STDIN"
         ) as copy:
             for i in range(1, N_ENTERPRISES + 1):
                 for j in range(LINES_PER_ENTERPRISE):
@@ -145,6 +146,7 @@ def seed() -> None:
                             "exited" if exited else "operating",
                             "2026-03-01" if exited else None,
                             "{}",
+                            COUNTIES[i % 13],
                         )
                     )
         print(f"seed: lines in {time.perf_counter() - started:.0f} s")

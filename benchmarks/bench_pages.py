@@ -142,7 +142,8 @@ def seed() -> None:
         exited: list[tuple[int, int]] = []  # (line id, enterprise index)
         with cur.copy(
             "COPY registry_productionline (id, enterprise_id, name, equipment_type, size_value, size_unit,"
-            " capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes) FROM STDIN"
+            " capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes,"
+            " territory_id) FROM STDIN"
         ) as copy:
             for k in range(3 * N_ENTERPRISES):
                 i = k // 3
@@ -164,6 +165,7 @@ def seed() -> None:
                         "exited" if is_exited else "operating",
                         "2026-03-01" if is_exited else None,
                         "{}",
+                        county[i],
                     )
                 )
         print(f"seed: {3 * N_ENTERPRISES:,} lines in {time.perf_counter() - started:.0f} s", flush=True)
