@@ -21,7 +21,7 @@ from phaseout.registry.facts import line_facts, read_attributes
 from phaseout.registry.models import Measurement, ProductionLine
 from phaseout.rules.batch import ColumnsBuilder, evaluate_columns
 from phaseout.rules.engine import FactsError, LineFacts, Quantity, Status, evaluate
-from phaseout.rules.rulebook import library
+from phaseout.rules.rulebook import Comparison, library
 from phaseout.standards import actions
 from phaseout.standards.models import EvaluationResult, EvaluationRun
 from phaseout.standards.tasks import carry_out
@@ -135,7 +135,9 @@ def registry(reference: None) -> list[ProductionLine]:
     return lines
 
 
-def _old_evaluation(on: dt.date, territory: Territory | None = None) -> tuple[set[tuple[Any, ...]], int, int]:
+def _old_evaluation(
+    on: dt.date, territory: Territory | None = None, bases: set[tuple[Any, ...]] | None = None
+) -> tuple[set[tuple[Any, ...]], int, int]:
     """The evaluation as it was before the streamed one (phaseout.standards.actions before issue 15):
     every line read into a dict, the newest measurements looked up by a list of their ids, one column
     builder over all lines. (breaches as (line, rule key, measured, limit), lines evaluated, refused)."""
@@ -197,7 +199,36 @@ def _old_evaluation(on: dt.date, territory: Territory | None = None) -> tuple[se
         )
         for p, (i, r) in enumerate(zip(result.line, result.rule, strict=True))
     }
+    for i, r in zip(result.line, result.rule, strict=True):
+        row, rule = kept[int(i)], result.rules[int(r)]
+        measurement = latest.get(row["id"], {}).get(rule.indicator)
+        if rule.comparison is Comparison.ELIMINATED:
+            basis = f"size:{row['equipment_type']}:{row['size_value']}:{row['process']}"[:80]
+        else:
+            basis = f"measurement:{measurement[2] if measurement else None}"
+        if bases is not None:
+            bases.add((row["id"], rule.key, basis, measurement[0] if measurement else None))
     return found, len(kept), refused
+
+
+def test_a_breach_keeps_the_basis_and_value_the_old_evaluation_recorded(
+    registry: list[ProductionLine],
+) -> None:
+    """Findings on record are matched by their basis: the size as its decimal text, the measurement's id;
+    a basis written differently would open every finding a second time."""
+    old: set[tuple[Any, ...]] = set()
+    _old_evaluation(ON, bases=old)
+    lib = library()
+    new = {
+        (b.line_id, b.rule.key, b.basis, b.measured_value)
+        for rows in actions.stream_rows(
+            on=ON, territory=None, indicators=lib.vocabulary.measurements, block=5
+        )
+        for b in actions.evaluate_rows(lib, rows, ON).breaches
+    }
+    assert new == old
+    assert any(basis.startswith("size:") and basis.split(":")[2].endswith(".00") for _l, _r, basis, _v in new)
+    assert any(basis.startswith("measurement:") and value is not None for _l, _r, basis, value in new)
 
 
 def _new_results(run: EvaluationRun) -> set[tuple[Any, ...]]:
@@ -207,7 +238,7 @@ def _new_results(run: EvaluationRun) -> set[tuple[Any, ...]]:
     }
 
 
-@pytest.mark.parametrize("block", [1, 7, 5000])
+@pytest.mark.parametrize("block", [1, 2, 7, 5000])
 def test_the_streamed_evaluation_finds_what_the_old_one_found(
     registry: list[ProductionLine], office: Person, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+import numpy.typing as npt
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,7 +28,7 @@ from phaseout.audit.record import record
 from phaseout.orgs.models import Territory
 from phaseout.registry.facts import read_attributes
 from phaseout.registry.models import Enterprise, LineStatus, Measurement, ProductionLine
-from phaseout.rules.batch import BatchResult, Codes, Columns, evaluate_columns
+from phaseout.rules.batch import Codes, Columns, evaluate_columns
 from phaseout.rules.equipment import SIZE_UNITS
 from phaseout.rules.rulebook import Comparison, Library, Rule, library
 from phaseout.standards.models import EvaluationResult, EvaluationRun
@@ -74,41 +75,21 @@ def set_finding_opener(opener: FindingOpener, known: KnownFindings | None = None
         _opener["known"] = known
 
 
-class Line(NamedTuple):
-    """A line as the evaluation reads it, with the newest measurement of each indicator:
-    {indicator: (value, unit, measurement id)}."""
-
-    id: int
-    enterprise_id: int
-    industry_id: str
-    territory_id: str
-    equipment_type: str
-    size_value: Any
-    size_unit: str
-    process: str
-    attributes: Any
-    measured: dict[str, tuple[Any, str, int]]
-
-
 def _decimal(value: float) -> Decimal | None:
     return None if math.isnan(value) else Decimal(str(round(float(value), 4)))
 
 
-def _basis(rule: Rule, line: Line, measurement_id: int | None) -> str:
-    if rule.comparison is Comparison.ELIMINATED:
-        return f"size:{line.equipment_type}:{line.size_value}:{line.process}"[:80]
-    return f"measurement:{measurement_id}"
-
-
-def _as_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+SIZE_PLACES = ProductionLine._meta.get_field("size_value").decimal_places
+VALUE_PLACES = Measurement._meta.get_field("value").decimal_places
 
 
 def _lines_sql(
     *, on: dt.date, territory_codes: list[str] | None, indicators: list[str]
 ) -> tuple[str, list[Any]]:
     """One query: every evaluated line, with its enterprise's industry and territory and one row per
-    indicator it has a measurement of (the newest on or before `on`), in line order."""
+    indicator it has a measurement of (the newest on or before `on`), in line order. Sizes and values
+    come as floats (they are compared as floats; their decimal text is rebuilt from the field's places,
+    which a double holds exactly)."""
     lines = ProductionLine._meta.db_table
     enterprises = Enterprise._meta.db_table
     measurements = Measurement._meta.db_table
@@ -117,8 +98,8 @@ def _lines_sql(
     if connection.vendor == "postgresql":
         latest = (
             # Table names from the models and placeholders only: nothing from input is spliced in.
-            f"SELECT DISTINCT ON (line_id, indicator) line_id, indicator, value, unit, id FROM {measurements}"  # noqa: S608
-            f" WHERE measured_on <= %s AND indicator IN ({wanted})"
+            "SELECT DISTINCT ON (line_id, indicator) line_id, indicator, value, unit, id"  # noqa: S608
+            f" FROM {measurements} WHERE measured_on <= %s AND indicator IN ({wanted})"
             " ORDER BY line_id, indicator, measured_on DESC, id DESC"
         )
     else:
@@ -135,8 +116,9 @@ def _lines_sql(
         where += f" AND e.territory_id IN ({', '.join(['%s'] * len(territory_codes))})"
         params += territory_codes
     sql = (
-        "SELECT l.id, l.enterprise_id, e.industry_id, e.territory_id, l.equipment_type, l.size_value,"  # noqa: S608
-        " l.size_unit, l.process, l.attributes, m.indicator, m.value, m.unit, m.id"
+        "SELECT l.id, l.enterprise_id, e.industry_id, e.territory_id, l.equipment_type,"  # noqa: S608
+        " CAST(l.size_value AS DOUBLE PRECISION), l.size_unit, l.process, l.attributes, m.indicator,"
+        " CAST(m.value AS DOUBLE PRECISION), m.unit, m.id"
         f" FROM {lines} l JOIN {enterprises} e ON e.id = l.enterprise_id"
         f" LEFT JOIN ({latest}) m ON m.line_id = l.id"
         f" WHERE {where} ORDER BY l.id"
@@ -144,162 +126,204 @@ def _lines_sql(
     return sql, params
 
 
-def stream_lines(
-    *,
-    on: dt.date,
-    territory: Territory | None,
-    vocabulary_indicators: Iterable[str],
-    block: int = BLOCK_LINES,
-) -> Iterator[list[Line]]:
-    """The evaluated lines in blocks of `block`, read with one streamed query (a server-side cursor on
-    PostgreSQL): no list of ids, and never more than a block and a fetch held."""
+# The columns of a row of that query.
+ID, ENTERPRISE, INDUSTRY, TERRITORY, TYPE, SIZE, SIZE_UNIT, PROCESS, ATTRIBUTES = range(9)
+INDICATOR, VALUE, UNIT, MEASUREMENT = range(9, 13)
+
+
+def stream_rows(
+    *, on: dt.date, territory: Territory | None, indicators: Iterable[str], block: int = BLOCK_LINES
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of the evaluated lines in blocks of about `block` rows, each holding whole lines (all the
+    rows of a line are in one block), read with one streamed query (a server-side cursor on PostgreSQL):
+    no list of ids, and never more than a block held."""
     sql, params = _lines_sql(
         on=on,
         territory_codes=territory.subtree_codes() if territory is not None else None,
-        indicators=sorted(vocabulary_indicators),
+        indicators=sorted(indicators),
     )
     connection.ensure_connection()
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
-        current: Line | None = None
-        lines: list[Line] = []
+        carried: list[tuple[Any, ...]] = []
         while True:
-            rows = cursor.fetchmany(FETCH_ROWS)
+            rows = cursor.fetchmany(max(block, FETCH_ROWS))
             if not rows:
                 break
-            for row in rows:
-                if current is None or row[0] != current.id:
-                    if current is not None:
-                        lines.append(current)
-                        if len(lines) >= block:
-                            yield lines
-                            lines = []
-                    attributes = row[8]
-                    if isinstance(attributes, str):
-                        attributes = json.loads(attributes) if attributes not in ("{}", "") else None
-                    current = Line(
-                        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], attributes, {}
-                    )
-                if row[9] is not None:
-                    current.measured[row[9]] = (row[10], row[11], row[12])
-        if current is not None:
-            lines.append(current)
-        if lines:
-            yield lines
+            rows = carried + rows if carried else rows
+            # The last line's rows may go on in the next fetch: it waits for them.
+            last = rows[-1][ID]
+            cut = len(rows) - 1
+            while cut > 0 and rows[cut - 1][ID] == last:
+                cut -= 1
+            carried = rows[cut:]
+            start = 0
+            while start < cut:
+                end = min(start + block, cut)
+                while end < cut and rows[end][ID] == rows[end - 1][ID]:
+                    end += 1  # a block ends at the end of a line
+                yield rows[start:end]
+                start = end
+        if carried:
+            yield carried
+
+
+class Breach(NamedTuple):
+    rule: Rule
+    line_id: int
+    enterprise_id: int
+    territory_id: str
+    basis: str
+    measured_value: Decimal | None  # the measurement the rule compared, as recorded
+    measured: float
+    limit: float
 
 
 @dataclass
 class Block:
-    """A block of lines turned into columns: the lines the rules can read (`kept`, in column order),
-    how many they refused, and the breaches found."""
+    """A block of lines evaluated: how many the rules read, how many they refused, what breaks."""
 
-    kept: list[Line]
+    evaluated: int
     refused: int
-    result: BatchResult
+    breaches: list[Breach]
 
 
-def evaluate_block(lib: Library, lines: Sequence[Line], on: dt.date) -> Block:
-    """Evaluate a block of lines column-wise. The facts of each line are read and checked as
-    `registry.facts.read_attributes` and `rules.engine.check_facts` do (a line they refuse is counted and
-    left out), straight into columns, without a LineFacts object per line."""
+def _codes(codes: Codes, column: str, values: Sequence[str]) -> npt.NDArray[np.int64]:
+    table = {value: codes.code(column, value) for value in set(values)}
+    return np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=len(values))
+
+
+def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) -> Block:
+    """Evaluate a block of lines (the rows of stream_rows) column-wise. The facts of each line are read
+    and checked as `registry.facts.read_attributes` and `rules.engine.check_facts` do (a line they refuse
+    is counted and left out), straight into columns: only lines with attributes are looked at one by one."""
+    if not rows:
+        return Block(0, 0, [])
     vocabulary = lib.vocabulary
+    columns = list(zip(*rows, strict=True))
+    ids = np.fromiter(columns[ID], dtype=np.int64, count=len(rows))
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    starts = np.flatnonzero(first)
+    line_of_row = np.cumsum(first) - 1
+    n = len(starts)
+    pick = starts.tolist()
+
+    def per_line(column: int) -> list[Any]:
+        values = columns[column]
+        return [values[i] for i in pick]
+
+    equipment = per_line(TYPE)
+    size = np.array(per_line(SIZE), dtype=np.float64)  # None becomes NaN
+    size_unit = per_line(SIZE_UNIT)
+    process = per_line(PROCESS)
+    raw_attributes = per_line(ATTRIBUTES)
+    # Refused: a size that is not positive, of a kind without one, or in another unit; a measurement in
+    # another unit than its indicator's.
+    expected_unit = [SIZE_UNITS.get(kind) for kind in equipment]
+    has_size = ~np.isnan(size)
+    wrong_size = np.fromiter(
+        (e is None or u != e for e, u in zip(expected_unit, size_unit, strict=True)), dtype=bool, count=n
+    )
+    refused = has_size & ((size <= 0) | wrong_size)
     units = {code: indicator.unit for code, indicator in vocabulary.measurements.items()}
-    processes = vocabulary.processes
-    categorical = {code: a.categorical for code, a in vocabulary.attributes.items()}
-    codes = Codes()
-    code = codes.code
-    nan = math.nan
-    size: list[float] = []
-    industry: list[int] = []
-    equipment_type: list[int] = []
-    process: list[int] = []
-    product: list[int] = []
-    attribute_at: dict[str, tuple[list[int], list[float | int]]] = {}
-    measured_at: dict[str, tuple[list[int], list[float]]] = {}
-    kept: list[Line] = []
-    refused = 0
-    for line in lines:
-        size_value = line.size_value
-        if size_value is not None:
-            expected = SIZE_UNITS.get(line.equipment_type)
-            if size_value <= 0 or expected is None or line.size_unit != expected:
-                refused += 1
-                continue
-        if any(unit != units[indicator] for indicator, (_value, unit, _pk) in line.measured.items()):
-            refused += 1
-            continue
-        position = len(kept)
-        kept.append(line)
-        size.append(float(size_value) if size_value is not None else nan)
-        industry.append(code("industry", line.industry_id))
-        equipment_type.append(code("equipment_type", line.equipment_type))
-        process.append(code("process", line.process if line.process in processes else ""))
-        if line.attributes:
-            product_code, attributes = read_attributes(line.attributes, vocabulary)
-            product.append(code("product", product_code))
-            for name, value in attributes.items():
-                where, values = attribute_at.setdefault(name, ([], []))
-                where.append(position)
-                values.append(code(name, str(value)) if categorical[name] else float(value))
-        else:
-            product.append(-1)
-        for indicator, (value, _unit, _pk) in line.measured.items():
-            where_m, values_m = measured_at.setdefault(indicator, ([], []))
-            where_m.append(position)
-            values_m.append(float(value))
+    indicators = columns[INDICATOR]
+    row_units = columns[UNIT]
+    wrong_unit = np.fromiter(
+        (i is not None and u != units[i] for i, u in zip(indicators, row_units, strict=True)),
+        dtype=bool,
+        count=len(rows),
+    )
+    refused[line_of_row[wrong_unit]] = True
+    kept = np.flatnonzero(~refused)
     count = len(kept)
+
+    codes = Codes()
+    processes = vocabulary.processes
+    product = np.full(n, -1, dtype=np.int64)
     attribute_columns: dict[str, Any] = {}
-    for name, (where, values) in attribute_at.items():
-        if categorical[name]:
-            column: Any = np.full(count, -1, dtype=np.int64)
-        else:
-            column = np.full(count, np.nan, dtype=np.float64)
-        column[where] = values
-        attribute_columns[name] = column
-    measurement_columns = {}
-    for indicator, (where_m, values_m) in measured_at.items():
-        measured_column = np.full(count, np.nan, dtype=np.float64)
-        measured_column[where_m] = values_m
-        measurement_columns[indicator] = measured_column
-    columns = Columns(
-        size=np.asarray(size, dtype=np.float64),
-        industry=np.asarray(industry, dtype=np.int64),
-        equipment_type=np.asarray(equipment_type, dtype=np.int64),
-        process=np.asarray(process, dtype=np.int64),
-        product=np.asarray(product, dtype=np.int64),
-        attributes=attribute_columns,
-        measurements=measurement_columns,
+    for spot in np.flatnonzero(
+        ~refused & np.fromiter(map(bool, raw_attributes), dtype=bool, count=n)
+    ).tolist():
+        raw = raw_attributes[spot]
+        if isinstance(raw, str):
+            if raw == "{}":
+                continue
+            raw = json.loads(raw)
+        product_code, attributes = read_attributes(raw or {}, vocabulary)
+        product[spot] = codes.code("product", product_code)
+        for name, value in attributes.items():
+            column = attribute_columns.get(name)
+            categorical = vocabulary.attributes[name].categorical
+            if column is None:
+                column = attribute_columns[name] = np.full(n, -1 if categorical else np.nan)
+            column[spot] = codes.code(name, str(value)) if categorical else float(value)
+    values = np.array(columns[VALUE], dtype=np.float64)
+    measurement_ids = columns[MEASUREMENT]
+    measured: dict[str, npt.NDArray[np.float64]] = {}
+    measured_row: dict[str, npt.NDArray[np.int64]] = {}  # the row of each line's measurement, or -1
+    present = sorted({i for i in indicators if i is not None})
+    table = {name: number for number, name in enumerate(present)}
+    row_code = np.fromiter((table.get(i, -1) for i in indicators), dtype=np.int64, count=len(rows))
+    for name, number in table.items():
+        at = np.flatnonzero(row_code == number)
+        column = np.full(n, np.nan)
+        column[line_of_row[at]] = values[at]
+        measured[name] = column[kept]
+        where = np.full(n, -1, dtype=np.int64)
+        where[line_of_row[at]] = at
+        measured_row[name] = where
+    frame = Columns(
+        size=size[kept],
+        industry=_codes(codes, "industry", per_line(INDUSTRY))[kept],
+        equipment_type=_codes(codes, "equipment_type", equipment)[kept],
+        process=_codes(codes, "process", [p if p in processes else "" for p in process])[kept],
+        product=product[kept],
+        attributes={
+            name: (column.astype(np.int64) if vocabulary.attributes[name].categorical else column)[kept]
+            for name, column in attribute_columns.items()
+        },
+        measurements=measured,
         codes=codes,
     )
-    return Block(kept=kept, refused=refused, result=evaluate_columns(lib, columns, on))
-
-
-class Breach(NamedTuple):
-    line: Line
-    rule: Rule
-    measured: float
-    limit: float
-
-    @property
-    def measurement(self) -> tuple[Any, str, int] | None:
-        return self.line.measured.get(self.rule.indicator) if self.rule.indicator else None
-
-    @property
-    def basis(self) -> str:
-        measurement = self.measurement
-        return _basis(self.rule, self.line, measurement[2] if measurement else None)
-
-
-def breaches(block: Block) -> Iterator[Breach]:
-    result = block.result
-    for index, rule_index, measured, limit in zip(
+    if not count:
+        return Block(0, int(refused.sum()), [])
+    result = evaluate_columns(lib, frame, on)
+    found = []
+    enterprises, territories = columns[ENTERPRISE], columns[TERRITORY]
+    for index, rule_index, value, limit in zip(
         result.line.tolist(),
         result.rule.tolist(),
         result.measured.tolist(),
         result.limit.tolist(),
         strict=True,
     ):
-        yield Breach(block.kept[index], result.rules[rule_index], measured, limit)
+        position = int(kept[index])
+        row = pick[position]
+        rule = result.rules[rule_index]
+        measurement_row = (
+            int(measured_row[rule.indicator][position]) if rule.indicator in measured_row else -1
+        )
+        if rule.comparison is Comparison.ELIMINATED:
+            size_text = "None" if math.isnan(size[position]) else f"{size[position]:.{SIZE_PLACES}f}"
+            basis = f"size:{equipment[position]}:{size_text}:{process[position]}"[:80]
+        else:
+            basis = f"measurement:{measurement_ids[measurement_row] if measurement_row >= 0 else None}"
+        found.append(
+            Breach(
+                rule=rule,
+                line_id=int(ids[row]),
+                enterprise_id=enterprises[row],
+                territory_id=territories[row],
+                basis=basis,
+                measured_value=(
+                    Decimal(f"{values[measurement_row]:.{VALUE_PLACES}f}") if measurement_row >= 0 else None
+                ),
+                measured=value,
+                limit=limit,
+            )
+        )
+    return Block(count, int(refused.sum()), found)
 
 
 @dataclass
@@ -324,14 +348,12 @@ def preview_evaluation(
     say = progress or (lambda message: None)
     lib = library()
     preview = Preview()
-    for lines in stream_lines(
-        on=on, territory=territory, vocabulary_indicators=lib.vocabulary.measurements, block=block
-    ):
-        evaluated = evaluate_block(lib, lines, on)
-        preview.lines_evaluated += len(evaluated.kept)
+    for rows in stream_rows(on=on, territory=territory, indicators=lib.vocabulary.measurements, block=block):
+        evaluated = evaluate_rows(lib, rows, on)
+        preview.lines_evaluated += evaluated.evaluated
         preview.lines_refused += evaluated.refused
-        preview.breaches += len(evaluated.result)
-        for breach in breaches(evaluated):
+        preview.breaches += len(evaluated.breaches)
+        for breach in evaluated.breaches:
             key = breach.rule.key
             preview.by_rule[key] = preview.by_rule.get(key, 0) + 1
             preview.titles[key] = breach.rule.title
@@ -442,46 +464,45 @@ def carry_out_evaluation(
         run.lines_total = _lines_to_read(run.territory)
         EvaluationRun.objects.filter(pk=run.pk).update(lines_total=run.lines_total)
         say(_("%(count)d production lines to evaluate.") % {"count": run.lines_total})
-        for lines in stream_lines(
-            on=on, territory=run.territory, vocabulary_indicators=lib.vocabulary.measurements, block=block
+        for block_rows in stream_rows(
+            on=on, territory=run.territory, indicators=lib.vocabulary.measurements, block=block
         ):
-            evaluated = evaluate_block(lib, lines, on)
-            found = list(breaches(evaluated))
+            evaluated = evaluate_rows(lib, block_rows, on)
+            found = evaluated.breaches
             known: dict[tuple[int, str, str], int | None] = {}
             if known_findings is not None and found:
-                known = known_findings([(b.line.id, b.rule.id, b.basis) for b in found])
+                known = known_findings([(b.line_id, b.rule.id, b.basis) for b in found])
             rows = []
             for breach in found:
-                line, rule = breach.line, breach.rule
+                rule = breach.rule
                 finding_id = None
                 if opener is not None:
-                    key = (line.id, rule.id, breach.basis)
+                    key = (breach.line_id, rule.id, breach.basis)
                     if key in known:
                         finding_id = known[key]
                         run.already_known += 1
                     else:
-                        measurement = breach.measurement
                         finding, is_new = opener(
                             rule=rule,
                             row={
-                                "id": line.id,
-                                "enterprise_id": line.enterprise_id,
-                                "enterprise__territory_id": line.territory_id,
+                                "id": breach.line_id,
+                                "enterprise_id": breach.enterprise_id,
+                                "enterprise__territory_id": breach.territory_id,
                             },
                             on=on,
                             by=by,
                             run=run,
                             basis=breach.basis,
-                            measured_value=_as_decimal(measurement[0]) if measurement else None,
+                            measured_value=breach.measured_value,
                         )
                         finding_id = finding.pk if finding is not None else None
                         run.findings_opened += is_new
                         run.already_known += not is_new
                 rows.append(
                     (
-                        line.id,
-                        line.enterprise_id,
-                        line.territory_id,
+                        breach.line_id,
+                        breach.enterprise_id,
+                        breach.territory_id,
                         rule.id,
                         rule.version,
                         rule.title,
@@ -495,7 +516,7 @@ def carry_out_evaluation(
                     )
                 )
             _write_results(run, rows)
-            run.lines_evaluated += len(evaluated.kept)
+            run.lines_evaluated += evaluated.evaluated
             run.lines_refused += evaluated.refused
             run.breaches += len(found)
             run.lines_done = run.lines_evaluated + run.lines_refused
