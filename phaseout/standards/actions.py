@@ -13,14 +13,17 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -115,9 +118,12 @@ def _lines_sql(
     if territory_codes is not None:
         where += f" AND e.territory_id IN ({', '.join(['%s'] * len(territory_codes))})"
         params += territory_codes
+    # Empty attributes (most lines) come as NULL: nothing to read.
+    no_attributes = "'{}'::jsonb" if connection.vendor == "postgresql" else "'{}'"
     sql = (
         "SELECT l.id, l.enterprise_id, e.industry_id, e.territory_id, l.equipment_type,"  # noqa: S608
-        " CAST(l.size_value AS DOUBLE PRECISION), l.size_unit, l.process, l.attributes, m.indicator,"
+        " CAST(l.size_value AS DOUBLE PRECISION), l.size_unit, l.process,"
+        f" NULLIF(l.attributes, {no_attributes}), m.indicator,"
         " CAST(m.value AS DOUBLE PRECISION), m.unit, m.id"
         f" FROM {lines} l JOIN {enterprises} e ON e.id = l.enterprise_id"
         f" LEFT JOIN ({latest}) m ON m.line_id = l.id"
@@ -131,6 +137,31 @@ ID, ENTERPRISE, INDUSTRY, TERRITORY, TYPE, SIZE, SIZE_UNIT, PROCESS, ATTRIBUTES 
 INDICATOR, VALUE, UNIT, MEASUREMENT = range(9, 13)
 
 
+@contextmanager
+def _reading_cursor() -> Iterator[Any]:
+    """A cursor that streams the query while the run writes. On PostgreSQL in autocommit (a command, a
+    worker) a connection of its own, in a read-only snapshot transaction: its server-side cursor is not
+    WITH HOLD, so rows come as the database produces them (fast-start plan from the indexes, no result
+    materialised first) and the run's writes, on the default connection, commit block by block and show
+    as progress. Inside a transaction (a test) or on SQLite, the default connection's cursor."""
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        connection.ensure_connection()
+        with connection.chunked_cursor() as cursor:
+            yield cursor
+        return
+    reader = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        reader.set_autocommit(False)
+        with reader.cursor() as setup:
+            setup.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            setup.execute("SET LOCAL work_mem = '64MB'")
+        with reader.chunked_cursor() as cursor:
+            yield cursor
+    finally:
+        reader.rollback()
+        reader.close()
+
+
 def stream_rows(
     *, on: dt.date, territory: Territory | None, indicators: Iterable[str], block: int = BLOCK_LINES
 ) -> Iterator[list[tuple[Any, ...]]]:
@@ -142,8 +173,7 @@ def stream_rows(
         territory_codes=territory.subtree_codes() if territory is not None else None,
         indicators=sorted(indicators),
     )
-    connection.ensure_connection()
-    with connection.chunked_cursor() as cursor:
+    with _reading_cursor() as cursor:
         cursor.execute(sql, params)
         carried: list[tuple[Any, ...]] = []
         while True:
@@ -200,8 +230,11 @@ def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) ->
     if not rows:
         return Block(0, 0, [])
     vocabulary = lib.vocabulary
-    columns = list(zip(*rows, strict=True))
-    ids = np.fromiter(columns[ID], dtype=np.int64, count=len(rows))
+
+    def of_rows(number: int) -> list[Any]:
+        return list(map(itemgetter(number), rows))
+
+    ids = np.fromiter(map(itemgetter(ID), rows), dtype=np.int64, count=len(rows))
     first = np.ones(len(rows), dtype=bool)
     first[1:] = ids[1:] != ids[:-1]
     starts = np.flatnonzero(first)
@@ -209,9 +242,8 @@ def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) ->
     n = len(starts)
     pick = starts.tolist()
 
-    def per_line(column: int) -> list[Any]:
-        values = columns[column]
-        return [values[i] for i in pick]
+    def per_line(number: int) -> list[Any]:
+        return [rows[i][number] for i in pick]
 
     equipment = per_line(TYPE)
     size = np.array(per_line(SIZE), dtype=np.float64)  # None becomes NaN
@@ -220,20 +252,17 @@ def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) ->
     raw_attributes = per_line(ATTRIBUTES)
     # Refused: a size that is not positive, of a kind without one, or in another unit; a measurement in
     # another unit than its indicator's.
-    expected_unit = [SIZE_UNITS.get(kind) for kind in equipment]
+    expected = list(map(SIZE_UNITS.get, equipment))
+    no_size = np.fromiter(map(is_, expected, repeat(None)), dtype=bool, count=n)  # a kind without a size
     has_size = ~np.isnan(size)
-    wrong_size = np.fromiter(
-        (e is None or u != e for e, u in zip(expected_unit, size_unit, strict=True)), dtype=bool, count=n
-    )
+    wrong_size = no_size | (np.array(size_unit, dtype=object) != np.array(expected, dtype=object))
     refused = has_size & ((size <= 0) | wrong_size)
-    units = {code: indicator.unit for code, indicator in vocabulary.measurements.items()}
-    indicators = columns[INDICATOR]
-    row_units = columns[UNIT]
-    wrong_unit = np.fromiter(
-        (i is not None and u != units[i] for i, u in zip(indicators, row_units, strict=True)),
-        dtype=bool,
-        count=len(rows),
-    )
+    indicators = of_rows(INDICATOR)
+    present = sorted(set(indicators) - {None})
+    table = {name: number for number, name in enumerate(present)}
+    row_code = np.fromiter(map(table.get, indicators, repeat(-1)), dtype=np.int64, count=len(rows))
+    units = np.array([vocabulary.measurements[name].unit for name in present] + [None], dtype=object)
+    wrong_unit = np.array(of_rows(UNIT), dtype=object) != units[row_code]  # a row without one: None, None
     refused[line_of_row[wrong_unit]] = True
     kept = np.flatnonzero(~refused)
     count = len(kept)
@@ -242,15 +271,17 @@ def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) ->
     processes = vocabulary.processes
     product = np.full(n, -1, dtype=np.int64)
     attribute_columns: dict[str, Any] = {}
+    read: dict[str, tuple[str, dict[str, Decimal | str]]] = {}  # the same attributes read once a block
     for spot in np.flatnonzero(
         ~refused & np.fromiter(map(bool, raw_attributes), dtype=bool, count=n)
     ).tolist():
         raw = raw_attributes[spot]
         if isinstance(raw, str):
-            if raw == "{}":
-                continue
-            raw = json.loads(raw)
-        product_code, attributes = read_attributes(raw or {}, vocabulary)
+            if raw not in read:
+                read[raw] = read_attributes(json.loads(raw) or {}, vocabulary)
+            product_code, attributes = read[raw]
+        else:
+            product_code, attributes = read_attributes(raw, vocabulary)
         product[spot] = codes.code("product", product_code)
         for name, value in attributes.items():
             column = attribute_columns.get(name)
@@ -258,13 +289,11 @@ def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) ->
             if column is None:
                 column = attribute_columns[name] = np.full(n, -1 if categorical else np.nan)
             column[spot] = codes.code(name, str(value)) if categorical else float(value)
-    values = np.array(columns[VALUE], dtype=np.float64)
-    measurement_ids = columns[MEASUREMENT]
+    raw_values = of_rows(VALUE)
+    values = np.array(raw_values, dtype=np.float64)  # None becomes NaN
+    measurement_ids = of_rows(MEASUREMENT)
     measured: dict[str, npt.NDArray[np.float64]] = {}
     measured_row: dict[str, npt.NDArray[np.int64]] = {}  # the row of each line's measurement, or -1
-    present = sorted({i for i in indicators if i is not None})
-    table = {name: number for number, name in enumerate(present)}
-    row_code = np.fromiter((table.get(i, -1) for i in indicators), dtype=np.int64, count=len(rows))
     for name, number in table.items():
         at = np.flatnonzero(row_code == number)
         column = np.full(n, np.nan)
@@ -290,7 +319,6 @@ def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) ->
         return Block(0, int(refused.sum()), [])
     result = evaluate_columns(lib, frame, on)
     found = []
-    enterprises, territories = columns[ENTERPRISE], columns[TERRITORY]
     for index, rule_index, value, limit in zip(
         result.line.tolist(),
         result.rule.tolist(),
@@ -313,11 +341,13 @@ def evaluate_rows(lib: Library, rows: Sequence[tuple[Any, ...]], on: dt.date) ->
             Breach(
                 rule=rule,
                 line_id=int(ids[row]),
-                enterprise_id=enterprises[row],
-                territory_id=territories[row],
+                enterprise_id=rows[row][ENTERPRISE],
+                territory_id=rows[row][TERRITORY],
                 basis=basis,
                 measured_value=(
-                    Decimal(f"{values[measurement_row]:.{VALUE_PLACES}f}") if measurement_row >= 0 else None
+                    Decimal(f"{raw_values[measurement_row]:.{VALUE_PLACES}f}")
+                    if measurement_row >= 0
+                    else None
                 ),
                 measured=value,
                 limit=limit,
