@@ -197,7 +197,8 @@ def seed() -> None:
 
 def timed(args: list[str]) -> tuple[float, int, str]:
     """(wall seconds, peak RSS in bytes, output) of a command run as a child process: its resource use
-    read with wait4 (getrusage of that one child; RUSAGE_CHILDREN would also count earlier children)."""
+    read with wait4 (getrusage of that one child; RUSAGE_CHILDREN would also count earlier children).
+    Its CPU time is printed too: on a shared machine the wall time says as much about the others."""
     started = time.perf_counter()
     child = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ, text=True
@@ -207,6 +208,7 @@ def timed(args: list[str]) -> tuple[float, int, str]:
     _pid, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
+    print(f"  {args[-1]}: wall {seconds:.1f} s, CPU of the process {usage.ru_utime + usage.ru_stime:.1f} s")
     if child.returncode:
         print(output)
         raise SystemExit(f"{args} failed with {child.returncode}")

@@ -413,3 +413,43 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(reference: None) -> None:
     response = Client().post("/standards/evaluations/start/", {"on": ON.isoformat()})
     assert response.status_code == 302 and "/accounts/" in response["Location"]
     assert not EvaluationRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_outside_a_transaction_reads_through_its_own_connection(
+    registry: list[ProductionLine], office: Person
+) -> None:
+    """As the command and the worker run it (autocommit): on PostgreSQL the lines are read through a
+    connection of its own in a snapshot, while the results and the progress are written and committed
+    on the default one; the answer is the same."""
+    old, evaluated, refused = _old_evaluation(ON)
+    run = actions.run_evaluation(on=ON, by=office.user, open_cases=False, block=10)
+    assert _new_results(run) == old
+    run.refresh_from_db()
+    assert (run.lines_evaluated, run.lines_refused, run.lines_done) == (
+        evaluated,
+        refused,
+        evaluated + refused,
+    )
+
+
+def test_a_run_that_fails_midway_lists_nothing_and_says_why(
+    registry: list[ProductionLine], office: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluate_rows = actions.evaluate_rows
+    calls = []
+
+    def fail_on_the_third_block(*args: Any) -> actions.Block:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        return evaluate_rows(*args)
+
+    monkeypatch.setattr(actions, "evaluate_rows", fail_on_the_third_block)
+    with pytest.raises(RuntimeError):
+        actions.run_evaluation(on=ON, by=office.user, open_cases=False, block=10)
+    run = EvaluationRun.objects.get()
+    assert run.status == "failed" and run.failure == "the database went away" and run.finished_at
+    assert not run.results.exists() and run.lines_done > 0
+    finish = AuditEvent.objects.get(action="evaluation.finish", object_id=str(run.pk))
+    assert finish.data["status"] == "failed"

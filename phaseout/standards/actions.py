@@ -564,6 +564,9 @@ def carry_out_evaluation(
             )
         run.status = EvaluationRun.Status.DONE
     except Exception as exc:
+        # A failed run lists nothing: the results of the blocks written before the failure go (the
+        # findings opened stay, as each was opened by its own action).
+        EvaluationResult.objects.filter(run=run).delete()
         run.status = EvaluationRun.Status.FAILED
         run.failure = str(exc)
         raise
