@@ -198,7 +198,7 @@ def seed() -> None:
     raw.commit()
 
 
-def timed(args: list[str]) -> tuple[float, int, str]:
+def timed(label: str, args: list[str]) -> tuple[float, int, str]:
     """(wall seconds, peak RSS in bytes, output) of a command run as a child process: its resource use
     read with wait4 (getrusage of that one child; RUSAGE_CHILDREN would also count earlier children).
     Its CPU time is printed too: on a shared machine the wall time says as much about the others."""
@@ -211,7 +211,7 @@ def timed(args: list[str]) -> tuple[float, int, str]:
     _pid, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
-    print(f"  {args[-1]}: wall {seconds:.1f} s, CPU of the process {usage.ru_utime + usage.ru_stime:.1f} s")
+    print(f"  {label}: wall {seconds:.1f} s, CPU of the process {usage.ru_utime + usage.ru_stime:.1f} s")
     if child.returncode:
         print(output)
         raise SystemExit(f"{args} failed with {child.returncode}")
@@ -235,9 +235,9 @@ def main() -> int:
 
     lines = ProductionLine.objects.count()
     cli = [sys.executable, "-m", "phaseout.cli", "evaluate", "--date", ON.isoformat()]
-    dry_seconds, dry_rss, dry_out = timed([*cli, "--dry-run"])
+    dry_seconds, dry_rss, dry_out = timed("dry run", [*cli, "--dry-run"])
     print(dry_out.strip().splitlines()[-1])
-    record_seconds, record_rss, record_out = timed([sys.executable, "-c", RECORD])
+    record_seconds, record_rss, record_out = timed("recording run", [sys.executable, "-c", RECORD])
     print(f"recording run: {record_out.strip().splitlines()[-1]}")
     load = os.getloadavg()
     failed = 0
