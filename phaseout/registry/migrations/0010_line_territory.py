@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orgs', '0008_person_acl_mac'),
-        ('registry', '0008_contact_name_encrypted_sm4'),
+        ('registry', '0009_measurement_newest_index'),
     ]
 
     operations = [
