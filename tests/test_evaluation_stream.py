@@ -362,6 +362,23 @@ def test_the_page_queues_a_run_and_shows_its_progress(
     assert run.status == "done" and run.breaches > 0
     page = client.get("/standards/evaluations/").content.decode()
     assert "已完成" in page and "hx-trigger" not in page
+    # The office's run is over its own city; another city's office sees neither the run nor its results.
+    assert run.territory_id == "440700"
+    assert {r.territory.parent_id for r in run.results.select_related("territory")} == {"440700"}
+    heyuan = client_for(_heyuan_office().user)
+    assert f"/standards/evaluations/{run.pk}/" not in heyuan.get("/standards/evaluations/").content.decode()
+    assert heyuan.get(f"/standards/evaluations/{run.pk}/").status_code == 404
+
+
+def _heyuan_office() -> Person:
+    from phaseout.orgs.models import Department
+    from tests.factories import PersonFactory, UserFactory
+
+    return PersonFactory(
+        user=UserFactory(username="hy-office"),
+        role=Role.OFFICE,
+        department=Department.objects.get(code="hy-gxj"),
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
+from phaseout.orgs.scope import city_code, territory_codes, unit_territory
 from phaseout.rules.engine import FactsError, Status, evaluate
 from phaseout.rules.rulebook import Rule, library
 from phaseout.standards import actions, tasks
@@ -94,7 +95,14 @@ def what_if(request: HttpRequest) -> HttpResponse:
 
 
 def _runs(request: HttpRequest) -> QuerySet[EvaluationRun]:
-    return EvaluationRun.objects.select_related("territory", "started_by__person")
+    """The runs over the person's city (or a part of it) and those over the whole registry (the command's);
+    each shows only the results the person sees (_results)."""
+    person = current_person(request)
+    qs = EvaluationRun.objects.select_related("territory", "started_by__person")
+    city = city_code(person)
+    if city is None:
+        return qs
+    return qs.filter(Q(territory__isnull=True) | Q(territory=city) | Q(territory__parent=city))
 
 
 @allow(*READERS)
@@ -117,7 +125,9 @@ def run_start(request: HttpRequest) -> HttpResponse:
             for error in errors:
                 messages.error(request, str(error))
         return redirect("evaluation-runs")
-    run = actions.start_evaluation(on=form.cleaned_data["on"], by=current_user(request))
+    # The office evaluates its own city's registry.
+    city = unit_territory(current_person(request))
+    run = actions.start_evaluation(on=form.cleaned_data["on"], by=current_user(request), territory=city)
     # On the worker in production; in the demo (no broker) in-process, once the request has committed.
     transaction.on_commit(lambda: tasks.carry_out.delay(run.pk))
     messages.success(request, _("The evaluation has started; its progress and results appear below."))
@@ -127,10 +137,9 @@ def run_start(request: HttpRequest) -> HttpResponse:
 def _results(request: HttpRequest, run: EvaluationRun) -> QuerySet[EvaluationResult]:
     person = current_person(request)
     qs = run.results.select_related("enterprise", "line", "territory", "finding__case")
-    if person.role == Role.DISTRICT:
-        assert person.territory is not None
-        qs = qs.filter(territory__in=person.territory.subtree_codes())
-    elif person.role == Role.DEPARTMENT:
+    if person.role in (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT):
+        qs = qs.filter(territory__in=territory_codes(person))
+    if person.role == Role.DEPARTMENT:
         qs = qs.filter(dimension__in=person.dimensions)
     return qs
 
