@@ -1,0 +1,99 @@
+"""What the public sees of a list: a published snapshot's approved entries, paged and searched in the
+database, every answer bounded.
+
+Paging: PAGE_SIZE entries a page, at most MAX_PAGES pages (the first MAX_PAGES × PAGE_SIZE entries of a list
+or of a search); the whole list is in the open-data files, streamed. Search: a name substring (on
+PostgreSQL through the trigram index of migration 0004) or an exact USCC. A count is exact up to the
+browsable bound, "more than" beyond it, so no request counts a million rows.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from phaseout.disclosure.models import Decision, Entry, Snapshot, search_text
+
+PAGE_SIZE = 50
+MAX_PAGES = 200
+COUNT_CAP = PAGE_SIZE * MAX_PAGES
+MAX_QUERY = 50
+USCC = re.compile(r"[0-9A-Z]{18}")
+PAGE = re.compile(r"[1-9][0-9]{0,2}")
+PUBLIC_FIELDS = ("enterprise", "uscc", "territory", "industry", "equipment", "capacity", "basis", "since")
+OPEN_DATA_FIELDS = (*PUBLIC_FIELDS, "measured", "limit")
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def public_entries(snapshot: Snapshot) -> QuerySet[Entry]:
+    """A published snapshot's approved entries, in the list's order (none for any other snapshot)."""
+    if snapshot.status != Snapshot.Status.PUBLISHED:
+        return Entry.objects.none()
+    return Entry.objects.filter(snapshot=snapshot, decision=Decision.APPROVED).order_by("position")
+
+
+def clean_query(raw: str) -> str:
+    q = raw.strip()
+    if len(q) > MAX_QUERY:
+        raise BadQuery(_("The search is too long (at most %(max)d characters).") % {"max": MAX_QUERY})
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in q):
+        raise BadQuery(_("The search contains characters that cannot be searched for."))
+    return q
+
+
+def clean_page(raw: str | None) -> int:
+    """The page asked for: absent is 1; anything but a number from 1 to MAX_PAGES is refused."""
+    if raw is None:
+        return 1
+    if not PAGE.fullmatch(raw) or int(raw) > MAX_PAGES:
+        raise BadQuery(_("There is no such page (pages 1 to %(max)d).") % {"max": MAX_PAGES})
+    return int(raw)
+
+
+def matching(entries: QuerySet[Entry], q: str) -> QuerySet[Entry]:
+    """Entries whose enterprise name contains q (normalised as search_text), or whose USCC is q."""
+    if not q:
+        return entries
+    condition = Q(search__contains=search_text(q))
+    if USCC.fullmatch(q.upper()):
+        condition |= Q(uscc=q.upper())
+    return entries.filter(condition)
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    number: int
+    total: int  # exact when not more
+    more: bool  # more than COUNT_CAP match
+    last: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.last
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def page_of(entries: QuerySet[Entry], number: int, *, total: int | None = None) -> Page:
+    """One page of entries as public rows. `total`: the count when already known (the published count of
+    an unfiltered list); otherwise counted in the database up to COUNT_CAP + 1."""
+    if total is None:
+        total = entries[: COUNT_CAP + 1].count()
+    more = total > COUNT_CAP
+    shown = min(total, COUNT_CAP)
+    last = max(1, -(-shown // PAGE_SIZE))
+    if number > last:
+        raise BadQuery(_("There is no such page (pages 1 to %(max)d).") % {"max": last})
+    start = (number - 1) * PAGE_SIZE
+    rows = list(entries.values(*OPEN_DATA_FIELDS)[start : start + PAGE_SIZE])
+    return Page(rows=rows, number=number, total=min(total, COUNT_CAP), more=more, last=last)
