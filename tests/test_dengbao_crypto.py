@@ -394,7 +394,7 @@ def test_l3_ces1_33_public_lists_and_open_data_carry_no_personal_data(
     snapshot = _published(energy_dept, office, "江门市某水泥有限公司")  # again, now with the contact set
     anonymous = Client()
     bodies = [
-        anonymous.get(url).content.decode("utf-8-sig")
+        anonymous.get(url).getvalue().decode("utf-8-sig")
         for url in ("/public/yellow/", "/public/yellow.csv", "/public/yellow.json", "/public/yellow.atom")
     ]
     assert all("江门市某水泥有限公司" in body for body in bodies)

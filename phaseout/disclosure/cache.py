@@ -61,8 +61,10 @@ def version(kind: str) -> str:
         for each in kinds:
             snapshot = current(each)
             stamp = (snapshot.withdrawn_at or snapshot.published_at) if snapshot else None
+            # public_entries falls by one with each entry withdrawn: the pages change with it.
             parts.append(
                 f"{snapshot.pk}.{snapshot.status}.{stamp.timestamp() if stamp else ''}"
+                f".{snapshot.public_entries}"
                 if snapshot
                 else "none"
             )
