@@ -3,12 +3,12 @@ the cached list page under load.
 
 Search (budget: p95 ≤ 100 ms at 1 M published entries). One published snapshot of 1,000,000 approved
 entries, seeded with COPY. Each sample is a full request through Django (middleware, view, template) to
-/public/yellow/?q=…, cycling through distinct terms of four kinds: a rare name fragment (3+ characters,
-the trigram index), a common one (thousands of matches: the first page and a bounded count), an exact
-USCC, and a fragment that matches nothing. Printed beside it: the same statements as plain SQL (the
-floor the database sets), a two-character fragment (no trigram: the one kind the index cannot serve),
-and the old way — the snapshot's JSON array loaded and filtered in Python — on the last line with the
-ratio.
+/public/yellow/?q=…, cycling through distinct terms of five kinds: a rare name fragment (3+ characters,
+the trigram index on `search`), a common one (thousands of matches: the first page and a bounded count),
+two characters (rare, common or matching nothing: the trigram index on `bigrams`), an exact USCC, and a
+fragment that matches nothing. Printed beside it: the same statements as plain SQL (the floor the
+database sets), and on the last line the old way — the snapshot's JSON array loaded and filtered in
+Python — with the ratio.
 
 Throughput (needs wrk): a published list page under wrk with the production server settings (gunicorn,
 DEBUG off, PostgreSQL, the Redis cache), with the portal's cache and with it off; target 2,000 requests/s
@@ -65,7 +65,7 @@ def _seed() -> int:
     from django.db import connection
     from django.utils import timezone
 
-    from phaseout.disclosure.models import Entry, Snapshot
+    from phaseout.disclosure.models import Entry, Snapshot, bigrams_of
 
     snapshot = Snapshot.objects.filter(kind="yellow", status="published").first()
     if snapshot is not None and Entry.objects.filter(snapshot=snapshot).count() == ENTRIES:
@@ -91,8 +91,8 @@ def _seed() -> int:
             cursor.execute(f'DROP INDEX "{name}"')
         columns = (
             "snapshot_id, position, enterprise, uscc, territory, industry, equipment, capacity, basis, "
-            'legal_basis, measured, "limit", since, "case", department, search, decision, decided_by_id, '
-            "decided_at, reason"
+            'legal_basis, measured, "limit", since, "case", department, search, bigrams, decision, '
+            "decided_by_id, decided_at, reason"
         )
         with cursor.cursor.copy(f"COPY disclosure_entry ({columns}) FROM STDIN") as copy:
             for i in range(1, ENTRIES + 1):
@@ -102,26 +102,36 @@ def _seed() -> int:
                         snapshot.pk, i, name, _uscc(i), TERRITORIES[i % len(TERRITORIES)],
                         TRADES[i % len(TRADES)], f"{i % 9 + 1}号生产线", "2500 t/d",
                         "熟料单位产品综合能耗限额", "GB 16780", "", "", "2026-03-02", f"2026-{i:07d}",
-                        "jm-fgj", name.lower(), "approved", user.pk, now, "",
+                        "jm-fgj", name.lower(), bigrams_of(name.lower()), "approved", user.pk, now, "",
                     )
                 )  # fmt: skip
         for _index, definition in indexes:
             cursor.execute(definition)
         cursor.execute("VACUUM ANALYZE disclosure_entry")
-        # The old way's input: the same entries as one JSON array, as Snapshot.rows held them.
-        cursor.execute("DROP TABLE IF EXISTS bench_old_snapshot")
-        cursor.execute(
-            "CREATE TABLE bench_old_snapshot AS SELECT jsonb_agg(jsonb_build_object("
-            "'enterprise', enterprise, 'uscc', uscc, 'territory', territory, 'industry', industry, "
-            "'equipment', equipment, 'capacity', capacity, 'basis', basis, 'legal_basis', legal_basis, "
-            "'since', since, 'case', \"case\", 'department', department) ORDER BY position) AS rows "
-            "FROM disclosure_entry WHERE snapshot_id = %s",
-            [snapshot.pk],
-        )
+        cursor.execute("DROP TABLE IF EXISTS bench_old_snapshot")  # made again from these entries
     print(
         f"seeded {ENTRIES:,} entries with COPY (and their indexes) in {time.perf_counter() - started:.0f} s"
     )
     return snapshot.pk
+
+
+def _seed_old(snapshot_id: int) -> None:
+    """The old way's input: the same entries as one JSON array, as Snapshot.rows held them. Stored as json
+    text: jsonb, the type Snapshot.rows had, refuses an array this large (its limit is 256 MB)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('bench_old_snapshot') IS NOT NULL")
+        if cursor.fetchone()[0]:
+            return
+        cursor.execute(
+            "CREATE TABLE bench_old_snapshot AS SELECT json_agg(json_build_object("
+            "'enterprise', enterprise, 'uscc', uscc, 'territory', territory, 'industry', industry, "
+            "'equipment', equipment, 'capacity', capacity, 'basis', basis, 'legal_basis', legal_basis, "
+            "'since', since, 'case', \"case\", 'department', department) ORDER BY position)::text AS rows "
+            "FROM disclosure_entry WHERE snapshot_id = %s",
+            [snapshot_id],
+        )
 
 
 # --- searching -------------------------------------------------------------------------------------------
@@ -138,8 +148,9 @@ def _terms(kind: str, n: int) -> list[str]:
         return [_uscc(i).lower() for i in picks]
     if kind == "no match":
         return [f"不存在{k}号企业" for k in range(n)]
-    if kind == "two characters, no match":  # too short for a trigram: the index cannot narrow it
-        return ["苹果", "电脑", "手机", "咖啡", "书店", "码头", "医院", "学校", "酒店", "超市"][:n]
+    if kind == "two characters":  # a word of `bigrams`: a rare pair, a common one, one matching nothing
+        pool = [f"{i % 10}{(i // 10) % 10}" for i in range(100)] + TRADES + ["苹果", "电脑", "咖啡", "码头"]
+        return [pool[(k * 7) % len(pool)] for k in range(n)]
     raise ValueError(kind)
 
 
@@ -163,11 +174,11 @@ def _time_sql(snapshot_id: int, terms: list[str]) -> list[float]:
     samples = []
     with connection.cursor() as cursor:
         for term in terms:
-            pattern = (
-                "%" + search_text(term).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
+            text = search_text(term)
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            column, pattern = ("bigrams", f"% {escaped} %") if len(text) == 2 else ("search", f"%{escaped}%")
             uscc = term.upper() if USCC.fullmatch(term.upper()) else None
-            where = "snapshot_id = %s AND decision = 'approved' AND (search LIKE %s" + (
+            where = f"snapshot_id = %s AND decision = 'approved' AND ({column} LIKE %s" + (
                 " OR uscc = %s)" if uscc else ")"
             )
             params: list[Any] = [snapshot_id, pattern] + ([uscc] if uscc else [])
@@ -196,7 +207,7 @@ def _time_old(terms: list[str]) -> list[float]:
     with connection.cursor() as cursor:
         for term in terms:
             started = time.perf_counter()
-            cursor.execute("SELECT rows::text FROM bench_old_snapshot")
+            cursor.execute("SELECT rows FROM bench_old_snapshot")
             rows = json.loads(cursor.fetchone()[0])
             q = term.strip()
             found = [r for r in rows if q in r.get("enterprise", "") or q.upper() == r.get("uscc", "")]
@@ -221,16 +232,16 @@ def search_benchmark() -> float:
     from django.test import Client
 
     snapshot_id = _seed()
+    _seed_old(snapshot_id)
     client = Client(HTTP_HOST="127.0.0.1")
     _time_requests(client, _terms("common name", 5))  # warm the connection and the templates
-    kinds = ["rare name", "common name", "USCC", "no match"]
+    kinds = ["rare name", "common name", "two characters", "USCC", "no match"]
     per_kind: dict[str, list[float]] = {}
     sql: list[float] = []
     for kind in kinds:
         terms = _terms(kind, SAMPLES)
         per_kind[kind] = _time_requests(client, terms)
         sql += _time_sql(snapshot_id, terms)
-    short = _time_requests(client, _terms("two characters, no match", 10))
     load = os.getloadavg()
     every = [s for samples in per_kind.values() for s in samples]
     p50, p95 = summary(every)
@@ -239,17 +250,12 @@ def search_benchmark() -> float:
     for kind, samples in per_kind.items():
         k50, k95 = summary(samples)
         print(f"  {kind:<13} p50 {k50:7.1f} ms  p95 {k95:7.1f} ms")
-    s50, s95 = summary(short)
-    print(
-        f"  two characters matching nothing (no trigram; not in the budget)"
-        f" p50 {s50:.1f} ms  p95 {s95:.1f} ms"
-    )
     print(f"  plan of a rare name: {_plan(snapshot_id, _terms('rare name', 1)[0])}")
     q50, q95 = summary(sql)
     print(f"plain SQL, the same statements:  p50 {q50:7.1f} ms  p95 {q95:7.1f} ms")
     verdict = "met" if p95 <= BUDGET_MS else "NOT met"
     print(
-        f"portal search (all four kinds):  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms;"
+        f"portal search (all five kinds):  p50 {p50:7.1f} ms  p95 {p95:7.1f} ms;"
         f" budget p95 ≤ {BUDGET_MS:.0f} ms: {verdict}"
     )
     old = _time_old(_terms("rare name", OLD_SAMPLES))

@@ -79,11 +79,13 @@ def test_a_draft_writes_one_undecided_row_per_entry_in_order(office: Person) -> 
         .order_by("position")
         .values_list("position", "enterprise", "search", "decision")
     )
+    assert Entry.objects.get(snapshot=snapshot, position=3).bigrams == " ab bc c陶 陶瓷 瓷有 有限 限公 公司 "
     assert rows == [
         (1, "江门市乙水泥有限公司", "江门市乙水泥有限公司", "undecided"),
         (2, "江门市甲钢铁有限公司", "江门市甲钢铁有限公司", "undecided"),
         (3, "ＡＢＣ陶瓷有限公司", "abc陶瓷有限公司", "undecided"),  # full width folded, lower case
     ]
+    assert snapshot.entry_count == 3
     entry = AuditEvent.objects.get(action="list.draft")
     assert (entry.object_id, entry.data) == (str(snapshot.pk), {"kind": "licences", "rows": 3})
 
@@ -370,6 +372,11 @@ def test_the_portal_searches_names_and_exact_usccs(long_list: Snapshot) -> None:
     fullwidth = anonymous.get("/public/licences/", {"q": "第００７号"}).content.decode()
     assert "共 1 条" in fullwidth and "江门市第007号水泥有限公司" in fullwidth
     assert "共 0 条" in anonymous.get("/public/licences/", {"q": "不存在的企业"}).content.decode()
+    # Two characters (a word of `bigrams`), at the start, the middle and the end of a name.
+    for two, count in (("江门", 105), ("瓷有", 52), ("公司", 105), ("苹果", 0), ("０７", 11)):
+        assert f"共 {count} 条" in anonymous.get("/public/licences/", {"q": two}).content.decode(), two
+    one = anonymous.get("/public/licences/", {"q": "厂"})
+    assert one.status_code == 400 and "请至少输入企业名称中的两个字。" in one.content.decode()
     too_long = anonymous.get("/public/licences/", {"q": "厂" * 51})
     assert too_long.status_code == 400 and "搜索内容过长（最多 50 个字）。" in too_long.content.decode()
     control = anonymous.get("/public/licences/", {"q": "水泥\x00"})  # refused before the view

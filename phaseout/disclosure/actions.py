@@ -20,6 +20,7 @@ from phaseout.disclosure.models import (
     ErrorReport,
     ListKind,
     Snapshot,
+    bigrams_of,
     search_text,
 )
 from phaseout.orgs.models import Department
@@ -48,13 +49,16 @@ def draft(*, kind: str, by: User, today: dt.date | None = None) -> Snapshot:
     batch: list[Entry] = []
     for count, row in enumerate(rows_for(kind, today), start=1):
         values = {name: str(row.get(name) or "") for name in ENTRY_FIELDS}
+        search = search_text(values["enterprise"])
         batch.append(
-            Entry(snapshot=snapshot, position=count, search=search_text(values["enterprise"]), **values)
+            Entry(snapshot=snapshot, position=count, search=search, bigrams=bigrams_of(search), **values)
         )
         if len(batch) >= INSERT_BATCH:
             Entry.objects.bulk_create(batch)
             batch = []
     Entry.objects.bulk_create(batch)
+    snapshot.entry_count = count
+    snapshot.save(update_fields=["entry_count"])
     record(actor=by, action="list.draft", obj=snapshot, data={"kind": kind, "rows": count})
     return snapshot
 

@@ -46,7 +46,9 @@ class Snapshot(models.Model):
     )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawal_reason = models.TextField(blank=True)
-    # How many entries the public sees: counted at publication, less each entry withdrawn since.
+    # How many entries the snapshot holds (set when drafted), and how many the public sees: counted at
+    # publication, less each entry withdrawn since. Lists of snapshots read these, not the entries.
+    entry_count = models.PositiveIntegerField(default=0)
     public_entries = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -82,6 +84,13 @@ def search_text(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().lower()
 
 
+def bigrams_of(search: str) -> str:
+    """Every two-character window of the search text, each a word between spaces (" 江门 门市 市金 "): a
+    two-character query is then a whole word, which a trigram index can find (pg_trgm pads words), where
+    a two-character substring of `search` yields no trigram at all."""
+    return " " + " ".join(search[i : i + 2] for i in range(len(search) - 1)) + " "
+
+
 class Decision(models.TextChoices):
     UNDECIDED = "undecided", _("Undecided")
     APPROVED = "approved", _("Approved for publication")
@@ -110,6 +119,7 @@ class Entry(models.Model):
     case = models.TextField(_("case"), blank=True)
     department = models.TextField(_("department code"), blank=True)
     search = models.TextField(blank=True)  # search_text(enterprise)
+    bigrams = models.TextField(blank=True)  # bigrams_of(search)
     decision = models.CharField(
         _("decision"), max_length=10, choices=Decision.choices, default=Decision.UNDECIDED
     )

@@ -58,10 +58,15 @@ def clean_page(raw: str | None) -> int:
 
 
 def matching(entries: QuerySet[Entry], q: str) -> QuerySet[Entry]:
-    """Entries whose enterprise name contains q (normalised as search_text), or whose USCC is q."""
+    """Entries whose enterprise name contains q (normalised as search_text), or whose USCC is q. Two
+    characters are looked up as a word of `bigrams` (a trigram index cannot serve a two-character
+    substring); one character is refused (it would match most of a list)."""
     if not q:
         return entries
-    condition = Q(search__contains=search_text(q))
+    text = search_text(q)
+    if len(text) < 2:
+        raise BadQuery(_("Please enter at least two characters of the name."))
+    condition = Q(bigrams__contains=f" {text} ") if len(text) == 2 else Q(search__contains=text)
     if USCC.fullmatch(q.upper()):
         condition |= Q(uscc=q.upper())
     return entries.filter(condition)

@@ -241,12 +241,13 @@ def list_snapshot(request: HttpRequest, pk: int) -> HttpResponse:
         entries = entries.filter(decision=decision)
     else:
         decision = ""
+    q = request.GET.get("q", "")
     try:
-        q = portal_pages.clean_query(request.GET.get("q", ""))
+        q = portal_pages.clean_query(q)
+        entries = portal_pages.matching(entries, q)
     except portal_pages.BadQuery as exc:
         messages.error(request, str(exc))
-        q, entries = "", entries.none()
-    entries = portal_pages.matching(entries, q)
+        q, entries = q[: portal_pages.MAX_QUERY], entries.none()
     page = paginate(request, entries)
     page["rows"] = [(entry, [getattr(entry, key) for key, _label in COLUMNS]) for entry in page["rows"]]
     counts = dict(

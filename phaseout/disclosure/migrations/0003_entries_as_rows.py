@@ -15,6 +15,11 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddField(
             model_name='snapshot',
+            name='entry_count',
+            field=models.PositiveIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name='snapshot',
             name='public_entries',
             field=models.PositiveIntegerField(default=0),
         ),
@@ -37,6 +42,7 @@ class Migration(migrations.Migration):
                 ('case', models.TextField(blank=True, verbose_name='case')),
                 ('department', models.TextField(blank=True, verbose_name='department code')),
                 ('search', models.TextField(blank=True)),
+                ('bigrams', models.TextField(blank=True)),
                 ('decision', models.CharField(choices=[('undecided', 'Undecided'), ('approved', 'Approved for publication'), ('excluded', 'Excluded'), ('withdrawn', 'Withdrawn after publication')], default='undecided', max_length=10, verbose_name='decision')),
                 ('decided_at', models.DateTimeField(blank=True, null=True)),
                 ('reason', models.CharField(blank=True, max_length=500, verbose_name='reason')),

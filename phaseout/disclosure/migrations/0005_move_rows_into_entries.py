@@ -28,11 +28,13 @@ def move_rows(apps, schema_editor):
         batch = []
         for position, row in enumerate(snapshot.rows or [], start=1):
             values = {name: _text(row.get(name)) for name in FIELDS}
+            search = unicodedata.normalize("NFKC", values["enterprise"]).strip().lower()
             batch.append(
                 Entry(
                     snapshot_id=snapshot.pk,
                     position=position,
-                    search=unicodedata.normalize("NFKC", values["enterprise"]).strip().lower(),
+                    search=search,
+                    bigrams=" " + " ".join(search[i : i + 2] for i in range(len(search) - 1)) + " ",
                     decision="approved" if decided else "undecided",
                     decided_by_id=snapshot.approved_by_id if decided else None,
                     decided_at=snapshot.approved_at if decided else None,
@@ -43,8 +45,11 @@ def move_rows(apps, schema_editor):
                 Entry.objects.bulk_create(batch)
                 batch = []
         Entry.objects.bulk_create(batch)
-        if snapshot.status in ("published", "withdrawn", "superseded"):
-            Snapshot.objects.filter(pk=snapshot.pk).update(public_entries=len(snapshot.rows or []))
+        count = len(snapshot.rows or [])
+        Snapshot.objects.filter(pk=snapshot.pk).update(
+            entry_count=count,
+            public_entries=count if snapshot.status in ("published", "withdrawn", "superseded") else 0,
+        )
 
 
 def put_rows_back(apps, schema_editor):
