@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from phaseout.audit.models import AuditEvent
-from phaseout.disclosure import actions
+from phaseout.disclosure import actions, public
 from phaseout.disclosure import cache as public_cache
 from phaseout.disclosure.models import Entry, EntryEvent, Snapshot
 from phaseout.disclosure.public import MAX_PAGES, PAGE_SIZE
@@ -381,6 +381,20 @@ def test_the_portal_searches_names_and_exact_usccs(long_list: Snapshot) -> None:
     assert too_long.status_code == 400 and "搜索内容过长（最多 50 个字）。" in too_long.content.decode()
     control = anonymous.get("/public/licences/", {"q": "水泥\x00"})  # refused before the view
     assert control.status_code == 400 and 'id="public-rows"' not in control.content.decode()
+
+
+def test_a_search_counts_up_to_a_bound_and_pages_on_without_a_last_page(
+    long_list: Snapshot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(public, "COUNT_CAP", 10)
+    anonymous = Client()
+    first = anonymous.get("/public/licences/", {"q": "水泥"}).content.decode()
+    assert "超过 10 条符合条件" in first and "第 1 页" in first and "共 2 页" not in first
+    assert "page=2" in first and first.count("<tr>") == PAGE_SIZE + 1
+    second = anonymous.get("/public/licences/", {"q": "水泥", "page": "2"}).content.decode()
+    assert second.count("<tr>") == 3 + 1 and "page=3" not in second  # 53 match: 50 + 3
+    beyond = anonymous.get("/public/licences/", {"q": "水泥", "page": "3"})
+    assert beyond.status_code == 400 and "没有这一页。" in beyond.content.decode()
 
 
 def test_a_withdrawn_entry_is_not_found_by_a_search(long_list: Snapshot, office: Person) -> None:
