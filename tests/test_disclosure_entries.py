@@ -383,18 +383,19 @@ def test_the_portal_searches_names_and_exact_usccs(long_list: Snapshot) -> None:
     assert control.status_code == 400 and 'id="public-rows"' not in control.content.decode()
 
 
-def test_a_search_counts_up_to_a_bound_and_pages_on_without_a_last_page(
+def test_a_search_reads_a_bounded_number_of_matches(
     long_list: Snapshot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(public, "COUNT_CAP", 10)
+    monkeypatch.setattr(public, "COUNT_CAP", 60)
     anonymous = Client()
-    first = anonymous.get("/public/licences/", {"q": "水泥"}).content.decode()
-    assert "超过 10 条符合条件" in first and "第 1 页" in first and "共 2 页" not in first
-    assert "page=2" in first and first.count("<tr>") == PAGE_SIZE + 1
-    second = anonymous.get("/public/licences/", {"q": "水泥", "page": "2"}).content.decode()
-    assert second.count("<tr>") == 3 + 1 and "page=3" not in second  # 53 match: 50 + 3
-    beyond = anonymous.get("/public/licences/", {"q": "水泥", "page": "3"})
-    assert beyond.status_code == 400 and "没有这一页。" in beyond.content.decode()
+    first = anonymous.get("/public/licences/", {"q": "水泥"}).content.decode()  # 53 match: all shown
+    assert "共 53 条" in first and "第 1 页，共 2 页" in first
+    monkeypatch.setattr(public, "COUNT_CAP", 10)
+    capped = anonymous.get("/public/licences/", {"q": "水泥"}).content.decode()
+    assert "超过 10 条符合条件，仅显示其中 10 条" in capped and "第 1 页，共 1 页" in capped
+    assert capped.count("<tr>") == 10 + 1 and "江门市第001号水泥有限公司" in capped  # in the list's order
+    beyond = anonymous.get("/public/licences/", {"q": "水泥", "page": "2"})
+    assert beyond.status_code == 400 and NO_PAGE.format(n=1) in beyond.content.decode()
 
 
 def test_a_withdrawn_entry_is_not_found_by_a_search(long_list: Snapshot, office: Person) -> None:

@@ -77,9 +77,11 @@ def public_list(request: HttpRequest, kind: str) -> HttpResponse:
         context["q"] = q
         number = portal_pages.clean_page(request.GET.get("page"))
         if snapshot is not None and snapshot.status == Snapshot.Status.PUBLISHED:
-            entries = portal_pages.matching(portal_pages.public_entries(snapshot), q)
-            context["page"] = portal_pages.page_of(
-                entries, number, total=None if q else snapshot.public_entries
+            entries = portal_pages.public_entries(snapshot)
+            context["page"] = (
+                portal_pages.search_page(portal_pages.matching(entries, q), number)
+                if q
+                else portal_pages.list_page(entries, number, total=snapshot.public_entries)
             )
     except portal_pages.BadQuery as exc:
         context["error"] = str(exc)
