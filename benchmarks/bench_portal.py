@@ -216,8 +216,8 @@ def _plan(snapshot_id: int, term: str) -> str:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT enterprise FROM disclosure_entry WHERE "
-            "snapshot_id = %s AND decision = 'approved' AND search LIKE %s ORDER BY position LIMIT 50",
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT position, enterprise FROM disclosure_entry "
+            "WHERE snapshot_id = %s AND decision = 'approved' AND search LIKE %s LIMIT 1001",
             [snapshot_id, f"%{term}%"],
         )
         return " | ".join(row[0].strip() for row in cursor.fetchall()[:6])
