@@ -8,10 +8,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from phaseout.audit.models import AuditEvent
@@ -434,3 +437,57 @@ def test_cycling_a_parameter_writes_nothing_to_the_cache(
     # The same pages again: served from the cache, nothing written.
     assert anonymous.get("/public/licences/", {"page": "2"}).status_code == 200
     assert written == kept
+
+
+# --- at once: the snapshot's lock orders decisions and approval -------------------------------------------
+
+
+def _race(*calls: Callable[[], object]) -> list[object]:
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[object] = [None] * len(calls)
+
+    def run(i: int, call: Callable[[], object]) -> None:
+        barrier.wait()
+        try:
+            outcomes[i] = call()
+        except Exception as exc:  # the loser's refusal is the outcome checked
+            outcomes[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_no_entry_changes_once_the_list_is_approved(office: Person, round_: int) -> None:
+    """One officer approves the list while another changes an entry's decision: either the change comes
+    first and the list is approved with it, or the approval comes first and the change is refused."""
+    snapshot = _draft(office, "甲厂", "乙厂")
+    actions.approve_entries(snapshot=snapshot, entries=_ids(snapshot, 1), by=office.user, now=NOW)
+    actions.exclude_entries(
+        snapshot=snapshot, entries=_ids(snapshot, 2), reason="重复", by=office.user, now=NOW
+    )
+    colleague = PersonFactory(user=UserFactory(username="office2"), role=Role.OFFICE, display_name="王科长")
+    outcomes = _race(
+        lambda: actions.approve(snapshot=snapshot, by=colleague.user),
+        lambda: actions.approve_entries(
+            snapshot=snapshot, entries=_ids(snapshot, 2), by=office.user, now=NOW
+        ),
+    )
+    snapshot.refresh_from_db()
+    assert snapshot.status == "approved" and isinstance(outcomes[0], Snapshot)
+    approved_at = AuditEvent.objects.get(action="list.approve").seq
+    if isinstance(outcomes[1], Snapshot):  # the change came first
+        assert _decisions(snapshot) == [(1, "approved", ""), (2, "approved", "")]
+        assert (
+            AuditEvent.objects.filter(action="list.entries_approve").order_by("seq").last().seq < approved_at
+        )
+    else:  # the approval came first: the change is refused and nothing moved
+        assert str(outcomes[1]) == "该名单当前状态为“已审定”，现在不能进行此操作。"
+        assert _decisions(snapshot) == [(1, "approved", ""), (2, "excluded", "重复")]
