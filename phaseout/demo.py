@@ -731,6 +731,7 @@ def _public_side(office: Any, today: dt.date) -> None:
 
     for kind in ListKind.values:
         snapshot = list_actions.draft(kind=kind, by=office, today=today)
+        list_actions.approve_undecided(snapshot=snapshot, by=office)
         list_actions.publish(snapshot=list_actions.approve(snapshot=snapshot, by=office), by=office)
     tipoff_actions.receive(
         source="web",

@@ -413,6 +413,7 @@ def test_public_portal_and_tipoff_form(browser, server, office, energy_dept) -> 
         case=Case.objects.get(finding=finding), by=energy_dept.user, today=dt.date(2026, 3, 2)
     )
     snapshot = list_actions.draft(kind="yellow", by=office.user)
+    list_actions.approve_undecided(snapshot=snapshot, by=office.user)
     list_actions.publish(snapshot=list_actions.approve(snapshot=snapshot, by=office.user), by=office.user)
 
     context = browser.new_context(locale="zh-CN")

@@ -61,8 +61,10 @@ def version(kind: str) -> str:
         for each in kinds:
             snapshot = current(each)
             stamp = (snapshot.withdrawn_at or snapshot.published_at) if snapshot else None
+            # public_entries falls by one with each entry withdrawn: the pages change with it.
             parts.append(
                 f"{snapshot.pk}.{snapshot.status}.{stamp.timestamp() if stamp else ''}"
+                f".{snapshot.public_entries}"
                 if snapshot
                 else "none"
             )
@@ -82,6 +84,25 @@ def forget(kind: str) -> None:
 def _kind_of(path: str) -> str:
     rest = path[len(PREFIX) :]
     return rest.split("/", 1)[0].split(".", 1)[0] or "*"
+
+
+def _cached_query(kind: str, query: str) -> str | None:
+    """The query string a page is kept under, or None when the request is not to touch the cache at all.
+
+    Only a bounded set of keys can be written, whatever a client sends: a known list (or the portal's
+    index) with no query, or `page=N` for a page the portal offers. A search, a page out of range or any
+    other parameter goes to the view uncached, so cycling `q` (or `x`) writes nothing here."""
+    from phaseout.disclosure.models import ListKind
+    from phaseout.disclosure.public import MAX_PAGES, PAGE
+
+    if kind != "*" and kind not in ListKind.values:
+        return None
+    if query == "":
+        return query
+    number = query.removeprefix("page=")
+    if number != query and PAGE.fullmatch(number) and int(number) <= MAX_PAGES:
+        return query
+    return None
 
 
 # Not replayed from the cache: the length is the body's, and a date is the moment of sending. Cookies are
@@ -110,9 +131,15 @@ class PublicCacheMiddleware:
             or path.startswith(NOT_CACHED)
         ):
             return self.get_response(request)
-        language = translation.get_language_from_request(request)
         kind = _kind_of(path)
-        raw = f"{version(kind)}|{language}|{path}|{request.META.get('QUERY_STRING', '')}"
+        query = _cached_query(kind, request.META.get("QUERY_STRING", ""))
+        if query is None:
+            response = self.get_response(request)
+            if response.status_code == 200:
+                response["Cache-Control"] = f"public, max-age={seconds}"
+            return response
+        language = translation.get_language_from_request(request)
+        raw = f"{version(kind)}|{language}|{path}|{query}"
         key = "public:page:v2:" + hashlib.sha256(raw.encode()).hexdigest()
         found = _local_get(key)
         if found is None:
