@@ -499,7 +499,7 @@ def auditor_person(reference) -> Person:
 # --- the public cache keeps every header ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["/public/", "/public/yellow/", "/public/exited/?q=钢"])
+@pytest.mark.parametrize("url", ["/public/", "/public/yellow/", "/public/exited/?page=1"])
 def test_l3_ces1_20_a_cached_public_page_keeps_its_headers(
     reference, url: str, django_assert_max_num_queries
 ) -> None:
