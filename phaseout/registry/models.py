@@ -188,7 +188,8 @@ class ProductionLine(models.Model):
                 condition=~models.Q(status="exited") | models.Q(exited_on__isnull=False),
             ),
         ]
-        indexes = [models.Index(fields=["status", "exited_on"], name="line_exit_idx")]
+        # The exit ledger's order (oldest exit first, the id breaking ties) and its year filter.
+        indexes = [models.Index(fields=["status", "exited_on", "id"], name="line_exit_order_idx")]
 
     def __str__(self) -> str:
         return f"{self.enterprise.name} · {self.name}"
