@@ -272,13 +272,39 @@ LEDGER_FILTERS = (*GROUPS, "unit", "q")
 
 @dataclass(frozen=True)
 class Selection:
-    """The ledger's rows a filter selects, as SQL: `FROM … WHERE …` with its parameters, over the
-    aliases l (line), e (enterprise) and, when `cased`, c (the line's latest exit case) and d (the
-    department that inspected)."""
+    """The ledger's rows a filter selects, as SQL: `FROM … WHERE …` (`sql`, `params`) over the aliases
+    l (line) and, when joined, e (enterprise; `enterprise`) and c (the line's latest exit case) with d
+    (the department that inspected; `cased`). A join is made only when a filter or a grouping reads it:
+    counting every exited line then reads an index alone."""
 
-    sql: str
-    params: tuple[Any, ...]
-    cased: bool
+    where: str
+    where_params: tuple[Any, ...]
+    cased: bool = False
+    enterprise: bool = False
+
+    @property
+    def sql(self) -> str:
+        from phaseout.cases.models import Finding, Inspection
+        from phaseout.orgs.models import Department
+        from phaseout.registry.models import Enterprise
+
+        joins = [f"FROM {_table(ProductionLine)} l"]
+        if self.enterprise:
+            joins.append(f"JOIN {_table(Enterprise)} e ON e.id = l.enterprise_id")
+        if self.cased:
+            joins.append(_CASE_JOIN.format(case=_table(Case), finding=_table(Finding)))
+            joins.append(f"LEFT JOIN {_table(Inspection)} i ON i.id = f.inspection_id")
+            joins.append(f"LEFT JOIN {_table(Department)} d ON d.id = i.department_id")
+        return " ".join(joins) + " WHERE " + self.where
+
+    @property
+    def params(self) -> tuple[Any, ...]:
+        joined = tuple(state.value for state in EXITED) if self.cased else ()  # the join's come first
+        return (*joined, *self.where_params)
+
+    def joined(self, *, cased: bool = False, enterprise: bool = False) -> Selection:
+        """The same rows with more joined (for a grouping by what the join reads)."""
+        return Selection(self.where, self.where_params, self.cased or cased, self.enterprise or enterprise)
 
     def line_ids(self) -> Any:
         """The selected lines' ids, for `ProductionLine.objects.filter(id__in=…)` (a sub-query)."""
@@ -347,10 +373,6 @@ def selection(
     """The exited lines of `lines` that `params` select (the ledger's filters, as `filtered` reads
     them); `dimensions`: only lines whose exit case is on one of them, or that have none (a
     department's view); `start`/`end`: exited in that period."""
-    from phaseout.cases.models import Finding, Inspection
-    from phaseout.orgs.models import Department
-    from phaseout.registry.models import Enterprise
-
     params = params or {}
     where = ["l.status = %s"]
     values: list[Any] = [LineStatus.EXITED.value]
@@ -400,13 +422,8 @@ def selection(
         listed = " OR ".join(["c.dimension = %s"] * len(dimensions))
         where.append(f"(COALESCE(c.dimension, '') = ''{' OR ' + listed if listed else ''})")
         values.extend(dimensions)
-    joins = [f"FROM {_table(ProductionLine)} l", f"JOIN {_table(Enterprise)} e ON e.id = l.enterprise_id"]
-    if cased:
-        joins.append(_CASE_JOIN.format(case=_table(Case), finding=_table(Finding)))
-        joins.append(f"LEFT JOIN {_table(Inspection)} i ON i.id = f.inspection_id")
-        joins.append(f"LEFT JOIN {_table(Department)} d ON d.id = i.department_id")
-        values[0:0] = [state.value for state in EXITED]  # the join's parameters come first
-    return Selection(" ".join(joins) + " WHERE " + " AND ".join(where), tuple(values), cased)
+    enterprise = bool(q or params.get("industry") or params.get("territory"))
+    return Selection(" AND ".join(where), tuple(values), cased, enterprise)
 
 
 # A line's latest exit case (the highest id among its cases in an exited state), as `ledger` reads it.
@@ -427,8 +444,9 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
     postgres = connection.vendor == "postgresql"
     if group not in GROUPS:
         raise ValueError(group)
-    if group in ("department", "dimension", "method") and not selected.cased:
-        selected = _with_case(selected)
+    selected = selected.joined(
+        cased=group in ("department", "dimension", "method"), enterprise=group in ("industry", "territory")
+    )
     key = {
         "year": "EXTRACT(YEAR FROM l.exited_on)" if postgres else "strftime('%%Y', l.exited_on)",
         "industry": "e.industry_id",
@@ -440,12 +458,13 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
     # SQLite keeps decimals as floating point: its sum is taken in hundredths, exactly.
     capacity = "SUM(l.capacity)" if postgres else "SUM(CAST(ROUND(l.capacity * 100) AS INTEGER))"
     label = "MAX(d.name)" if group == "department" else "''"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {key}, l.capacity_unit, COUNT(*), COUNT(DISTINCT l.enterprise_id), {capacity},"
-            f" {label} {selected.sql} GROUP BY {key}, l.capacity_unit",
-            selected.params,
-        )
+    # Grouped per enterprise first, then per value and unit: the enterprises are counted without a
+    # COUNT(DISTINCT …), which would sort every row (both levels are hashed).
+    inner = f"SELECT {key} AS k, l.capacity_unit AS u, COUNT(*) AS n, {capacity} AS capacity, {label} AS lb"
+    grouped = f"{inner} {selected.sql} GROUP BY {key}, l.capacity_unit, l.enterprise_id"
+    with connection.cursor() as cursor:  # fixed fragments; every value bound as a parameter
+        sql = f"SELECT k, u, SUM(n), COUNT(*), SUM(capacity), MAX(lb) FROM ({grouped}) g GROUP BY k, u"  # noqa: S608
+        cursor.execute(sql, selected.params)
         found = cursor.fetchall()
     names: dict[str, str] = {}
     if group == "industry":
@@ -457,7 +476,7 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
     units = {str(k): str(v) for k, v in CapacityUnit.choices}
     table = []
     for value, unit, lines, enterprises, total, department in found:
-        value = str(int(value)) if group == "year" else str(value)
+        value, lines = (str(int(value)) if group == "year" else str(value)), int(lines)
         name = department or "" if group == "department" else names.get(value, value)
         summed = Decimal(total) if postgres else Decimal(int(total)) / 100
         table.append((value, unit, name, lines, enterprises, summed))
@@ -473,19 +492,3 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
         }
         for value, unit, name, lines, enterprises, summed in sorted(table)
     ]
-
-
-def _with_case(selected: Selection) -> Selection:
-    """The same selection joined to each line's exit case (for a grouping by the case's fields)."""
-    from phaseout.cases.models import Finding, Inspection
-    from phaseout.orgs.models import Department
-
-    head, _, where = selected.sql.partition(" WHERE ")
-    joins = [
-        head,
-        _CASE_JOIN.format(case=_table(Case), finding=_table(Finding)),
-        f"LEFT JOIN {_table(Inspection)} i ON i.id = f.inspection_id",
-        f"LEFT JOIN {_table(Department)} d ON d.id = i.department_id",
-    ]
-    params = (*[state.value for state in EXITED], *selected.params)
-    return Selection(" ".join(joins) + " WHERE " + where, params, True)
