@@ -6,6 +6,7 @@ in force on a day."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -257,3 +258,49 @@ def test_the_price_measures_in_force_on_a_day_equal_python(reference: None) -> N
         assert asked & priced == expected, day
         seen.add(len(expected))
     assert seen == {0, 5, 4, 3, 2}  # the days tell the cases apart
+
+
+def _priced(enterprise: Enterprise, n: int, rule: str = "technology.steel.blast-furnace-400") -> None:
+    for i in range(n):
+        CaseFactory(
+            enterprise=enterprise,
+            rule_id=rule,
+            state="finding",
+            finding__rule_id=rule,
+            finding__inspection__inspected_on=dt.date(2026, 2, 1) + dt.timedelta(days=i % 3),
+        )
+
+
+def test_the_price_list_is_paged_by_case_and_its_export_holds_every_filtered_measure(
+    office: Person,
+) -> None:
+    from openpyxl import load_workbook
+
+    from phaseout.audit.models import AuditEvent
+
+    _priced(EnterpriseFactory(industry_id="steel", name="戊钢铁有限公司"), 53)
+    client = client_for(office.user)
+    first = client.get("/prices/")
+    assert first.context["total"] == 53 and not first.context["more"]
+    assert first.context["has_next"] and {r.case.pk for r in first.context["rows"]} == set(
+        Case.objects.order_by("id").values_list("pk", flat=True)[:50]
+    )
+    second = client.get("/prices/", {"page": "2"})
+    assert len({r.case.pk for r in second.context["rows"]}) == 3 and not second.context["has_next"]
+    day = dt.date(2026, 2, 2)  # the cases inspected on 3 February are not yet priced
+    expected = [r for r in price_rows(Case.objects.all()) if r.active_on(day)]
+    assert 0 < len(expected) < len(price_rows(Case.objects.all()))
+    response = client.get("/prices/", {"format": "xlsx", "on": day.isoformat()})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True).active
+    body = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert sorted(row[-1] for row in body) == sorted(r.case.number for r in expected)
+    entry = AuditEvent.objects.filter(action="export.prices").latest("seq")
+    assert entry.data == {"format": "xlsx", "filter": {"on": "2026-02-02"}, "rows": len(expected)}
+
+
+def test_a_bad_day_for_the_price_list_is_refused_and_selects_nothing(office: Person) -> None:
+    _priced(EnterpriseFactory(industry_id="steel"), 2)
+    response = client_for(office.user).get("/prices/", {"on": "2026-02-30"})
+    assert response.status_code == 200 and response.context["rows"] == []
+    assert "输入一个有效的日期。" in next(str(m) for m in response.context["messages"])
+    assert client_for(office.user).get("/prices/", {"on": ""}).context["total"] == 2  # empty: no filter
