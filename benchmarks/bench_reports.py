@@ -26,6 +26,7 @@ N = int(os.environ.get("BENCH_ROWS", "100000"))  # exited lines, one exit case e
 OTHER = 2 * N  # cases in the other states
 BUDGET = float(os.environ.get("BENCH_BUDGET", "40"))  # seconds per page at most
 SAMPLES = 7
+INDUSTRIES = ("steel", "cement")
 COUNTIES = ["440703", "440704", "440705", "440781", "440783", "440784", "440785"]
 PAGES = [
     ("ledger", "/reports/ledger/", {}),
@@ -68,7 +69,7 @@ def seed() -> None:
         copy_enterprises(
             cur,
             (
-                (i, f"91440700{i:09d}", f"江门市第{i}钢铁有限公司", COUNTIES[i % 7], ("steel", "cement")[i % 2])
+                (i, f"91440700{i:09d}", f"江门市第{i}钢铁有限公司", COUNTIES[i % 7], INDUSTRIES[i % 2])
                 for i in range(1, enterprises + 1)
             ),
         )
@@ -140,8 +141,9 @@ def seed() -> None:
         cur.execute(
             "INSERT INTO cases_exitmeasure (kind, unit, deadline, done_on, note, case_id, done_by_id, basis,"
             " notice) SELECT k, '供电局', date '2026-02-01', CASE WHEN k = 'dismantling' THEN NULL"
-            " ELSE date '2025-06-05' + g %% 500 END, '', g, CASE WHEN k = 'dismantling' THEN NULL ELSE %s END,"
-            " '', '' FROM generate_series(1, %s) g CROSS JOIN unnest(%s::text[]) k",
+            " ELSE date '2025-06-05' + g %% 500 END, '', g,"
+            " CASE WHEN k = 'dismantling' THEN NULL ELSE %s END, '', ''"
+            " FROM generate_series(1, %s) g CROSS JOIN unnest(%s::text[]) k",
             [user.pk, N, kinds],
         )
         for table in (

@@ -57,6 +57,8 @@ def priced_cases(cases: QuerySet[Case], on: dt.date | None = None) -> QuerySet[C
         .exclude(finding__conclusion=Finding.Conclusion.COMPLIANT)
         .exclude(state=State.DISMISSED)  # a proposal the department did not confirm brings no price
         .select_related("finding__inspection", "enterprise", "line", "territory")
+        # Not shown nor exported: the contact is encrypted, and opening it cost most of an export.
+        .defer("enterprise__contact_name", "enterprise__contact_phone", "enterprise__address")
     )
     return qs.filter(in_force_on(on)) if on is not None else qs
 
