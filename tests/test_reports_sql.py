@@ -20,7 +20,7 @@ from phaseout.prices.measures import price_rows, priced_cases
 from phaseout.registry import scope as registry_scope
 from phaseout.registry.models import Enterprise, ProductionLine
 from phaseout.reports.ledger import GROUPS, Paged, aggregate, filtered, ledger, selection, totals
-from phaseout.reports.views import _ages
+from phaseout.reports.views import case_figures
 from tests.conftest import client_for
 from tests.factories import CaseFactory, EnterpriseFactory, LineFactory
 
@@ -201,21 +201,55 @@ def test_the_dashboard_counts_equal_python(seeded: dict[str, Any], office: Perso
     )
 
 
-def test_the_ages_of_open_cases_equal_python(seeded: dict[str, Any]) -> None:
+def test_the_charts_figures_of_cases_equal_python(reference: None) -> None:
+    """Ages of open cases (at both ends of each bucket, at both ends of a local day), cases by state,
+    overdue cases by territory and this year's cases found and settled, against a plain count."""
+    from phaseout.cases.models import OPEN_STATES
+
     today = dt.date(2026, 9, 15)
     local = timezone.get_current_timezone()
+    pengjiang = EnterpriseFactory(territory_id="440703")
+    taishan = EnterpriseFactory(territory_id="440781")
+    states = ["finding", "overdue", "closed"]
+    made = 0
     for days in (0, 30, 31, 90, 91, 180, 181, 400):
         for at in (dt.time(0, 0), dt.time(23, 59, 59)):  # both ends of the local day
-            case = CaseFactory(enterprise=seeded["steel_a"], state="finding")
+            state = states[made % 3]
+            case = CaseFactory(enterprise=(pengjiang, taishan)[made % 2], state=state)
             opened = dt.datetime.combine(today - dt.timedelta(days=days), at, tzinfo=local)
             Case.objects.filter(pk=case.pk).update(opened_at=opened)
-    open_cases = Case.objects.filter(state="finding")
-    expected = {"≤30天": 0, "31–90天": 0, "91–180天": 0, ">180天": 0}
-    for opened in open_cases.values_list("opened_at", flat=True):
-        days = (today - timezone.localdate(opened)).days
-        key = "≤30天" if days <= 30 else "31–90天" if days <= 90 else "91–180天" if days <= 180 else ">180天"
-        expected[key] += 1
-    assert _ages(open_cases, today) == expected == {"≤30天": 4, "31–90天": 4, "91–180天": 4, ">180天": 4}
+            made += 1
+    cases = list(Case.objects.select_related("territory"))
+    ages = {"≤30天": 0, "31–90天": 0, "91–180天": 0, ">180天": 0}
+    for case in cases:
+        if case.state in OPEN_STATES:
+            days = (today - timezone.localdate(case.opened_at)).days
+            key = (
+                "≤30天"
+                if days <= 30
+                else "31–90天"
+                if days <= 90
+                else "91–180天"
+                if days <= 180
+                else ">180天"
+            )
+            ages[key] += 1
+    figures = case_figures(Case.objects.all(), today)
+    assert figures["ages"] == ages and all(ages.values()) and sum(ages.values()) < len(cases)
+    assert figures["by_state"] == [
+        {"state": state, "n": n} for state, n in sorted(Counter(c.state for c in cases).items())
+    ]
+    overdue = Counter((c.territory_id, c.territory.name) for c in cases if c.state == "overdue")
+    assert figures["overdue_by_territory"] == [(name, n) for (_code, name), n in sorted(overdue.items())]
+    this_year = [c for c in cases if timezone.localdate(c.opened_at).year == today.year]
+    assert 0 < len(this_year) < len(cases)
+    assert {k: (p.found, p.settled) for k, p in figures["this_year"].items()} == {
+        code: (
+            sum(c.territory_id == code for c in this_year),
+            sum(c.territory_id == code and c.state == "closed" for c in this_year),
+        )
+        for code in {c.territory_id for c in this_year}
+    }
 
 
 def test_the_price_measures_in_force_on_a_day_equal_python(reference: None) -> None:
