@@ -338,3 +338,8 @@ def test_a_bad_day_for_the_price_list_is_refused_and_selects_nothing(office: Per
     assert response.status_code == 200 and response.context["rows"] == []
     assert "输入一个有效的日期。" in next(str(m) for m in response.context["messages"])
     assert client_for(office.user).get("/prices/", {"on": ""}).context["total"] == 2  # empty: no filter
+
+
+def test_an_empty_scope_selects_no_row(seeded: dict[str, Any]) -> None:
+    selected = selection(ProductionLine.objects.none())
+    assert selected.count() == 0 and selected.rows() == [] and totals(selected, "industry") == []

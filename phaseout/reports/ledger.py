@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Case as SqlCase
 from django.db.models import Min, Q, QuerySet, TextField, Value, When
@@ -377,7 +378,10 @@ def selection(
     where = ["l.status = %s"]
     values: list[Any] = [LineStatus.EXITED.value]
     if lines is not None and lines.query.where.children:
-        scoped, scoped_params = lines.order_by().values("id").query.sql_with_params()
+        try:
+            scoped, scoped_params = lines.order_by().values("id").query.sql_with_params()
+        except EmptyResultSet:  # a scope that is empty (`.none()`): no row
+            scoped, scoped_params = "SELECT NULL WHERE 1 = 0", ()
         where.append(f"l.id IN ({scoped})")
         values.extend(scoped_params)
     if start is not None:
