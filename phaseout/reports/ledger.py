@@ -380,10 +380,10 @@ def selection(
     if lines is not None and lines.query.where.children:
         try:
             scoped, scoped_params = lines.order_by().values("id").query.sql_with_params()
+            where.append(f"l.id IN ({scoped})")
+            values.extend(scoped_params)
         except EmptyResultSet:  # a scope that is empty (`.none()`): no row
-            scoped, scoped_params = "SELECT NULL WHERE 1 = 0", ()
-        where.append(f"l.id IN ({scoped})")
-        values.extend(scoped_params)
+            where.append("1 = 0")
     if start is not None:
         where.append("l.exited_on >= %s")
         values.append(start)
