@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("AUDIT_MAC_KEY", "be" * 32)
-from benchmarks.common import OUT, use_database
+from benchmarks.common import OUT, signed_in, use_database
 
 N = int(os.environ.get("BENCH_AUDIT_ROWS", "1000000"))
 ACTIONS = [
@@ -95,15 +95,13 @@ def seed() -> None:
 
 
 def pages() -> list[str]:
-    from django.test import Client
 
     from phaseout.orgs.models import Person, Role
     from tests.factories import UserFactory
 
     user = UserFactory(username="bench-auditor")
     Person.objects.get_or_create(user=user, defaults={"role": Role.AUDITOR, "display_name": "审计"})
-    client = Client()
-    client.force_login(user)
+    client = signed_in(user)
     day = (START + dt.timedelta(days=60)).date().isoformat()
     cases = {
         "unfiltered, page 1": {},

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks.common import copy_enterprises, office_user, use_database
+from benchmarks.common import copy_enterprises, office_user, signed_in, use_database
 
 N = int(os.environ.get("BENCH_ROWS", "100000"))
 
@@ -58,6 +58,10 @@ def seed() -> None:
             " SELECT g, (g + 1) / 2, g || '号高炉', 'blast_furnace', 300, 'm3', 45 + g %% 10, '10kt/a', '',"
             " 2005, 'exited', date '2026-01-05' + g %% 300, '{}' FROM generate_series(1, %s) g",
             [N],
+        )
+        cur.execute(  # each line keeps its enterprise's territory (ProductionLine.territory)
+            "UPDATE registry_productionline l SET territory_id = e.territory_id FROM registry_enterprise e"
+            " WHERE e.id = l.enterprise_id"
         )
         cur.execute(
             "INSERT INTO cases_inspection (id, dimension, inspected_on, inspectors, notes, recorded_at,"
@@ -134,14 +138,12 @@ def plain(data: list[list[object]]) -> float:
 def main() -> None:
     use_database("phaseout_bench_ledger")
     seed()
-    from django.test import Client
     from openpyxl import load_workbook
 
     from phaseout.reports.documents import xlsx_bytes
     from phaseout.reports.ledger import ledger
 
-    client = Client()
-    client.force_login(office_user())
+    client = signed_in(office_user())
     timings = []
     for _ in range(3):
         started = time.perf_counter()

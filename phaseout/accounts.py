@@ -89,9 +89,11 @@ def create_person(
     enterprise: Enterprise | None = None,
     by: User | None,
     must_change_password: bool = True,
+    password_hashed: bool = False,
 ) -> Person:
     """A new account. Its password is an initial one: the person must choose their own at the first
-    sign-in (the demo's accounts pass must_change_password=False)."""
+    sign-in (the demo's accounts pass must_change_password=False). With password_hashed the password is
+    already hashed (make_password): the demo's accounts share one public password, hashed once."""
     units = {"department": department, "territory": territory, "enterprise": enterprise}
     message = _not_security_admin(by) or _units_refusal(role, units)
     if message:
@@ -103,7 +105,11 @@ def create_person(
             data={"username": username, "role": role.value},
         )
     with transaction.atomic():
-        user = get_user_model().objects.create_user(username=username, password=password)
+        user = get_user_model().objects.create_user(
+            username=username, password=None if password_hashed else password
+        )
+        if password_hashed:
+            user.password = password
         identity.set_must_change(user, must_change_password)
         # Only the system administrator uses the Django admin, and its site checks the role too.
         user.is_staff = role == Role.SYSTEM_ADMIN

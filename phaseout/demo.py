@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from stdnum.cn import uscc
 
+from phaseout import demo_paths
 from phaseout.accounts import create_person
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
@@ -23,16 +25,17 @@ from phaseout.identity.factors import TotpFactor, base32_secret
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.prices.actions import enter_rate
 from phaseout.prices.models import PriceRate
+from phaseout.registry import actions as registry_actions
 from phaseout.registry.models import (
     SIZE_UNIT_FOR_TYPE,
     CapacityUnit,
     Enterprise,
     EquipmentType,
+    Licence,
     Measurement,
     ProductionLine,
 )
 from phaseout.rules.exit_plans import ExitPlan
-from phaseout.rules.rulebook import library
 from phaseout.standards.actions import run_evaluation
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
@@ -56,33 +59,43 @@ def make_uscc(serial: int, region: str = "440700") -> str:
     return body + uscc.calc_check_digit(body)
 
 
-def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
+def _city_accounts(city: str, prefix: str, office_name: str) -> list[tuple[str, str, Role, dict[str, Any]]]:
+    """A city's office, one officer per enforcing department, each county's government, and a second
+    officer in each department (so that a random draw of inspectors draws)."""
     rows: list[tuple[str, str, Role, dict[str, Any]]] = [
         (
-            "office",
-            "江门市淘汰落后产能工作协调小组办公室",
+            f"{prefix}office",
+            office_name,
             Role.OFFICE,
-            {"department": Department.objects.get(code="jm-gxj")},
+            {"department": Department.objects.get(territory_id=city, is_office=True)},
         ),
     ]
-    for dept in (
-        Department.objects.filter(territory_id="440700").exclude(dimensions=[]).exclude(is_office=True)
-    ):
-        rows.append((f"dept-{dept.code.split('-')[1]}", dept.name, Role.DEPARTMENT, {"department": dept}))
-    for t in Territory.objects.filter(parent_id="440700"):
+    departments = list(
+        Department.objects.filter(territory_id=city).exclude(dimensions=[]).exclude(is_office=True)
+    )
+    for dept in departments:
+        rows.append(
+            (f"{prefix}dept-{dept.code.split('-')[1]}", dept.name, Role.DEPARTMENT, {"department": dept})
+        )
+    for t in Territory.objects.filter(parent_id=city):
         rows.append((f"district-{t.code}", f"{t.name}人民政府", Role.DISTRICT, {"territory": t}))
-    # A second officer in each department of the city, so that a random draw of inspectors draws.
-    for dept in (
-        Department.objects.filter(territory_id="440700").exclude(dimensions=[]).exclude(is_office=True)
-    ):
+    for dept in departments:
         rows.append(
             (
-                f"dept-{dept.code.split('-')[1]}-2",
+                f"{prefix}dept-{dept.code.split('-')[1]}-2",
                 f"{dept.name}（执法人员）",
                 Role.DEPARTMENT,
                 {"department": dept},
             )
         )
+    return rows
+
+
+def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
+    rows = [
+        *_city_accounts("440700", "", "江门市淘汰落后产能工作协调小组办公室"),
+        *_city_accounts("441600", "hy-", "河源市淘汰落后产能工作协调小组办公室"),
+    ]
     rows += [
         ("auditor", "审计管理员", Role.AUDITOR, {}),
         ("intake", "举报受理员", Role.INTAKE, {}),
@@ -213,18 +226,25 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
     """Create the demo set once; return (username, role, unit, TOTP secret) for every demo account."""
     today = today or timezone.localdate()
     User = get_user_model()
-    if not User.objects.filter(username="office").exists():
-        for username, name, role, scope in _accounts():
-            person = create_person(
-                username=username,
-                password=DEMO_PASSWORD,
-                display_name=name,
-                role=role,
-                by=None,
-                must_change_password=False,
-                **scope,
-            )
-            TotpFactor().install(person.user, demo_totp_key(username))
+    accounts = _accounts()
+    existing = set(
+        User.objects.filter(username__in=[a[0] for a in accounts]).values_list("username", flat=True)
+    )
+    missing = [a for a in accounts if a[0] not in existing]
+    # One public password for every demo account: hashed once (at the configured cost), not forty times.
+    hashed = make_password(DEMO_PASSWORD) if missing else ""
+    for username, name, role, scope in missing:
+        person = create_person(
+            username=username,
+            password=hashed,
+            password_hashed=True,
+            display_name=name,
+            role=role,
+            by=None,
+            must_change_password=False,
+            **scope,
+        )
+        TotpFactor().install(person.user, demo_totp_key(username))
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
         _sign_in_failures()
@@ -256,27 +276,48 @@ def _register_and_cases(today: dt.date) -> None:
     office = Person.objects.get(user__username="office").user
     enterprises = []
     for serial, (name, territory, industry, lines) in enumerate(ENTERPRISES, start=1):
-        enterprise = Enterprise.objects.create(
-            uscc=make_uscc(serial),
-            name=name,
-            territory_id=territory,
-            industry_id=industry,
-            address=f"{Territory.objects.get(code=territory).name}工业园{serial}号",
-            contact_name="张工",
-            contact_phone=f"0750-38{serial:05d}",
+        enterprise = registry_actions.create_enterprise(
+            data={
+                "uscc": make_uscc(serial),
+                "name": name,
+                "territory_id": territory,
+                "industry_id": industry,
+                "address": f"{Territory.objects.get(code=territory).name}工业园{serial}号",
+                "contact_name": "张工",
+                "contact_phone": f"0750-38{serial:05d}",
+            },
+            by=office,
         )
         for line_name, kind, size, capacity, unit, year in lines:
-            ProductionLine.objects.create(
-                enterprise=enterprise,
-                name=line_name,
-                equipment_type=kind,
-                size_value=Decimal(size),
-                size_unit=SIZE_UNIT_FOR_TYPE[kind],
-                capacity=Decimal(capacity),
-                capacity_unit=unit,
-                commissioning_year=year,
+            registry_actions.save_enterprise_part(
+                part=ProductionLine(
+                    enterprise=enterprise,
+                    name=line_name,
+                    equipment_type=kind,
+                    size_value=Decimal(size),
+                    size_unit=SIZE_UNIT_FOR_TYPE[kind],
+                    capacity=Decimal(capacity),
+                    capacity_unit=unit,
+                    commissioning_year=year,
+                ),
+                by=office,
             )
         enterprises.append(enterprise)
+    # The cement works hold their production licences and discharge permits (the enterprise account's too).
+    for index in (2, 3, 6):
+        for licence_kind, number in (
+            (Licence.Kind.PRODUCTION, f"XK08-001-{index + 1:05d}"),
+            (Licence.Kind.POLLUTANT_DISCHARGE, f"{enterprises[index].uscc}001P"),
+        ):
+            registry_actions.save_enterprise_part(
+                part=Licence(
+                    enterprise=enterprises[index],
+                    kind=licence_kind,
+                    number=number,
+                    valid_until=dt.date(today.year + 3, 6, 30),
+                ),
+                by=office,
+            )
     enterprise_account = Person.objects.filter(role=Role.ENTERPRISE).first()
     if enterprise_account is None:
         firm = create_person(
@@ -434,8 +475,10 @@ def _register_and_cases(today: dt.date) -> None:
     )
     case_actions.archive_case(case=case, by=office, today=today - dt.timedelta(days=69))
     _other_paths(enterprises, today)
+    # Both cities: a case in every state of every dimension's path, licences, sampling and inspections.
+    demo_paths.load_paths(today)
 
-    _measurements(enterprises, today)
+    _measurements(enterprises, office, today)
     _office_rates(office)
     _plan_and_programme(office, today)
     _public_side(office, today)
@@ -495,7 +538,7 @@ def _other_paths(enterprises: list[Enterprise], today: dt.date) -> None:
             )
 
 
-def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
+def _measurements(enterprises: list[Enterprise], office: Any, today: dt.date) -> None:
     """Measured values and correction inputs, as energy audits and monitoring report them."""
     measured_on = today - dt.timedelta(days=30)
     rows = [
@@ -529,7 +572,6 @@ def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
             Measurement.Source.MONITORING,
         ),
     ]
-    vocabulary = library().vocabulary
     for index, line_name, attributes, values, source in rows:
         if index >= len(enterprises):
             continue
@@ -537,15 +579,16 @@ def _measurements(enterprises: list[Enterprise], today: dt.date) -> None:
         if line is None:
             continue
         line.attributes = attributes
-        line.save(update_fields=["attributes"])
+        registry_actions.save_enterprise_part(part=line, by=office)
         for indicator, value in values.items():
-            Measurement.objects.create(
+            registry_actions.record_measurement(
                 line=line,
                 indicator=indicator,
                 value=Decimal(value),
-                unit=vocabulary.measurements[indicator].unit,
                 measured_on=measured_on,
                 source=source,
+                by=office,
+                today=today,
             )
 
 

@@ -163,7 +163,9 @@ def _to_review(person: Person) -> list[Submission] | None:
     """For the office: what units handed in that awaits its review, the longest waiting first."""
     if person.role != Role.OFFICE:
         return None
-    qs = Submission.objects.filter(plan__status=Plan.Status.CONFIRMED, state=Submission.State.PENDING)
+    qs = plan_scope.submissions(
+        person, Submission.objects.filter(plan__status=Plan.Status.CONFIRMED, state=Submission.State.PENDING)
+    )
     return list(qs.select_related("department", "territory").order_by("submitted_on", "id")[:50])
 
 

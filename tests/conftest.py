@@ -112,6 +112,12 @@ def office(reference: None) -> Person:
 
 
 @pytest.fixture
+def heyuan_office(reference: None) -> Person:
+    """Heyuan's coordination office: it sees Heyuan's records only, as the office above sees Jiangmen's."""
+    return _person("hy-office", Role.OFFICE, department=Department.objects.get(code="hy-gxj"))
+
+
+@pytest.fixture
 def energy_dept(reference: None) -> Person:
     return _person("fgj", Role.DEPARTMENT, department=Department.objects.get(code="jm-fgj"))
 

@@ -309,13 +309,13 @@ def test_rectified_case_with_an_extension(browser, server, energy_dept, tmp_path
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_plan_from_upload_to_confirmed(browser, server, office, energy_dept) -> None:
-    """The office uploads the Heyuan plan, reviews what the parser flagged and confirms it; the
-    department then sees what it owes and submits its report."""
+def test_plan_from_upload_to_confirmed(browser, server, office, heyuan_office, energy_dept) -> None:
+    """Heyuan's office uploads the Heyuan plan, reviews what the parser flagged and confirms it;
+    Jiangmen's office its own; a Jiangmen department then sees what it owes and submits its report."""
     from phaseout.plans.models import Plan, Submission
 
     seeds = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-    page = _login(browser, server, "office")
+    page = _login(browser, server, "hy-office")
     page.get_by_role("link", name="工作计划", exact=True).click()
     page.wait_for_load_state()
     assert page.url == f"{server}/plans/", page.url

@@ -609,7 +609,11 @@ def test_l3_ces1_12_a_tipoff_action_not_the_roles_is_recorded_once(office: Perso
     from phaseout.complaints import actions as tipoff_actions
 
     tipoff, _new = tipoff_actions.receive(
-        source="web", text="某厂偷排废气", reporter_name="张三", today=TODAY
+        source="web",
+        text="某厂偷排废气",
+        reporter_name="张三",
+        territory=Territory.objects.get(code="440703"),
+        today=TODAY,
     )
     client = client_for(office.user)
     last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()

@@ -427,3 +427,26 @@ def test_when_writing_fails_the_reading_thread_stops_with_it(reference, xlsx_byt
         import_register(xlsx_bytes(rows), progress=fail)
     assert not [t for t in threading.enumerate() if t.name == "register-reader"]
     assert failure.value.args == ("stopped",)
+
+
+def test_the_lines_of_an_enterprise_that_moves_follow_it(reference, xlsx_bytes) -> None:
+    """A line keeps its enterprise's territory (the scope's index): when created, when the enterprise is
+    saved in another territory, and when a register import moves it (on either database's path)."""
+    from tests.factories import LineFactory
+
+    apply_register(read_register(xlsx_bytes(GOOD)).rows)
+    first = Enterprise.objects.get(uscc=valid_uscc(1))
+    line, other = LineFactory(enterprise=first), LineFactory()
+    assert (line.territory_id, other.territory_id) == ("440703", other.enterprise.territory_id)
+    moved = [row[:] for row in GOOD]
+    moved[0][2] = "江海区"
+    result = apply_register(read_register(xlsx_bytes(moved)).rows)
+    assert result.updated == 1
+    line.refresh_from_db()
+    assert line.territory_id == "440704"
+    first.refresh_from_db()
+    first.territory_id = "440705"
+    first.save()
+    line.refresh_from_db()
+    other.refresh_from_db()
+    assert (line.territory_id, other.territory_id) == ("440705", other.enterprise.territory_id)

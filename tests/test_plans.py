@@ -27,7 +27,7 @@ def _confirm(plan: Plan, office: Person) -> Plan:
     return actions.confirm_plan(plan=plan, by=office.user)
 
 
-def test_seed_plan_units_are_matched_to_the_organisation(office: Person) -> None:
+def test_seed_plan_units_are_matched_to_the_organisation(office: Person, heyuan_office: Person) -> None:
     plan = _import(office)
     assert (plan.status, plan.year, plan.territory_id) == ("draft", 2021, "440700")
     matches = {
@@ -43,7 +43,7 @@ def test_seed_plan_units_are_matched_to_the_organisation(office: Person) -> None
     assert ("省工业和信息化厅", "external", "") in matches
     assert ("江门市淘汰落后产能工作协调小组", "department", "jm-gxj") in matches  # the office
     assert not [m for m in matches if m[1] == "unmapped"]
-    heyuan = _import(office, "heyuan-2021-plan.txt")
+    heyuan = _import(heyuan_office, "heyuan-2021-plan.txt")
     units = {
         (u.name, u.department.code if u.department else u.match)
         for u in TaskUnit.objects.filter(task__plan=heyuan)
@@ -143,7 +143,9 @@ def test_changing_a_deadline_keeps_the_history_and_moves_open_submissions(office
     assert set(task.submissions.values_list("due_date", flat=True)) == {D(2021, 6, 30)}
 
 
-def test_upload_page_refuses_bad_documents_and_creates_nothing(office: Person, energy_dept: Person) -> None:
+def test_upload_page_refuses_bad_documents_and_creates_nothing(
+    office: Person, heyuan_office: Person, energy_dept: Person
+) -> None:
     client = client_for(office.user)
     for name, content, message in [
         ("plan.txt", b"", "空"),
@@ -156,6 +158,12 @@ def test_upload_page_refuses_bad_documents_and_creates_nothing(office: Person, e
     assert not Plan.objects.exists()
     assert client_for(energy_dept.user).post("/plans/upload/", {}).status_code == 403
     seed = (SEEDS / "heyuan-2021-plan.txt").read_bytes()
+    # Another city's plan is its own office's to read in: refused, with the city named, nothing created.
+    response = client.post("/plans/upload/", {"document": SimpleUploadedFile("河源方案.txt", seed)})
+    assert response.status_code == 400
+    assert "该文件由河源市印发，不是本市的计划" in response.content.decode()
+    assert not Plan.objects.exists()
+    client = client_for(heyuan_office.user)
     response = client.post("/plans/upload/", {"document": SimpleUploadedFile("河源方案.txt", seed)})
     assert response.status_code == 302
     plan = Plan.objects.get()
@@ -305,23 +313,23 @@ def test_programme_pages(energy_dept: Person, inspectors: list[Person], office: 
     assert Programme.objects.count() == 1
 
 
-def test_plan_page_shows_case_progress_under_dimension_headings(office: Person, energy_dept: Person) -> None:
+def test_plan_page_shows_case_progress_under_dimension_headings(heyuan_office: Person) -> None:
     from decimal import Decimal
 
     from phaseout.cases import actions as case_actions
     from tests.factories import LineFactory
 
-    plan = _confirm(_import(office, "heyuan-2021-plan.txt"), office)
+    plan = _confirm(_import(heyuan_office, "heyuan-2021-plan.txt"), heyuan_office)
     line = LineFactory(size_value=Decimal("380"), enterprise__territory_id="441602")
     inspection = case_actions.record_inspection(
-        department=office.department,
+        department=heyuan_office.department,
         enterprise=line.enterprise,
         line=line,
         dimension="technology",
         inspected_on=D(2021, 9, 1),
         inspectors="李明",
         files=[],
-        by=office.user,
+        by=heyuan_office.user,
         today=D(2021, 9, 1),
     )
     finding = case_actions.record_finding(
@@ -329,13 +337,13 @@ def test_plan_page_shows_case_progress_under_dimension_headings(office: Person, 
         rule_id="technology.steel.blast-furnace-400",
         line=line,
         measured_value=None,
-        by=office.user,
+        by=heyuan_office.user,
     )
     from phaseout.cases.models import Case
 
-    order_elimination_exit(Case.objects.get(finding=finding), office.user, D(2021, 9, 1))
+    order_elimination_exit(Case.objects.get(finding=finding), heyuan_office.user, D(2021, 9, 1))
     Case.objects.update(opened_at=dt.datetime(2021, 9, 1, tzinfo=dt.UTC))
-    page = client_for(office.user).get(f"/plans/{plan.pk}/").content.decode()
+    page = client_for(heyuan_office.user).get(f"/plans/{plan.pk}/").content.decode()
     assert "源城区：1 项发现，1 项责令退出，0 项已退出" in page  # under 二(三) 技术方面
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -160,7 +161,7 @@ def test_charts_are_svg_from_the_records(office: Person) -> None:
     _exited(office)
     with time_machine.travel(dt.datetime(ON.year, ON.month, ON.day, 10, tzinfo=dt.UTC), tick=False):
         page = client_for(office.user).get("/reports/charts/").content.decode()  # the year of the exits
-    assert page.count("<svg") == 8 + 2  # eight charts, a map for each city
+    assert page.count("<svg") == 8 + 1  # eight charts, and the map of the office's own city
     svgs = page[page.index("<svg") : page.rindex("</svg>")]
     assert "<script" not in svgs  # drawn on the server: no script in the charts
     industry = page[page.index('id="chart-industry"') :]
@@ -369,8 +370,29 @@ def test_the_map_colours_each_county_by_the_share_of_its_cases_settled(
     assert listed.count('href="/cases/') - listed.count('href="/cases/?') >= 4
     # The city-level case is not on the map, and the page says so.
     assert "江门市本级立案的案件不在地图上：1 件中 1 件已办结" in page
-    assert page.count('id="map-') == 2  # Heyuan too: all its counties without a case
+    assert page.count('id="map-') == 1  # the office's own city only: not Heyuan's
     assert "echarts-china-cities-pypkg 0.0.9 (MIT)" in page
+
+
+def test_a_city_office_sees_its_own_city_and_departments_only(
+    on_the_day: None, office: Person, heyuan_office: Person
+) -> None:
+    """Heyuan's office sees Heyuan's map and nothing of Jiangmen's cases; Jiangmen's office the reverse."""
+    _cases_for_the_map()
+    page = client_for(heyuan_office.user).get("/reports/charts/").content.decode()
+    assert page.count('id="map-') == 1 and 'id="map-441600"' in page
+    assert 'data-found="0"' in page and 'data-found="4"' not in page  # Jiangmen's cases are not counted
+    case_link = re.compile(r'href="/cases/\d+/"')
+    listed = client_for(heyuan_office.user).get(f"/cases/?year={ON.year}").content.decode()
+    assert not case_link.search(listed)
+    own = client_for(office.user).get(f"/cases/?year={ON.year}").content.decode()
+    assert len(case_link.findall(own)) >= 5
+    case = Case.objects.filter(territory_id="440703").first()
+    assert case is not None
+    assert client_for(heyuan_office.user).get(f"/cases/{case.pk}/").status_code == 404
+    assert client_for(office.user).get(f"/cases/{case.pk}/").status_code == 200
+    tipoffs = client_for(heyuan_office.user).get("/tipoffs/").content.decode()
+    assert "河源市发展和改革局" in tipoffs and "江门市发展和改革局" not in tipoffs  # the routing filter
 
 
 def test_a_district_sees_the_other_counties_blank(on_the_day: None, district: Person) -> None:

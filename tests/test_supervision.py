@@ -165,9 +165,9 @@ def test_bad_notices_are_refused_and_nothing_is_written(
     assert AuditEvent.objects.count() == before
 
 
-def test_a_task_of_another_plan_is_refused(plan: Plan, office: Person) -> None:
+def test_a_task_of_another_plan_is_refused(plan: Plan, office: Person, heyuan_office: Person) -> None:
     heyuan = actions.import_plan(
-        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=office.user
+        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=heyuan_office.user
     )
     with pytest.raises(actions.PlanError, match="该任务不属于本计划"):
         _notice(plan, office, task=heyuan.tasks.first())
@@ -227,13 +227,15 @@ def test_marking_a_task_failed_refuses_bad_input(
     assert not AuditEvent.objects.filter(action="plan.task_failed").exists()
 
 
-def test_a_task_fails_once_and_only_in_a_confirmed_plan(plan: Plan, office: Person) -> None:
+def test_a_task_fails_once_and_only_in_a_confirmed_plan(
+    plan: Plan, office: Person, heyuan_office: Person
+) -> None:
     task = _report_task(plan)
     actions.mark_task_failed(task=task, failed_on=TODAY, reason="未报送", by=office.user, today=TODAY)
     with pytest.raises(actions.PlanError, match="该任务已登记为未完成"):
         actions.mark_task_failed(task=task, failed_on=TODAY, reason="再次", by=office.user, today=TODAY)
     draft = actions.import_plan(
-        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=office.user
+        name="heyuan-2021-plan.txt", data=(SEEDS / "heyuan-2021-plan.txt").read_bytes(), by=heyuan_office.user
     )
     draft_task = draft.tasks.first()
     assert draft_task is not None
@@ -353,7 +355,12 @@ def test_the_office_records_a_notice_through_the_plan_page(plan: Plan, office: P
         assert 'id="supervision-form"' in page and "未完成的任务" in page
         for change, message in [
             ({"unit": ""}, "请指明通报或约谈的对象"),
-            ({"enterprise": str(EnterpriseFactory().pk)}, "不能同时选择两者"),
+            ({"enterprise": EnterpriseFactory().uscc}, "不能同时选择两者"),
+            (
+                {"enterprise": EnterpriseFactory(territory_id="441602").uscc},
+                "本计划所在城市没有该统一社会信用代码的企业",
+            ),
+            ({"enterprise": "91440700MA0000000X1"}, "不超过 18 字符"),
             ({"issued_on": "2021-06-21"}, "印发日期不能晚于今天"),
             ({"text": "  "}, "这个字段是必填项"),
             ({"text": "未" * 2001}, "内容过长，最多 2000 个字符"),

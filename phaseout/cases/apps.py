@@ -17,7 +17,7 @@ class CasesConfig(AppConfig):
 
         labels.register("case.", EVENT_LABELS)
 
-        from phaseout.cases.evaluation import open_finding
+        from phaseout.cases.evaluation import known_findings, open_finding
         from phaseout.standards.actions import set_finding_opener
 
-        set_finding_opener(open_finding)
+        set_finding_opener(open_finding, known_findings)

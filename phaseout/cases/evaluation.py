@@ -7,6 +7,7 @@ calls open_finding, which CasesConfig.ready() gives it, since cases sit above st
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,36 @@ def _department_for(rule: Rule, territory_code: str) -> Department | None:
         if found:
             return found
     return Department.objects.filter(territory_id=city, is_office=True).first()
+
+
+def known_findings(breaches: Sequence[tuple[int, str, str]]) -> dict[tuple[int, str, str], int | None]:
+    """The breaches, given as (line id, rule id, basis), for which open_finding would open nothing: the
+    finding of the same basis, else the finding of the line's active case under the rule (None when
+    that case has none), as open_finding finds them. Read in two queries for a block of breaches."""
+    if not breaches:
+        return {}
+    line_ids = sorted({line_id for line_id, _rule, _basis in breaches})
+    wanted = set(breaches)
+    by_basis: dict[tuple[int, str, str], int] = {}
+    for pk, line_id, rule_id, basis in Finding.objects.filter(line_id__in=line_ids).values_list(
+        "pk", "line_id", "rule_id", "basis"
+    ):
+        if (line_id, rule_id, basis) in wanted:
+            by_basis.setdefault((line_id, rule_id, basis), pk)
+    active: dict[tuple[int, str], int | None] = {}
+    for line_id, rule_id, finding_id in (
+        Case.objects.filter(line_id__in=line_ids)
+        .exclude(state__in=[s.value for s in TERMINAL])
+        .values_list("line_id", "rule_id", "finding_id")
+    ):
+        active.setdefault((line_id, rule_id), finding_id)  # Case's own ordering, as .first() reads it
+    known: dict[tuple[int, str, str], int | None] = {}
+    for key in wanted:
+        if key in by_basis:
+            known[key] = by_basis[key]
+        elif key[:2] in active:
+            known[key] = active[key[:2]]
+    return known
 
 
 def open_finding(

@@ -19,9 +19,9 @@ __all__ = ["cases", "enterprises", "inspections", "territories"]
 def cases(person: Person) -> QuerySet[Case]:
     qs = Case.objects.all()
     if sees_all(person):
-        return qs
+        return qs.filter(territory__in=territory_codes(person))
     if person.role == Role.DEPARTMENT:
-        return qs.filter(dimension__in=person.dimensions)
+        return qs.filter(dimension__in=person.dimensions, territory__in=territory_codes(person))
     if person.role == Role.DISTRICT:
         return qs.filter(territory__in=territory_codes(person))
     if person.role == Role.ENTERPRISE:
@@ -32,9 +32,9 @@ def cases(person: Person) -> QuerySet[Case]:
 def inspections(person: Person) -> QuerySet[Inspection]:
     qs = Inspection.objects.all()
     if sees_all(person):
-        return qs
+        return qs.filter(enterprise__territory__in=territory_codes(person))
     if person.role == Role.DEPARTMENT:
-        return qs.filter(dimension__in=person.dimensions)
+        return qs.filter(dimension__in=person.dimensions, enterprise__territory__in=territory_codes(person))
     if person.role == Role.DISTRICT:
         return qs.filter(enterprise__territory__in=territory_codes(person))
     if person.role == Role.ENTERPRISE:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -23,6 +23,7 @@ from phaseout.cases import scope as case_scope
 from phaseout.complaints import actions
 from phaseout.complaints.models import TipOff
 from phaseout.complaints.scope import tipoffs
+from phaseout.orgs import scope as org_scope
 from phaseout.orgs.access import allow, public
 from phaseout.orgs.labels import Label, may_read
 from phaseout.orgs.models import Department, Person, Role, Territory
@@ -317,8 +318,10 @@ TIPOFFS = ListSpec(
 @allow(*STAFF)
 @audited_export("export.tipoffs")
 def tipoff_list(request: HttpRequest) -> HttpResponseBase:
+    person = current_person(request)
     form = TipOffFilterForm(request.GET or None)
-    qs = _scope(current_person(request))
+    cast(forms.ModelChoiceField, form.fields["department"]).queryset = org_scope.departments(person)
+    qs = _scope(person)
     if form.is_valid():
         data = form.cleaned_data
         if data["status"]:
@@ -346,7 +349,7 @@ def tipoff_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tipoff = get_object_or_404(_scope(person), pk=pk)
     context: dict[str, Any] = {
         "tipoff": tipoff,
-        "departments": Department.objects.all(),
+        "departments": org_scope.departments(person),
         "overdue": actions.overdue(tipoff, timezone.localdate()),
         "may_answer": person.role in (Role.OFFICE, Role.DEPARTMENT, Role.INTAKE),
         "may_reveal": may_read(person, Label.REPORTER_IDENTITY),

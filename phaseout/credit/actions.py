@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -118,13 +118,14 @@ def lift_after_exit(*, today: dt.date | None = None) -> int:
     return lifted
 
 
-def licences_to_cancel() -> list[Licence]:
-    """Production licences of enterprises whose capacity exited: their cancellation is due."""
+def licences_to_cancel(licences: QuerySet[Licence] | None = None) -> list[Licence]:
+    """Production licences (of those given) of enterprises whose capacity exited: their cancellation is
+    due."""
     exited = Case.objects.filter(state__in=EXITED).values("enterprise")
     return list(
-        Licence.objects.filter(
-            Q(kind=Licence.Kind.PRODUCTION) & Q(status=Licence.Status.VALID) & Q(enterprise__in=exited)
-        ).select_related("enterprise")
+        (licences if licences is not None else Licence.objects.all())
+        .filter(Q(kind=Licence.Kind.PRODUCTION) & Q(status=Licence.Status.VALID) & Q(enterprise__in=exited))
+        .select_related("enterprise")
     )
 
 

@@ -15,11 +15,10 @@ from openpyxl import Workbook
 
 from phaseout import exports
 from phaseout.audit.exports import audited_export, exported
-from phaseout.credit import actions
+from phaseout.credit import actions, scope
 from phaseout.credit.models import Acknowledgement, Referral
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role
-from phaseout.registry.models import Licence
 from phaseout.web import current_person, current_user, form_errors, paginate
 from phaseout.web.lists import capped_count
 
@@ -64,8 +63,10 @@ class ReferralFilterForm(forms.Form):
 def referrals(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     form = ReferralFilterForm(request.GET or None)
-    rows = Referral.objects.select_related("enterprise", "case").prefetch_related(
-        "acknowledgements__measure", "acknowledgements__department"
+    rows = (
+        scope.referrals(person)
+        .select_related("enterprise", "case")
+        .prefetch_related("acknowledgements__measure", "acknowledgements__department")
     )
     if form.is_valid():
         if form.cleaned_data["status"]:
@@ -95,7 +96,9 @@ def referrals(request: HttpRequest) -> HttpResponse:
             "more": more,
             **paginate(request, rows.order_by("-id")),
             "mine": mine,
-            "licences": actions.licences_to_cancel() if person.role == Role.OFFICE else [],
+            "licences": actions.licences_to_cancel(scope.licences(person))
+            if person.role == Role.OFFICE
+            else [],
         },
     )
 
@@ -103,7 +106,7 @@ def referrals(request: HttpRequest) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def referral_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    referral = get_object_or_404(Referral, pk=pk)
+    referral = get_object_or_404(scope.referrals(current_person(request)), pk=pk)
     try:
         actions.approve(
             referral=referral,
@@ -135,7 +138,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def licence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    licence = get_object_or_404(Licence, pk=pk)
+    licence = get_object_or_404(scope.licences(current_person(request)), pk=pk)
     try:
         actions.cancel_licence(
             licence=licence, by=current_user(request), reason=request.POST.get("reason", "")
@@ -149,7 +152,11 @@ def licence_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @allow(Role.OFFICE)
 @audited_export("export.credit_referrals")
 def referral_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    approved = Referral.objects.exclude(status=Referral.Status.PROPOSED).select_related("enterprise")
+    approved = (
+        scope.referrals(current_person(request))
+        .exclude(status=Referral.Status.PROPOSED)
+        .select_related("enterprise")
+    )
     data = [_exchange(r) for r in approved]
     if fmt == "json":
         response = HttpResponse(

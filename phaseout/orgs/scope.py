@@ -2,37 +2,65 @@
 its own models in its scope.py (registry: enterprises and lines; cases: cases and inspections; plans:
 submissions; complaints: tip-offs).
 
-A district sees its own territory; a department sees the whole registry and the cases and
-inspections of its dimensions; an enterprise sees itself; the office sees everything. The three
-administrators (system, security, auditor) see no business records at all (等保 least privilege): the
-auditor reads the audit trail, the security administrator the accounts, the system administrator the
-reference data.
+A person's unit sets a territory: a district's own; a department's and the coordination office's, the
+city their department belongs to. Nobody of a city's units sees another city's records: the office sees
+every record of its city (every dimension, every unit), a department the whole registry of its city and
+the cases and inspections of its dimensions there, a district its own territory, an enterprise itself.
+The intake officers take every tip-off. The three administrators (system, security, auditor) see no
+business records at all (等保 least privilege): the auditor reads the audit trail, the security
+administrator the accounts, the system administrator the reference data.
 """
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from phaseout.orgs.models import Person, Role, Territory
+from phaseout.orgs.models import Department, Person, Role, Territory
 
 SEES_ALL = {Role.OFFICE}
+UNIT_TERRITORY_ROLES = {Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT}
 
 
 def sees_all(person: Person) -> bool:
-    """The office sees everything."""
+    """The office sees every record of its city (apply `territory_codes` to keep to the city)."""
     return person.role in SEES_ALL
 
 
+def unit_territory(person: Person) -> Territory | None:
+    """The territory of the person's unit: a district's own; a department's or the office's city."""
+    if person.role == Role.DISTRICT:
+        return person.territory
+    if person.role in (Role.OFFICE, Role.DEPARTMENT) and person.department is not None:
+        return person.department.territory
+    return None
+
+
 def territory_codes(person: Person) -> list[str]:
-    """The codes of a district's territory and everything under it."""
-    assert person.territory is not None
-    return person.territory.subtree_codes()
+    """The codes of the person's unit territory and everything under it (none without a unit)."""
+    territory = unit_territory(person)
+    return territory.subtree_codes() if territory is not None else []
 
 
 def territories(person: Person) -> QuerySet[Territory]:
-    if person.role == Role.DISTRICT:
+    """The territories a person's lists, maps and forms offer: a unit's own and those under it."""
+    if person.role in UNIT_TERRITORY_ROLES:
         return Territory.objects.filter(code__in=territory_codes(person))
     return Territory.objects.all()
+
+
+def city_code(person: Person) -> str | None:
+    """The city of the person's unit (a county district's is the city above it); None without a unit."""
+    territory = unit_territory(person)
+    if territory is None:
+        return None
+    return territory.parent_id or territory.code
+
+
+def departments(person: Person) -> QuerySet[Department]:
+    """The departments a person's unit works with: those of its city (all, for the intake officers and
+    the administrators, who have no city)."""
+    city = city_code(person)
+    return Department.objects.all() if city is None else Department.objects.filter(territory=city)
 
 
 # ── who is concerned: the people a message about a unit's record goes to (phaseout.messaging) ──

@@ -19,7 +19,13 @@ from phaseout.audit.record import record
 from phaseout.messaging.actions import notify
 from phaseout.messaging.models import Kind as MessageKind
 from phaseout.orgs.models import Department, Person, Territory
-from phaseout.orgs.scope import office_people, people_of_department, people_of_enterprise, people_of_territory
+from phaseout.orgs.scope import (
+    city_code,
+    office_people,
+    people_of_department,
+    people_of_enterprise,
+    people_of_territory,
+)
 from phaseout.plans import handin, parser, scope
 from phaseout.plans.documents import read_text
 from phaseout.plans.models import (
@@ -102,6 +108,11 @@ def match_unit(name: str, city: Territory | None) -> tuple[str, Department | Non
     return TaskUnit.Match.UNMAPPED, None
 
 
+def _city_of_reader(by: User) -> str | None:
+    person = Person.objects.filter(user=by).select_related("department").first()
+    return city_code(person) if person is not None else None
+
+
 # --- import -----------------------------------------------------------------------------------------
 
 
@@ -113,6 +124,12 @@ def import_plan(*, name: str, data: bytes, by: User, year: int | None = None) ->
     if parsed.year is None:
         raise PlanError(_("The plan's year could not be found in the document; please give it."))
     city = city_of(parsed.issuer or parsed.title)
+    own_city = _city_of_reader(by)
+    if city is not None and own_city is not None and city.code != own_city:
+        raise PlanError(
+            _("The document was issued by %(city)s, not by your city; its coordination office reads it in.")
+            % {"city": city.name}
+        )
     plan = Plan.objects.create(
         year=parsed.year,
         title=parsed.title[:200] or name,

@@ -163,8 +163,11 @@ class SupervisionForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("One or several: each unit named gets its own notice or summons, issued together."),
     )
-    enterprise = forms.ModelChoiceField(
-        label=_("Or the enterprise named"), queryset=Enterprise.objects.none(), required=False
+    enterprise = forms.CharField(
+        label=_("Or the enterprise named (its unified social credit code)"),
+        max_length=18,
+        min_length=18,
+        required=False,
     )
     text = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 3}))
     talk_at = forms.DateTimeField(label=_("Time of the talk"), required=False, widget=DateTimePicker())
@@ -184,12 +187,22 @@ class SupervisionForm(forms.Form):
             [(f"department:{d.pk}", d.name) for d in departments]
             + [(f"territory:{t.pk}", t.name) for t in districts]
         )
-        enterprises = Enterprise.objects.all()
+        # The enterprise is named by its code, looked up in the plan's city (a list of every enterprise
+        # of a city would be a page of hundreds of thousands of options).
+        self.enterprises = Enterprise.objects.all()
         if plan.territory_id:
-            enterprises = enterprises.filter(
+            self.enterprises = self.enterprises.filter(
                 territory__in=Territory.objects.get(pk=plan.territory_id).subtree_codes()
             )
-        self.fields["enterprise"].queryset = enterprises.order_by("name")  # type: ignore[attr-defined]
+
+    def clean_enterprise(self) -> Enterprise | None:
+        code = (self.cleaned_data.get("enterprise") or "").strip().upper()
+        if not code:
+            return None
+        found = self.enterprises.filter(uscc=code).first()
+        if found is None:
+            raise forms.ValidationError(_("No enterprise of the plan's city has this code."))
+        return found
 
     def clean_unit(self) -> list[Department | Territory]:
         units: list[Department | Territory] = []

@@ -3,18 +3,20 @@ role: phaseout.orgs.scope)."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from phaseout.orgs.models import Person, Role
-from phaseout.orgs.scope import sees_all, territory_codes
-from phaseout.plans.models import Submission, Supervision
+from phaseout.orgs.scope import city_code, departments, sees_all, territory_codes
+from phaseout.plans.models import Plan, Submission, Supervision
+
+__all__ = ["addressed_to", "departments", "plans", "submissions"]
 
 
 def submissions(person: Person, qs: QuerySet[Submission] | None = None) -> QuerySet[Submission]:
     """What a unit owes under the plans: a department its own, a district its territory's."""
     qs = qs if qs is not None else Submission.objects.all()
     if sees_all(person):
-        return qs
+        return qs.filter(_of_city(person, "plan__"))
     if person.role == Role.DEPARTMENT:
         return qs.filter(department=person.department_id)
     if person.role == Role.DISTRICT and person.territory is not None:
@@ -34,3 +36,23 @@ def addressed_to(person: Person) -> QuerySet[Supervision]:
     if person.role == Role.ENTERPRISE and person.enterprise_id:
         return qs.filter(enterprise=person.enterprise_id)
     return qs.none()
+
+
+def _of_city(person: Person, prefix: str = "") -> Q:
+    """The plans of the person's city; a plan whose issuer named no known city, the office's that read it."""
+    city = city_code(person)
+    if city is None:
+        return Q(pk__in=[])
+    mine = Q(**{f"{prefix}territory": city})
+    if person.department_id:
+        mine |= Q(
+            **{
+                f"{prefix}territory__isnull": True,
+                f"{prefix}created_by__person__department": person.department_id,
+            }
+        )
+    return mine
+
+
+def plans(person: Person) -> QuerySet[Plan]:
+    return Plan.objects.filter(_of_city(person))

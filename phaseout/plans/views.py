@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter, defaultdict
 from typing import Any
@@ -68,12 +69,13 @@ def _not_a_plan(exc: NotAPlan) -> str:
 def plan_list(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     form = PlanUploadForm() if person.role == Role.OFFICE else None
-    return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form})
+    return render(request, "plans/plan_list.html", {"plans": scope.plans(person), "form": form})
 
 
 @require_POST
 @allow(Role.OFFICE)
 def plan_upload(request: HttpRequest) -> HttpResponse:
+    person = current_person(request)
     form = PlanUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["document"]
@@ -92,13 +94,13 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
                 request, _("The document was read into a draft plan. Please review it and confirm.")
             )
             return redirect("plan-detail", plan.pk)
-    return render(request, "plans/plan_list.html", {"plans": Plan.objects.all(), "form": form}, status=400)
+    return render(request, "plans/plan_list.html", {"plans": scope.plans(person), "form": form}, status=400)
 
 
 @allow(*READERS)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = current_person(request)
-    plan = get_object_or_404(Plan.objects.select_related("territory"), pk=pk)
+    plan = get_object_or_404(scope.plans(person).select_related("territory"), pk=pk)
     today = timezone.localdate()
     tasks = list(plan.tasks.select_related("section").prefetch_related("units__department"))
     submissions = list(
@@ -164,7 +166,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
     prefix = request.POST.get("prefix", "")
     form = MapUnitForm(request.POST, plan=plan, prefix=prefix or None)
     if form.is_valid():
@@ -187,7 +189,9 @@ def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpResponse:
-    expression = get_object_or_404(TimeExpression, pk=expression_id, plan_id=pk)
+    expression = get_object_or_404(
+        TimeExpression, pk=expression_id, plan__in=scope.plans(current_person(request)), plan_id=pk
+    )
     form = ReviewTimeForm(request.POST, prefix=f"t{expression.pk}")
     if form.is_valid():
         try:
@@ -205,7 +209,7 @@ def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpR
 @require_POST
 @allow(Role.OFFICE)
 def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
     form = ConfirmPlanForm(request.POST)
     if not form.is_valid():
         form_errors(request, form)
@@ -220,7 +224,12 @@ def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 @allow(Role.OFFICE)
 def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
-    task = get_object_or_404(Task.objects.select_related("plan"), pk=task_id, plan_id=pk)
+    task = get_object_or_404(
+        Task.objects.select_related("plan"),
+        pk=task_id,
+        plan__in=scope.plans(current_person(request)),
+        plan_id=pk,
+    )
     form = TaskForm(request.POST or None, task=task, initial={"text": task.text, "deadline": task.deadline})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -245,7 +254,7 @@ def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk, status=Plan.Status.CONFIRMED)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk, status=Plan.Status.CONFIRMED)
     today = timezone.localdate()
     form = SupervisionForm(request.POST, plan=plan, failed=actions.failed_tasks(plan, today))
     if form.is_valid():
@@ -275,7 +284,7 @@ def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_task_failed(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(Plan, pk=pk)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
     form = TaskFailedForm(request.POST, plan=plan)
     if form.is_valid():
         try:
@@ -463,7 +472,7 @@ def _programmes(person: Person) -> QuerySet[Programme]:
     qs = Programme.objects.select_related("department")
     if person.role == Role.DEPARTMENT:
         return qs.filter(department=person.department_id)
-    return qs
+    return qs.filter(department__in=scope.departments(person))
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT)
@@ -538,37 +547,45 @@ DIMENSION_WORDS = {"环保": "environment", "环境": "environment", "能耗": "
 
 def _case_progress(plan: Plan, tasks: list[Task]) -> dict[int, list[dict[str, Any]]]:
     """For tasks under a dimension's heading (环保方面, 能耗方面 …): the cases of that dimension in the
-    plan's year, by territory — how many were found, ordered to exit, and exited."""
+    plan's year and city, by territory — how many were found, ordered to exit, and exited. One grouped
+    query for every dimension the plan's headings name (not one per dimension, nor one per task)."""
     from django.db.models import Count
 
     from phaseout.cases.models import Case, CaseState
 
     exited = [CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
     ordered = [CaseState.EXIT_ORDERED, *exited]
-    by_dimension: dict[str, list[dict[str, Any]]] = {}
-    result: dict[int, list[dict[str, Any]]] = {}
     titles = dict(plan.sections.values_list("path", "title"))  # one query, not one per task
+    dimension_of: dict[int, str] = {}
     for task in tasks:
         title = task.section.title if task.section else ""
         if task.section and task.section.level == 3:
             title = titles.get(re.sub(r"\d+$", "", task.section.path), title)
         dimension = next((d for word, d in DIMENSION_WORDS.items() if word in title), None)
-        if dimension is None:
-            continue
-        if dimension not in by_dimension:
-            rows = (
-                Case.objects.filter(dimension=dimension, opened_at__year=plan.year)
-                .values("territory__code", "territory__name")
-                .annotate(
-                    found=Count("id"),
-                    ordered=Count("id", filter=Q(state__in=ordered)),
-                    exited=Count("id", filter=Q(state__in=exited)),
-                )
-                .order_by("territory__code")
-            )
-            by_dimension[dimension] = list(rows)
-        result[task.pk] = by_dimension[dimension]
-    return result
+        if dimension is not None:
+            dimension_of[task.pk] = dimension
+    if not dimension_of:
+        return {}
+    start = dt.datetime(plan.year, 1, 1, tzinfo=timezone.get_current_timezone())
+    cases = Case.objects.filter(
+        dimension__in=set(dimension_of.values()),
+        opened_at__gte=start,
+        opened_at__lt=start.replace(year=plan.year + 1),
+    )
+    if plan.territory_id:
+        cases = cases.filter(territory__in=plan.territory.subtree_codes() if plan.territory else [])
+    by_dimension: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in (
+        cases.values("dimension", "territory__code", "territory__name")
+        .annotate(
+            found=Count("id"),
+            ordered=Count("id", filter=Q(state__in=ordered)),
+            exited=Count("id", filter=Q(state__in=exited)),
+        )
+        .order_by("dimension", "territory__code")
+    ):
+        by_dimension[row.pop("dimension")].append(row)
+    return {task: by_dimension[dimension] for task, dimension in dimension_of.items()}
 
 
 def _rule_title(rule_id: str) -> str:

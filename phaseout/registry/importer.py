@@ -28,6 +28,7 @@ from typing import IO, Any, TypeVar
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from python_calamine import CalamineError, CalamineWorkbook
@@ -36,7 +37,7 @@ from stdnum.cn import uscc as uscc_module
 
 from phaseout import crypto
 from phaseout.orgs.models import Territory
-from phaseout.registry.models import Enterprise, Industry
+from phaseout.registry.models import Enterprise, Industry, ProductionLine
 from phaseout.web import zipguard
 
 # Column headings of the register, as officials write them, with the field each fills.
@@ -620,6 +621,12 @@ def _upsert_orm(chunk_and_text: Chunk, known: Known | None, now: str) -> tuple[i
     ]
     Enterprise.objects.bulk_create(new, batch_size=500)
     Enterprise.objects.bulk_update(changed, FIELDS, batch_size=500)
+    if changed:  # the lines of an enterprise that moved follow it (ProductionLine.territory), chunk by chunk
+        ProductionLine.objects.filter(enterprise_id__in=[e.id for e in changed]).update(
+            territory_id=Subquery(
+                Enterprise.objects.filter(pk=OuterRef("enterprise_id")).values("territory_id")[:1]
+            )
+        )
     return len(new), len(changed)
 
 
@@ -712,5 +719,12 @@ def _upsert_postgresql(chunk_and_text: Chunk, known: Known | None, now: str) -> 
                 f"UPDATE {table} AS e SET {assignments}, updated_at = %s FROM register_import AS r"  # noqa: S608
                 " WHERE e.uscc = r.uscc",
                 [now],
+            )
+            # The lines of an enterprise that moved follow it (ProductionLine.territory).
+            cursor.execute(
+                "UPDATE registry_productionline AS l SET territory_id = e.territory_id"
+                " FROM registry_enterprise AS e, register_import AS r"
+                " WHERE e.uscc = r.uscc AND l.enterprise_id = e.id"
+                " AND l.territory_id IS DISTINCT FROM e.territory_id"
             )
     return len(new), len(changed)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -66,6 +67,13 @@ class Enterprise(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        # Its lines follow it when it moves (ProductionLine.territory).
+        ProductionLine.objects.filter(enterprise=self).exclude(territory=self.territory_id).update(
+            territory=self.territory_id
+        )
 
 
 class Licence(models.Model):
@@ -168,6 +176,17 @@ class ProductionLine(models.Model):
         _("status"), max_length=20, choices=LineStatus.choices, default=LineStatus.OPERATING
     )
     exited_on = models.DateField(_("exited on"), null=True, blank=True)
+    # The enterprise's territory, kept on the line (by save(), and by the enterprise's save and the register
+    # import when the enterprise moves) so that a city's or a district's lines are found by an index, not by
+    # joining 3,000,000 lines to 1,000,000 enterprises.
+    territory = models.ForeignKey(
+        "orgs.Territory",
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["enterprise_id", "id"]
@@ -188,11 +207,22 @@ class ProductionLine(models.Model):
                 condition=~models.Q(status="exited") | models.Q(exited_on__isnull=False),
             ),
         ]
-        # The exit ledger's order (oldest exit first, the id breaking ties) and its year filter.
-        indexes = [models.Index(fields=["status", "exited_on", "id"], name="line_exit_order_idx")]
+        indexes = [
+            # The exit ledger's order (oldest exit first, the id breaking ties) and its year filter.
+            models.Index(fields=["status", "exited_on", "id"], name="line_exit_order_idx"),
+            models.Index(fields=["territory", "status", "-id"], name="line_territory_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.enterprise.name} · {self.name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.territory_id = Enterprise.objects.values_list("territory_id", flat=True).get(
+            pk=self.enterprise_id
+        )
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "territory"}
+        super().save(*args, **kwargs)
 
     @property
     def size_display(self) -> str:
@@ -272,7 +302,15 @@ class Measurement(models.Model):
         verbose_name = _("measurement")
         verbose_name_plural = _("measurements")
         ordering = ["-measured_on", "-id"]
-        indexes = [models.Index(fields=["line", "indicator", "-measured_on"], name="measurement_latest_idx")]
+        indexes = [
+            # The newest value of each indicator of each line, in the order the registry evaluation reads
+            # them (DISTINCT ON line, indicator): read from the index alone on PostgreSQL, without a sort.
+            models.Index(
+                fields=["line", "indicator", "-measured_on", "-id"],
+                include=["value", "unit"],
+                name="measurement_newest_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.value} {self.unit}"

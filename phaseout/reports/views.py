@@ -313,7 +313,7 @@ def charts(request: HttpRequest) -> HttpResponse:
     for item in totals(this_year, "territory"):
         key = (item["value"], item["label"])
         by_territory[key] = by_territory.get(key, 0) + item["lines"]
-    plan = Plan.objects.filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
+    plan = plan_scope.plans(person).filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
     progress: dict[str, int] = {}
     missing_by_unit: dict[str, int] = {}
     if plan is not None:

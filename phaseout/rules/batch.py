@@ -212,7 +212,7 @@ class _Index:
         self._measured: dict[str, IntArray] = {}
         order = np.argsort(columns.equipment_type, kind="stable")
         kinds, starts = np.unique(columns.equipment_type[order], return_index=True)
-        ends = [*starts[1:], len(order)]
+        ends = [*starts[1:], len(order)] if len(starts) else []  # no lines (an empty block): no kinds
         for kind, start, end in zip(kinds, starts, ends, strict=True):
             self._by_type[int(kind)] = np.sort(order[start:end])
 

@@ -10,6 +10,7 @@ class EvaluationRun(models.Model):
     """One evaluation of the registry against the rulebooks on a day."""
 
     class Status(models.TextChoices):
+        QUEUED = "queued", pgettext_lazy("evaluation run", "Queued")
         RUNNING = "running", pgettext_lazy("evaluation run", "Running")
         DONE = "done", pgettext_lazy("evaluation run", "Done")
         FAILED = "failed", pgettext_lazy("evaluation run", "Failed")
@@ -28,6 +29,9 @@ class EvaluationRun(models.Model):
     findings_opened = models.PositiveIntegerField(default=0)
     already_known = models.PositiveIntegerField(default=0)
     failure = models.TextField(blank=True)
+    # Progress while it runs: the lines to read (counted when it starts) and those read so far.
+    lines_total = models.PositiveIntegerField(default=0)
+    lines_done = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-id"]
@@ -36,12 +40,24 @@ class EvaluationRun(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="run_finished_when_not_running",
-                condition=models.Q(status="running") | models.Q(finished_at__isnull=False),
+                condition=models.Q(status__in=["queued", "running"]) | models.Q(finished_at__isnull=False),
             )
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.on:%Y-%m-%d}"
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.lines_total:
+            return 0
+        return min(100, self.lines_done * 100 // self.lines_total)
 
 
 class EvaluationResult(models.Model):

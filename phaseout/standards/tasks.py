@@ -1,17 +1,11 @@
-import datetime as dt
-
 from celery import shared_task
-from django.contrib.auth.models import User
 
-from phaseout.orgs.models import Territory
-from phaseout.standards.actions import run_evaluation
+from phaseout.standards.actions import carry_out_evaluation
+from phaseout.standards.models import EvaluationRun
 
 
-@shared_task(name="phaseout.standards.tasks.evaluate_registry")
-def evaluate_registry(on: str, user_id: int, territory: str | None = None) -> int:
-    run = run_evaluation(
-        on=dt.date.fromisoformat(on),
-        by=User.objects.get(pk=user_id),
-        territory=Territory.objects.get(pk=territory) if territory else None,
-    )
+@shared_task(name="phaseout.standards.tasks.carry_out_evaluation")
+def carry_out(run_id: int) -> int:
+    """Carry out a queued evaluation run (started from the page); a run already claimed is left alone."""
+    run = carry_out_evaluation(run=EvaluationRun.objects.get(pk=run_id))
     return run.pk

@@ -15,7 +15,7 @@ from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Role
 from phaseout.rules.engine import FactsError, Status, evaluate
 from phaseout.rules.rulebook import Rule, library
-from phaseout.standards import tasks
+from phaseout.standards import actions, tasks
 from phaseout.standards.forms import EvaluationForm, WhatIfForm
 from phaseout.standards.models import EvaluationResult, EvaluationRun
 from phaseout.web import current_person, current_user, paginate
@@ -101,11 +101,11 @@ def _runs(request: HttpRequest) -> QuerySet[EvaluationRun]:
 def runs(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     form = EvaluationForm()
-    return render(
-        request,
-        "standards/runs.html",
-        {"form": form, "may_start": person.role == Role.OFFICE, **paginate(request, _runs(request))},
-    )
+    context: dict[str, Any] = {"form": form, "may_start": person.role == Role.OFFICE}
+    context.update(paginate(request, _runs(request)))
+    # While a run on the page is queued or running, the page polls its table (HTMX) to show progress.
+    context["polling"] = any(run.active for run in context["rows"])
+    return render(request, "standards/runs.html", context)
 
 
 @require_POST
@@ -117,10 +117,10 @@ def run_start(request: HttpRequest) -> HttpResponse:
             for error in errors:
                 messages.error(request, str(error))
         return redirect("evaluation-runs")
-    on = form.cleaned_data["on"].isoformat()
-    user = current_user(request)
-    transaction.on_commit(lambda: tasks.evaluate_registry.delay(on, user.pk))
-    messages.success(request, _("The evaluation has started; its results appear below when it is done."))
+    run = actions.start_evaluation(on=form.cleaned_data["on"], by=current_user(request))
+    # On the worker in production; in the demo (no broker) in-process, once the request has committed.
+    transaction.on_commit(lambda: tasks.carry_out.delay(run.pk))
+    messages.success(request, _("The evaluation has started; its progress and results appear below."))
     return redirect("evaluation-runs")
 
 

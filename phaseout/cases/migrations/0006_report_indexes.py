@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('cases', '0005_decision_documentsequence_and_more'),
         ('orgs', '0008_person_acl_mac'),
-        ('registry', '0009_report_indexes'),
+        ('registry', '0011_report_indexes'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('registry', '0008_contact_name_encrypted_sm4'),
+        ('registry', '0010_line_territory'),
     ]
 
     operations = [
