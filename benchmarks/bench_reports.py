@@ -80,10 +80,12 @@ def seed() -> None:
         )
         cur.execute(
             "INSERT INTO registry_productionline (id, enterprise_id, name, equipment_type, size_value,"
-            " size_unit, capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes)"
+            " size_unit, capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes,"
+            " territory_id)"  # the enterprise's territory, kept on the line (registry 0010)
             " SELECT g, (g + 1) / 2, g || '号高炉', 'blast_furnace', 300, 'm3', 45 + g %% 10,"
             " (ARRAY['10kt/a', 't/d'])[1 + g %% 2], '', 2005, 'exited',"
-            " date '2025-06-05' + g %% 500, '{}' FROM generate_series(1, %s) g",
+            " date '2025-06-05' + g %% 500, '{}', e.territory_id FROM generate_series(1, %s) g"
+            " JOIN registry_enterprise e ON e.id = (g + 1) / 2",
             [N],
         )
         cur.execute(
