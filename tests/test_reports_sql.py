@@ -140,13 +140,23 @@ def test_a_departments_ledger_equals_python(seeded: dict[str, Any], dimensions: 
         assert totals(selected, group) == aggregate(expected, group), group
 
 
-def test_a_districts_ledger_and_a_period_equal_python(seeded: dict[str, Any], district: Person) -> None:
-    lines = registry_scope.lines(district)
-    expected = ledger(lines)
-    assert 0 < len(expected) < len(ledger())
-    selected = selection(lines)
-    assert [r.line_id for r in selected.rows()] == [r.line_id for r in expected]
-    assert totals(selected, "territory") == aggregate(expected, "territory")
+def test_each_scope_s_ledger_and_a_period_equal_python(
+    seeded: dict[str, Any], district: Person, office: Person, energy_dept: Person, heyuan_office: Person
+) -> None:
+    """A scope by the lines' own territory (office, department, district) and one through their
+    enterprise (`enterprise__in`) select what `ledger` reads of the same query set."""
+    for person, seen in ((district, 4), (office, 7), (energy_dept, 7), (heyuan_office, 0)):
+        lines = registry_scope.lines(person)
+        expected = ledger(lines)
+        assert len(expected) == seen, person.role
+        selected = selection(lines)
+        assert selected.count() == seen
+        assert [r.line_id for r in selected.rows()] == [r.line_id for r in expected]
+        assert totals(selected, "territory") == aggregate(expected, "territory")
+    through = ProductionLine.objects.filter(enterprise__in=Enterprise.objects.filter(territory="440781"))
+    assert [r.line_id for r in selection(through).rows()] == [r.line_id for r in ledger(through)]
+    by_name = ProductionLine.objects.filter(enterprise__name="甲钢铁有限公司")  # a join: the sub-query way
+    assert [r.line_id for r in selection(by_name).rows()] == [r.line_id for r in ledger(by_name)] != []
     start, end = dt.date(2026, 1, 15), dt.date(2026, 3, 2)
     period = [r for r in ledger() if r.exited_on and start <= r.exited_on <= end]
     assert [r.line_id for r in selection(start=start, end=end).rows()] == [r.line_id for r in period]

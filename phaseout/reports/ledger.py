@@ -379,8 +379,8 @@ def selection(
     values: list[Any] = [LineStatus.EXITED.value]
     if lines is not None and lines.query.where.children:
         try:
-            scoped, scoped_params = lines.order_by().values("id").query.sql_with_params()
-            where.append(f"l.id IN ({scoped})")
+            scoped, scoped_params = _scope(lines)
+            where.append(scoped)
             values.extend(scoped_params)
         except EmptyResultSet:  # a scope that is empty (`.none()`): no row
             where.append("1 = 0")
@@ -428,6 +428,20 @@ def selection(
         values.extend(dimensions)
     enterprise = bool(q or params.get("industry") or params.get("territory"))
     return Selection(" AND ".join(where), tuple(values), cased, enterprise)
+
+
+def _scope(lines: QuerySet[ProductionLine]) -> tuple[str, list[Any]]:
+    """The scope's condition on l: its own WHERE when it reads the line's columns alone (a city's or a
+    district's lines by the territory each keeps: an index, no second pass over the lines), else
+    `l.id IN (its ids)`."""
+    query = lines.query
+    table = ProductionLine._meta.db_table
+    joined = [alias for alias, count in query.alias_refcount.items() if count and alias != table]
+    if not joined and table in query.alias_map:
+        condition, params = query.get_compiler(connection=connection).compile(query.where)
+        return "(" + condition.replace(f"{_table(ProductionLine)}.", "l.") + ")", list(params)
+    scoped, params = lines.order_by().values("id").query.sql_with_params()
+    return f"l.id IN ({scoped})", list(params)
 
 
 # A line's latest exit case (the highest id among its cases in an exited state), as `ledger` reads it.
