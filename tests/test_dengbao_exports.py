@@ -48,6 +48,7 @@ EXPORTS = {
     "decision-document": "export.decision_document",
     "referral-export": "export.credit_referrals",
     "price-export": "export.prices",
+    "price-measures": "export.prices",
     "exit-ledger": "export.exit_ledger",
     "stage-report": "export.stage_report",
     "audit-export": "export.audit_trail",
@@ -242,6 +243,13 @@ DOWNLOADS = {
         lambda w: w.energy_dept,
         lambda w: None,
         lambda w: {"format": "xlsx", "utility": "power", "on": "2026-03-01", "rows": 0},
+    ),
+    "price measure list": Download(
+        "/prices/?format=xlsx&on=2026-03-01",
+        "export.prices",
+        lambda w: w.energy_dept,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"on": "2026-03-01"}, "rows": 0},
     ),
     "enterprise list": Download(
         "/enterprises/?format=xlsx&territory=440703",

@@ -253,7 +253,7 @@ def test_the_utility_lists_are_xlsx_with_the_verification_of_every_rate(office: 
     )
     response = client_for(office.user).get("/prices/power.xlsx")
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active  # streamed
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert "未经核实" in rows[1][0]
     assert rows[2][0] == "企业"
@@ -263,7 +263,8 @@ def test_the_utility_lists_are_xlsx_with_the_verification_of_every_rate(office: 
     assert rates == ["+0.3 元/kWh", "+0.5 元/kWh"]
     cement = next(row for row in body if row[5] == "+0.3 元/kWh")
     assert "未经核实" in cement[13]
-    water = load_workbook(io.BytesIO(client_for(office.user).get("/prices/water.xlsx").content)).active
+    water_file = client_for(office.user).get("/prices/water.xlsx")
+    water = load_workbook(io.BytesIO(b"".join(water_file.streaming_content))).active
     assert [c.value for c in water[4]][5] == "标准尚待办公室录入"
     assert client_for(office.user).get("/prices/gas.xlsx").status_code == 404
 

@@ -203,6 +203,14 @@ class Case(models.Model):
             models.Index(fields=["dimension", "state", "-id"], name="case_dimension_state_idx"),
             models.Index(fields=["state", "-id"], name="case_state_idx"),
             models.Index(fields=["industry", "-id"], name="case_industry_idx"),
+            # The home page's overdue list: the longest overdue first, read from the index's start.
+            models.Index(fields=["overdue_at"], name="case_overdue_idx", condition=models.Q(state="overdue")),
+            # The exit ledger: each line's latest exit case (the highest id in an exited state).
+            models.Index(
+                fields=["line", "id"],
+                name="case_line_exit_idx",
+                condition=models.Q(state__in=["exited", "accepted", "archived"]),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -208,7 +208,8 @@ class ProductionLine(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "exited_on"], name="line_exit_idx"),
+            # The exit ledger's order (oldest exit first, the id breaking ties) and its year filter.
+            models.Index(fields=["status", "exited_on", "id"], name="line_exit_order_idx"),
             models.Index(fields=["territory", "status", "-id"], name="line_territory_idx"),
         ]
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Case as SqlCase
 from django.db.models import Min, Q, QuerySet, TextField, Value, When
@@ -261,3 +262,251 @@ def aggregate(rows: Iterable[Row], group: str) -> list[dict[str, Any]]:
 def plain_figure(value: Decimal) -> Decimal:
     """600, not 6E+2 nor 600.0000: a figure as officials write it."""
     return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
+
+
+# The ledger in SQL: the rows a filter selects are counted, paged and aggregated by the database, so a
+# filter that matches nothing costs nothing and a page costs a page. The Python `filtered` and
+# `aggregate` above stay as the reference the tests compare with.
+
+LEDGER_FILTERS = (*GROUPS, "unit", "q")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The ledger's rows a filter selects, as SQL: `FROM … WHERE …` (`sql`, `params`) over the aliases
+    l (line) and, when joined, e (enterprise; `enterprise`) and c (the line's latest exit case) with d
+    (the department that inspected; `cased`). A join is made only when a filter or a grouping reads it:
+    counting every exited line then reads an index alone."""
+
+    where: str
+    where_params: tuple[Any, ...]
+    cased: bool = False
+    enterprise: bool = False
+
+    @property
+    def sql(self) -> str:
+        from phaseout.cases.models import Finding, Inspection
+        from phaseout.orgs.models import Department
+        from phaseout.registry.models import Enterprise
+
+        joins = [f"FROM {_table(ProductionLine)} l"]
+        if self.enterprise:
+            joins.append(f"JOIN {_table(Enterprise)} e ON e.id = l.enterprise_id")
+        if self.cased:
+            joins.append(_CASE_JOIN.format(case=_table(Case), finding=_table(Finding)))
+            joins.append(f"LEFT JOIN {_table(Inspection)} i ON i.id = f.inspection_id")
+            joins.append(f"LEFT JOIN {_table(Department)} d ON d.id = i.department_id")
+        return " ".join(joins) + " WHERE " + self.where
+
+    @property
+    def params(self) -> tuple[Any, ...]:
+        joined = tuple(state.value for state in EXITED) if self.cased else ()  # the join's come first
+        return (*joined, *self.where_params)
+
+    def joined(self, *, cased: bool = False, enterprise: bool = False) -> Selection:
+        """The same rows with more joined (for a grouping by what the join reads)."""
+        return Selection(self.where, self.where_params, self.cased or cased, self.enterprise or enterprise)
+
+    def line_ids(self) -> Any:
+        """The selected lines' ids, for `ProductionLine.objects.filter(id__in=…)` (a sub-query)."""
+        from django.db.models.expressions import RawSQL
+
+        return RawSQL(f"SELECT l.id {self.sql}", self.params)  # noqa: S611 - parameters bound
+
+    def count(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) {self.sql}", self.params)
+            return int(cursor.fetchone()[0])
+
+    def page(self, offset: int, limit: int) -> list[Row]:
+        """The rows from `offset`, oldest exit first, each with its case and measures (read for the
+        page only)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT l.id {self.sql} ORDER BY l.exited_on, l.id LIMIT %s OFFSET %s",
+                (*self.params, limit, offset),
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        return ledger(ProductionLine.objects.filter(id__in=ids))  # one page of ids: bounded
+
+    def rows(self) -> list[Row]:
+        """Every selected row (a document that holds them all: the export, a stage report)."""
+        return ledger(ProductionLine.objects.filter(id__in=self.line_ids()))
+
+
+class Paged(Sequence[Row]):
+    """A selection as a sequence for `phaseout.web.paginate`: a slice is one LIMIT/OFFSET query."""
+
+    def __init__(self, selection: Selection) -> None:
+        self.selection = selection
+
+    def __len__(self) -> int:
+        return self.selection.count()
+
+    def __getitem__(self, index: Any) -> Any:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("a ledger is read a page at a time")
+        start = index.start or 0
+        return self.selection.page(start, max((index.stop or start) - start, 0))
+
+
+def _table(model: Any) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _year(value: str) -> int | None:
+    """A year as the ledger writes it ("2026"), else None (then it matches nothing, as before)."""
+    if value.isascii() and value.isdigit() and str(int(value)) == value and 1 <= int(value) <= 9999:
+        return int(value)
+    return None
+
+
+def selection(
+    lines: QuerySet[ProductionLine] | None = None,
+    params: dict[str, str] | None = None,
+    *,
+    dimensions: list[str] | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Selection:
+    """The exited lines of `lines` that `params` select (the ledger's filters, as `filtered` reads
+    them); `dimensions`: only lines whose exit case is on one of them, or that have none (a
+    department's view); `start`/`end`: exited in that period."""
+    params = params or {}
+    where = ["l.status = %s"]
+    values: list[Any] = [LineStatus.EXITED.value]
+    if lines is not None and lines.query.where.children:
+        try:
+            scoped, scoped_params = _scope(lines)
+            where.append(scoped)
+            values.extend(scoped_params)
+        except EmptyResultSet:  # a scope that is empty (`.none()`): no row
+            where.append("1 = 0")
+    if start is not None:
+        where.append("l.exited_on >= %s")
+        values.append(start)
+    if end is not None:
+        where.append("l.exited_on <= %s")
+        values.append(end)
+    if params.get("year"):
+        year = _year(params["year"])
+        if year is None:
+            where.append("1 = 0")
+        else:
+            where.append("l.exited_on >= %s AND l.exited_on <= %s")
+            values.extend([dt.date(year, 1, 1), dt.date(year, 12, 31)])
+    for key, column in (("industry", "e.industry_id"), ("territory", "e.territory_id")):
+        if params.get(key):
+            where.append(f"{column} = %s")
+            values.append(params[key])
+    if params.get("unit"):
+        where.append("l.capacity_unit = %s")
+        values.append(params["unit"])
+    q = params.get("q", "").strip()
+    if q:
+        if connection.vendor == "postgresql":  # LIKE: case-sensitive, as `in`; served by the trigram index
+            escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append("(e.name LIKE %s OR e.uscc = %s)")
+            values.extend([f"%{escaped}%", q.upper()])
+        else:
+            where.append("(instr(e.name, %s) > 0 OR e.uscc = %s)")
+            values.extend([q, q.upper()])
+    cased = bool(dimensions is not None or any(params.get(k) for k in ("department", "dimension", "method")))
+    for key, column in (
+        ("department", "COALESCE(d.code, '')"),
+        ("dimension", "COALESCE(c.dimension, '')"),
+        ("method", "COALESCE(c.exit_plan, '')"),
+    ):
+        if params.get(key):
+            where.append(f"{column} = %s")
+            values.append(params[key])
+    if dimensions is not None:
+        listed = " OR ".join(["c.dimension = %s"] * len(dimensions))
+        where.append(f"(COALESCE(c.dimension, '') = ''{' OR ' + listed if listed else ''})")
+        values.extend(dimensions)
+    enterprise = bool(q or params.get("industry") or params.get("territory"))
+    return Selection(" AND ".join(where), tuple(values), cased, enterprise)
+
+
+def _scope(lines: QuerySet[ProductionLine]) -> tuple[str, list[Any]]:
+    """The scope's condition on l: its own WHERE when it reads the line's columns alone (a city's or a
+    district's lines by the territory each keeps: an index, no second pass over the lines), else
+    `l.id IN (its ids)`."""
+    query = lines.query
+    table = ProductionLine._meta.db_table
+    joined = [alias for alias, count in query.alias_refcount.items() if count and alias != table]
+    if not joined and table in query.alias_map:
+        condition, params = query.get_compiler(connection=connection).compile(query.where)
+        return "(" + condition.replace(f"{_table(ProductionLine)}.", "l.") + ")", list(params)
+    scoped, params = lines.order_by().values("id").query.sql_with_params()
+    return f"l.id IN ({scoped})", list(params)
+
+
+# A line's latest exit case (the highest id among its cases in an exited state), as `ledger` reads it.
+_CASE_JOIN = (
+    "LEFT JOIN (SELECT line_id, MAX(id) AS id FROM {case} WHERE state IN (%s, %s, %s)"
+    " AND line_id IS NOT NULL GROUP BY line_id) x ON x.line_id = l.id"
+    " LEFT JOIN {case} c ON c.id = x.id LEFT JOIN {finding} f ON f.id = c.finding_id"
+)
+
+
+def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
+    """`aggregate` of the selected rows, grouped and summed by the database: lines, enterprises and
+    capacity per (group value, unit), never summed across units."""
+    from phaseout.cases.models import EXIT_PLAN_CHOICES
+    from phaseout.orgs.models import Territory
+    from phaseout.registry.models import Industry
+
+    postgres = connection.vendor == "postgresql"
+    if group not in GROUPS:
+        raise ValueError(group)
+    selected = selected.joined(
+        cased=group in ("department", "dimension", "method"), enterprise=group in ("industry", "territory")
+    )
+    key = {
+        "year": "EXTRACT(YEAR FROM l.exited_on)" if postgres else "strftime('%%Y', l.exited_on)",
+        "industry": "e.industry_id",
+        "territory": "e.territory_id",
+        "department": "COALESCE(d.code, '')",
+        "dimension": "COALESCE(c.dimension, '')",
+        "method": "COALESCE(c.exit_plan, '')",
+    }[group]
+    # SQLite keeps decimals as floating point: its sum is taken in hundredths, exactly.
+    capacity = "SUM(l.capacity)" if postgres else "SUM(CAST(ROUND(l.capacity * 100) AS INTEGER))"
+    label = "MAX(d.name)" if group == "department" else "''"
+    # Grouped per enterprise first, then per value and unit: the enterprises are counted without a
+    # COUNT(DISTINCT …), which would sort every row (both levels are hashed).
+    inner = f"SELECT {key} AS k, l.capacity_unit AS u, COUNT(*) AS n, {capacity} AS capacity, {label} AS lb"
+    grouped = f"{inner} {selected.sql} GROUP BY {key}, l.capacity_unit, l.enterprise_id"
+    with connection.cursor() as cursor:  # fixed fragments; every value bound as a parameter
+        sql = f"SELECT k, u, SUM(n), COUNT(*), SUM(capacity), MAX(lb) FROM ({grouped}) g GROUP BY k, u"  # noqa: S608
+        cursor.execute(sql, selected.params)
+        found = cursor.fetchall()
+    names: dict[str, str] = {}
+    if group == "industry":
+        names = dict(Industry.objects.values_list("code", "name"))
+    elif group == "territory":
+        names = dict(Territory.objects.values_list("code", "name"))
+    elif group == "method":
+        names = {str(k): str(v) for k, v in EXIT_PLAN_CHOICES}
+    units = {str(k): str(v) for k, v in CapacityUnit.choices}
+    table = []
+    for value, unit, lines, enterprises, total, department in found:
+        value, lines = (str(int(value)) if group == "year" else str(value)), int(lines)
+        name = department or "" if group == "department" else names.get(value, value)
+        summed = Decimal(total) if postgres else Decimal(int(total)) / 100
+        table.append((value, unit, name, lines, enterprises, summed))
+    return [
+        {
+            "value": value,
+            "label": name or "—",
+            "unit": unit,
+            "unit_label": units.get(unit, unit),
+            "lines": lines,
+            "enterprises": enterprises,
+            "capacity": plain_figure(summed),
+        }
+        for value, unit, name, lines, enterprises, summed in sorted(table)
+    ]

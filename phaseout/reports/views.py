@@ -22,7 +22,7 @@ from phaseout.plans import scope as plan_scope
 from phaseout.plans.models import Plan, Submission, TaskUnit
 from phaseout.registry import scope as registry_scope
 from phaseout.reports import documents, maps
-from phaseout.reports.ledger import GROUPS, Row, aggregate, filtered, ledger
+from phaseout.reports.ledger import GROUPS, Paged, Row, Selection, aggregate, selection, totals
 from phaseout.web import current_person, current_user, paginate
 from phaseout.widgets import DatePicker
 
@@ -38,11 +38,11 @@ GROUP_LABELS = {
 }
 
 
-def _rows(person: Person) -> list[Row]:
-    rows = ledger(registry_scope.lines(person))
-    if person.role == Role.DEPARTMENT:
-        rows = [r for r in rows if r.dimension in person.dimensions or not r.dimension]
-    return rows
+def _selection(person: Person, params: dict[str, str] | None = None, **period: Any) -> Selection:
+    """The ledger rows the person sees that the filter selects (a department: the lines exited by a
+    case on one of its dimensions, and those without a case), as SQL."""
+    dimensions = list(person.dimensions) if person.role == Role.DEPARTMENT else None
+    return selection(registry_scope.lines(person), params, dimensions=dimensions, **period)
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -54,8 +54,9 @@ def _params(request: HttpRequest) -> dict[str, str]:
 @audited_export("export.exit_ledger")
 def exit_ledger(request: HttpRequest) -> HttpResponse:
     params = _params(request)
-    rows = filtered(_rows(current_person(request)), params)
+    selected = _selection(current_person(request), params)
     if request.GET.get("format") == "xlsx":
+        rows = selected.rows()
         response = HttpResponse(documents.xlsx_bytes(rows), content_type=XLSX)
         response["Content-Disposition"] = 'attachment; filename="exit-ledger.xlsx"'
         return exported(response, format="xlsx", filter=params, rows=len(rows))
@@ -64,9 +65,9 @@ def exit_ledger(request: HttpRequest) -> HttpResponse:
         "reports/ledger.html",
         {
             "params": params,
-            "count": len(rows),
-            "totals": aggregate(rows, "industry"),
-            **paginate(request, rows),
+            "count": selected.count(),
+            "totals": totals(selected, "industry"),
+            **paginate(request, Paged(selected)),
         },
     )
 
@@ -76,9 +77,8 @@ def aggregates(request: HttpRequest) -> HttpResponse:
     group = request.GET.get("group", "year")
     if group not in GROUPS:
         group = "year"
-    rows = _rows(current_person(request))
     table = []
-    for item in aggregate(rows, group):
+    for item in totals(_selection(current_person(request)), group):
         link = urlencode({group: item["value"], "unit": item["unit"]})
         table.append({**item, "link": link})
     return render(
@@ -217,7 +217,7 @@ def stage_report(request: HttpRequest) -> HttpResponse:
     form = StageReportForm(request.POST or None, initial=initial, submissions=submissions)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        rows = [r for r in _rows(person) if r.exited_on and data["start"] <= r.exited_on <= data["end"]]
+        rows = _selection(person, start=data["start"], end=data["end"]).rows()
         if data["fmt"] == "xlsx":
             response = HttpResponse(documents.xlsx_bytes(rows), content_type=XLSX)
             response["Content-Disposition"] = 'attachment; filename="stage-report.xlsx"'
@@ -302,27 +302,17 @@ def charts(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     cases = case_scope.cases(person)
     state_labels = dict(CaseState.choices)
-    by_state = cases.values("state").annotate(n=Count("id")).order_by("state")
-    open_cases = cases.filter(state__in=OPEN_STATES)
-    ages = {"≤30天": 0, "31–90天": 0, "91–180天": 0, ">180天": 0}
-    for opened in open_cases.values_list("opened_at", flat=True):
-        days = (today - timezone.localdate(opened)).days
-        key = "≤30天" if days <= 30 else "31–90天" if days <= 90 else "91–180天" if days <= 180 else ">180天"
-        ages[key] += 1
-    rows = [r for r in _rows(person) if r.exited_on and r.exited_on.year == today.year]
+    figures_of_cases = case_figures(cases, today)
+    by_state = figures_of_cases["by_state"]
+    ages = figures_of_cases["ages"]
+    this_year = _selection(person, {"year": str(today.year)})
     by_industry: dict[str, int] = {}
+    for item in totals(this_year, "industry"):  # per (industry, unit): the lines added over units
+        by_industry[item["label"]] = by_industry.get(item["label"], 0) + item["lines"]
     by_territory: dict[tuple[str, str], int] = {}
-    for row in rows:
-        by_industry[row.industry] = by_industry.get(row.industry, 0) + 1
-        by_territory[(row.territory_code, row.territory)] = (
-            by_territory.get((row.territory_code, row.territory), 0) + 1
-        )
-    overdue_by_territory = (
-        cases.filter(state=CaseState.OVERDUE)
-        .values("territory__code", "territory__name")
-        .annotate(n=Count("id"))
-        .order_by("territory__code")
-    )
+    for item in totals(this_year, "territory"):
+        key = (item["value"], item["label"])
+        by_territory[key] = by_territory.get(key, 0) + item["lines"]
     plan = plan_scope.plans(person).filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
     progress: dict[str, int] = {}
     missing_by_unit: dict[str, int] = {}
@@ -364,7 +354,7 @@ def charts(request: HttpRequest) -> HttpResponse:
         bars("在办案件：按时长", list(ages.items()), unit="件", chart_id="chart-ages"),
         bars(
             "逾期案件：按地区",
-            [(r["territory__name"], r["n"]) for r in overdue_by_territory],
+            figures_of_cases["overdue_by_territory"],
             unit="件",
             chart_id="chart-overdue",
         ),
@@ -381,29 +371,73 @@ def charts(request: HttpRequest) -> HttpResponse:
         "reports/charts.html",
         {
             "figures": figures,
-            "maps": _progress_maps(person, cases, today.year),
+            "maps": _progress_maps(person, figures_of_cases["this_year"], today.year),
             "outline_source": "{package} {version} ({licence})".format(**maps.source()),
         },
     )
 
 
-def _progress_maps(person: Person, cases: QuerySet[Case], year: int) -> list[dict[str, Any]]:
-    """One map per city: each county filled by the share of the year's cases that are settled
-    (exited, accepted, archived or closed compliant), linking to those cases."""
+def case_figures(cases: QuerySet[Case], today: dt.date) -> dict[str, Any]:
+    """The charts' figures of the cases from one GROUP BY (territory, state) over them: cases by
+    state, open cases by age, overdue cases by territory, and this year's cases found and settled by
+    territory (the progress maps).
+
+    Age is counted in days since the case was opened, on the local calendar: a case opened on day D
+    is at most 30 days old when D is on or after today - 30, i.e. when it was opened at or after the
+    local midnight starting that day."""
     from django.db.models import Count, Q
-    from django.urls import reverse
 
     from phaseout.orgs.models import Territory
     from phaseout.reports.summary import EXITED
 
-    settled = [*EXITED, CaseState.CLOSED]
-    counted = {
-        row["territory"]: maps.Progress(row["found"], row["settled"])
-        for row in cases.filter(opened_at__year=year)
-        .values("territory")
-        .annotate(found=Count("id"), settled=Count("id", filter=Q(state__in=settled)))
-        .order_by()
+    def since(days: int) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days), dt.time.min))
+
+    year = Q(opened_at__year=today.year)
+    groups = cases.values_list("territory_id", "state").annotate(
+        n=Count("id"),
+        d30=Count("id", filter=Q(opened_at__gte=since(30))),
+        d90=Count("id", filter=Q(opened_at__gte=since(90), opened_at__lt=since(30))),
+        d180=Count("id", filter=Q(opened_at__gte=since(180), opened_at__lt=since(90))),
+        older=Count("id", filter=Q(opened_at__lt=since(180))),
+        this_year=Count("id", filter=year),
+    )
+    by_state: dict[str, int] = {}
+    ages = dict.fromkeys(AGES, 0)
+    overdue: dict[str, int] = {}
+    found: dict[str, int] = {}
+    settled: dict[str, int] = {}
+    for territory, state, n, *aged, this_year in groups.order_by():
+        by_state[state] = by_state.get(state, 0) + n
+        if state in OPEN_STATES:
+            for key, counted in zip(AGES, aged, strict=True):
+                ages[key] += counted
+        if state == CaseState.OVERDUE:
+            overdue[territory] = overdue.get(territory, 0) + n
+        if this_year:
+            found[territory] = found.get(territory, 0) + this_year
+            done = this_year if state in (*EXITED, CaseState.CLOSED) else 0
+            settled[territory] = settled.get(territory, 0) + done
+    names = dict(Territory.objects.filter(code__in=overdue).values_list("code", "name"))
+    return {
+        "by_state": [{"state": state, "n": n} for state, n in sorted(by_state.items())],
+        "ages": ages,
+        "overdue_by_territory": [(names.get(code, code), n) for code, n in sorted(overdue.items())],
+        "this_year": {code: maps.Progress(n, settled[code]) for code, n in found.items()},
     }
+
+
+AGES = ("≤30天", "31–90天", "91–180天", ">180天")
+
+
+def _progress_maps(person: Person, counted: dict[str, maps.Progress], year: int) -> list[dict[str, Any]]:
+    """One map per city: each county filled by the share of the year's cases that are settled
+    (exited, accepted, archived or closed compliant; `counted` by territory), linking to those
+    cases."""
+    from django.urls import reverse
+
+    from phaseout.orgs.models import Territory
+
     visible = set(scope.territories(person).values_list("code", flat=True))
     shipped = maps.outlines()
     base = reverse("case-list")
