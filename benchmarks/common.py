@@ -85,7 +85,7 @@ def copy_enterprises(cursor: Any, rows: Iterable[tuple[int, str, str, str, str]]
                     territory,
                     address,
                     industry,
-                    "张工",
+                    crypto.encrypt("registry.contact_name", "张工"),  # encrypted at rest too
                     crypto.encrypt("registry.contact_phone", "0750-3800000"),  # encrypted at rest
                     "2021-05-19",
                     "2021-05-19",
