@@ -203,9 +203,9 @@ def test_record_many_chains_in_order_and_writes_nothing_for_nothing(reference: N
 
 
 def test_record_many_batches_keep_the_chain(reference: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from phaseout.audit import record as record_module
+    from phaseout import bulk
 
-    monkeypatch.setattr(record_module, "BULK_BATCH", 2)
+    monkeypatch.setattr(bulk, "BATCH", 2)
     assert record_many([("case.x", "", str(i), "", None) for i in range(5)]) == 5
     assert AuditEvent.objects.count() == 5
     assert ChainHead.objects.get(pk=1).seq == 5

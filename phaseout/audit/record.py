@@ -4,6 +4,7 @@ import ipaddress
 import json
 import threading
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -11,6 +12,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, models, transaction
 from django.utils import timezone
 
+from phaseout import bulk
 from phaseout.audit import chain
 from phaseout.audit.models import AuditEvent, ChainHead, Outcome
 
@@ -120,8 +122,23 @@ def record(
     return event
 
 
-# Entries written by one statement in record_many: bounded memory, and a statement of moderate size.
-BULK_BATCH = 2000
+AUDIT_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor_name",
+    "unit",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "ip",
+    "reason",
+    "data",
+    "key_version",
+    "prev_mac",
+    "mac",
+)
 
 
 def record_many(
@@ -132,49 +149,50 @@ def record_many(
 ) -> int:
     """Write many audit entries by one actor at once (the sweep's marks and messages), chained one after
     the other exactly as `record` chains them: the chain head is locked once, each MAC is computed over
-    the one before, and the entries are inserted in batches. `entries` are (action, object type, object
-    id, reason, data) in the order they are to be chained. Returns how many were written.
+    the one before, and the entries are inserted in batches (COPY on PostgreSQL, phaseout.bulk).
+    `entries` are (action, object type, object id, reason, data) in the order they are to be chained.
+    Returns how many were written.
 
     Called inside the caller's transaction, as `record` is; the head stays locked until it ends."""
     user = actor if isinstance(actor, User) else None
-    actor_name = user.get_username() if user else ""
-    unit = unit_of(user)
-    ip = _valid_ip(request_ip())
-    version = chain.current_version()
+    common = {
+        "actor_id": user.pk if user else None,
+        "actor_name": user.get_username() if user else "",
+        "unit": unit_of(user),
+        "ip": _valid_ip(request_ip()),
+        "outcome": str(outcome),
+        "key_version": chain.current_version(),
+    }
     written = 0
     try:
         with transaction.atomic():
             head = _lock_head()
             seq, prev = head.seq, head.mac
             at = timezone.now()  # taken under the lock, as in `record`: time never goes back
-            batch: list[AuditEvent] = []
+            batch: list[tuple[Any, ...]] = []
             for action, object_type, object_id, reason, data in entries:
                 seq += 1
-                event = AuditEvent(
-                    seq=seq,
-                    at=at,
-                    actor=user,
-                    actor_name=actor_name,
-                    unit=unit,
-                    action=action,
-                    object_type=object_type,
-                    object_id=object_id,
-                    ip=ip,
-                    reason=reason,
-                    data=json.loads(json.dumps(data or {})),
-                    outcome=outcome,
-                    key_version=version,
-                    prev_mac=prev,
-                )
-                event.mac = prev = chain.mac(version, prev, chain.canonical(chain.fields(event)))
-                batch.append(event)
-                if len(batch) >= BULK_BATCH:
-                    AuditEvent.objects.bulk_create(batch)
+                values = {
+                    **common,
+                    "seq": seq,
+                    "at": at,
+                    "action": action,
+                    "object_type": object_type,
+                    "object_id": object_id,
+                    "reason": reason,
+                    # The data as the database gives it back (JSON), as in `record`.
+                    "data": json.loads(json.dumps(data or {})),
+                    "prev_mac": prev,
+                }
+                content = chain.canonical(chain.fields(SimpleNamespace(**values)))
+                values["mac"] = prev = chain.mac(common["key_version"], prev, content)
+                batch.append(tuple(values[c] for c in AUDIT_COLUMNS))
+                if len(batch) >= bulk.BATCH:
+                    bulk.insert(AuditEvent, AUDIT_COLUMNS, batch)
                     written += len(batch)
                     batch = []
-            if batch:
-                AuditEvent.objects.bulk_create(batch)
-                written += len(batch)
+            bulk.insert(AuditEvent, AUDIT_COLUMNS, batch)
+            written += len(batch)
             if written:
                 ChainHead.objects.filter(pk=head.pk).update(seq=seq, mac=prev)
     except DatabaseError as exc:

@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from phaseout import bulk
 from phaseout.audit.record import Entry, record_many
 from phaseout.cases.models import Case, CaseEvent, CaseState, Escalation, ExitMeasure, MeasureKind
 from phaseout.messaging.actions import Notice, notify_many
@@ -39,7 +40,7 @@ from phaseout.rules.case_flow import CLOCKED, Action
 REMIND_DAYS = 7
 
 # Rows marked (or reminded) per batch: one transaction, a few statements, bounded memory.
-BATCH = 1000
+BATCH = bulk.BATCH
 
 CASE_TYPE = Case._meta.label_lower
 
@@ -128,12 +129,15 @@ def _raise(kind: str, rows: list[tuple[int, int | None, dt.date]], now: dt.datet
         )
         taken = set(open_.values_list("case_id", flat=True))
     new = [
-        Escalation(case_id=case, measure_id=measure, kind=kind, raised_at=now, due_date=due)
+        (case, measure, kind, now, due)
         for case, measure, due in rows
         if (measure if measure is not None else case) not in taken
     ]
-    Escalation.objects.bulk_create(new)
-    return {(e.measure_id if e.measure_id is not None else e.case_id): e.pk for e in new}
+    ids = bulk.insert(Escalation, ("case_id", "measure_id", "kind", "raised_at", "due_date"), new, ids=True)
+    return {
+        (measure if measure is not None else case): pk
+        for (case, measure, *_), pk in zip(new, ids, strict=True)
+    }
 
 
 def _escalation_notices(
@@ -168,18 +172,13 @@ def _escalation_notices(
 def _events(rows: list[tuple[int, str, str, str, str, dict[str, Any]]], at: dt.datetime) -> None:
     """The history events (by the system) and their audit rows, for (case, action, from, to, reason,
     data) rows, in that order."""
-    CaseEvent.objects.bulk_create(
-        CaseEvent(
-            case_id=case,
-            action=action,
-            from_state=from_state,
-            to_state=to_state,
-            actor=None,
-            at=at,
-            reason=reason,
-            data=data,
-        )
-        for case, action, from_state, to_state, reason, data in rows
+    bulk.insert(
+        CaseEvent,
+        ("case_id", "action", "from_state", "to_state", "actor_id", "at", "dated", "reason", "data"),
+        [
+            (case, action, from_, to, None, at, None, reason, data)
+            for case, action, from_, to, reason, data in rows
+        ],
     )
     entries: list[Entry] = [
         (f"case.{action}", CASE_TYPE, str(case), reason, data) for case, action, _, _, reason, data in rows

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from phaseout import bulk
 from phaseout.audit.record import Entry, record, record_many
 from phaseout.messaging.channels import sms_gateway
 from phaseout.messaging.models import Channel, Delivery, Kind, Message, Preference
@@ -109,8 +110,8 @@ def notify(
     return made
 
 
-# Messages inserted by one statement in notify_many (nine parameters each).
-BULK_BATCH = 1000
+# Messages inserted at once by notify_many.
+BULK_BATCH = bulk.BATCH
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,8 @@ def _insert_messages(
 ) -> tuple[int, bool]:
     """Insert one batch of messages, skipping those a person has already (by key); queue the new ones'
     deliveries and write their audit rows. Returns (messages made, whether any delivery was queued)."""
-    qn = connection.ops.quote_name
-    created_at = connection.ops.adapt_datetimefield_value(now)
-    params: list[object] = []
-    for person, notice in batch:
-        params += [
+    rows = [
+        (
             person.pk,
             notice.kind,
             notice.title[:TITLE_MAX],
@@ -193,35 +191,32 @@ def _insert_messages(
             notice.object_type,
             notice.object_id,
             notice.key,
-            created_at,
-        ]
-    row = "(" + ", ".join(["%s"] * len(MESSAGE_COLUMNS)) + ")"
-    # Only quoted names from the model and placeholders are put into the text; the values are parameters.
-    columns = ", ".join(qn(c) for c in MESSAGE_COLUMNS)
-    sql = (
-        f"INSERT INTO {qn(Message._meta.db_table)} ({columns}) VALUES {', '.join([row] * len(batch))} "  # noqa: S608
-        f"ON CONFLICT DO NOTHING RETURNING {qn('id')}, {qn('recipient_id')}, {qn('key')}"
+            now,
+        )
+        for person, notice in batch
+    ]
+    inserted = sorted(
+        bulk.insert_new(Message, MESSAGE_COLUMNS, rows, returning=("id", "recipient_id", "key"))
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = sorted(cursor.fetchall())
     if not inserted:
         return 0, False
     wanted = {(person.pk, notice.key): (person, notice) for person, notice in batch}
     preferences = {
         p.person_id: p for p in Preference.objects.filter(person__in=[pk for _, pk, _ in inserted])
     }
-    deliveries: list[Delivery] = []
+    deliveries: list[tuple[object, ...]] = []
     entries: list[Entry] = []
     for pk, recipient_id, key in inserted:
         person, notice = wanted[(recipient_id, key)]
         preference = preferences.get(person.pk) or Preference(person=person)
         channels = _channels(person, notice.kind, preference, gateway)
-        deliveries += [Delivery(message_id=pk, channel=c, next_attempt_at=now) for c in channels]
+        deliveries += [(pk, c, now, Delivery.Status.QUEUED.value, 0, "") for c in channels]
         about = f"{notice.object_type} #{notice.object_id}" if notice.object_type else ""
         data = {"recipient": person.pk, "kind": notice.kind, "about": about, "channels": channels}
         entries.append(("message.notify", Message._meta.label_lower, str(pk), "", data))
-    Delivery.objects.bulk_create(deliveries)
+    bulk.insert(
+        Delivery, ("message_id", "channel", "next_attempt_at", "status", "attempts", "last_error"), deliveries
+    )
     record_many(entries, actor=by)
     return len(inserted), bool(deliveries)
 
