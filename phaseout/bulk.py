@@ -101,7 +101,7 @@ def insert_new(
                 f" ON CONFLICT DO NOTHING RETURNING {back}"
             )
             inserted = cursor.fetchall()
-            cursor.execute(f"TRUNCATE {staging}")
+            cursor.execute(f"DELETE FROM {staging}")  # noqa: S608 (for the next batch in this transaction)
             return inserted
         fields = [model._meta.get_field(name) for name in columns]
         params: list[Any] = []

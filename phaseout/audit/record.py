@@ -181,7 +181,7 @@ def record_many(
                     "object_id": object_id,
                     "reason": reason,
                     # The data as the database gives it back (JSON), as in `record`.
-                    "data": json.loads(json.dumps(data or {})),
+                    "data": json.loads(json.dumps(data)) if data else {},
                     "prev_mac": prev,
                 }
                 content = chain.canonical(chain.fields(SimpleNamespace(**values)))

@@ -137,11 +137,12 @@ def notify_many(notices: Iterable[Notice], *, by: User | None = None, now: dt.da
     made = 0
     queued = False
     gateway = sms_gateway().enabled
+    kinds = set(Kind.values)
     with transaction.atomic():
         pending: list[tuple[Person, Notice]] = []
         seen: set[tuple[int, str]] = set()
         for notice in notices:
-            if notice.kind not in Kind.values:
+            if notice.kind not in kinds:
                 raise ValueError(f"unknown message kind {notice.kind!r}")
             if not notice.key:
                 raise ValueError("notify_many needs a key for every notice")
@@ -204,11 +205,12 @@ def _insert_messages(
     preferences = {
         p.person_id: p for p in Preference.objects.filter(person__in=[pk for _, pk, _ in inserted])
     }
+    default = Preference()  # the defaults, for everyone who never set theirs
     deliveries: list[tuple[object, ...]] = []
     entries: list[Entry] = []
     for pk, recipient_id, key in inserted:
         person, notice = wanted[(recipient_id, key)]
-        preference = preferences.get(person.pk) or Preference(person=person)
+        preference = preferences.get(person.pk) or default
         channels = _channels(person, notice.kind, preference, gateway)
         deliveries += [(pk, c, now, Delivery.Status.QUEUED.value, 0, "") for c in channels]
         about = f"{notice.object_type} #{notice.object_id}" if notice.object_type else ""
