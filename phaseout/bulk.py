@@ -49,7 +49,7 @@ def insert(
         )
         return [obj.pk for obj in made] if ids else []
     fields = [model._meta.get_field(name) for name in columns]
-    names = [field.column for field in fields]  # type: ignore[union-attr]
+    names: list[str] = [field.column for field in fields]  # type: ignore[union-attr,misc]
     json_at = [i for i, field in enumerate(fields) if isinstance(field, models.JSONField)]
     keys: list[int] = []
     if ids:
@@ -61,7 +61,7 @@ def insert(
     with connection.cursor() as cursor:
         raw = cursor.cursor
         with raw.copy(
-            f"COPY {qn(model._meta.db_table)} ({', '.join(qn(n) for n in names)}) FROM STDIN"
+            f"COPY {qn(str(model._meta.db_table))} ({', '.join(qn(n) for n in names)}) FROM STDIN"
         ) as copy:
             for i, row in enumerate(rows):
                 values = list(row)
@@ -81,8 +81,8 @@ def insert_new(
     if not rows:
         return []
     qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    names = [model._meta.get_field(name).column for name in columns]  # type: ignore[union-attr]
+    table = qn(str(model._meta.db_table))
+    names: list[str] = [model._meta.get_field(name).column for name in columns]  # type: ignore[union-attr,misc]
     column_list = ", ".join(qn(n) for n in names)
     back = ", ".join(qn(n) for n in returning)
     with connection.cursor() as cursor:

@@ -155,13 +155,14 @@ def record_many(
 
     Called inside the caller's transaction, as `record` is; the head stays locked until it ends."""
     user = actor if isinstance(actor, User) else None
+    version = chain.current_version()
     common = {
         "actor_id": user.pk if user else None,
         "actor_name": user.get_username() if user else "",
         "unit": unit_of(user),
         "ip": _valid_ip(request_ip()),
         "outcome": str(outcome),
-        "key_version": chain.current_version(),
+        "key_version": version,
     }
     written = 0
     try:
@@ -185,7 +186,7 @@ def record_many(
                     "prev_mac": prev,
                 }
                 content = chain.canonical(chain.fields(SimpleNamespace(**values)))
-                values["mac"] = prev = chain.mac(common["key_version"], prev, content)
+                values["mac"] = prev = chain.mac(version, prev, content)
                 batch.append(tuple(values[c] for c in AUDIT_COLUMNS))
                 if len(batch) >= bulk.BATCH:
                     bulk.insert(AuditEvent, AUDIT_COLUMNS, batch)

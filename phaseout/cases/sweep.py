@@ -126,13 +126,13 @@ def _raise(kind: str, rows: list[tuple[int, int | None, dt.date]], now: dt.datet
     are locked by the caller, so no other run raises the same one meanwhile). Returns the new
     escalations' ids by case (by measure for measures)."""
     if kind == Escalation.Kind.MEASURE_OVERDUE:
-        ids = [measure for _, measure, _ in rows]
-        open_ = Escalation.objects.filter(kind=kind, measure__in=ids, resolved_at__isnull=True)
+        measures = [measure for _, measure, _ in rows]
+        open_ = Escalation.objects.filter(kind=kind, measure__in=measures, resolved_at__isnull=True)
         taken = set(open_.values_list("measure_id", flat=True))
     else:
-        ids = [case for case, _, _ in rows]
+        cases = [case for case, _, _ in rows]
         open_ = Escalation.objects.filter(
-            kind=kind, case__in=ids, measure__isnull=True, resolved_at__isnull=True
+            kind=kind, case__in=cases, measure__isnull=True, resolved_at__isnull=True
         )
         taken = set(open_.values_list("case_id", flat=True))
     new = [
