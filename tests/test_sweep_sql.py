@@ -322,3 +322,40 @@ def test_two_sweeps_at_once_write_every_mark_once(reference: None, monkeypatch: 
     assert all(r == district.pk for r, _ in keys)
     report = verify.verify()
     assert report.ok, str(report)
+
+
+def test_an_exit_measure_due_soon_is_reminded_with_its_title_link_and_the_enterprise(
+    people: dict[str, Person],
+) -> None:
+    case = _exit_ordered(power_cut=TODAY + dt.timedelta(days=7), water_cut=TODAY + dt.timedelta(days=8))
+    firm = PersonFactory(role=Role.ENTERPRISE, enterprise=case.enterprise, user__username="firm")
+    sweep(today=TODAY, now=NOW)
+    power = ExitMeasure.objects.get(case=case, kind="power_cut")
+    reminded = Message.objects.filter(kind="reminder")
+    assert {m.recipient for m in reminded} == {people["fgj"], people["district"], firm}  # not the water cut
+    assert {(m.key, m.title, m.url, m.object_type, m.object_id, m.created_at) for m in reminded} == {
+        (
+            f"measure.deadline:{power.pk}:2026-03-09",
+            f"提醒：{case.enterprise.name} 的断电应于 2026-03-09 前完成",
+            f"/cases/{case.pk}/",
+            "cases.case",
+            str(case.pk),
+            NOW,
+        )
+    }
+
+
+def test_an_open_measure_escalation_is_not_raised_twice_but_the_measure_is_still_marked(
+    people: dict[str, Person],
+) -> None:
+    case = _exit_ordered(power_cut=dt.date(2026, 2, 27), water_cut=dt.date(2026, 2, 27))
+    power = ExitMeasure.objects.get(case=case, kind="power_cut")
+    Escalation.objects.create(
+        case=case, measure=power, kind="measure_overdue", raised_at=NOW, due_date=dt.date(2026, 1, 1)
+    )
+    assert sweep(today=TODAY, now=NOW).measures_overdue == 2
+    assert Escalation.objects.filter(case=case).count() == 2  # the water cut's is new
+    [told] = {m.key for m in Message.objects.filter(kind="escalation")}
+    water = Escalation.objects.get(measure__kind="water_cut")
+    assert told == f"case.escalation:{water.pk}"
+    assert {m.body for m in Message.objects.filter(kind="escalation")} == {"断水"}
