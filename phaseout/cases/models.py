@@ -194,10 +194,16 @@ class Case(models.Model):
             ),
         ]
         indexes = [
+            # The sweep's and the reminders' predicates, in the keyset order they walk (cases.sweep).
             models.Index(
-                fields=["deadline"],
-                name="case_clocked_deadline_idx",
+                fields=["deadline", "id"],
+                name="case_clocked_deadline_id_idx",
                 condition=models.Q(state__in=["rectifying", "restricted"]),
+            ),
+            models.Index(
+                fields=["reinspection_due", "id"],
+                name="case_reinspection_due_idx",
+                condition=models.Q(state="archived"),
             ),
             models.Index(fields=["territory", "state", "-id"], name="case_territory_state_idx"),
             models.Index(fields=["dimension", "state", "-id"], name="case_dimension_state_idx"),
@@ -308,7 +314,13 @@ class ExitMeasure(models.Model):
                 fields=["deadline"],
                 name="measure_open_deadline_idx",
                 condition=models.Q(done_on__isnull=True),
-            )
+            ),
+            # The sweep's predicate (not done, not yet marked overdue), in its keyset order.
+            models.Index(
+                fields=["deadline", "id"],
+                name="measure_sweep_due_idx",
+                condition=models.Q(done_on__isnull=True, overdue_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from phaseout.audit.record import record
+from phaseout import bulk
+from phaseout.audit.record import Entry, record, record_many
 from phaseout.messaging.channels import sms_gateway
 from phaseout.messaging.models import Channel, Delivery, Kind, Message, Preference
 from phaseout.orgs.models import Person
@@ -38,15 +40,7 @@ def preference_of(person: Person) -> Preference:
 
 def channels_for(person: Person, kind: str, preference: Preference | None = None) -> list[str]:
     """The channels a message of this kind goes out on to this person, besides the message centre."""
-    preference = preference or preference_of(person)
-    if kind in preference.muted_kinds:
-        return []
-    channels = []
-    if preference.mail and person.user.email:
-        channels.append(Channel.MAIL.value)
-    if preference.sms and preference.phone and sms_gateway().enabled:
-        channels.append(Channel.SMS.value)
-    return channels
+    return _channels(person, kind, preference or preference_of(person))
 
 
 def notify(
@@ -114,6 +108,131 @@ def notify(
 
             transaction.on_commit(drain_outbox.delay, robust=True)
     return made
+
+
+# Messages inserted at once by notify_many.
+BULK_BATCH = bulk.BATCH
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message for notify_many, to each of its recipients; the record it is about named as the audit
+    trail names records (a model's label_lower and the primary key)."""
+
+    recipients: Sequence[Person]
+    kind: str
+    title: str
+    key: str
+    body: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    url: str = ""
+
+
+def notify_many(notices: Iterable[Notice], *, by: User | None = None, now: dt.datetime) -> int:
+    """`notify` for many records at once (the periodic sweep): the same messages, deliveries and audit
+    rows, written in batches by a few statements each. Every notice has a key, and a person who already
+    has a message with that key gets no second one — decided by the database (INSERT ... ON CONFLICT DO
+    NOTHING), so two runs at once still make each message once. Returns how many messages were made."""
+    made = 0
+    queued = False
+    gateway = sms_gateway().enabled
+    kinds = set(Kind.values)
+    with transaction.atomic():
+        pending: list[tuple[Person, Notice]] = []
+        seen: set[tuple[int, str]] = set()
+        for notice in notices:
+            if notice.kind not in kinds:
+                raise ValueError(f"unknown message kind {notice.kind!r}")
+            if not notice.key:
+                raise ValueError("notify_many needs a key for every notice")
+            for person in notice.recipients:
+                if (person.pk, notice.key) in seen:
+                    continue
+                seen.add((person.pk, notice.key))
+                pending.append((person, notice))
+                if len(pending) >= BULK_BATCH:
+                    count, channels = _insert_messages(pending, by=by, now=now, gateway=gateway)
+                    made, queued, pending = made + count, queued or channels, []
+        if pending:
+            count, channels = _insert_messages(pending, by=by, now=now, gateway=gateway)
+            made, queued = made + count, queued or channels
+        if queued:
+            from phaseout.messaging.tasks import drain_outbox
+
+            transaction.on_commit(drain_outbox.delay, robust=True)
+    return made
+
+
+MESSAGE_COLUMNS = (
+    "recipient_id",
+    "kind",
+    "title",
+    "body",
+    "url",
+    "object_type",
+    "object_id",
+    "key",
+    "created_at",
+)
+
+
+def _insert_messages(
+    batch: list[tuple[Person, Notice]], *, by: User | None, now: dt.datetime, gateway: bool
+) -> tuple[int, bool]:
+    """Insert one batch of messages, skipping those a person has already (by key); queue the new ones'
+    deliveries and write their audit rows. Returns (messages made, whether any delivery was queued)."""
+    rows = [
+        (
+            person.pk,
+            notice.kind,
+            notice.title[:TITLE_MAX],
+            notice.body,
+            notice.url[:URL_MAX],
+            notice.object_type,
+            notice.object_id,
+            notice.key,
+            now,
+        )
+        for person, notice in batch
+    ]
+    inserted = sorted(
+        bulk.insert_new(Message, MESSAGE_COLUMNS, rows, returning=("id", "recipient_id", "key"))
+    )
+    if not inserted:
+        return 0, False
+    wanted = {(person.pk, notice.key): (person, notice) for person, notice in batch}
+    preferences = {
+        p.person_id: p for p in Preference.objects.filter(person__in=[pk for _, pk, _ in inserted])
+    }
+    default = Preference()  # the defaults, for everyone who never set theirs
+    deliveries: list[tuple[object, ...]] = []
+    entries: list[Entry] = []
+    for pk, recipient_id, key in inserted:
+        person, notice = wanted[(recipient_id, key)]
+        preference = preferences.get(person.pk) or default
+        channels = _channels(person, notice.kind, preference, gateway)
+        deliveries += [(pk, c, now, Delivery.Status.QUEUED.value, 0, "") for c in channels]
+        about = f"{notice.object_type} #{notice.object_id}" if notice.object_type else ""
+        data = {"recipient": person.pk, "kind": notice.kind, "about": about, "channels": channels}
+        entries.append(("message.notify", Message._meta.label_lower, str(pk), "", data))
+    bulk.insert(
+        Delivery, ("message_id", "channel", "next_attempt_at", "status", "attempts", "last_error"), deliveries
+    )
+    record_many(entries, actor=by)
+    return len(inserted), bool(deliveries)
+
+
+def _channels(person: Person, kind: str, preference: Preference, gateway: bool | None = None) -> list[str]:
+    """channels_for; notify_many gives the gateway's state, looked up once for all its messages."""
+    if kind in preference.muted_kinds:
+        return []
+    channels = []
+    if preference.mail and person.user.email:
+        channels.append(Channel.MAIL.value)
+    if preference.sms and preference.phone and (sms_gateway().enabled if gateway is None else gateway):
+        channels.append(Channel.SMS.value)
+    return channels
 
 
 @transaction.atomic

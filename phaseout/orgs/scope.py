@@ -13,6 +13,9 @@ administrator the accounts, the system administrator the reference data.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from phaseout.orgs.models import Department, Person, Role, Territory
@@ -108,3 +111,12 @@ def competent_people(dimension: str, territory_code: str) -> list[Person]:
 
 def intake_people() -> QuerySet[Person]:
     return _active(Person.objects.filter(role=Role.INTAKE))
+
+
+def people_of_enterprises(enterprise_ids: Iterable[int]) -> dict[int, list[Person]]:
+    """people_of_enterprise for a batch of enterprises at once (the sweep's reminders), by enterprise."""
+    found: dict[int, list[Person]] = defaultdict(list)
+    for person in _active(Person.objects.filter(role=Role.ENTERPRISE, enterprise__in=list(enterprise_ids))):
+        assert person.enterprise_id is not None
+        found[person.enterprise_id].append(person)
+    return found
