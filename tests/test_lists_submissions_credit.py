@@ -59,7 +59,9 @@ def _plan(office: Person, title: str, city: str = "440700") -> tuple[Plan, Task]
         territory=Territory.objects.get(code=city), status=Plan.Status.CONFIRMED,
         confirmed_by=office.user, confirmed_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
     )  # fmt: skip
-    return plan, Task.objects.create(plan=plan, number="一", text="各单位报送工作情况", deadline=TODAY, order=0)
+    return plan, Task.objects.create(
+        plan=plan, number="一", text="各单位报送工作情况", deadline=TODAY, order=0
+    )
 
 
 def _owed(office: Person, district: Person) -> Owed:
@@ -78,17 +80,25 @@ def _owed(office: Person, district: Person) -> Owed:
             unit = {"territory": pengjiang} if n % 2 == 0 else {"department": fgj}
             grid.append(
                 Submission.objects.create(
-                    plan=plan, task=task, kind=kinds[n % len(kinds)], due_date=due, state=state,
+                    plan=plan,
+                    task=task,
+                    kind=kinds[n % len(kinds)],
+                    due_date=due,
+                    state=state,
                     submitted_on=None if shift is None else due + dt.timedelta(days=shift),
-                    submitted_by=None if shift is None else district.user, **unit,
-                )  # fmt: skip
+                    submitted_by=None if shift is None else district.user,
+                    **unit,
+                )
             )
     taishan = Territory.objects.get(code="440781")
     more = [
         Submission(
-            plan=plan, task=task, territory=taishan, kind=Submission.Kind.SUMMARY,
+            plan=plan,
+            task=task,
+            territory=taishan,
+            kind=Submission.Kind.SUMMARY,
             due_date=TODAY + dt.timedelta(days=30 + i),
-        )  # fmt: skip
+        )
         for i in range(PAGE_SIZE + 3)
     ]
     return Owed(plan=plan, grid=grid, taishan=Submission.objects.bulk_create(more))
@@ -104,7 +114,9 @@ def test_the_status_filter_in_the_database_is_status_on(office: Person, district
     for s in rows:
         by_rule[s.status_on(day)].add(s.pk)
     for status in Submission.Status.values:
-        found = set(Submission.objects.filter(Submission.status_filter(status, day)).values_list("pk", flat=True))
+        found = set(
+            Submission.objects.filter(Submission.status_filter(status, day)).values_list("pk", flat=True)
+        )
         assert found == by_rule[status], status
     assert sum(len(pks) for pks in by_rule.values()) == len(rows)
     if day == TODAY:  # the grid is not vacuous: on TODAY every status has rows of its own
@@ -122,7 +134,10 @@ def test_the_submissions_list_counts_pages_and_exports_exactly_the_filtered_rows
         assert page.count('href="/submissions/') >= PAGE_SIZE
         assert "蓬江区" not in page.split("<tbody>")[1]
         # The filter stays in the address: in the pager, in the column headings, in the export link.
-        assert "?unit=%E5%8F%B0%E5%B1%B1&amp;sort=-due&page=2" in page or "unit=%E5%8F%B0%E5%B1%B1&sort=-due&page=2" in page
+        assert (
+            "?unit=%E5%8F%B0%E5%B1%B1&amp;sort=-due&page=2" in page
+            or "unit=%E5%8F%B0%E5%B1%B1&sort=-due&page=2" in page
+        )
         assert 'href="?unit=%E5%8F%B0%E5%B1%B1&amp;sort=due"' in page  # the due column, sorted descending
         assert 'aria-sort="descending"' in page
         assert "unit=%E5%8F%B0%E5%B1%B1&amp;sort=-due&amp;format=xlsx" in page
@@ -187,7 +202,9 @@ def test_the_submissions_list_filters_by_kind_plan_and_due_dates_and_sorts_by_un
         reports = _sheet(client.get("/submissions/", {"kind": "report", "format": "xlsx"}))
         assert {r[3] for r in reports[1:]} == {"情况报送"}
         assert len(reports) - 1 == 1 + len([s for s in owed.grid if s.kind == "report"])
-        by_unit = _sheet(client.get("/submissions/", {"until": "2026-03-03", "sort": "unit", "format": "xlsx"}))
+        by_unit = _sheet(
+            client.get("/submissions/", {"until": "2026-03-03", "sort": "unit", "format": "xlsx"})
+        )
         units = [r[2] for r in by_unit[1:]]
         assert set(units) == {"蓬江区", "江门市发展和改革局"} and units == sorted(units)
         by_kind = client.get("/submissions/", {"until": "2026-03-03", "sort": "-kind"}).content.decode()
@@ -265,7 +282,12 @@ def _referral(name: str, status: str, approver: Person, day: int = 2) -> Referra
         "decided_on": D(2026, 3, day), "valid_from": D(2026, 3, day), "approved_by": approver.user,
     }  # fmt: skip
     return Referral.objects.create(
-        case=case, enterprise=case.enterprise, reason="逾期未退出", legal_basis="依据", status=status, **decided
+        case=case,
+        enterprise=case.enterprise,
+        reason="逾期未退出",
+        legal_basis="依据",
+        status=status,
+        **decided,
     )
 
 
@@ -287,14 +309,17 @@ def test_the_credit_list_sorts_and_exports_exactly_the_filtered_rows(office: Per
     assert len(body) == 3 and {r[3] for r in body} == {"已审定"}
     assert [r[4][-10:] for r in body] == ["2026-03-01", "2026-03-02", "2026-03-03"]
     assert body[0][0] == '\'=HYPERLINK("http://x")甲钢铁'  # formula-safe
-    backwards = _sheet(client.get("/credit/", {"status": "approved", "sort": "-enterprise", "format": "xlsx"}))
+    backwards = _sheet(
+        client.get("/credit/", {"status": "approved", "sort": "-enterprise", "format": "xlsx"})
+    )
     names = [r[0] for r in backwards[1:]]
     assert names == sorted(names, reverse=True)
     entries = list(AuditEvent.objects.filter(action="export.credit_list").order_by("seq"))
-    assert [(e.actor_id, e.outcome, e.data) for e in entries] == [
-        (office.user.pk, Outcome.SUCCESS, {"format": "xlsx", "filter": {"status": "approved", "sort": "decision"}, "rows": 3}),
-        (office.user.pk, Outcome.SUCCESS, {"format": "xlsx", "filter": {"status": "approved", "sort": "-enterprise"}, "rows": 3}),
-    ]  # fmt: skip
+    assert [(e.actor_id, e.outcome) for e in entries] == [(office.user.pk, Outcome.SUCCESS)] * 2
+    assert [e.data for e in entries] == [
+        {"format": "xlsx", "filter": {"status": "approved", "sort": sort}, "rows": 3}
+        for sort in ("decision", "-enterprise")
+    ]
 
 
 def test_the_credit_export_is_every_filtered_row_not_a_page(office: Person) -> None:
@@ -315,7 +340,9 @@ def test_a_bad_credit_filter_is_refused_in_chinese_and_shows_nothing(office: Per
     _referral("乙水泥", "approved", office)
     response = client_for(office.user).get("/credit/", {"status": "revoked"})
     page = response.content.decode()
-    assert [str(m) for m in response.context["messages"]] == ["状态：选择一个有效的选项。 revoked 不在可用的选项中。"]
+    assert [str(m) for m in response.context["messages"]] == [
+        "状态：选择一个有效的选项。 revoked 不在可用的选项中。"
+    ]
     assert _total(page) == 0 and "乙水泥" not in page
 
 
@@ -323,14 +350,18 @@ def test_who_reads_the_credit_list_and_the_blocks_beside_it(
     office: Person, energy_dept: Person, district: Person
 ) -> None:
     referral = _referral("乙水泥", "approved", office)
-    ack = Acknowledgement.objects.create(referral=referral, measure_id="land", department=energy_dept.department)
+    ack = Acknowledgement.objects.create(
+        referral=referral, measure_id="land", department=energy_dept.department
+    )
     for person in (office, energy_dept):
         assert client_for(person.user).get("/credit/").status_code == 200
         assert len(_sheet(client_for(person.user).get("/credit/", {"format": "xlsx"}))) >= 1
     # the department's measures to acknowledge are still beside its list; not the office's
     department_page = client_for(energy_dept.user).get("/credit/").content.decode()
     assert reverse("acknowledge", args=[ack.pk]) in department_page
-    assert reverse("acknowledge", args=[ack.pk]) not in client_for(office.user).get("/credit/").content.decode()
+    assert (
+        reverse("acknowledge", args=[ack.pk]) not in client_for(office.user).get("/credit/").content.decode()
+    )
     for role in (Role.DISTRICT, Role.ENTERPRISE, Role.AUDITOR, Role.INTAKE):
         other = district if role == Role.DISTRICT else _someone(role)
         for query in ({}, {"format": "xlsx"}):

@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -72,7 +72,9 @@ def _acknowledged(r: Referral) -> str:
 
 REFERRALS = ListSpec(
     columns=(
-        Column("enterprise", gettext_lazy("Enterprise"), lambda r: r.enterprise.name, sort="enterprise__name"),
+        Column(
+            "enterprise", gettext_lazy("Enterprise"), lambda r: r.enterprise.name, sort="enterprise__name"
+        ),
         Column("uscc", gettext_lazy("USCC"), lambda r: r.enterprise.uscc, on_page=False),
         Column("reason", gettext_lazy("Reason"), lambda r: r.reason),
         Column("status", gettext_lazy("Status"), lambda r: r.get_status_display(), sort="status"),

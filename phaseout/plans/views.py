@@ -340,7 +340,12 @@ def submissions_spec(today: dt.date) -> ListSpec:
     return ListSpec(
         columns=(
             Column("plan", gettext_lazy("Plan"), lambda s: s.plan.title),
-            Column("task", gettext_lazy("Task"), lambda s: f"{s.task.number} {s.task.text}".strip(), on_page=False),
+            Column(
+                "task",
+                gettext_lazy("Task"),
+                lambda s: f"{s.task.number} {s.task.text}".strip(),
+                on_page=False,
+            ),
             Column("unit", gettext_lazy("Unit"), lambda s: s.unit_name, sort="unit_sort"),
             Column("kind", gettext_lazy("Kind"), lambda s: s.get_kind_display(), sort="kind"),
             Column("due", gettext_lazy("Due date"), lambda s: s.due_date, sort="due_date"),
