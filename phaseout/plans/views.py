@@ -331,12 +331,11 @@ def _submissions(person: Person) -> QuerySet[Submission]:
     )
 
 
-def _status_label(s: Submission, today: dt.date) -> str:
-    return str(Submission.Status(s.status_on(today)).label)
-
-
 def submissions_spec(today: dt.date) -> ListSpec:
-    """The submissions list and its export; the status is the one `status_on(today)` gives."""
+    """The submissions list and its export; the status is the one `status_on(today)` gives. The labels
+    are translated once per request, not once per row of an export."""
+    status = {value: str(label) for value, label in Submission.Status.choices}
+    kind = {value: str(label) for value, label in Submission.Kind.choices}
     return ListSpec(
         columns=(
             Column("plan", gettext_lazy("Plan"), lambda s: s.plan.title),
@@ -347,9 +346,9 @@ def submissions_spec(today: dt.date) -> ListSpec:
                 on_page=False,
             ),
             Column("unit", gettext_lazy("Unit"), lambda s: s.unit_name, sort="unit_sort"),
-            Column("kind", gettext_lazy("Kind"), lambda s: s.get_kind_display(), sort="kind"),
+            Column("kind", gettext_lazy("Kind"), lambda s: kind.get(s.kind, s.kind), sort="kind"),
             Column("due", gettext_lazy("Due date"), lambda s: s.due_date, sort="due_date"),
-            Column("status", gettext_lazy("Status"), lambda s: _status_label(s, today)),
+            Column("status", gettext_lazy("Status"), lambda s: status[s.status_on(today)]),
             Column("submitted", gettext_lazy("submitted on"), lambda s: s.submitted_on, on_page=False),
         ),
         default_order=("due_date", "id"),
