@@ -60,6 +60,8 @@ EXPORTS = {
     "inspection-list": "export.inspections",
     "submission-file": "export.submission",
     "submission-pdf": "export.submission",
+    "my-submissions": "export.submissions",
+    "referrals": "export.credit_list",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -236,6 +238,20 @@ DOWNLOADS = {
         lambda w: w.office,
         lambda w: None,
         lambda w: {"format": "json", "rows": 1},
+    ),
+    "credit list": Download(
+        "/credit/?format=xlsx&status=approved",
+        "export.credit_list",
+        lambda w: w.office,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"status": "approved"}, "rows": 1},
+    ),
+    "submissions list": Download(
+        "/submissions/?format=xlsx&kind=report",
+        "export.submissions",
+        lambda w: w.district,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"kind": "report"}, "rows": 1},
     ),
     "price measures": Download(
         "/prices/power.xlsx?on=2026-03-01",

@@ -69,6 +69,8 @@ EVENTS: dict[str, str | Promise] = {
     "export.lines": _("production lines exported"),
     "export.inspections": _("inspections exported"),
     "export.submission": _("submission file downloaded or viewed"),
+    "export.submissions": _("submissions list exported"),
+    "export.credit_list": _("credit sanctions list exported"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),

@@ -6,8 +6,8 @@ import json
 from django import forms
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -19,8 +19,8 @@ from phaseout.credit import actions, scope
 from phaseout.credit.models import Acknowledgement, Referral
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role
-from phaseout.web import current_person, current_user, form_errors, paginate
-from phaseout.web.lists import capped_count
+from phaseout.web import current_person, current_user
+from phaseout.web.lists import Column, ListSpec, list_response
 
 FIELDS = [
     ("enterprise_name", "失信主体名称"),
@@ -59,8 +59,39 @@ class ReferralFilterForm(forms.Form):
     q = forms.CharField(label=gettext_lazy("Enterprise name or USCC"), max_length=60, required=False)
 
 
+def _decision(r: Referral) -> str:
+    parts = [r.decision_number, r.deciding_body, r.decided_on.isoformat() if r.decided_on else ""]
+    return " ".join(p for p in parts if p)
+
+
+def _acknowledged(r: Referral) -> str:
+    return "；".join(
+        f"{a.measure.domain}：{'✓' if a.acknowledged_at else '—'}" for a in r.acknowledgements.all()
+    )
+
+
+REFERRALS = ListSpec(
+    columns=(
+        Column(
+            "enterprise", gettext_lazy("Enterprise"), lambda r: r.enterprise.name, sort="enterprise__name"
+        ),
+        Column("uscc", gettext_lazy("USCC"), lambda r: r.enterprise.uscc, on_page=False),
+        Column("reason", gettext_lazy("Reason"), lambda r: r.reason),
+        Column("status", gettext_lazy("Status"), lambda r: r.get_status_display(), sort="status"),
+        Column("decision", gettext_lazy("Decision"), _decision, sort="decided_on"),
+        Column("acknowledged", gettext_lazy("Acknowledged"), _acknowledged),
+        Column("basis", gettext_lazy("legal basis"), lambda r: r.legal_basis, on_page=False),
+        Column("from", gettext_lazy("valid from"), lambda r: r.valid_from, on_page=False),
+        Column("until", gettext_lazy("valid until"), lambda r: r.valid_until, on_page=False),
+        Column("lifted", gettext_lazy("lifted on"), lambda r: r.lifted_on, on_page=False),
+    ),
+    default_order=("-id",),
+)
+
+
 @allow(Role.OFFICE, Role.DEPARTMENT)
-def referrals(request: HttpRequest) -> HttpResponse:
+@audited_export("export.credit_list")
+def referrals(request: HttpRequest) -> HttpResponseBase:
     person = current_person(request)
     form = ReferralFilterForm(request.GET or None)
     rows = (
@@ -74,10 +105,6 @@ def referrals(request: HttpRequest) -> HttpResponse:
         q = (form.cleaned_data["q"] or "").strip()
         if q:
             rows = rows.filter(Q(enterprise__name__contains=q) | Q(enterprise__uscc=q.upper()))
-    elif form.is_bound:
-        form_errors(request, form)
-        rows = rows.none()
-    total, more = capped_count(rows)
     mine = (
         Acknowledgement.objects.filter(
             department=person.department_id,
@@ -87,20 +114,17 @@ def referrals(request: HttpRequest) -> HttpResponse:
         if person.role == Role.DEPARTMENT
         else []
     )
-    return render(
-        request,
-        "credit/referrals.html",
-        {
-            "form": form,
-            "total": total,
-            "more": more,
-            **paginate(request, rows.order_by("-id")),
-            "mine": mine,
-            "licences": actions.licences_to_cancel(scope.licences(person))
-            if person.role == Role.OFFICE
-            else [],
-        },
+    exporting = request.GET.get("format") == "xlsx"  # the file holds the list only, not the blocks
+    licences = (
+        actions.licences_to_cancel(scope.licences(person))
+        if person.role == Role.OFFICE and not exporting
+        else []
     )
+    return list_response(
+        request, rows, REFERRALS, template="credit/referrals.html",
+        context={"form": form, "mine": mine, "licences": licences}, form=form,
+        filename="credit-sanctions.xlsx", title=str(_("Credit sanctions")),
+    )  # fmt: skip
 
 
 @require_POST

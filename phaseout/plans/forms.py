@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.orgs.models import Department, Territory
-from phaseout.plans.models import Plan, Supervision, Task, TaskUnit
+from phaseout.plans.models import Plan, Submission, Supervision, Task, TaskUnit
 from phaseout.registry.models import Enterprise, Industry
 from phaseout.web.forms import confirmation
 from phaseout.widgets import DatePicker, DateTimePicker
@@ -276,4 +276,24 @@ class ProgrammeForm(forms.Form):
             self.add_error("rule_id", _("Choose the rule whose enterprises are to be inspected."))
         if data.get("method") == "random" and not data.get("count"):
             self.add_error("count", _("Say how many enterprises to draw."))
+        return data
+
+
+class SubmissionFilterForm(forms.Form):
+    """The filters of the submissions list, kept in the address."""
+
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", "—"), *Submission.Status.choices], required=False
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=[("", "—"), *Submission.Kind.choices], required=False)
+    plan = forms.ModelChoiceField(label=_("Plan"), queryset=Plan.objects.none(), required=False)
+    since = forms.DateField(label=_("Due from"), required=False, widget=DatePicker())
+    until = forms.DateField(label=_("Due until"), required=False, widget=DatePicker())
+    unit = forms.CharField(label=_("Unit"), max_length=60, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError(_("The first due date is after the last."))
         return data

@@ -3,13 +3,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, cast
 
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, Q, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.forms import ModelChoiceField
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +32,7 @@ from phaseout.plans.forms import (
     ProgrammeForm,
     ReturnSubmissionForm,
     ReviewTimeForm,
+    SubmissionFilterForm,
     SubmitForm,
     SupervisionForm,
     TaskFailedForm,
@@ -46,6 +49,7 @@ from phaseout.plans.models import (
 )
 from phaseout.plans.parser import NotAPlan
 from phaseout.web import current_person, current_user, form_errors
+from phaseout.web.lists import Column, ListSpec, list_response
 
 READERS = ALL_STAFF_ROLES
 
@@ -327,15 +331,70 @@ def _submissions(person: Person) -> QuerySet[Submission]:
     )
 
 
+def submissions_spec(today: dt.date) -> ListSpec:
+    """The submissions list and its export; the status is the one `status_on(today)` gives. The labels
+    are translated once per request, not once per row of an export."""
+    status = {value: str(label) for value, label in Submission.Status.choices}
+    kind = {value: str(label) for value, label in Submission.Kind.choices}
+    return ListSpec(
+        columns=(
+            Column("plan", gettext_lazy("Plan"), lambda s: s.plan.title),
+            Column(
+                "task",
+                gettext_lazy("Task"),
+                lambda s: f"{s.task.number} {s.task.text}".strip(),
+                on_page=False,
+            ),
+            Column("unit", gettext_lazy("Unit"), lambda s: s.unit_name, sort="unit_sort"),
+            Column("kind", gettext_lazy("Kind"), lambda s: kind.get(s.kind, s.kind), sort="kind"),
+            Column("due", gettext_lazy("Due date"), lambda s: s.due_date, sort="due_date"),
+            Column("status", gettext_lazy("Status"), lambda s: status[s.status_on(today)]),
+            Column("submitted", gettext_lazy("submitted on"), lambda s: s.submitted_on, on_page=False),
+        ),
+        default_order=("due_date", "id"),
+    )
+
+
 @allow(*ALL_STAFF_ROLES)
-def my_submissions(request: HttpRequest) -> HttpResponse:
+@audited_export("export.submissions")
+def my_submissions(request: HttpRequest) -> HttpResponseBase:
+    """What the person's units owe (the office: every unit), filtered, sorted, paged and exported."""
     person = current_person(request)
     today = timezone.localdate()
-    qs = _submissions(person).prefetch_related(
-        Prefetch("versions", queryset=SubmissionVersion.objects.order_by("-number"), to_attr="latest_first")
-    )
-    rows = [(s, s.status_on(today), next(iter(s.latest_first), None)) for s in qs]
-    return render(request, "plans/submissions.html", {"rows": rows, "today": today})
+    form = SubmissionFilterForm(request.GET or None)
+    plans = scope.plans(person).filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id")
+    cast(ModelChoiceField, form.fields["plan"]).queryset = plans
+    qs = _submissions(person).annotate(unit_sort=Coalesce("department__name", "territory__name"))
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["status"]:
+            qs = qs.filter(Submission.status_filter(data["status"], today))
+        if data["kind"]:
+            qs = qs.filter(kind=data["kind"])
+        if data["plan"]:
+            qs = qs.filter(plan=data["plan"])
+        if data["since"]:
+            qs = qs.filter(due_date__gte=data["since"])
+        if data["until"]:
+            qs = qs.filter(due_date__lte=data["until"])
+        unit = (data["unit"] or "").strip()
+        if unit:
+            qs = qs.filter(Q(department__name__contains=unit) | Q(territory__name__contains=unit))
+
+    def shown(page: list[Submission]) -> list[tuple[Submission, str, SubmissionVersion | None]]:
+        """Beside each submission of the page: its status today and its latest version (one query)."""
+        latest: dict[int, SubmissionVersion] = {}
+        for version in SubmissionVersion.objects.filter(submission__in=[s.pk for s in page]).order_by(
+            "submission", "-number"
+        ):
+            latest.setdefault(version.submission_id, version)
+        return [(s, s.status_on(today), latest.get(s.pk)) for s in page]
+
+    return list_response(
+        request, qs, submissions_spec(today), template="plans/submissions.html",
+        context={"form": form, "today": today}, form=form,
+        filename="submissions.xlsx", title=str(_("Submissions")), rows=shown,
+    )  # fmt: skip
 
 
 @allow(Role.DEPARTMENT, Role.DISTRICT, Role.OFFICE)
