@@ -524,18 +524,13 @@ def main() -> int:
     for r in sorted(results, key=lambda r: -r["p95"])[:20]:
         print(f"  {r['p95']:>8.1f} ms  {r['queries']:>4} queries  {r['role']:<16}{r['url']}")
     over = [r for r in results if r["budget"] and r["p95"] > r["budget"]]
-    lists = [r for r in results if r["budget"] == LIST_BUDGET_MS]
-    worst_list = max((r["p95"] for r in lists), default=0.0)
+    cases = [r["p95"] for r in results if r["name"] == "case-list" and r["role"] == "office"]
+    ours95 = max(cases, default=0.0)
     _, admin95 = _admin_peer()
     print(f"\npages over budget: {len(over)} of {sum(1 for r in results if r['budget'])}")
-    print(
-        f"stock admin changelist of the cases p95 {admin95:.1f} ms;"
-        f" our slowest list page p95 {worst_list:.1f} ms"
-    )
-    print(
-        "ratio vs stock Django admin changelist (p95, our slowest list page):"
-        f" {admin95 / max(worst_list, 0.1):.1f}x"
-    )
+    print(f"the office's case list (its filters and pages) p95 {ours95:.1f} ms;")
+    print(f"the stock admin changelist of the same table (its filters and pages) p95 {admin95:.1f} ms")
+    print(f"ratio vs stock Django admin changelist (case list, p95): {admin95 / max(ours95, 0.1):.1f}x")
     return 1 if over else 0
 
 
