@@ -40,19 +40,14 @@ def addressed_to(person: Person) -> QuerySet[Supervision]:
     return qs.none()
 
 
-def _of_city(person: Person, prefix: str = "") -> Q:
+def _of_city(person: Person) -> Q:
     """The plans of the person's city; a plan whose issuer named no known city, the office's that read it."""
     city = city_code(person)
     if city is None:
         return Q(pk__in=[])
-    mine = Q(**{f"{prefix}territory": city})
+    mine = Q(territory=city)
     if person.department_id:
-        mine |= Q(
-            **{
-                f"{prefix}territory__isnull": True,
-                f"{prefix}created_by__person__department": person.department_id,
-            }
-        )
+        mine |= Q(territory__isnull=True, created_by__person__department=person.department_id)
     return mine
 
 
