@@ -1,4 +1,4 @@
-"""The HJ 212 codec (phaseout.monitoring.hj212): frame, Appendix A CRC, fields, split messages, ACK, stream."""
+"""The HJ 212 codec (phaseout.monitoring.hj212): frame, CRC, fields, split messages, ACK, stream."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ CODES = ["a21026", "a21002", "a34013", "a00000", "a19001", "a01011", "a01012", "
 
 def realtime(n: int = 0, *, mn: str = "88888880000001", ack: bool = True) -> bytes:
     values = {c: {"Rtd": 10.5 + i + n, "ZsRtd": 11.0 + i, "Flag": "N"} for i, c in enumerate(CODES)}
-    moment = dt.datetime(2026, 3, 1, 12, 0, 0) + dt.timedelta(seconds=30 * n)
+    moment = dt.datetime(2026, 3, 1, 12, 0, 0) + dt.timedelta(seconds=30 * n)  # noqa: DTZ001
     return hj212.data_packet(
         mn=mn, pw="123456", cn="2011", data_time=moment, values=values, sent_at=moment, ack=ack
     )
@@ -89,7 +89,13 @@ def test_version_from_flag_bits() -> None:
 def test_ack_is_9014_with_the_same_qn() -> None:
     packet = hj212.decode(EXAMPLE)
     reply = hj212.decode(hj212.ack(packet))
-    assert (reply.cn, reply.st, reply.qn, reply.mn, reply.pw) == ("9014", "91", packet.qn, packet.mn, "100000")
+    assert (reply.cn, reply.st, reply.qn, reply.mn, reply.pw) == (
+        "9014",
+        "91",
+        packet.qn,
+        packet.mn,
+        "100000",
+    )
     assert reply.flag == 4 and not reply.wants_ack
     v2025 = hj212.parse_segment("QN=7;ST=31;CN=2011;PW=1;MN=M;Flag=9;CP=&&&&")
     assert hj212.decode(hj212.ack(v2025)).flag == 8
@@ -154,7 +160,9 @@ def test_frame_refuses_more_than_four_digits() -> None:
 
 def test_stream_garbage_between_packets_and_a_false_length() -> None:
     decoder = StreamDecoder()
-    data = b"noise" + realtime(0) + b"\r\n" + b"##0500QN=cut short\r\n" + realtime(1) + b"##9999" + realtime(2)
+    data = (
+        b"noise" + realtime(0) + b"\r\n" + b"##0500QN=cut short\r\n" + realtime(1) + b"##9999" + realtime(2)
+    )
     results = decoder.feed(data)
     kinds = [r.reason if isinstance(r, DecodeError) else r.cn for r in results]
     assert kinds == [Reason.GARBAGE, "2011", Reason.LENGTH, "2011", Reason.TOO_LONG, "2011"]
@@ -201,7 +209,9 @@ def test_stream_survives_any_bytes_and_recovers(noise: bytes, chunk: int) -> Non
 
 
 def test_split_message_reassembled() -> None:
-    values = {c: {"Avg": 1.0 + i, "Max": 2.0, "Min": 0.5, "ZsAvg": 1.1, "Flag": "N"} for i, c in enumerate(CODES)}
+    values = {
+        c: {"Avg": 1.0 + i, "Max": 2.0, "Min": 0.5, "ZsAvg": 1.1, "Flag": "N"} for i, c in enumerate(CODES)
+    }
     cp = hj212.cp_of(dt.datetime(2026, 3, 1, 12), values).split(";")  # noqa: DTZ001
     head = {"qn": "20260301130000000", "st": "31", "cn": "2061", "pw": "123456", "mn": "M1", "flag": "5"}
     parts = hj212.split(head, cp, max_segment=300)

@@ -178,8 +178,8 @@ def _lock_database() -> Callable[[], None]:
         import psycopg
 
         other = psycopg.connect(
-            host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=settings["NAME"],
-            password=settings["PASSWORD"] or None,
+            host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+            dbname=settings["NAME"], password=settings["PASSWORD"] or None,
         )  # fmt: skip
         other.execute("LOCK TABLE monitoring_reading IN ACCESS EXCLUSIVE MODE")
         return other.rollback

@@ -60,7 +60,8 @@ def register_point(
         point.lines.set(lines)
         record(
             actor=by, action="monitoring.register_point", obj=point,
-            data={"mn": mn, "enterprise": enterprise.pk, "outlet": outlet_code, "lines": [x.pk for x in lines]},
+            data={"mn": mn, "enterprise": enterprise.pk, "outlet": outlet_code,
+                  "lines": [x.pk for x in lines]},
         )  # fmt: skip
     return point
 

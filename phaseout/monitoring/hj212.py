@@ -252,7 +252,7 @@ def crc_many(segments: Sequence[bytes]) -> list[int]:
         state ^= np.frombuffer(_POWERS[7 - q], dtype=np.uint8)[c[:, q]]
     out = np.array(CRC_TABLE, dtype=np.int64)[state]
     out[empty] = 0xFFFF
-    return out.tolist()  # type: ignore[no-any-return]
+    return out.tolist()
 
 
 # ── frame ──

@@ -125,12 +125,14 @@ class Command(BaseCommand):
         if not loggers:
             raise CommandError("no monitoring points (run `phaseout demo` first)")
 
+        step = max(1, min(int(options["minute_step"]), 60))
+
         async def main() -> list[int]:
             return await asyncio.gather(
                 *(
                     simulator.send(
                         host, port,
-                        list(simulator.packets(lg, start=start, hours=hours, minute_step=options["minute_step"])),
+                        list(simulator.packets(lg, start=start, hours=hours, minute_step=step)),
                     )
                     for lg in loggers
                 )
