@@ -248,6 +248,7 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
         _sign_in_failures()
+    _monitoring(today)
     return [
         (
             p.user.username,
@@ -257,6 +258,48 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
         )
         for p in Person.objects.select_related("user").order_by("id")
     ]
+
+
+def _monitoring(today: dt.date) -> None:
+    """Key discharge units and their monitors in both cities (`phaseout hj212 simulate` sends their data):
+    normal ones, one exceeding (outlet DA002), one going offline (DA003), one on an exited line still
+    emitting, and a key unit with no monitor at all."""
+    from phaseout.monitoring import actions as monitoring
+    from phaseout.monitoring.models import MonitoringPoint, PointKind
+    from phaseout.registry.models import LineStatus
+
+    if MonitoringPoint.objects.exists():
+        return
+    office = Person.objects.get(user__username="office").user
+    serial = 0
+
+    def point(enterprise: Enterprise, outlet: str, name: str, lines: list[ProductionLine]) -> None:
+        nonlocal serial
+        serial += 1
+        monitoring.register_point(
+            enterprise=enterprise, mn=f"44{enterprise.territory_id[2:4]}0000DEMO{serial:04d}",
+            outlet_code=outlet, outlet_name=name, kind=PointKind.FLUE_GAS,
+            password="123456",  # noqa: S106 (the demo loggers' public password)
+            lines=lines, by=office,
+        )  # fmt: skip
+
+    for city in ("4407", "4416"):
+        chosen = list(Enterprise.objects.filter(territory__code__startswith=city).order_by("id")[:4])
+        for n, enterprise in enumerate(chosen):
+            monitoring.list_key_unit(
+                enterprise=enterprise, year=today.year, flue_gas=True, wastewater=False, by=office
+            )
+            lines = list(enterprise.lines.exclude(status=LineStatus.EXITED)[:1])
+            if n == 3:
+                continue  # listed, no monitor
+            point(enterprise, "DA001", "1号排气筒", lines)
+            if n == 1:
+                point(enterprise, "DA002", "2号排气筒（超标演示）", lines)
+            if n == 2:
+                point(enterprise, "DA003", "3号排气筒（离线演示）", lines)
+    exited = ProductionLine.objects.filter(status=LineStatus.EXITED).select_related("enterprise").first()
+    if exited is not None:
+        point(exited.enterprise, "DA009", "已退出产线排口（仍有排放）", [exited])
 
 
 def _sign_in_failures() -> None:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "phaseout.complaints",
     "phaseout.credit",
     "phaseout.reports",
+    "phaseout.monitoring",
     # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
     "phaseout.messaging",
 ]

@@ -102,3 +102,15 @@ class CaseFactory(factory.django.DjangoModelFactory):
     )
     rule_id = "energy.steel.blast-furnace"
     consequence = "rectify"
+
+
+class MonitoringPointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "monitoring.MonitoringPoint"
+
+    enterprise = factory.SubFactory(EnterpriseFactory)
+    mn = factory.Sequence(lambda n: f"88888880{n:06d}")
+    outlet_code = factory.Sequence(lambda n: f"DA{n:03d}")
+    outlet_name = factory.Sequence(lambda n: f"{n}号烧结机头排口")
+    kind = "gas"
+    password = "123456"

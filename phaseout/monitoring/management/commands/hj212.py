@@ -1,0 +1,150 @@
+"""`phaseout hj212 serve|parse|simulate`: the HJ 212 receiver, the packet checker and the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import signal
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CommandError(f"ADDR:PORT expected, not {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+class Command(BaseCommand):
+    help = "HJ 212 online monitoring: serve ADDR:PORT | parse FILE [--json] | simulate --to ADDR:PORT"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        serve = sub.add_parser("serve", help="receive data loggers' packets")
+        serve.add_argument("address", nargs="?", default="0.0.0.0:9212")
+        serve.add_argument("--max-connections", type=int, default=2000)
+        serve.add_argument("--idle-seconds", type=float, default=600.0)
+        serve.add_argument("--max-segment", type=int, default=1024)
+        serve.add_argument("--batch-size", type=int, default=5000)
+        serve.add_argument("--flush-seconds", type=float, default=1.0)
+        serve.add_argument("--buffer-limit", type=int, default=200_000)
+        parse = sub.add_parser("parse", help="parse captured packets, one per line")
+        parse.add_argument("file")
+        parse.add_argument("--json", action="store_true")
+        parse.add_argument("--max-segment", type=int, default=1024)
+        simulate = sub.add_parser("simulate", help="send the demo monitors' packets")
+        simulate.add_argument("--to", required=True)
+        simulate.add_argument("--hours", type=int, default=6)
+        simulate.add_argument("--start", help="local start time, YYYY-MM-DDTHH:MM (default: hours ago)")
+        simulate.add_argument("--minute-step", type=int, default=10)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "serve":
+            self.serve(options)
+        elif action == "parse":
+            self.parse(options)
+        else:
+            self.simulate(options)
+
+    def parse(self, options: dict[str, Any]) -> None:
+        from phaseout.monitoring import hj212
+
+        path = options["file"]
+        try:
+            with open(path, "rb") if path != "-" else sys.stdin.buffer as handle:
+                data = handle.read(64 * 1024 * 1024 + 1)
+        except OSError as error:
+            raise CommandError(str(error)) from error
+        if len(data) > 64 * 1024 * 1024:
+            raise CommandError("file larger than 64 MiB")
+        bad = 0
+        for number, line in enumerate(hj212.iter_lines(data), start=1):
+            try:
+                packet = hj212.decode(line, max_segment=options["max_segment"])
+                out: dict[str, Any] = {"line": number, **packet.as_dict()}
+            except hj212.HJ212Error as error:
+                bad += 1
+                out = {"line": number, "error": str(error.reason), "detail": error.detail}
+            if options["json"]:
+                self.stdout.write(json.dumps(out, ensure_ascii=False))
+            elif "error" in out:
+                self.stdout.write(f"{number}: {out['error']} {out['detail']}")
+            else:
+                self.stdout.write(f"{number}: CN={out['CN']} MN={out['MN']} {out['CP'].get('DataTime', '')}")
+        if bad:
+            sys.exit(1)
+
+    def serve(self, options: dict[str, Any]) -> None:
+        from phaseout.monitoring.receiver import Settings, platform_receiver
+
+        host, port = _address(options["address"])
+        settings = Settings(
+            max_connections=options["max_connections"], idle_seconds=options["idle_seconds"],
+            max_segment=options["max_segment"], batch_size=options["batch_size"],
+            flush_seconds=options["flush_seconds"], buffer_limit=options["buffer_limit"],
+        )  # fmt: skip
+
+        async def main() -> None:
+            receiver = platform_receiver(settings)
+            await receiver.start(host, port)
+            self.stdout.write(
+                f"HJ 212 receiver on {host}:{port}, {len(receiver.directory)} monitoring points"
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            await receiver.stop()
+            self.stdout.write(json.dumps(receiver.stats.as_dict(receiver.pending)))
+
+        asyncio.run(main())
+
+    def simulate(self, options: dict[str, Any]) -> None:
+        from django.utils import timezone
+
+        from phaseout.monitoring import simulator
+        from phaseout.monitoring.models import MonitoringPoint
+
+        host, port = _address(options["to"])
+        hours = max(1, min(int(options["hours"]), 24 * 31))
+        if options["start"]:
+            start = dt.datetime.strptime(options["start"], "%Y-%m-%dT%H:%M")  # noqa: DTZ007 (local time)
+        else:
+            start = timezone.localtime().replace(tzinfo=None, minute=0, second=0, microsecond=0)
+            start -= dt.timedelta(hours=hours)
+        loggers = [
+            simulator.Logger(mn=p.mn, password=p.password, kind=p.kind, profile=_profile(p))
+            for p in MonitoringPoint.objects.filter(active=True).prefetch_related("lines")
+        ]
+        if not loggers:
+            raise CommandError("no monitoring points (run `phaseout demo` first)")
+
+        step = max(1, min(int(options["minute_step"]), 60))
+
+        async def main() -> list[int]:
+            return await asyncio.gather(
+                *(
+                    simulator.send(
+                        host, port,
+                        list(simulator.packets(lg, start=start, hours=hours, minute_step=step)),
+                    )
+                    for lg in loggers
+                )
+            )  # fmt: skip
+
+        acks = asyncio.run(main())
+        self.stdout.write(f"{len(loggers)} loggers, {sum(acks)} packets acknowledged")
+
+
+def _profile(point: Any) -> str:
+    from phaseout.registry.models import LineStatus
+
+    if any(line.status == LineStatus.EXITED for line in point.lines.all()):
+        return "exited"
+    return {"DA002": "exceeding", "DA003": "offline"}.get(point.outlet_code, "normal")

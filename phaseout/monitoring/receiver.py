@@ -1,0 +1,346 @@
+"""The HJ 212 receiver: an asyncio TCP server for data loggers.
+
+Per connection a stream decoder (any chunking, garbage, over-long length fields) and a reassembler for
+split messages. A packet's MN must be a known, active monitoring point and its PW that point's password.
+Data packets (2011/2051/2061/2031) are buffered and written in batches (`batch_size` or every
+`flush_seconds`) by one database thread; the 9014 acknowledgement a packet's Flag asks for is sent once
+its batch is committed, so an acknowledged reading is a stored one. A bad packet is counted and logged
+with its reason; it never closes the connection or stops the server.
+
+If the database refuses writes, the buffer is kept and the write retried every `retry_seconds`; while
+the buffer holds `buffer_limit` readings, new ones are refused (reason "overload", no acknowledgement,
+so the logger keeps them and sends them again). Nothing is dropped silently: every packet is counted as
+stored, duplicate, refused (by reason), or still pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from phaseout.monitoring import hj212
+from phaseout.monitoring.hj212 import DATA_CNS, DecodeError, Packet, Reason
+from phaseout.monitoring.store import Rejection, Row
+
+logger = logging.getLogger("phaseout.monitoring.hj212")
+MAX_REJECTION_KEYS = 1000  # distinct (MN, reason) counted per flush; more are counted under MN "*"
+
+
+@dataclass(frozen=True)
+class Settings:
+    max_connections: int = 2000
+    idle_seconds: float = 600.0  # a logger sends at least every minute or so; silence this long: closed
+    max_segment: int = hj212.MAX_SEGMENT
+    batch_size: int = 5000
+    flush_seconds: float = 1.0
+    buffer_limit: int = 200_000
+    retry_seconds: float = 2.0
+    lock_timeout_ms: int = 5000
+    directory_seconds: float = 60.0  # how often new points and passwords are read again
+    future_minutes: int = 60  # a DataTime further ahead than this (the logger's clock is wrong) is refused
+    past_days: int = 400  # and one older than this
+
+
+@dataclass(frozen=True)
+class Entry:
+    point_id: int
+    password: str
+    active: bool
+
+
+Directory = dict[str, Entry]
+
+
+@dataclass
+class Stats:
+    connections: int = 0
+    connections_refused: int = 0
+    packets: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    acked: int = 0
+    other: int = 0  # valid packets of other commands (heartbeats, status): acknowledged, not stored
+    write_failures: int = 0
+    refused: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self, pending: int) -> dict[str, Any]:
+        return {**{k: v for k, v in vars(self).items() if k != "refused"}, "refused": dict(self.refused),
+                "pending": pending}  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Pending:
+    row: Row
+    ack_to: asyncio.StreamWriter | None
+    ack: Packet | None
+
+
+class Receiver:
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        load_directory: Callable[[], Directory],
+        write: Callable[[Sequence[Row], Sequence[Rejection], int], int],
+        clock: Callable[[], dt.datetime] | None = None,
+        zone: dt.tzinfo | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._load_directory = load_directory
+        self._write = write
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._zone = zone or dt.UTC
+        self.directory: Directory = {}
+        self.stats = Stats()
+        self._buffer: list[_Pending] = []
+        self._rejections: dict[tuple[str, str], Rejection] = {}
+        self._wake = asyncio.Event()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hj212-db")
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._open = 0
+        self.flushed = asyncio.Event()  # set after each successful write (tests wait on it)
+
+    # ── running ──
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        await self.refresh_directory()
+        self._server = await asyncio.start_server(
+            self._handle, host, port, limit=self.settings.max_segment + 64
+        )
+        self._tasks = [asyncio.create_task(self._flusher()), asyncio.create_task(self._refresher())]
+        return self._server
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await self.flush()
+        finally:
+            await asyncio.get_running_loop().run_in_executor(self._db, _close_connections)
+            self._db.shutdown(wait=True)
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    async def _run_db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db, _closing(fn), *args)
+
+    async def refresh_directory(self) -> None:
+        self.directory = await self._run_db(self._load_directory)
+
+    async def _refresher(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.directory_seconds)
+            try:
+                await self.refresh_directory()
+            except Exception:  # the database is down: keep the directory we have
+                logger.warning("hj212: could not read the monitoring points again", exc_info=True)
+
+    # ── connections ──
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer(writer)
+        if self._open >= self.settings.max_connections:
+            self.stats.connections_refused += 1
+            logger.warning("hj212: connection from %s refused (%d open)", peer, self._open)
+            writer.close()
+            return
+        self._open += 1
+        self.stats.connections += 1
+        decoder = hj212.StreamDecoder(max_segment=self.settings.max_segment)
+        assembler = hj212.Reassembler()
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), self.settings.idle_seconds)
+                except TimeoutError:
+                    logger.info("hj212: %s idle, closed", peer)
+                    break
+                if not chunk:
+                    break
+                for item in decoder.feed(chunk):
+                    if isinstance(item, DecodeError):
+                        self._refuse(item.reason, "", peer, item.detail, item.raw)
+                        continue
+                    for whole in assembler.add(item):
+                        if isinstance(whole, DecodeError):
+                            self._refuse(whole.reason, item.mn, peer, whole.detail, b"")
+                        else:
+                            self._accept(whole, writer, peer)
+                if len(self._buffer) >= self.settings.batch_size:
+                    self._wake.set()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._open -= 1
+            writer.close()
+
+    def _accept(self, packet: Packet, writer: asyncio.StreamWriter, peer: str) -> None:
+        self.stats.packets += 1
+        entry = self.directory.get(packet.mn)
+        if entry is None:
+            return self._refuse(Reason.UNKNOWN_MN, packet.mn, peer, "", packet.segment.encode()[:80])
+        if not hmac.compare_digest(packet.pw.encode(), entry.password.encode()):
+            return self._refuse(Reason.PASSWORD, packet.mn, peer, "", b"")
+        if not entry.active:
+            return self._refuse(Reason.INACTIVE, packet.mn, peer, "", b"")
+        if packet.cn not in DATA_CNS:
+            self.stats.other += 1
+            if packet.wants_ack:
+                self._send(writer, hj212.ack(packet))
+            return None
+        local = packet.data_time
+        now = self._clock()
+        if local is None:
+            return self._refuse(Reason.DATA_TIME, packet.mn, peer, "no DataTime", b"")
+        moment = local.replace(tzinfo=self._zone)
+        if not (
+            now - dt.timedelta(days=self.settings.past_days)
+            <= moment
+            <= now + dt.timedelta(minutes=self.settings.future_minutes)
+        ):
+            return self._refuse(Reason.DATA_TIME, packet.mn, peer, packet.cp.get("DataTime", ""), b"")
+        if len(self._buffer) >= self.settings.buffer_limit:
+            return self._refuse(Reason.OVERLOAD, packet.mn, peer, "write buffer full", b"")
+        row = Row(entry.point_id, packet.cn, moment, packet.values, packet.qn[:20], now)
+        self._buffer.append(
+            _Pending(row, writer if packet.wants_ack else None, packet if packet.wants_ack else None)
+        )
+        return None
+
+    def _refuse(self, reason: Reason, mn: str, peer: str, detail: str, raw: bytes) -> None:
+        self.stats.refused[str(reason)] += 1
+        logger.warning("hj212: refused from %s MN=%s: %s %s", peer, mn[:24], reason, detail[:80])
+        now = self._clock()
+        key = (mn[:24], str(reason))
+        if key not in self._rejections and len(self._rejections) >= MAX_REJECTION_KEYS:
+            key = ("*", str(reason))
+        found = self._rejections.get(key)
+        if found is None:
+            sample = raw.decode("utf-8", errors="replace").replace("\x00", "\\0")[:200]
+            self._rejections[key] = Rejection(key[0], key[1], 1, now, now, peer, detail[:200], sample)
+        else:
+            found.count += 1
+            found.last_at = now
+
+    @staticmethod
+    def _send(writer: asyncio.StreamWriter, data: bytes) -> None:
+        if not writer.is_closing():
+            writer.write(data)
+
+    # ── writing ──
+
+    async def _flusher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.flush_seconds)
+            self._wake.clear()
+            if not await self.flush():
+                await asyncio.sleep(self.settings.retry_seconds)
+
+    async def flush(self) -> bool:
+        """Write what is buffered (a batch at a time); False when the database refused."""
+        while self._buffer or self._rejections:
+            batch = self._buffer[: self.settings.batch_size]
+            rejections = list(self._rejections.values())
+            self._rejections = {}
+            try:
+                inserted = await self._run_db(
+                    self._write, [p.row for p in batch], rejections, self.settings.lock_timeout_ms
+                )
+            except Exception:
+                self.stats.write_failures += 1
+                logger.warning("hj212: writing %d readings failed; kept, retrying", len(batch), exc_info=True)
+                for rejection in rejections:  # counted again on the next try
+                    key = (rejection.mn, rejection.reason)
+                    if key in self._rejections:
+                        self._rejections[key].count += rejection.count
+                    else:
+                        self._rejections[key] = rejection
+                return False
+            del self._buffer[: len(batch)]
+            self.stats.stored += inserted
+            self.stats.duplicates += len(batch) - inserted
+            for pending in batch:
+                if pending.ack_to is not None and pending.ack is not None:
+                    self._send(pending.ack_to, hj212.ack(pending.ack))
+                    self.stats.acked += 1
+            self.flushed.set()
+        return True
+
+
+def _closing(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run fn in the database thread, dropping a connection that broke (the next call opens a new one)."""
+
+    def run(*args: Any) -> Any:
+        from django.db import close_old_connections, connection
+
+        close_old_connections()
+        try:
+            return fn(*args)
+        except Exception:
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
+            raise
+
+    return run
+
+
+def _close_connections() -> None:
+    from django.db import connections
+
+    connections.close_all()
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer or "")[:64]
+
+
+# ── the platform's directory and writer ──
+
+
+def load_directory() -> Directory:
+    from phaseout.monitoring.models import MonitoringPoint
+
+    return {
+        p.mn: Entry(point_id=p.pk, password=p.password, active=p.active)
+        for p in MonitoringPoint.objects.only("pk", "mn", "password", "active").iterator(chunk_size=2000)
+    }
+
+
+def write(rows: Sequence[Row], rejections: Sequence[Rejection], lock_timeout_ms: int) -> int:
+    from phaseout.monitoring import store
+
+    return store.write(rows, rejections, lock_timeout_ms=lock_timeout_ms)
+
+
+def platform_receiver(
+    settings: Settings | None = None, clock: Callable[[], dt.datetime] | None = None
+) -> Receiver:
+    from django.utils import timezone
+
+    return Receiver(
+        settings=settings,
+        load_directory=load_directory,
+        write=write,
+        clock=clock,
+        zone=timezone.get_default_timezone(),
+    )
