@@ -27,6 +27,8 @@ from phaseout.cases import scope as case_scope
 from phaseout.cases.models import OPEN_STATES, CaseState, Escalation, ExitMeasure, ExtensionRequest
 from phaseout.complaints import scope as tipoff_scope
 from phaseout.complaints.models import TipOff
+from phaseout.monitoring import check_views as monitoring_checks
+from phaseout.monitoring.models import CheckStatus
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
 from phaseout.plans import scope as plan_scope
@@ -134,8 +136,21 @@ def home(request: HttpRequest) -> HttpResponse:
         "to_review": _to_review(person),
         "supervisions": _supervisions(person),
         "tipoffs": _open_tipoffs(person, today),
+        "data_checks": _open_data_checks(person),
     }
     return render(request, "orgs/home.html", context)
+
+
+def _open_data_checks(person: Person) -> list[Any] | None:
+    """For an environment officer (and the office, to follow): data checks awaiting a decision."""
+    if not (
+        person.role == Role.OFFICE or (person.role == Role.DEPARTMENT and "environment" in person.dimensions)
+    ):
+        return None
+    qs = (
+        monitoring_checks.checks(person).filter(status=CheckStatus.OPEN).select_related("enterprise", "point")
+    )
+    return list(qs.order_by("raised_at", "id")[:50])
 
 
 def _open_tipoffs(person: Person, today: dt.date) -> list[Any]:

@@ -8,6 +8,7 @@ from phaseout.credit import views as credit
 from phaseout.disclosure import views as disclosure
 from phaseout.identity import views as identity
 from phaseout.messaging import views as messaging
+from phaseout.monitoring import check_views as monitoring_checks
 from phaseout.plans import views as plans
 from phaseout.prices import views as prices
 from phaseout.registry import views as registry
@@ -115,6 +116,13 @@ urlpatterns = [
     path("api/openapi.json", complaints.openapi, name="openapi"),
     path("tipoffs/", complaints.tipoff_list, name="tipoff-list"),
     path("tipoffs/<int:pk>/", complaints.tipoff_detail, name="tipoff-detail"),
+    path("monitoring/checks/", monitoring_checks.check_list, name="monitoring-checks"),
+    path("monitoring/checks/<int:pk>/", monitoring_checks.check_detail, name="monitoring-check"),
+    path(
+        "monitoring/checks/<int:pk>/<slug:decision>/",
+        monitoring_checks.check_decide,
+        name="monitoring-check-decide",
+    ),
     path("credit/", credit.referrals, name="referrals"),
     path("credit/<int:pk>/approve/", credit.referral_approve, name="referral-approve"),
     path("credit/acknowledge/<int:pk>/", credit.acknowledge, name="acknowledge"),

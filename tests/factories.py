@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from stdnum.cn import uscc
 
 from phaseout.cases.models import Case, Finding, Inspection
+from phaseout.monitoring.models import MonitoringPoint
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.registry.models import CapacityUnit, Enterprise, EquipmentType, Industry, ProductionLine
 
@@ -106,7 +107,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
 
 class MonitoringPointFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "monitoring.MonitoringPoint"
+        model = MonitoringPoint
 
     enterprise = factory.SubFactory(EnterpriseFactory)
     mn = factory.Sequence(lambda n: f"88888880{n:06d}")

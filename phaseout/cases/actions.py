@@ -219,6 +219,7 @@ def record_inspection(
     files: Iterable[UploadedFile] = (),
     by: User,
     today: dt.date | None = None,
+    method: str = Inspection.Method.ON_SITE,
 ) -> Inspection:
     today = today or _today()
     if dimension not in department.dimensions:
@@ -239,6 +240,7 @@ def record_inspection(
             inspected_on=inspected_on,
             inspectors=inspectors,
             notes=notes,
+            method=method,
             recorded_by=by,
         )
         _attach(checked, by=by, inspection=inspection)

@@ -32,6 +32,7 @@ class Inspection(models.Model):
     class Method(models.TextChoices):
         ON_SITE = "on_site", _("On-site inspection")
         EVALUATION = "evaluation", _("Registry evaluation against the standards")
+        MONITORING = "monitoring", _("Check of online monitoring data")
 
     dimension = models.CharField(_("dimension"), max_length=20, choices=Dimension.choices)
     method = models.CharField(_("method"), max_length=12, choices=Method.choices, default=Method.ON_SITE)

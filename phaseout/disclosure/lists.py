@@ -10,8 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Q
+
 from phaseout.cases.models import OPEN_STATES, Case, CaseState, ExitMeasure, Finding, MeasureKind
 from phaseout.disclosure.models import ListKind
+from phaseout.monitoring.models import CheckStatus, DataCheck
 from phaseout.registry.models import Licence, LineStatus, ProductionLine
 
 EXIT_STATES = [CaseState.EXIT_ORDERED, CaseState.EXITED, CaseState.ACCEPTED, CaseState.ARCHIVED]
@@ -49,6 +52,51 @@ def _cases() -> Any:
     )
 
 
+def _serious_rows(today: dt.date) -> list[dict[str, Any]]:
+    checks = (
+        DataCheck.objects.filter(
+            status=CheckStatus.CONFIRMED, serious=True, decided_on__year=today.year, decided_on__lte=today
+        )
+        .select_related("enterprise__territory", "enterprise__industry", "line", "finding__case", "point")
+        .order_by("decided_on", "id")
+    )
+    rows = []
+    seen_cases = set()
+    for check in checks:
+        case = getattr(check.finding, "case", None) if check.finding_id else None
+        if case is not None:
+            seen_cases.add(case.pk)
+        enterprise = check.enterprise
+        rows.append(
+            {
+                "enterprise": enterprise.name,
+                "uscc": enterprise.uscc,
+                "territory": enterprise.territory.name,
+                "industry": enterprise.industry.name,
+                "equipment": check.line.name if check.line else check.point.outlet_name,
+                "capacity": check.line.capacity_display if check.line else "",
+                "basis": check.rule_title,
+                "legal_basis": "",
+                "measured": f"{check.peak.normalize():f}" if check.peak is not None else "",
+                "limit": f"{check.limit_value.normalize():f}" if check.limit_value is not None else "",
+                "since": check.decided_on.isoformat() if check.decided_on else "",
+                "case": case.number if case is not None else "",
+                "department": "",
+            }
+        )
+    closed = _cases().filter(
+        Q(state=CaseState.CLOSURE_PROPOSED)
+        | Q(state__in=EXIT_STATES, exit_ordered_on__year=today.year, exit_ordered_on__lte=today),
+        dimension="environment",
+    )
+    rows.extend(
+        _case_row(c, c.exit_ordered_on or c.order_date)
+        for c in closed.order_by("id")
+        if c.pk not in seen_cases
+    )
+    return rows
+
+
 def rows_for(kind: str, today: dt.date) -> list[dict[str, Any]]:
     if kind == ListKind.YELLOW:
         # Under an order of any dimension's path (rectification, restricted production, suspension),
@@ -66,6 +114,11 @@ def rows_for(kind: str, today: dt.date) -> list[dict[str, Any]]:
             _case_row(c, c.finding.inspection.inspected_on if c.finding else None)
             for c in cases.order_by("id")
         ]
+    if kind == ListKind.SERIOUS_OVER_EMISSION:
+        # Heyuan 三(四): the environment bureau publishes the serious over-emitters: exceedances its officers
+        # confirmed as serious (情节严重) this year, and environment cases taken to closure, which the law
+        # allows only in serious cases (环境保护法 art. 60).
+        return _serious_rows(today)
     if kind == ListKind.SEALED:
         sealed = ExitMeasure.objects.filter(kind=MeasureKind.EQUIPMENT_SEALING, done_on__isnull=False).values(
             "case"

@@ -14,6 +14,7 @@ class ListKind(models.TextChoices):
     RED = "red", _("Red-card list: closed after failing rectification")
     EXITED = "exited", _("Enterprises, equipment and capacity exited this year")
     OVER_EMISSION = "over_emission", _("Enterprises over emission standards")
+    SERIOUS_OVER_EMISSION = "serious_emission", _("Enterprises whose over-emission is serious")
     SEALED = "sealed", _("Elimination-class equipment sealed, awaiting dismantling")
     ENERGY = "energy", _("Energy-conservation inspections: violators named")
     QUALITY = "quality", _("Unqualified products and their producers (quality sampling)")

@@ -11,3 +11,7 @@ class MonitoringConfig(AppConfig):
         from phaseout.monitoring.partitions import SUMMARY, job
 
         jobs.register("monitoring.partitions", job, summary=SUMMARY, label=self.verbose_name)
+
+        from phaseout.monitoring import checks
+
+        jobs.register("monitoring.checks", checks.screen, summary=checks.SUMMARY, label=self.verbose_name)

@@ -130,3 +130,103 @@ class RejectedPackets(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mn} {self.reason} x{self.count}"
+
+
+class CheckKind(models.TextChoices):
+    EXCEEDANCE = "exceedance", _("Exceedance")
+    OFFLINE = "offline", _("Monitor offline")
+    INCOMPLETE = "incomplete", _("Data incomplete")
+
+
+class CheckStatus(models.TextChoices):
+    OPEN = "open", _("Awaiting a decision")
+    CONFIRMED = "confirmed", _("Confirmed")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class DismissalReason(models.TextChoices):
+    CALIBRATION = "calibration", _("Calibration or maintenance of the monitor")
+    START_UP = "start_up", _("Start-up or shut-down of the production facility")
+    FAULT = "fault", _("Instrument fault, confirmed on site")
+    TRANSMISSION = "transmission", _("Data transmission fault")
+    STOPPED = "stopped", _("Production stopped (a monitor offline with the facility stopped)")
+    OTHER = "other", _("Other (explained)")
+
+
+class DataCheck(models.Model):
+    """超标数据核查: what the screening of a point's data found — an exceedance episode, a monitor offline,
+    data below completeness — as a proposal for the environment department of the point's city. A person
+    confirms it (an exceedance then becomes a finding and a case on the environment path) or dismisses it
+    with a reason; the machine decides nothing."""
+
+    point = models.ForeignKey(MonitoringPoint, on_delete=models.PROTECT, related_name="checks")
+    enterprise = models.ForeignKey("registry.Enterprise", on_delete=models.PROTECT, related_name="+")
+    territory = models.ForeignKey("orgs.Territory", on_delete=models.PROTECT, related_name="+")
+    line = models.ForeignKey(
+        "registry.ProductionLine", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=CheckKind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=CheckStatus.choices, default=CheckStatus.OPEN
+    )
+    # An exceedance: the pollutant, the rule version and its limit (after corrections), the averaging period.
+    pollutant = models.CharField(_("pollutant"), max_length=8, blank=True)
+    rule_id = models.CharField(_("rule"), max_length=80, blank=True)
+    rule_version = models.CharField(_("rule version"), max_length=40, blank=True)
+    rule_title = models.CharField(_("rule title"), max_length=200, blank=True)
+    limit_value = models.DecimalField(_("limit"), max_digits=14, decimal_places=4, null=True, blank=True)
+    averaging = models.CharField(_("averaging period"), max_length=12, blank=True)
+    unconfirmed = models.BooleanField(_("rests on an unconfirmed value"), default=False)
+    period_start = models.DateTimeField(_("from"))
+    period_end = models.DateTimeField(_("until"))
+    peak = models.DecimalField(_("highest value"), max_digits=14, decimal_places=4, null=True, blank=True)
+    count = models.PositiveIntegerField(_("exceeding or missing hours"), default=0)
+    # The averages behind it, each [start ISO, value or null, flag, valid]; bounded by the screening window.
+    evidence = models.JSONField(_("evidence"), default=list)
+    raised_at = models.DateTimeField(_("raised at"))
+    decided_by = models.ForeignKey(
+        "auth.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("recorded at"), null=True, blank=True)
+    decided_on = models.DateField(_("decided on"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=12, choices=DismissalReason.choices, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    serious = models.BooleanField(_("serious (情节严重)"), default=False)
+    finding = models.OneToOneField(
+        "cases.Finding", on_delete=models.PROTECT, null=True, blank=True, related_name="data_check"
+    )
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        verbose_name = _("data check")
+        verbose_name_plural = _("data checks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["point", "kind", "pollutant", "rule_id", "period_start"], name="data_check_once"
+            ),
+            # One open offline or incomplete check per point at a time.
+            models.UniqueConstraint(
+                fields=["point", "kind"],
+                condition=models.Q(status="open", kind__in=["offline", "incomplete"]),
+                name="data_check_one_open_per_point",
+            ),
+            models.CheckConstraint(
+                name="data_check_decided_with_who",
+                condition=models.Q(status="open", decided_by__isnull=True, decided_on__isnull=True)
+                | (
+                    ~models.Q(status="open")
+                    & models.Q(decided_by__isnull=False, decided_on__isnull=False, decided_at__isnull=False)
+                ),
+            ),
+            models.CheckConstraint(
+                name="data_check_dismissed_with_reason",
+                condition=~models.Q(status="dismissed") | ~models.Q(reason=""),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["territory", "status", "-period_start"], name="data_check_queue"),
+            models.Index(fields=["status", "kind", "point"], name="data_check_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.point.mn} {self.get_kind_display()} {self.period_start:%Y-%m-%d %H:%M}"
