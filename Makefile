@@ -18,6 +18,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/phaseout migrate --noinput
 	$(BIN)/phaseout demo
+	$(BIN)/phaseout hj212 feed --hours 60
 	$(BIN)/phaseout sweep
 	@echo "Serving at http://127.0.0.1:8000 (Ctrl-C stops it)"
 	$(BIN)/phaseout serve 127.0.0.1:8000

@@ -261,9 +261,10 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
 
 
 def _monitoring(today: dt.date) -> None:
-    """Key discharge units and their monitors in both cities (`phaseout hj212 simulate` sends their data):
-    normal ones, one exceeding (outlet DA002), one going offline (DA003), one on an exited line still
-    emitting, and a key unit with no monitor at all."""
+    """Key discharge units and their monitors in both cities (`phaseout hj212 simulate` sends their data;
+    `phaseout hj212 feed`, which `make demo` runs, replays the last hours through a receiver): normal ones,
+    one exceeding (outlet DA002, on a cement clinker line: GB 4915's limits judge it), one going offline
+    (DA003), one on an exited line still emitting, and a key unit with no monitor at all."""
     from phaseout.monitoring import actions as monitoring
     from phaseout.monitoring.models import MonitoringPoint, PointKind
     from phaseout.registry.models import LineStatus
@@ -293,9 +294,9 @@ def _monitoring(today: dt.date) -> None:
             if n == 3:
                 continue  # listed, no monitor
             point(enterprise, "DA001", "1号排气筒", lines)
-            if n == 1:
-                point(enterprise, "DA002", "2号排气筒（超标演示）", lines)
             if n == 2:
+                point(enterprise, "DA002", "2号排气筒（超标演示）", lines)
+            if n == 1:
                 point(enterprise, "DA003", "3号排气筒（离线演示）", lines)
     exited = ProductionLine.objects.filter(status=LineStatus.EXITED).select_related("enterprise").first()
     if exited is not None:

@@ -41,6 +41,11 @@ class Command(BaseCommand):
         simulate.add_argument("--hours", type=int, default=6)
         simulate.add_argument("--start", help="local start time, YYYY-MM-DDTHH:MM (default: hours ago)")
         simulate.add_argument("--minute-step", type=int, default=10)
+        feed = sub.add_parser(
+            "feed", help="replay the demo monitors' last hours through a receiver on loopback, then stop"
+        )
+        feed.add_argument("--hours", type=int, default=60)
+        feed.add_argument("--minute-step", type=int, default=10)
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -48,6 +53,8 @@ class Command(BaseCommand):
             self.serve(options)
         elif action == "parse":
             self.parse(options)
+        elif action == "feed":
+            self.feed(options)
         else:
             self.simulate(options)
 
@@ -140,6 +147,45 @@ class Command(BaseCommand):
 
         acks = asyncio.run(main())
         self.stdout.write(f"{len(loggers)} loggers, {sum(acks)} packets acknowledged")
+
+    def feed(self, options: dict[str, Any]) -> None:
+        """The demo's history: a receiver on a loopback port of this process, the simulated loggers sending
+        their real packets of the last hours to it, every packet acknowledged after it is stored. A replay
+        arrives at once, so each point is then marked last seen when its last packet was sent (the offline
+        logger stopped half-way: it shows offline)."""
+        from django.db.models import Max
+        from django.utils import timezone
+
+        from phaseout.monitoring import simulator
+        from phaseout.monitoring.models import MonitoringPoint, Reading
+        from phaseout.monitoring.receiver import platform_receiver
+
+        hours = max(1, min(int(options["hours"]), 24 * 31))
+        step = max(1, min(int(options["minute_step"]), 60))
+        start = timezone.localtime().replace(tzinfo=None, minute=0, second=0, microsecond=0)
+        start -= dt.timedelta(hours=hours)
+        points = list(MonitoringPoint.objects.filter(active=True).prefetch_related("lines"))
+        if not points:
+            raise CommandError("no monitoring points (run `phaseout demo` first)")
+        loggers = [
+            simulator.Logger(mn=p.mn, password=p.password, kind=p.kind, profile=_profile(p)) for p in points
+        ]
+
+        async def main() -> tuple[int, int]:
+            receiver = platform_receiver()
+            server = await receiver.start("127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            sent = [list(simulator.packets(lg, start=start, hours=hours, minute_step=step)) for lg in loggers]
+            acks = await asyncio.gather(*(simulator.send("127.0.0.1", port, data) for data in sent))
+            await receiver.stop()
+            return sum(len(data) for data in sent), sum(acks)
+
+        sent, acked = asyncio.run(main())
+        last = Reading.objects.values("point").annotate(last=Max("data_time"))
+        for row in last:
+            seen = row["last"] + dt.timedelta(minutes=5)
+            MonitoringPoint.objects.filter(pk=row["point"]).update(last_seen_at=seen)
+        self.stdout.write(f"{len(loggers)} loggers, {sent} packets sent, {acked} acknowledged after storing")
 
 
 def _profile(point: Any) -> str:
