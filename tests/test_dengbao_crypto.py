@@ -230,6 +230,26 @@ class CipherMachine:
         self.calls.append("mac")
         return self._inside.mac(purpose, data)
 
+    def audit_version(self) -> int:
+        return 1
+
+    def audit_versions(self) -> list[int]:
+        return [1]
+
+    def audit_mac(self, version: int, data: bytes) -> bytes:
+        self.calls.append("audit_mac")
+        return self._inside.audit_mac(version, data)
+
+    def signing_version(self) -> int:
+        return 1
+
+    def sign(self, signer: str, version: int, message: bytes) -> bytes:
+        self.calls.append("sign")
+        return self._inside.sign(signer, version, message)
+
+    def signing_public_key(self, signer: str, version: int) -> bytes:
+        return self._inside.signing_public_key(signer, version)
+
 
 def test_mipin_a_cipher_machine_replaces_the_software_keys(settings: Any, reference: None) -> None:
     settings.PHASEOUT_CRYPTO_BACKEND = "tests.test_dengbao_crypto.CipherMachine"
