@@ -168,7 +168,9 @@ class SoftwareBackend:
         return derive_private_key(seed, signer)
 
     def sign(self, signer: str, version: int, message: bytes) -> bytes:
-        return sm2.sign(self._private_key(signer, version), message)
+        return sm2.sign(
+            self._private_key(signer, version), message, public=self.signing_public_key(signer, version)
+        )
 
     def signing_public_key(self, signer: str, version: int) -> bytes:
         public = self._public_keys.get((signer, version))

@@ -161,9 +161,11 @@ def sign(
     identifier: bytes = DEFAULT_ID,
     curve: Curve = SM2P256V1,
     k: int | None = None,
+    public: bytes | None = None,
 ) -> bytes:
-    """The SM2 signature r || s of `message` (GB/T 32918.2 §6.1). `k` is for the known answer only."""
-    public = public_key(private_key, curve)
+    """The SM2 signature r || s of `message` (GB/T 32918.2 §6.1). `k` is for the known answer only;
+    `public` is the signer's public key when the caller already has it (it goes into Z_A)."""
+    public = public or public_key(private_key, curve)
     e = message_digest(message, public, identifier, curve)
     engine = _engine(curve, private_key=private_key, public_key=public)
     for _ in range(16):
