@@ -40,6 +40,7 @@ ALIASES = {
     "plan-parse": "plan_parse",
     "case-flow": "case_flow",
     "first-admin": "first_security_admin",
+    "sm2-key": "sm2_key",
 }
 
 
