@@ -96,7 +96,10 @@ class SoftwareBackend:
             fresh = self._reload()
             if fresh.mac == self.keyring.mac:
                 self.keyring = replace(
-                    fresh, current=self.keyring.current, signing_current=self.keyring.signing_current
+                    fresh,
+                    current=self.keyring.current,
+                    audit_current=self.keyring.audit_current,
+                    signing_current=self.keyring.signing_current,
                 )
             key = self.keyring.encryption.get(version)
         if key is None:
