@@ -7,6 +7,9 @@ phaseout audit anchor        append the chain head to AUDIT_ANCHOR_FILE, outside
 phaseout audit grant-app-role ROLE   (PostgreSQL, as the owner) the application's role: business tables,
                              and only SELECT and INSERT on the audit trail
 phaseout audit archive [--now T]   move audit entries past AUDIT_RETENTION_MONTHS to a write-once archive file
+phaseout documents verify    check every decision's and receipt's SM2 signature; exit 1 at the first bad one
+phaseout documents sign-unsigned   sign the decisions issued before signatures existed
+phaseout keys add-signing-version | add-audit-version | import-audit-key   signing and audit key versions
 phaseout import FILE [--accept]   check (and import) an enterprise register
 phaseout demo                load reference and demo data and print the demo accounts
 phaseout evaluate [--date D] [--territory CODE] [--by USER] [--dry-run]
@@ -37,6 +40,7 @@ ALIASES = {
     "plan-parse": "plan_parse",
     "case-flow": "case_flow",
     "first-admin": "first_security_admin",
+    "sm2-key": "sm2_key",
 }
 
 

@@ -311,11 +311,12 @@ if not DEBUG and PHASEOUT_CRYPTO_BACKEND == "software" and not (PHASEOUT_KEYS or
     )
 
 # ── Security: audit trail ──
-# Each audit entry is chained to the one before by HMAC-SM3 (GB/T 32905) under this key: 32 bytes or more,
-# given in hex. It is never derived from SECRET_KEY; production must set it (a system check refuses to start
-# without it when DEBUG is false) and keep it out of the database and its backups. AUDIT_MAC_KEY_VERSION
-# names it in each entry; keys of earlier versions stay readable for `phaseout audit verify` through
-# AUDIT_MAC_OLD_KEYS ("1:hex,2:hex"). All key access goes through phaseout.audit.chain.key().
+# Each audit entry is chained to the one before by HMAC-SM3 (GB/T 32905) under the keyring's "audit" key
+# of the current version (phaseout.crypto; `phaseout keys add-audit-version` adds one). The settings below
+# are where the key was kept before it moved into the keyring: a version the keyring does not hold is read
+# from them (AUDIT_MAC_KEY at AUDIT_MAC_KEY_VERSION, AUDIT_MAC_OLD_KEYS "1:hex,2:hex"), so older chains
+# verify; `phaseout keys import-audit-key` copies them into the keyring, after which they can be unset.
+# Never derived from SECRET_KEY; a system check refuses to start with neither (phaseout.audit.chain).
 AUDIT_MAC_KEY = os.environ.get("AUDIT_MAC_KEY", "") or (
     # For the embedded demo and the tests only (DEBUG): public, so it protects nothing.
     b"phaseout-development-audit-key!!".hex() if DEBUG else ""

@@ -4,6 +4,7 @@ past its retention, and no action without its entry."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gzip
 import itertools
@@ -24,13 +25,14 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
-from phaseout import jobs
+from phaseout import crypto, jobs
 from phaseout.audit import anchor, archive, chain, maintenance, verify
 from phaseout.audit.apps import check_audit_settings
 from phaseout.audit.models import AuditEvent, ChainHead, Outcome
 from phaseout.audit.record import AuditWriteError, record
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case, CaseEvent, Decision
+from phaseout.crypto import keyring
 from phaseout.disclosure import actions as list_actions
 from phaseout.orgs.models import Person, Role
 from tests.conftest import client_for
@@ -412,13 +414,30 @@ def test_l3_ces1_15_a_failed_audit_write_is_not_taken_for_a_duplicate(energy_dep
     assert isinstance(failed.value.__cause__, IntegrityError)
 
 
-def test_l3_ces1_15_no_key_no_start(settings) -> None:
+def test_l3_ces1_15_no_key_no_start(settings, tmp_path: Path) -> None:
+    _keyring_file(tmp_path, settings, audit=False)  # a keyring from before the audit key moved into it
     settings.AUDIT_MAC_KEY = ""
     assert [e.id for e in check_audit_settings()] == ["audit.E001"]
     settings.AUDIT_MAC_KEY = "ab" * 32
     assert check_audit_settings() == []
     settings.AUDIT_MAC_KEY = "ab" * 31  # 31 bytes: too short
     assert [e.id for e in check_audit_settings()] == ["audit.E001"]
+    _keyring_file(tmp_path / "k2", settings)  # the keyring holds the audit key: no setting needed
+    settings.AUDIT_MAC_KEY = ""
+    assert check_audit_settings() == []
+
+
+def _keyring_file(where: Path, settings: Any, *, audit: bool = True) -> Path:
+    """A keyring file of the test's own (mode 600), with or without the audit chain's keys."""
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / "keys.json"
+    ring = keyring.generate()
+    if not audit:
+        ring = keyring.Keyring(current=ring.current, encryption=ring.encryption, mac=ring.mac)
+    keyring.write_file(path, ring)
+    settings.PHASEOUT_KEYS, settings.PHASEOUT_KEYS_FILE, settings.PHASEOUT_DEV_KEYRING = "", str(path), False
+    crypto.backend.cache_clear()
+    return path
 
 
 # ── L3-CES1-26: integrity of important data at rest — the audit trail, chained by HMAC-SM3 ──
@@ -607,8 +626,9 @@ def test_l3_ces1_26_a_lost_or_altered_archive_is_reported(
 # ── The chain ──
 
 
-def test_the_mac_is_hmac_sm3_over_the_previous_mac_and_the_content() -> None:
-    """Checked against HMAC written out by hand (RFC 2104) over SM3, whose own test vector is checked too."""
+def test_the_mac_is_hmac_sm3_over_the_previous_mac_and_the_content(settings: Any, tmp_path: Path) -> None:
+    """Checked against HMAC written out by hand (RFC 2104) over SM3, whose own test vector is checked too;
+    the key is the keyring's audit key of the entry's version."""
 
     def sm3(data: bytes) -> bytes:
         digest = hashes.Hash(hashes.SM3())
@@ -618,12 +638,15 @@ def test_the_mac_is_hmac_sm3_over_the_previous_mac_and_the_content() -> None:
     assert (
         sm3(b"abc").hex() == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
     )  # GB/T 32905 A.1
-    key = bytes.fromhex(settings.AUDIT_MAC_KEY).ljust(64, b"\0")
+    path = _keyring_file(tmp_path, settings)
+    key = keyring.read_file(path).audit[1].ljust(64, b"\0")
     prev, content = "ab" * 32, "审计".encode()
     inner = sm3(bytes(b ^ 0x36 for b in key) + bytes.fromhex(prev) + content)
     expected = sm3(bytes(b ^ 0x5C for b in key) + inner).hex()
     assert chain.mac(1, prev, content) == expected
     assert chain.mac(1, chain.GENESIS, content) != expected
+    settings.AUDIT_MAC_KEY = "ef" * 32  # the old setting plays no part for a version the keyring holds
+    assert chain.mac(1, prev, content) == expected
 
 
 def test_each_entry_links_to_the_one_before_in_sequence(db: None) -> None:
@@ -635,24 +658,76 @@ def test_each_entry_links_to_the_one_before_in_sequence(db: None) -> None:
     assert ChainHead.objects.values_list("seq", "mac").get() == (3, entries[2].mac)
 
 
-def test_the_key_is_not_the_secret_key(db: None, settings) -> None:
+def test_the_key_is_not_the_secret_key(db: None, settings, tmp_path: Path) -> None:
+    path = _keyring_file(tmp_path, settings)
     entry = _entries(1)[0]
     settings.SECRET_KEY = "another-secret-key-entirely-0123456789"
     assert verify.verify().ok  # the secret key plays no part
-    settings.AUDIT_MAC_KEY = "ef" * 32
+    ring = keyring.read_file(path)
+    keyring.write_file(path, dataclasses.replace(ring, audit={1: bytes.fromhex("ef" * 32)}))
+    crypto.backend.cache_clear()
     assert verify.verify().problems == [f"第 1 条（ID {entry.pk}）的内容与其校验码不符：该条记录已被篡改。"]
 
 
-def test_a_new_key_version_continues_the_chain_and_old_entries_still_verify(db: None, settings) -> None:
-    old_key = settings.AUDIT_MAC_KEY
+def test_a_new_key_version_continues_the_chain_and_old_entries_still_verify(
+    db: None, settings, tmp_path: Path
+) -> None:
+    path = _keyring_file(tmp_path, settings)
     older = _entries(2)
-    settings.AUDIT_MAC_KEY, settings.AUDIT_MAC_KEY_VERSION = "ef" * 32, 2
-    settings.AUDIT_MAC_OLD_KEYS = {1: old_key}
+    call_command("keys", "add-audit-version")
+    added = AuditEvent.objects.get(action="keys.add_audit_version")
+    assert added.key_version == 2 and added.data == {"versions": [2]}
     newer = _entries(1)[0]
-    assert newer.key_version == 2
+    assert newer.key_version == 2 and [e.key_version for e in older] == [1, 1]
     assert verify.verify().ok
-    settings.AUDIT_MAC_OLD_KEYS = {}
+    ring = keyring.read_file(path)
+    keyring.write_file(path, dataclasses.replace(ring, audit={2: ring.audit[2]}))
+    crypto.backend.cache_clear()
     assert verify.verify().problems[0] == f"第 1 条（ID {older[0].pk}）：没有第 1 版密钥，无法核验。"
+
+
+def test_l3_ces1_26_the_audit_key_moves_into_the_keyring_and_old_chains_still_verify(
+    db: None, settings, tmp_path: Path
+) -> None:
+    """重要数据存储完整性: a chain made under AUDIT_MAC_KEY (the setting before the keyring) goes on
+    verifying once `phaseout keys import-audit-key` has copied the key into the keyring at its version
+    and the setting is gone; a new version from the keyring continues the chain."""
+    path = _keyring_file(tmp_path, settings, audit=False)
+    settings.AUDIT_MAC_KEY, settings.AUDIT_MAC_KEY_VERSION, settings.AUDIT_MAC_OLD_KEYS = (
+        "cd" * 32,
+        3,
+        {2: "ce" * 32},
+    )
+    before = _entries(2)
+    assert [e.key_version for e in before] == [3, 3] and chain.source(3) == "settings"
+    call_command("keys", "import-audit-key")
+    ring = keyring.read_file(path)
+    assert (
+        ring.audit == {2: bytes.fromhex("ce" * 32), 3: bytes.fromhex("cd" * 32)} and ring.audit_current == 3
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    moved = AuditEvent.objects.get(action="keys.import_audit_key")
+    assert moved.data == {"versions": [2, 3]} and moved.key_version == 3
+    settings.AUDIT_MAC_KEY, settings.AUDIT_MAC_OLD_KEYS = "", {}
+    assert chain.source(3) == "keyring" and check_audit_settings() == []
+    assert verify.verify().ok
+    call_command("keys", "add-audit-version")
+    after = _entries(1)[0]
+    assert after.key_version == 4 and verify.verify().ok
+
+
+def test_l3_ces1_26_importing_an_audit_key_never_replaces_another(db: None, settings, tmp_path: Path) -> None:
+    path = _keyring_file(tmp_path, settings)
+    before = path.read_text()
+    settings.AUDIT_MAC_KEY, settings.AUDIT_MAC_KEY_VERSION = "cd" * 32, 1
+    with pytest.raises(CommandError, match="already holds another audit key of version 1"):
+        call_command("keys", "import-audit-key")
+    assert path.read_text() == before
+    refused = AuditEvent.objects.get(action="keys.import_audit_key")
+    assert refused.outcome == Outcome.FAILURE and "version 1" in refused.reason
+    settings.AUDIT_MAC_KEY = ""
+    with pytest.raises(CommandError, match="AUDIT_MAC_KEY is not set"):
+        call_command("keys", "import-audit-key")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -230,6 +230,26 @@ class CipherMachine:
         self.calls.append("mac")
         return self._inside.mac(purpose, data)
 
+    def audit_version(self) -> int:
+        return 1
+
+    def audit_versions(self) -> list[int]:
+        return [1]
+
+    def audit_mac(self, version: int, data: bytes) -> bytes:
+        self.calls.append("audit_mac")
+        return self._inside.audit_mac(version, data)
+
+    def signing_version(self) -> int:
+        return 1
+
+    def sign(self, signer: str, version: int, message: bytes) -> bytes:
+        self.calls.append("sign")
+        return self._inside.sign(signer, version, message)
+
+    def signing_public_key(self, signer: str, version: int) -> bytes:
+        return self._inside.signing_public_key(signer, version)
+
 
 def test_mipin_a_cipher_machine_replaces_the_software_keys(settings: Any, reference: None) -> None:
     settings.PHASEOUT_CRYPTO_BACKEND = "tests.test_dengbao_crypto.CipherMachine"
@@ -629,3 +649,47 @@ def test_mipin_plaintext_written_before_encryption_is_migrated(key_file: Path, r
     )
     backward(None, editor)  # the downgrade gives the plaintext back
     assert raw("registry_enterprise", "contact_phone", enterprise.pk) == CONTACT_PHONE
+
+
+def test_l3_ces1_28_contact_names_left_in_plaintext_are_encrypted_by_the_data_migration(
+    reference: None,
+) -> None:
+    """Registry 0008's data step: every contact name stored before it (plaintext) becomes an SM4 token,
+    readable as before; names already sealed are left as they are; the step can run again."""
+    from django.db import connection
+
+    from phaseout.crypto.rotation import migration
+
+    sealed = EnterpriseFactory(contact_name="欧阳明")
+    sealed_token = raw("registry_enterprise", "contact_name", sealed.pk)
+    old = [EnterpriseFactory(contact_name="") for _ in range(3)]
+    with connection.cursor() as cursor:  # as the rows were before the migration: plaintext names
+        for enterprise, name in zip(old, ["陈工", "黄经理", ""], strict=True):
+            cursor.execute(
+                "UPDATE registry_enterprise SET contact_name = %s WHERE id = %s", [name, enterprise.pk]
+            )
+    assert raw("registry_enterprise", "contact_name", old[0].pk) == "陈工"
+    forward, _backward = migration(
+        "registry_enterprise", "contact_name", "registry.contact_name", "plaintext"
+    )
+
+    class Editor:
+        pass
+
+    editor = Editor()
+    editor.connection = connection  # type: ignore[attr-defined]
+    for _ in range(2):
+        forward(None, editor)
+        for enterprise, name in zip(old, ["陈工", "黄经理", ""], strict=True):
+            stored = raw("registry_enterprise", "contact_name", enterprise.pk)
+            if name:
+                assert stored.startswith("sm4:v1:registry.contact_name:") and name[0] not in stored
+            else:
+                assert stored == ""
+            assert Enterprise.objects.get(pk=enterprise.pk).contact_name == name
+    assert raw("registry_enterprise", "contact_name", sealed.pk) == sealed_token
+    # What the migration leaves, `phaseout keys status` counts: no plaintext name on any version.
+    from phaseout.crypto import rotation
+
+    names = rotation.status()["registry_enterprise.contact_name"]
+    assert names["legacy"] == 0 and names["empty"] == 1, names

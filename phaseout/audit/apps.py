@@ -33,9 +33,16 @@ def check_audit_settings(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
     errors = []
     try:
-        chain.key(chain.current_version())
+        chain.source(chain.current_version())
     except ImproperlyConfigured as exc:
-        errors.append(checks.Error(str(exc), hint="Set AUDIT_MAC_KEY to 64 hex digits.", id="audit.E001"))
+        errors.append(
+            checks.Error(
+                str(exc),
+                hint='Give the keyring an "audit" key (`phaseout keys generate` makes one; `phaseout keys'
+                " import-audit-key` moves AUDIT_MAC_KEY into it).",
+                id="audit.E001",
+            )
+        )
     if settings.AUDIT_RETENTION_MONTHS < archive.MIN_RETENTION_MONTHS:
         errors.append(
             checks.Error(

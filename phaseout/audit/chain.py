@@ -2,9 +2,11 @@
 previous entry's MAC and this entry's canonical content, so an entry edited, removed or put out of order
 breaks every link after it.
 
-Key access is in `key()` alone, so that it can be pointed at the platform's cryptography adapter (a
-keyring, or a cipher machine) without touching the rest. Until then the key is the setting AUDIT_MAC_KEY
-(hex); never derived from SECRET_KEY.
+The keys are the cryptography adapter's (phaseout.crypto: the keyring's "audit" section, versioned, or a
+cipher machine), never derived from SECRET_KEY. Each entry names the version it was chained with. A
+version the adapter does not hold is read from the settings that held the key before it moved into the
+keyring (AUDIT_MAC_KEY at AUDIT_MAC_KEY_VERSION, AUDIT_MAC_OLD_KEYS), so chains made before still
+verify; `phaseout keys import-audit-key` copies those into the keyring at their versions.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, hmac
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from phaseout import crypto
 
 # The link before the first entry.
 GENESIS = "0" * 64
@@ -41,11 +45,12 @@ FIELDS = (
 
 
 def current_version() -> int:
-    return int(settings.AUDIT_MAC_KEY_VERSION)
+    """The version new entries are chained with: the adapter's, else the settings'."""
+    return crypto.backend().audit_version() or int(settings.AUDIT_MAC_KEY_VERSION)
 
 
-def key(version: int) -> bytes:
-    """The MAC key of this version (the one place keys are read)."""
+def settings_key(version: int) -> bytes:
+    """The MAC key of this version from the settings (the source before the keyring)."""
     if version == current_version():
         text = settings.AUDIT_MAC_KEY
     else:
@@ -63,11 +68,24 @@ def key(version: int) -> bytes:
     return raw
 
 
+def source(version: int) -> str:
+    """Where the key of `version` comes from: "keyring" (the adapter) or "settings"; raises
+    ImproperlyConfigured when neither has it."""
+    if version in crypto.backend().audit_versions():
+        return "keyring"
+    settings_key(version)
+    return "settings"
+
+
 def mac(key_version: int, prev_mac: str, content: bytes) -> str:
     """HMAC-SM3 under the key of `key_version` over the previous MAC (raw bytes) and the content; hex."""
-    h = hmac.HMAC(key(key_version), hashes.SM3())
-    h.update(bytes.fromhex(prev_mac))
-    h.update(content)
+    data = bytes.fromhex(prev_mac) + content
+    try:
+        return crypto.audit_mac(key_version, data).hex()
+    except crypto.MissingKey:
+        pass
+    h = hmac.HMAC(settings_key(key_version), hashes.SM3())
+    h.update(data)
     return h.finalize().hex()
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.db import models, transaction
 from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -47,9 +47,12 @@ def audited_export(event: str) -> Callable[[F], F]:
                     _let_go(response)
                     raise ImproperlyConfigured(f"{view.__qualname__} gives out a file without exported()")
                 return response  # a page: the form again, a redirect, an error
-            obj, what = sent
+            obj, what, then = sent
             try:
-                record(actor=request.user, action=event, obj=obj, data=what)
+                with transaction.atomic():
+                    record(actor=request.user, action=event, obj=obj, data=what)
+                    if then is not None:
+                        then()  # a write that holds only if the file is given (a receipt), with its entry
             except AuditWriteError:
                 _let_go(response)  # nothing of the file is sent
                 message = _(
@@ -65,9 +68,13 @@ def audited_export(event: str) -> Callable[[F], F]:
     return decorate
 
 
-def exported(response: R, obj: models.Model | None = None, **what: Any) -> R:
-    """The file a declared view returns, with the object it comes from and what it holds, for its entry."""
-    setattr(response, EXPORT_ATTR, (obj, what))
+def exported(
+    response: R, obj: models.Model | None = None, *, then: Callable[[], object] | None = None, **what: Any
+) -> R:
+    """The file a declared view returns, with the object it comes from and what it holds, for its entry.
+    `then` is an audited write made in the entry's transaction, so that both are made or neither (and
+    the file is not given)."""
+    setattr(response, EXPORT_ATTR, (obj, what, then))
     return response
 
 

@@ -44,6 +44,13 @@ EVENTS: dict[str, str | Promise] = {
     "admin.delete": _("reference data deleted"),
     "audit.archive": _("audit entries archived"),
     "keys.rotate": _("encryption keys rotated"),
+    "keys.add_signing_version": _("signing key version added"),
+    "keys.add_audit_version": _("audit key version added"),
+    "keys.import_audit_key": _("audit key moved into the keyring"),
+    # signatures of decisions (non-repudiation)
+    "decision.document_refused": _("decision document refused: its signature does not hold"),
+    "documents.verify": _("decision signatures verified"),
+    "documents.signed_late": _("decision issued before signatures signed"),
     # messages (phaseout.messaging)
     "message.notify": _("message sent to the message centre"),
     "message.read": _("message read"),

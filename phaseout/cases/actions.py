@@ -21,8 +21,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from phaseout import crypto
+from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
-from phaseout.cases import documents, permissions
+from phaseout.cases import documents, permissions, signatures
 from phaseout.cases.errors import CaseActionError, StaleCase
 from phaseout.cases.evidence import check_evidence_file
 from phaseout.cases.models import (
@@ -31,6 +33,7 @@ from phaseout.cases.models import (
     CaseEvent,
     CaseState,
     Decision,
+    DecisionReceipt,
     DocumentKind,
     DocumentSequence,
     Escalation,
@@ -43,7 +46,7 @@ from phaseout.cases.models import (
 )
 from phaseout.messaging.actions import notify
 from phaseout.messaging.models import Kind as MessageKind
-from phaseout.orgs.models import Department
+from phaseout.orgs.models import Department, Role
 from phaseout.orgs.scope import competent_people
 from phaseout.registry.facts import line_facts
 from phaseout.registry.models import Enterprise, LineStatus, ProductionLine
@@ -80,6 +83,7 @@ EVENT_LABELS: dict[str, Any] = {
     "evidence_added": gettext_lazy("documents added"),
     "extension_requested": gettext_lazy("extension requested"),
     "extension_refused": gettext_lazy("extension refused"),
+    "document_received": gettext_lazy("decision document received by the enterprise"),
 }
 
 
@@ -507,25 +511,40 @@ def _issue(
         recipient=recipient,
         rights=kind not in NOT_APPEALABLE,
     )
-    return Decision.objects.create(
-        case=case,
-        action=step.action.value,
-        kind=kind,
-        issuer=prefix,
-        number=number,
-        year=issued_on.year,
-        serial=serial,
-        department=department,
-        decided_by=by,
-        issued_on=issued_on,
-        served_on=served_on,
-        entered_at=timezone.now(),
-        approval_body=approval.body if approval else "",
-        approval_number=approval.number if approval else "",
-        approval_date=approval.date if approval else None,
-        basis=step.basis,
-        content={**content, "issuer": issuer_name},
-    )
+    fields = {
+        "case": case,
+        "action": step.action.value,
+        "kind": kind,
+        "issuer": prefix,
+        "number": number,
+        "year": issued_on.year,
+        "serial": serial,
+        "department": department,
+        "decided_by": by,
+        "issued_on": issued_on,
+        "served_on": served_on,
+        "entered_at": timezone.now(),
+        "approval_body": approval.body if approval else "",
+        "approval_number": approval.number if approval else "",
+        "approval_date": approval.date if approval else None,
+        "basis": step.basis,
+        "content": {**content, "issuer": issuer_name},
+    }
+    return _create_signed(fields, case)
+
+
+def _create_signed(fields: dict[str, Any], case: Case) -> Decision:
+    """The decision as issued, signed with its issuing body's SM2 key (数据原发证据); without a signing
+    key nothing is issued."""
+    try:
+        return Decision.objects.create(**signatures.signed(fields, case_number=case.number))
+    except crypto.SigningError as exc:
+        raise CaseActionError(
+            _(
+                "The document cannot be signed: the platform holds no signing key. "
+                "Tell the security administrator."
+            )
+        ) from exc
 
 
 # Internal documents and records the enterprise does not appeal against.
@@ -1206,12 +1225,12 @@ def _announce(case: Case, *, by: User, day: dt.date) -> Decision:
         "date": day.isoformat(),
         "case": case.number,
     }
-    return Decision.objects.create(
+    return _create_signed(dict(
         case=case, action="measure_done", kind=DocumentKind.ANNOUNCEMENT, issuer=prefix, number=number,
         year=day.year, serial=serial, department=department, decided_by=by, issued_on=day, served_on=None,
         entered_at=timezone.now(), content=content,
         basis=exit_plans.MEASURE_BASIS[exit_plans.MeasureKind.WEBSITE_ANNOUNCEMENT],
-    )  # fmt: skip
+    ), case)  # fmt: skip
 
 
 def confirm_exit(
@@ -1399,3 +1418,68 @@ def add_case_evidence(
             data={"files": [e.original_name for e in saved]},
         )
         return saved
+
+
+# ── non-repudiation: receipts and refused documents ────────────────────────────────────────────────
+
+
+def acknowledge_receipt(
+    *, decision: Decision, by: User, now: dt.datetime | None = None
+) -> DecisionReceipt | None:
+    """数据接收证据: the enterprise's account opened its served decision. The first opening by each account
+    is recorded — who, when, the document's digest — signed with the platform's SM2 key, with a case
+    event and an audit row; later openings record nothing more. None when there is nothing to record
+    (not the enterprise's own account, or the decision not served yet)."""
+    person = getattr(by, "person", None)
+    if (
+        person is None
+        or person.role != Role.ENTERPRISE
+        or person.enterprise_id != decision.case.enterprise_id
+    ):
+        return None
+    if decision.served_on is None:
+        return None
+    now = now or timezone.now()
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=decision.case_id)
+        if DecisionReceipt.objects.filter(decision=decision, received_by=by).exists():
+            return None
+        try:
+            sealed = signatures.sign_receipt(decision=decision, user_id=by.pk, at=now)
+        except crypto.SigningError as exc:
+            raise CaseActionError(
+                _(
+                    "The receipt cannot be signed: the platform holds no signing key. "
+                    "Tell the security administrator."
+                )
+            ) from exc
+        receipt = DecisionReceipt.objects.create(decision=decision, received_by=by, received_at=now, **sealed)
+        append_event(
+            case,
+            "document_received",
+            case.state,
+            case.state,
+            by=by,
+            data={
+                "decision": decision.pk,
+                "number": decision.number,
+                "digest": receipt.digest,
+                "receipt": receipt.pk,
+                "signing_key": receipt.signing_key,
+            },
+            dated=timezone.localdate(now),
+        )
+    return receipt
+
+
+def refuse_unverified_document(*, decision: Decision, by: User, problem: str) -> None:
+    """A decision's document whose signature does not hold is not given out: the refusal is recorded."""
+    with transaction.atomic():
+        record(
+            actor=by,
+            action="decision.document_refused",
+            obj=decision,
+            outcome=Outcome.REFUSED,
+            reason=problem,
+            data={"number": decision.number, "signing_key": decision.signing_key},
+        )

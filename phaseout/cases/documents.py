@@ -128,6 +128,11 @@ def compose(
     }
 
 
+def signature_line(decision: Decision) -> str:
+    """The document's electronic signature as printed on it: the key and the SM3 digest it signs."""
+    return f"电子签名：SM2（密钥 {decision.signing_key}），签名内容摘要（SM3）：{decision.digest}"
+
+
 def docx_bytes(decision: Decision) -> bytes:
     content = decision.content
     document = new_document()
@@ -143,6 +148,8 @@ def docx_bytes(decision: Decision) -> bytes:
     paragraph(document, chinese_date(dt.date.fromisoformat(content["date"])), align=WD_ALIGN_PARAGRAPH.RIGHT)
     if decision.served_on:
         paragraph(document, f"送达日期：{chinese_date(decision.served_on)}", size=14)
+    if decision.signature:
+        paragraph(document, signature_line(decision), size=9)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
@@ -178,6 +185,8 @@ def _decision_story(decision: Decision, styles: dict[str, ParagraphStyle]) -> li
     ]
     if decision.served_on:
         story.append(Paragraph(f"送达日期：{chinese_date(decision.served_on)}", styles["small"]))
+    if decision.signature:
+        story.append(Paragraph(escape(signature_line(decision)), styles["small"]))
     return story
 
 

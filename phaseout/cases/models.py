@@ -525,6 +525,14 @@ class Decision(models.Model):
     basis = models.TextField(_("legal basis"), blank=True)
     # The document as issued (title, recipient, paragraphs, signature): it never changes afterwards.
     content = models.JSONField(default=dict)
+    # 数据原发证据 (GB/T 39786-2021, non-repudiation): the SM3 digest of the document as issued
+    # (phaseout.cases.signatures.document_bytes) and the SM2 signature of those bytes by the issuing
+    # body's key, named by its key id ("dept.<code>:v<version>", or "platform:v<version>" for a
+    # document the platform records for a body whose key it does not hold). Blank only on a decision
+    # issued before signatures, until `phaseout documents sign-unsigned`.
+    digest = models.CharField(_("SM3 digest"), max_length=64, blank=True)
+    signature = models.CharField(_("SM2 signature"), max_length=128, blank=True)
+    signing_key = models.CharField(_("signing key"), max_length=80, blank=True)
 
     class Meta:
         ordering = ["issued_on", "id"]
@@ -548,4 +556,33 @@ class Decision(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise RuntimeError("decisions are kept as issued")
+        super().save(*args, **kwargs)
+
+
+class DecisionReceipt(models.Model):
+    """数据接收证据: the enterprise's account opened a served decision's document. Who, when, and the
+    digest of the document it received, signed by the platform's SM2 key (the signature covers
+    phaseout.cases.signatures.receipt_bytes). One per decision and account: the first opening."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="receipts")
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    received_at = models.DateTimeField(_("received at"))
+    digest = models.CharField(_("SM3 digest"), max_length=64)
+    signature = models.CharField(_("SM2 signature"), max_length=128)
+    signing_key = models.CharField(_("signing key"), max_length=80)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        verbose_name = _("decision receipt")
+        verbose_name_plural = _("decision receipts")
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "received_by"], name="decision_receipt_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision_id} {self.received_by_id} {self.received_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise RuntimeError("receipts are kept as recorded")
         super().save(*args, **kwargs)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.exports import audited_export, exported
-from phaseout.cases import actions, documents, scope, steps
+from phaseout.cases import actions, documents, scope, signatures, steps
 from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError, StaleCase
@@ -556,6 +556,12 @@ def _summary_text(case: Case) -> str:
 def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own)."""
     decision = get_object_or_404(Decision.objects.filter(case__in=scope.cases(_person(request))), pk=pk)
+    # 不可否认性: a document whose SM2 signature does not hold for what is on record is not given out.
+    problem = signatures.check(decision)
+    if problem is not None:
+        actions.refuse_unverified_document(decision=decision, by=_user(request), problem=problem)
+        messages.error(request, problem)
+        return redirect("case-detail", decision.case_id)
     name = f"{decision.content['title']}-{decision.number}"
     if fmt == "pdf":
         try:
@@ -568,7 +574,16 @@ def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
         content_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}.{fmt}"
-    return exported(response, decision, format="pdf" if fmt == "pdf" else "docx", number=decision.number)
+    # 数据接收证据: the enterprise's first opening of a served decision is its signed receipt, recorded
+    # with the download's entry (both, or neither and no file).
+    user = _user(request)
+    return exported(
+        response,
+        decision,
+        then=lambda: actions.acknowledge_receipt(decision=decision, by=user),
+        format="pdf" if fmt == "pdf" else "docx",
+        number=decision.number,
+    )
 
 
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)

@@ -4,6 +4,9 @@
     decrypt(token[, purpose]) -> plaintext
     hmac_sm3(purpose, data) -> 32-byte MAC (the audit chain)
     blind_index(purpose, value) -> hex HMAC-SM3 (equality search over an encrypted field)
+    audit_mac(version, data) -> 32-byte HMAC-SM3 under the audit chain's key of that version
+    sign(signer, message) -> Signed(key_id "<signer>:v<version>", 64-byte SM2 signature r || s)
+    verify_signature(key_id, message, signature) -> bool
 
 SM4-GCM with the keyring's current version; the purpose is authenticated with the token, so a token
 cannot be moved to another field unnoticed. Which backend holds the keys (software keyring by
@@ -24,11 +27,16 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from phaseout.crypto.backends import CryptoBackend, DecryptionError, SoftwareBackend
+from phaseout.crypto.backends import CryptoBackend, DecryptionError, MissingKey, SoftwareBackend
+from phaseout.crypto.sm2 import verify as sm2_verify
 
 __all__ = [
     "CryptoBackend",
     "DecryptionError",
+    "MissingKey",
+    "Signed",
+    "SigningError",
+    "audit_mac",
     "backend",
     "blind_index",
     "decrypt",
@@ -36,7 +44,10 @@ __all__ = [
     "encrypt_many",
     "hmac_sm3",
     "is_token",
+    "public_key",
+    "sign",
     "token_version",
+    "verify_signature",
 ]
 
 PREFIX = "sm4:"
@@ -146,3 +157,79 @@ def blind_index(purpose: str, value: str) -> str:
     """A searchable stand-in for an encrypted value: HMAC-SM3, hex. Equal values give equal indexes
     (that is the point, and what it reveals); without the MAC key nothing is learnt from it."""
     return hmac_sm3(purpose, value.strip().encode("utf-8")).hex()
+
+
+def audit_mac(version: int, data: bytes) -> bytes:
+    """HMAC-SM3 of `data` under the audit chain's key of `version` (MissingKey if the backend has none)."""
+    return backend().audit_mac(version, data)
+
+
+# ── SM2 signatures ─────────────────────────────────────────────────────────────────────────────────
+
+_SIGNER = re.compile(r"[a-z0-9_.-]{1,60}")
+_KEY_ID = re.compile(r"([a-z0-9_.-]{1,60}):v([0-9]{1,6})")
+
+
+class SigningError(RuntimeError):
+    """The backend holds no signing key: the document is not issued unsigned."""
+
+
+class Signed(tuple[str, bytes]):
+    """(key id, signature): which signer's key of which version, and r || s."""
+
+    __slots__ = ()
+
+    def __new__(cls, key_id: str, signature: bytes) -> Signed:
+        return super().__new__(cls, (key_id, signature))
+
+    @property
+    def key_id(self) -> str:
+        return self[0]
+
+    @property
+    def signature(self) -> bytes:
+        return self[1]
+
+
+def signer_id(kind: str, code: str) -> str:
+    """A signer's name in key ids: "platform", or e.g. "dept.jm-fgj" (lower case, safe characters)."""
+    name = f"{kind}.{code}".lower() if code else kind
+    cleaned = re.sub(r"[^a-z0-9_.-]", "-", name)[:60]
+    if not _SIGNER.fullmatch(cleaned):  # pragma: no cover - the substitution leaves only these
+        raise ValueError(f"bad signer {name!r}")
+    return cleaned
+
+
+def sign(signer: str, message: bytes) -> Signed:
+    """The SM2 signature of `message` by `signer`'s key of the current signing version."""
+    if not _SIGNER.fullmatch(signer):
+        raise ValueError(f"bad signer {signer!r}")
+    b = backend()
+    version = b.signing_version()
+    if not version:
+        raise SigningError(
+            "the keyring holds no signing key: add one with `phaseout keys add-signing-version`"
+        )
+    return Signed(f"{signer}:v{version}", b.sign(signer, version, message))
+
+
+def parse_key_id(key_id: str) -> tuple[str, int] | None:
+    match = _KEY_ID.fullmatch(key_id)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def public_key(key_id: str) -> bytes:
+    """The public key (x || y) of a key id; MissingKey if its version is not in the backend."""
+    parsed = parse_key_id(key_id)
+    if parsed is None:
+        raise MissingKey(f"not a key id: {key_id!r}")
+    return backend().signing_public_key(*parsed)
+
+
+def verify_signature(key_id: str, message: bytes, signature: bytes) -> bool:
+    """Whether `signature` is `key_id`'s SM2 signature of `message`; False for an unknown key too."""
+    try:
+        public = public_key(key_id)
+    except MissingKey:
+        return False
+    return sm2_verify(public, message, signature)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from phaseout.crypto import sm2
 from phaseout.crypto.keyring import Keyring
 
 NONCE = 12  # bytes: the GCM nonce recommended by NIST SP 800-38D and GB/T 36624
@@ -42,6 +44,25 @@ class CryptoBackend(Protocol):
 
     def mac(self, purpose: str, data: bytes) -> bytes: ...
 
+    # The audit chain's HMAC-SM3 keys, by version (0: the backend holds none; the settings' keys serve).
+    def audit_version(self) -> int: ...
+
+    def audit_versions(self) -> list[int]: ...
+
+    def audit_mac(self, version: int, data: bytes) -> bytes: ...
+
+    # SM2 signatures (GB/T 32918.2): each signer (an issuing body, the platform) has a key per version;
+    # the private key never leaves the backend.
+    def signing_version(self) -> int: ...
+
+    def sign(self, signer: str, version: int, message: bytes) -> bytes: ...
+
+    def signing_public_key(self, signer: str, version: int) -> bytes: ...
+
+
+class MissingKey(LookupError):
+    """The backend holds no key of this version (the caller may have another source, or refuses)."""
+
 
 class SoftwareBackend:
     """SM4-GCM (GB/T 32907 block cipher in the GCM mode of GB/T 36624 / ISO/IEC 19772) with the
@@ -52,6 +73,7 @@ class SoftwareBackend:
         self._reload = reload
         self._mac_keys: dict[str, bytes] = {}
         self._ciphers: dict[int, algorithms.SM4] = {}
+        self._public_keys: dict[tuple[str, int], bytes] = {}
 
     def current_version(self) -> int:
         return self.keyring.current
@@ -73,8 +95,11 @@ class SoftwareBackend:
             # under the version this process started with until it restarts; see `keys status`).
             fresh = self._reload()
             if fresh.mac == self.keyring.mac:
-                self.keyring = Keyring(
-                    current=self.keyring.current, encryption=fresh.encryption, mac=fresh.mac
+                self.keyring = replace(
+                    fresh,
+                    current=self.keyring.current,
+                    audit_current=self.keyring.audit_current,
+                    signing_current=self.keyring.signing_current,
                 )
             key = self.keyring.encryption.get(version)
         if key is None:
@@ -107,6 +132,64 @@ class SoftwareBackend:
                 self.keyring.mac, b"phaseout-mac:" + purpose.encode()
             )
         return hmac_sm3_raw(key, data)
+
+    def _fresh(self, versions: Callable[[Keyring], dict[int, bytes]], version: int) -> dict[int, bytes]:
+        """The keys of a kind, read again from the key file when `version` is newer than this process
+        knows (a command added it after the process started)."""
+        known = versions(self.keyring)
+        if version not in known and self._reload is not None and version > max(known, default=0):
+            fresh = self._reload()
+            if fresh.mac == self.keyring.mac:
+                self.keyring = replace(
+                    fresh,
+                    current=self.keyring.current,
+                    audit_current=self.keyring.audit_current,
+                    signing_current=self.keyring.signing_current,
+                )
+            known = versions(self.keyring)
+        return known
+
+    def audit_version(self) -> int:
+        return self.keyring.audit_current
+
+    def audit_versions(self) -> list[int]:
+        return sorted(self.keyring.audit)
+
+    def audit_mac(self, version: int, data: bytes) -> bytes:
+        key = self._fresh(lambda k: k.audit, version).get(version)
+        if key is None:
+            raise MissingKey(f"no audit key of version {version} in the keyring")
+        return hmac_sm3_raw(key, data)
+
+    def signing_version(self) -> int:
+        return self.keyring.signing_current
+
+    def _private_key(self, signer: str, version: int) -> int:
+        seed = self._fresh(lambda k: k.signing, version).get(version)
+        if seed is None:
+            raise MissingKey(f"no signing key of version {version} in the keyring")
+        return derive_private_key(seed, signer)
+
+    def sign(self, signer: str, version: int, message: bytes) -> bytes:
+        return sm2.sign(
+            self._private_key(signer, version), message, public=self.signing_public_key(signer, version)
+        )
+
+    def signing_public_key(self, signer: str, version: int) -> bytes:
+        public = self._public_keys.get((signer, version))
+        if public is None:
+            public = self._public_keys[(signer, version)] = sm2.public_key(self._private_key(signer, version))
+        return public
+
+
+def derive_private_key(seed: bytes, signer: str) -> int:
+    """The signer's SM2 private key of a seed version: 64 bytes of HMAC-SM3 under the seed, reduced
+    into [1, n-2] (the bias of a 512-bit value reduced modulo a 256-bit n is negligible). Each issuing
+    body thus has a key of its own that no other body's key or signature reveals; the keyring holds
+    the seed (a cipher machine would hold each body's key instead)."""
+    label = signer.encode("utf-8")
+    material = hmac_sm3_raw(seed, b"phaseout-sm2:1:" + label) + hmac_sm3_raw(seed, b"phaseout-sm2:2:" + label)
+    return int.from_bytes(material, "big") % (sm2.SM2P256V1.n - 2) + 1
 
 
 def hmac_sm3_raw(key: bytes, data: bytes) -> bytes:
@@ -148,5 +231,9 @@ def self_test() -> None:
             problems.append("SM4-GCM does not give back what it encrypted")
     except Exception as exc:
         problems.append(f"SM4/SM3 unavailable in this OpenSSL build: {exc!r}")
+    try:
+        sm2.self_test()
+    except Exception as exc:
+        problems.append(str(exc))
     if problems:
         raise RuntimeError("cryptographic self-test failed: " + "; ".join(problems))

@@ -1,13 +1,22 @@
-"""The keyring: SM4 keys by version and one HMAC-SM3 key, never derived from SECRET_KEY.
+"""The keyring: SM4 keys by version, one HMAC-SM3 key, the audit chain's MAC keys by version and the SM2
+signing seeds by version; never derived from SECRET_KEY.
 
 Sources, in order: PHASEOUT_KEYS (the keyring's JSON in the environment), PHASEOUT_KEYS_FILE (a JSON
 file readable by the platform's user only). With neither, the embedded demo (DEBUG) generates a
 development keyring once under VAR_DIR (mode 0600); production refuses to start.
 
-    {"current": 2, "encryption": {"1": "<32 hex>", "2": "<32 hex>"}, "mac": "<64 hex>"}
+    {"current": 2, "encryption": {"1": "<32 hex>", "2": "<32 hex>"}, "mac": "<64 hex>",
+     "audit": {"current": 1, "keys": {"1": "<64 hex or more>"}},
+     "signing": {"current": 1, "keys": {"1": "<64 hex>"}}}
 
 `current` is the version new values are encrypted with; older versions stay to read values not yet
-rotated. The MAC key is not rotated: the audit chain and blind indexes are computed with it.
+rotated. The MAC key is not rotated: blind indexes and the access-control MACs are computed with it.
+"audit" holds the audit chain's HMAC-SM3 keys: each entry names the version it was chained with, so
+old versions stay for `phaseout audit verify` (a keyring without it falls back to the settings
+AUDIT_MAC_KEY / AUDIT_MAC_OLD_KEYS that came before; `phaseout keys import-audit-key` moves them in).
+"signing" holds the seeds each issuing body's SM2 key is derived from (phaseout.crypto.signing): old
+versions stay so that documents signed under them still verify. The demo's keyring, made before
+either existed, gets a signing seed derived from its MAC key (development only).
 """
 
 from __future__ import annotations
@@ -16,12 +25,16 @@ import json
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes, hmac
+
 SM4_KEY_BYTES = 16
 MAC_KEY_BYTES = 32
+SIGNING_SEED_BYTES = 32
+MIN_AUDIT_KEY_BYTES = 32
 DEV_KEYRING_NAME = "dev-keyring.json"
 
 
@@ -34,39 +47,97 @@ class Keyring:
     current: int
     encryption: dict[int, bytes]
     mac: bytes
+    audit: dict[int, bytes] = field(default_factory=dict)
+    audit_current: int = 0  # 0: no audit key in the keyring (the settings' keys are used)
+    signing: dict[int, bytes] = field(default_factory=dict)
+    signing_current: int = 0  # 0: no signing seed (documents cannot be signed)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "current": self.current,
             "encryption": {str(v): k.hex() for v, k in sorted(self.encryption.items())},
             "mac": self.mac.hex(),
         }
+        if self.audit:
+            data["audit"] = {
+                "current": self.audit_current,
+                "keys": {str(v): k.hex() for v, k in sorted(self.audit.items())},
+            }
+        if self.signing:
+            data["signing"] = {
+                "current": self.signing_current,
+                "keys": {str(v): k.hex() for v, k in sorted(self.signing.items())},
+            }
+        return data
 
     def with_new_version(self) -> Keyring:
         version = max(self.encryption) + 1
-        return Keyring(
-            current=version,
-            encryption={**self.encryption, version: secrets.token_bytes(SM4_KEY_BYTES)},
-            mac=self.mac,
+        return replace(
+            self, current=version, encryption={**self.encryption, version: secrets.token_bytes(SM4_KEY_BYTES)}
+        )
+
+    def with_new_signing_version(self) -> Keyring:
+        version = max(self.signing, default=0) + 1
+        return replace(
+            self,
+            signing={**self.signing, version: secrets.token_bytes(SIGNING_SEED_BYTES)},
+            signing_current=version,
+        )
+
+    def with_audit_key(self, version: int, key: bytes, *, current: bool) -> Keyring:
+        if len(key) < MIN_AUDIT_KEY_BYTES:
+            raise KeyringError(f"an audit key is at least {MIN_AUDIT_KEY_BYTES} bytes")
+        if version in self.audit and self.audit[version] != key:
+            raise KeyringError(f"the keyring already holds another audit key of version {version}")
+        return replace(
+            self,
+            audit={**self.audit, version: key},
+            audit_current=version if current or not self.audit_current else self.audit_current,
         )
 
 
 def generate() -> Keyring:
     return Keyring(
-        current=1, encryption={1: secrets.token_bytes(SM4_KEY_BYTES)}, mac=secrets.token_bytes(MAC_KEY_BYTES)
+        current=1,
+        encryption={1: secrets.token_bytes(SM4_KEY_BYTES)},
+        mac=secrets.token_bytes(MAC_KEY_BYTES),
+        audit={1: secrets.token_bytes(MAC_KEY_BYTES)},
+        audit_current=1,
+        signing={1: secrets.token_bytes(SIGNING_SEED_BYTES)},
+        signing_current=1,
     )
 
 
-def _hex_key(value: Any, size: int, where: str) -> bytes:
+def _hex_key(value: Any, size: int, where: str, *, at_least: bool = False) -> bytes:
     try:
         key = bytes.fromhex(value) if isinstance(value, str) else b""
     except ValueError:
         key = b""
-    if len(key) != size:
-        raise KeyringError(f"{where}: expected {size * 2} hexadecimal digits ({size} bytes)")
-    if key == bytes(size):
+    if len(key) < size if at_least else len(key) != size:
+        more = " or more" if at_least else ""
+        raise KeyringError(f"{where}: expected {size * 2} hexadecimal digits{more} ({size} bytes)")
+    if key == bytes(len(key)):
         raise KeyringError(f"{where}: an all-zero key is refused")
     return key
+
+
+def _versioned(
+    data: Any, source: str, name: str, size: int, *, at_least: bool = False
+) -> tuple[int, dict[int, bytes]]:
+    """An optional {"current": n, "keys": {"1": hex, ...}} section; (0, {}) when absent."""
+    if data is None:
+        return 0, {}
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), dict) or not data["keys"]:
+        raise KeyringError(f'{source}: "{name}" needs "current" and "keys" (version: key)')
+    keys: dict[int, bytes] = {}
+    for version, key in data["keys"].items():
+        if not str(version).isdigit() or int(version) < 1:
+            raise KeyringError(f"{source}: {name} key version {version!r} is not a positive number")
+        keys[int(version)] = _hex_key(key, size, f"{source}: {name} key {version}", at_least=at_least)
+    current = data.get("current")
+    if not isinstance(current, int) or current not in keys:
+        raise KeyringError(f"{source}: current {name} version {current!r} has no key in the keyring")
+    return current, keys
 
 
 def parse(text: str, source: str) -> Keyring:
@@ -85,7 +156,17 @@ def parse(text: str, source: str) -> Keyring:
     if not isinstance(current, int) or current not in encryption:
         raise KeyringError(f"{source}: current version {current!r} has no key in the keyring")
     mac = _hex_key(data.get("mac"), MAC_KEY_BYTES, f"{source}: mac key")
-    return Keyring(current=current, encryption=encryption, mac=mac)
+    audit_current, audit = _versioned(data.get("audit"), source, "audit", MIN_AUDIT_KEY_BYTES, at_least=True)
+    signing_current, signing = _versioned(data.get("signing"), source, "signing", SIGNING_SEED_BYTES)
+    return Keyring(
+        current=current,
+        encryption=encryption,
+        mac=mac,
+        audit=audit,
+        audit_current=audit_current,
+        signing=signing,
+        signing_current=signing_current,
+    )
 
 
 def read_file(path: Path) -> Keyring:
@@ -150,4 +231,11 @@ def load(*, keys_json: str, keys_file_setting: str, development: bool, var_dir: 
             " its JSON; generate one with `phaseout keys generate FILE`. Production never runs on"
             " generated or derived keys."
         )
-    return read_file(path)
+    loaded = read_file(path)
+    if development and not keys_file_setting and not loaded.signing:
+        # The demo's keyring from before signatures: a seed of its own, derived from its MAC key so
+        # that every process of the demo has the same one without rewriting the file.
+        seed = hmac.HMAC(loaded.mac, hashes.SM3())
+        seed.update(b"phaseout-development-signing-seed")
+        loaded = replace(loaded, signing={1: seed.finalize()}, signing_current=1)
+    return loaded

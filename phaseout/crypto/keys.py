@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,55 @@ def add_version() -> int:
     if crypto.backend().current_version() != fresh.current:  # pragma: no cover - defensive
         raise KeyManagementError("the new key version was written but is not the one in use")
     return fresh.current
+
+
+def add_signing_version() -> int:
+    """A new SM2 signing seed appended to the key file and made current: documents signed from now on
+    name the new version; those signed before keep theirs and still verify."""
+    path = key_file()
+    fresh = keyring.read_file(path).with_new_signing_version()
+    keyring.write_file(path, fresh)
+    crypto.backend.cache_clear()
+    return fresh.signing_current
+
+
+def add_audit_version() -> int:
+    """A new audit-chain key appended to the key file and made current: entries from now on are
+    chained under it; older entries name their version and verify with the older key."""
+    path = key_file()
+    current = keyring.read_file(path)
+    version = max([*current.audit, int(settings.AUDIT_MAC_KEY_VERSION), *settings.AUDIT_MAC_OLD_KEYS]) + 1
+    keyring.write_file(path, current.with_audit_key(version, secrets.token_bytes(32), current=True))
+    crypto.backend.cache_clear()
+    return version
+
+
+def import_audit_keys() -> list[int]:
+    """The audit keys of the settings (AUDIT_MAC_KEY at AUDIT_MAC_KEY_VERSION, AUDIT_MAC_OLD_KEYS) copied
+    into the key file at the same versions, the settings' current one made current, so that the chain
+    continues and every entry verifies; then the settings can be dropped. A version the keyring holds
+    with another key is refused (nothing written)."""
+    path = key_file()
+    current = keyring.read_file(path)
+    found: dict[int, str] = {**settings.AUDIT_MAC_OLD_KEYS}
+    if settings.AUDIT_MAC_KEY:
+        found[int(settings.AUDIT_MAC_KEY_VERSION)] = settings.AUDIT_MAC_KEY
+    if not found:
+        raise KeyManagementError("AUDIT_MAC_KEY is not set: there is no audit key to import")
+    for version in sorted(found):
+        try:
+            key = bytes.fromhex(found[version])
+        except ValueError:
+            raise KeyManagementError(f"the audit key of version {version} is not hex") from None
+        try:
+            current = current.with_audit_key(
+                version, key, current=version == int(settings.AUDIT_MAC_KEY_VERSION)
+            )
+        except keyring.KeyringError as exc:
+            raise KeyManagementError(str(exc)) from None
+    keyring.write_file(path, current)
+    crypto.backend.cache_clear()
+    return sorted(found)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import math
+import secrets
 from typing import Any, Protocol
 
 import segno
@@ -32,11 +33,16 @@ from django.utils.translation import gettext as _
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from phaseout.crypto import sm2
+from phaseout.identity.models import Sm2Device
+
 
 class SecondFactor(Protocol):
     kind: str
 
     def enrolled(self, user: User) -> bool: ...
+
+    def begin_verification(self, user: User) -> dict[str, Any]: ...
 
     def begin_enrolment(self, user: User) -> tuple[str, dict[str, Any]]: ...
 
@@ -62,6 +68,9 @@ class TotpFactor:
 
     def enrolled(self, user: User) -> bool:
         return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+    def begin_verification(self, user: User) -> dict[str, Any]:
+        return {}  # the app shows the code: nothing to give the person
 
     def begin_enrolment(self, user: User) -> tuple[str, dict[str, Any]]:
         # One pending device per person: reloading the page shows the same secret.
@@ -115,7 +124,116 @@ class TotpFactor:
         return TOTPDevice.objects.create(user=user, name="totp", key=key_hex, confirmed=True)
 
 
-FACTORS: dict[str, SecondFactor] = {"totp": TotpFactor()}
+class Sm2Factor:
+    """An SM2 key (GB/T 32918.2 with SM3) signing a server challenge: a USB key in production, a software
+    key file in the demo (`phaseout sm2-key`). The server issues 32 random bytes, single use, valid for
+    CHALLENGE_SECONDS; the key signs `message(user, challenge)` (bound to this platform, the account and
+    the challenge); the server verifies against the public key enrolled by signing a first challenge.
+    Answers: at enrolment "<public key hex>.<signature hex>", at sign-in "<signature hex>"."""
+
+    kind = "sm2"
+    CHALLENGE_SECONDS = 300
+
+    @staticmethod
+    def message(user: User, challenge: str) -> bytes:
+        return f"phaseout-sm2-factor:v1:{user.pk}:{challenge}".encode("ascii")
+
+    def _device(self, user: User, *, confirmed: bool) -> Sm2Device | None:
+        return Sm2Device.objects.filter(user=user, confirmed=confirmed).order_by("id").first()
+
+    def _issue(self, device: Sm2Device) -> str:
+        device.challenge, device.challenge_at = secrets.token_hex(32), timezone.now()
+        device.save(update_fields=["challenge", "challenge_at"])
+        return device.challenge
+
+    def _take(self, device: Sm2Device) -> str | None:
+        """The outstanding challenge, cleared (single use); None when there is none or it expired."""
+        challenge, issued = device.challenge, device.challenge_at
+        device.challenge, device.challenge_at = "", None
+        device.save(update_fields=["challenge", "challenge_at"])
+        if not challenge or issued is None:
+            return None
+        if (timezone.now() - issued).total_seconds() > self.CHALLENGE_SECONDS:
+            return None
+        return challenge
+
+    @staticmethod
+    def _hex(text: str, size: int) -> bytes | None:
+        text = text.strip().lower()
+        if size == sm2.PUBLIC_KEY_BYTES and len(text) == 2 * size + 2 and text.startswith("04"):
+            text = text[2:]  # the uncompressed form
+        if len(text) != 2 * size or any(c not in "0123456789abcdef" for c in text):
+            return None
+        return bytes.fromhex(text)
+
+    def enrolled(self, user: User) -> bool:
+        return Sm2Device.objects.filter(user=user, confirmed=True).exclude(public_key="").exists()
+
+    def begin_enrolment(self, user: User) -> tuple[str, dict[str, Any]]:
+        device = self._device(user, confirmed=False) or Sm2Device.objects.create(
+            user=user, name="sm2", confirmed=False
+        )
+        challenge = self._issue(device)
+        return "identity/enrol_sm2.html", {
+            "challenge": challenge,
+            "message": self.message(user, challenge).decode(),
+        }
+
+    def confirm_enrolment(self, user: User, response: str) -> Device | None:
+        device = self._device(user, confirmed=False)
+        if device is None:
+            return None
+        challenge = self._take(device)
+        public_hex, _dot, signature_hex = response.strip().partition(".")
+        public, signature = self._hex(public_hex, sm2.PUBLIC_KEY_BYTES), self._hex(signature_hex, 64)
+        if challenge is None or public is None or signature is None:
+            return None
+        if not sm2.verify(public, self.message(user, challenge), signature):
+            return None
+        Sm2Device.objects.filter(user=user).exclude(pk=device.pk).delete()
+        device.public_key, device.confirmed = public.hex(), True
+        device.save(update_fields=["public_key", "confirmed"])
+        return device
+
+    def begin_verification(self, user: User) -> dict[str, Any]:
+        device = self._device(user, confirmed=True)
+        if device is None:
+            return {}
+        challenge = self._issue(device)
+        return {"challenge": challenge, "message": self.message(user, challenge).decode()}
+
+    def verify(self, user: User, response: str) -> Device | None:
+        device = self._device(user, confirmed=True)
+        if device is None or not device.verify_is_allowed()[0]:
+            return None
+        challenge = self._take(device)
+        signature = self._hex(response, 64)
+        public = bytes.fromhex(device.public_key)
+        if (
+            challenge is None
+            or signature is None
+            or not sm2.verify(public, self.message(user, challenge), signature)
+        ):
+            device.throttle_increment()
+            return None
+        device.throttle_reset()
+        return device
+
+    def refusal(self, user: User) -> str | None:
+        device = self._device(user, confirmed=True)
+        if device is not None:
+            allowed, info = device.verify_is_allowed()
+            if not allowed and info and info.get("locked_until"):
+                seconds = max(1, math.ceil((info["locked_until"] - timezone.now()).total_seconds()))
+                return _("Too many wrong codes: try again in %(seconds)d seconds.") % {"seconds": seconds}
+        return None
+
+    def reset(self, user: User) -> int:
+        count, _detail = Sm2Device.objects.filter(user=user).delete()
+        return count
+
+
+FACTORS: dict[str, SecondFactor] = {"totp": TotpFactor(), "sm2": Sm2Factor()}
 
 
 def second_factor() -> SecondFactor:

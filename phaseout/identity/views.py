@@ -112,10 +112,15 @@ def logout_view(request: HttpRequest) -> HttpResponseBase:
     return redirect("login")
 
 
+SM2_WRONG = gettext_lazy(
+    "The signature does not verify: have your key sign the text shown now, which changes each time."
+)
+
+
 class TokenForm(forms.Form):
     token = forms.CharField(
         label=gettext_lazy("Code"),
-        max_length=12,
+        max_length=300,  # six digits (TOTP), or an SM2 key's answer (public key and signature in hex)
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
@@ -154,8 +159,11 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         ):
             return _with_device_cookie(redirect(_next(request)), user)
         else:
-            error = _("The code is wrong or has expired.")
-    return render(request, "identity/verify.html", {"form": form, "error": error, "next": _next(request)})
+            error = str(SM2_WRONG) if factor.kind == "sm2" else _("The code is wrong or has expired.")
+    context = factor.begin_verification(user)  # a fresh challenge for a key that signs one (SM2)
+    return render(
+        request, "identity/verify.html", {**context, "form": form, "error": error, "next": _next(request)}
+    )
 
 
 @signed_in
@@ -179,8 +187,12 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
         ):
             messages.success(request, _("Your second factor is set up."))
             return _with_device_cookie(redirect(_next(request)), user)
-        error = _(
-            "The code is wrong or has expired: check the time on your phone and enter the current code."
+        error = (
+            str(SM2_WRONG)
+            if factor.kind == "sm2"
+            else _(
+                "The code is wrong or has expired: check the time on your phone and enter the current code."
+            )
         )
     template, context = factor.begin_enrolment(user)
     return render(request, template, {**context, "form": form, "error": error, "next": _next(request)})

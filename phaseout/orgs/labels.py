@@ -36,6 +36,7 @@ LABELS: dict[str, Label] = {
     "orgs.credentials": Label.ACCOUNTS,
     "orgs.passwordhistory": Label.ACCOUNTS,
     "otp_totp.totpdevice": Label.ACCOUNTS,
+    "identity.sm2device": Label.ACCOUNTS,
     "auth.group": Label.ACCOUNTS,
     "auth.permission": Label.ACCOUNTS,
     "sessions.session": Label.ACCOUNTS,

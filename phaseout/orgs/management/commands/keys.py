@@ -23,7 +23,9 @@ class Command(BaseCommand):
     help = (
         "Encryption keys: `status` (values per key version), `rotate` (add a key version and re-encrypt"
         " every value to it; --resume re-encrypts to the current version without adding one),"
-        " `generate FILE` (a new keyring file for PHASEOUT_KEYS_FILE)."
+        " `generate FILE` (a new keyring file for PHASEOUT_KEYS_FILE), `add-signing-version` (a new SM2"
+        " signing key version), `add-audit-version` (a new audit-chain key version), `import-audit-key`"
+        " (AUDIT_MAC_KEY and AUDIT_MAC_OLD_KEYS into the keyring at their versions)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -40,10 +42,49 @@ class Command(BaseCommand):
         rotate.add_argument("--by", help="the security administrator's account the audit entry names")
         generate = sub.add_parser("generate", help="write a new keyring file (mode 600)")
         generate.add_argument("path", type=Path)
+        for name, text in (
+            ("add-signing-version", "add an SM2 signing key version and make it current"),
+            ("add-audit-version", "add an audit-chain key version and make it current"),
+            ("import-audit-key", "copy AUDIT_MAC_KEY and AUDIT_MAC_OLD_KEYS into the keyring"),
+        ):
+            added = sub.add_parser(name, help=text)
+            added.add_argument("--by", help="the security administrator's account the audit entry names")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        handler = getattr(self, "_" + options["subcommand"])
+        handler = getattr(self, "_" + options["subcommand"].replace("-", "_"))
         handler(options)
+
+    def _by(self, options: dict[str, Any]) -> User | None:
+        if not options.get("by"):
+            return None
+        by = User.objects.filter(username=options["by"], is_active=True).first()
+        if by is None:
+            raise CommandError(f"no active account {options['by']!r}")
+        return by
+
+    def _key_change(self, options: dict[str, Any], action: str, change: Any) -> None:
+        """One audited change of the key file: the entry says what was added, or why it was not."""
+        by = self._by(options)
+        try:
+            result = change()
+        except (keys.KeyManagementError, keyring.KeyringError) as exc:
+            with transaction.atomic():
+                record(actor=by, action=action, reason=str(exc), outcome=Outcome.FAILURE)
+            raise CommandError(str(exc)) from None
+        with transaction.atomic():
+            record(
+                actor=by, action=action, data={"versions": result if isinstance(result, list) else [result]}
+            )
+        self.stdout.write(f"{action}: {result}")
+
+    def _add_signing_version(self, options: dict[str, Any]) -> None:
+        self._key_change(options, "keys.add_signing_version", keys.add_signing_version)
+
+    def _add_audit_version(self, options: dict[str, Any]) -> None:
+        self._key_change(options, "keys.add_audit_version", keys.add_audit_version)
+
+    def _import_audit_key(self, options: dict[str, Any]) -> None:
+        self._key_change(options, "keys.import_audit_key", keys.import_audit_keys)
 
     def _status(self, options: dict[str, Any]) -> None:
         self.stdout.write(json.dumps(rotation.status(), ensure_ascii=False, indent=2))
