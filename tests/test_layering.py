@@ -111,6 +111,7 @@ LAYER = {
     "complaints": 6,
     "disclosure": 6,
     "prices": 6,
+    "signals": 6,  # power use, furnaces, signals: reads cases; monitoring raises signals through it
     "reports": 7,
 }
 
