@@ -753,3 +753,61 @@ def test_confirming_on_the_page_needs_confirmation(signal: Signal, office: Perso
     assert signal.status == SignalStatus.CONFIRMED
     again = client.post(f"/signals/{signal.pk}/", {"decision": "confirm", "confirm": "on"}, follow=True)
     assert "该信号已有人作出决定。" in again.content.decode()
+
+
+def test_the_remaining_refusals(
+    office: Person, heyuan_office: Person, district: Person, gxj_dept: Person
+) -> None:
+    enterprise = EnterpriseFactory()
+    with pytest.raises(actions.SignalsError, match="请填写户号"):
+        actions.match_account(number=" ", enterprise=enterprise, by=office.user, now=NOW)
+    actions.match_account(number="0440703020", enterprise=enterprise, by=office.user, now=NOW)
+    heyuan = EnterpriseFactory(territory_id="441602")
+    with pytest.raises(actions.SignalsError, match="该户号已匹配到其他城市的企业"):
+        actions.match_account(number="0440703020", enterprise=heyuan, by=heyuan_office.user, now=NOW)
+    with pytest.raises(actions.SignalsError, match="只有协调办或能耗主管部门可以导入用电数据"):
+        actions.import_power(upload=io.BytesIO(b""), name="p.csv", by=district.user, now=NOW, today=TODAY)
+    furnace = _register(district, enterprise)
+    with pytest.raises(actions.SignalsError, match="说明过长"):
+        actions.verify_furnace(furnace=furnace, by=gxj_dept.user, confirmed=True, note="长" * 501, now=NOW)
+    with pytest.raises(actions.SignalsError, match="该电力户号不属于该企业"):
+        other = actions.match_account(
+            number="0440703021", enterprise=EnterpriseFactory(), by=office.user, now=NOW
+        )
+        _register(district, enterprise, name="3号炉", account=other)
+    kwargs: dict[str, Any] = {"kind": "resumed_power", "evidence": {}, "now": NOW}
+    with pytest.raises(actions.SignalsError, match="信号须指明所涉生产线或企业"):
+        actions.raise_signal(observed_from=TODAY, observed_to=TODAY, **kwargs)
+    with pytest.raises(actions.SignalsError, match="信号的期间结束早于开始"):
+        actions.raise_signal(
+            enterprise=enterprise, observed_from=TODAY, observed_to=dt.date(2026, 8, 1), **kwargs
+        )
+    with pytest.raises(actions.SignalsError, match="信号的证据须为有名称的数值记录"):
+        actions.raise_signal(
+            enterprise=enterprise, observed_from=TODAY, observed_to=TODAY, **{**kwargs, "evidence": []}
+        )
+    assert not Signal.objects.exists()
+
+
+def test_a_district_corrects_its_entry_over_http(
+    district: Person, other_district: Person, office: Person
+) -> None:
+    furnace = _register(district, EnterpriseFactory())
+    actions.verify_furnace(furnace=furnace, by=office.user, confirmed=True, note="", now=NOW)
+    post = _furnace_post(furnace.enterprise, capacity_t="3", use="carbon_steel")
+    assert client_for(other_district.user).post(f"/furnaces/{furnace.pk}/edit/", post).status_code == 404
+    assert client_for(office.user).post(f"/furnaces/{furnace.pk}/edit/", post).status_code == 403
+    response = client_for(district.user).post(f"/furnaces/{furnace.pk}/edit/", post, follow=True)
+    assert "登记信息已修改，由主管部门重新核实。" in response.content.decode()
+    furnace.refresh_from_db()
+    assert (furnace.state, furnace.capacity_t, furnace.use) == (
+        FurnaceState.REGISTERED,
+        Decimal(3),
+        "carbon_steel",
+    )
+    event = Event.objects.filter(furnace=furnace).last()
+    assert (event.action, event.data["changed"]["use"]) == ("furnace_update", "carbon_steel")
+    assert _audit("signals.furnace_update").actor == district.user
+    assert Signal.objects.get().kind == SignalKind.FURNACE_OUT_OF_SCOPE  # the new use is outside the scope
+    page = client_for(office.user).get(f"/furnaces/{furnace.pk}/").content.decode()
+    assert "超出允许使用范围" in page and "部分核实" in page
