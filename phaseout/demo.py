@@ -526,8 +526,65 @@ def _register_and_cases(today: dt.date) -> None:
     _office_rates(office)
     _plan_and_programme(office, today)
     _public_side(office, today)
+    _power_and_furnaces(enterprises, today)
     # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
     run_evaluation(on=today, by=office)
+
+
+def _power_and_furnaces(enterprises: list[Enterprise], today: dt.date) -> None:
+    """Electricity accounts, the utility's power use and the furnace register: the archived exit's line
+    still draws power last month (the demo's sweep raises a re-inspection signal for it), a foundry
+    furnace verified, and a furnace registered for billets (outside the permitted scope: a signal)."""
+    import io
+
+    from phaseout.signals import actions as signal_actions
+
+    office = Person.objects.get(user__username="office").user
+    now = timezone.now()
+    archived = Case.objects.filter(enterprise=enterprises[5], state="archived").select_related("line").first()
+    assert archived is not None and archived.line is not None
+    exited = signal_actions.match_account(
+        number="0440784000501", enterprise=enterprises[5], line=archived.line, by=office, now=now
+    )
+    foundry = signal_actions.match_account(
+        number="0440703000101", enterprise=enterprises[0], by=office, now=now
+    )
+    last_month_end = today.replace(day=1) - dt.timedelta(days=1)
+    rows = ["户号,日期,用电量,谷段电量", f"{exited.number},{last_month_end:%Y-%m},3680,"]
+    for back in range(1, 15):
+        day = today - dt.timedelta(days=back)
+        rows.append(f"{foundry.number},{day.isoformat()},{1800 + 10 * back},{520 + back}")
+    content = ("\n".join(rows) + "\n").encode()
+    signal_actions.import_power(
+        upload=io.BytesIO(content), name="供电局用电数据.csv", by=office, now=now, today=today
+    )
+    districts = {
+        e.pk: Person.objects.get(user__username=f"district-{e.territory_id}").user for e in enterprises[:2]
+    }
+    registered = signal_actions.register_furnace(
+        enterprise=enterprises[0],
+        by=districts[enterprises[0].pk],
+        now=now,
+        name="1号中频炉（铸造车间）",
+        kind="medium_frequency",
+        capacity_t=Decimal("1.5"),
+        transformer_kva=1250,
+        use="casting",
+        status="in_use",
+        account=foundry,
+    )
+    signal_actions.verify_furnace(furnace=registered, by=office, confirmed=True, note="现场核实一致", now=now)
+    signal_actions.register_furnace(
+        enterprise=enterprises[1],
+        by=districts[enterprises[1].pk],
+        now=now,
+        name="2号中频炉",
+        kind="medium_frequency",
+        capacity_t=Decimal("5"),
+        transformer_kva=4000,
+        use="construction_steel",
+        status="stopped",
+    )
 
 
 def _other_paths(enterprises: list[Enterprise], today: dt.date) -> None:

@@ -37,6 +37,8 @@ from phaseout.registry import scope as registry_scope
 from phaseout.registry.models import CapacityUnit, Industry, LineStatus
 from phaseout.rules import case_flow
 from phaseout.rules.dimensions import Dimension
+from phaseout.signals import scope as signal_scope
+from phaseout.signals.models import SignalStatus
 from phaseout.web import current_person, form_errors, paginate
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
@@ -137,6 +139,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "supervisions": _supervisions(person),
         "tipoffs": _open_tipoffs(person, today),
         "data_checks": _open_data_checks(person),
+        "signals": _open_signals(person),
     }
     return render(request, "orgs/home.html", context)
 
@@ -151,6 +154,14 @@ def _open_data_checks(person: Person) -> list[Any] | None:
         monitoring_checks.checks(person).filter(status=CheckStatus.OPEN).select_related("enterprise", "point")
     )
     return list(qs.order_by("raised_at", "id")[:50])
+
+
+def _open_signals(person: Person) -> list[Any]:
+    """Open signals (回头看) for my unit: the competent department's, the district's where the line is."""
+    if person.role not in ALL_STAFF_ROLES:
+        return []
+    qs = signal_scope.signals(person).filter(status=SignalStatus.OPEN)
+    return list(qs.select_related("enterprise", "line", "furnace").order_by("-id")[:50])
 
 
 def _open_tipoffs(person: Person, today: dt.date) -> list[Any]:

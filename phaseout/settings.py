@@ -5,6 +5,7 @@ DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and DEBUG=false
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "phaseout.credit",
     "phaseout.reports",
     "phaseout.monitoring",
+    "phaseout.signals",
     # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
     "phaseout.messaging",
 ]
@@ -134,6 +136,17 @@ REGISTER_IMPORT_MAX_BYTES = int(os.environ.get("REGISTER_IMPORT_MAX_BYTES", str(
 # A register import of at least this many rows into a registry holding at most half as many is loaded
 # as PostgreSQL advises for bulk loads: secondary indexes and foreign keys built again afterwards.
 REGISTER_BULK_LOAD_MIN_ROWS = int(os.environ.get("REGISTER_BULK_LOAD_MIN_ROWS", "10000"))
+# Power-use data from the utility (phaseout.signals): bounded in bytes and rows.
+POWER_IMPORT_MAX_BYTES = int(os.environ.get("POWER_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
+POWER_IMPORT_MAX_ROWS = int(os.environ.get("POWER_IMPORT_MAX_ROWS", "200000"))
+# Resumed-production screening: an exited or sealed line whose meter shows more than this many kWh a day
+# (× the days of a period) raises a signal. Basis (an assumption for the office to tune, not a legal
+# figure): a closed site's residual load — lighting, a guard house, a camera, a pump — stays under a few
+# kW, some tens of kWh a day; a 0.5 t induction furnace melting a single heat draws about 300 kWh
+# (~600 kWh per tonne). 50 kWh/day lies between.
+SIGNALS_RESIDUAL_KWH_PER_DAY = Decimal(os.environ.get("SIGNALS_RESIDUAL_KWH_PER_DAY", "50"))
+# Readings screened: those of periods starting within this many days before the run.
+SIGNALS_LOOKBACK_DAYS = int(os.environ.get("SIGNALS_LOOKBACK_DAYS", "92"))
 PLAN_DOCUMENT_MAX_BYTES = int(os.environ.get("PLAN_DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # Background work: Celery on Redis in production; without a broker, tasks run in-process.

@@ -13,6 +13,7 @@ from phaseout.plans import views as plans
 from phaseout.prices import views as prices
 from phaseout.registry import views as registry
 from phaseout.reports import views as reports
+from phaseout.signals import views as signals
 from phaseout.standards import views as standards
 
 urlpatterns = [
@@ -77,6 +78,16 @@ urlpatterns = [
     path("standards/<slug:book_id>/", standards.rulebook_detail, name="rulebook-detail"),
     path("prices/", prices.price_measures, name="price-measures"),
     path("prices/<slug:utility>.xlsx", prices.price_export, name="price-export"),
+    path("power/import/", signals.power_import, name="power-import"),
+    path("power/import/<int:pk>/", signals.power_import_detail, name="power-import-detail"),
+    path("power/accounts/", signals.accounts, name="power-accounts"),
+    path("furnaces/", signals.furnace_list, name="furnace-list"),
+    path("furnaces/new/", signals.furnace_create, name="furnace-create"),
+    path("furnaces/<int:pk>/", signals.furnace_detail, name="furnace-detail"),
+    path("furnaces/<int:pk>/edit/", signals.furnace_edit, name="furnace-edit"),
+    path("furnaces/<int:pk>/verify/", signals.furnace_verify, name="furnace-verify"),
+    path("signals/", signals.signal_list, name="signal-list"),
+    path("signals/<int:pk>/", signals.signal_detail, name="signal-detail"),
     path("plans/", plans.plan_list, name="plan-list"),
     path("plans/upload/", plans.plan_upload, name="plan-upload"),
     path("plans/<int:pk>/", plans.plan_detail, name="plan-detail"),

@@ -114,7 +114,7 @@ def test_an_exceedance_episode_becomes_one_open_check_with_its_hours(
 def test_screening_twice_raises_nothing_more_and_a_continuing_episode_grows(
     raised: DataCheck, sinter: MonitoringPoint
 ) -> None:
-    assert _screen() == {"exceedance": 0, "offline": 0, "incomplete": 0, "extended": 0}
+    assert _screen() == {"exceedance": 0, "offline": 0, "incomplete": 0, "extended": 0, "resumed": 0}
     assert DataCheck.objects.count() == 1
     later = NOW + dt.timedelta(hours=3)
     _hourly(sinter, NOW.replace(minute=0) - dt.timedelta(hours=2), [280, 100])  # 10:00 goes on, 11:00 ends it
@@ -325,3 +325,28 @@ def test_pages_per_role(raised: DataCheck, env_dept: Person, office: Person, dis
     xlsx = client_for(office.user).get("/monitoring/checks/?format=xlsx")
     assert xlsx.status_code == 200
     assert AuditEvent.objects.filter(action="export.data_checks").exists()
+
+
+def test_an_exited_line_still_emitting_raises_one_re_inspection_signal(sinter: MonitoringPoint) -> None:
+    from phaseout.registry.models import LineStatus
+    from phaseout.signals.models import Signal, SignalKind
+
+    start = NOW.replace(minute=0) - dt.timedelta(hours=4)
+    _hourly(sinter, start, [0, 0], "NN")  # discharging nothing: no signal
+    line = sinter.lines.get()
+    line.status = LineStatus.EXITED
+    line.exited_on = dt.date(2027, 1, 15)
+    line.save()
+    assert _screen()["resumed"] == 0
+    _hourly(sinter, start + dt.timedelta(hours=2), [35, 40], "CN")  # one valid hour above zero
+    assert _screen()["resumed"] == 1
+    signal = Signal.objects.get()
+    assert (signal.kind, signal.line_id, signal.observed_from, signal.observed_to) == (
+        SignalKind.RESUMED_EMISSION,
+        line.pk,
+        dt.date(2027, 3, 1),
+        dt.date(2027, 3, 31),
+    )
+    assert signal.evidence["hours_emitting"] == 1 and signal.evidence["mn"] == "88888880000001"
+    assert _screen()["resumed"] == 0
+    assert Signal.objects.count() == 1

@@ -145,3 +145,22 @@ def test_the_demo_year_reads_true(demo: list[tuple[str, str, str, str]]) -> None
         body = b"".join(response.streaming_content if response.streaming else [response.content])
         rows = [line for line in body.decode("utf-8-sig").splitlines() if line.strip()]
         assert len(rows) >= 2, (kind, rows)  # a header and at least one entry
+
+
+def test_the_demo_has_power_data_furnaces_and_a_resumed_production_signal(
+    demo: list[tuple[str, str, str, str]],
+) -> None:
+    from phaseout.signals.models import ElectricityAccount, InductionFurnace, PowerReading, Signal
+
+    assert ElectricityAccount.objects.count() == 2
+    assert PowerReading.objects.count() == 15
+    assert set(InductionFurnace.objects.values_list("use", "state")) == {
+        ("casting", "verified"),
+        ("construction_steel", "registered"),
+    }
+    signals = dict(Signal.objects.values_list("kind", "line__status"))
+    assert signals == {"resumed_power": "exited", "furnace_out_of_scope": None}
+    resumed = Signal.objects.get(kind="resumed_power")
+    assert resumed.evidence["reading"]["kwh"] == "3680.00"
+    district = Person.objects.get(user__username=f"district-{resumed.territory_id}")
+    assert f"/signals/{resumed.pk}/" in client_for(district.user).get("/").content.decode()

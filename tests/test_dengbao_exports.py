@@ -42,6 +42,7 @@ NOT_GIVEN = "该下载未能写入审计记录，因此未予提供。请稍后�
 # Every view that gives out files of business data, with the event it is audited under. A new one must be
 # added here (and so tested below): test_l3_ces1_12_every_view_giving_out_a_file_is_an_audited_export.
 EXPORTS = {
+    "furnace-list": "export.furnaces",
     "evidence-download": "export.evidence",
     "case-file": "export.case_file_zip",
     "case-file-pdf": "export.case_file_pdf",
@@ -294,6 +295,13 @@ DOWNLOADS = {
         lambda w: w.district,
         lambda w: None,
         lambda w: {"format": "xlsx", "filter": {"status": "exited"}, "rows": 1},
+    ),
+    "furnace register": Download(
+        "/furnaces/?format=xlsx&use=casting",
+        "export.furnaces",
+        lambda w: w.district,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"use": "casting"}, "rows": 0},
     ),
     "inspection list": Download(
         "/inspections/?format=xlsx",

@@ -85,6 +85,9 @@ def test_every_app_with_periodic_work_registers_its_job() -> None:
         "plans",
         "complaints",
         "credit",
+        "monitoring.partitions",
+        "monitoring.checks",
+        "signals",
         "messaging",  # after the apps whose sweeps make messages: what they made goes out in the same run
         "identity-dormant",
     ]

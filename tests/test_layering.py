@@ -109,9 +109,11 @@ LAYER = {
     "plans": 6,
     "credit": 6,
     "complaints": 6,
-    "disclosure": 6,
+    "disclosure": 8,  # the public lists read the cases and the data checks
     "prices": 6,
-    "reports": 7,
+    "signals": 6,  # power use, furnaces, signals: reads cases; monitoring raises signals through it
+    "monitoring": 7,  # online monitoring: its data checks open cases and raise signals
+    "reports": 8,
 }
 
 

@@ -74,6 +74,7 @@ EVENTS: dict[str, str | Promise] = {
     "export.tipoffs": _("tip-offs exported"),
     "export.people": _("accounts exported"),
     "export.lines": _("production lines exported"),
+    "export.furnaces": _("induction furnace register exported"),
     "export.inspections": _("inspections exported"),
     "export.submission": _("submission file downloaded or viewed"),
     "export.submissions": _("submissions list exported"),
@@ -162,6 +163,7 @@ KINDS: dict[str, str | Promise] = {
     "credit.": _("credit sanctions"),
     "price_rate.": _("price measures"),
     "message.": _("messages"),
+    "signals.": _("power use, furnaces and signals"),
 }
 
 _BY_PREFIX: dict[str, Mapping[str, Any]] = {}

@@ -40,11 +40,14 @@ from phaseout.registry.facts import line_facts
 from phaseout.registry.models import ProductionLine
 from phaseout.rules import monitoring as rules
 from phaseout.rules.rulebook import library
+from phaseout.signals.actions import Candidate, dimension_of_line, raise_signals
+from phaseout.signals.models import SignalKind
+from phaseout.signals.screening import CLOSED_STATUSES
 
 BATCH = 500
 SUMMARY = gettext_lazy(
     "Data checks raised: %(exceedance)d exceedances, %(offline)d monitors offline, %(incomplete)d with "
-    "incomplete data; %(extended)d exceedances extended."
+    "incomplete data; %(extended)d exceedances extended; %(resumed)d exited lines still emitting signalled."
 )
 EVIDENCE_MAX = 24 * 40  # averages kept with one check: beyond that the episode is summarised by its counts
 
@@ -113,6 +116,7 @@ class Counts:
     offline: int = 0
     incomplete: int = 0
     extended: int = 0
+    resumed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -287,6 +291,59 @@ def _share_checks(
     return made
 
 
+def _emitting(values: Mapping[str, Any]) -> bool:
+    """A valid reading above zero of a pollutant or of the flue-gas flow: the outlet is discharging."""
+    for code in (*rules.POLLUTANTS, "a00000"):
+        fields = values.get(code)
+        if isinstance(fields, Mapping) and rules.usable(str(fields.get("Flag", "N"))[:1]):
+            value = _number(fields.get("Avg", fields.get("Rtd")))
+            if value is not None and value > 0:
+                return True
+    return False
+
+
+def _resumed(
+    point: MonitoringPoint,
+    readings: Sequence[tuple[dt.datetime, Mapping[str, Any]]],
+    month: tuple[dt.date, dt.date],
+) -> list[Candidate]:
+    """Resumed production (回头看, Heyuan 二(三)1): a point serving an exited, sealed or dismantled line that
+    reports valid emissions is a signal for re-inspection of that line — one per line and month, for a
+    person to confirm or dismiss (phaseout.signals)."""
+    closed = [line for line in point.lines.all() if line.status in CLOSED_STATUSES]
+    if not closed:
+        return []
+    emitting = [timezone.localtime(t) for t, values in readings if _emitting(values)]
+    if not emitting:
+        return []
+    evidence = {
+        "mn": point.mn,
+        "outlet": point.outlet_name,
+        "hours_emitting": len(emitting),
+        "first": emitting[0].isoformat(),
+        "last": emitting[-1].isoformat(),
+    }
+    return [
+        Candidate(
+            kind=SignalKind.RESUMED_EMISSION,
+            enterprise_id=point.enterprise_id,
+            territory_id=point.enterprise.territory_id,
+            dimension=dimension_of_line(line.pk),
+            evidence={**evidence, "line": line.name, "status": line.status},
+            observed_from=month[0],
+            observed_to=month[1],
+            line_id=line.pk,
+        )
+        for line in closed
+    ]
+
+
+def _this_month(now: dt.datetime) -> tuple[dt.date, dt.date]:
+    first = timezone.localtime(now).date().replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, following - dt.timedelta(days=1)
+
+
 def _month_before(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     local = timezone.localtime(now)
     first = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -393,6 +450,7 @@ def screen(*, now: dt.datetime, today: dt.date) -> dict[str, int]:
     counts = Counts()
     start, end = window(now)
     month = _month_before(now)
+    this_month = _this_month(now)
     judge_month = timezone.localtime(now).day <= _setting("MONITORING_SHARE_DAYS", 3)
     for batch in _batches():
         by_point: dict[int, list[tuple[dt.datetime, Mapping[str, Any]]]] = defaultdict(list)
@@ -406,11 +464,14 @@ def screen(*, now: dt.datetime, today: dt.date) -> dict[str, int]:
         for point_id, data_time, values in rows.iterator(chunk_size=5000):
             by_point[point_id].append((data_time, values if isinstance(values, Mapping) else {}))
         made: list[DataCheck] = []
+        resumed: list[Candidate] = []
         for point in batch:
             made.extend(_exceedance_checks(point, by_point.get(point.pk, []), today, now, counts))
             if judge_month:
                 made.extend(_share_checks(point, month, today, now))
+            resumed.extend(_resumed(point, by_point.get(point.pk, []), this_month))
         counts.exceedance += len(_save(made, now))
+        counts.resumed += raise_signals(resumed, now=now)
     offline = [
         _check(p, CheckKind.OFFLINE, p.last_seen_at or p.created_at, now, now) for p in _silent_points(now)
     ]

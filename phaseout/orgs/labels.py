@@ -47,7 +47,18 @@ LABELS: dict[str, Label] = {
     "registry.industry": Label.REFERENCE,
 }
 BUSINESS_APPS = frozenset(
-    {"registry", "cases", "plans", "credit", "disclosure", "complaints", "prices", "standards", "messaging"}
+    {
+        "registry",
+        "cases",
+        "plans",
+        "credit",
+        "disclosure",
+        "complaints",
+        "prices",
+        "standards",
+        "messaging",
+        "signals",
+    }
 )
 
 BUSINESS_ROLES = frozenset({Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE, Role.INTAKE})

@@ -66,6 +66,15 @@ MENU = (
         ),
     ),
     Group(
+        _("Power use and furnaces"),
+        (
+            Item(_("Signals for re-inspection"), "signal-list"),
+            Item(_("Induction furnaces"), "furnace-list"),
+            Item(_("Electricity accounts"), "power-accounts"),
+            Item(_("Import power-use data"), "power-import"),
+        ),
+    ),
+    Group(
         _("Plans and submissions"), (Item(_("Plans"), "plan-list"), Item(_("Submissions"), "my-submissions"))
     ),
     Group(
