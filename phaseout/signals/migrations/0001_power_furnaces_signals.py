@@ -180,7 +180,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='powerreading',
-            constraint=models.UniqueConstraint(fields=('account', 'period_start', 'granularity'), name='reading_once'),
+            constraint=models.UniqueConstraint(fields=('account', 'period_start', 'granularity'), name='power_reading_once'),
         ),
         migrations.AddConstraint(
             model_name='powerreading',
