@@ -71,6 +71,8 @@ EVENTS: dict[str, str | Promise] = {
     "export.submission": _("submission file downloaded or viewed"),
     "export.submissions": _("submissions list exported"),
     "export.credit_list": _("credit sanctions list exported"),
+    "export.monitoring_units": _("key discharge units exported"),
+    "export.monitoring_points": _("monitoring points and their data completeness exported"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),
@@ -124,6 +126,10 @@ EVENTS: dict[str, str | Promise] = {
     "credit.acknowledge": _("credit sanction acknowledged"),
     "credit.lift": _("credit sanction lifted"),
     "price_rate.enter": _("price rate entered"),
+    # online monitoring
+    "monitoring.register_point": _("monitoring point registered"),
+    "monitoring.set_active": _("monitoring point activated or deactivated"),
+    "monitoring.list_key_unit": _("key discharge unit listed"),
 }
 
 # The kinds of event, for the filter "every event of …" (the first part of the code).
@@ -155,6 +161,7 @@ KINDS: dict[str, str | Promise] = {
     "credit.": _("credit sanctions"),
     "price_rate.": _("price measures"),
     "message.": _("messages"),
+    "monitoring.": _("online monitoring"),
 }
 
 _BY_PREFIX: dict[str, Mapping[str, Any]] = {}
