@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, F, Q, Sum
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -28,6 +29,7 @@ from phaseout.cases.models import OPEN_STATES, CaseState, Escalation, ExitMeasur
 from phaseout.complaints import scope as tipoff_scope
 from phaseout.complaints.models import TipOff
 from phaseout.monitoring import check_views as monitoring_checks
+from phaseout.monitoring import scope as monitoring_scope
 from phaseout.monitoring.models import CheckStatus
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Person, Role
@@ -306,6 +308,11 @@ def enterprise_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .select_related("department"),
             "may_inspect": person.role in (Role.OFFICE, Role.DEPARTMENT) and bool(person.dimensions),
             "may_edit": person.role in ALL_STAFF_ROLES,
+            "monitoring_points": monitoring_scope.enterprise_points(person, enterprise.pk).order_by(
+                "outlet_code", "id"
+            ),
+            "may_see_monitoring": monitoring_scope.may_see(person),
+            "online_since": timezone.now() - dt.timedelta(minutes=settings.MONITORING_ONLINE_MINUTES),
         },
     )
 

@@ -106,6 +106,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     # A file, not memory, so that tests of concurrent officers use real separate connections.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-phaseout.sqlite3")}
+elif os.environ.get("TEST_DATABASE_NAME"):
+    # The PostgreSQL test database's own name (helpers running side by side keep theirs apart).
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -148,6 +151,8 @@ SIGNALS_RESIDUAL_KWH_PER_DAY = Decimal(os.environ.get("SIGNALS_RESIDUAL_KWH_PER_
 # Readings screened: those of periods starting within this many days before the run.
 SIGNALS_LOOKBACK_DAYS = int(os.environ.get("SIGNALS_LOOKBACK_DAYS", "92"))
 PLAN_DOCUMENT_MAX_BYTES = int(os.environ.get("PLAN_DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+# A monitoring point is online when its logger sent data within this many minutes (hourly data: 60).
+MONITORING_ONLINE_MINUTES = int(os.environ.get("MONITORING_ONLINE_MINUTES", "60"))
 
 # Background work: Celery on Redis in production; without a broker, tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

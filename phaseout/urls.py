@@ -9,6 +9,7 @@ from phaseout.disclosure import views as disclosure
 from phaseout.identity import views as identity
 from phaseout.messaging import views as messaging
 from phaseout.monitoring import check_views as monitoring_checks
+from phaseout.monitoring import views as monitoring
 from phaseout.plans import views as plans
 from phaseout.prices import views as prices
 from phaseout.registry import views as registry
@@ -151,6 +152,9 @@ urlpatterns = [
     path("reports/stage/", reports.stage_report, name="stage-report"),
     path("reports/charts/", reports.charts, name="charts"),
     path("reports/summary/", reports.summary, name="year-summary"),
+    path("monitoring/", monitoring.key_units, name="monitoring-units"),
+    path("monitoring/points/", monitoring.points, name="monitoring-points"),
+    path("monitoring/points/<int:pk>/", monitoring.point_detail, name="monitoring-point"),
     path("admin/login/", identity.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
 ]

@@ -63,6 +63,9 @@ EXPORTS = {
     "submission-pdf": "export.submission",
     "my-submissions": "export.submissions",
     "referrals": "export.credit_list",
+    "monitoring-units": "export.monitoring_units",
+    "monitoring-points": "export.monitoring_points",
+    "monitoring-checks": "export.data_checks",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -246,6 +249,33 @@ DOWNLOADS = {
         lambda w: w.office,
         lambda w: None,
         lambda w: {"format": "xlsx", "filter": {"status": "approved"}, "rows": 1},
+    ),
+    "key discharge units": Download(
+        "/monitoring/?format=xlsx&status=missing",
+        "export.monitoring_units",
+        lambda w: w.office,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"status": "missing"}, "rows": 0},
+    ),
+    "monitoring points": Download(
+        "/monitoring/points/?format=xlsx&from=2026-03-01&to=2026-03-02",
+        "export.monitoring_points",
+        lambda w: w.office,
+        lambda w: None,
+        lambda w: {
+            "format": "xlsx",
+            "filter": {"from": "2026-03-01", "to": "2026-03-02"},
+            "rows": 0,
+            "from": "2026-03-01",
+            "to": "2026-03-02",
+        },
+    ),
+    "data checks": Download(
+        "/monitoring/checks/?format=xlsx&status=open",
+        "export.data_checks",
+        lambda w: w.office,
+        lambda w: None,
+        lambda w: {"format": "xlsx", "filter": {"status": "open"}, "rows": 0},
     ),
     "submissions list": Download(
         "/submissions/?format=xlsx&kind=report",

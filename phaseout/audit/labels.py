@@ -79,6 +79,9 @@ EVENTS: dict[str, str | Promise] = {
     "export.submission": _("submission file downloaded or viewed"),
     "export.submissions": _("submissions list exported"),
     "export.credit_list": _("credit sanctions list exported"),
+    "export.monitoring_units": _("key discharge units exported"),
+    "export.monitoring_points": _("monitoring points and their data completeness exported"),
+    "export.data_checks": _("data checks exported"),
     # the registry and the standards
     "enterprise.create": _("enterprise added"),
     "enterprise.update": _("enterprise changed"),
@@ -132,6 +135,14 @@ EVENTS: dict[str, str | Promise] = {
     "credit.acknowledge": _("credit sanction acknowledged"),
     "credit.lift": _("credit sanction lifted"),
     "price_rate.enter": _("price rate entered"),
+    # online monitoring
+    "monitoring.register_point": _("monitoring point registered"),
+    "monitoring.set_active": _("monitoring point activated or deactivated"),
+    "monitoring.list_key_unit": _("key discharge unit listed"),
+    "monitoring.check_raise": _("data check raised from monitoring data"),
+    "monitoring.check_extend": _("data check extended by later monitoring data"),
+    "monitoring.check_confirm": _("data check confirmed"),
+    "monitoring.check_dismiss": _("data check dismissed"),
 }
 
 # The kinds of event, for the filter "every event of …" (the first part of the code).
@@ -164,6 +175,7 @@ KINDS: dict[str, str | Promise] = {
     "price_rate.": _("price measures"),
     "message.": _("messages"),
     "signals.": _("power use, furnaces and signals"),
+    "monitoring.": _("online monitoring"),
 }
 
 _BY_PREFIX: dict[str, Mapping[str, Any]] = {}

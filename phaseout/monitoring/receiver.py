@@ -113,9 +113,12 @@ class Receiver:
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         await self.refresh_directory()
+        # A burst of loggers reconnecting at once (after a network fault) must not overflow the accept
+        # queue (asyncio's default backlog is 100): the kernel would reset the connections beyond it.
         self._server = await asyncio.start_server(
-            self._handle, host, port, limit=self.settings.max_segment + 64
-        )
+            self._handle, host, port, limit=self.settings.max_segment + 64,
+            backlog=min(self.settings.max_connections, 4096),
+        )  # fmt: skip
         self._tasks = [asyncio.create_task(self._flusher()), asyncio.create_task(self._refresher())]
         return self._server
 

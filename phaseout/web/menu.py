@@ -27,6 +27,8 @@ class Item:
     url_name: str
     # For a page of one's own record (the enterprise's "my enterprise"): the Person attribute giving its pk.
     own: str = ""
+    # A page a department opens only when it enforces this dimension (online monitoring: environment).
+    dimension: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,13 @@ MENU = (
             Item(_("Production lines"), "line-list"),
             Item(_("Standards"), "rulebooks"),
             Item(_("Evaluation runs"), "evaluation-runs"),
+        ),
+    ),
+    Group(
+        _("Online monitoring"),
+        (
+            Item(_("Key discharge units"), "monitoring-units", dimension="environment"),
+            Item(_("Monitoring points"), "monitoring-points", dimension="environment"),
         ),
     ),
     Group(
@@ -137,6 +146,12 @@ def _url(item: Item, person: Any) -> str | None:
         return None
 
 
+def _admits(item: Item, person: Any) -> bool:
+    if person.role not in roles_of(item.url_name):
+        return False
+    return not (item.dimension and person.role == Role.DEPARTMENT and item.dimension not in person.dimensions)
+
+
 def menu(request: HttpRequest) -> dict[str, Any]:
     """Context processor: the person's menu, with the current item marked, and the breadcrumbs."""
     person = person_of(request)
@@ -146,7 +161,7 @@ def menu(request: HttpRequest) -> dict[str, Any]:
     for group in MENU:
         entries: list[dict[str, Any]] = []
         for item in group.items:
-            url = _url(item, person) if person.role in roles_of(item.url_name) else None
+            url = _url(item, person) if _admits(item, person) else None
             if url is not None:
                 entries.append({"label": item.label, "url": url})
         if entries:
