@@ -102,7 +102,9 @@ class PowerReading(models.Model):
         verbose_name = _("power reading")
         verbose_name_plural = _("power readings")
         constraints = [
-            models.UniqueConstraint(fields=["account", "period_start", "granularity"], name="power_reading_once"),
+            models.UniqueConstraint(
+                fields=["account", "period_start", "granularity"], name="power_reading_once"
+            ),
             models.CheckConstraint(name="reading_kwh_not_negative", condition=models.Q(kwh__gte=0)),
             models.CheckConstraint(
                 name="reading_period_ordered", condition=models.Q(period_end__gte=models.F("period_start"))
