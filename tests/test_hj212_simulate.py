@@ -116,3 +116,34 @@ def test_simulate_sends_the_demo_points_packets_and_every_one_is_stored(
         2026, 3, 1, 10, tzinfo=dt.UTC
     )
     assert set(MonitoringPoint.objects.values_list("last_seen_at", flat=True)) == {NOW}
+
+
+def test_feed_replays_the_demo_and_the_screening_finds_the_offline_and_the_exited_line(
+    demo_points: list[MonitoringPoint],
+) -> None:
+    """`make demo`'s feed: a receiver in the process, the loggers' last 60 hours sent to it, each point then
+    last seen when its last packet was sent; the screening finds the offline loggers (silent for 30 hours) and
+    signals the exited line still emitting."""
+    import time_machine
+
+    from phaseout.monitoring import checks
+    from phaseout.monitoring.models import CheckKind, DataCheck
+    from phaseout.signals.models import Signal, SignalKind
+
+    out = StringIO()
+    with time_machine.travel(NOW, tick=True):
+        call_command("hj212", "feed", "--hours", "60", "--minute-step", "30", stdout=out)
+    # 60 hours at 30-minute steps: 120 minute packets and 60 hourly ones a logger; the offline ones stop
+    # after 30 hours (60 + 30): 9 x 180 + 2 x 90 = 1,800.
+    assert out.getvalue().strip() == "11 loggers, 1800 packets sent, 1800 acknowledged after storing"
+    assert Reading.objects.count() == 1800
+    offline = MonitoringPoint.objects.filter(outlet_code="DA003")
+    # Their last minute packet holds 13:30 local on 28 February (05:30 UTC): seen five minutes after it.
+    assert {p.last_seen_at for p in offline} == {dt.datetime(2026, 2, 28, 5, 35, tzinfo=dt.UTC)}
+    counts = checks.screen(now=NOW, today=NOW.date())
+    assert counts["offline"] == 2 and counts["resumed"] == 1
+    assert set(
+        DataCheck.objects.filter(kind=CheckKind.OFFLINE).values_list("point__outlet_code", flat=True)
+    ) == {"DA003"}
+    signal = Signal.objects.get(kind=SignalKind.RESUMED_EMISSION)
+    assert signal.line is not None and signal.line.status == LineStatus.EXITED
