@@ -70,9 +70,25 @@ def serve(args: list[str]) -> None:
     call_command("runserver", addr, use_reloader=False)
 
 
+# The commands that start the embedded demo: on the embedded database (no DATABASE_URL) they turn DEBUG
+# on unless it is set. Everything else, and anything on a configured database, keeps production's default.
+DEMO_COMMANDS = {"demo", "serve"}
+
+
+def demo_environment(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Turn the embedded demo's DEBUG on for `phaseout demo` / `phaseout serve` on the embedded database;
+    True when it did."""
+    command = argv[1] if len(argv) > 1 else ""
+    if command in DEMO_COMMANDS and "DEBUG" not in environ and not environ.get("DATABASE_URL"):
+        environ["DEBUG"] = "true"
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phaseout.settings")
+    demo_environment(argv, os.environ)
     import django
 
     django.setup()

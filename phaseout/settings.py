@@ -1,7 +1,9 @@
 """Phaseout settings: one file, driven by the environment.
 
-Defaults give the embedded set-up (SQLite, tasks run in-process). Production sets
-DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and DEBUG=false.
+Defaults are production's: DEBUG off, HTTPS only, and the platform does not start without SECRET_KEY
+and its keys. The embedded demo (SQLite, tasks run in-process) turns DEBUG on: `make demo`, or
+`phaseout demo` / `phaseout serve` on the embedded database (phaseout/cli.py), or DEBUG=true. Production
+sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and the keys (deploy/README.md).
 """
 
 import os
@@ -21,11 +23,14 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is false")
+        raise RuntimeError(
+            "SECRET_KEY must be set when DEBUG is false (production: see deploy/README.md; the embedded demo:"
+            " `make demo`, or DEBUG=true)"
+        )
     SECRET_KEY = "insecure-development-key-only-for-the-embedded-demo"  # noqa: S105
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
@@ -52,6 +57,8 @@ INSTALLED_APPS = [
     "phaseout.reports",
     # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
     "phaseout.messaging",
+    # Backup and restore (issue 18).
+    "phaseout.operations",
 ]
 
 MIDDLEWARE = [
@@ -134,6 +141,15 @@ REGISTER_IMPORT_MAX_BYTES = int(os.environ.get("REGISTER_IMPORT_MAX_BYTES", str(
 # as PostgreSQL advises for bulk loads: secondary indexes and foreign keys built again afterwards.
 REGISTER_BULK_LOAD_MIN_ROWS = int(os.environ.get("REGISTER_BULK_LOAD_MIN_ROWS", "10000"))
 PLAN_DOCUMENT_MAX_BYTES = int(os.environ.get("PLAN_DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+# The largest request body taken at all: the largest single upload plus 1 MiB for the form's other fields.
+# A larger one is refused (413) before any view reads it (phaseout.web.middleware.RequestSizeMiddleware);
+# the proxy's client_max_body_size is the same figure (deploy/nginx/phaseout.conf; tests/test_deploy.py).
+REQUEST_MAX_BYTES = int(
+    os.environ.get(
+        "REQUEST_MAX_BYTES",
+        str(max(EVIDENCE_MAX_BYTES, REGISTER_IMPORT_MAX_BYTES, PLAN_DOCUMENT_MAX_BYTES) + 1024 * 1024),
+    )
+)
 
 # Background work: Celery on Redis in production; without a broker, tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -385,4 +401,10 @@ CONTENT_SECURITY_POLICY = {
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "phaseout.web.middleware.ControlCharacterMiddleware",
+)
+# A request body over REQUEST_MAX_BYTES is refused before anything reads it (the control-character check
+# just after reads the form): right after authentication, so that the refusal page knows the person.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "phaseout.web.middleware.RequestSizeMiddleware",
 )
