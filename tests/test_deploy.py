@@ -108,6 +108,7 @@ def test_the_example_configuration_passes_check_deploy_without_a_warning(tmp_pat
     [
         (["phaseout", "demo"], {}, "true"),
         (["phaseout", "serve", "127.0.0.1:8000"], {}, "true"),
+        (["phaseout", "totp", "office"], {}, "true"),
         # on a configured database, or with DEBUG given, nothing is turned on
         (["phaseout", "serve"], {"DATABASE_URL": "postgres://x@h/db"}, None),
         (["phaseout", "demo"], {"DEBUG": "false"}, "false"),
