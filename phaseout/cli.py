@@ -19,6 +19,7 @@ phaseout first-admin USERNAME [--name N]   the first security administrator (onc
                              PHASEOUT_ADMIN_PASSWORD or asked for), who then makes every other account
 phaseout backup [--dated] DIR      database, media and audit archive files, keys' check values, sealed sums
 phaseout restore [--check] DIR     a backup into an empty installation, everything checked first
+phaseout doctor              check a running installation; say what is wrong; exit 1 when something is
 phaseout <django command>    any other management command (migrate, createsuperuser, ...)
 
 DEBUG is off unless given; `demo`, `serve` and `totp` on the embedded database (no DATABASE_URL) turn it on.

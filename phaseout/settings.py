@@ -161,6 +161,12 @@ CELERY_BEAT_SCHEDULE = {
     # The outbox is also drained after every commit that made messages; this catches the retries.
     "drain-outbox": {"task": "phaseout.messaging.tasks.drain_outbox", "schedule": 60.0},
 }
+# `phaseout doctor` (phaseout/operations/doctor.py): a streaming replica to check (its lag at most this many
+# seconds), the periodic jobs' last run at most this many minutes ago, this much free disk at least.
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
+REPLICA_MAX_LAG_SECONDS = int(os.environ.get("REPLICA_MAX_LAG_SECONDS", "30"))
+DOCTOR_SWEEP_MAX_AGE_MINUTES = int(os.environ.get("DOCTOR_SWEEP_MAX_AGE_MINUTES", "40"))
+DOCTOR_MIN_FREE_BYTES = int(os.environ.get("DOCTOR_MIN_FREE_BYTES", str(2 * 1024**3)))
 # The embedded server runs the deadline sweep itself every this many seconds (0 = never).
 INPROCESS_SWEEP_SECONDS = int(os.environ.get("INPROCESS_SWEEP_SECONDS", "900"))
 
