@@ -161,10 +161,40 @@ CELERY_BEAT_SCHEDULE = {
     # The outbox is also drained after every commit that made messages; this catches the retries.
     "drain-outbox": {"task": "phaseout.messaging.tasks.drain_outbox", "schedule": 60.0},
 }
-# `phaseout doctor` (phaseout/operations/doctor.py): a streaming replica to check (its lag at most this many
-# seconds), the periodic jobs' last run at most this many minutes ago, this much free disk at least.
+# Read replica (phaseout/dbrouter.py): when REPLICA_DATABASE_URL names a streaming replica, the pages below
+# read the business records below from it while it lags at most REPLICA_MAX_LAG_SECONDS (checked every
+# REPLICA_CHECK_SECONDS per process; else the primary). A person who wrote reads the primary for
+# REPLICA_READ_YOUR_WRITES_SECONDS. Accounts, sessions, second factors, the audit trail: always the primary.
 REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
 REPLICA_MAX_LAG_SECONDS = int(os.environ.get("REPLICA_MAX_LAG_SECONDS", "30"))
+REPLICA_CHECK_SECONDS = int(os.environ.get("REPLICA_CHECK_SECONDS", "5"))
+REPLICA_READ_YOUR_WRITES_SECONDS = int(os.environ.get("REPLICA_READ_YOUR_WRITES_SECONDS", "10"))
+REPLICA_READ_APPS = {"registry", "cases", "plans", "disclosure", "credit", "reports", "standards", "prices"}
+REPLICA_READ_VIEWS = {
+    # the reports, the charts and the ledger
+    "exit-ledger",
+    "aggregates",
+    "stage-report",
+    "charts",
+    "year-summary",
+    # the public portal's pages and exports
+    "portal",
+    "public-list",
+    "public-export",
+    "public-report",
+    # exports
+    "referral-export",
+    "price-export",
+}
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        REPLICA_DATABASE_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["phaseout.dbrouter.ReplicaRouter"]
+# `phaseout doctor` (phaseout/operations/doctor.py): the replica above, the periodic jobs' last run at most
+# this many minutes ago, this much free disk at least.
 DOCTOR_SWEEP_MAX_AGE_MINUTES = int(os.environ.get("DOCTOR_SWEEP_MAX_AGE_MINUTES", "40"))
 DOCTOR_MIN_FREE_BYTES = int(os.environ.get("DOCTOR_MIN_FREE_BYTES", str(2 * 1024**3)))
 # The embedded server runs the deadline sweep itself every this many seconds (0 = never).
@@ -265,6 +295,7 @@ INSTALLED_APPS = [
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()]
 INSTALLED_APPS = [*INSTALLED_APPS, "django_otp", "django_otp.plugins.otp_totp", "phaseout.identity"]
 MIDDLEWARE.insert(0, "phaseout.web.ClientAddressMiddleware")
+MIDDLEWARE.insert(1, "phaseout.web.middleware.ReplicaReadsMiddleware")
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "django_otp.middleware.OTPMiddleware",

@@ -201,7 +201,7 @@ def test_an_unreachable_replica_is_named(settings: Any) -> None:
     settings.REPLICA_DATABASE_URL = f"postgres://postgres@{NOTHING}/dp_replica"
     finding = doctor.replica()
     assert finding is not None and not finding.ok
-    assert finding.message.startswith("无法连接备库：")
+    assert finding.message.startswith("无法连接备库（读取已改由主库承担）：")
     settings.REPLICA_DATABASE_URL = ""
     assert doctor.replica() is None
 
@@ -211,7 +211,9 @@ def test_a_replica_that_is_not_in_recovery_is_named(settings: Any) -> None:
     settings.REPLICA_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres"  # the primary itself
     finding = doctor.replica()
     assert finding is not None and not finding.ok
-    assert finding.message == "备库不处于恢复状态：不是流复制备库（是否已被提升为主库？）。"
+    assert (
+        finding.message == "备库不处于恢复状态：不是流复制备库（是否已被提升为主库？）；读取已改由主库承担。"
+    )
 
 
 def test_too_little_disk_space_is_named(settings: Any) -> None:

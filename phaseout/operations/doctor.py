@@ -75,17 +75,27 @@ def replica() -> Finding | None:
 
         with psycopg.connect(url, connect_timeout=5) as conn:
             recovering, lag = conn.execute(
-                "SELECT pg_is_in_recovery(),"
-                " COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)"
+                "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+                " THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
             ).fetchone()  # type: ignore[misc]
     except Exception as exc:
-        return _bad(name, _("The replica cannot be reached: %(error)s") % {"error": str(exc).strip()[:300]})
+        return _bad(
+            name,
+            _("The replica cannot be reached (reads go to the primary): %(error)s")
+            % {"error": str(exc).strip()[:300]},
+        )
     if not recovering:
-        return _bad(name, _("The replica is not in recovery: it is not a streaming replica (promoted?)."))
+        return _bad(
+            name,
+            _(
+                "The replica is not in recovery: it is not a streaming replica (promoted?); reads go to "
+                "the primary."
+            ),
+        )
     if float(lag) > limit:
         return _bad(
             name,
-            _("The replica lags %(lag)d s behind the primary (limit %(limit)d s).")
+            _("The replica lags %(lag)d s behind the primary (limit %(limit)d s); reads go to the primary.")
             % {"lag": int(lag), "limit": limit},
         )
     return _ok(name, _("streaming, %(lag)d s behind the primary") % {"lag": int(lag)})

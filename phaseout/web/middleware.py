@@ -99,3 +99,48 @@ class RequestSizeMiddleware:
             }
             return render(request, "400.html", {"message": message}, status=413)
         return self.get_response(request)
+
+
+# Set on the response to every request that may have written: that person's reads go to the primary.
+WROTE_COOKIE = "phaseout_wrote"
+READ_METHODS = ("GET", "HEAD")
+
+
+class ReplicaReadsMiddleware:
+    """Lets the pages in REPLICA_READ_VIEWS read from the replica (phaseout/dbrouter.py), unless the person
+    wrote within REPLICA_READ_YOUR_WRITES_SECONDS; marks every other method's response so."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not settings.REPLICA_DATABASE_URL:
+            return self.get_response(request)
+        from phaseout.dbrouter import stale_reads
+
+        allowed = (
+            request.method in READ_METHODS
+            and WROTE_COOKIE not in request.COOKIES
+            and _url_name(request) in settings.REPLICA_READ_VIEWS
+        )
+        with stale_reads(allowed):
+            response = self.get_response(request)
+        if request.method not in (*READ_METHODS, "OPTIONS"):
+            response.set_cookie(
+                WROTE_COOKIE,
+                "1",
+                max_age=settings.REPLICA_READ_YOUR_WRITES_SECONDS,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
+
+
+def _url_name(request: HttpRequest) -> str:
+    from django.urls import Resolver404, resolve
+
+    try:
+        return resolve(request.path_info).url_name or ""
+    except Resolver404:
+        return ""
