@@ -112,6 +112,7 @@ LAYER = {
     "disclosure": 6,
     "prices": 6,
     "reports": 7,
+    "operations": 8,  # backup, restore, doctor: they read the whole installation
 }
 
 
