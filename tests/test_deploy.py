@@ -32,7 +32,15 @@ INSTALLED = {"/opt/phaseout/deploy/": DEPLOY, "/opt/phaseout/venv/bin/": BIN}
 
 def _clean_env(tmp_path: Path) -> dict[str, str]:
     """The environment with nothing the suite set up for itself (DEBUG, keys, database, broker)."""
-    dropped = ("DEBUG", "DATABASE_URL", "CELERY_BROKER_URL", "REDIS_CACHE_URL", "SECRET_KEY", "AUDIT_MAC_KEY")
+    dropped = (
+        "DEBUG",
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "REDIS_CACHE_URL",
+        "SECRET_KEY",
+        "AUDIT_MAC_KEY",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",  # the browser tests set it in the suite's own process
+    )
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("PHASEOUT_KEYS")}
     for name in ("HTTPS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SECURE_COOKIES", "TRUSTED_PROXIES"):
         env.pop(name, None)
