@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The embedded demo runs with DEBUG on (the settings' default is production's: off).
+demo types migrations-check messages: export DEBUG ?= true
 demo: $(STAMP)
 	$(BIN)/phaseout migrate --noinput
 	$(BIN)/phaseout demo

@@ -20,7 +20,12 @@ phaseout plan-parse FILE [--year YYYY] [--json]   read an official plan document
 phaseout case-flow [--json]  every dimension's legal path: steps, roles, clocks, approvals
 phaseout first-admin USERNAME [--name N]   the first security administrator (once; password from
                              PHASEOUT_ADMIN_PASSWORD or asked for), who then makes every other account
+phaseout backup [--dated] DIR      database, media and audit archive files, keys' check values, sealed sums
+phaseout restore [--check] DIR     a backup into an empty installation, everything checked first
+phaseout doctor              check a running installation; say what is wrong; exit 1 when something is
 phaseout <django command>    any other management command (migrate, createsuperuser, ...)
+
+DEBUG is off unless given; `demo`, `serve` and `totp` on the embedded database (no DATABASE_URL) turn it on.
 """
 
 from __future__ import annotations
@@ -74,9 +79,25 @@ def serve(args: list[str]) -> None:
     call_command("runserver", addr, use_reloader=False)
 
 
+# The commands that start the embedded demo: on the embedded database (no DATABASE_URL) they turn DEBUG
+# on unless it is set. Everything else, and anything on a configured database, keeps production's default.
+DEMO_COMMANDS = {"demo", "serve", "totp"}
+
+
+def demo_environment(argv: list[str], environ: dict[str, str] | os._Environ[str]) -> bool:
+    """Turn the embedded demo's DEBUG on for `phaseout demo` / `serve` / `totp` on the embedded database;
+    True when it did."""
+    command = argv[1] if len(argv) > 1 else ""
+    if command in DEMO_COMMANDS and "DEBUG" not in environ and not environ.get("DATABASE_URL"):
+        environ["DEBUG"] = "true"
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phaseout.settings")
+    demo_environment(argv, os.environ)
     import django
 
     django.setup()

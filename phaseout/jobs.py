@@ -90,7 +90,21 @@ class JobRegistry:
                 outcomes.append(JobOutcome(job=job, failed=True))
             else:
                 outcomes.append(JobOutcome(job=job, counts=counts))
+        _heartbeat(now)
         return SweepReport(outcomes)
+
+
+# When the jobs last ran, for `phaseout doctor` (in the shared cache: Redis in production).
+HEARTBEAT_KEY = "phaseout:jobs:last-run"
+
+
+def _heartbeat(now: dt.datetime) -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.set(HEARTBEAT_KEY, now.isoformat(), timeout=None)
+    except Exception:  # the sweep has run; a cache that is down must not fail it (doctor says so)
+        logger.warning("the sweep's heartbeat could not be written to the cache", exc_info=True)
 
 
 registry = JobRegistry()

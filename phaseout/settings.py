@@ -1,7 +1,9 @@
 """Phaseout settings: one file, driven by the environment.
 
-Defaults give the embedded set-up (SQLite, tasks run in-process). Production sets
-DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and DEBUG=false.
+Defaults are production's: DEBUG off, HTTPS only, and the platform does not start without SECRET_KEY
+and its keys. The embedded demo (SQLite, tasks run in-process) turns DEBUG on: `make demo`, or
+`phaseout demo` / `phaseout serve` on the embedded database (phaseout/cli.py), or DEBUG=true. Production
+sets DATABASE_URL (PostgreSQL), CELERY_BROKER_URL (Redis), SECRET_KEY and the keys (deploy/README.md).
 """
 
 import os
@@ -22,11 +24,14 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise RuntimeError("SECRET_KEY must be set when DEBUG is false")
+        raise RuntimeError(
+            "SECRET_KEY must be set when DEBUG is false (production: see deploy/README.md; the embedded demo:"
+            " `make demo`, or DEBUG=true)"
+        )
     SECRET_KEY = "insecure-development-key-only-for-the-embedded-demo"  # noqa: S105
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
@@ -55,6 +60,8 @@ INSTALLED_APPS = [
     "phaseout.signals",
     # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
     "phaseout.messaging",
+    # Backup and restore (issue 18).
+    "phaseout.operations",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +160,15 @@ SIGNALS_LOOKBACK_DAYS = int(os.environ.get("SIGNALS_LOOKBACK_DAYS", "92"))
 PLAN_DOCUMENT_MAX_BYTES = int(os.environ.get("PLAN_DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 # A monitoring point is online when its logger sent data within this many minutes (hourly data: 60).
 MONITORING_ONLINE_MINUTES = int(os.environ.get("MONITORING_ONLINE_MINUTES", "60"))
+# The largest request body taken at all: the largest single upload plus 1 MiB for the form's other fields.
+# A larger one is refused (413) before any view reads it (phaseout.web.middleware.RequestSizeMiddleware);
+# the proxy's client_max_body_size is the same figure (deploy/nginx/phaseout.conf; tests/test_deploy.py).
+REQUEST_MAX_BYTES = int(
+    os.environ.get(
+        "REQUEST_MAX_BYTES",
+        str(max(EVIDENCE_MAX_BYTES, REGISTER_IMPORT_MAX_BYTES, PLAN_DOCUMENT_MAX_BYTES) + 1024 * 1024),
+    )
+)
 
 # Background work: Celery on Redis in production; without a broker, tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -164,6 +180,42 @@ CELERY_BEAT_SCHEDULE = {
     # The outbox is also drained after every commit that made messages; this catches the retries.
     "drain-outbox": {"task": "phaseout.messaging.tasks.drain_outbox", "schedule": 60.0},
 }
+# Read replica (phaseout/dbrouter.py): when REPLICA_DATABASE_URL names a streaming replica, the pages below
+# read the business records below from it while it lags at most REPLICA_MAX_LAG_SECONDS (checked every
+# REPLICA_CHECK_SECONDS per process; else the primary). A person who wrote reads the primary for
+# REPLICA_READ_YOUR_WRITES_SECONDS. Accounts, sessions, second factors, the audit trail: always the primary.
+REPLICA_DATABASE_URL = os.environ.get("REPLICA_DATABASE_URL", "")
+REPLICA_MAX_LAG_SECONDS = int(os.environ.get("REPLICA_MAX_LAG_SECONDS", "30"))
+REPLICA_CHECK_SECONDS = int(os.environ.get("REPLICA_CHECK_SECONDS", "5"))
+REPLICA_READ_YOUR_WRITES_SECONDS = int(os.environ.get("REPLICA_READ_YOUR_WRITES_SECONDS", "10"))
+REPLICA_READ_APPS = {"registry", "cases", "plans", "disclosure", "credit", "reports", "standards", "prices"}
+REPLICA_READ_VIEWS = {
+    # the reports, the charts and the ledger
+    "exit-ledger",
+    "aggregates",
+    "stage-report",
+    "charts",
+    "year-summary",
+    # the public portal's pages and exports
+    "portal",
+    "public-list",
+    "public-export",
+    "public-report",
+    # exports
+    "referral-export",
+    "price-export",
+}
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        REPLICA_DATABASE_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+    )
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 3
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["phaseout.dbrouter.ReplicaRouter"]
+# `phaseout doctor` (phaseout/operations/doctor.py): the replica above, the periodic jobs' last run at most
+# this many minutes ago, this much free disk at least.
+DOCTOR_SWEEP_MAX_AGE_MINUTES = int(os.environ.get("DOCTOR_SWEEP_MAX_AGE_MINUTES", "40"))
+DOCTOR_MIN_FREE_BYTES = int(os.environ.get("DOCTOR_MIN_FREE_BYTES", str(2 * 1024**3)))
 # The embedded server runs the deadline sweep itself every this many seconds (0 = never).
 INPROCESS_SWEEP_SECONDS = int(os.environ.get("INPROCESS_SWEEP_SECONDS", "900"))
 
@@ -262,6 +314,7 @@ INSTALLED_APPS = [
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("TRUSTED_PROXIES", "").split(",") if p.strip()]
 INSTALLED_APPS = [*INSTALLED_APPS, "django_otp", "django_otp.plugins.otp_totp", "phaseout.identity"]
 MIDDLEWARE.insert(0, "phaseout.web.ClientAddressMiddleware")
+MIDDLEWARE.insert(1, "phaseout.web.middleware.ReplicaReadsMiddleware")
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "django_otp.middleware.OTPMiddleware",
@@ -405,4 +458,10 @@ CONTENT_SECURITY_POLICY = {
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
     "phaseout.web.middleware.ControlCharacterMiddleware",
+)
+# A request body over REQUEST_MAX_BYTES is refused before anything reads it (the control-character check
+# just after reads the form): right after authentication, so that the refusal page knows the person.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "phaseout.web.middleware.RequestSizeMiddleware",
 )

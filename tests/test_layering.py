@@ -114,6 +114,7 @@ LAYER = {
     "signals": 6,  # power use, furnaces, signals: reads cases; monitoring raises signals through it
     "monitoring": 7,  # online monitoring: its data checks open cases and raise signals
     "reports": 8,
+    "operations": 9,  # backup, restore, doctor: they read the whole installation
 }
 
 

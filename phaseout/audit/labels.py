@@ -38,6 +38,8 @@ EVENTS: dict[str, str | Promise] = {
     "department.dimensions": _("department's dimensions changed"),
     "account.dormant_disabled": _("dormant account turned off"),
     "access.refused": _("page refused"),
+    "platform.backup": _("backup written"),
+    "platform.restore": _("backup restored"),
     "access.integrity_failed": _("role and unit failed their integrity check"),
     "admin.add": _("reference data added"),
     "admin.change": _("reference data changed"),

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 # The characters no text field takes, as the inside of a regular-expression class: C0 but tab, line feed
@@ -77,3 +78,69 @@ class ChineseNotFoundMiddleware:
             response = render(request, "404.html", status=404)
             response.platform_page = True  # type: ignore[attr-defined]
         return response
+
+
+class RequestSizeMiddleware:
+    """A request whose body is larger than REQUEST_MAX_BYTES is refused with a 413 page before anything
+    reads it (the proxy in front refuses the same size itself; a request without a length is read by
+    Django's own limits)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return render(request, "400.html", {"message": _("The request could not be read.")}, status=400)
+        if length > settings.REQUEST_MAX_BYTES:
+            message = _("The upload is too large: at most %(limit)s in one request; nothing was saved.") % {
+                "limit": filesizeformat(settings.REQUEST_MAX_BYTES)
+            }
+            return render(request, "400.html", {"message": message}, status=413)
+        return self.get_response(request)
+
+
+# Set on the response to every request that may have written: that person's reads go to the primary.
+WROTE_COOKIE = "phaseout_wrote"
+READ_METHODS = ("GET", "HEAD")
+
+
+class ReplicaReadsMiddleware:
+    """Lets the pages in REPLICA_READ_VIEWS read from the replica (phaseout/dbrouter.py), unless the person
+    wrote within REPLICA_READ_YOUR_WRITES_SECONDS; marks every other method's response so."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not settings.REPLICA_DATABASE_URL:
+            return self.get_response(request)
+        from phaseout.dbrouter import stale_reads
+
+        allowed = (
+            request.method in READ_METHODS
+            and WROTE_COOKIE not in request.COOKIES
+            and _url_name(request) in settings.REPLICA_READ_VIEWS
+        )
+        with stale_reads(allowed):
+            response = self.get_response(request)
+        if request.method not in (*READ_METHODS, "OPTIONS"):
+            response.set_cookie(
+                WROTE_COOKIE,
+                "1",
+                max_age=settings.REPLICA_READ_YOUR_WRITES_SECONDS,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
+
+
+def _url_name(request: HttpRequest) -> str:
+    from django.urls import Resolver404, resolve
+
+    try:
+        return resolve(request.path_info).url_name or ""
+    except Resolver404:
+        return ""
