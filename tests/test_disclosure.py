@@ -18,7 +18,7 @@ from phaseout.cases.models import Case
 from phaseout.disclosure import actions
 from phaseout.disclosure import cache as public_cache
 from phaseout.disclosure.lists import rows_for
-from phaseout.disclosure.models import ErrorReport, Snapshot
+from phaseout.disclosure.models import ErrorReport, ListKind, Snapshot
 from phaseout.orgs.models import Person
 from tests.conftest import PDF, client_for, close_by_government, upload
 from tests.factories import EnterpriseFactory, LineFactory
@@ -214,4 +214,5 @@ def test_the_portal_index_follows_publication(energy_dept: Person, office: Perso
     assert "尚未公布" in anonymous.get("/public/").content.decode()
     _published(energy_dept, office, "江门市某水泥有限公司")
     page = anonymous.get("/public/").content.decode()
-    assert page.count("尚未公布") == 7  # the yellow list is published now; the seven others are not
+    # the yellow list is published now; the others (seven, and the serious over-emission list) are not
+    assert page.count("尚未公布") == len(ListKind.values) - 1 == 8

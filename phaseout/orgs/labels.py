@@ -58,6 +58,7 @@ BUSINESS_APPS = frozenset(
         "standards",
         "messaging",
         "signals",
+        "monitoring",
     }
 )
 
