@@ -18,7 +18,7 @@ from phaseout.cases.models import Case, CaseEvent, Inspection
 from phaseout.disclosure.lists import rows_for
 from phaseout.disclosure.models import ListKind
 from phaseout.messaging.models import Message
-from phaseout.monitoring import actions, checks
+from phaseout.monitoring import actions, checks, partitions
 from phaseout.monitoring.models import CheckKind, CheckStatus, DataCheck, MonitoringPoint, Reading
 from phaseout.orgs.models import Department, Person, Role
 from phaseout.registry.models import EquipmentType
@@ -58,6 +58,7 @@ def sinter(reference: None) -> MonitoringPoint:
 
 def _hourly(point: MonitoringPoint, start: dt.datetime, so2: list[Any], flags: str | None = None) -> None:
     flags = flags or "N" * len(so2)
+    partitions.ensure({partitions.month_of(start + dt.timedelta(hours=i)) for i in range(len(so2))})
     for i, value in enumerate(so2):
         fields: dict[str, Any] = {"Flag": flags[i]}
         if value is not None:
@@ -200,7 +201,7 @@ def test_the_environment_officer_confirms_an_exceedance_into_a_case(
         D(200),
         "environment.steel.sinter-head-so2",
     )
-    assert "88888880000001" in finding.basis
+    assert "88888880000001" in finding.basis and "270" in finding.inspection.notes
     case = Case.objects.get(finding=finding)
     assert (case.dimension, case.enterprise_id) == ("environment", check.enterprise_id)
     assert CaseEvent.objects.filter(case=case, action="open").exists()

@@ -134,7 +134,9 @@ def check_refusal(person: Person | None, check: DataCheck) -> str | None:
 
 def _lock_open(check: DataCheck, by: User) -> DataCheck:
     locked = (
-        DataCheck.objects.select_for_update().select_related("point", "enterprise", "line").get(pk=check.pk)
+        DataCheck.objects.select_for_update(of=("self",))
+        .select_related("point", "enterprise", "line")
+        .get(pk=check.pk)
     )
     if locked.status != CheckStatus.OPEN:
         raise MonitoringError(
@@ -217,7 +219,7 @@ def confirm_check(
                     dimension="environment",
                     inspected_on=decided_on,
                     inspectors=person.display_name[:120],
-                    notes=notes,
+                    notes=f"{basis}\n{notes}".strip(),
                     by=by,
                     today=today,
                     method=Inspection.Method.MONITORING,
@@ -229,7 +231,7 @@ def confirm_check(
                         line=check.line,
                         measured_value=check.peak,
                         by=by,
-                        basis=basis[:500],
+                        basis=(_("Online monitoring data check, MN %(mn)s") % {"mn": check.point.mn})[:80],
                     )
                 except CaseActionError as error:
                     raise MonitoringError(str(error)) from error

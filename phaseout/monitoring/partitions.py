@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -59,7 +59,12 @@ def ensure(months: Iterable[tuple[int, int]], *, using: str | None = None) -> in
                     [start, end],
                 )
                 created += 1
-        _known.add(key)
+        # Remembered once the partition is surely there: at once outside a transaction, else when the
+        # transaction commits — a rolled-back one (a test's, or a failed batch) takes its table with it.
+        if conn.in_atomic_block:
+            transaction.on_commit(lambda key=key: _known.add(key), using=conn.alias)  # type: ignore[misc]
+        else:
+            _known.add(key)
     return created
 
 

@@ -50,13 +50,15 @@ def write(
 ) -> int:
     """Store the rows (and the counts of refused packets); how many readings were new."""
     inserted = 0
-    if rows and connection.vendor == "postgresql":
-        partitions.ensure({partitions.month_of(r.data_time) for r in rows})
     if lock_timeout_ms is not None and connection.vendor == "sqlite":
         _lock_timeout(lock_timeout_ms)  # before BEGIN IMMEDIATE, which is what waits for the lock
     with transaction.atomic():
         if lock_timeout_ms is not None and connection.vendor == "postgresql":
             _lock_timeout(lock_timeout_ms)
+        if rows and connection.vendor == "postgresql":
+            # In the transaction, under its lock timeout: a partition made here is remembered only if the
+            # batch commits (phaseout.monitoring.partitions), and a locked table fails the batch, not hangs it.
+            partitions.ensure({partitions.month_of(r.data_time) for r in rows})
         if rows:
             inserted = _copy(rows) if connection.vendor == "postgresql" else _insert(rows)
             seen = max(r.received_at for r in rows)

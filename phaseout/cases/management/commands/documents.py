@@ -82,7 +82,9 @@ class Command(BaseCommand):
         ):
             with transaction.atomic():
                 decision = (
-                    Decision.objects.select_for_update().select_related("case", "department").get(pk=pk)
+                    Decision.objects.select_for_update(of=("self",))
+                    .select_related("case", "department")
+                    .get(pk=pk)
                 )
                 if decision.signature:
                     continue
