@@ -129,3 +129,86 @@ def test_rulebook_load_errors_in_these_words(
 ) -> None:
     error = _load_error(books, GOOD.replace(*change))
     assert (error.reason, error.line) == (reason, line), error
+
+
+def _correction(*lines: str) -> str:
+    return GOOD + "\n[[rule.correction]]\n" + "\n".join(lines) + '\ndescription = "x"\n'
+
+
+RATIO = ('kind = "per_point"', 'attribute = "clinker_ratio"')
+ELIMINATION = GOOD.replace('comparison = "at_most"', 'comparison = "eliminated"').replace(
+    "limits = [100, 107, 117]\n", ""
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        (_correction('kind = "category_add"', 'attribute = "clinker_ratio"', "categories = {}"), 25,
+         "a category_add correction cannot read 'clinker_ratio'"),
+        (_correction(*RATIO, 'unit = "t"', "coefficient = 1"), 26,
+         "unit mismatch: 'clinker_ratio' is measured in %, not t"),
+        (_correction(*RATIO, "grades = [4]", "coefficient = 1"), 26,
+         "'grades' must list grades among 1, 2, 3"),
+        (_correction(*RATIO, "grades = []", "coefficient = 1"), 26,
+         "'grades' must list grades among 1, 2, 3"),
+        (_correction(*RATIO, "coefficient = 1", 'only = "up"'), 27,
+         "'only' must be \"below\" or \"above\""),
+        (_correction('kind = "category_add"', 'attribute = "steel_grade"', 'categories = {gold = 1}'), 26,
+         "'steel_grade' has no category 'gold'"),
+        (_correction('kind = "step_add"', 'attribute = "clinker_ratio"', "steps = [[1, 2, 3]]"), 26,
+         "'steps' must be pairs [threshold, amount]"),
+        (_correction('kind = "linear_factor"', 'attribute = "clinker_ratio"', "intercept = 1", "slope = 1",
+                     "divisor = 0"), 28, "'divisor' must not be zero"),
+        (_correction(*RATIO, "coefficient = 1",
+                     'when_attribute = "steel_grade"', "when_above = 1"), 27,
+         "unknown numeric attribute 'steel_grade'"),
+        (_correction(*RATIO, "coefficient = 1").replace(GOOD, ELIMINATION),
+         5, "an elimination rule has no corrections"),  # the line of the rule itself
+        (GOOD.replace("limits = [100, 107, 117]", "[[rule.band]]\nlimits = [1, 2, 3]")
+         .replace('verification = "secondary"\n', ""), 18, "a band needs a size range"),
+    ],
+)  # fmt: skip
+def test_correction_and_band_errors_in_these_words(
+    books: Path,  # noqa: F811
+    text: str,
+    line: int,
+    reason: str,
+) -> None:
+    error = _load_error(books, text)
+    assert (error.reason, error.line) == (reason, line), error
+
+
+def test_a_rulebook_without_rules_or_with_an_unknown_section(books: Path) -> None:  # noqa: F811
+    error = _load_error(books, GOOD.split("[[rule]]")[0])
+    assert (error.reason, error.line) == ("a rulebook without rules", 1)
+    error = _load_error(books, GOOD + "\n[extra]\nkey = 1\n")
+    assert (error.reason, error.line) == ("unknown section 'extra'", 1)
+
+
+def test_two_books_one_id_and_a_rule_defined_twice(books: Path) -> None:  # noqa: F811
+    (books / "other.toml").write_text(GOOD, encoding="utf-8")
+    error = _load_error(books, GOOD)
+    assert error.reason == "rulebook id 'test' is also used by other.toml"  # the books load by name
+    (books / "other.toml").write_text(GOOD.replace('id = "test"', 'id = "other"'), encoding="utf-8")
+    error = _load_error(books, GOOD)
+    assert error.reason.startswith("energy.test.kiln@A is defined twice (also ") and error.line == 5
+    moved = GOOD.replace('id = "test"', 'id = "other"').replace('version = "A"', 'version = "B"')
+    moved = moved.replace("2020-01-01", "2023-01-01").replace("2022-12-31", "2024-12-31")
+    (books / "other.toml").write_text(
+        moved.replace('dimension = "energy"', 'dimension = "technology"'), "utf-8"
+    )
+    error = _load_error(books, GOOD)
+    assert error.reason == "rule 'energy.test.kiln' changes dimension between versions"
+
+
+def test_looking_up_what_is_not_there() -> None:
+    with pytest.raises(KeyError) as missing:
+        LIB.version("energy.cement.clinker-energy", "Z")
+    assert missing.value.args[0] == "unknown rule version energy.cement.clinker-energy@Z"
+    with pytest.raises(KeyError) as missing:
+        LIB.latest("no.such.rule")
+    assert missing.value.args[0] == "unknown rule 'no.such.rule'"
+    with pytest.raises(KeyError) as missing:
+        LIB.rulebook("no-such-book")
+    assert missing.value.args[0] == "unknown rulebook 'no-such-book'"
