@@ -157,27 +157,100 @@ def test_safety_case_suspended_then_closed_and_licences_revoked(
     assert case.state == "exit_ordered" and Case.objects.get(pk=case.pk).decisions.count() == 3
 
 
+OVERFLOW = "document.scrollingElement.scrollWidth <= window.innerWidth"
+WIDER_THAN_SCREEN = """() => [...document.querySelectorAll('body *')]
+    .filter(e => e.offsetParent !== null && e.getBoundingClientRect().right > window.innerWidth + 0.5)
+    .map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`).slice(0, 8)"""
+DIMENSIONS = ["能耗", "环保", "质量", "安全", "技术"]
+
+
+def _open_states(page) -> list[bool]:
+    return page.eval_on_selector_all("details.path", "ds => ds.map(d => d.open)")
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_the_paths_read_on_a_phone(browser, server, energy_dept: Person) -> None:  # noqa: F811
-    """At a phone's width the legal paths fit the screen: a jump to each dimension, each step one block
-    with every cell under its heading, nothing scrolling sideways."""
+    """At 375 px the legal paths fit the screen: one folding section a dimension, the first open; each
+    step one block with every cell under its heading; a jump or a tap opens a section; nothing scrolls
+    sideways, whichever sections are open."""
+    from phaseout.rules import case_flow
+
     page = _login(browser, server, "fgj")
-    page.set_viewport_size({"width": 390, "height": 844})
+    page.set_viewport_size({"width": 375, "height": 812})
     page.goto(f"{server}/cases/paths/")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    jumps = page.locator("nav.jump a")
-    assert jumps.all_inner_texts() == ["能耗", "环保", "质量", "安全", "技术"]
-    assert page.locator("#path-safety thead").is_hidden()
+    assert page.evaluate(OVERFLOW), page.evaluate(WIDER_THAN_SCREEN)
+    assert page.locator("details.path > summary h2").all_inner_texts() == DIMENSIONS
+    assert _open_states(page) == [True, False, False, False, False]
+    # The sections hold the one path table: as many steps as it has, the count in the heading.
+    steps = len(case_flow.steps_for(case_flow.Dimension.SAFETY))
+    assert page.locator("#path-safety tr[data-step]").count() == steps
+    assert page.locator("#path-safety summary small").inner_text() == f"共{steps}步"
+    assert page.locator("#path-safety tr[data-step]").first.is_hidden()  # folded
+    # The open section reads as blocks: no heading row, each cell labelled.
+    assert page.locator("#path-energy thead").is_hidden()
+    assert page.locator("#path-energy tr[data-step]").first.is_visible()
+    # A tap on a heading opens its section; the page still does not scroll sideways.
+    page.locator("#path-safety summary").click()
+    assert _open_states(page) == [True, False, False, True, False]
     cell = page.locator("#path-safety tr[data-step] td").nth(3)
+    assert cell.is_visible()
     label = cell.get_attribute("data-label")
     assert label == "作出主体"
     before = page.evaluate("td => getComputedStyle(td, '::before').content", cell.element_handle())
     assert before == f'"{label}"'
-    jumps.nth(3).click()
-    assert page.url.endswith("#path-safety")
-    assert page.locator("#path-safety h2").is_visible()
-    top = page.evaluate("document.querySelector('#path-safety').getBoundingClientRect().top")
+    assert page.locator("#path-safety thead").is_hidden()
+    assert page.evaluate(OVERFLOW), page.evaluate(WIDER_THAN_SCREEN)
+    # A jump opens the section it names and brings it to the top.
+    jumps = page.locator("nav.jump a")
+    assert jumps.all_inner_texts() == DIMENSIONS
+    jumps.nth(4).click()
+    assert page.url.endswith("#path-technology")
+    page.wait_for_function("document.querySelector('#path-technology').open")
+    assert page.locator("#path-technology tr[data-step]").first.is_visible()
+    top = page.evaluate("document.querySelector('#path-technology').getBoundingClientRect().top")
     assert -1 <= top < 100  # scrolled to it (sub-pixel rounding aside)
+    # Every section open at once: still no sideways scroll.
+    for code in page.eval_on_selector_all("details.path:not([open])", "ds => ds.map(d => d.id)"):
+        page.locator(f"#{code} > summary").click()
+    assert _open_states(page) == [True] * 5
+    assert page.evaluate(OVERFLOW), page.evaluate(WIDER_THAN_SCREEN)
+    # A heading taps shut again.
+    page.locator("#path-energy summary").click()
+    assert _open_states(page)[0] is False
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_paths_read_at_a_desk(browser, server, energy_dept: Person) -> None:  # noqa: F811
+    """At a desk the same page reads as tables: headings shown, every column inside its section, the
+    text at a readable size, nothing hidden or cut once a section is open."""
+    page = _login(browser, server, "fgj")
     page.set_viewport_size({"width": 1280, "height": 900})
-    assert page.locator("#path-safety thead").is_visible()
+    page.goto(f"{server}/cases/paths/")
+    assert _open_states(page) == [True, False, False, False, False]
+    for code in page.eval_on_selector_all("details.path:not([open])", "ds => ds.map(d => d.id)"):
+        page.locator(f"#{code} > summary").click()
+    assert _open_states(page) == [True] * 5
+    assert page.evaluate(OVERFLOW), page.evaluate(WIDER_THAN_SCREEN)
+    for code in ("energy", "environment", "quality", "safety", "technology"):
+        section = page.locator(f"#path-{code}")
+        assert section.locator("thead").is_visible(), code
+        assert section.locator("th").all_inner_texts() == [
+            "步骤", "起始", "办理后状态", "作出主体", "依据", "期限", "须经批准",
+        ], code  # fmt: skip
+        # The table fits its section: no column cut off or scrolled away.
+        fits = section.evaluate(
+            "d => d.querySelector('table').getBoundingClientRect().right"
+            " <= d.getBoundingClientRect().right + 0.5"
+        )
+        assert fits, code
+        sizes = section.evaluate(
+            "d => [...d.querySelectorAll('td')].map(td => parseFloat(getComputedStyle(td).fontSize))"
+        )
+        assert min(sizes) >= 13, (code, min(sizes))
+        # No cell squeezed to a character a line: every column at least three characters wide.
+        widths = section.evaluate(
+            "d => [...d.querySelectorAll('th')].map(th => th.getBoundingClientRect().width)"
+        )
+        assert min(widths) >= 3 * 13, (code, widths)

@@ -18,6 +18,8 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from PIL import Image as PILImage
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Image, PageBreak, Paragraph, Spacer, Table, TableStyle
 
 from phaseout.cases.models import Case, Decision, DocumentKind, Evidence, MeasureKind
@@ -219,7 +221,7 @@ def case_evidence(case: Case) -> list[tuple[str, Evidence]]:
 
 
 class _PageMark(Flowable):
-    """Takes no room; notes the page it lands on, for the table of contents."""
+    """Takes no room; notes the page of the body it lands on, for the table of contents."""
 
     def __init__(self, pages: dict[int, int], key: int) -> None:
         super().__init__()
@@ -230,56 +232,145 @@ class _PageMark(Flowable):
         self.pages[self.key] = self.canv.getPageNumber()
 
 
-def case_file_pdf(case: Case, labels: dict[str, Any]) -> bytes:
-    """The case file (卷宗): a cover, a table of contents with the page each item starts on, every document
-    and every piece of evidence, in the order of the record; PDF evidence is appended page by page after
-    the rest (its first page named beside it), images are placed on a page.
+def _responsible(user: Any) -> str:
+    """Who an item of the file is from (责任者): the person's department, else their territory."""
+    person = getattr(user, "person", None)
+    if person is None:
+        return ""
+    if person.department is not None:
+        return str(person.department.name)
+    if person.territory is not None:
+        return str(person.territory.name)
+    return str(person.display_name)
 
-    Built twice: the first pass notes the page each item lands on, the second prints those numbers in
-    the contents (the numbers take no more room than the blanks, so the pages do not move)."""
+
+def _archive_date(day: dt.date) -> str:
+    """A date as a 卷内目录 writes it: eight digits (DA/T 22)."""
+    return day.strftime("%Y%m%d")
+
+
+# One row of the contents: 文号, 责任者, 题名, 日期.
+ContentsRow = tuple[str, str, str, str]
+
+
+def case_file_pdf(case: Case, labels: dict[str, Any]) -> bytes:
+    """The case file (卷宗): a cover, the contents (卷内目录: 序号, 文号, 责任者, 题名, 日期, 页号), the
+    history, every document and every piece of evidence in the order of the record. A PDF piece of
+    evidence follows its own heading page, page by page; images are placed on a page. Every page is
+    numbered, the original PDFs' pages included.
+
+    The body is built, the page each item lands on noted, the original PDFs' pages counted in, and the
+    body built again with those numbers in the contents, until the numbers are the pages they name (the
+    second pass, in practice: numbers take the room of the blanks they replace)."""
     decisions = list(case.decisions.order_by("issued_on", "id"))
     evidence = [e for _, e in case_evidence(case)]
-    appended = []
+    scans: dict[int, PdfReader] = {}
     for item in evidence:
         if item.content_type == "application/pdf":
             with item.file.open("rb") as fh:
-                appended.append((item, PdfReader(io.BytesIO(fh.read()))))
-    pages: dict[int, int] = {}
-    _case_file_story_pdf(case, labels, decisions, evidence, appended, pages)
-    body = _case_file_story_pdf(case, labels, decisions, evidence, appended, dict(pages), numbered=pages)
-    if not appended:
-        return body
+                scans[item.pk] = PdfReader(io.BytesIO(fh.read()))
+    rows: list[ContentsRow] = [("", "", "案件经过", _archive_date(_filed_on(case)))]
+    rows += [
+        (
+            d.number,
+            str(d.content.get("issuer") or d.issuer),
+            str(d.content["title"]),
+            _archive_date(d.issued_on),
+        )
+        for d in decisions
+    ]
+    rows += [
+        ("", _responsible(e.uploaded_by), f"证据：{e.original_name}", _archive_date(e.uploaded_at.date()))
+        for e in evidence
+    ]
+    # The original pages of the PDF evidence at row index → how many.
+    extra = {
+        len(rows) - len(evidence) + i: len(scans[e.pk].pages) for i, e in enumerate(evidence) if e.pk in scans
+    }
+    numbers: list[int] | None = None
+    for _attempt in range(5):
+        marks: dict[int, int] = {}
+        body = _case_file_body(case, labels, rows, decisions, evidence, scans, marks, numbers)
+        found = _final_pages(marks, extra)
+        if found == numbers:
+            break
+        numbers = found
+    else:  # pragma: no cover - the numbers take no more room than the blanks
+        raise RuntimeError("the case file's page numbers do not settle")
+    return _assemble(body, marks, extra, evidence, scans, f"卷宗 {case.number}")
+
+
+def _final_pages(marks: dict[int, int], extra: dict[int, int]) -> list[int]:
+    """The page each item starts on once the original PDFs' pages follow their headings."""
+    starts = []
+    for key in sorted(marks):
+        before = sum(n for k, n in extra.items() if k < key)
+        starts.append(marks[key] + before)
+    return starts
+
+
+def _assemble(
+    body: bytes,
+    marks: dict[int, int],
+    extra: dict[int, int],
+    evidence: list[Evidence],
+    scans: dict[int, PdfReader],
+    title: str,
+) -> bytes:
+    reader = PdfReader(io.BytesIO(body))
+    keys = sorted(marks)
+    # The original pages of a PDF go after the last body page of their item (before the next item).
+    after: dict[int, PdfReader] = {}
+    first_evidence = len(keys) - len(evidence)
+    for key in extra:
+        following = [marks[k] for k in keys if k > key]
+        last = (min(following) - 1) if following else len(reader.pages)
+        after[last] = scans[evidence[key - first_evidence].pk]
     writer = PdfWriter()
-    writer.append(PdfReader(io.BytesIO(body)))
-    for _item, reader in appended:
-        writer.append(reader)
+    for number, page in enumerate(reader.pages, start=1):
+        writer.add_page(page)
+        if number in after:
+            for scanned in after[number].pages:
+                writer.add_page(scanned)
+    _stamp_page_numbers(writer)
+    writer.add_metadata({"/Title": title})
     merged = io.BytesIO()
     writer.write(merged)
     return merged.getvalue()
 
 
-def _case_file_story_pdf(
+def _stamp_page_numbers(writer: PdfWriter) -> None:
+    """ "— n —" at the foot of every page, as the decisions' own pages carry it (GB/T 9704)."""
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer)
+    for number, page in enumerate(writer.pages, start=1):
+        box = page.mediabox
+        width, height = float(box.width), float(box.height)
+        canvas.setPageSize((width, height))
+        canvas.setFont(pdf_font(), 14)
+        canvas.drawCentredString(float(box.left) + width / 2, float(box.bottom) + 20 * mm, f"— {number} —")
+        canvas.showPage()
+    canvas.save()
+    overlay = PdfReader(io.BytesIO(buffer.getvalue()))
+    for page, stamp in zip(writer.pages, overlay.pages, strict=True):
+        page.merge_page(stamp)
+
+
+def _case_file_body(
     case: Case,
     labels: dict[str, Any],
+    rows: list[ContentsRow],
     decisions: list[Decision],
     evidence: list[Evidence],
-    appended: list[tuple[Evidence, PdfReader]],
-    pages: dict[int, int],
-    numbered: dict[int, int] | None = None,
+    scans: dict[int, PdfReader],
+    marks: dict[int, int],
+    numbers: list[int] | None,
 ) -> bytes:
+    """The cover, the contents, the history, the decisions and the evidence headings, without page
+    numbers (stamped on the assembled file); `marks` receives the body page each row's item starts on."""
     styles = _styles()
-    contents = [("卷宗封面", ""), ("案件经过", "")]
-    contents += [(f"{d.content['title']}（{d.number}）", d.issued_on.isoformat()) for d in decisions]
-    contents += [(f"证据：{e.original_name}", e.uploaded_at.date().isoformat()) for e in evidence]
-    keys = iter(range(len(contents)))
-    # Where each appended PDF will start: after the story's last page and the PDFs before it.
-    starts: dict[int, int] = {}
-    if numbered:
-        first = max(numbered.values()) + 1
-        for item, reader in appended:
-            starts[item.pk], first = first, first + len(reader.pages)
+    keys = iter(range(len(rows)))
     cover: list[object] = [
-        _PageMark(pages, next(keys)),
         Spacer(1, 60),
         Paragraph("推动落后产能退出案件卷宗", styles["title"]),
         Spacer(1, 30),
@@ -290,16 +381,26 @@ def _case_file_story_pdf(
         Paragraph(escape(f"状态：{case.get_state_display()}"), styles["plain"]),
         Paragraph(escape(f"立案：{chinese_date(_filed_on(case))}"), styles["plain"]),
         PageBreak(),
-        Paragraph("目录", styles["title"]),
+        Paragraph("卷内目录", styles["title"]),
         Spacer(1, 12),
     ]
     cell = styles["cell"]
-    rows = [[Paragraph(str(i + 1), cell), Paragraph(escape(t), cell), Paragraph(d, cell),
-             Paragraph(str(numbered[i]) if numbered else "", cell)]
-            for i, (t, d) in enumerate(contents)]  # fmt: skip
     table = Table(
-        [[Paragraph(h, styles["cell"]) for h in ("序号", "材料", "日期", "页码")], *rows],
-        colWidths=[30, 290, 70, 40],
+        [
+            [Paragraph(h, cell) for h in ("序号", "文号", "责任者", "题名", "日期", "页号")],
+            *[
+                [
+                    Paragraph(str(i + 1), cell),
+                    Paragraph(escape(number), cell),
+                    Paragraph(escape(author), cell),
+                    Paragraph(escape(title), cell),
+                    Paragraph(day, cell),
+                    Paragraph(str(numbers[i]) if numbers else "", cell),
+                ]
+                for i, (number, author, title, day) in enumerate(rows)
+            ],
+        ],
+        colWidths=[36, 96, 80, 138, 58, 34],
         repeatRows=1,
     )
     table.setStyle(
@@ -309,7 +410,7 @@ def _case_file_story_pdf(
         *cover,
         table,
         PageBreak(),
-        _PageMark(pages, next(keys)),
+        _PageMark(marks, next(keys)),
         Paragraph("案件经过", styles["title"]),
         Spacer(1, 12),
     ]
@@ -326,11 +427,12 @@ def _case_file_story_pdf(
             line += f"：{event.reason}"
         story.append(Paragraph(escape(line), styles["small"]))
     for decision in decisions:
-        story += [PageBreak(), _PageMark(pages, next(keys)), *_decision_story(decision, styles)]
+        story += [PageBreak(), _PageMark(marks, next(keys)), *_decision_story(decision, styles)]
     for item in evidence:
+        key = next(keys)
         story += [
             PageBreak(),
-            _PageMark(pages, next(keys)),
+            _PageMark(marks, key),
             Paragraph(escape(f"证据：{item.original_name} {item.description}"), styles["plain"]),
         ]
         if item.content_type.startswith("image/"):
@@ -345,11 +447,10 @@ def _case_file_story_pdf(
             scale = min(1.0, 400 / max(image.imageWidth, 1), 560 / max(image.imageHeight, 1))
             image.drawWidth, image.drawHeight = image.imageWidth * scale, image.imageHeight * scale
             story.append(image)
-        elif item.content_type == "application/pdf":
-            start = f"第{starts[item.pk]}页起" if item.pk in starts else "附后"
-            story.append(Paragraph(f"（原件PDF{start}）", styles["small"]))
+        elif item.pk in scans:
+            count = len(scans[item.pk].pages)
+            where = f"第{numbers[key] + 1}页至第{numbers[key] + count}页" if numbers else "第页至第页"
+            story.append(Paragraph(f"（原件PDF共{count}页，附后：{where}）", styles["small"]))
     buffer = io.BytesIO()
-    pdf_template(buffer, f"卷宗 {case.number}").build(
-        story, onFirstPage=pdf_page_number, onLaterPages=pdf_page_number
-    )
+    pdf_template(buffer, f"卷宗 {case.number}").build(story)
     return buffer.getvalue()

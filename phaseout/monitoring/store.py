@@ -57,7 +57,7 @@ def write(
             _lock_timeout(lock_timeout_ms)
         if rows and connection.vendor == "postgresql":
             # In the transaction, under its lock timeout: a partition made here is remembered only if
-            # the batch commits (phaseout.monitoring.partitions); a locked table fails the batch, not hangs it.
+            # the batch commits (phaseout.monitoring.partitions); a locked table fails the batch.
             partitions.ensure({partitions.month_of(r.data_time) for r in rows})
         if rows:
             inserted = _copy(rows) if connection.vendor == "postgresql" else _insert(rows)
