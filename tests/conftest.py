@@ -68,10 +68,10 @@ _flush_through_audit_maintenance()
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests of PostgreSQL's own features (marked `postgres`) run on the PostgreSQL leg of the suite and
-    are left out, not skipped, on the SQLite leg (`make test` runs both)."""
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        return
-    kept = [item for item in items if item.get_closest_marker("postgres") is None]
+    are left out, not skipped, on the SQLite leg (`make test` runs both); those of SQLite's own (marked
+    `sqlite`) the other way round."""
+    other = "sqlite" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "postgres"
+    kept = [item for item in items if item.get_closest_marker(other) is None]
     if len(kept) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

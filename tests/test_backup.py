@@ -118,10 +118,10 @@ def _drill(tmp_path: Path, energy_dept: Person, database_url: str) -> None:
             assert hashlib.sha256(restored.read_bytes()).hexdigest() == entry["sha256"]
 
 
+@pytest.mark.sqlite
 @pytest.mark.django_db(transaction=True)
 def test_restore_drill_on_sqlite(tmp_path: Path, energy_dept: Person) -> None:
-    if connection.vendor != "sqlite":
-        pytest.skip("the SQLite leg's drill; the PostgreSQL leg runs its own")
+    assert connection.vendor == "sqlite"
     _drill(tmp_path, energy_dept, f"sqlite:///{tmp_path / 'restored.sqlite3'}")
 
 
