@@ -28,7 +28,6 @@ from phaseout.cases import scope as case_scope
 from phaseout.cases.models import OPEN_STATES, CaseState, Escalation, ExitMeasure, ExtensionRequest
 from phaseout.complaints import scope as tipoff_scope
 from phaseout.complaints.models import TipOff
-from phaseout.monitoring import check_views as monitoring_checks
 from phaseout.monitoring import scope as monitoring_scope
 from phaseout.monitoring.models import CheckStatus
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
@@ -153,7 +152,9 @@ def _open_data_checks(person: Person) -> list[Any] | None:
     ):
         return None
     qs = (
-        monitoring_checks.checks(person).filter(status=CheckStatus.OPEN).select_related("enterprise", "point")
+        monitoring_scope.data_checks(person)
+        .filter(status=CheckStatus.OPEN)
+        .select_related("enterprise", "point")
     )
     return list(qs.order_by("raised_at", "id")[:50])
 

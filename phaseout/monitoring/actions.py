@@ -192,56 +192,55 @@ def confirm_check(
         if check.kind == CheckKind.EXCEEDANCE and check.averaging != "hours_share":
             if check.line is None or check.peak is None:
                 raise MonitoringError(_("This data check names no production line or value to judge."))
-            else:
-                start = timezone.localtime(check.period_start)
-                end = timezone.localtime(check.period_end)
-                basis = _(
-                    "Online monitoring %(mn)s (%(outlet)s): %(pollutant)s %(averaging)s averages above "
-                    "%(limit)s "
-                    "from %(start)s to %(end)s, highest %(peak)s."
-                ) % {
-                    "mn": check.point.mn,
-                    "outlet": check.point.outlet_name,
-                    "pollutant": POLLUTANTS[check.pollutant].name
-                    if check.pollutant in POLLUTANTS
-                    else check.pollutant,
-                    "averaging": _("daily") if check.averaging == "day" else _("hourly"),
-                    "limit": f"{check.limit_value.normalize():f}" if check.limit_value is not None else "",
-                    "start": f"{start:%Y-%m-%d %H:%M}",
-                    "end": f"{end:%Y-%m-%d %H:%M}",
-                    "peak": f"{check.peak.normalize():f}",
-                }
-                assert person.department is not None  # _lock_open refused anyone without one
-                inspection = record_inspection(
-                    department=person.department,
-                    enterprise=check.enterprise,
+            start = timezone.localtime(check.period_start)
+            end = timezone.localtime(check.period_end)
+            basis = _(
+                "Online monitoring %(mn)s (%(outlet)s): %(pollutant)s %(averaging)s averages above "
+                "%(limit)s "
+                "from %(start)s to %(end)s, highest %(peak)s."
+            ) % {
+                "mn": check.point.mn,
+                "outlet": check.point.outlet_name,
+                "pollutant": POLLUTANTS[check.pollutant].name
+                if check.pollutant in POLLUTANTS
+                else check.pollutant,
+                "averaging": _("daily") if check.averaging == "day" else _("hourly"),
+                "limit": f"{check.limit_value.normalize():f}" if check.limit_value is not None else "",
+                "start": f"{start:%Y-%m-%d %H:%M}",
+                "end": f"{end:%Y-%m-%d %H:%M}",
+                "peak": f"{check.peak.normalize():f}",
+            }
+            assert person.department is not None  # _lock_open refused anyone without one
+            inspection = record_inspection(
+                department=person.department,
+                enterprise=check.enterprise,
+                line=check.line,
+                dimension="environment",
+                inspected_on=decided_on,
+                inspectors=person.display_name[:120],
+                notes=f"{basis}\n{notes}".strip(),
+                by=by,
+                today=today,
+                method=Inspection.Method.MONITORING,
+            )
+            try:
+                finding = record_finding(
+                    inspection=inspection,
+                    rule_id=check.rule_id,
                     line=check.line,
-                    dimension="environment",
-                    inspected_on=decided_on,
-                    inspectors=person.display_name[:120],
-                    notes=f"{basis}\n{notes}".strip(),
+                    measured_value=check.peak,
                     by=by,
-                    today=today,
-                    method=Inspection.Method.MONITORING,
+                    basis=(_("Online monitoring data check, MN %(mn)s") % {"mn": check.point.mn})[:80],
                 )
-                try:
-                    finding = record_finding(
-                        inspection=inspection,
-                        rule_id=check.rule_id,
-                        line=check.line,
-                        measured_value=check.peak,
-                        by=by,
-                        basis=(_("Online monitoring data check, MN %(mn)s") % {"mn": check.point.mn})[:80],
+            except CaseActionError as error:
+                raise MonitoringError(str(error)) from error
+            if finding.conclusion == Finding.Conclusion.COMPLIANT:
+                raise MonitoringError(
+                    _(
+                        "Under the rule in force on the decision date the value is within the limit: "
+                        "dismiss it."
                     )
-                except CaseActionError as error:
-                    raise MonitoringError(str(error)) from error
-                if finding.conclusion == Finding.Conclusion.COMPLIANT:
-                    raise MonitoringError(
-                        _(
-                            "Under the rule in force on the decision date the value is within the limit: "
-                            "dismiss it."
-                        )
-                    )
+                )
         check.status = CheckStatus.CONFIRMED
         check.decided_by = by
         check.decided_at = timezone.now()

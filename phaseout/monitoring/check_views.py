@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,11 +16,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.exports import audited_export
-from phaseout.monitoring import actions
+from phaseout.monitoring import actions, scope
 from phaseout.monitoring.models import CheckKind, CheckStatus, DataCheck, DismissalReason
 from phaseout.orgs.access import allow
-from phaseout.orgs.models import Person, Role
-from phaseout.orgs.scope import sees_all, territory_codes
+from phaseout.orgs.models import Role
 from phaseout.rules.monitoring import POLLUTANTS
 from phaseout.web import current_person, current_user, form_errors
 from phaseout.web.forms import confirmation
@@ -28,17 +27,6 @@ from phaseout.web.lists import Column, ListSpec, list_response
 from phaseout.widgets import DatePicker
 
 CHECK_VIEWERS = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
-
-
-def checks(person: Person) -> QuerySet[DataCheck]:
-    """The data checks a person sees: the office and a district their territory's; a department those of
-    its city if it enforces the environment dimension."""
-    qs = DataCheck.objects.all()
-    if sees_all(person) or person.role == Role.DISTRICT:
-        return qs.filter(territory__in=territory_codes(person))
-    if person.role == Role.DEPARTMENT and "environment" in person.dimensions:
-        return qs.filter(territory__in=territory_codes(person))
-    return qs.none()
 
 
 def pollutant_name(code: str) -> str:
@@ -99,7 +87,7 @@ CHECKS = ListSpec(
 def check_list(request: HttpRequest) -> HttpResponseBase:
     person = current_person(request)
     form = CheckFilterForm(request.GET or None)
-    rows = checks(person).select_related("enterprise", "point")
+    rows = scope.data_checks(person).select_related("enterprise", "point")
     if form.is_valid():
         if form.cleaned_data["status"]:
             rows = rows.filter(status=form.cleaned_data["status"])
@@ -151,7 +139,7 @@ class DismissForm(forms.Form):
 def check_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = current_person(request)
     check = get_object_or_404(
-        checks(person).select_related("enterprise", "point", "line", "finding__case"), pk=pk
+        scope.data_checks(person).select_related("enterprise", "point", "line", "finding__case"), pk=pk
     )
     may_decide = check.status == CheckStatus.OPEN and actions.check_refusal(person, check) is None
     today = timezone.localdate()
@@ -174,7 +162,7 @@ def check_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     if decision not in ("confirm", "dismiss"):
         raise Http404
     person = current_person(request)
-    check = get_object_or_404(checks(person), pk=pk)
+    check = get_object_or_404(scope.data_checks(person), pk=pk)
     form_class = ConfirmForm if decision == "confirm" else DismissForm
     form = form_class(request.POST)
     if not form.is_valid():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from phaseout.monitoring.models import KeyDischargeUnit, MonitoringPoint
+from phaseout.monitoring.models import DataCheck, KeyDischargeUnit, MonitoringPoint
 from phaseout.orgs.models import Dimension, Person, Role
 from phaseout.orgs.scope import territory_codes
 
@@ -41,3 +41,10 @@ def enterprise_points(person: Person, enterprise_id: int) -> QuerySet[Monitoring
     if person.role == Role.ENTERPRISE and person.enterprise_id == enterprise_id:
         return MonitoringPoint.objects.filter(enterprise=enterprise_id)
     return points(person).filter(enterprise=enterprise_id)
+
+
+def data_checks(person: Person) -> QuerySet[DataCheck]:
+    """The data checks a person sees: those of the territory whose monitoring the person sees."""
+    if not may_see(person):
+        return DataCheck.objects.none()
+    return DataCheck.objects.filter(territory__in=territory_codes(person))
