@@ -268,7 +268,15 @@ def test_no_manifest_or_an_unreadable_one_is_refused(made: Path, tmp_path: Path)
     _refused(made, "本版本无法读取")
 
 
-def test_other_keys_are_refused_by_name(made: Path, settings: Any) -> None:
+def test_other_keys_are_refused_by_name(made: Path, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another installation's audit key: the keyring holds none (a fresh development keyring has one, which
+    # would win over the setting) and the setting holds another.
+    from phaseout import crypto
+
+    def missing(version: int, data: bytes) -> bytes:
+        raise crypto.MissingKey(f"audit key {version}")
+
+    monkeypatch.setattr(crypto, "audit_mac", missing)
     settings.AUDIT_MAC_KEY = "cd" * 32
     # The seal is under the keyring's MAC key, which is unchanged: the audit key is what differs.
     _refused(made, "本系统的密钥与备份时的不同（第 1 版审计密钥）")
