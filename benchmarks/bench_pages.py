@@ -37,6 +37,8 @@ N_ENTERPRISES = int(1_000_000 * SCALE)
 N_CASES = int(1_000_000 * SCALE)
 N_EXITED = int(100_000 * SCALE)  # exited lines, each with an exit case of eight measures
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+# BENCH_ONLY: walk only the URL names it lists (comma-separated, e.g. "exit-ledger,charts"); default all.
+ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name}
 DATABASE = os.environ.get("BENCH_DB", f"phaseout_pages_{int(SCALE * 1000)}")
 
 LIST_BUDGET_MS = 150.0
@@ -143,7 +145,7 @@ def seed() -> None:
         with cur.copy(
             "COPY registry_productionline (id, enterprise_id, name, equipment_type, size_value, size_unit,"
             " capacity, capacity_unit, process, commissioning_year, status, exited_on, attributes,"
-            " territory_id) FROM STDIN"
+            " territory_id, industry_id) FROM STDIN"
         ) as copy:
             for k in range(3 * N_ENTERPRISES):
                 i = k // 3
@@ -166,6 +168,7 @@ def seed() -> None:
                         "2026-03-01" if is_exited else None,
                         "{}",
                         county[i],
+                        INDUSTRIES[i % len(INDUSTRIES)],
                     )
                 )
         print(f"seed: {3 * N_ENTERPRISES:,} lines in {time.perf_counter() - started:.0f} s", flush=True)
@@ -425,6 +428,8 @@ def walk() -> tuple[list[dict[str, Any]], dict[str, int]]:
         for name, url in _urls(person):
             if name in ("logout", "message-read-all") or url.startswith("/accounts/"):
                 continue  # signing out ends the walk's session; the sign-in pages are the public's
+            if ONLY and name not in ONLY:
+                continue
             response = client.get(url)
             if response.status_code in (403, 404):
                 skipped["not the role's"] += 1

@@ -37,7 +37,13 @@ def use_database(name: str, *, fresh: bool = False) -> str:
         # Production settings need the encryption keys: a keyring for the benchmarks only, the same in
         # every run (a database seeded once is read again by later runs).
         os.environ["PHASEOUT_KEYS"] = json.dumps(
-            {"current": 1, "encryption": {"1": "0b" * 16}, "mac": "5e" * 32}
+            {
+                "current": 1,
+                "encryption": {"1": "0b" * 16},
+                "mac": "5e" * 32,
+                # The demo's decisions are signed (ADR 16): a signing seed, benchmark-only too.
+                "signing": {"current": 1, "keys": {"1": "3c" * 32}},
+            }
         )
     os.environ.setdefault("AUDIT_MAC_KEY", "a7" * 32)
     os.environ.setdefault(

@@ -450,3 +450,27 @@ def test_the_lines_of_an_enterprise_that_moves_follow_it(reference, xlsx_bytes) 
     line.refresh_from_db()
     other.refresh_from_db()
     assert (line.territory_id, other.territory_id) == ("440705", other.enterprise.territory_id)
+
+
+def test_the_lines_of_an_enterprise_that_changes_industry_follow_it(reference, xlsx_bytes) -> None:
+    """A line keeps its enterprise's industry too (the exit ledger's totals read it from the lines): when
+    created, when a register import changes it (on either database's path), when the enterprise is saved."""
+    from tests.factories import LineFactory
+
+    apply_register(read_register(xlsx_bytes(GOOD)).rows)
+    first = Enterprise.objects.get(uscc=valid_uscc(1))
+    line, other = LineFactory(enterprise=first), LineFactory()
+    assert (line.industry_id, other.industry_id) == (first.industry_id, other.enterprise.industry_id)
+    assert first.industry_id != "cement"
+    changed = [row[:] for row in GOOD]
+    changed[0][3] = "水泥"
+    result = apply_register(read_register(xlsx_bytes(changed)).rows)
+    assert result.updated == 1
+    line.refresh_from_db()
+    assert line.industry_id == "cement"
+    first.refresh_from_db()
+    first.industry_id = "flat_glass"
+    first.save()
+    line.refresh_from_db()
+    other.refresh_from_db()
+    assert (line.industry_id, other.industry_id) == ("flat_glass", other.enterprise.industry_id)

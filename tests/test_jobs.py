@@ -82,6 +82,7 @@ def test_every_app_with_periodic_work_registers_its_job() -> None:
         "audit",
         "audit-anchor",
         "cases",
+        "case-tally",
         "plans",
         "complaints",
         "credit",

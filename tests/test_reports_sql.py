@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from phaseout.cases.models import Case, CaseEvent
+from phaseout.cases.models import Case, CaseEvent, CaseTally
 from phaseout.orgs.models import Department, Person
 from phaseout.prices.measures import price_rows, priced_cases
 from phaseout.registry import scope as registry_scope
@@ -244,7 +244,7 @@ def test_the_charts_figures_of_cases_equal_python(reference: None) -> None:
                 else ">180天"
             )
             ages[key] += 1
-    figures = case_figures(Case.objects.all(), today)
+    figures = case_figures(Case.objects.all(), today, CaseTally.objects.all())
     assert figures["ages"] == ages and all(ages.values()) and sum(ages.values()) < len(cases)
     assert figures["by_state"] == [
         {"state": state, "n": n} for state, n in sorted(Counter(c.state for c in cases).items())

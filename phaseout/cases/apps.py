@@ -12,6 +12,11 @@ class CasesConfig(AppConfig):
 
         jobs.register("cases", job, summary=SUMMARY, label=self.verbose_name)
 
+        from phaseout.cases import tally
+
+        # After the sweep, which changes the most cases at once: its tally rows folded in the same run.
+        jobs.register("case-tally", tally.job, summary=tally.SUMMARY, label=_("Case tally"))
+
         from phaseout.audit import labels
         from phaseout.cases.actions import EVENT_LABELS
 

@@ -208,14 +208,23 @@ class Case(models.Model):
             ),
             models.Index(fields=["territory", "state", "-id"], name="case_territory_state_idx"),
             models.Index(fields=["dimension", "state", "-id"], name="case_dimension_state_idx"),
+            # The case list filtered by territory and dimension, newest first (a department's filter that
+            # selects nothing of its dimensions then reads nothing, not the whole table backwards).
+            models.Index(fields=["territory", "dimension", "-id"], name="case_territory_dimension_idx"),
             models.Index(fields=["state", "-id"], name="case_state_idx"),
             models.Index(fields=["industry", "-id"], name="case_industry_idx"),
             # The home page's overdue list: the longest overdue first, read from the index's start.
             models.Index(fields=["overdue_at"], name="case_overdue_idx", condition=models.Q(state="overdue")),
-            # The exit ledger: each line's latest exit case (the highest id in an exited state).
+            # The charts' ages of the open cases opened in the last 180 days (the older: from the tally).
             models.Index(
-                fields=["line", "id"],
-                name="case_line_exit_idx",
+                fields=["opened_at"], name="case_open_opened_idx", condition=models.Q(state__in=OPEN_STATES)
+            ),
+            # The exit ledger: each line's latest exit case (the highest id in an exited state).
+            # (Newest first, with what the ledger filters and groups by: read without the table.)
+            models.Index(
+                fields=["line", "-id"],
+                name="case_line_latest_exit_idx",
+                include=["dimension", "exit_plan", "finding"],
                 condition=models.Q(state__in=["exited", "accepted", "archived"]),
             ),
         ]
@@ -226,6 +235,29 @@ class Case(models.Model):
     @property
     def number(self) -> str:
         return case_number(self.opened_at.year, self.pk) if self.opened_at and self.pk else ""
+
+
+class CaseTally(models.Model):
+    """The cases counted by (territory, industry, dimension, state, local year opened): the roll-up the
+    dashboard, the year summary and the charts read instead of a pass over every case (ADR 23).
+
+    Written by the database only: triggers on the case table append a row of +n for each group a
+    statement put cases into and -n for each it took them out of, in the same transaction as the change
+    (phaseout.cases.tally). A group's count is the sum of its rows, exact at every moment; the periodic
+    job folds the rows into one per group. Codes, not foreign keys: a tally row refers to nothing."""
+
+    territory = models.CharField(max_length=6)
+    industry = models.CharField(max_length=30)
+    dimension = models.CharField(max_length=20)
+    state = models.CharField(max_length=20)
+    year = models.IntegerField()
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["territory", "dimension"], name="case_tally_scope_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.territory} {self.industry} {self.dimension} {self.state} {self.year}: {self.n:+d}"
 
 
 class CaseEvent(models.Model):

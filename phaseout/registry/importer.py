@@ -621,11 +621,11 @@ def _upsert_orm(chunk_and_text: Chunk, known: Known | None, now: str) -> tuple[i
     ]
     Enterprise.objects.bulk_create(new, batch_size=500)
     Enterprise.objects.bulk_update(changed, FIELDS, batch_size=500)
-    if changed:  # the lines of an enterprise that moved follow it (ProductionLine.territory), chunk by chunk
+    if changed:  # the lines of a changed enterprise follow it (ProductionLine.territory, .industry)
+        of_enterprise = Enterprise.objects.filter(pk=OuterRef("enterprise_id"))
         ProductionLine.objects.filter(enterprise_id__in=[e.id for e in changed]).update(
-            territory_id=Subquery(
-                Enterprise.objects.filter(pk=OuterRef("enterprise_id")).values("territory_id")[:1]
-            )
+            territory_id=Subquery(of_enterprise.values("territory_id")[:1]),
+            industry_id=Subquery(of_enterprise.values("industry_id")[:1]),
         )
     return len(new), len(changed)
 
@@ -720,11 +720,12 @@ def _upsert_postgresql(chunk_and_text: Chunk, known: Known | None, now: str) -> 
                 " WHERE e.uscc = r.uscc",
                 [now],
             )
-            # The lines of an enterprise that moved follow it (ProductionLine.territory).
+            # The lines of a changed enterprise follow it (ProductionLine.territory, .industry).
             cursor.execute(
-                "UPDATE registry_productionline AS l SET territory_id = e.territory_id"
-                " FROM registry_enterprise AS e, register_import AS r"
+                "UPDATE registry_productionline AS l SET territory_id = e.territory_id,"
+                " industry_id = e.industry_id FROM registry_enterprise AS e, register_import AS r"
                 " WHERE e.uscc = r.uscc AND l.enterprise_id = e.id"
-                " AND l.territory_id IS DISTINCT FROM e.territory_id"
+                " AND (l.territory_id IS DISTINCT FROM e.territory_id"
+                " OR l.industry_id IS DISTINCT FROM e.industry_id)"
             )
     return len(new), len(changed)

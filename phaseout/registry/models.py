@@ -70,10 +70,10 @@ class Enterprise(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         super().save(*args, **kwargs)
-        # Its lines follow it when it moves (ProductionLine.territory).
-        ProductionLine.objects.filter(enterprise=self).exclude(territory=self.territory_id).update(
-            territory=self.territory_id
-        )
+        # Its lines follow it when it moves or changes industry (ProductionLine.territory, .industry).
+        ProductionLine.objects.filter(enterprise=self).exclude(
+            territory=self.territory_id, industry=self.industry_id
+        ).update(territory=self.territory_id, industry=self.industry_id)
 
 
 class Licence(models.Model):
@@ -187,6 +187,16 @@ class ProductionLine(models.Model):
         related_name="+",
         db_index=False,
     )
+    # The enterprise's industry, kept on the line the same way: the exit ledger's totals by industry read
+    # the exited lines alone (an index that holds them), not 100,000 enterprises one by one.
+    industry = models.ForeignKey(
+        Industry,
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["enterprise_id", "id"]
@@ -211,17 +221,24 @@ class ProductionLine(models.Model):
             # The exit ledger's order (oldest exit first, the id breaking ties) and its year filter.
             models.Index(fields=["status", "exited_on", "id"], name="line_exit_order_idx"),
             models.Index(fields=["territory", "status", "-id"], name="line_territory_idx"),
+            # The exit ledger's counts and totals: the exited lines with every column they read.
+            models.Index(
+                fields=["territory", "exited_on", "id"],
+                name="line_exited_totals_idx",
+                include=["industry", "enterprise", "capacity", "capacity_unit"],
+                condition=models.Q(status="exited"),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.enterprise.name} · {self.name}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        self.territory_id = Enterprise.objects.values_list("territory_id", flat=True).get(
-            pk=self.enterprise_id
-        )
+        self.territory_id, self.industry_id = Enterprise.objects.values_list(
+            "territory_id", "industry_id"
+        ).get(pk=self.enterprise_id)
         if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "territory"}
+            kwargs["update_fields"] = {*kwargs["update_fields"], "territory", "industry"}
         super().save(*args, **kwargs)
 
     @property

@@ -293,7 +293,8 @@ class Selection:
         if self.enterprise:
             joins.append(f"JOIN {_table(Enterprise)} e ON e.id = l.enterprise_id")
         if self.cased:
-            joins.append(_CASE_JOIN.format(case=_table(Case), finding=_table(Finding)))
+            join = _CASE_JOIN_PG if connection.vendor == "postgresql" else _CASE_JOIN
+            joins.append(join.format(case=_table(Case), finding=_table(Finding)))
             joins.append(f"LEFT JOIN {_table(Inspection)} i ON i.id = f.inspection_id")
             joins.append(f"LEFT JOIN {_table(Department)} d ON d.id = i.department_id")
         return " ".join(joins) + " WHERE " + self.where
@@ -397,7 +398,8 @@ def selection(
         else:
             where.append("l.exited_on >= %s AND l.exited_on <= %s")
             values.extend([dt.date(year, 1, 1), dt.date(year, 12, 31)])
-    for key, column in (("industry", "e.industry_id"), ("territory", "e.territory_id")):
+    # The enterprise's industry and territory as its lines keep them (ProductionLine.industry, .territory).
+    for key, column in (("industry", "l.industry_id"), ("territory", "l.territory_id")):
         if params.get(key):
             where.append(f"{column} = %s")
             values.append(params[key])
@@ -426,7 +428,7 @@ def selection(
         listed = " OR ".join(["c.dimension = %s"] * len(dimensions))
         where.append(f"(COALESCE(c.dimension, '') = ''{' OR ' + listed if listed else ''})")
         values.extend(dimensions)
-    enterprise = bool(q or params.get("industry") or params.get("territory"))
+    enterprise = bool(q)
     return Selection(" AND ".join(where), tuple(values), cased, enterprise)
 
 
@@ -444,7 +446,14 @@ def _scope(lines: QuerySet[ProductionLine]) -> tuple[str, list[Any]]:
     return f"l.id IN ({scoped})", list(params)
 
 
-# A line's latest exit case (the highest id among its cases in an exited state), as `ledger` reads it.
+# A line's latest exit case (the highest id among its cases in an exited state), as `ledger` reads it. On
+# PostgreSQL the first of each line's exit cases, newest first, read from one index that holds the columns
+# the ledger filters and groups by (`case_line_latest_exit_idx`): no visit to the case table.
+_CASE_JOIN_PG = (
+    "LEFT JOIN (SELECT DISTINCT ON (line_id) line_id, id, dimension, exit_plan, finding_id FROM {case}"
+    " WHERE state IN (%s, %s, %s) AND line_id IS NOT NULL ORDER BY line_id, id DESC) c ON c.line_id = l.id"
+    " LEFT JOIN {finding} f ON f.id = c.finding_id"
+)
 _CASE_JOIN = (
     "LEFT JOIN (SELECT line_id, MAX(id) AS id FROM {case} WHERE state IN (%s, %s, %s)"
     " AND line_id IS NOT NULL GROUP BY line_id) x ON x.line_id = l.id"
@@ -462,13 +471,11 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
     postgres = connection.vendor == "postgresql"
     if group not in GROUPS:
         raise ValueError(group)
-    selected = selected.joined(
-        cased=group in ("department", "dimension", "method"), enterprise=group in ("industry", "territory")
-    )
+    selected = selected.joined(cased=group in ("department", "dimension", "method"))
     key = {
         "year": "EXTRACT(YEAR FROM l.exited_on)" if postgres else "strftime('%%Y', l.exited_on)",
-        "industry": "e.industry_id",
-        "territory": "e.territory_id",
+        "industry": "l.industry_id",
+        "territory": "l.territory_id",
         "department": "COALESCE(d.code, '')",
         "dimension": "COALESCE(c.dimension, '')",
         "method": "COALESCE(c.exit_plan, '')",

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
 
-from phaseout.cases.models import Case, CaseState
+from phaseout.cases.models import CaseState, CaseTally
 from phaseout.orgs.models import Territory
 from phaseout.registry.models import Industry, LineStatus, ProductionLine
 from phaseout.reports.ledger import plain_figure
@@ -33,12 +33,9 @@ def _figures(state: str) -> tuple[int, ...]:
     )
 
 
-def _rolled_up(groups: list[tuple[str, str, str, str, int]]) -> dict[str, Any]:
-    """The counts by state, territory, industry and dimension, from one GROUP BY over the cases.
-
-    One scan of the year's cases, grouped by (territory, industry, dimension, state), a few
-    thousand groups at most, is added up here; four separate GROUP BYs scanned a million cases
-    four times."""
+def _rolled_up(groups: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The counts by state, territory, industry and dimension, from the year's case tally grouped by
+    (territory, industry, dimension, state), a few thousand groups at most, added up here."""
     territories = dict(Territory.objects.values_list("code", "name"))
     industries = dict(Industry.objects.values_list("code", "name"))
     by_state: dict[str, int] = defaultdict(int)
@@ -73,24 +70,34 @@ def _rolled_up(groups: list[tuple[str, str, str, str, int]]) -> dict[str, Any]:
 
 
 def year_summary(
-    year: int, cases: QuerySet[Case] | None = None, lines: QuerySet[ProductionLine] | None = None
+    year: int, tallies: QuerySet[CaseTally] | None = None, lines: QuerySet[ProductionLine] | None = None
 ) -> dict[str, Any]:
-    cases = (cases if cases is not None else Case.objects.all()).filter(opened_at__year=year)
+    """The year's figures: the cases opened in `year` (local calendar) from the case tally
+    (phaseout.cases.tally; `tallies`: the person's, by `cases.scope.tallies`), the lines exited in it."""
+    from phaseout.cases import tally
+
+    tallies = tallies if tallies is not None else CaseTally.objects.all()
     lines = (lines if lines is not None else ProductionLine.objects.all()).filter(
         status=LineStatus.EXITED, exited_on__year=year
     )
-    capacity = list(
-        lines.values("enterprise__industry__name", "capacity_unit")
-        .annotate(lines=Count("id"), total=Sum("capacity"))
-        .order_by("enterprise__industry__name", "capacity_unit")
+    # By the industry the lines keep (their enterprise's: ProductionLine.industry), read from the index of
+    # the exited lines; named here.
+    industries = dict(Industry.objects.values_list("code", "name"))
+    capacity = sorted(
+        (
+            {
+                "enterprise__industry__name": industries.get(row["industry_id"], row["industry_id"]),
+                "capacity_unit": row["capacity_unit"],
+                "lines": row["lines"],
+                "total": plain_figure(row["total"] or Decimal(0)),
+            }
+            for row in lines.values("industry_id", "capacity_unit")
+            .annotate(lines=Count("id"), total=Sum("capacity"))
+            .order_by()
+        ),
+        key=lambda row: (row["enterprise__industry__name"], row["capacity_unit"]),
     )
-    for row in capacity:
-        row["total"] = plain_figure(row["total"] or Decimal(0))
-    groups = list(
-        cases.values_list("territory_id", "industry_id", "dimension", "state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    groups = tally.grouped(tallies.filter(year=year), "territory", "industry", "dimension", "state")
     return {
         "year": year,
         **_rolled_up(groups),

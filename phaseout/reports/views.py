@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from phaseout.audit.exports import audited_export, exported
 from phaseout.cases import scope as case_scope
-from phaseout.cases.models import OPEN_STATES, Case, CaseState
+from phaseout.cases.models import OPEN_STATES, Case, CaseState, CaseTally
 from phaseout.complaints import scope as tipoff_scope
 from phaseout.orgs import scope
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
@@ -228,7 +228,7 @@ def stage_report(request: HttpRequest) -> HttpResponse:
             from phaseout.reports.summary import year_summary
 
             cases = year_summary(
-                data["end"].year, cases=case_scope.cases(person), lines=registry_scope.lines(person)
+                data["end"].year, tallies=case_scope.tallies(person), lines=registry_scope.lines(person)
             )["by_territory"]
         report = documents.StageReport(
             doc_number=data["doc_number"],
@@ -302,7 +302,7 @@ def charts(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     cases = case_scope.cases(person)
     state_labels = dict(CaseState.choices)
-    figures_of_cases = case_figures(cases, today)
+    figures_of_cases = case_figures(cases, today, case_scope.tallies(person))
     by_state = figures_of_cases["by_state"]
     ages = figures_of_cases["ages"]
     this_year = _selection(person, {"year": str(today.year)})
@@ -377,47 +377,46 @@ def charts(request: HttpRequest) -> HttpResponse:
     )
 
 
-def case_figures(cases: QuerySet[Case], today: dt.date) -> dict[str, Any]:
-    """The charts' figures of the cases from one GROUP BY (territory, state) over them: cases by
-    state, open cases by age, overdue cases by territory, and this year's cases found and settled by
-    territory (the progress maps).
+def case_figures(cases: QuerySet[Case], today: dt.date, tallies: QuerySet[CaseTally]) -> dict[str, Any]:
+    """The charts' figures of the cases: cases by state, overdue cases by territory and this year's cases
+    found and settled by territory (the progress maps) from the case tally (`tallies`: of the same cases,
+    phaseout.cases.tally), grouped by (territory, state, year); open cases by age from the tally's open
+    cases and, for those opened in the last 180 days, the cases themselves (an index of the open cases by
+    the time they were opened: the older ones are the rest).
 
     Age is counted in days since the case was opened, on the local calendar: a case opened on day D
     is at most 30 days old when D is on or after today - 30, i.e. when it was opened at or after the
     local midnight starting that day."""
     from django.db.models import Count, Q
 
+    from phaseout.cases import tally
     from phaseout.orgs.models import Territory
     from phaseout.reports.summary import EXITED
 
     def since(days: int) -> dt.datetime:
         return timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days), dt.time.min))
 
-    year = Q(opened_at__year=today.year)
-    groups = cases.values_list("territory_id", "state").annotate(
-        n=Count("id"),
-        d30=Count("id", filter=Q(opened_at__gte=since(30))),
-        d90=Count("id", filter=Q(opened_at__gte=since(90), opened_at__lt=since(30))),
-        d180=Count("id", filter=Q(opened_at__gte=since(180), opened_at__lt=since(90))),
-        older=Count("id", filter=Q(opened_at__lt=since(180))),
-        this_year=Count("id", filter=year),
-    )
     by_state: dict[str, int] = {}
-    ages = dict.fromkeys(AGES, 0)
     overdue: dict[str, int] = {}
     found: dict[str, int] = {}
     settled: dict[str, int] = {}
-    for territory, state, n, *aged, this_year in groups.order_by():
+    still_open = 0
+    for territory, state, year, n in tally.grouped(tallies, "territory", "state", "year"):
         by_state[state] = by_state.get(state, 0) + n
-        if state in OPEN_STATES:
-            for key, counted in zip(AGES, aged, strict=True):
-                ages[key] += counted
+        still_open += n if state in OPEN_STATES else 0
         if state == CaseState.OVERDUE:
             overdue[territory] = overdue.get(territory, 0) + n
-        if this_year:
-            found[territory] = found.get(territory, 0) + this_year
-            done = this_year if state in (*EXITED, CaseState.CLOSED) else 0
+        if year == today.year:
+            found[territory] = found.get(territory, 0) + n
+            done = n if state in (*EXITED, CaseState.CLOSED) else 0
             settled[territory] = settled.get(territory, 0) + done
+    recent = cases.filter(state__in=OPEN_STATES, opened_at__gte=since(180)).aggregate(
+        d30=Count("id", filter=Q(opened_at__gte=since(30))),
+        d90=Count("id", filter=Q(opened_at__gte=since(90), opened_at__lt=since(30))),
+        d180=Count("id", filter=Q(opened_at__lt=since(90))),
+    )
+    aged = [recent["d30"], recent["d90"], recent["d180"]]
+    ages = dict(zip(AGES, [*aged, still_open - sum(aged)], strict=True))
     names = dict(Territory.objects.filter(code__in=overdue).values_list("code", "name"))
     return {
         "by_state": [{"state": state, "n": n} for state, n in sorted(by_state.items())],
@@ -474,9 +473,5 @@ def summary(request: HttpRequest) -> HttpResponse:
         year = int(request.GET.get("year", timezone.localdate().year))
     except ValueError:
         year = timezone.localdate().year
-    data = year_summary(
-        year,
-        cases=case_scope.cases(person),
-        lines=registry_scope.lines(person),
-    )
+    data = year_summary(year, tallies=case_scope.tallies(person), lines=registry_scope.lines(person))
     return render(request, "reports/summary.html", {"s": data})
