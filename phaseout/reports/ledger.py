@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Case as SqlCase
 from django.db.models import Min, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat, ExtractYear
@@ -461,6 +461,9 @@ _CASE_JOIN = (
 )
 
 
+TOTALS_WORK_MEM = "64MB"
+
+
 def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
     """`aggregate` of the selected rows, grouped and summed by the database: lines, enterprises and
     capacity per (group value, unit), never summed across units."""
@@ -473,7 +476,7 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
         raise ValueError(group)
     selected = selected.joined(cased=group in ("department", "dimension", "method"))
     key = {
-        "year": "EXTRACT(YEAR FROM l.exited_on)" if postgres else "strftime('%%Y', l.exited_on)",
+        "year": "EXTRACT(YEAR FROM l.exited_on)::integer" if postgres else "strftime('%%Y', l.exited_on)",
         "industry": "l.industry_id",
         "territory": "l.territory_id",
         "department": "COALESCE(d.code, '')",
@@ -487,7 +490,11 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
     # COUNT(DISTINCT …), which would sort every row (both levels are hashed).
     inner = f"SELECT {key} AS k, l.capacity_unit AS u, COUNT(*) AS n, {capacity} AS capacity, {label} AS lb"
     grouped = f"{inner} {selected.sql} GROUP BY {key}, l.capacity_unit, l.enterprise_id"
-    with connection.cursor() as cursor:  # fixed fragments; every value bound as a parameter
+    with transaction.atomic(), connection.cursor() as cursor:  # fixed fragments; values bound as parameters
+        if postgres:
+            # One group per enterprise (tens of thousands at a city's scale): hashed in memory, not sorted
+            # on disk, for this statement's transaction only.
+            cursor.execute(f"SET LOCAL work_mem = '{TOTALS_WORK_MEM}'")
         sql = f"SELECT k, u, SUM(n), COUNT(*), SUM(capacity), MAX(lb) FROM ({grouped}) g GROUP BY k, u"  # noqa: S608
         cursor.execute(sql, selected.params)
         found = cursor.fetchall()
