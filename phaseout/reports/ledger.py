@@ -274,9 +274,10 @@ LEDGER_FILTERS = (*GROUPS, "unit", "q")
 @dataclass(frozen=True)
 class Selection:
     """The ledger's rows a filter selects, as SQL: `FROM … WHERE …` (`sql`, `params`) over the aliases
-    l (line) and, when joined, e (enterprise; `enterprise`) and c (the line's latest exit case) with d
-    (the department that inspected; `cased`). A join is made only when a filter or a grouping reads it:
-    counting every exited line then reads an index alone."""
+    l (line) and, when joined, e (enterprise, for a search by name or USCC; `enterprise`) and c (the line's
+    latest exit case) with d (the department that inspected; `cased`). A join is made only when a filter or
+    a grouping reads it: the line keeps its enterprise's industry and territory, so counting and totalling
+    by them reads the exited lines' index alone."""
 
     where: str
     where_params: tuple[Any, ...]
