@@ -79,6 +79,9 @@ def city_of(issuer: str) -> Territory | None:
     return None
 
 
+_COLLECTIVE_DEPARTMENTS = re.compile(r"有关(?:部门|单位)$|相关部门$|^各(?:有关)?(?:部门|单位)$|成员单位$")
+
+
 def match_unit(name: str, city: Territory | None) -> tuple[str, Department | None]:
     """(match kind, department) for a unit name as written in a plan."""
     if re.match(r"^各[县市区]", name) and "政府" in name:
@@ -87,6 +90,9 @@ def match_unit(name: str, city: Territory | None) -> tuple[str, Department | Non
         return TaskUnit.Match.GOVERNMENT, None
     if name.startswith("省") or re.match(r"^[\u4e00-\u9fa5]{2,3}省", name):
         return TaskUnit.Match.EXTERNAL, None
+    if _COLLECTIVE_DEPARTMENTS.search(name):
+        # "市有关部门", "各单位", "协调小组各成员单位": a group that owes no submission of its own
+        return TaskUnit.Match.COLLECTIVE, None
     if city is None:
         return TaskUnit.Match.UNMAPPED, None
     departments = list(Department.objects.filter(territory=city))
