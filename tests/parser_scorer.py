@@ -75,7 +75,9 @@ class Score:
                 f"  {name:9} precision {t.precision:6.1%} ({t.right}/{t.found})"
                 f"  recall {t.recall:6.1%} ({t.right}/{t.expected})"
             )
-        lines.append(f"  invented dates: {len(self.invented)} {self.invented if self.invented else ''}".rstrip())
+        lines.append(
+            f"  invented dates: {len(self.invented)} {self.invented if self.invented else ''}".rstrip()
+        )
         lines.append(f"  refused: {len(self.refused)} {self.refused if self.refused else ''}".rstrip())
         return "\n".join(lines)
 

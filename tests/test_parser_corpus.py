@@ -47,7 +47,11 @@ def test_only_what_is_not_a_document_is_refused(text: str) -> None:
 def test_a_notice_without_duties_yields_its_metadata_and_is_told_apart_from_a_plan() -> None:
     text = (CORPUS / "16-zhanjiang-2020-bulletin.txt").read_text(encoding="utf-8")
     parsed = parse(text)
-    assert (parsed.kind, parsed.doc_number, parsed.issue_date) == ("notice", "湛工信〔2020〕41号", dt.date(2020, 3, 2))
+    assert (parsed.kind, parsed.doc_number, parsed.issue_date) == (
+        "notice",
+        "湛工信〔2020〕41号",
+        dt.date(2020, 3, 2),
+    )
     assert parsed.title == "湛江市工业和信息化局关于2019年度推动落后产能退出工作情况的通报"
     assert parsed.issuer == "湛江市工业和信息化局"
     assert parsed.recipients == ["各县(市、区)人民政府", "湛江经济技术开发区管委会", "市有关单位"]

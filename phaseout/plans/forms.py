@@ -28,7 +28,8 @@ class PlanUploadForm(forms.Form):
         label=_("Task assignment table (任务分工表), optional: .docx or .xlsx"),
         required=False,
         help_text=_(
-            "A table with the columns 任务, 牵头单位, 配合单位 and 完成时限: its rows become tasks, merged with "
+            "A table with the columns 任务, 牵头单位, 配合单位 and 完成时限: its rows become tasks, "
+            "merged with "
             "the plan's own."
         ),
     )

@@ -305,7 +305,8 @@ _COLLECTIVE_SUFFIX = (
 )
 _COLLECTIVE = (
     r"各(?!级)(?:[^\s,.;:，。；：()要将于在报送会同负责等的对为按请并和与及、]"
-    r"(?:[^\s,.;:，。；：要将于在报送同负责等的对为按请并]|\([^()]{1,8}\)){0,18}?)?" + _COLLECTIVE_SUFFIX
+    r"(?:[^\s,.;:，。；：要将于在报送同负责等的对为按请并]|\([^()]{1,8}\)){0,18}?)?"
+    + _COLLECTIVE_SUFFIX
     + r"|各(?:县\(市、区\)|县\(区\)|市\(区\)|县区|地|市(?!场)|区|县|镇)"
     r"|(?:省|市|县|区)(?:直|府直属)?各?有关(?:单位|部门)"
     r"|有关(?:地级以上)?市(?:人民政府|政府|经济和信息化主管部门|工业和信息化主管部门|经济和信息化局"
@@ -361,7 +362,9 @@ def units_in(sentence: str, source: str = "sentence") -> list[UnitMention]:
     while match := _UNIT.search(masked, position):
         position = match.start() + 1
         start, name = match.start(), match.group(0)
-        collective = name.startswith(("各", "有关", "本级")) or "有关" in name[:4] or name.endswith("区管委会")
+        collective = (
+            name.startswith(("各", "有关", "本级")) or "有关" in name[:4] or name.endswith("区管委会")
+        )
         place = _PLACE.match(name)
         if place and set(place.group(1)) & _VERB_CHARS and not collective:
             # "报送市工业和信息化局": the verb is not part of the name.
@@ -699,11 +702,15 @@ def stage_of(title: str) -> str:
 KINDS = ("plan", "notice", "publicity", "announcement")
 _TITLE = re.compile(r"^(.{0,60}?)关于(?:印发|转发)?《(.+?)》的通知$")
 _ISSUES_PLAN = re.compile(r"^(.{0,60}?)关于印发《?(.+?(?:方案|计划|要点|规划|办法|细则|意见))》?的通知$")
-_DOC_TITLE = re.compile(r"^(.{0,60}?)关于.{2,}(?:通知|公告|公示|通报|的函|意见|决定|报告|请示|批复|方案|计划|要点)$")
+_DOC_TITLE = re.compile(
+    r"^(.{0,60}?)关于.{2,}(?:通知|公告|公示|通报|的函|意见|决定|报告|请示|批复|方案|计划|要点)$"
+)
 _PLAN_TITLE = re.compile(r"(?:方案|计划|要点|规划)$")
 _BARE_TITLE = re.compile(r"^(?:公告|通告|公示|通报|通知)$")
 _PLAN_YEAR = re.compile(r"(20\d{2})\s*年")
-_OWN_NUMBER = re.compile(r"(?:[\u4e00-\u9fa5]{1,12}[〔\[]\d{4}[〕\]]\d{1,4}号|\d{4}年第\d{1,4}号)(?:签发人.*)?")
+_OWN_NUMBER = re.compile(
+    r"(?:[\u4e00-\u9fa5]{1,12}[〔\[]\d{4}[〕\]]\d{1,4}号|\d{4}年第\d{1,4}号)(?:签发人.*)?"
+)
 _UNIT_NAME = re.compile(
     r"(?:政府|办事处|管委会|部门|单位|委员会|局|委|厅|办公室|小组|中心支行|分局|处|室|中心|公司)(?:\([^()]{1,12}\))*$"
 )
@@ -751,8 +758,10 @@ def _recipients(line: str) -> list[str]:
 
 def _note(para: str) -> bool:
     """A line that is not the document's text: contact, attachment, imprint, download note, closing."""
-    return para.startswith(_NOTE_STARTS) or bool(IMPRINT.search(para)) or (
-        bool(_DOWNLOAD.search(para)) and len(para) <= 80
+    return (
+        para.startswith(_NOTE_STARTS)
+        or bool(IMPRINT.search(para))
+        or (bool(_DOWNLOAD.search(para)) and len(para) <= 80)
     )
 
 
@@ -1100,5 +1109,5 @@ def _deadline(task: Task, stage: Section | None) -> None:
 
 
 def set_deadline(task: Task) -> None:
-    """A task's deadline or period from its time expressions (a task of the task table, which has no stage)."""
+    """A task's deadline or period from its time expressions (a task table's row: it has no stage)."""
     _deadline(task, None)

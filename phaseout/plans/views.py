@@ -106,8 +106,8 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
                 messages.warning(
                     request,
                     _(
-                        "This document is %(kind)s, not a work plan: the duties it names with a unit or a date "
-                        "were read as tasks."
+                        "This document is %(kind)s, not a work plan: the duties it names with a unit or a "
+                        "date were read as tasks."
                     )
                     % {"kind": actions.kind_name(kind)},
                 )
