@@ -1,8 +1,13 @@
-"""Turn the text of an official work plan into a draft plan (pure Python, no Django).
+"""Turn the text of an official document into a draft plan (pure Python, no Django).
+
+A work plan, or a notice, publicity notice (公示) or announcement (公告) that may name dated duties: the
+document is read in the zones of GB/T 9704 (版头, 发文字号, 标题, 主送机关, 正文, 附件说明, 发文机关署名,
+成文日期, 版记), its kind told from its title, and its text read with or without numbered headings. Only
+text that is not a document at all is refused (NotAPlan). ADR 0021.
 
 What it finds:
-- the document number (〔2021〕30号 style), the issuer, the plan's title, year, issue date,
-  recipients and validity;
+- the document's own number (in the 版头, not one it cites), the issuer (the title's, the signature's or
+  the 版头's), the full title over lines, year, issue date, recipients and validity;
 - the heading hierarchy (一、 / （一） / 1.), the units a heading assigns in brackets
   ("[市生态环境局等部门、各县(区)政府按职责分工负责]"), and the tasks under each heading;
 - the units named in each task sentence, with their role: lead (牵头), supporting (会同), responsible
@@ -872,10 +877,10 @@ def parse(text: str, *, year: int | None = None) -> ParsedPlan:
     # 成文日期: a date standing alone; the line above it (past a "(…代章)") is the 发文机关署名.
     signature = ""
     for i, p in enumerate(paras):
-        if FULL_DATE.fullmatch(p):
+        if signed := FULL_DATE.fullmatch(p):
             skip.add(i)
             if plan.issue_date is None:
-                plan.issue_date = dt.date(*(int(g) for g in FULL_DATE.fullmatch(p).groups()))  # type: ignore[union-attr]
+                plan.issue_date = dt.date(*(int(g) for g in signed.groups()))
             j = i - 1
             while j >= 0 and _SEAL.match(paras[j]):
                 skip.add(j)
