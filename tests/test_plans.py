@@ -149,7 +149,7 @@ def test_upload_page_refuses_bad_documents_and_creates_nothing(
     client = client_for(office.user)
     for name, content, message in [
         ("plan.txt", b"", "空"),
-        ("plan.txt", "今天天气很好。".encode(), "工作计划"),
+        ("plan.txt", "今天天气很好。".encode(), "该文件不是公文：没有标题、发文字号或编号标题。"),
         ("plan.xlsx", b"x", ".txt"),
     ]:
         response = client.post("/plans/upload/", {"document": SimpleUploadedFile(name, content)})

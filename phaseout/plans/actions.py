@@ -14,6 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from phaseout.audit.record import record
 from phaseout.messaging.actions import notify
@@ -26,7 +27,7 @@ from phaseout.orgs.scope import (
     people_of_enterprise,
     people_of_territory,
 )
-from phaseout.plans import handin, parser, scope
+from phaseout.plans import handin, parser, scope, tasktable
 from phaseout.plans.documents import read_text
 from phaseout.plans.models import (
     Plan,
@@ -78,6 +79,9 @@ def city_of(issuer: str) -> Territory | None:
     return None
 
 
+_COLLECTIVE_DEPARTMENTS = re.compile(r"有关(?:部门|单位)$|相关部门$|^各(?:有关)?(?:部门|单位)$|成员单位$")
+
+
 def match_unit(name: str, city: Territory | None) -> tuple[str, Department | None]:
     """(match kind, department) for a unit name as written in a plan."""
     if re.match(r"^各[县市区]", name) and "政府" in name:
@@ -86,6 +90,9 @@ def match_unit(name: str, city: Territory | None) -> tuple[str, Department | Non
         return TaskUnit.Match.GOVERNMENT, None
     if name.startswith("省") or re.match(r"^[\u4e00-\u9fa5]{2,3}省", name):
         return TaskUnit.Match.EXTERNAL, None
+    if _COLLECTIVE_DEPARTMENTS.search(name):
+        # "市有关部门", "各单位", "协调小组各成员单位": a group that owes no submission of its own
+        return TaskUnit.Match.COLLECTIVE, None
     if city is None:
         return TaskUnit.Match.UNMAPPED, None
     departments = list(Department.objects.filter(territory=city))
@@ -116,11 +123,50 @@ def _city_of_reader(by: User) -> str | None:
 # --- import -----------------------------------------------------------------------------------------
 
 
+KIND_NAMES = {
+    "plan": _lazy("a work plan"),
+    "notice": _lazy("a notice"),
+    "publicity": _lazy("a publicity notice (公示)"),
+    "announcement": _lazy("an announcement (公告)"),
+}
+
+
+def kind_name(kind: str) -> str:
+    return str(KIND_NAMES.get(kind, KIND_NAMES["notice"]))
+
+
+def no_duties(parsed: parser.ParsedPlan) -> parser.NotAPlan:
+    """A document without a duty is not damaged: say what it is, with its number and title."""
+    return parser.NotAPlan(
+        "no_duties",
+        _(
+            "This document is %(kind)s (%(number)s%(title)s), not a work plan, and it names no duty with a "
+            "unit or a date; nothing was imported."
+        )
+        % {
+            "kind": kind_name(parsed.kind),
+            "number": f"{parsed.doc_number} " if parsed.doc_number else "",
+            "title": parsed.title or _("no title"),
+        },
+    )
+
+
 @transaction.atomic
-def import_plan(*, name: str, data: bytes, by: User, year: int | None = None) -> Plan:
-    """Read a plan document into a draft plan. Bad input raises and creates nothing."""
+def import_plan(
+    *, name: str, data: bytes, by: User, year: int | None = None, table: tuple[str, bytes] | None = None
+) -> Plan:
+    """Read a plan document into a draft plan. Bad input raises and creates nothing.
+
+    A notice, publicity notice or announcement that names dated duties is read the same way (its kind is
+    kept in the plan's problems); one that names none is refused with what it is. `table` is the optional
+    任务分工表 (.docx or .xlsx) whose rows become tasks merged with the body's (phaseout.plans.tasktable)."""
     text = read_text(name, data)
     parsed = parser.parse(text, year=year)
+    if table is not None:
+        rows = tasktable.read_table(*table)
+        tasktable.merge(parsed, rows)
+    if not parsed.tasks:
+        raise no_duties(parsed)
     if parsed.year is None:
         raise PlanError(_("The plan's year could not be found in the document; please give it."))
     city = city_of(parsed.issuer or parsed.title)
@@ -196,7 +242,18 @@ def import_plan(*, name: str, data: bytes, by: User, year: int | None = None) ->
             reason=expr.reason[:200],
             needs_review=expr.needs_review,
         )
-    record(actor=by, action="plan.import", obj=plan, data={"file": name, "tasks": len(parsed.tasks)})
+    record(
+        actor=by,
+        action="plan.import",
+        obj=plan,
+        data={
+            "file": name,
+            "tasks": len(parsed.tasks),
+            "kind": parsed.kind,
+            "table": table[0] if table is not None else None,
+            "table_tasks": sum(1 for t in parsed.tasks if t.source != "body"),
+        },
+    )
     return plan
 
 

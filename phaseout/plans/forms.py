@@ -24,11 +24,30 @@ class PlanUploadForm(forms.Form):
         help_text=_("Only needed when the document does not say."),
     )
 
+    table = forms.FileField(
+        label=_("Task assignment table (任务分工表), optional: .docx or .xlsx"),
+        required=False,
+        help_text=_(
+            "A table with the columns 任务, 牵头单位, 配合单位 and 完成时限: its rows become tasks, "
+            "merged with "
+            "the plan's own."
+        ),
+    )
+
     def clean_document(self) -> Any:
         upload = self.cleaned_data["document"]
         if upload.size > settings.PLAN_DOCUMENT_MAX_BYTES:
             raise forms.ValidationError(
                 _("The file is larger than %(limit)s.")
+                % {"limit": filesizeformat(settings.PLAN_DOCUMENT_MAX_BYTES)}
+            )
+        return upload
+
+    def clean_table(self) -> Any:
+        upload = self.cleaned_data.get("table")
+        if upload and upload.size > settings.PLAN_DOCUMENT_MAX_BYTES:
+            raise forms.ValidationError(
+                _("The task table is larger than %(limit)s.")
                 % {"limit": filesizeformat(settings.PLAN_DOCUMENT_MAX_BYTES)}
             )
         return upload

@@ -116,6 +116,7 @@ class TaskUnit(models.Model):
         ALL_DISTRICTS = "all_districts", _("Every district government")
         GOVERNMENT = "government", _("The city government")
         EXTERNAL = "external", _("Outside the city (province, others)")
+        COLLECTIVE = "collective", _("The units concerned, as a group (有关部门, 各单位)")
         UNMAPPED = "unmapped", _("Not yet matched")
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="units")

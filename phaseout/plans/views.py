@@ -47,7 +47,8 @@ from phaseout.plans.models import (
     TaskUnit,
     TimeExpression,
 )
-from phaseout.plans.parser import NotAPlan
+from phaseout.plans.parser import NotAPlan, kind_of
+from phaseout.plans.tasktable import TableRefused
 from phaseout.web import current_person, current_user, form_errors
 from phaseout.web.lists import Column, ListSpec, list_response
 
@@ -56,12 +57,8 @@ READERS = ALL_STAFF_ROLES
 NOT_A_PLAN = {
     "empty": gettext_lazy("The document is empty."),
     "not_a_plan": gettext_lazy(
-        "This document does not read as a work plan: it has no title, document number or numbered headings."
+        "This is not an official document: it has no title, document number or numbered headings."
     ),
-    "no_headings": gettext_lazy(
-        "This document does not read as a work plan: it has no numbered headings (一、…)."
-    ),
-    "no_tasks": gettext_lazy("No task with a unit or a date was found in this document."),
 }
 
 
@@ -83,20 +80,37 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     form = PlanUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["document"]
+        table = form.cleaned_data.get("table")
         try:
             plan = actions.import_plan(
-                name=upload.name, data=upload.read(), by=current_user(request), year=form.cleaned_data["year"]
+                name=upload.name,
+                data=upload.read(),
+                by=current_user(request),
+                year=form.cleaned_data["year"],
+                table=(table.name, table.read()) if table else None,
             )
         except UnreadableDocument as exc:
             form.add_error("document", str(exc))
         except NotAPlan as exc:
             form.add_error("document", _not_a_plan(exc))
+        except TableRefused as exc:
+            form.add_error("table", str(exc))
         except actions.PlanError as exc:
             form.add_error("year", str(exc))
         else:
             messages.success(
                 request, _("The document was read into a draft plan. Please review it and confirm.")
             )
+            kind = kind_of(plan.problems)
+            if kind != "plan":
+                messages.warning(
+                    request,
+                    _(
+                        "This document is %(kind)s, not a work plan: the duties it names with a unit or a "
+                        "date were read as tasks."
+                    )
+                    % {"kind": actions.kind_name(kind)},
+                )
             return redirect("plan-detail", plan.pk)
     return render(request, "plans/plan_list.html", {"plans": scope.plans(person), "form": form}, status=400)
 
