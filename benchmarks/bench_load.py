@@ -90,11 +90,12 @@ def main() -> int:
     topo = Topology(stat_statements=True)
     sampler = LoadSampler()
     try:
-        topo.start(seed=["demo", f"people={people}", f"findings={FINDINGS}"])
+        visible = OUT / "load-visible.json"
+        topo.start(seed=["demo", f"people={people}", f"findings={FINDINGS}", f"visible={visible}"])
         print("  timings (s):", json.dumps({k: round(v, 1) for k, v in topo.timings.items()}))
         print(f"  primary: {topo.primary_kind}", f"({topo.why_own_primary})" if topo.why_own_primary else "")
-        cases = [int(pk) for (pk,) in topo.sql("SELECT id FROM cases_case ORDER BY id")]
         data = OUT / "load-data.json"
+        cases = json.loads(visible.read_text())
         data.write_text(json.dumps({"cases": cases, "findings": topo.seeded["findings"]}))
         topo.sql("SELECT pg_stat_statements_reset()")
         ramp = USERS / SPAWN
@@ -159,6 +160,12 @@ def report(topo: Topology, elapsed: float, samples: list[float]) -> int:
         spent = int(r["Request Count"]) * float(r["Average Response Time"])
         print(f"  {r['Name'][:44]:44} {spent / 1000:8.1f} s  {100 * spent / whole:5.1f} %")
     served = gunicorn_times(topo)
+    print("\nthe app servers' own time by path (gunicorn's access log), top by total:")
+    for path, values in sorted(served.items(), key=lambda kv: -sum(kv[1]))[:10]:
+        print(
+            f"  {path[:50]:50} {len(values):>6} requests, median {statistics.median(values):6.0f} ms,"
+            f" total {sum(values) / 1000:7.1f} s"
+        )
     app_ms = [ms for values in served.values() for ms in values]
     if app_ms:
         print(

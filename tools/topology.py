@@ -406,7 +406,8 @@ class Topology:
         import psycopg
 
         with psycopg.connect(self.replica_url if replica else self.primary_url, autocommit=True) as conn:
-            return list(conn.execute(query, params).fetchall())  # type: ignore[arg-type]
+            cursor = conn.execute(query, params)  # type: ignore[arg-type]
+            return list(cursor.fetchall()) if cursor.description else []
 
     # -- commands -------------------------------------------------------------------------------------
 

@@ -13,7 +13,9 @@ database (tools/topology.py runs it with the installation's environment before t
   accepted once per device;
 - `findings=N`: N energy cases waiting for the energy department's decision (state `finding`);
 - `overdue=N`: N energy cases ordered to rectify ten months ago, their six months run out: the sweep marks
-  them overdue.
+  them overdue;
+- `visible=FILE`: writes to FILE, for each `t-` account, the ids of the cases it may open (the load test's
+  people visit those).
 
 Prints one JSON line: the ids of the cases made.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 PASSWORD = "Topology-load-2026"  # noqa: S105 (test accounts of a throwaway database)
 FIRST_SERIAL = 50000
@@ -95,6 +98,17 @@ def main(argv: list[str]) -> None:
                         **scope,
                     )
                     TotpFactor().install(person.user, demo_totp_key(username))
+    if "visible" in args:
+        # The cases each test account may open, by the one rule that says so (phaseout/cases/scope.py).
+        from phaseout.cases import scope
+        from phaseout.orgs.models import Person
+
+        visible: dict[str, list[int]] = {}
+        for person in Person.objects.filter(user__username__startswith="t-").select_related("user"):
+            visible[person.user.username] = list(
+                scope.cases(person).order_by("id").values_list("id", flat=True)
+            )
+        Path(args["visible"]).write_text(json.dumps(visible))
     print(json.dumps(out))
 
 
