@@ -4,7 +4,6 @@ every state, all made through the same actions the pages use (so every case has 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from phaseout import demo_paths
 from phaseout.accounts import create_person
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
+from phaseout.demo_keys import demo_totp_key
 from phaseout.identity.factors import TotpFactor, base32_secret
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.prices.actions import enter_rate
@@ -39,12 +39,6 @@ from phaseout.rules.exit_plans import ExitPlan
 from phaseout.standards.actions import run_evaluation
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
-
-
-def demo_totp_key(username: str) -> str:
-    """A demo account's fixed TOTP key (hex, 20 bytes), the same on every machine, printed by `make demo`:
-    add it to an authenticator app, or print the current code with `phaseout totp USERNAME`."""
-    return hashlib.sha256(f"phaseout-demo-totp:{username}".encode()).hexdigest()[:40]
 
 
 # A 1×1 PNG, used as demo evidence.
@@ -221,10 +215,9 @@ def _png(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, PNG, content_type="image/png")
 
 
-@transaction.atomic
-def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]]:
-    """Create the demo set once; return (username, role, unit, TOTP secret) for every demo account."""
-    today = today or timezone.localdate()
+def demo_accounts() -> None:
+    """The demo's accounts (both cities' offices, departments and counties, the administrators), each
+    with its fixed TOTP key; those already there are left as they are."""
     User = get_user_model()
     accounts = _accounts()
     existing = set(
@@ -245,6 +238,13 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
             **scope,
         )
         TotpFactor().install(person.user, demo_totp_key(username))
+
+
+@transaction.atomic
+def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]]:
+    """Create the demo set once; return (username, role, unit, TOTP secret) for every demo account."""
+    today = today or timezone.localdate()
+    demo_accounts()
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
         _sign_in_failures()
