@@ -145,7 +145,12 @@ def _handed_in(office: Person, district: Person) -> Submission:
         source_name="plan.txt",
         source_text="",
         created_by=office.user,
-        status=Plan.Status.CONFIRMED,
+        status=Plan.Status.APPROVED,
+        approval_body="江门市人民政府",
+        approval_doc_number="江府函〔2026〕1号",
+        approved_on=dt.date(2026, 1, 6),
+        approval_recorded_by=office.user,
+        approval_recorded_at=dt.datetime(2026, 1, 6, tzinfo=dt.UTC),
         confirmed_by=office.user,
         confirmed_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
     )
