@@ -105,8 +105,10 @@ def waiting(role: str) -> Q:
 def home(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     today = timezone.localdate()
-    if person.role == Role.PROVINCE:
-        return redirect("province-progress")
+    if person.role == Role.PROVINCE:  # the provincial office's day: its cities
+        from phaseout.province.views import province_progress
+
+        return province_progress(request)
     if person.role not in WAITING_ROLES:
         return render(request, "orgs/home_admin.html", {"today": today, **_admin_day(person, today)})
     cases = case_scope.cases(person).select_related("enterprise", "line")
