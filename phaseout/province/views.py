@@ -192,7 +192,7 @@ def summary_export(request: HttpRequest, pk: int) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="year-summary-{summary.city_id}-{summary.year}.json"'
     )
-    return exported(response, summary, **what)
+    return exported(response, summary, sha256=what["sha256"], key=what["key"])
 
 
 @require_POST
