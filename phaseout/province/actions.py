@@ -5,6 +5,7 @@ SummaryEvent (its history) and an audit row, and tells the other side in its mes
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
@@ -138,8 +139,6 @@ def draw_up_summary(
         summary.save(update_fields=["state", "figures", "drawn_up_by", "drawn_up_at"])
         _event(summary, step, before, by=by, at=now)
     if document is not None:
-        import hashlib
-
         content = document.read()
         document.seek(0)
         summary.document_name = (document.name or "summary")[:200]
