@@ -91,6 +91,12 @@ def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
         *_city_accounts("441600", "hy-", "河源市淘汰落后产能工作协调小组办公室"),
     ]
     rows += [
+        (
+            "province",
+            "广东省推动落后产能退出工作省级协调办公室",
+            Role.PROVINCE,
+            {"department": Department.objects.get(code="gd-gxt")},
+        ),
         ("auditor", "审计管理员", Role.AUDITOR, {}),
         ("intake", "举报受理员", Role.INTAKE, {}),
         ("secadmin", "安全管理员", Role.SECURITY_ADMIN, {}),
@@ -525,6 +531,7 @@ def _register_and_cases(today: dt.date) -> None:
     _measurements(enterprises, office, today)
     _office_rates(office)
     _plan_and_programme(office, today)
+    _year_summaries(today)
     _public_side(office, today)
     _power_and_furnaces(enterprises, today)
     # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
@@ -743,6 +750,24 @@ def _closed_list_xlsx() -> bytes:
     return buffer.getvalue()
 
 
+def _year_summaries(today: dt.date) -> None:
+    """The year summaries on their way up: Jiangmen's approved by its city government and handed up to the
+    provincial office (awaiting its review); Heyuan's drawn up, awaiting its city government."""
+    from phaseout.province import actions as summaries
+
+    jiangmen = Person.objects.get(user__username="office").user
+    heyuan = Person.objects.get(user__username="hy-office").user
+    summary = summaries.draw_up_summary(
+        city=Territory.objects.get(code="440700"), year=today.year, by=jiangmen
+    )
+    summary = summaries.approve_summary(
+        summary=summary, body="江门市人民政府", doc_number=f"江府函〔{today.year}〕99号", approved_on=today,
+        by=jiangmen,
+    )  # fmt: skip
+    summaries.hand_up_summary(summary=summary, by=jiangmen)
+    summaries.draw_up_summary(city=Territory.objects.get(code="441600"), year=today.year, by=heyuan)
+
+
 def _plan_and_programme(office: Any, today: dt.date) -> None:
     """The Jiangmen plan (a public 2021 document shipped as demo data, moved to this year) imported,
     reviewed and confirmed; one department report submitted; an energy-inspection programme drawn at
@@ -759,6 +784,9 @@ def _plan_and_programme(office: Any, today: dt.date) -> None:
     for expression in plan.times.filter(needs_review=True):
         plan_actions.review_time(expression=expression, date=None, by=office)
     plan = plan_actions.confirm_plan(plan=plan, by=office)
+    plan = plan_actions.approve_plan(
+        plan=plan, body="江门市人民政府", doc_number=f"江府函〔{year}〕8号", approved_on=today, by=office
+    )
     dept_user = Person.objects.get(user__username="dept-fgj").user
     report = plan.submissions.filter(department__code="jm-fgj").order_by("due_date").first()
     if report is not None:

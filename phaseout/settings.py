@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "phaseout.reports",
     "phaseout.monitoring",
     "phaseout.signals",
+    "phaseout.province",
     # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
     "phaseout.messaging",
     # Backup and restore (issue 18).

@@ -184,7 +184,7 @@ def enterprise_named(text: str) -> Q:
     return Q(enterprise__name__contains=text)
 
 
-@allow(*CASE_VIEWERS)
+@allow(*CASE_VIEWERS, Role.PROVINCE)
 @audited_export("export.cases")
 def case_list(request: HttpRequest) -> HttpResponseBase:
     person = _person(request)

@@ -260,6 +260,21 @@ class ConfirmPlanForm(forms.Form):
     )
 
 
+class ApprovePlanForm(forms.Form):
+    """The city government's approval of a confirmed plan, as the office records it."""
+
+    body = forms.CharField(label=_("Approving body"), max_length=100, initial="")
+    doc_number = forms.CharField(label=_("Approval document number"), max_length=60)
+    approved_on = forms.DateField(label=_("Date of approval"), widget=DatePicker())
+    confirm = confirmation(
+        _(
+            "I confirm: the city government approved this plan by the document above. From now on the plan "
+            "is in force, what each unit owes under it is reminded and swept by its dates, and the approval "
+            "cannot be undone."
+        )
+    )
+
+
 class ProgrammeForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=120)
     dimension = forms.ChoiceField(label=_("Dimension"))
