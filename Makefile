@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := phaseout.settings
 
-.PHONY: demo test test-clock lint types migrations-check pytest pytest-sqlite pytest-postgres bench bench-quick install clean messages mutation audit-deps
+.PHONY: demo test test-clock lint types migrations-check pytest pytest-sqlite pytest-postgres bench bench-quick load install clean messages mutation audit-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,16 @@ bench: $(STAMP)
 # own (seeded once by COPY; BENCH_FRESH=1 seeds anew): a few minutes, for a developer's machine.
 bench-quick: $(STAMP)
 	SECURE_COOKIES=false BENCH_SCALE=0.1 $(BIN)/python benchmarks/bench_pages.py
+
+# The load test (issue 18): locust against the production topology started on loopback (tools/topology.py:
+# primary and streaming replica, two gunicorn app servers behind the proxy, Celery worker and beat on
+# Redis DB 14), as root (the PostgreSQL clusters run as the postgres user). Defaults: 200 people, 10
+# minutes; shorter with e.g. `make load LOAD_USERS=50 LOAD_MINUTES=2`. Ports: TOPOLOGY_PORT_BASE (8140..8142)
+# and TOPOLOGY_PG_PORT_BASE (55440, 55441).
+LOAD_USERS ?= 200
+LOAD_MINUTES ?= 10
+load: $(STAMP)
+	LOAD_USERS=$(LOAD_USERS) LOAD_MINUTES=$(LOAD_MINUTES) $(BIN)/python benchmarks/bench_load.py
 
 # Mutation testing with mutmut ([tool.mutmut] in pyproject.toml): phaseout/rules/ and the case actions and
 # sweep. MUTATE narrows it to files or folders, e.g. `make mutation MUTATE=phaseout/rules/case_flow.py`

@@ -249,7 +249,12 @@ def set_department_dimensions(*, department: Department, dimensions: list[str], 
 # ── forms ───────────────────────────────────────────────────────────────────────────────
 
 # The unit each role needs: its data scope follows from it.
-UNIT_FOR_ROLE = {Role.DEPARTMENT: "department", Role.DISTRICT: "territory", Role.ENTERPRISE: "enterprise"}
+UNIT_FOR_ROLE = {
+    Role.DEPARTMENT: "department",
+    Role.DISTRICT: "territory",
+    Role.ENTERPRISE: "enterprise",
+    Role.PROVINCE: "department",  # the provincial office: a department whose territory is the province
+}
 
 
 class PersonForm(forms.Form):
@@ -278,6 +283,10 @@ class PersonForm(forms.Form):
         unit = UNIT_FOR_ROLE.get(Role(role)) if role else None
         if unit and not data.get(unit):
             self.add_error(unit, gettext_lazy("This role needs its unit: it sets what the person may see."))
+        elif role == Role.PROVINCE and data["department"].territory.level != Territory.Level.PROVINCE:
+            self.add_error(
+                "department", gettext_lazy("The provincial office's unit is a department of the province.")
+            )
         for other in ("department", "territory", "enterprise"):
             if other != unit and not (role == Role.OFFICE and other == "department"):
                 data[other] = None  # a unit the role does not use would widen nothing, so it is not kept

@@ -12,6 +12,8 @@ phaseout documents sign-unsigned   sign the decisions issued before signatures e
 phaseout keys add-signing-version | add-audit-version | import-audit-key   signing and audit key versions
 phaseout import FILE [--accept]   check (and import) an enterprise register
 phaseout demo                load reference and demo data and print the demo accounts
+phaseout territories load [--province 44] [--file F]   a province's divisions (GB/T 2260) from
+                             phaseout/data/territories/ (or a file of the same format); idempotent
 phaseout evaluate [--date D] [--territory CODE] [--by USER] [--dry-run]
                              evaluate the registry against the rulebooks; open findings and cases
 phaseout check-line [FILE|-] [--date D]   one line's description (JSON) in, its findings (JSON) out

@@ -4,7 +4,6 @@ every state, all made through the same actions the pages use (so every case has 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from phaseout import demo_paths
 from phaseout.accounts import create_person
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case
+from phaseout.demo_keys import demo_totp_key
 from phaseout.identity.factors import TotpFactor, base32_secret
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.prices.actions import enter_rate
@@ -39,12 +39,6 @@ from phaseout.rules.exit_plans import ExitPlan
 from phaseout.standards.actions import run_evaluation
 
 DEMO_PASSWORD = "Phaseout-demo-2026"  # noqa: S105 - printed for the demo, never used in production
-
-
-def demo_totp_key(username: str) -> str:
-    """A demo account's fixed TOTP key (hex, 20 bytes), the same on every machine, printed by `make demo`:
-    add it to an authenticator app, or print the current code with `phaseout totp USERNAME`."""
-    return hashlib.sha256(f"phaseout-demo-totp:{username}".encode()).hexdigest()[:40]
 
 
 # A 1×1 PNG, used as demo evidence.
@@ -97,6 +91,12 @@ def _accounts() -> list[tuple[str, str, Role, dict[str, Any]]]:
         *_city_accounts("441600", "hy-", "河源市淘汰落后产能工作协调小组办公室"),
     ]
     rows += [
+        (
+            "province",
+            "广东省推动落后产能退出工作省级协调办公室",
+            Role.PROVINCE,
+            {"department": Department.objects.get(code="gd-gxt")},
+        ),
         ("auditor", "审计管理员", Role.AUDITOR, {}),
         ("intake", "举报受理员", Role.INTAKE, {}),
         ("secadmin", "安全管理员", Role.SECURITY_ADMIN, {}),
@@ -221,10 +221,9 @@ def _png(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, PNG, content_type="image/png")
 
 
-@transaction.atomic
-def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]]:
-    """Create the demo set once; return (username, role, unit, TOTP secret) for every demo account."""
-    today = today or timezone.localdate()
+def demo_accounts() -> None:
+    """The demo's accounts (both cities' offices, departments and counties, the administrators), each
+    with its fixed TOTP key; those already there are left as they are."""
     User = get_user_model()
     accounts = _accounts()
     existing = set(
@@ -245,6 +244,13 @@ def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]
             **scope,
         )
         TotpFactor().install(person.user, demo_totp_key(username))
+
+
+@transaction.atomic
+def load_demo(*, today: dt.date | None = None) -> list[tuple[str, str, str, str]]:
+    """Create the demo set once; return (username, role, unit, TOTP secret) for every demo account."""
+    today = today or timezone.localdate()
+    demo_accounts()
     if not Enterprise.objects.filter(uscc=make_uscc(1)).exists():
         _register_and_cases(today)
         _sign_in_failures()
@@ -525,6 +531,7 @@ def _register_and_cases(today: dt.date) -> None:
     _measurements(enterprises, office, today)
     _office_rates(office)
     _plan_and_programme(office, today)
+    _year_summaries(today)
     _public_side(office, today)
     _power_and_furnaces(enterprises, today)
     # The registry evaluated against the rulebooks: the exit-candidate list and automatic findings.
@@ -743,6 +750,24 @@ def _closed_list_xlsx() -> bytes:
     return buffer.getvalue()
 
 
+def _year_summaries(today: dt.date) -> None:
+    """The year summaries on their way up: Jiangmen's approved by its city government and handed up to the
+    provincial office (awaiting its review); Heyuan's drawn up, awaiting its city government."""
+    from phaseout.province import actions as summaries
+
+    jiangmen = Person.objects.get(user__username="office").user
+    heyuan = Person.objects.get(user__username="hy-office").user
+    summary = summaries.draw_up_summary(
+        city=Territory.objects.get(code="440700"), year=today.year, by=jiangmen
+    )
+    summary = summaries.approve_summary(
+        summary=summary, body="江门市人民政府", doc_number=f"江府函〔{today.year}〕99号", approved_on=today,
+        by=jiangmen,
+    )  # fmt: skip
+    summaries.hand_up_summary(summary=summary, by=jiangmen)
+    summaries.draw_up_summary(city=Territory.objects.get(code="441600"), year=today.year, by=heyuan)
+
+
 def _plan_and_programme(office: Any, today: dt.date) -> None:
     """The Jiangmen plan (a public 2021 document shipped as demo data, moved to this year) imported,
     reviewed and confirmed; one department report submitted; an energy-inspection programme drawn at
@@ -759,6 +784,9 @@ def _plan_and_programme(office: Any, today: dt.date) -> None:
     for expression in plan.times.filter(needs_review=True):
         plan_actions.review_time(expression=expression, date=None, by=office)
     plan = plan_actions.confirm_plan(plan=plan, by=office)
+    plan = plan_actions.approve_plan(
+        plan=plan, body="江门市人民政府", doc_number=f"江府函〔{year}〕8号", approved_on=today, by=office
+    )
     dept_user = Person.objects.get(user__username="dept-fgj").user
     report = plan.submissions.filter(department__code="jm-fgj").order_by("due_date").first()
     if report is not None:

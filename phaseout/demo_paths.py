@@ -593,3 +593,22 @@ def _compliant_checks(city: City, today: dt.date, serial: int) -> None:
         story.day = working_day(max(today - dt.timedelta(days=10 + offset), dt.date(today.year, 1, 1)), today)
         finding = _inspect(story, "0")
         assert finding.conclusion == Finding.Conclusion.COMPLIANT
+
+
+def open_cases(
+    *, count: int, serial: int, today: dt.date, days_ago: int = 0, route: tuple[Action, ...] = ()
+) -> list[int]:
+    """`count` more energy cases in Jiangmen (enterprises from `serial` on), each found `days_ago` days
+    before today and taken along `route` as the demo takes its own: work for the topology and load tests
+    (tools/topology_seed.py). The demo accounts must exist."""
+    city = _city(*CITIES[0])
+    kind = next(k for k in KINDS if k.dimension == "energy")
+    made = []
+    for number in range(count):
+        story = _story(city, kind, serial + number, 900 + number, today)
+        story.day = working_day(today - dt.timedelta(days=days_ago), today)
+        case = Case.objects.get(finding=_inspect(story, kind.values[number % len(kind.values)]))
+        for action in route:
+            case = _take(story, case, action)
+        made.append(case.pk)
+    return made

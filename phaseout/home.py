@@ -105,6 +105,10 @@ def waiting(role: str) -> Q:
 def home(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     today = timezone.localdate()
+    if person.role == Role.PROVINCE:  # the provincial office's day: its cities
+        from phaseout.province.views import province_progress
+
+        return province_progress(request)
     if person.role not in WAITING_ROLES:
         return render(request, "orgs/home_admin.html", {"today": today, **_admin_day(person, today)})
     cases = case_scope.cases(person).select_related("enterprise", "line")
@@ -193,7 +197,8 @@ def _to_review(person: Person) -> list[Submission] | None:
     if person.role != Role.OFFICE:
         return None
     qs = plan_scope.submissions(
-        person, Submission.objects.filter(plan__status=Plan.Status.CONFIRMED, state=Submission.State.PENDING)
+        person,
+        Submission.objects.filter(plan__status__in=Plan.CONFIRMED_STATES, state=Submission.State.PENDING),
     )
     return list(qs.select_related("department", "territory").order_by("submitted_on", "id")[:50])
 
@@ -203,7 +208,7 @@ def _open_submissions(person: Person, today: dt.date) -> list[tuple[Any, str]]:
     qs = plan_scope.submissions(
         person,
         Submission.objects.filter(
-            plan__status=Plan.Status.CONFIRMED,
+            plan__status__in=Plan.CONFIRMED_STATES,
             submitted_on__isnull=True,
             due_date__lte=today + dt.timedelta(days=15),
         ),

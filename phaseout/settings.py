@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "phaseout.reports",
     "phaseout.monitoring",
     "phaseout.signals",
+    "phaseout.province",
     # After the apps that make messages: its job (the outbox drain) runs after their sweeps in one run.
     "phaseout.messaging",
     # Backup and restore (issue 18).
@@ -175,8 +176,23 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = TIME_ZONE
+# A task is acknowledged when it has finished, not when a worker takes it: a worker killed mid-task (power
+# cut, OOM killer, SIGKILL) leaves it with the broker, which hands it out again once it has been out longer
+# than CELERY_VISIBILITY_TIMEOUT seconds (Redis: kombu's visibility timeout, default one hour; it must be
+# longer than the longest task, else a task still running is started a second time). Every task is
+# therefore safe to run twice (tests/test_topology.py kills the worker mid-import). A worker takes one task
+# at a time from the queue, so a dying worker holds back no more than the ones it was running.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+}
 CELERY_BEAT_SCHEDULE = {
-    "sweep-deadlines": {"task": "phaseout.cases.tasks.sweep_deadlines", "schedule": 15 * 60.0},
+    "sweep-deadlines": {
+        "task": "phaseout.cases.tasks.sweep_deadlines",
+        "schedule": float(os.environ.get("CELERY_SWEEP_SECONDS", str(15 * 60))),
+    },
     # The outbox is also drained after every commit that made messages; this catches the retries.
     "drain-outbox": {"task": "phaseout.messaging.tasks.drain_outbox", "schedule": 60.0},
 }

@@ -12,6 +12,7 @@ from phaseout.monitoring import check_views as monitoring_checks
 from phaseout.monitoring import views as monitoring
 from phaseout.plans import views as plans
 from phaseout.prices import views as prices
+from phaseout.province import views as province
 from phaseout.registry import views as registry
 from phaseout.reports import views as reports
 from phaseout.signals import views as signals
@@ -95,6 +96,16 @@ urlpatterns = [
     path("plans/<int:pk>/map/", plans.plan_map, name="plan-map"),
     path("plans/<int:pk>/times/<int:expression_id>/", plans.plan_review_time, name="plan-review-time"),
     path("plans/<int:pk>/confirm/", plans.plan_confirm, name="plan-confirm"),
+    path("plans/<int:pk>/approve/", plans.plan_approve, name="plan-approve"),
+    path("summaries/", province.summary_list, name="summary-list"),
+    path("summaries/draw-up/", province.summary_draw_up, name="summary-draw-up"),
+    path("summaries/<int:pk>/", province.summary_detail, name="summary-detail"),
+    path("summaries/<int:pk>/approve/", province.summary_approve, name="summary-approve"),
+    path("summaries/<int:pk>/hand-up/", province.summary_hand_up, name="summary-hand-up"),
+    path("summaries/<int:pk>/exchange.json", province.summary_export, name="summary-export"),
+    path("summaries/<int:pk>/<slug:decision>/", province.summary_review, name="summary-review"),
+    path("province/", province.province_progress, name="province-progress"),
+    path("province/exchange/", province.exchange_import, name="exchange-import"),
     path("plans/<int:pk>/supervise/", plans.plan_supervise, name="plan-supervise"),
     path("plans/<int:pk>/task-failed/", plans.plan_task_failed, name="plan-task-failed"),
     path("supervisions/<int:pk>/read/", plans.supervision_acknowledge, name="supervision-acknowledge"),

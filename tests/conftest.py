@@ -302,3 +302,19 @@ def close_by_government(
         approval_date=today,
         today=today,
     )
+
+
+def approve_plan(plan: Any, office: Person) -> Any:
+    """The city government's approval of a confirmed plan, recorded by the office (the plan is then in
+    force: its submissions are handed in and swept)."""
+    from django.utils import timezone
+
+    from phaseout.plans import actions as plan_actions
+
+    return plan_actions.approve_plan(
+        plan=plan,
+        body="江门市人民政府",
+        doc_number="江府函〔2021〕1号",
+        approved_on=timezone.localdate(),
+        by=office.user,
+    )

@@ -12,7 +12,7 @@ import pytest
 from phaseout.orgs.models import Person
 from phaseout.plans import actions
 from phaseout.plans.models import Submission
-from tests.conftest import REPORT_PDF, SEEDS
+from tests.conftest import REPORT_PDF, SEEDS, approve_plan
 from tests.test_browser import _login, browser, server  # noqa: F401 (fixtures)
 
 COMMENTS = "请补充关停设备清单及完成时间表。"
@@ -38,7 +38,7 @@ def test_a_returned_sub_plan_is_handed_in_again_and_accepted(
     )
     for expression in plan.times.filter(needs_review=True):
         actions.review_time(expression=expression, date=None, by=office.user)
-    actions.confirm_plan(plan=plan, by=office.user)
+    approve_plan(actions.confirm_plan(plan=plan, by=office.user), office)
     submission = plan.submissions.get(kind="sub_plan", territory="440703")
     blocked: list[str] = []
 

@@ -27,6 +27,7 @@ from django.test import Client
 
 from phaseout import crypto
 from phaseout.audit.models import AuditEvent, Outcome
+from phaseout.cases import actions as case_actions
 from phaseout.complaints import actions as tipoff_actions
 from phaseout.complaints import identity
 from phaseout.complaints.models import TipOff
@@ -35,9 +36,9 @@ from phaseout.crypto.masking import mask_phone
 from phaseout.disclosure.models import ErrorReport
 from phaseout.orgs.models import Person, Role
 from phaseout.registry.importer import import_register
-from phaseout.registry.models import Enterprise
-from tests.conftest import _person, client_for
-from tests.factories import EnterpriseFactory
+from phaseout.registry.models import Enterprise, ImportBatch
+from tests.conftest import PNG, _person, client_for, upload
+from tests.factories import CaseFactory, EnterpriseFactory, valid_uscc
 
 NAME, PHONE = "欧阳明", "13912345678"
 CONTACT_PHONE = "0750-3381234"
@@ -693,3 +694,133 @@ def test_l3_ces1_28_contact_names_left_in_plaintext_are_encrypted_by_the_data_mi
 
     names = rotation.status()["registry_enterprise.contact_name"]
     assert names["legacy"] == 0 and names["empty"] == 1, names
+
+
+# --- L3-CES1-28: the files as uploaded are sealed at rest -----------------------------------------------
+
+
+def _on_disk(field_file: Any) -> bytes:
+    return Path(field_file.path).read_bytes()
+
+
+def _evidence(case: Any, by: Person, *files: Any) -> list[Any]:
+    return case_actions.add_case_evidence(case=case, files=files, by=by.user)
+
+
+def _register(xlsx_bytes: Any) -> bytes:
+    rows = [[valid_uscc(41), "江门市封存钢铁有限公司", "蓬江区", "钢铁", "", "陈大文", CONTACT_PHONE]]
+    return bytes(xlsx_bytes(rows))
+
+
+def test_l3_ces1_28_a_register_as_uploaded_is_sealed_on_disk_and_still_imports(
+    office: Person, xlsx_bytes: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    content = _register(xlsx_bytes)
+    c = client_for(office.user)
+    response = c.post("/enterprises/import/", {"file": upload("名录.xlsx", content)})
+    batch = ImportBatch.objects.get()
+    assert response.status_code == 302
+    stored = _on_disk(batch.file)
+    assert stored.startswith(b"PHSM4F1 v1 register\n") and content not in stored
+    assert crypto.sealed_version(stored) == 1
+    assert crypto.unseal_bytes(stored, "register") == content
+    assert batch.sha256 == hashlib.sha256(content).hexdigest()  # the upload's checksum, not the disk's
+    assert batch.file.size == len(content)
+    with django_capture_on_commit_callbacks(execute=True):
+        c.post(f"/enterprises/import/{batch.pk}/accept/")
+    batch.refresh_from_db()
+    assert (batch.status, batch.created_count) == ("done", 1)
+    assert Enterprise.objects.get().contact_phone == CONTACT_PHONE
+
+
+def test_l3_ces1_28_evidence_is_sealed_on_disk_and_downloaded_as_uploaded(energy_dept: Person) -> None:
+    case = CaseFactory()
+    [evidence] = case_actions.add_case_evidence(
+        case=case, files=[upload("现场.png", PNG, "image/png")], by=energy_dept.user
+    )
+    stored = _on_disk(evidence.file)
+    assert stored.startswith(b"PHSM4F1 v1 evidence\n") and PNG not in stored
+    response = client_for(energy_dept.user).get(f"/evidence/{evidence.pk}/")
+    assert response.status_code == 200 and b"".join(response.streaming_content) == PNG
+    # A sealed file is bound to its purpose: a register's bytes put in an evidence file do not open.
+    other = crypto.seal_bytes("register", PNG)
+    Path(evidence.file.path).write_bytes(other)
+    with pytest.raises(crypto.DecryptionError, match="file sealed for register, not evidence"):
+        evidence.file.storage.open(evidence.file.name)
+    # One byte changed on disk: refused, not served.
+    Path(evidence.file.path).write_bytes(stored[:-1] + bytes([stored[-1] ^ 1]))
+    response = client_for(energy_dept.user).get(f"/evidence/{evidence.pk}/")
+    assert response.status_code == 404
+
+
+def test_l3_ces1_28_rotation_reseals_files_and_seals_those_stored_before_sealing(
+    key_file: Path, energy_dept: Person, office: Person
+) -> None:
+    case = CaseFactory()
+    sealed, legacy = case_actions.add_case_evidence(
+        case=case,
+        files=[upload("一.png", PNG, "image/png"), upload("二.png", PNG + b"2", "image/png")],
+        by=energy_dept.user,
+    )
+    Path(legacy.file.path).write_bytes(PNG + b"2")  # as a file stored before sealing was
+    assert legacy.file.storage.open(legacy.file.name).read() == PNG + b"2"  # read as it is meanwhile
+    out = io.StringIO()
+    call_command("keys", "rotate", "--by", "office", stdout=out)
+    assert crypto.sealed_version(_on_disk(sealed.file)) == 2
+    assert crypto.sealed_version(_on_disk(legacy.file)) == 2
+    assert sealed.file.storage.open(sealed.file.name).read() == PNG
+    assert legacy.file.storage.open(legacy.file.name).read() == PNG + b"2"
+    event = AuditEvent.objects.get(action="keys.rotate")
+    assert event.actor == office.user and event.outcome == Outcome.SUCCESS
+    assert event.data["files"]["cases.Evidence.file"] == {
+        "resealed": 2,
+        "from_plaintext": 1,
+        "missing": 0,
+        "unreadable": 0,
+        "unreadable_ids": [],
+    }
+    # Run again: nothing left to do.
+    call_command("keys", "rotate", "--resume", stdout=io.StringIO())
+    again = AuditEvent.objects.filter(action="keys.rotate").latest("id")
+    assert again.data["files"]["cases.Evidence.file"]["resealed"] == 0
+
+
+def test_l3_ces1_28_a_file_no_key_opens_is_reported_by_rotation_and_left_as_it_is(
+    energy_dept: Person,
+) -> None:
+    case = CaseFactory()
+    [evidence] = case_actions.add_case_evidence(
+        case=case, files=[upload("一.png", PNG, "image/png")], by=energy_dept.user
+    )
+    foreign = b"PHSM4F1 v1 evidence\n" + os.urandom(60)
+    Path(evidence.file.path).write_bytes(foreign)
+    with pytest.raises(CommandError, match="1 values could not be decrypted"):
+        call_command("keys", "rotate", stdout=io.StringIO())
+    event = AuditEvent.objects.get(action="keys.rotate")
+    assert event.outcome == Outcome.FAILURE
+    assert event.data["files"]["cases.Evidence.file"]["unreadable_ids"] == [evidence.pk]
+    assert _on_disk(evidence.file) == foreign
+
+
+def test_l3_ces1_28_the_migrations_data_step_seals_files_and_its_reverse_opens_them(
+    energy_dept: Person,
+) -> None:
+    from django.apps import apps as django_apps
+
+    from phaseout.crypto import storage
+
+    case = CaseFactory()
+    [evidence] = case_actions.add_case_evidence(
+        case=case, files=[upload("一.png", PNG, "image/png")], by=energy_dept.user
+    )
+    Path(evidence.file.path).write_bytes(PNG)
+    forward, backward = storage.migration("cases", "Evidence", "file")
+    forward(django_apps, None)
+    assert crypto.sealed_version(_on_disk(evidence.file)) == 1
+    assert evidence.file.storage.open(evidence.file.name).read() == PNG
+    backward(django_apps, None)
+    assert _on_disk(evidence.file) == PNG
+    assert sorted(m._meta.label for m, _ in storage.sealed_file_fields()) == [
+        "cases.Evidence",
+        "registry.ImportBatch",
+    ]

@@ -32,6 +32,7 @@ from phaseout.orgs.access import ACCESS_ATTR, PUBLIC, DenyByDefaultMiddleware
 from phaseout.orgs.models import Person, Role, Territory
 from phaseout.plans import actions as plan_actions
 from phaseout.plans.models import Plan, Submission, Task
+from phaseout.province.models import YearSummary
 from tests.conftest import PNG, REPORT_PDF, client_for, upload
 from tests.factories import CaseFactory, FindingFactory, LineFactory, PersonFactory, UserFactory
 
@@ -66,6 +67,7 @@ EXPORTS = {
     "monitoring-units": "export.monitoring_units",
     "monitoring-points": "export.monitoring_points",
     "monitoring-checks": "export.data_checks",
+    "summary-export": "export.year_summary",
 }
 # Public open data: the published lists, the same file for everyone, written to no one's account.
 PUBLIC_DOWNLOADS = {"public-export"}
@@ -86,6 +88,7 @@ class World:
     auditor: Person
     secadmin: Person
     submission: Submission
+    year_summary: YearSummary
 
 
 @pytest.fixture
@@ -134,6 +137,19 @@ def world(office: Person, energy_dept: Person, district: Person) -> World:
         referral=referral,
         auditor=PersonFactory(user=UserFactory(username="auditor"), role=Role.AUDITOR),
         secadmin=PersonFactory(user=UserFactory(username="secadmin"), role=Role.SECURITY_ADMIN),
+        year_summary=YearSummary.objects.create(
+            city_id="440700",
+            year=2025,
+            state=YearSummary.State.APPROVED,
+            figures={"city_total": {}},
+            drawn_up_by=office.user,
+            drawn_up_at=dt.datetime(2026, 1, 4, tzinfo=dt.UTC),
+            approval_body="江门市人民政府",
+            approval_doc_number="江府函〔2026〕2号",
+            approved_on=dt.date(2026, 1, 5),
+            approval_recorded_by=office.user,
+            approval_recorded_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+        ),
     )
 
 
@@ -145,7 +161,12 @@ def _handed_in(office: Person, district: Person) -> Submission:
         source_name="plan.txt",
         source_text="",
         created_by=office.user,
-        status=Plan.Status.CONFIRMED,
+        status=Plan.Status.APPROVED,
+        approval_body="江门市人民政府",
+        approval_doc_number="江府函〔2026〕1号",
+        approved_on=dt.date(2026, 1, 6),
+        approval_recorded_by=office.user,
+        approval_recorded_at=dt.datetime(2026, 1, 6, tzinfo=dt.UTC),
         confirmed_by=office.user,
         confirmed_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
     )
@@ -375,6 +396,16 @@ DOWNLOADS = {
         lambda w: w.submission,
         lambda w: {"version": 1, "sha256": w.submission.versions.get().sha256, "disposition": "inline"},
     ),
+    "year summary exchange file by the office": Download(
+        "/summaries/{w.year_summary.pk}/exchange.json",
+        "export.year_summary",
+        lambda w: w.office,
+        lambda w: w.year_summary,
+        lambda w: {
+            "sha256": AuditEvent.objects.get(action="export.year_summary").data["sha256"],
+            "key": AuditEvent.objects.get(action="export.year_summary").data["key"],
+        },
+    ),
     "stage report .xlsx": Download(
         "/reports/stage/",
         "export.stage_report",
@@ -549,7 +580,9 @@ def test_l3_ces1_12_every_view_giving_out_a_file_is_an_audited_export() -> None:
     assert public >= PUBLIC_DOWNLOADS  # and those left out are the public open data
     # Each export is downloaded over HTTP above.
     record = SimpleNamespace(pk=1)
-    any_world = SimpleNamespace(evidence=record, case=record, decision=record, submission=record)
+    any_world = SimpleNamespace(
+        evidence=record, case=record, decision=record, submission=record, year_summary=record
+    )
     urls = [d.url.split("?")[0].format(w=any_world) for d in DOWNLOADS.values()]
     assert {get_resolver().resolve(url).url_name for url in urls} == set(EXPORTS)
 

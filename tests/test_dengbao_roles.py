@@ -75,6 +75,7 @@ def cast(reference: None, firm: Enterprise) -> dict[str, Any]:
         Role.SECURITY_ADMIN: _make("r-secadmin", Role.SECURITY_ADMIN),
         Role.SYSTEM_ADMIN: _make("r-sysadmin", Role.SYSTEM_ADMIN),
         Role.INTAKE: _make("r-intake", Role.INTAKE),
+        Role.PROVINCE: _make("r-province", Role.PROVINCE, department=Department.objects.get(code="gd-gxt")),
     }
     assert set(people) == set(Role)
     people[Role.SYSTEM_ADMIN].user.is_staff = True

@@ -271,6 +271,7 @@ def _role_people(reference: None) -> dict[Role, Person]:
         Role.DEPARTMENT: {"department": Department.objects.get(code="jm-fgj")},
         Role.DISTRICT: {"territory": Territory.objects.get(code="440703")},
         Role.ENTERPRISE: {"enterprise": firm},
+        Role.PROVINCE: {"department": Department.objects.get(code="gd-gxt")},
     }
     return {
         role: PersonFactory(

@@ -3,7 +3,7 @@
 Imports are read from the source as /work/shared/tools/app_cycles.py reads them (module-level and
 in-function alike: an import moved into a function is still a tie). The intended order, bottom to
 top: rules, audit < orgs < web < messaging, registry < standards < cases < {plans, credit, complaints,
-disclosure, prices} < reports; top-level modules (phaseout/*.py) may import anything.
+disclosure, prices} < reports < province; top-level modules (phaseout/*.py) may import anything.
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ LAYER = {
     "signals": 6,  # power use, furnaces, signals: reads cases; monitoring raises signals through it
     "monitoring": 7,  # online monitoring: its data checks open cases and raise signals
     "reports": 8,
-    "operations": 9,  # backup, restore, doctor: they read the whole installation
+    "province": 9,  # the year summary up the chain: reads the reports' figures, the plans' approval rule
+    "operations": 10,  # backup, restore, doctor: they read the whole installation
 }
 
 

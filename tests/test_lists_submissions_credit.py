@@ -56,8 +56,11 @@ class Owed:
 def _plan(office: Person, title: str, city: str = "440700") -> tuple[Plan, Task]:
     plan = Plan.objects.create(
         year=2026, title=title, source_name="plan.txt", source_text="", created_by=office.user,
-        territory=Territory.objects.get(code=city), status=Plan.Status.CONFIRMED,
-        confirmed_by=office.user, confirmed_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+        territory=Territory.objects.get(code=city), confirmed_by=office.user,
+        status=Plan.Status.APPROVED, approval_body="江门市人民政府", approval_doc_number="江府函〔2026〕1号",
+        approved_on=dt.date(2026, 1, 6), approval_recorded_by=office.user,
+        approval_recorded_at=dt.datetime(2026, 1, 6, tzinfo=dt.UTC),
+        confirmed_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
     )  # fmt: skip
     return plan, Task.objects.create(
         plan=plan, number="一", text="各单位报送工作情况", deadline=TODAY, order=0

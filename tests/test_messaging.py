@@ -336,8 +336,10 @@ def plan_with_submissions(office: Person, fgj: Person, district: Person) -> Plan
     from phaseout.plans.models import Task, TaskUnit
 
     plan = Plan.objects.create(
-        year=2026, title="江门市2026年淘汰落后产能工作方案", status=Plan.Status.CONFIRMED,
-        confirmed_by=office.user, confirmed_at=NOON,
+        year=2026, title="江门市2026年淘汰落后产能工作方案", confirmed_by=office.user, confirmed_at=NOON,
+        status=Plan.Status.APPROVED, approval_body="江门市人民政府", approval_doc_number="江府函〔2026〕1号",
+        approved_on=dt.date(2026, 1, 6), approval_recorded_by=office.user,
+        approval_recorded_at=dt.datetime(2026, 1, 6, tzinfo=dt.UTC),
         territory_id="440700", source_name="p.txt", source_text="", created_by=office.user,
     )  # fmt: skip
     task = Task.objects.create(plan=plan, number="1", text="报送淘汰任务完成情况", order=1)

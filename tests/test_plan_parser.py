@@ -375,13 +375,20 @@ def test_a_plan_of_another_year_and_place() -> None:
         ("", "empty"),
         ("   \n  ", "empty"),
         ("今天天气很好，我们去公园散步。", "not_a_plan"),
-        ("关于召开会议的通知\n请各单位准时参加。", "no_headings"),
     ],
 )
 def test_text_that_is_not_a_plan_is_refused(text: str, code: str) -> None:
     with pytest.raises(NotAPlan) as caught:
         parse(text)
     assert caught.value.code == code
+
+
+def test_a_notice_without_headings_is_a_document_not_refused() -> None:
+    parsed = parse("关于召开会议的通知\n请各单位准时参加。")
+    assert (parsed.kind, parsed.title) == ("notice", "关于召开会议的通知")
+    assert [(t.text, [(u.name, u.role) for u in t.units]) for t in parsed.tasks] == [
+        ("请各单位准时参加。", [("各单位", "responsible")])
+    ]
 
 
 def _docx(paragraphs: list[str]) -> bytes:

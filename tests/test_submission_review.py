@@ -23,7 +23,7 @@ from phaseout.audit.models import AuditEvent, Outcome
 from phaseout.orgs.models import Person, Role
 from phaseout.plans import actions
 from phaseout.plans.models import Plan, Submission, SubmissionVersion
-from tests.conftest import REPORT_PDF, SEEDS, client_for
+from tests.conftest import REPORT_PDF, SEEDS, approve_plan, client_for
 from tests.factories import EnterpriseFactory, PersonFactory, UserFactory
 
 D = dt.date
@@ -42,7 +42,7 @@ def plan(office: Person) -> Plan:
     )
     for expression in plan.times.filter(needs_review=True):
         actions.review_time(expression=expression, date=None, by=office.user)
-    return actions.confirm_plan(plan=plan, by=office.user)
+    return approve_plan(actions.confirm_plan(plan=plan, by=office.user), office)
 
 
 def _sub_plan(plan: Plan, territory: str = "440703") -> Submission:

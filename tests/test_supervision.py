@@ -14,7 +14,7 @@ from phaseout.audit.models import AuditEvent
 from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.plans import actions
 from phaseout.plans.models import Plan, Supervision, Task
-from tests.conftest import SEEDS, client_for
+from tests.conftest import SEEDS, approve_plan, client_for
 from tests.factories import EnterpriseFactory, PersonFactory, UserFactory
 
 D = dt.date
@@ -33,7 +33,7 @@ def plan(office: Person) -> Plan:
     )
     for expression in plan.times.filter(needs_review=True):
         actions.review_time(expression=expression, date=None, by=office.user)
-    return actions.confirm_plan(plan=plan, by=office.user)
+    return approve_plan(actions.confirm_plan(plan=plan, by=office.user), office)
 
 
 def _sub_plan_task(plan: Plan) -> Task:

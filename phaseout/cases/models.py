@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.crypto.storage import SealedFileStorage
 from phaseout.orgs.models import Dimension
 from phaseout.rules.case_flow import TERMINAL, State
 from phaseout.rules.exit_plans import ExitPlan
@@ -363,7 +364,8 @@ class ExitMeasure(models.Model):
 class Evidence(models.Model):
     """An evidence file (photo or PDF) attached to an inspection, an exit measure or a case."""
 
-    file = models.FileField(upload_to="evidence/%Y/%m/")
+    # Photos and scans can show people, places and papers: sealed at rest (SM4-GCM).
+    file = models.FileField(upload_to="evidence/%Y/%m/", storage=SealedFileStorage(purpose="evidence"))
     original_name = models.CharField(_("file name"), max_length=200)
     content_type = models.CharField(max_length=60)
     size = models.PositiveIntegerField()

@@ -25,6 +25,7 @@ from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError, StaleCase
 from phaseout.cases.models import Case, CaseState, Decision, Evidence, ExitMeasure, ExtensionRequest
 from phaseout.cases.permissions import actions_for, may
+from phaseout.crypto import DecryptionError
 from phaseout.officialdoc import FontMissing
 from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Dimension, Person, Role
@@ -183,7 +184,7 @@ def enterprise_named(text: str) -> Q:
     return Q(enterprise__name__contains=text)
 
 
-@allow(*CASE_VIEWERS)
+@allow(*CASE_VIEWERS, Role.PROVINCE)
 @audited_export("export.cases")
 def case_list(request: HttpRequest) -> HttpResponseBase:
     person = _person(request)
@@ -475,8 +476,12 @@ def _visible_evidence(person: Person) -> QuerySet[Evidence]:
 @audited_export("export.evidence")
 def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     evidence = get_object_or_404(_visible_evidence(_person(request)), pk=pk)
+    try:
+        handle = evidence.file.open("rb")
+    except DecryptionError as exc:
+        raise Http404(_("This file was altered in storage and cannot be opened.")) from exc
     response = FileResponse(
-        evidence.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=evidence.original_name,
         content_type=evidence.content_type,
@@ -504,6 +509,8 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
                     archive.writestr(name, fh.read())
             except FileNotFoundError as exc:
                 raise Http404(_("A document of this case is missing from storage.")) from exc
+            except DecryptionError as exc:
+                raise Http404(_("This file was altered in storage and cannot be opened.")) from exc
             manifest.append(
                 {"file": name, "sha256": evidence.sha256, "uploaded_at": evidence.uploaded_at.isoformat()}
             )

@@ -45,8 +45,11 @@ __all__ = [
     "hmac_sm3",
     "is_token",
     "public_key",
+    "seal_bytes",
+    "sealed_version",
     "sign",
     "token_version",
+    "unseal_bytes",
     "verify_signature",
 ]
 
@@ -145,6 +148,40 @@ def decrypt(token: str, purpose: str | None = None) -> str:
     except (binascii.Error, ValueError):
         raise DecryptionError("token body is not base64") from None
     return backend().decrypt(version, blob, token_purpose.encode("ascii")).decode("utf-8")
+
+
+# ── Sealed files ───────────────────────────────────────────────────────────────────────────────────
+# A file at rest: b"PHSM4F1 v<version> <purpose>\n" then nonce | ciphertext | tag. The header is the
+# token's prefix in bytes; the purpose is authenticated, so a sealed register cannot pass for evidence.
+
+_FILE_MAGIC = b"PHSM4F1 "
+_FILE_HEADER = re.compile(rb"PHSM4F1 v([0-9]{1,6}) ([a-z0-9_.-]{1,40})\n")
+
+
+def seal_bytes(purpose: str, data: bytes) -> bytes:
+    """The bytes of a file, sealed under the current key version for `purpose`."""
+    aad = _check_purpose(purpose)
+    b = backend()
+    version = b.current_version()
+    return b"%sv%d %s\n" % (_FILE_MAGIC, version, aad) + b.encrypt(version, data, aad)
+
+
+def sealed_version(blob: bytes) -> int | None:
+    """The key version a sealed file was sealed under; None for bytes that are not sealed (plaintext)."""
+    match = _FILE_HEADER.match(blob[:64])
+    return int(match.group(1)) if match else None
+
+
+def unseal_bytes(blob: bytes, purpose: str) -> bytes:
+    """The plaintext of a sealed file; DecryptionError if it is not sealed, was altered or was sealed
+    for another purpose."""
+    match = _FILE_HEADER.match(blob[:64])
+    if match is None:
+        raise DecryptionError("not a sealed file")
+    version, file_purpose = int(match.group(1)), match.group(2)
+    if file_purpose != _check_purpose(purpose):
+        raise DecryptionError(f"file sealed for {file_purpose.decode('ascii')}, not {purpose}")
+    return backend().decrypt(version, blob[match.end() :], file_purpose)
 
 
 def hmac_sm3(purpose: str, data: bytes) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.conf import settings
 
 from phaseout import crypto
-from phaseout.crypto import keyring, rotation
+from phaseout.crypto import keyring, rotation, storage
 
 
 class KeyManagementError(RuntimeError):
@@ -104,6 +104,7 @@ class Rotation:
     version: int
     added: bool
     columns: dict[str, rotation.ColumnResult] = field(default_factory=dict)
+    files: dict[str, storage.FileResult] = field(default_factory=dict)
 
     @property
     def reencrypted(self) -> int:
@@ -111,7 +112,9 @@ class Rotation:
 
     @property
     def unreadable(self) -> int:
-        return sum(len(c.unreadable) for c in self.columns.values())
+        return sum(len(c.unreadable) for c in self.columns.values()) + sum(
+            len(f.unreadable) for f in self.files.values()
+        )
 
     def summary(self) -> dict[str, object]:
         return {
@@ -127,6 +130,16 @@ class Rotation:
                     "unreadable_ids": c.unreadable[:50],
                 }
                 for label, c in self.columns.items()
+            },
+            "files": {
+                label: {
+                    "resealed": f.resealed,
+                    "from_plaintext": f.from_plaintext,
+                    "missing": len(f.missing),
+                    "unreadable": len(f.unreadable),
+                    "unreadable_ids": f.unreadable[:50],
+                }
+                for label, f in self.files.items()
             },
         }
 
@@ -144,5 +157,9 @@ def rotate(
     for column in rotation.sealed_columns():
         result.columns[column.label] = rotation.reencrypt_column(
             column, batch=batch or settings.KEY_ROTATION_BATCH, progress=progress
+        )
+    for model, file_field in storage.sealed_file_fields():
+        result.files[f"{model._meta.label}.{file_field.name}"] = storage.reseal_files(
+            model, file_field, batch=batch or settings.KEY_ROTATION_BATCH
         )
     return result

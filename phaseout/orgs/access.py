@@ -36,6 +36,10 @@ REFUSED_EVENT = "access.refused"
 PATH_MAX = 300
 
 ALL_STAFF_ROLES = (Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT)
+# The pages that only read, which the provincial office reads too, over every city of its province (its
+# scope: phaseout.orgs.scope). Every page that writes stays closed to it; it writes only its review of
+# the year summaries (phaseout.province).
+READ_ACROSS_PROVINCE = (*ALL_STAFF_ROLES, Role.PROVINCE)
 
 
 def allow(*roles: Role) -> Callable[[F], F]:

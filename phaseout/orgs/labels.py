@@ -59,10 +59,13 @@ BUSINESS_APPS = frozenset(
         "messaging",
         "signals",
         "monitoring",
+        "province",
     }
 )
 
-BUSINESS_ROLES = frozenset({Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE, Role.INTAKE})
+BUSINESS_ROLES = frozenset(
+    {Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE, Role.INTAKE, Role.PROVINCE}
+)
 
 CLEARED: dict[Label, frozenset[Role]] = {
     Label.REPORTER_IDENTITY: frozenset({Role.INTAKE}),

@@ -21,6 +21,7 @@ class Territory(models.Model):
     """An administrative division with its GB/T 2260 code."""
 
     class Level(models.TextChoices):
+        PROVINCE = "province", _("Province")
         CITY = "city", _("City")
         COUNTY = "county", _("County or district")
 
@@ -45,7 +46,10 @@ class Territory(models.Model):
         return self.name
 
     def subtree_codes(self) -> list[str]:
-        return [self.code, *Territory.objects.filter(parent=self).values_list("code", flat=True)]
+        """The territory's code and those of everything under it, to any depth (a province: its cities
+        and their counties; a few hundred codes at most, read in one query)."""
+        below = Territory.objects.filter(models.Q(parent=self) | models.Q(parent__parent=self))
+        return [self.code, *below.values_list("code", flat=True)]
 
 
 class Department(models.Model):
@@ -80,6 +84,9 @@ class Role(models.TextChoices):
     SECURITY_ADMIN = "security_admin", _("Security administrator")
     SYSTEM_ADMIN = "system_admin", _("System administrator")
     INTAKE = "intake", _("Tip-off intake officer")
+    # The province's coordination office (省工业和信息化厅): reads every city of its province and reviews
+    # the year summaries the cities hand up; it takes no step on a city's own records.
+    PROVINCE = "province", _("Provincial coordination office")
 
 
 # The three administrators of 等保 three-role separation. Each is a role of its own (a person has one
@@ -112,6 +119,10 @@ class Person(models.Model):
             models.CheckConstraint(
                 name="person_department_role_has_department",
                 condition=~models.Q(role="department") | models.Q(department__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="person_province_role_has_department",
+                condition=~models.Q(role="province") | models.Q(department__isnull=False),
             ),
             models.CheckConstraint(
                 name="person_district_role_has_territory",

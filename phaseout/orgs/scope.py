@@ -6,7 +6,9 @@ A person's unit sets a territory: a district's own; a department's and the coord
 city their department belongs to. Nobody of a city's units sees another city's records: the office sees
 every record of its city (every dimension, every unit), a department the whole registry of its city and
 the cases and inspections of its dimensions there, a district its own territory, an enterprise itself.
-The intake officers take every tip-off. The three administrators (system, security, auditor) see no
+The provincial coordination office sees every city of its province (read only: the views it may use
+say so, phaseout.orgs.access) and reviews the year summaries the cities hand up. The intake officers take
+every tip-off. The three administrators (system, security, auditor) see no
 business records at all (等保 least privilege): the auditor reads the audit trail, the security
 administrator the accounts, the system administrator the reference data.
 """
@@ -20,20 +22,25 @@ from django.db.models import QuerySet
 
 from phaseout.orgs.models import Department, Person, Role, Territory
 
-SEES_ALL = {Role.OFFICE}
-UNIT_TERRITORY_ROLES = {Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT}
+SEES_ALL = {Role.OFFICE, Role.PROVINCE}
+UNIT_TERRITORY_ROLES = {Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.PROVINCE}
 
 
 def sees_all(person: Person) -> bool:
-    """The office sees every record of its city (apply `territory_codes` to keep to the city)."""
+    """The office sees every record of its city, the provincial office of its province (apply
+    `territory_codes` to keep to the city or the province)."""
     return person.role in SEES_ALL
+
+
+def is_province(person: Person) -> bool:
+    return person.role == Role.PROVINCE
 
 
 def unit_territory(person: Person) -> Territory | None:
     """The territory of the person's unit: a district's own; a department's or the office's city."""
     if person.role == Role.DISTRICT:
         return person.territory
-    if person.role in (Role.OFFICE, Role.DEPARTMENT) and person.department is not None:
+    if person.role in (Role.OFFICE, Role.DEPARTMENT, Role.PROVINCE) and person.department is not None:
         return person.department.territory
     return None
 
@@ -52,11 +59,30 @@ def territories(person: Person) -> QuerySet[Territory]:
 
 
 def city_code(person: Person) -> str | None:
-    """The city of the person's unit (a county district's is the city above it); None without a unit."""
+    """The city of the person's unit (a county district's is the city above it); None without a unit.
+    For the provincial office it is the province's code (it has no one city: see `city_codes`)."""
     territory = unit_territory(person)
     if territory is None:
         return None
-    return territory.parent_id or territory.code
+    if territory.level == Territory.Level.COUNTY and territory.parent_id:
+        return territory.parent_id
+    return territory.code
+
+
+def city_codes(person: Person) -> list[str]:
+    """The cities the person's unit covers: its own city, or every city of the provincial office's
+    province (21 for Guangdong)."""
+    territory = unit_territory(person)
+    if territory is None:
+        return []
+    if territory.level == Territory.Level.PROVINCE:
+        return list(provincial_cities(territory.code).values_list("code", flat=True))
+    code = city_code(person)
+    return [code] if code else []
+
+
+def provincial_cities(province_code: str) -> QuerySet[Territory]:
+    return Territory.objects.filter(parent=province_code, level=Territory.Level.CITY).order_by("code")
 
 
 def departments(person: Person) -> QuerySet[Department]:
@@ -74,9 +100,12 @@ def _active(qs: QuerySet[Person]) -> QuerySet[Person]:
 
 
 def _city_codes(territory_code: str) -> list[str]:
-    """The territory and the city above it (a county's record concerns its city's units too)."""
-    parent = Territory.objects.filter(code=territory_code).values_list("parent_id", flat=True).first()
-    return [territory_code, parent] if parent else [territory_code]
+    """The territory and the city above it (a county's record concerns its city's units too; a city's
+    does not concern the province's, which takes no step on it)."""
+    row = Territory.objects.filter(code=territory_code).values_list("parent_id", "level").first()
+    if row is not None and row[0] and row[1] == Territory.Level.COUNTY:
+        return [territory_code, row[0]]
+    return [territory_code]
 
 
 def people_of_department(department_id: int) -> QuerySet[Person]:
@@ -107,6 +136,14 @@ def competent_people(dimension: str, territory_code: str) -> list[Person]:
         Person.objects.filter(role=Role.DEPARTMENT, department__territory__in=_city_codes(territory_code))
     )
     return [p for p in qs if dimension in p.dimensions]
+
+
+def province_people(city: str) -> QuerySet[Person]:
+    """The provincial office's accounts of the province above a city."""
+    province = Territory.objects.filter(code=city).values_list("parent_id", flat=True).first()
+    if not province:
+        return Person.objects.none()
+    return _active(Person.objects.filter(role=Role.PROVINCE, department__territory=province))
 
 
 def intake_people() -> QuerySet[Person]:

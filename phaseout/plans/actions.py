@@ -14,6 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from phaseout.audit.record import record
 from phaseout.messaging.actions import notify
@@ -26,7 +27,7 @@ from phaseout.orgs.scope import (
     people_of_enterprise,
     people_of_territory,
 )
-from phaseout.plans import handin, parser, scope
+from phaseout.plans import handin, parser, scope, tasktable
 from phaseout.plans.documents import read_text
 from phaseout.plans.models import (
     Plan,
@@ -41,6 +42,7 @@ from phaseout.plans.models import (
     TaskUnit,
     TimeExpression,
 )
+from phaseout.rules.approvals import OFFICE, PlanStep, StepRefused, plan_step
 
 
 class PlanError(ValueError):
@@ -78,6 +80,9 @@ def city_of(issuer: str) -> Territory | None:
     return None
 
 
+_COLLECTIVE_DEPARTMENTS = re.compile(r"有关(?:部门|单位)$|相关部门$|^各(?:有关)?(?:部门|单位)$|成员单位$")
+
+
 def match_unit(name: str, city: Territory | None) -> tuple[str, Department | None]:
     """(match kind, department) for a unit name as written in a plan."""
     if re.match(r"^各[县市区]", name) and "政府" in name:
@@ -86,6 +91,9 @@ def match_unit(name: str, city: Territory | None) -> tuple[str, Department | Non
         return TaskUnit.Match.GOVERNMENT, None
     if name.startswith("省") or re.match(r"^[\u4e00-\u9fa5]{2,3}省", name):
         return TaskUnit.Match.EXTERNAL, None
+    if _COLLECTIVE_DEPARTMENTS.search(name):
+        # "市有关部门", "各单位", "协调小组各成员单位": a group that owes no submission of its own
+        return TaskUnit.Match.COLLECTIVE, None
     if city is None:
         return TaskUnit.Match.UNMAPPED, None
     departments = list(Department.objects.filter(territory=city))
@@ -116,11 +124,50 @@ def _city_of_reader(by: User) -> str | None:
 # --- import -----------------------------------------------------------------------------------------
 
 
+KIND_NAMES = {
+    "plan": _lazy("a work plan"),
+    "notice": _lazy("a notice"),
+    "publicity": _lazy("a publicity notice (公示)"),
+    "announcement": _lazy("an announcement (公告)"),
+}
+
+
+def kind_name(kind: str) -> str:
+    return str(KIND_NAMES.get(kind, KIND_NAMES["notice"]))
+
+
+def no_duties(parsed: parser.ParsedPlan) -> parser.NotAPlan:
+    """A document without a duty is not damaged: say what it is, with its number and title."""
+    return parser.NotAPlan(
+        "no_duties",
+        _(
+            "This document is %(kind)s (%(number)s%(title)s), not a work plan, and it names no duty with a "
+            "unit or a date; nothing was imported."
+        )
+        % {
+            "kind": kind_name(parsed.kind),
+            "number": f"{parsed.doc_number} " if parsed.doc_number else "",
+            "title": parsed.title or _("no title"),
+        },
+    )
+
+
 @transaction.atomic
-def import_plan(*, name: str, data: bytes, by: User, year: int | None = None) -> Plan:
-    """Read a plan document into a draft plan. Bad input raises and creates nothing."""
+def import_plan(
+    *, name: str, data: bytes, by: User, year: int | None = None, table: tuple[str, bytes] | None = None
+) -> Plan:
+    """Read a plan document into a draft plan. Bad input raises and creates nothing.
+
+    A notice, publicity notice or announcement that names dated duties is read the same way (its kind is
+    kept in the plan's problems); one that names none is refused with what it is. `table` is the optional
+    任务分工表 (.docx or .xlsx) whose rows become tasks merged with the body's (phaseout.plans.tasktable)."""
     text = read_text(name, data)
     parsed = parser.parse(text, year=year)
+    if table is not None:
+        rows = tasktable.read_table(*table)
+        tasktable.merge(parsed, rows)
+    if not parsed.tasks:
+        raise no_duties(parsed)
     if parsed.year is None:
         raise PlanError(_("The plan's year could not be found in the document; please give it."))
     city = city_of(parsed.issuer or parsed.title)
@@ -196,7 +243,18 @@ def import_plan(*, name: str, data: bytes, by: User, year: int | None = None) ->
             reason=expr.reason[:200],
             needs_review=expr.needs_review,
         )
-    record(actor=by, action="plan.import", obj=plan, data={"file": name, "tasks": len(parsed.tasks)})
+    record(
+        actor=by,
+        action="plan.import",
+        obj=plan,
+        data={
+            "file": name,
+            "tasks": len(parsed.tasks),
+            "kind": parsed.kind,
+            "table": table[0] if table is not None else None,
+            "table_tasks": sum(1 for t in parsed.tasks if t.source != "body"),
+        },
+    )
     return plan
 
 
@@ -287,12 +345,94 @@ def confirm_plan(*, plan: Plan, by: User) -> Plan:
                     **owner,
                     defaults={"kind": _kind(task.text), "due_date": task.deadline},
                 )
-    plan.status = Plan.Status.CONFIRMED
+    plan.status = plan_step(plan.status, PlanStep.CONFIRM, OFFICE).value
     plan.confirmed_by = by
     plan.confirmed_at = timezone.now()
     plan.save()
     record(actor=by, action="plan.confirm", obj=plan, data={"submissions": plan.submissions.count()})
     return plan
+
+
+APPROVAL_BODY_MAX = 100
+APPROVAL_DOC_MAX = 60
+
+
+def approval_fields(
+    *, body: str, doc_number: str, approved_on: dt.date | None, today: dt.date
+) -> tuple[str, str, dt.date]:
+    """The city government's approval as the office records it, checked: body and document number given
+    and bounded, the date given and not in the future. Shared by the plan's and the summary's approval."""
+    body = _text(body, APPROVAL_BODY_MAX, _("Please give the body that approved it."))
+    doc_number = _text(doc_number, APPROVAL_DOC_MAX, _("Please give the number of the approving document."))
+    if "\x00" in body or "\x00" in doc_number:
+        raise PlanError(_("The text contains a character that is not allowed."))
+    day = _not_future(
+        approved_on,
+        today,
+        missing=_("Please give the date of approval."),
+        future=_("The date of approval cannot be in the future."),
+    )
+    return body, doc_number, day
+
+
+@transaction.atomic
+def approve_plan(
+    *,
+    plan: Plan,
+    body: str,
+    doc_number: str,
+    approved_on: dt.date | None,
+    by: User,
+    now: dt.datetime | None = None,
+) -> Plan:
+    """Record the city government's approval of a plan the office confirmed (报市政府审定): the body, its
+    document and the date it approved. The plan is then in force: what units owe under it is owed and
+    swept. Irreversible; a plan's history keeps the step."""
+    now = now or timezone.now()
+    body, doc_number, day = approval_fields(
+        body=body, doc_number=doc_number, approved_on=approved_on, today=timezone.localdate(now)
+    )
+    locked = Plan.objects.select_for_update().get(pk=plan.pk)
+    try:
+        target = plan_step(locked.status, PlanStep.APPROVE, OFFICE)
+    except StepRefused:
+        if locked.status == Plan.Status.APPROVED:
+            raise PlanError(_("This plan has already been approved by the city government.")) from None
+        raise PlanError(
+            _("Only a plan the office has confirmed can be approved by the city government.")
+        ) from None
+    assert locked.confirmed_at is not None
+    if day < timezone.localdate(locked.confirmed_at):
+        raise PlanError(_("The date of approval cannot be before the office confirmed the plan."))
+    before = locked.status
+    locked.status = target.value
+    locked.approval_body, locked.approval_doc_number, locked.approved_on = body, doc_number, day
+    locked.approval_recorded_by, locked.approval_recorded_at = by, now
+    locked.save(
+        update_fields=[
+            "status",
+            "approval_body",
+            "approval_doc_number",
+            "approved_on",
+            "approval_recorded_by",
+            "approval_recorded_at",
+        ]
+    )
+    PlanChange.objects.create(
+        plan=locked,
+        field="status",
+        before=before,
+        after=locked.status,
+        reason=f"{body} {doc_number} {day.isoformat()}",
+        by=by,
+    )
+    record(
+        actor=by,
+        action="plan.approve",
+        obj=locked,
+        data={"body": body, "document": doc_number, "approved_on": day.isoformat()},
+    )
+    return locked
 
 
 @transaction.atomic
@@ -374,7 +514,7 @@ def edit_task(
             department=add,
         )
         changes.append(("unit", "", add.name))
-        if task.plan.status == Plan.Status.CONFIRMED and task.deadline and _REPORTING.search(task.text):
+        if task.plan.status in Plan.CONFIRMED_STATES and task.deadline and _REPORTING.search(task.text):
             Submission.objects.get_or_create(
                 plan=task.plan,
                 task=task,
@@ -413,7 +553,14 @@ def submit(
     is not."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    locked = Submission.objects.select_for_update().get(pk=submission.pk)
+    locked = Submission.objects.select_for_update().select_related("plan").get(pk=submission.pk)
+    if locked.plan.status not in Plan.IN_FORCE:
+        raise PlanError(
+            _(
+                "The plan is not in force until the city government approves it; "
+                "nothing is handed in under it yet."
+            )
+        )
     if locked.state == Submission.State.PENDING:
         raise PlanError(_("This has already been submitted and awaits the office's review."))
     if locked.state == Submission.State.ACCEPTED:
@@ -589,7 +736,7 @@ def mark_task_failed(*, task: Task, failed_on: dt.date, reason: str, by: User, t
         future=_("The date the task failed cannot be in the future."),
     )
     task = Task.objects.select_for_update().select_related("plan").get(pk=task.pk)
-    if task.plan.status != Plan.Status.CONFIRMED:
+    if task.plan.status not in Plan.CONFIRMED_STATES:
         raise PlanError(_("Only a task of a confirmed plan can fail."))
     if task.failed_on is not None:
         raise PlanError(_("This task is already recorded as failed."))
@@ -778,7 +925,7 @@ def sweep_submissions(*, now: dt.datetime | None = None, today: dt.date | None =
     compare-and-set update)."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    open_ = Submission.objects.filter(submitted_on__isnull=True, plan__status=Plan.Status.CONFIRMED)
+    open_ = Submission.objects.filter(submitted_on__isnull=True, plan__status__in=Plan.IN_FORCE)
     related = ("plan", "task", "department", "territory")
     soon = open_.filter(
         reminded_at__isnull=True, due_date__gte=today, due_date__lte=today + dt.timedelta(days=REMIND_DAYS)

@@ -24,11 +24,30 @@ class PlanUploadForm(forms.Form):
         help_text=_("Only needed when the document does not say."),
     )
 
+    table = forms.FileField(
+        label=_("Task assignment table (任务分工表), optional: .docx or .xlsx"),
+        required=False,
+        help_text=_(
+            "A table with the columns 任务, 牵头单位, 配合单位 and 完成时限: its rows become tasks, "
+            "merged with "
+            "the plan's own."
+        ),
+    )
+
     def clean_document(self) -> Any:
         upload = self.cleaned_data["document"]
         if upload.size > settings.PLAN_DOCUMENT_MAX_BYTES:
             raise forms.ValidationError(
                 _("The file is larger than %(limit)s.")
+                % {"limit": filesizeformat(settings.PLAN_DOCUMENT_MAX_BYTES)}
+            )
+        return upload
+
+    def clean_table(self) -> Any:
+        upload = self.cleaned_data.get("table")
+        if upload and upload.size > settings.PLAN_DOCUMENT_MAX_BYTES:
+            raise forms.ValidationError(
+                _("The task table is larger than %(limit)s.")
                 % {"limit": filesizeformat(settings.PLAN_DOCUMENT_MAX_BYTES)}
             )
         return upload
@@ -237,6 +256,21 @@ class ConfirmPlanForm(forms.Form):
             "I confirm: once confirmed, the plan's submissions are tracked and reminded by their dates; "
             "the plan can no longer be reviewed as a draft, and every later change is kept in its history "
             "with its reason."
+        )
+    )
+
+
+class ApprovePlanForm(forms.Form):
+    """The city government's approval of a confirmed plan, as the office records it."""
+
+    body = forms.CharField(label=_("Approving body"), max_length=100, initial="")
+    doc_number = forms.CharField(label=_("Approval document number"), max_length=60)
+    approved_on = forms.DateField(label=_("Date of approval"), widget=DatePicker())
+    confirm = confirmation(
+        _(
+            "I confirm: the city government approved this plan by the document above. From now on the plan "
+            "is in force, what each unit owes under it is reminded and swept by its dates, and the approval "
+            "cannot be undone."
         )
     )
 

@@ -6,13 +6,23 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.rules.approvals import PLAN_IN_FORCE, PlanState
+
 
 class Plan(models.Model):
-    """The year's plan, as data: imported from its official document, reviewed and confirmed."""
+    """The year's plan, as data: imported from its official document, reviewed and confirmed by the
+    office, approved by the city government (recorded by the office) and then in force
+    (phaseout.rules.approvals)."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft, to be reviewed")
-        CONFIRMED = "confirmed", _("Confirmed")
+        DRAFT = PlanState.DRAFT.value, _("Draft, to be reviewed")
+        CONFIRMED = PlanState.CONFIRMED.value, _("Confirmed by the office, awaiting the city government")
+        APPROVED = PlanState.APPROVED.value, _("Approved by the city government, in force")
+
+    # Confirmed by the office (its tasks and what units owe are fixed), whether approved yet or not.
+    CONFIRMED_STATES = (PlanState.CONFIRMED.value, PlanState.APPROVED.value)
+    # In force: what units owe under it is owed, reminded and swept.
+    IN_FORCE = tuple(s.value for s in PLAN_IN_FORCE)
 
     year = models.PositiveSmallIntegerField(_("year"))
     title = models.CharField(_("title"), max_length=200)
@@ -34,6 +44,15 @@ class Plan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The city government's approval (报市政府审定), recorded by the office: the body, its document and
+    # the date it approved (never in the future); who recorded it and when, beside it.
+    approval_body = models.CharField(_("approving body"), max_length=100, blank=True)
+    approval_doc_number = models.CharField(_("approval document number"), max_length=60, blank=True)
+    approved_on = models.DateField(_("approved on"), null=True, blank=True)
+    approval_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approval_recorded_at = models.DateTimeField(_("approval recorded at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-year", "-id"]
@@ -42,9 +61,22 @@ class Plan(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="plan_confirmed_with_who_and_when",
-                condition=~models.Q(status="confirmed")
+                condition=~models.Q(status__in=["confirmed", "approved"])
                 | models.Q(confirmed_by__isnull=False, confirmed_at__isnull=False),
-            )
+            ),
+            models.CheckConstraint(
+                name="plan_approved_with_body_document_date",
+                condition=~models.Q(status="approved")
+                | (
+                    models.Q(
+                        approved_on__isnull=False,
+                        approval_recorded_by__isnull=False,
+                        approval_recorded_at__isnull=False,
+                    )
+                    & ~models.Q(approval_body="")
+                    & ~models.Q(approval_doc_number="")
+                ),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -116,6 +148,7 @@ class TaskUnit(models.Model):
         ALL_DISTRICTS = "all_districts", _("Every district government")
         GOVERNMENT = "government", _("The city government")
         EXTERNAL = "external", _("Outside the city (province, others)")
+        COLLECTIVE = "collective", _("The units concerned, as a group (有关部门, 各单位)")
         UNMAPPED = "unmapped", _("Not yet matched")
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="units")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from phaseout.orgs.models import Person, Role
-from phaseout.orgs.scope import city_code, departments, sees_all, territory_codes
+from phaseout.orgs.scope import city_code, departments, is_province, sees_all, territory_codes
 from phaseout.plans.models import Plan, Submission, Supervision
 
 __all__ = ["addressed_to", "departments", "plans", "submissions"]
@@ -41,7 +41,10 @@ def addressed_to(person: Person) -> QuerySet[Supervision]:
 
 
 def _of_city(person: Person) -> Q:
-    """The plans of the person's city; a plan whose issuer named no known city, the office's that read it."""
+    """The plans of the person's city; a plan whose issuer named no known city, the office's that read it.
+    The provincial office: the plans of every city of its province (a few dozen a year) and its own."""
+    if is_province(person):
+        return Q(territory__in=territory_codes(person))
     city = city_code(person)
     if city is None:
         return Q(pk__in=[])

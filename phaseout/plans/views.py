@@ -20,12 +20,13 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.exports import audited_export, exported
-from phaseout.orgs.access import ALL_STAFF_ROLES, allow
+from phaseout.orgs.access import ALL_STAFF_ROLES, READ_ACROSS_PROVINCE, allow
 from phaseout.orgs.models import Person, Role
 from phaseout.plans import actions, handin, preview, scope
 from phaseout.plans.documents import UnreadableDocument
 from phaseout.plans.forms import (
     AcceptSubmissionForm,
+    ApprovePlanForm,
     ConfirmPlanForm,
     MapUnitForm,
     PlanUploadForm,
@@ -47,21 +48,18 @@ from phaseout.plans.models import (
     TaskUnit,
     TimeExpression,
 )
-from phaseout.plans.parser import NotAPlan
+from phaseout.plans.parser import NotAPlan, kind_of
+from phaseout.plans.tasktable import TableRefused
 from phaseout.web import current_person, current_user, form_errors
 from phaseout.web.lists import Column, ListSpec, list_response
 
-READERS = ALL_STAFF_ROLES
+READERS = READ_ACROSS_PROVINCE
 
 NOT_A_PLAN = {
     "empty": gettext_lazy("The document is empty."),
     "not_a_plan": gettext_lazy(
-        "This document does not read as a work plan: it has no title, document number or numbered headings."
+        "This is not an official document: it has no title, document number or numbered headings."
     ),
-    "no_headings": gettext_lazy(
-        "This document does not read as a work plan: it has no numbered headings (一、…)."
-    ),
-    "no_tasks": gettext_lazy("No task with a unit or a date was found in this document."),
 }
 
 
@@ -83,20 +81,37 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     form = PlanUploadForm(request.POST, request.FILES)
     if form.is_valid():
         upload = form.cleaned_data["document"]
+        table = form.cleaned_data.get("table")
         try:
             plan = actions.import_plan(
-                name=upload.name, data=upload.read(), by=current_user(request), year=form.cleaned_data["year"]
+                name=upload.name,
+                data=upload.read(),
+                by=current_user(request),
+                year=form.cleaned_data["year"],
+                table=(table.name, table.read()) if table else None,
             )
         except UnreadableDocument as exc:
             form.add_error("document", str(exc))
         except NotAPlan as exc:
             form.add_error("document", _not_a_plan(exc))
+        except TableRefused as exc:
+            form.add_error("table", str(exc))
         except actions.PlanError as exc:
             form.add_error("year", str(exc))
         else:
             messages.success(
                 request, _("The document was read into a draft plan. Please review it and confirm.")
             )
+            kind = kind_of(plan.problems)
+            if kind != "plan":
+                messages.warning(
+                    request,
+                    _(
+                        "This document is %(kind)s, not a work plan: the duties it names with a unit or a "
+                        "date were read as tasks."
+                    )
+                    % {"kind": actions.kind_name(kind)},
+                )
             return redirect("plan-detail", plan.pk)
     return render(request, "plans/plan_list.html", {"plans": scope.plans(person), "form": form}, status=400)
 
@@ -121,7 +136,7 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         notices[supervision.target_name] += 1
     unmapped = sorted({u.name for t in tasks for u in t.units.all() if u.match == TaskUnit.Match.UNMAPPED})
     review = list(plan.times.filter(needs_review=True).select_related("task"))
-    failed = actions.failed_tasks(plan, today) if plan.status == Plan.Status.CONFIRMED else []
+    failed = actions.failed_tasks(plan, today) if plan.status in Plan.CONFIRMED_STATES else []
     office = person.role == Role.OFFICE
     milestones = sorted(
         [(s.period_start, s.period_end, s.title) for s in plan.sections.exclude(stage="") if s.period_end],
@@ -147,12 +162,15 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "review": [(t, ReviewTimeForm(prefix=f"t{t.pk}")) for t in review],
         "may_edit": office,
         "confirm_form": ConfirmPlanForm() if office and plan.status == Plan.Status.DRAFT else None,
-        "failed_tasks": failed,
-        "task_failed_form": TaskFailedForm(plan=plan, initial={"failed_on": today})
+        "approve_form": ApprovePlanForm(initial={"approved_on": today})
         if office and plan.status == Plan.Status.CONFIRMED
         else None,
+        "failed_tasks": failed,
+        "task_failed_form": TaskFailedForm(plan=plan, initial={"failed_on": today})
+        if office and plan.status in Plan.CONFIRMED_STATES
+        else None,
         "supervision_form": SupervisionForm(plan=plan, failed=failed, initial={"issued_on": today})
-        if office and plan.status == Plan.Status.CONFIRMED
+        if office and plan.status in Plan.CONFIRMED_STATES
         else None,
         "supervisions": plan.supervisions.select_related(
             "department", "territory", "enterprise", "task", "acknowledged_by__person"
@@ -226,6 +244,29 @@ def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("plan-detail", plan.pk)
 
 
+@require_POST
+@allow(Role.OFFICE)
+def plan_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """The office records the city government's approval of the confirmed plan."""
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
+    form = ApprovePlanForm(request.POST)
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect("plan-detail", plan.pk)
+    try:
+        actions.approve_plan(
+            plan=plan,
+            body=form.cleaned_data["body"],
+            doc_number=form.cleaned_data["doc_number"],
+            approved_on=form.cleaned_data["approved_on"],
+            by=current_user(request),
+        )
+        messages.success(request, _("The city government's approval is recorded; the plan is in force."))
+    except actions.PlanError as exc:
+        messages.error(request, str(exc))
+    return redirect("plan-detail", plan.pk)
+
+
 @allow(Role.OFFICE)
 def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
     task = get_object_or_404(
@@ -258,7 +299,7 @@ def task_edit(request: HttpRequest, pk: int, task_id: int) -> HttpResponse:
 @require_POST
 @allow(Role.OFFICE)
 def plan_supervise(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk, status=Plan.Status.CONFIRMED)
+    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk, status__in=Plan.CONFIRMED_STATES)
     today = timezone.localdate()
     form = SupervisionForm(request.POST, plan=plan, failed=actions.failed_tasks(plan, today))
     if form.is_valid():
@@ -325,7 +366,7 @@ def _submissions(person: Person) -> QuerySet[Submission]:
     """The submissions of confirmed plans the person sees: the office every one, a unit its own."""
     return scope.submissions(
         person,
-        Submission.objects.filter(plan__status=Plan.Status.CONFIRMED).select_related(
+        Submission.objects.filter(plan__status__in=Plan.CONFIRMED_STATES).select_related(
             "plan", "task", "department", "territory"
         ),
     )
@@ -362,7 +403,7 @@ def my_submissions(request: HttpRequest) -> HttpResponseBase:
     person = current_person(request)
     today = timezone.localdate()
     form = SubmissionFilterForm(request.GET or None)
-    plans = scope.plans(person).filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id")
+    plans = scope.plans(person).filter(status__in=Plan.CONFIRMED_STATES).order_by("-year", "-id")
     cast(ModelChoiceField, form.fields["plan"]).queryset = plans
     qs = _submissions(person).annotate(unit_sort=Coalesce("department__name", "territory__name"))
     if form.is_valid():

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -137,31 +139,33 @@ def check_import_batch(batch_id: int) -> ImportBatch:
             raise importer.RegisterFileError(_("The register has no rows."))
     except importer.RegisterFileError as exc:
         with transaction.atomic():
-            ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.CHECKING).update(
+            failed = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.CHECKING).update(
                 status=ImportBatch.Status.FAILED, failure=str(exc)[:2000]
             )
-            record(
-                actor=batch.uploaded_by,
-                action="import.preview",
-                obj=batch,
-                reason=str(exc)[:200],
-                outcome=Outcome.FAILURE,
-            )
+            if failed:  # a second delivery of the task, after the first checked the file, records nothing
+                record(
+                    actor=batch.uploaded_by,
+                    action="import.preview",
+                    obj=batch,
+                    reason=str(exc)[:200],
+                    outcome=Outcome.FAILURE,
+                )
         batch.refresh_from_db()
         return batch
     with transaction.atomic():
-        ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.CHECKING).update(
+        checked = ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.CHECKING).update(
             status=ImportBatch.Status.PREVIEW,
             total_rows=register.total,
             valid_rows=len(register.rows),
             errors=[e.as_dict() for e in register.errors],
         )
-        record(
-            actor=batch.uploaded_by,
-            action="import.preview",
-            obj=batch,
-            data={"rows": register.total, "bad": len(register.errors)},
-        )
+        if checked:
+            record(
+                actor=batch.uploaded_by,
+                action="import.preview",
+                obj=batch,
+                data={"rows": register.total, "bad": len(register.errors)},
+            )
     batch.refresh_from_db()
     return batch
 
@@ -181,7 +185,39 @@ def accept_import(*, batch: ImportBatch, by: User) -> ImportBatch:
     return batch
 
 
+@contextmanager
+def _lease(batch_id: int) -> Iterator[bool]:
+    """Whether this process may run the batch, held while it does. With the task acknowledged only when
+    done (CELERY_TASK_ACKS_LATE), the broker hands a task out again when its worker seems gone, or has run
+    it longer than the visibility timeout: a second run finds the batch leased and leaves it to the first.
+    On PostgreSQL the lease is a session advisory lock, which a worker that dies lets go of with its
+    connection, so the task handed out again after a kill runs. The embedded database runs tasks in the
+    request (no broker, no second delivery): nothing to hold."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = "SELECT %s(hashtext('phaseout.import_batch'), %s)"
+    with connection.cursor() as cursor:
+        cursor.execute(key % ("pg_try_advisory_lock", "%s"), [batch_id])
+        (held,) = cursor.fetchone()
+    try:
+        yield bool(held)
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute(key % ("pg_advisory_unlock", "%s"), [batch_id])
+
+
 def run_import_batch(batch_id: int) -> ImportBatch:
+    """Import an accepted batch. Safe to run again after a run that died half-way (rows are matched by
+    USCC: those written are found unchanged) and while another run holds it (left alone, `_lease`)."""
+    with _lease(batch_id) as mine:
+        if not mine:
+            return ImportBatch.objects.get(pk=batch_id)
+        return _run_import_batch(batch_id)
+
+
+def _run_import_batch(batch_id: int) -> ImportBatch:
     batch = ImportBatch.objects.get(pk=batch_id)
     if batch.status != ImportBatch.Status.RUNNING:
         return batch
@@ -198,21 +234,22 @@ def run_import_batch(batch_id: int) -> ImportBatch:
             status=ImportBatch.Status.FAILED, failure=str(exc)[:2000]
         )
         raise
-    ImportBatch.objects.filter(pk=batch_id).update(
-        status=ImportBatch.Status.DONE,
-        created_count=result.created,
-        updated_count=result.updated,
-        unchanged_count=result.unchanged,
-        processed_rows=result.written,
-        finished_at=timezone.now(),
-    )
-    batch.refresh_from_db()
-    record(
-        actor=batch.uploaded_by,
-        action="import.done",
-        obj=batch,
-        data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
-    )
+    with transaction.atomic():  # the batch is done together with its audit row, or neither
+        ImportBatch.objects.filter(pk=batch_id, status=ImportBatch.Status.RUNNING).update(
+            status=ImportBatch.Status.DONE,
+            created_count=result.created,
+            updated_count=result.updated,
+            unchanged_count=result.unchanged,
+            processed_rows=result.written,
+            finished_at=timezone.now(),
+        )
+        batch.refresh_from_db()
+        record(
+            actor=batch.uploaded_by,
+            action="import.done",
+            obj=batch,
+            data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged},
+        )
     return batch
 
 

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.crypto.fields import EncryptedTextField
+from phaseout.crypto.storage import SealedFileStorage
 from phaseout.registry.validators import validate_uscc
 from phaseout.rules.equipment import SIZE_UNITS
 
@@ -262,7 +263,8 @@ class ImportBatch(models.Model):
         DONE = "done", _("Imported")
         FAILED = "failed", _("Failed")
 
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    # The register as uploaded holds the contacts' names and phones: sealed at rest (SM4-GCM).
+    file = models.FileField(upload_to="imports/%Y/%m/", storage=SealedFileStorage(purpose="register"))
     original_name = models.CharField(max_length=200)
     sha256 = models.CharField(max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)

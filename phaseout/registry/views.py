@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from phaseout.audit.exports import audited_export
-from phaseout.orgs.access import ALL_STAFF_ROLES, allow
+from phaseout.orgs.access import ALL_STAFF_ROLES, READ_ACROSS_PROVINCE, allow
 from phaseout.orgs.models import Role
 from phaseout.orgs.scope import territories
 from phaseout.registry import actions, scope
@@ -58,7 +58,7 @@ ENTERPRISES = ListSpec(
 )
 
 
-@allow(*ALL_STAFF_ROLES)
+@allow(*READ_ACROSS_PROVINCE)
 @audited_export("export.enterprises")
 def enterprise_list(request: HttpRequest) -> HttpResponseBase:
     person = current_person(request)

@@ -16,7 +16,7 @@ from phaseout.cases import scope as case_scope
 from phaseout.cases.models import OPEN_STATES, Case, CaseState, CaseTally
 from phaseout.complaints import scope as tipoff_scope
 from phaseout.orgs import scope
-from phaseout.orgs.access import ALL_STAFF_ROLES, allow
+from phaseout.orgs.access import ALL_STAFF_ROLES, READ_ACROSS_PROVINCE, allow
 from phaseout.orgs.models import Person, Role
 from phaseout.plans import scope as plan_scope
 from phaseout.plans.models import Plan, Submission, TaskUnit
@@ -50,7 +50,7 @@ def _params(request: HttpRequest) -> dict[str, str]:
     return {k: request.GET.get(k, "")[:60] for k in keys if request.GET.get(k)}
 
 
-@allow(*READERS)
+@allow(*READ_ACROSS_PROVINCE)
 @audited_export("export.exit_ledger")
 def exit_ledger(request: HttpRequest) -> HttpResponse:
     params = _params(request)
@@ -72,7 +72,7 @@ def exit_ledger(request: HttpRequest) -> HttpResponse:
     )
 
 
-@allow(*READERS)
+@allow(*READ_ACROSS_PROVINCE)
 def aggregates(request: HttpRequest) -> HttpResponse:
     group = request.GET.get("group", "year")
     if group not in GROUPS:
@@ -199,7 +199,7 @@ def stage_report(request: HttpRequest) -> HttpResponse:
     )
     submissions = plan_scope.submissions(
         person,
-        Submission.objects.filter(plan__status=Plan.Status.CONFIRMED).select_related(
+        Submission.objects.filter(plan__status__in=Plan.CONFIRMED_STATES).select_related(
             "plan", "task", "department", "territory"
         ),
     )
@@ -288,7 +288,7 @@ def _report_sent(data: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
     }
 
 
-@allow(*READERS)
+@allow(*READ_ACROSS_PROVINCE)
 def charts(request: HttpRequest) -> HttpResponse:
     """Progress against the plan, exits by industry and territory, cases by state and age, overdue
     items by unit, tip-offs by status."""
@@ -313,7 +313,7 @@ def charts(request: HttpRequest) -> HttpResponse:
     for item in totals(this_year, "territory"):
         key = (item["value"], item["label"])
         by_territory[key] = by_territory.get(key, 0) + item["lines"]
-    plan = plan_scope.plans(person).filter(status=Plan.Status.CONFIRMED).order_by("-year", "-id").first()
+    plan = plan_scope.plans(person).filter(status__in=Plan.CONFIRMED_STATES).order_by("-year", "-id").first()
     progress: dict[str, int] = {}
     missing_by_unit: dict[str, int] = {}
     if plan is not None:
@@ -464,7 +464,7 @@ def _progress_maps(person: Person, counted: dict[str, maps.Progress], year: int)
     return drawn
 
 
-@allow(*READERS)
+@allow(*READ_ACROSS_PROVINCE)
 def summary(request: HttpRequest) -> HttpResponse:
     from phaseout.reports.summary import year_summary
 

@@ -83,8 +83,14 @@ MENU = (
             Item(_("Import power-use data"), "power-import"),
         ),
     ),
+    Group(_("The province"), (Item(_("Cities' progress"), "province-progress"),)),
     Group(
-        _("Plans and submissions"), (Item(_("Plans"), "plan-list"), Item(_("Submissions"), "my-submissions"))
+        _("Plans and submissions"),
+        (
+            Item(_("Plans"), "plan-list"),
+            Item(_("Submissions"), "my-submissions"),
+            Item(_("Year summaries"), "summary-list"),
+        ),
     ),
     Group(
         _("Publication and tip-offs"),

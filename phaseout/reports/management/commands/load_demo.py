@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from phaseout.demo import DEMO_PASSWORD, load_demo
+from phaseout.orgs import territories
 from phaseout.reference import load_reference
 
 
@@ -12,6 +13,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         load_reference()
+        # Guangdong's 21 cities and their counties (GB/T 2260), for the provincial office's page.
+        territories.load(territories.read(territories.file_for("44")), source="440000.csv")
         accounts = load_demo()
         self.stdout.write("")
         self.stdout.write(_("Demo accounts (password for all: %(password)s):") % {"password": DEMO_PASSWORD})

@@ -23,8 +23,8 @@ def uninstall(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0009_decision_signatures_and_receipts'),
-        ('registry', '0011_report_indexes'),
+        ('cases', '0010_sealed_files'),
+        ('registry', '0013_line_industry'),
     ]
 
     operations = [

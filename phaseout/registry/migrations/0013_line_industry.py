@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orgs', '0008_person_acl_mac'),
-        ('registry', '0011_report_indexes'),
+        ('registry', '0012_sealed_files'),
     ]
 
     operations = [

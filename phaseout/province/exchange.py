@@ -1,0 +1,269 @@
+"""The exchange file: a city running its own deployment sends its approved year summary up as one JSON
+file, and the province's deployment takes it in.
+
+    {"format": "phaseout.year-summary", "version": 1,
+     "payload": {"city": {"code", "name"}, "year", "figures", "approval": {"body", "doc_number",
+                 "approved_on"}, "documents": [{"name", "sha256", "size", "content"}], "made_at"},
+     "checksum": {"algorithm": "SHA-256", "value"},
+     "signature": {"algorithm": "SM2-SM3", "key_id", "public_key", "value"}}
+
+The checksum is the SHA-256 of the payload in canonical JSON (sorted keys, no spaces, UTF-8); the
+signature is the city platform's SM2 signature of the same bytes (phaseout.crypto, key "city.<code>"),
+with the public key it verifies under. Each document's content is base64 with its own SHA-256. The
+province verifies everything before anything is written, and records the file's checksum and the SM3
+fingerprint of the signing key, which it compares with the city's out of band (ADR 0022).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from phaseout import crypto
+from phaseout.audit.record import record
+from phaseout.crypto.backends import sm3
+from phaseout.crypto.sm2 import verify as sm2_verify
+from phaseout.orgs.models import Territory
+from phaseout.province.actions import SummaryError, check_province, roll_up
+from phaseout.province.models import SummaryEvent, YearSummary
+
+FORMAT = "phaseout.year-summary"
+VERSION = 1
+MAX_BYTES = 20 * 1024 * 1024  # the whole file: the figures and the summary's documents
+MAX_DOCUMENTS = 10
+EXPORTABLE = (YearSummary.State.APPROVED, YearSummary.State.HANDED_UP, YearSummary.State.ACCEPTED)
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def signer(city: str) -> str:
+    return crypto.signer_id("city", city)
+
+
+def export_file(summary: YearSummary, *, now: dt.datetime | None = None) -> tuple[bytes, dict[str, str]]:
+    """The exchange file of an approved summary (its figures, approval and document), signed; and what
+    its audit entry records (its SHA-256 and the key it is signed with). The view that gives it out is an
+    audited export (phaseout.audit.exports)."""
+    now = now or timezone.now()
+    if summary.state not in EXPORTABLE:
+        raise SummaryError(
+            _("Only a year summary the city government approved can be exported for the province.")
+        )
+    documents = []
+    if summary.document:
+        with summary.document.open("rb") as fh:
+            content = fh.read()
+        documents.append(
+            {
+                "name": summary.document_name,
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "size": len(content),
+                "content": base64.b64encode(content).decode("ascii"),
+            }
+        )
+    assert summary.approved_on is not None
+    payload = {
+        "city": {"code": summary.city_id, "name": summary.city.name},
+        "year": summary.year,
+        "figures": summary.figures,
+        "approval": {
+            "body": summary.approval_body,
+            "doc_number": summary.approval_doc_number,
+            "approved_on": summary.approved_on.isoformat(),
+        },
+        "documents": documents,
+        "made_at": now.isoformat(),
+    }
+    message = canonical(payload)
+    seal = crypto.sign(signer(summary.city_id), message)
+    body = {
+        "format": FORMAT,
+        "version": VERSION,
+        "payload": payload,
+        "checksum": {"algorithm": "SHA-256", "value": hashlib.sha256(message).hexdigest()},
+        "signature": {
+            "algorithm": "SM2-SM3",
+            "key_id": seal.key_id,
+            "public_key": crypto.public_key(seal.key_id).hex(),
+            "value": seal.signature.hex(),
+        },
+    }
+    data = json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8")
+    return data, {"sha256": hashlib.sha256(data).hexdigest(), "key": seal.key_id}
+
+
+def too_large() -> SummaryError:
+    return SummaryError(
+        _("The exchange file is too large: at most %(limit)s.") % {"limit": filesizeformat(MAX_BYTES)}
+    )
+
+
+def _refuse_shape() -> SummaryError:
+    return SummaryError(_("This is not a year summary exchange file."))
+
+
+def _str(value: Any, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        raise _refuse_shape()
+    return value
+
+
+def _hex(value: Any, size: int) -> bytes:
+    text = _str(value, size * 2)
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise _refuse_shape() from None
+    if len(raw) != size:
+        raise _refuse_shape()
+    return raw
+
+
+def read_file(data: bytes) -> dict[str, Any]:
+    """The checked content of an exchange file: refused, with the reason, when it is too large, not an
+    exchange file, changed after it was made, or not signed by the key it names."""
+    if len(data) > MAX_BYTES:
+        raise too_large()
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _refuse_shape() from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT or body.get("version") != VERSION:
+        raise _refuse_shape()
+    payload, checksum, signature = body.get("payload"), body.get("checksum"), body.get("signature")
+    if not isinstance(payload, dict) or not isinstance(checksum, dict) or not isinstance(signature, dict):
+        raise _refuse_shape()
+    message = canonical(payload)
+    if hashlib.sha256(message).hexdigest() != _str(checksum.get("value"), 64):
+        raise SummaryError(_("The exchange file was changed after it was made: its checksum does not match."))
+    public = _hex(signature.get("public_key"), 64)
+    value = _hex(signature.get("value"), 64)
+    if not sm2_verify(public, message, value):
+        raise SummaryError(
+            _("The exchange file's signature does not verify: it was not signed with the key it names.")
+        )
+    city, year, approval = payload.get("city"), payload.get("year"), payload.get("approval")
+    figures, documents = payload.get("figures"), payload.get("documents")
+    if not (isinstance(city, dict) and isinstance(approval, dict) and isinstance(figures, dict)):
+        raise _refuse_shape()
+    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
+        raise _refuse_shape()
+    if not isinstance(documents, list) or len(documents) > MAX_DOCUMENTS:
+        raise _refuse_shape()
+    try:
+        approved_on = dt.date.fromisoformat(_str(approval.get("approved_on"), 10))
+    except ValueError:
+        raise _refuse_shape() from None
+    checked_documents = []
+    for document in documents:
+        if not isinstance(document, dict):
+            raise _refuse_shape()
+        try:
+            content = base64.b64decode(_str(document.get("content"), MAX_BYTES), validate=True)
+        except (binascii.Error, ValueError):
+            raise _refuse_shape() from None
+        if hashlib.sha256(content).hexdigest() != document.get("sha256"):
+            raise SummaryError(_("A document in the exchange file does not match its checksum."))
+        checked_documents.append((_str(document.get("name"), 200) or "summary", content))
+    return {
+        "city": _str(city.get("code"), 6),
+        "year": year,
+        "figures": figures,
+        "body": _str(approval.get("body"), 100),
+        "doc_number": _str(approval.get("doc_number"), 60),
+        "approved_on": approved_on,
+        "documents": checked_documents,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "key": sm3(public).hex(),
+    }
+
+
+@transaction.atomic
+def import_file(*, data: bytes, by: User, now: dt.datetime | None = None) -> YearSummary:
+    """The provincial office takes in a city's exchange file: verified first, then recorded as that city's
+    summary for the year, handed up and awaiting review. Nothing is written when it is refused."""
+    now = now or timezone.now()
+    read = read_file(data)
+    city = Territory.objects.filter(code=read["city"], level=Territory.Level.CITY).first()
+    if city is None:
+        raise SummaryError(
+            _("The exchange file names a city this platform does not know: %(code)s.")
+            % {"code": read["city"]}
+        )
+    check_province(by, city.code)
+    if not read["body"] or not read["doc_number"] or read["approved_on"] > timezone.localdate(now):
+        raise SummaryError(_("The exchange file carries no valid approval by the city government."))
+    figures = dict(read["figures"])
+    figures["city_total"] = roll_up(
+        figures.get("by_territory", []) if isinstance(figures.get("by_territory"), list) else []
+    )
+    summary = YearSummary.objects.select_for_update().filter(city=city, year=read["year"]).first()
+    before = summary.state if summary is not None else ""
+    if summary is not None and summary.state in (YearSummary.State.ACCEPTED, YearSummary.State.HANDED_UP):
+        raise SummaryError(
+            _(
+                "The year summary of %(city)s for %(year)d is already with the province; "
+                "a new file is not taken."
+            )
+            % {"city": city.name, "year": read["year"]}
+        )
+    fields = {
+        "state": YearSummary.State.HANDED_UP,
+        "source": YearSummary.Source.EXCHANGE,
+        "figures": figures,
+        "approval_body": read["body"],
+        "approval_doc_number": read["doc_number"],
+        "approved_on": read["approved_on"],
+        "approval_recorded_by": None,
+        "approval_recorded_at": now,
+        "handed_up_by": by,
+        "handed_up_at": now,
+        "reviewed_by": None,
+        "reviewed_at": None,
+        "return_reason": "",
+        "exchange_sha256": read["sha256"],
+        "exchange_key": read["key"],
+        "drawn_up_by": by,
+        "drawn_up_at": now,
+    }
+    if summary is None:
+        summary = YearSummary.objects.create(city=city, year=read["year"], **fields)
+    else:
+        for key, value in fields.items():
+            setattr(summary, key, value)
+        summary.save()
+    if read["documents"]:
+        name, content = read["documents"][0]
+        summary.document_name = name
+        summary.document_sha256 = hashlib.sha256(content).hexdigest()
+        summary.document.save(name, ContentFile(content), save=False)
+        summary.save(update_fields=["document", "document_name", "document_sha256"])
+    SummaryEvent.objects.create(
+        summary=summary,
+        step=SummaryEvent.Step.IMPORT,
+        before=before,
+        after=summary.state,
+        note=f"sha256 {read['sha256']} key {read['key']}",
+        by=by,
+        at=now,
+    )
+    record(
+        actor=by,
+        action="summary.import",
+        obj=summary,
+        data={"city": city.code, "year": read["year"], "sha256": read["sha256"], "key": read["key"]},
+    )
+    return summary

@@ -1,0 +1,111 @@
+"""Every city's progress for the provincial office: its plan of the year and the plan's approval, what the
+units owe under it, its cases rolled up from the districts, and its year summary — counted in the
+database (GROUP BY over the page's cities), with the province's total rolled up from all of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Case as SqlCase
+from django.db.models import Count, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+
+from phaseout.cases.models import Case
+from phaseout.orgs.models import Territory
+from phaseout.plans.models import Plan, Submission
+from phaseout.province.models import YearSummary
+from phaseout.reports.summary import EXITED, ORDERED
+
+# A case's city: its territory's, when it lies in a county; its own, when it lies in the city itself.
+CASE_CITY = SqlCase(
+    When(territory__level=Territory.Level.COUNTY, then=F("territory__parent")),
+    default=F("territory"),
+)
+
+
+@dataclass
+class CityRow:
+    city: Territory
+    plan: Plan | None = None
+    submissions: dict[str, int] = field(default_factory=dict)
+    cases: dict[str, int] = field(default_factory=dict)
+    summary: YearSummary | None = None
+
+
+def _submission_counts(today: dt.date) -> dict[str, Any]:
+    return {
+        "owed": Count("id"),
+        "on_time": Count("id", filter=Submission.status_filter(Submission.Status.ON_TIME, today)),
+        "late": Count("id", filter=Submission.status_filter(Submission.Status.LATE, today)),
+        "missing": Count("id", filter=Submission.status_filter(Submission.Status.MISSING, today)),
+        "pending": Count("id", filter=Submission.status_filter(Submission.Status.PENDING, today)),
+    }
+
+
+CASE_COUNTS = {
+    "found": Count("id"),
+    "ordered": Count("id", filter=Q(state__in=ORDERED)),
+    "exited": Count("id", filter=Q(state__in=EXITED)),
+}
+
+
+def cities(province: str) -> QuerySet[Territory]:
+    return Territory.objects.filter(parent=province, level=Territory.Level.CITY).order_by("code")
+
+
+def rows(page: list[Territory], year: int, today: dt.date) -> list[CityRow]:
+    """The rows of one page of cities: a few grouped queries whatever the number of records."""
+    codes = [c.code for c in page]
+    found = {c.code: CityRow(city=c) for c in page}
+    plans = (
+        Plan.objects.filter(territory__in=codes, year=year)
+        .exclude(status=Plan.Status.DRAFT)
+        .order_by("territory", "-id")
+    )
+    for plan in plans:
+        row = found[plan.territory_id]  # type: ignore[index]
+        if row.plan is None:  # the newest confirmed plan of the year
+            row.plan = plan
+    plan_ids = [r.plan.pk for r in found.values() if r.plan is not None]
+    for counted in (
+        Submission.objects.filter(plan__in=plan_ids)
+        .values("plan__territory")
+        .annotate(**_submission_counts(today))
+        .order_by()
+    ):
+        found[counted.pop("plan__territory")].submissions = counted
+    for counted in (
+        Case.objects.filter(Q(territory__in=codes) | Q(territory__parent__in=codes), opened_at__year=year)
+        .annotate(city=CASE_CITY)
+        .values("city")
+        .annotate(**CASE_COUNTS)
+        .order_by()
+    ):
+        found[counted.pop("city")].cases = counted
+    for summary in YearSummary.objects.filter(city__in=codes, year=year):
+        found[summary.city_id].summary = summary
+    return [found[c] for c in codes]
+
+
+def province_total(province: str, year: int, today: dt.date) -> dict[str, Any]:
+    """The province's figures rolled up from every city (and its districts): one aggregate each."""
+    city_codes = cities(province).values("code")
+    cases = Case.objects.filter(
+        Q(territory__parent__in=city_codes) | Q(territory__in=city_codes), opened_at__year=year
+    ).aggregate(**CASE_COUNTS)
+    plans = Plan.objects.filter(territory__in=city_codes, year=year)
+    summaries = YearSummary.objects.filter(city__in=city_codes, year=year)
+    return {
+        "cities": cities(province).count(),
+        "plans_approved": plans.filter(status=Plan.Status.APPROVED).values("territory").distinct().count(),
+        "plans_confirmed": plans.filter(status__in=Plan.CONFIRMED_STATES)
+        .values("territory")
+        .distinct()
+        .count(),
+        "summaries": dict(
+            summaries.values_list("state").annotate(n=Coalesce(Count("id"), Value(0))).order_by()
+        ),
+        **cases,
+    }

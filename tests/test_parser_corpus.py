@@ -1,0 +1,114 @@
+"""The plan parser on documents of shapes it was not written for: the labelled corpus in
+tests/data/parser_corpus/ (32 documents: plans, notices, 公示, exit-list announcements, provincial requests,
+2012–2025) scored per category, and a holdout of 8 more documents written after the parser work and never
+tuned on, whose figures are printed beside. Run with -s to see them; they are in the failure message too."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from phaseout.plans.parser import NotAPlan, kind_of, parse
+from tests.parser_scorer import CORPUS, score_corpus
+
+HOLDOUT = CORPUS.parent / "parser_holdout"
+RECALL = 0.95
+
+
+def test_labelled_corpus_recall_per_category_and_no_invented_date() -> None:
+    score = score_corpus(CORPUS)
+    holdout = score_corpus(HOLDOUT)
+    report = f"{score.report()}\nholdout (not tuned on):\n{holdout.report()}"
+    print("\n" + report)
+    assert score.documents >= 30, report
+    for name, tally in score.tallies.items():
+        assert tally.recall >= RECALL, f"{name} recall below {RECALL:.0%}\n{report}"
+    assert score.invented == [], report
+    assert holdout.invented == [], report
+    assert score.refused == [] and holdout.refused == [], report
+
+
+NOT_DOCUMENTS = [
+    "今天天气很好，我们去公园散步。",
+    "请大家明天早点来。\n谢谢。",
+    "1234567890",
+    "\x00\x00\x00",
+]
+
+
+@pytest.mark.parametrize("text", NOT_DOCUMENTS)
+def test_only_what_is_not_a_document_is_refused(text: str) -> None:
+    with pytest.raises(NotAPlan) as caught:
+        parse(text)
+    assert caught.value.code == "not_a_plan"
+
+
+def test_a_notice_without_duties_yields_its_metadata_and_is_told_apart_from_a_plan() -> None:
+    text = (CORPUS / "16-zhanjiang-2020-bulletin.txt").read_text(encoding="utf-8")
+    parsed = parse(text)
+    assert (parsed.kind, parsed.doc_number, parsed.issue_date) == (
+        "notice",
+        "湛工信〔2020〕41号",
+        dt.date(2020, 3, 2),
+    )
+    assert parsed.title == "湛江市工业和信息化局关于2019年度推动落后产能退出工作情况的通报"
+    assert parsed.issuer == "湛江市工业和信息化局"
+    assert parsed.recipients == ["各县(市、区)人民政府", "湛江经济技术开发区管委会", "市有关单位"]
+    assert kind_of(parsed.problems) == "notice"
+
+
+def test_a_publicity_notice_keeps_its_dates_but_they_are_no_duty() -> None:
+    parsed = parse((CORPUS / "03-qingyuan-2023-publicity.txt").read_text(encoding="utf-8"))
+    assert parsed.kind == "publicity"
+    assert {t.date for t in parsed.times if t.date} == {dt.date(2023, 8, 1), dt.date(2023, 8, 7)}
+    assert not any("公示期" in t.text for t in parsed.tasks)
+
+
+def test_own_number_signature_contacts_attachments_and_downloads() -> None:
+    """The number in the 版头, not one the text cites; the signature, the contact line, the attachment
+    line and the download note are no tasks."""
+    parsed = parse((CORPUS / "09-changzhou-2020-self-check.txt").read_text(encoding="utf-8"))
+    assert parsed.doc_number == "常工信产业〔2020〕67号"
+    texts = " ".join(t.text for t in parsed.tasks)
+    for word in ("联系人", "附件", "下载", "2020年5月25日", "此件公开发布"):
+        assert word not in texts
+    cited = parse((CORPUS / "03-qingyuan-2023-publicity.txt").read_text(encoding="utf-8"))
+    assert cited.doc_number == ""  # it cites a plan, it has no number of its own
+
+
+def test_round_brackets_give_responsibility_on_tasks_and_headings() -> None:
+    plan = parse((CORPUS / "05-zhaoqing-2024-key-points.txt").read_text(encoding="utf-8"))
+    safety = next(t for t in plan.tasks if "安全生产执法检查" in t.text)
+    assert {(u.name, u.role) for u in safety.units} == {
+        ("市应急管理局", "lead"),
+        ("各县(市、区)人民政府", "supporting"),
+    }
+    assert not any(t.text.strip("()。").endswith("负责") and len(t.text) < 20 for t in plan.tasks)
+    county = parse((CORPUS / "04-wengyuan-2022-county-plan.txt").read_text(encoding="utf-8"))
+    task = next(t for t in county.tasks if "执行差别电价" in t.text)
+    assert {(u.name, u.role) for u in task.units} == {
+        ("县发展和改革局", "responsible"),
+        ("各镇人民政府", "responsible"),
+    }
+
+
+def test_the_receiver_of_a_report_is_not_responsible_and_collective_names_are_units() -> None:
+    plan = parse((CORPUS / "02-guangdong-2021-summary-request.txt").read_text(encoding="utf-8"))
+    assert [(t.deadline, {(u.name, u.role) for u in t.units}) for t in plan.tasks] == [
+        (
+            dt.date(2021, 12, 10),
+            {("各地级以上市工业和信息化主管部门", "responsible"), ("省工业和信息化厅", "receiver")},
+        ),
+        (dt.date(2022, 1, 10), {("省有关单位", "responsible"), ("省工业和信息化厅", "receiver")}),
+    ]
+
+
+def test_titles_over_lines_and_the_issuer_from_the_signature() -> None:
+    plan = parse((CORPUS / "23-qingyuan-2023-plan-long-title.txt").read_text(encoding="utf-8"))
+    assert plan.title == "清远市2023年推动落后产能退出和重点行业产能置换工作方案"
+    assert plan.issuer == "清远市推动落后产能退出工作协调小组办公室"
+    signed = parse((CORPUS / "05-zhaoqing-2024-key-points.txt").read_text(encoding="utf-8"))
+    assert signed.issuer == "肇庆市推动落后产能退出工作协调小组办公室"  # the title names none
+    old = parse((CORPUS / "07-shaoguan-2012-plan.txt").read_text(encoding="utf-8"))
+    assert old.issue_date == dt.date(2012, 6, 8)  # 二〇一二年六月八日
