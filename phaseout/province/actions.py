@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phaseout.audit.record import record
-from phaseout.cases.models import Case
+from phaseout.cases.models import CaseTally
 from phaseout.messaging.actions import notify
 from phaseout.messaging.models import Kind as MessageKind
 from phaseout.orgs.models import Person, Role, Territory
@@ -60,7 +60,7 @@ def city_figures(city: Territory, year: int) -> dict[str, Any]:
     codes = city.subtree_codes()
     data = year_summary(
         year,
-        cases=Case.objects.filter(territory__in=codes),
+        tallies=CaseTally.objects.filter(territory__in=codes),
         lines=ProductionLine.objects.filter(territory__in=codes),
     )
     figures: dict[str, Any] = json.loads(json.dumps(data, default=str))
