@@ -145,6 +145,16 @@ EVENTS: dict[str, str | Promise] = {
     "monitoring.check_extend": _("data check extended by later monitoring data"),
     "monitoring.check_confirm": _("data check confirmed"),
     "monitoring.check_dismiss": _("data check dismissed"),
+    # the city government's approval and the province
+    "plan.approve": _("plan's approval by the city government recorded"),
+    "summary.draw_up": _("year summary drawn up"),
+    "summary.approve": _("year summary's approval by the city government recorded"),
+    "summary.hand_up": _("year summary handed up to the province"),
+    "summary.accept": _("year summary accepted by the province"),
+    "summary.return": _("year summary returned by the province"),
+    "summary.import": _("year summary imported from an exchange file"),
+    "territories.load": _("territories loaded"),
+    "export.year_summary": _("year summary exchange file downloaded"),
 }
 
 # The kinds of event, for the filter "every event of …" (the first part of the code).
@@ -178,6 +188,8 @@ KINDS: dict[str, str | Promise] = {
     "message.": _("messages"),
     "signals.": _("power use, furnaces and signals"),
     "monitoring.": _("online monitoring"),
+    "summary.": _("year summaries"),
+    "territories.": _("territories"),
 }
 
 _BY_PREFIX: dict[str, Mapping[str, Any]] = {}
