@@ -15,6 +15,7 @@ import docx
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
+from django.utils import timezone
 
 from phaseout.cases.models import Case
 from phaseout.registry.models import EquipmentType
@@ -338,7 +339,7 @@ def test_plan_from_upload_to_confirmed(browser, server, office, heyuan_office, e
     page.locator("form.confirm-plan [name=confirm]").check()  # it says what confirming sets going
     page.locator("#confirm-plan").click()
     page.wait_for_load_state()
-    assert page.locator("#plan-status").inner_text().strip() == "已确认"
+    assert page.locator("#plan-status").inner_text().strip() == "办公室已确认，待市政府审定"
     plan = Plan.objects.get()
     assert plan.status == "confirmed"
     rows = page.locator("#submissions tbody tr")
@@ -357,7 +358,19 @@ def test_plan_from_upload_to_confirmed(browser, server, office, heyuan_office, e
     page.locator("form.confirm-plan [name=confirm]").check()  # it says what confirming sets going
     page.locator("#confirm-plan").click()
     page.wait_for_load_state()
-    assert page.locator("#plan-status").inner_text().strip() == "已确认"
+    assert page.locator("#plan-status").inner_text().strip() == "办公室已确认，待市政府审定"
+    # In force once the city government has approved it: the office records the approval.
+    approval = page.locator("form.approve-plan")
+    approval.locator("[name=body]").fill("江门市人民政府")
+    approval.locator("[name=doc_number]").fill("江府函〔2021〕88号")
+    # The day the server confirmed it (its clock, through Django: a faked clock moves both).
+    approval.locator("[name=approved_on]").fill(timezone.localdate().isoformat())
+    if approval.locator("[name=confirm]").count():
+        approval.locator("[name=confirm]").check()
+    page.locator("#approve-plan").click()
+    page.wait_for_load_state()
+    assert "江府函〔2021〕88号" in page.locator("#plan-approval").inner_text()
+    assert Plan.objects.get(status="approved").approval_doc_number == "江府函〔2021〕88号"
     page.context.close()
 
     dept = _login(browser, server, "fgj")
