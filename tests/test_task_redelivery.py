@@ -5,6 +5,7 @@ rows a dead run wrote unchanged. (tests/test_topology.py kills a real worker mid
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -102,7 +103,17 @@ def test_an_import_delivered_again_while_the_first_runs_leaves_the_batch_alone(
         assert second.status == ImportBatch.Status.RUNNING
         assert not Enterprise.objects.filter(uscc__in=[r[0] for r in ROWS]).exists()
         assert _audit(batch, "import.done") == 0
+        pid = first.info.backend_pid
     # The first's worker died: its connection, and the lease with it, are gone; the next delivery runs.
+    # (The server ends the backend, releasing its locks, a moment after the client hangs up: wait for it.)
+    with connection.cursor() as cursor:
+        for _ in range(200):
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the first delivery's backend did not end within 10 s")
     assert actions.run_import_batch(batch.pk).status == ImportBatch.Status.DONE
     assert Enterprise.objects.filter(uscc__in=[r[0] for r in ROWS]).count() == 6
     assert _audit(batch, "import.done") == 1
