@@ -260,12 +260,18 @@ class ConfirmPlanForm(forms.Form):
     )
 
 
-class ApprovePlanForm(forms.Form):
-    """The city government's approval of a confirmed plan, as the office records it."""
+class GovernmentApprovalForm(forms.Form):
+    """A people's government's approval as the office records it: body, document, date (plans and the
+    year summary alike; each form adds its own confirmation)."""
 
-    body = forms.CharField(label=_("Approving body"), max_length=100, initial="")
+    body = forms.CharField(label=_("Approving body"), max_length=100)
     doc_number = forms.CharField(label=_("Approval document number"), max_length=60)
     approved_on = forms.DateField(label=_("Date of approval"), widget=DatePicker())
+
+
+class ApprovePlanForm(GovernmentApprovalForm):
+    """The city government's approval of a confirmed plan, as the office records it."""
+
     confirm = confirmation(
         _(
             "I confirm: the city government approved this plan by the document above. From now on the plan "

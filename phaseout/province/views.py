@@ -19,6 +19,7 @@ from phaseout.audit.exports import audited_export, exported
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role, Territory
 from phaseout.orgs.scope import city_code, unit_territory
+from phaseout.plans.forms import GovernmentApprovalForm
 from phaseout.plans.handin import HandInRefused, check
 from phaseout.plans.models import Submission
 from phaseout.province import actions, exchange, progress, scope
@@ -26,7 +27,6 @@ from phaseout.province.models import YearSummary
 from phaseout.rules.approvals import OFFICE, PROVINCE, summary_steps_from
 from phaseout.web import current_person, current_user, form_errors, paginate
 from phaseout.web.forms import confirmation
-from phaseout.widgets import DatePicker
 
 SUMMARY_READERS = (Role.OFFICE, Role.PROVINCE)
 
@@ -38,10 +38,7 @@ class DrawUpForm(forms.Form):
     )
 
 
-class ApproveSummaryForm(forms.Form):
-    body = forms.CharField(label=gettext_lazy("Approving body"), max_length=100)
-    doc_number = forms.CharField(label=gettext_lazy("Approval document number"), max_length=60)
-    approved_on = forms.DateField(label=gettext_lazy("Date of approval"), widget=DatePicker())
+class ApproveSummaryForm(GovernmentApprovalForm):
     confirm = confirmation(
         gettext_lazy(
             "I confirm: the city government approved this year summary by the document above; its figures "
