@@ -169,3 +169,5 @@ urlpatterns = [
     path("admin/login/", identity.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
 ]
+
+handler404 = "phaseout.web.not_found"

@@ -37,7 +37,7 @@ from phaseout.disclosure.models import ErrorReport
 from phaseout.orgs.models import Person, Role
 from phaseout.registry.importer import import_register
 from phaseout.registry.models import Enterprise, ImportBatch
-from tests.conftest import PNG, _person, client_for, upload
+from tests.conftest import PNG, REPORT_PDF, SEEDS, _person, approve_plan, client_for, upload
 from tests.factories import CaseFactory, EnterpriseFactory, valid_uscc
 
 NAME, PHONE = "欧阳明", "13912345678"
@@ -751,6 +751,75 @@ def test_l3_ces1_28_evidence_is_sealed_on_disk_and_downloaded_as_uploaded(energy
     Path(evidence.file.path).write_bytes(stored[:-1] + bytes([stored[-1] ^ 1]))
     response = client_for(energy_dept.user).get(f"/evidence/{evidence.pk}/")
     assert response.status_code == 404
+    page = response.content.decode()
+    assert "该文件在存储中已被改动，无法打开。" in page and "该页面或记录不存在" not in page
+    # Any other miss reads as before: no reason given.
+    response = client_for(energy_dept.user).get(f"/evidence/{evidence.pk + 1000}/")
+    assert response.status_code == 404 and "该页面或记录不存在" in response.content.decode()
+
+
+def test_l3_ces1_28_a_hand_in_is_sealed_on_disk_served_as_handed_in_and_refused_once_altered(
+    office: Person, district: Person
+) -> None:
+    import datetime as dt
+
+    import time_machine
+
+    from phaseout.plans import actions as plan_actions
+
+    plan = plan_actions.import_plan(
+        name="jiangmen-2021-plan.txt", data=(SEEDS / "jiangmen-2021-plan.txt").read_bytes(), by=office.user
+    )
+    for expression in plan.times.filter(needs_review=True):
+        plan_actions.review_time(expression=expression, date=None, by=office.user)
+    plan = approve_plan(plan_actions.confirm_plan(plan=plan, by=office.user), office)
+    submission = plan_actions.submit(
+        submission=plan.submissions.get(kind="sub_plan", territory="440703"),
+        document=upload("分方案.pdf", REPORT_PDF, "application/pdf"),
+        numbers={},
+        note="",
+        by=district.user,
+        today=dt.date(2021, 5, 20),
+    )
+    version = submission.versions.get()
+    stored = _on_disk(version.document)
+    assert stored.startswith(b"PHSM4F1 v1 submission\n") and REPORT_PDF not in stored
+    assert crypto.unseal_bytes(stored, "submission") == REPORT_PDF
+    assert version.sha256 == hashlib.sha256(REPORT_PDF).hexdigest() and version.size == len(REPORT_PDF)
+    reader = client_for(office.user)
+    with time_machine.travel(dt.datetime(2021, 5, 20, 4, 0, tzinfo=dt.UTC), tick=False):
+        for url in (f"/submissions/{submission.pk}/v1/file", f"/submissions/{submission.pk}/v1/view.pdf"):
+            response = reader.get(url)
+            assert response.status_code == 200 and b"".join(response.streaming_content) == REPORT_PDF
+        # One byte changed on disk: refused with its message, not served.
+        Path(version.document.path).write_bytes(stored[:-1] + bytes([stored[-1] ^ 1]))
+        response = reader.get(f"/submissions/{submission.pk}/v1/file")
+    assert response.status_code == 404
+    assert "该文件在存储中已被改动，无法打开。" in response.content.decode()
+
+
+@pytest.mark.parametrize("fault", ["altered", "missing"])
+def test_l3_ces1_28_a_case_file_with_an_altered_or_missing_file_is_refused_with_its_reason(
+    energy_dept: Person, fault: str
+) -> None:
+    case = CaseFactory()
+    [evidence] = _evidence(case, energy_dept, upload("现场.pdf", REPORT_PDF, "application/pdf"))
+    path = Path(evidence.file.path)
+    if fault == "altered":
+        stored = path.read_bytes()
+        path.write_bytes(stored[:-1] + bytes([stored[-1] ^ 1]))
+    else:
+        path.unlink()
+    reason = {
+        "altered": "该文件在存储中已被改动，无法打开。",
+        "missing": "该案件的一份材料在存储中缺失。",
+    }[fault]
+    reader = client_for(energy_dept.user)
+    for url in (f"/cases/{case.pk}/file.zip", f"/cases/{case.pk}/file.pdf"):
+        response = reader.get(url)
+        assert response.status_code == 404, url
+        assert reason in response.content.decode(), url
+    assert not AuditEvent.objects.filter(action__startswith="export.case_file").exists()
 
 
 def test_l3_ces1_28_rotation_reseals_files_and_seals_those_stored_before_sealing(
@@ -822,5 +891,6 @@ def test_l3_ces1_28_the_migrations_data_step_seals_files_and_its_reverse_opens_t
     assert _on_disk(evidence.file) == PNG
     assert sorted(m._meta.label for m, _ in storage.sealed_file_fields()) == [
         "cases.Evidence",
+        "plans.SubmissionVersion",
         "registry.ImportBatch",
     ]

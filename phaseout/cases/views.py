@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.forms import ModelChoiceField
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,6 +31,7 @@ from phaseout.orgs.access import ALL_STAFF_ROLES, allow
 from phaseout.orgs.models import Dimension, Person, Role
 from phaseout.rules import case_flow
 from phaseout.rules.case_flow import Action, State
+from phaseout.web import StoredFileUnavailable, open_stored
 from phaseout.web import current_person as _person
 from phaseout.web import current_user as _user
 from phaseout.web import form_errors as _errors
@@ -476,12 +477,8 @@ def _visible_evidence(person: Person) -> QuerySet[Evidence]:
 @audited_export("export.evidence")
 def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     evidence = get_object_or_404(_visible_evidence(_person(request)), pk=pk)
-    try:
-        handle = evidence.file.open("rb")
-    except DecryptionError as exc:
-        raise Http404(_("This file was altered in storage and cannot be opened.")) from exc
     response = FileResponse(
-        handle,
+        open_stored(evidence.file),
         as_attachment=True,
         filename=evidence.original_name,
         content_type=evidence.content_type,
@@ -505,12 +502,10 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
         for index, (folder, evidence) in enumerate(documents.case_evidence(case), start=1):
             name = f"{index:03d}-{folder}/{evidence.original_name}"
             try:
-                with evidence.file.open("rb") as fh:
+                with open_stored(evidence.file) as fh:
                     archive.writestr(name, fh.read())
             except FileNotFoundError as exc:
-                raise Http404(_("A document of this case is missing from storage.")) from exc
-            except DecryptionError as exc:
-                raise Http404(_("This file was altered in storage and cannot be opened.")) from exc
+                raise StoredFileUnavailable(_("A document of this case is missing from storage.")) from exc
             manifest.append(
                 {"file": name, "sha256": evidence.sha256, "uploaded_at": evidence.uploaded_at.isoformat()}
             )
@@ -604,7 +599,9 @@ def case_file_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("PDF output needs the font AR PL UMing, which is not installed here."))
         return redirect("case-detail", case.pk)
     except FileNotFoundError as exc:
-        raise Http404(_("A document of this case is missing from storage.")) from exc
+        raise StoredFileUnavailable(_("A document of this case is missing from storage.")) from exc
+    except DecryptionError as exc:
+        raise StoredFileUnavailable(_("This file was altered in storage and cannot be opened.")) from exc
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="case-{case.number}.pdf"'
     return exported(response, case, format="pdf")

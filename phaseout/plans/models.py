@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.crypto.storage import SealedFileStorage
 from phaseout.rules.approvals import PLAN_IN_FORCE, PlanState
 
 
@@ -322,7 +323,12 @@ class SubmissionVersion(models.Model):
 
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveSmallIntegerField(_("version"))
-    document = models.FileField(_("document"), upload_to="submissions/%Y/", blank=True)
+    document = models.FileField(
+        _("document"),
+        upload_to="submissions/%Y/",
+        blank=True,
+        storage=SealedFileStorage(purpose="submission"),
+    )
     name = models.CharField(_("file name"), max_length=200, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     size = models.PositiveBigIntegerField(_("file size"), default=0)

@@ -50,7 +50,7 @@ from phaseout.plans.models import (
 )
 from phaseout.plans.parser import NotAPlan, kind_of
 from phaseout.plans.tasktable import TableRefused
-from phaseout.web import current_person, current_user, form_errors
+from phaseout.web import current_person, current_user, form_errors, open_stored
 from phaseout.web.lists import Column, ListSpec, list_response
 
 READERS = READ_ACROSS_PROVINCE
@@ -537,7 +537,7 @@ def _version_file(request: HttpRequest, pk: int, number: int, *, inline: bool) -
         raise Http404
     extension = handin.EXTENSIONS.get(version.content_type, "bin")
     response = FileResponse(
-        version.document.open("rb"),
+        open_stored(version.document),
         as_attachment=not inline,
         filename=f"{submission.get_kind_display()}-{submission.unit_name}-v{version.number}.{extension}",
         content_type=version.content_type or "application/octet-stream",

@@ -15,10 +15,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 if TYPE_CHECKING:  # the package is imported while the apps load: no models at import time
     from django.contrib.auth.models import User
+    from django.db.models.fields.files import FieldFile
 
     from phaseout.orgs.models import Person
 
@@ -138,3 +141,26 @@ def throttled(request: HttpRequest, scope: str) -> bool:
         cache.set(key, 1, 3600)
         count = 1
     return count > settings.PUBLIC_POSTS_PER_HOUR
+
+
+class StoredFileUnavailable(Http404):
+    """A stored file that cannot be served (missing from storage, altered on disk, sealed for another
+    use): a 404 whose page says so, rather than "no such record"."""
+
+
+def open_stored(field_file: FieldFile) -> Any:
+    """The stored file opened for reading, unsealed; StoredFileUnavailable if its seal does not hold."""
+    from phaseout.crypto import DecryptionError
+
+    try:
+        return field_file.open("rb")
+    except DecryptionError as exc:
+        raise StoredFileUnavailable(_("This file was altered in storage and cannot be opened.")) from exc
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 404 page (handler404): the reason is shown only where it is ours to tell (a stored file that
+    cannot be served); every other miss reads the same, whether the record is absent or out of the
+    reader's scope."""
+    reason = str(exception) if isinstance(exception, StoredFileUnavailable) else ""
+    return render(request, "404.html", {"reason": reason}, status=404)
