@@ -368,6 +368,11 @@ LOGIN_DEVICE_COOKIE_DAYS = int(os.environ.get("LOGIN_DEVICE_COOKIE_DAYS", "30"))
 # Only an explicit OTP_REQUIRED=false turns the requirement off.
 SECOND_FACTOR = os.environ.get("SECOND_FACTOR", "totp")
 OTP_REQUIRED = env_bool("OTP_REQUIRED", True)
+# The certificate authorities the SM2 second factor trusts (GM/T 0015): a directory of CA certificates
+# (*.pem, *.crt, *.cer) and their revocation lists (*.crl), phaseout/crypto/certs.py. Set, every SM2
+# key is enrolled by a certificate from one of them and checked again at each sign-in; empty, a bare
+# public key is enrolled (the demo's way).
+CERTIFICATE_AUTHORITIES = os.environ.get("CERTIFICATE_AUTHORITIES", "")
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Phaseout")
 OTP_TOTP_THROTTLE_FACTOR = 1  # django-otp doubles the wait after each wrong code: 1, 2, 4 ... seconds
 # Sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in,

@@ -26,7 +26,8 @@ from django_otp.models import Device
 from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.identity import limits
-from phaseout.identity.factors import required, second_factor
+from phaseout.identity.factors import FactorRefused, required, second_factor
+from phaseout.identity.models import Sm2Device
 from phaseout.orgs.models import Credentials
 
 SESSION_STARTED = "identity_started"
@@ -157,45 +158,91 @@ def expire_session(*, request: HttpRequest, user: User, reason: str) -> None:
 # ── the second factor ───────────────────────────────────────────────────────────────────
 
 
-def _otp_failed(*, user: User, kind: str, address: str, device: str | None, stage: str = "") -> None:
-    """A wrong code: recorded with what the sign-in limits count (account, address, device cookie)."""
+def _otp_failed(
+    *,
+    user: User,
+    kind: str,
+    address: str,
+    device: str | None,
+    stage: str = "",
+    refused: FactorRefused | None = None,
+) -> None:
+    """A wrong code: recorded with what the sign-in limits count (account, address, device cookie), and
+    the reason when the answer was refused for one (a certificate expired, revoked, not trusted)."""
     data: dict[str, str] = {"kind": kind, **_failure_data(user.get_username(), address, device)}
     if stage:
         data["stage"] = stage
+    if refused is not None:
+        data["reason"] = refused.code
     record(actor=user, action="auth.otp_failed", data=data, outcome=Outcome.FAILURE)
     _lockouts(username=user.get_username(), address=address, now=timezone.now())
 
 
-@transaction.atomic
 def verify_second_factor(
     *, request: HttpRequest, user: User, response: str, address: str, device: str | None = None
 ) -> Device | None:
-    """The second factor at sign-in; the right one completes the sign-in (auth.login)."""
+    """The second factor at sign-in; the right one completes the sign-in (auth.login). A refusal with a
+    reason (FactorRefused) is recorded as a failure with its reason, then raised for the page to say."""
     factor = second_factor()
-    verified = factor.verify(user, response)
-    if verified is None:
-        _otp_failed(user=user, kind=factor.kind, address=address, device=device)
-        return None
-    otp_login(request, verified)
-    record(actor=user, action="auth.otp_verified", data={"kind": factor.kind})
-    _signed_in(user, factor.kind)
+    with transaction.atomic():
+        refused = None
+        try:
+            verified = factor.verify(user, response)
+        except FactorRefused as exc:
+            verified, refused = None, exc
+        if verified is None:
+            _otp_failed(user=user, kind=factor.kind, address=address, device=device, refused=refused)
+        else:
+            otp_login(request, verified)
+            record(actor=user, action="auth.otp_verified", data={"kind": factor.kind})
+            _signed_in(user, factor.kind)
+    if refused is not None:
+        raise refused
     return verified
 
 
-@transaction.atomic
 def enrol_second_factor(
     *, request: HttpRequest, user: User, response: str, address: str, device: str | None = None
 ) -> Device | None:
-    """A first second factor confirmed; it completes the sign-in (auth.login)."""
+    """A first second factor confirmed; it completes the sign-in (auth.login). A refusal with a reason
+    is recorded, then raised, as at sign-in."""
     factor = second_factor()
-    enrolled = factor.confirm_enrolment(user, response)
-    if enrolled is None:
-        _otp_failed(user=user, kind=factor.kind, address=address, device=device, stage="enrolment")
-        return None
-    otp_login(request, enrolled)
-    record(actor=user, action="auth.otp_enrolled", data={"kind": factor.kind})
-    _signed_in(user, factor.kind)
+    with transaction.atomic():
+        refused = None
+        try:
+            enrolled = factor.confirm_enrolment(user, response)
+        except FactorRefused as exc:
+            enrolled, refused = None, exc
+        if enrolled is None:
+            _otp_failed(
+                user=user,
+                kind=factor.kind,
+                address=address,
+                device=device,
+                stage="enrolment",
+                refused=refused,
+            )
+        else:
+            otp_login(request, enrolled)
+            data = {"kind": factor.kind, **_certificate(enrolled)}
+            record(actor=user, action="auth.otp_enrolled", data=data)
+            _signed_in(user, factor.kind)
+    if refused is not None:
+        raise refused
     return enrolled
+
+
+def _certificate(device: Device) -> dict[str, str]:
+    """What the audit entry of an enrolment keeps of the certificate behind the key, if there is one."""
+    if not isinstance(device, Sm2Device) or not device.certificate:
+        return {}
+    not_after = device.certificate_not_after
+    return {
+        "certificate_serial": device.certificate_serial,
+        "certificate_subject": device.certificate_subject,
+        "certificate_issuer": device.certificate_issuer,
+        "certificate_not_after": not_after.isoformat() if not_after else "",
+    }
 
 
 @transaction.atomic

@@ -9,8 +9,11 @@ same methods as `SecondFactor` below, registered in `FACTORS` and chosen with th
 - `begin_enrolment(user)` — what the enrolment page shows (for SM2: the challenge to sign and the
   certificate request; for TOTP: the QR code and the secret), as a template name and its context;
 - `confirm_enrolment(user, response)` — the device that answered correctly, now confirmed (for SM2: the
-  certificate checked against the CA and the signature over the challenge with SM2/SM3);
-- `verify(user, response)` — the device that accepted the response at sign-in, or None;
+  certificate checked against the trusted CAs, when the deployment names them, and the signature over
+  the challenge with SM2/SM3), or None; `FactorRefused` with the reason when the answer is refused for
+  a reason the person should be told (a certificate expired, revoked, from a CA not trusted);
+- `verify(user, response)` — the device that accepted the response at sign-in, or None (or
+  `FactorRefused`: the enrolled certificate has expired or been revoked since);
 - `refusal(user)` — a message when verification is throttled, else None;
 - `reset(user)` — remove every device of the person (the security administrator's reset).
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import base64
 import math
 import secrets
+from pathlib import Path
 from typing import Any, Protocol
 
 import segno
@@ -30,11 +34,59 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from phaseout.crypto import sm2
+from phaseout.crypto import certs, sm2
 from phaseout.identity.models import Sm2Device
+
+# Why a certificate is refused, as the person is told (codes from phaseout.crypto.certs, and this module's).
+REFUSALS = {
+    "unreadable": gettext_lazy("This is not a readable SM2 certificate (GM/T 0015)."),
+    "too_large": gettext_lazy("The certificate is too large to be a certificate."),
+    "not_sm2": gettext_lazy("The certificate is not an SM2 certificate signed with SM3withSM2."),
+    "ca_certificate": gettext_lazy("This is a certificate authority's certificate, not a person's."),
+    "key_usage": gettext_lazy("The certificate does not allow digital signatures."),
+    "untrusted": gettext_lazy(
+        "The certificate was not issued by a certificate authority this platform trusts."
+    ),
+    "bad_signature": gettext_lazy(
+        "The certificate authority's signature on the certificate does not verify."
+    ),
+    "not_yet_valid": gettext_lazy("The certificate is not valid yet."),
+    "expired": gettext_lazy("The certificate has expired: ask the certificate authority for a new one."),
+    "authority_not_yet_valid": gettext_lazy("The certificate authority's own certificate is not valid yet."),
+    "authority_expired": gettext_lazy("The certificate authority's own certificate has expired."),
+    "revoked": gettext_lazy("The certificate has been revoked."),
+    "list_expired": gettext_lazy(
+        "The certificate authority's revocation list is out of date, so the certificate's status cannot "
+        "be known: tell the security administrator."
+    ),
+    "store": gettext_lazy(
+        "The platform's list of trusted certificate authorities cannot be read: tell the security "
+        "administrator."
+    ),
+    "bare_key": gettext_lazy(
+        "This platform needs a certificate from a certificate authority, not a bare public key."
+    ),
+    "enrolled_without_certificate": gettext_lazy(
+        "Your key was set up without a certificate: ask the security administrator to reset it, then set "
+        "it up again with your certificate."
+    ),
+}
+
+
+class FactorRefused(Exception):
+    """An answer refused for a reason the person is told (`message`); `code` goes into the audit entry."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(REFUSALS[self.code])
 
 
 class SecondFactor(Protocol):
@@ -129,7 +181,15 @@ class Sm2Factor:
     key file in the demo (`phaseout sm2-key`). The server issues 32 random bytes, single use, valid for
     CHALLENGE_SECONDS; the key signs `message(user, challenge)` (bound to this platform, the account and
     the challenge); the server verifies against the public key enrolled by signing a first challenge.
-    Answers: at enrolment "<public key hex>.<signature hex>", at sign-in "<signature hex>"."""
+
+    Where the deployment names the certificate authorities it trusts (CERTIFICATE_AUTHORITIES, a
+    directory of CA certificates and revocation lists), the key is enrolled by its certificate, which
+    binds it to its holder: checked against those CAs at enrolment (phaseout.crypto.certs) and again at
+    every sign-in, so that a certificate expired or revoked since stops the sign-in. Without that
+    setting a bare public key is enrolled (the demo's way).
+
+    Answers: at enrolment "<certificate, base64 of DER>.<signature hex>" (or "<public key hex>.<signature
+    hex>" where no CA is named), at sign-in "<signature hex>"."""
 
     kind = "sm2"
     CHALLENGE_SECONDS = 300
@@ -169,6 +229,24 @@ class Sm2Factor:
     def enrolled(self, user: User) -> bool:
         return Sm2Device.objects.filter(user=user, confirmed=True).exclude(public_key="").exists()
 
+    @staticmethod
+    def authorities() -> list[certs.Authority] | None:
+        """The trusted CAs, or None where the deployment names none."""
+        directory = settings.CERTIFICATE_AUTHORITIES
+        if not directory:
+            return None
+        try:
+            return certs.authorities(Path(directory))
+        except (OSError, certs.CertificateRefused):
+            raise FactorRefused("store") from None
+
+    @staticmethod
+    def _checked(certificate: str, trusted: list[certs.Authority]) -> certs.Checked:
+        try:
+            return certs.check(certificate, trusted, timezone.now())
+        except certs.CertificateRefused as exc:
+            raise FactorRefused(exc.code) from None
+
     def begin_enrolment(self, user: User) -> tuple[str, dict[str, Any]]:
         device = self._device(user, confirmed=False) or Sm2Device.objects.create(
             user=user, name="sm2", confirmed=False
@@ -184,15 +262,30 @@ class Sm2Factor:
         if device is None:
             return None
         challenge = self._take(device)
-        public_hex, _dot, signature_hex = response.strip().partition(".")
-        public, signature = self._hex(public_hex, sm2.PUBLIC_KEY_BYTES), self._hex(signature_hex, 64)
+        first, _dot, signature_hex = response.strip().rpartition(".")
+        signature = self._hex(signature_hex, 64)
+        trusted = self.authorities()
+        checked = None
+        if trusted is None:
+            public = self._hex(first, sm2.PUBLIC_KEY_BYTES)
+        elif self._hex(first, sm2.PUBLIC_KEY_BYTES) is not None:
+            raise FactorRefused("bare_key")
+        else:
+            checked = self._checked(first, trusted)
+            public = checked.public_key
         if challenge is None or public is None or signature is None:
             return None
         if not sm2.verify(public, self.message(user, challenge), signature):
             return None
         Sm2Device.objects.filter(user=user).exclude(pk=device.pk).delete()
         device.public_key, device.confirmed = public.hex(), True
-        device.save(update_fields=["public_key", "confirmed"])
+        if checked is not None:
+            device.certificate = base64.b64encode(checked.der).decode("ascii")
+            device.certificate_serial = checked.serial
+            device.certificate_subject = checked.subject[:500]
+            device.certificate_issuer = checked.issuer[:500]
+            device.certificate_not_after = checked.not_after
+        device.save()
         return device
 
     def begin_verification(self, user: User) -> dict[str, Any]:
@@ -206,6 +299,11 @@ class Sm2Factor:
         device = self._device(user, confirmed=True)
         if device is None or not device.verify_is_allowed()[0]:
             return None
+        trusted = self.authorities()
+        if trusted is not None:
+            if not device.certificate:
+                raise FactorRefused("enrolled_without_certificate")
+            self._checked(device.certificate, trusted)  # expired or revoked since enrolment: refused
         challenge = self._take(device)
         signature = self._hex(response, 64)
         public = bytes.fromhex(device.public_key)

@@ -15,6 +15,21 @@ class Sm2Device(ThrottlingMixin, Device):
     public_key: models.CharField[str, str] = models.CharField(
         _("SM2 public key"), max_length=128, blank=True
     )  # x || y, hex
+    # The certificate (GM/T 0015) that binds the key to its holder, when the deployment trusts CAs
+    # (CERTIFICATE_AUTHORITIES): DER in base64, checked again at every sign-in (validity, revocation).
+    certificate: models.TextField[str, str] = models.TextField(_("certificate"), blank=True)
+    certificate_serial: models.CharField[str, str] = models.CharField(
+        _("certificate serial number"), max_length=64, blank=True
+    )
+    certificate_subject: models.CharField[str, str] = models.CharField(
+        _("certificate holder"), max_length=500, blank=True
+    )
+    certificate_issuer: models.CharField[str, str] = models.CharField(
+        _("certificate authority"), max_length=500, blank=True
+    )
+    certificate_not_after: models.DateTimeField[dt.datetime | None, dt.datetime | None] = (
+        models.DateTimeField(_("certificate valid until"), null=True, blank=True)
+    )
     challenge: models.CharField[str, str] = models.CharField(max_length=64, blank=True)  # hex; single use
     challenge_at: models.DateTimeField[dt.datetime | None, dt.datetime | None] = models.DateTimeField(
         null=True, blank=True

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from phaseout.identity import actions, devices, limits
-from phaseout.identity.factors import second_factor
+from phaseout.identity.factors import FactorRefused, second_factor
 from phaseout.identity.middleware import step
 from phaseout.orgs.access import allow, public, signed_in
 from phaseout.orgs.models import Role
@@ -120,7 +120,9 @@ SM2_WRONG = gettext_lazy(
 class TokenForm(forms.Form):
     token = forms.CharField(
         label=gettext_lazy("Code"),
-        max_length=300,  # six digits (TOTP), or an SM2 key's answer (public key and signature in hex)
+        # six digits (TOTP), or an SM2 key's answer: its certificate (base64, at most 8 KB of DER) or
+        # public key, and the signature in hex
+        max_length=12_000,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
@@ -150,16 +152,22 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
             error = limited.message
         elif refusal:
             error = refusal
-        elif actions.verify_second_factor(
-            request=request,
-            user=user,
-            response=form.cleaned_data["token"],
-            address=address,
-            device=device,
-        ):
-            return _with_device_cookie(redirect(_next(request)), user)
         else:
-            error = str(SM2_WRONG) if factor.kind == "sm2" else _("The code is wrong or has expired.")
+            try:
+                verified = actions.verify_second_factor(
+                    request=request,
+                    user=user,
+                    response=form.cleaned_data["token"],
+                    address=address,
+                    device=device,
+                )
+            except FactorRefused as exc:
+                verified, error = None, exc.message
+            if verified:
+                return _with_device_cookie(redirect(_next(request)), user)
+            error = error or (
+                str(SM2_WRONG) if factor.kind == "sm2" else _("The code is wrong or has expired.")
+            )
     context = factor.begin_verification(user)  # a fresh challenge for a key that signs one (SM2)
     return render(
         request, "identity/verify.html", {**context, "form": form, "error": error, "next": _next(request)}
@@ -178,16 +186,20 @@ def otp_enrol(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     error = ""
     if request.method == "POST" and form.is_valid():
-        if actions.enrol_second_factor(
-            request=request,
-            user=user,
-            response=form.cleaned_data["token"],
-            address=client_ip(request),
-            device=devices.nonce(request, user.get_username()),
-        ):
+        try:
+            enrolled = actions.enrol_second_factor(
+                request=request,
+                user=user,
+                response=form.cleaned_data["token"],
+                address=client_ip(request),
+                device=devices.nonce(request, user.get_username()),
+            )
+        except FactorRefused as exc:
+            enrolled, error = None, exc.message
+        if enrolled:
             messages.success(request, _("Your second factor is set up."))
             return _with_device_cookie(redirect(_next(request)), user)
-        error = (
+        error = error or (
             str(SM2_WRONG)
             if factor.kind == "sm2"
             else _(
