@@ -129,6 +129,7 @@ def test_the_example_configuration_passes_check_deploy_without_a_warning(tmp_pat
 def test_only_the_embedded_demo_turns_debug_on(
     argv: list[str], environ: dict[str, str], debug: str | None
 ) -> None:
+    environ = dict(environ)  # the parameter's own dict is shared by every run of the test in a process
     turned = cli.demo_environment(argv, environ)
     assert environ.get("DEBUG") == debug
     assert turned == (debug == "true" and "DATABASE_URL" not in environ)
