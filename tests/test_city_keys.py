@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 import time_machine
-from django.core.files.base import ContentFile
 
 from phaseout.audit.models import AuditEvent
 from phaseout.crypto import sm2
@@ -18,7 +17,8 @@ from phaseout.messaging.models import Message
 from phaseout.orgs.models import Person, Territory
 from phaseout.province import actions, exchange, keys
 from phaseout.province.models import CityKey, CityKeyEvent, SummaryEvent, YearSummary
-from tests.conftest import REPORT_PDF, client_for
+from tests.conftest import client_for
+from tests.test_province import _exported
 
 NOW = dt.datetime(2027, 1, 4, 2, 0, tzinfo=dt.UTC)  # 4 January 2027, 10:00 in Guangdong
 YEAR = 2026
@@ -162,22 +162,6 @@ def test_one_current_key_per_city_retired_with_its_history_and_never_registered_
 
 
 # --- the exchange file against the register -----------------------------------------------------------
-
-
-def _exported(office: Person) -> bytes:
-    summary = actions.draw_up_summary(
-        city=_city(), year=YEAR, by=office.user, document=ContentFile(REPORT_PDF, name="总结.pdf")
-    )
-    summary = actions.approve_summary(
-        summary=summary,
-        body="江门市人民政府",
-        doc_number="江府函〔2027〕2号",
-        approved_on=dt.date(2027, 1, 3),
-        by=office.user,
-    )
-    data, _what = exchange.export_file(summary)
-    YearSummary.objects.all().delete()  # the province runs another deployment
-    return data
 
 
 def _nothing_imported() -> None:
