@@ -118,6 +118,17 @@ def heyuan_office(reference: None) -> Person:
 
 
 @pytest.fixture
+def province(reference: None) -> Person:
+    """Guangdong's provincial coordination office (广东省工业和信息化厅): every city of the province."""
+    return PersonFactory(
+        user=UserFactory(username="province"),
+        role=Role.PROVINCE,
+        display_name="广东省工业和信息化厅",
+        department=Department.objects.get(code="gd-gxt"),
+    )
+
+
+@pytest.fixture
 def energy_dept(reference: None) -> Person:
     return _person("fgj", Role.DEPARTMENT, department=Department.objects.get(code="jm-fgj"))
 

@@ -89,6 +89,7 @@ def test_every_app_with_periodic_work_registers_its_job() -> None:
         "monitoring.partitions",
         "monitoring.checks",
         "signals",
+        "province",
         "messaging",  # after the apps whose sweeps make messages: what they made goes out in the same run
         "identity-dormant",
     ]
@@ -111,6 +112,7 @@ def test_the_sweep_reports_every_job_in_chinese(reference) -> None:
     assert report["plans"].counts == {"reminded": 0, "overdue": 0}
     assert report["credit"].counts == {"proposed": 0, "lifted": 0}
     assert report["complaints"].counts == {"escalated": 0}
+    assert report["province"].counts == {"overdue": 0}
     text = str(report)
     for sentence in ("整改逾期 1 件", "逾期未报送 0 项", "提请联合惩戒 0 件", "举报超期督办 0 件"):
         assert sentence in text

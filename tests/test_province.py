@@ -22,14 +22,14 @@ from phaseout.cases.models import CaseState
 from phaseout.messaging.models import Message
 from phaseout.orgs import scope as org_scope
 from phaseout.orgs import territories
-from phaseout.orgs.models import Department, Person, Role, Territory
+from phaseout.orgs.models import Person, Territory
 from phaseout.plans import actions as plan_actions
 from phaseout.plans.models import Plan, PlanChange, Submission, Task
-from phaseout.province import actions, exchange, progress
+from phaseout.province import actions, exchange, keys, progress
 from phaseout.province import scope as summary_scope
 from phaseout.province.models import SummaryEvent, YearSummary
 from tests.conftest import REPORT_PDF, client_for
-from tests.factories import CaseFactory, EnterpriseFactory, PersonFactory, UserFactory
+from tests.factories import CaseFactory, EnterpriseFactory
 
 NOW = dt.datetime(2027, 1, 4, 2, 0, tzinfo=dt.UTC)  # 4 January 2027, 10:00 in Guangdong
 TODAY = dt.date(2027, 1, 4)
@@ -40,16 +40,6 @@ YEAR = 2026
 def _clock() -> Iterator[None]:
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-@pytest.fixture
-def province(reference: None) -> Person:
-    return PersonFactory(
-        user=UserFactory(username="province"),
-        role=Role.PROVINCE,
-        display_name="广东省工业和信息化厅",
-        department=Department.objects.get(code="gd-gxt"),
-    )
 
 
 def _plan(office: Person, city: str, status: str = Plan.Status.CONFIRMED) -> Plan:
@@ -470,12 +460,23 @@ def _exported(office: Person) -> bytes:
     return data
 
 
+def _register_key(province: Person) -> None:
+    """The province registers Jiangmen's key, as the city sent it by letter (ADR 0026)."""
+    public = exchange.own_key("440700")
+    assert public is not None
+    keys.register_key(
+        city=Territory.objects.get(code="440700"), public_key=public[0], letter="江工信函〔2027〕3号",
+        by=province.user,
+    )  # fmt: skip
+
+
 def test_the_exchange_file_round_trip(office: Person, province: Person) -> None:
     with time_machine.travel(dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC), tick=False):
         _cases()
     data = _exported(office)
     body = json.loads(data)
     assert body["payload"]["figures"]["city_total"]["found"] == 3
+    _register_key(province)
     summary = exchange.import_file(data=data, by=province.user)
     assert (summary.state, summary.source, summary.city_id, summary.year) == (
         "handed_up",
@@ -556,6 +557,7 @@ def test_the_exchange_file_over_http(office: Person, heyuan_office: Person, prov
     )
     assert client_for(heyuan_office.user).get(f"/summaries/{summary.pk}/exchange.json").status_code == 404
     YearSummary.objects.all().delete()
+    _register_key(province)
     client = client_for(province.user)
     upload = ContentFile(_tampered(data, recompute=False), name="x.json")
     refused = client.post("/province/exchange/", {"file": upload}, follow=True).content.decode()

@@ -153,6 +153,10 @@ EVENTS: dict[str, str | Promise] = {
     "summary.accept": _("year summary accepted by the province"),
     "summary.return": _("year summary returned by the province"),
     "summary.import": _("year summary imported from an exchange file"),
+    "summary.overdue": _("year summary marked overdue at the province"),
+    "plan.link_provincial": _("plan linked to the provincial plan it implements"),
+    "city_key.register": _("city's signing key registered by the province"),
+    "city_key.retire": _("city's signing key retired by the province"),
     "territories.load": _("territories loaded"),
     "export.year_summary": _("year summary exchange file downloaded"),
 }
@@ -190,6 +194,7 @@ KINDS: dict[str, str | Promise] = {
     "monitoring.": _("online monitoring"),
     "summary.": _("year summaries"),
     "territories.": _("territories"),
+    "city_key.": _("cities' signing keys"),
 }
 
 _BY_PREFIX: dict[str, Mapping[str, Any]] = {}

@@ -133,6 +133,17 @@ def public_key(private_key: int, curve: Curve = SM2P256V1) -> bytes:
     return bytes.fromhex(point)
 
 
+def is_public_key(public: bytes, curve: Curve = SM2P256V1) -> bool:
+    """Whether `public` (x || y, 64 bytes) is a point of the curve (GB/T 32918.1 §6.2: coordinates in
+    the field, y^2 = x^3 + ax + b); the point at infinity has no such encoding."""
+    if len(public) != PUBLIC_KEY_BYTES:
+        return False
+    x, y = int.from_bytes(public[:32], "big"), int.from_bytes(public[32:], "big")
+    if not (0 <= x < curve.p and 0 <= y < curve.p):
+        return False
+    return (y * y - (x * x * x + curve.a * x + curve.b)) % curve.p == 0
+
+
 def generate_private_key(curve: Curve = SM2P256V1) -> int:
     return secrets.randbelow(curve.n - 2) + 1
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,9 +20,10 @@ from django.utils.translation import gettext_lazy as _lazy
 from phaseout.audit.record import record
 from phaseout.messaging.actions import notify
 from phaseout.messaging.models import Kind as MessageKind
-from phaseout.orgs.models import Department, Person, Territory
+from phaseout.orgs.models import Department, Person, Role, Territory
 from phaseout.orgs.scope import (
     city_code,
+    is_province,
     office_people,
     people_of_department,
     people_of_enterprise,
@@ -42,7 +44,7 @@ from phaseout.plans.models import (
     TaskUnit,
     TimeExpression,
 )
-from phaseout.rules.approvals import OFFICE, PlanStep, StepRefused, plan_step
+from phaseout.rules.approvals import OFFICE, PlanStep, StepRefused, plan_step, summary_due
 
 
 class PlanError(ValueError):
@@ -85,7 +87,8 @@ _COLLECTIVE_DEPARTMENTS = re.compile(r"有关(?:部门|单位)$|相关部门$|^�
 
 def match_unit(name: str, city: Territory | None) -> tuple[str, Department | None]:
     """(match kind, department) for a unit name as written in a plan."""
-    if re.match(r"^各[县市区]", name) and "政府" in name:
+    if (re.match(r"^各[县市区]", name) and "政府" in name) or name.startswith("各地级以上市"):
+        # a city's districts; in a provincial plan, its cities (各地级以上市…)
         return TaskUnit.Match.ALL_DISTRICTS, None
     if re.fullmatch(r"(?:[\u4e00-\u9fa5]{2,3}市)?市?(?:人民)?政府(?:办公室)?", name):
         return TaskUnit.Match.GOVERNMENT, None
@@ -114,11 +117,6 @@ def match_unit(name: str, city: Territory | None) -> tuple[str, Department | Non
     if len(scored) == 1 or (len(scored) > 1 and scored[0][0] > scored[1][0]):
         return TaskUnit.Match.DEPARTMENT, scored[0][1]
     return TaskUnit.Match.UNMAPPED, None
-
-
-def _city_of_reader(by: User) -> str | None:
-    person = Person.objects.filter(user=by).select_related("department").first()
-    return city_code(person) if person is not None else None
 
 
 # --- import -----------------------------------------------------------------------------------------
@@ -171,8 +169,19 @@ def import_plan(
     if parsed.year is None:
         raise PlanError(_("The plan's year could not be found in the document; please give it."))
     city = city_of(parsed.issuer or parsed.title)
-    own_city = _city_of_reader(by)
-    if city is not None and own_city is not None and city.code != own_city:
+    reader = Person.objects.filter(user=by).select_related("department__territory").first()
+    own_city = city_code(reader) if reader is not None else None
+    if reader is not None and is_province(reader):
+        # The provincial office reads in the province's own plan: its territory is the province.
+        if city is not None:
+            raise PlanError(
+                _("The document was issued by %(city)s, a city; its coordination office reads it in.")
+                % {"city": city.name}
+            )
+        city = Territory.objects.filter(code=own_city, level=Territory.Level.PROVINCE).first()
+        if city is None:
+            raise PlanError(_("Your account is not of a province's office."))
+    elif city is not None and own_city is not None and city.code != own_city:
         raise PlanError(
             _("The document was issued by %(city)s, not by your city; its coordination office reads it in.")
             % {"city": city.name}
@@ -326,8 +335,13 @@ def confirm_plan(*, plan: Plan, by: User) -> Plan:
     pending = plan.times.filter(needs_review=True, reviewed_by__isnull=True).count()
     if pending:
         raise PlanError(_("%(count)d time expressions still need review.") % {"count": pending})
+    provincial = plan.territory is not None and plan.territory.level == Territory.Level.PROVINCE
+    # A provincial plan's duties fall on the cities, which hand in on their own platforms or up the chain
+    # as their year summaries; no submission is derived from it (ADR 0026).
     districts = list(Territory.objects.filter(parent=plan.territory)) if plan.territory else []
     for task in plan.tasks.filter(deadline__isnull=False).prefetch_related("units"):
+        if provincial:
+            break
         if not _REPORTING.search(task.text):
             continue
         for unit in task.units.all():
@@ -348,8 +362,17 @@ def confirm_plan(*, plan: Plan, by: User) -> Plan:
     plan.status = plan_step(plan.status, PlanStep.CONFIRM, OFFICE).value
     plan.confirmed_by = by
     plan.confirmed_at = timezone.now()
+    plan.summary_due = summary_due(plan.tasks.values_list("text", "deadline"))
     plan.save()
-    record(actor=by, action="plan.confirm", obj=plan, data={"submissions": plan.submissions.count()})
+    record(
+        actor=by,
+        action="plan.confirm",
+        obj=plan,
+        data={
+            "submissions": plan.submissions.count(),
+            "summary_due": plan.summary_due.isoformat() if plan.summary_due else None,
+        },
+    )
     return plan
 
 
@@ -435,6 +458,67 @@ def approve_plan(
     return locked
 
 
+def provincial_plans(city: Territory) -> QuerySet[Plan]:
+    """The plans a city's plan may implement: those of its province the provincial office confirmed."""
+    return Plan.objects.filter(
+        territory=city.parent_id, territory__level=Territory.Level.PROVINCE, status__in=Plan.CONFIRMED_STATES
+    ).order_by("-year", "-id")
+
+
+@transaction.atomic
+def link_provincial_plan(*, plan: Plan, provincial: Plan, by: User) -> Plan:
+    """The city's office records which provincial plan its plan implements (again, to correct it); the
+    plan's history keeps each link."""
+    locked = (
+        Plan.objects.select_for_update(of=("self",))
+        .select_related("territory", "provincial_plan")
+        .get(pk=plan.pk)
+    )
+    person = Person.objects.filter(user=by).select_related("department__territory").first()
+    city = locked.territory
+    if (
+        person is None
+        or person.role != Role.OFFICE
+        or city is None
+        or city.level != Territory.Level.CITY
+        or city_code(person) != city.code
+    ):
+        raise PlanError(_("Only the city's coordination office links its plan to the provincial plan."))
+    if not provincial_plans(city).filter(pk=provincial.pk).exists():
+        raise PlanError(_("Please choose a plan of your province that the provincial office has confirmed."))
+    if provincial.year != locked.year:
+        raise PlanError(
+            _(
+                "The provincial plan is of %(provincial)d and this plan of %(city)d: "
+                "link the plan of the same year."
+            )
+            % {"provincial": provincial.year, "city": locked.year}
+        )
+    if locked.provincial_plan_id == provincial.pk:
+        raise PlanError(_("This plan is already linked to that provincial plan."))
+    before = str(locked.provincial_plan) if locked.provincial_plan is not None else ""
+    before_id = locked.provincial_plan_id
+    locked.provincial_plan = provincial
+    locked.save(update_fields=["provincial_plan"])
+    PlanChange.objects.create(
+        plan=locked, field="provincial_plan", before=before, after=str(provincial), by=by
+    )
+    record(
+        actor=by,
+        action="plan.link_provincial",
+        obj=locked,
+        data={"provincial_plan": provincial.pk, "before": before_id},
+    )
+    return locked
+
+
+def _reread_summary_due(plan: Plan) -> None:
+    """A confirmed plan's task deadline moved: the year summary's due date follows its task."""
+    if plan.status in Plan.CONFIRMED_STATES:
+        due = summary_due(plan.tasks.values_list("text", "deadline"))
+        Plan.objects.filter(pk=plan.pk).update(summary_due=due)
+
+
 @transaction.atomic
 def change_deadline(*, task: Task, deadline: dt.date, reason: str, by: User) -> Task:
     """Move a task's deadline; a confirmed plan keeps the history, and open submissions move with it."""
@@ -445,6 +529,7 @@ def change_deadline(*, task: Task, deadline: dt.date, reason: str, by: User) -> 
     task.deadline = deadline
     task.save(update_fields=["deadline"])
     task.submissions.filter(submitted_on__isnull=True).update(due_date=deadline)
+    _reread_summary_due(task.plan)
     PlanChange.objects.create(
         plan=task.plan,
         task=task,
@@ -493,6 +578,8 @@ def edit_task(
         if deadline is not None:
             task.submissions.filter(submitted_on__isnull=True).update(due_date=deadline)
     task.save()
+    if changes:
+        _reread_summary_due(task.plan)  # the text or the deadline of the summary's task
     for unit in remove:
         if unit.task_id != task.pk:
             raise PlanError(_("That unit is not named in this task."))

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -267,6 +268,18 @@ class GovernmentApprovalForm(forms.Form):
     body = forms.CharField(label=_("Approving body"), max_length=100)
     doc_number = forms.CharField(label=_("Approval document number"), max_length=60)
     approved_on = forms.DateField(label=_("Date of approval"), widget=DatePicker())
+
+
+class ProvincialPlanForm(forms.Form):
+    """The provincial plan a city's plan implements (the province's confirmed plans to choose from)."""
+
+    provincial = forms.ModelChoiceField(
+        label=_("Provincial plan it implements"), queryset=Plan.objects.none()
+    )
+
+    def __init__(self, *args: Any, choices: QuerySet[Plan], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["provincial"].queryset = choices  # type: ignore[attr-defined]
 
 
 class ApprovePlanForm(GovernmentApprovalForm):

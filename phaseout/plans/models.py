@@ -54,6 +54,19 @@ class Plan(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     approval_recorded_at = models.DateTimeField(_("approval recorded at"), null=True, blank=True)
+    # The date the year's summary is due at the province, as the plan states it (the task that hands it
+    # up: phaseout.rules.approvals.summary_due), read at confirmation; the summaries' deadline sweep.
+    summary_due = models.DateField(_("year summary due at the province"), null=True, blank=True)
+    # The provincial plan a city's plan implements (a plan whose territory is the province), linked by
+    # the city's office.
+    provincial_plan = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="city_plans",
+        verbose_name=_("provincial plan"),
+    )
 
     class Meta:
         ordering = ["-year", "-id"]

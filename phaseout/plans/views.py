@@ -21,7 +21,8 @@ from django.views.decorators.http import require_POST
 
 from phaseout.audit.exports import audited_export, exported
 from phaseout.orgs.access import ALL_STAFF_ROLES, READ_ACROSS_PROVINCE, allow
-from phaseout.orgs.models import Person, Role
+from phaseout.orgs.models import Person, Role, Territory
+from phaseout.orgs.scope import unit_territory
 from phaseout.plans import actions, handin, preview, scope
 from phaseout.plans.documents import UnreadableDocument
 from phaseout.plans.forms import (
@@ -31,6 +32,7 @@ from phaseout.plans.forms import (
     MapUnitForm,
     PlanUploadForm,
     ProgrammeForm,
+    ProvincialPlanForm,
     ReturnSubmissionForm,
     ReviewTimeForm,
     SubmissionFilterForm,
@@ -70,12 +72,26 @@ def _not_a_plan(exc: NotAPlan) -> str:
 @allow(*READERS)
 def plan_list(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
-    form = PlanUploadForm() if person.role == Role.OFFICE else None
+    form = PlanUploadForm() if person.role in READS_IN else None
     return render(request, "plans/plan_list.html", {"plans": scope.plans(person), "form": form})
 
 
+# Who reads a plan document in and reviews it: the city's office its city's plan, the provincial office the
+# province's own plan (ADR 0026).
+READS_IN = (Role.OFFICE, Role.PROVINCE)
+
+
+def _own_plans(person: Person) -> QuerySet[Plan]:
+    """The plans a person reads in, reviews and confirms: the office its city's; the provincial office
+    only the province's own (it reads the cities' plans, it does not review them)."""
+    if person.role == Role.PROVINCE:
+        territory = unit_territory(person)
+        return Plan.objects.filter(territory=territory.code) if territory is not None else Plan.objects.none()
+    return scope.plans(person)
+
+
 @require_POST
-@allow(Role.OFFICE)
+@allow(*READS_IN)
 def plan_upload(request: HttpRequest) -> HttpResponse:
     person = current_person(request)
     form = PlanUploadForm(request.POST, request.FILES)
@@ -138,6 +154,12 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = list(plan.times.filter(needs_review=True).select_related("task"))
     failed = actions.failed_tasks(plan, today) if plan.status in Plan.CONFIRMED_STATES else []
     office = person.role == Role.OFFICE
+    reviewer = person.role in READS_IN and _own_plans(person).filter(pk=plan.pk).exists()
+    provincial_choices = (
+        actions.provincial_plans(plan.territory).filter(year=plan.year)
+        if office and plan.territory is not None and plan.territory.level == Territory.Level.CITY
+        else Plan.objects.none()
+    )
     milestones = sorted(
         [(s.period_start, s.period_end, s.title) for s in plan.sections.exclude(stage="") if s.period_end],
         key=lambda m: m[1],
@@ -161,7 +183,16 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "review": [(t, ReviewTimeForm(prefix=f"t{t.pk}")) for t in review],
         "may_edit": office,
-        "confirm_form": ConfirmPlanForm() if office and plan.status == Plan.Status.DRAFT else None,
+        "may_review": reviewer,
+        "confirm_form": ConfirmPlanForm() if reviewer and plan.status == Plan.Status.DRAFT else None,
+        "link_form": ProvincialPlanForm(
+            choices=provincial_choices, initial={"provincial": plan.provincial_plan}
+        )
+        if provincial_choices.exists()
+        else None,
+        "city_plans": plan.city_plans.select_related("territory").order_by("territory")
+        if plan.territory is not None and plan.territory.level == Territory.Level.PROVINCE
+        else None,
         "approve_form": ApprovePlanForm(initial={"approved_on": today})
         if office and plan.status == Plan.Status.CONFIRMED
         else None,
@@ -186,9 +217,9 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@allow(Role.OFFICE)
+@allow(*READS_IN)
 def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
+    plan = get_object_or_404(_own_plans(current_person(request)), pk=pk)
     prefix = request.POST.get("prefix", "")
     form = MapUnitForm(request.POST, plan=plan, prefix=prefix or None)
     if form.is_valid():
@@ -209,10 +240,10 @@ def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@allow(Role.OFFICE)
+@allow(*READS_IN)
 def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpResponse:
     expression = get_object_or_404(
-        TimeExpression, pk=expression_id, plan__in=scope.plans(current_person(request)), plan_id=pk
+        TimeExpression, pk=expression_id, plan__in=_own_plans(current_person(request)), plan_id=pk
     )
     form = ReviewTimeForm(request.POST, prefix=f"t{expression.pk}")
     if form.is_valid():
@@ -229,9 +260,9 @@ def plan_review_time(request: HttpRequest, pk: int, expression_id: int) -> HttpR
 
 
 @require_POST
-@allow(Role.OFFICE)
+@allow(*READS_IN)
 def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
+    plan = get_object_or_404(_own_plans(current_person(request)), pk=pk)
     form = ConfirmPlanForm(request.POST)
     if not form.is_valid():
         form_errors(request, form)
@@ -262,6 +293,26 @@ def plan_approve(request: HttpRequest, pk: int) -> HttpResponse:
             by=current_user(request),
         )
         messages.success(request, _("The city government's approval is recorded; the plan is in force."))
+    except actions.PlanError as exc:
+        messages.error(request, str(exc))
+    return redirect("plan-detail", plan.pk)
+
+
+@require_POST
+@allow(Role.OFFICE)
+def plan_link_provincial(request: HttpRequest, pk: int) -> HttpResponse:
+    """The office records which provincial plan its city's plan implements."""
+    plan = get_object_or_404(scope.plans(current_person(request)).select_related("territory"), pk=pk)
+    choices = actions.provincial_plans(plan.territory) if plan.territory is not None else Plan.objects.none()
+    form = ProvincialPlanForm(request.POST, choices=choices)
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect("plan-detail", plan.pk)
+    try:
+        actions.link_provincial_plan(
+            plan=plan, provincial=form.cleaned_data["provincial"], by=current_user(request)
+        )
+        messages.success(request, _("The plan is linked to the provincial plan it implements."))
     except actions.PlanError as exc:
         messages.error(request, str(exc))
     return redirect("plan-detail", plan.pk)

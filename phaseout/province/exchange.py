@@ -11,7 +11,8 @@ The checksum is the SHA-256 of the payload in canonical JSON (sorted keys, no sp
 signature is the city platform's SM2 signature of the same bytes (phaseout.crypto, key "city.<code>"),
 with the public key it verifies under. Each document's content is base64 with its own SHA-256. The
 province verifies everything before anything is written, and records the file's checksum and the SM3
-fingerprint of the signing key, which it compares with the city's out of band (ADR 0022).
+fingerprint of the signing key. The key must be the city's registered, current key
+(phaseout.province.keys, ADR 0026): the register is the trust the signature rests on.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from phaseout.crypto.backends import sm3
 from phaseout.crypto.sm2 import verify as sm2_verify
 from phaseout.orgs.models import Territory
 from phaseout.province.actions import SummaryError, check_province, roll_up
+from phaseout.province.keys import check_file_key
 from phaseout.province.models import SummaryEvent, YearSummary
 
 FORMAT = "phaseout.year-summary"
@@ -51,6 +53,20 @@ def canonical(value: Any) -> bytes:
 
 def signer(city: str) -> str:
     return crypto.signer_id("city", city)
+
+
+def own_key(city: str) -> tuple[str, str] | None:
+    """The city platform's current public signing key (hex x || y) and its SM3 fingerprint: what the
+    city's office sends the province by letter to be registered. None when the keyring holds no signing
+    key."""
+    try:
+        version = crypto.backend().signing_version()
+        if not version:
+            return None
+        public = crypto.public_key(f"{signer(city)}:v{version}")
+    except crypto.MissingKey:
+        return None
+    return public.hex(), sm3(public).hex()
 
 
 def export_file(summary: YearSummary, *, now: dt.datetime | None = None) -> tuple[bytes, dict[str, str]]:
@@ -204,6 +220,7 @@ def import_file(*, data: bytes, by: User, now: dt.datetime | None = None) -> Yea
             % {"code": read["city"]}
         )
     check_province(by, city.code)
+    registered = check_file_key(city, read["key"])
     if not read["body"] or not read["doc_number"] or read["approved_on"] > timezone.localdate(now):
         raise SummaryError(_("The exchange file carries no valid approval by the city government."))
     figures = dict(read["figures"])
@@ -264,6 +281,12 @@ def import_file(*, data: bytes, by: User, now: dt.datetime | None = None) -> Yea
         actor=by,
         action="summary.import",
         obj=summary,
-        data={"city": city.code, "year": read["year"], "sha256": read["sha256"], "key": read["key"]},
+        data={
+            "city": city.code,
+            "year": read["year"],
+            "sha256": read["sha256"],
+            "key": read["key"],
+            "city_key": registered.pk,
+        },
     )
     return summary

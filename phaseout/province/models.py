@@ -118,3 +118,94 @@ class SummaryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.summary_id} {self.step}"
+
+
+class CityKey(models.Model):
+    """A city's public SM2 signing key as the provincial office registered it: the key (x || y), its SM3
+    fingerprint, the letter or document it came with, who registered it and when; retired with who, when
+    and why, never deleted. A city has at most one current key; its exchange files are verified against
+    it (phaseout.province.exchange)."""
+
+    city = models.ForeignKey(
+        "orgs.Territory", on_delete=models.PROTECT, related_name="+", verbose_name=_("city")
+    )
+    public_key = models.CharField(_("public key"), max_length=128)  # 64 bytes x || y, lower-case hex
+    fingerprint = models.CharField(_("fingerprint (SM3)"), max_length=64, unique=True)
+    letter = models.CharField(_("received with (letter or document)"), max_length=100)
+    registered_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    registered_at = models.DateTimeField(_("registered at"))
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+    retire_reason = models.TextField(_("reason for retiring"), blank=True)
+
+    class Meta:
+        ordering = ["city", "-registered_at", "-id"]
+        verbose_name = _("city signing key")
+        verbose_name_plural = _("city signing keys")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["city"],
+                condition=models.Q(retired_at__isnull=True),
+                name="city_key_one_current_per_city",
+            ),
+            models.CheckConstraint(name="city_key_with_letter", condition=~models.Q(letter="")),
+            models.CheckConstraint(
+                name="city_key_retired_with_who_when_why",
+                condition=models.Q(retired_at__isnull=True, retired_by__isnull=True, retire_reason="")
+                | (
+                    models.Q(retired_at__isnull=False, retired_by__isnull=False) & ~models.Q(retire_reason="")
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.city_id} {self.fingerprint[:16]}"
+
+    @property
+    def current(self) -> bool:
+        return self.retired_at is None
+
+
+class CityKeyEvent(models.Model):
+    """The history of the register of city keys: each registration and retirement."""
+
+    class Step(models.TextChoices):
+        REGISTER = "register", _("Registered")
+        RETIRE = "retire", _("Retired")
+
+    key = models.ForeignKey(CityKey, on_delete=models.CASCADE, related_name="events")
+    step = models.CharField(_("step"), max_length=10, choices=Step.choices)
+    note = models.TextField(_("note"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["key", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.step}"
+
+
+class SummaryOverdue(models.Model):
+    """A city whose year summary was not with the province by the date its plan states (not handed up, or
+    returned and not handed up again, by then): marked once by the deadline sweep, kept after as the
+    record that it was late."""
+
+    city = models.ForeignKey(
+        "orgs.Territory", on_delete=models.PROTECT, related_name="+", verbose_name=_("city")
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    due_on = models.DateField(_("due"))
+    plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="+")
+    marked_at = models.DateTimeField(_("marked overdue at"))
+
+    class Meta:
+        ordering = ["-year", "city"]
+        constraints = [
+            models.UniqueConstraint(fields=["city", "year"], name="summary_overdue_once_per_city_and_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.city_id} {self.year} overdue"

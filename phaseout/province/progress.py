@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from phaseout.cases.models import Case
 from phaseout.orgs.models import Territory
 from phaseout.plans.models import Plan, Submission
-from phaseout.province.models import YearSummary
+from phaseout.province.models import SummaryOverdue, YearSummary
 from phaseout.reports.summary import EXITED, ORDERED
 
 # A case's city: its territory's, when it lies in a county; its own, when it lies in the city itself.
@@ -32,6 +32,17 @@ class CityRow:
     submissions: dict[str, int] = field(default_factory=dict)
     cases: dict[str, int] = field(default_factory=dict)
     summary: YearSummary | None = None
+    overdue: SummaryOverdue | None = None
+
+    @property
+    def summary_due(self) -> dt.date | None:
+        """The date the city's summary is due at the province: its plan's, else its provincial plan's."""
+        if self.plan is None:
+            return None
+        if self.plan.summary_due is not None:
+            return self.plan.summary_due
+        provincial = self.plan.provincial_plan
+        return provincial.summary_due if provincial is not None else None
 
 
 def _submission_counts(today: dt.date) -> dict[str, Any]:
@@ -62,6 +73,7 @@ def rows(page: list[Territory], year: int, today: dt.date) -> list[CityRow]:
     plans = (
         Plan.objects.filter(territory__in=codes, year=year)
         .exclude(status=Plan.Status.DRAFT)
+        .select_related("provincial_plan")
         .order_by("territory", "-id")
     )
     for plan in plans:
@@ -86,7 +98,16 @@ def rows(page: list[Territory], year: int, today: dt.date) -> list[CityRow]:
         found[counted.pop("city")].cases = counted
     for summary in YearSummary.objects.filter(city__in=codes, year=year):
         found[summary.city_id].summary = summary
+    for overdue in SummaryOverdue.objects.filter(city__in=codes, year=year):
+        found[overdue.city_id].overdue = overdue
     return [found[c] for c in codes]
+
+
+def provincial_plans(province: str, year: int) -> list[Plan]:
+    """The province's own plans of the year the provincial office confirmed (usually one)."""
+    return list(
+        Plan.objects.filter(territory=province, year=year, status__in=Plan.CONFIRMED_STATES).order_by("-id")
+    )
 
 
 def province_total(province: str, year: int, today: dt.date) -> dict[str, Any]:
@@ -97,7 +118,14 @@ def province_total(province: str, year: int, today: dt.date) -> dict[str, Any]:
     ).aggregate(**CASE_COUNTS)
     plans = Plan.objects.filter(territory__in=city_codes, year=year)
     summaries = YearSummary.objects.filter(city__in=city_codes, year=year)
+    linked = plans.filter(status__in=Plan.CONFIRMED_STATES, provincial_plan__territory=province)
     return {
+        "plans_linked": linked.values("territory").distinct().count(),
+        "plans_linked_approved": linked.filter(status=Plan.Status.APPROVED)
+        .values("territory")
+        .distinct()
+        .count(),
+        "overdue": SummaryOverdue.objects.filter(city__in=city_codes, year=year).count(),
         "cities": cities(province).count(),
         "plans_approved": plans.filter(status=Plan.Status.APPROVED).values("territory").distinct().count(),
         "plans_confirmed": plans.filter(status__in=Plan.CONFIRMED_STATES)

@@ -22,8 +22,8 @@ from phaseout.orgs.scope import city_code, unit_territory
 from phaseout.plans.forms import GovernmentApprovalForm
 from phaseout.plans.handin import HandInRefused, check
 from phaseout.plans.models import Submission
-from phaseout.province import actions, exchange, progress, scope
-from phaseout.province.models import YearSummary
+from phaseout.province import actions, exchange, keys, progress, scope
+from phaseout.province.models import CityKey, SummaryOverdue, YearSummary
 from phaseout.rules.approvals import OFFICE, PROVINCE, summary_steps_from
 from phaseout.web import current_person, current_user, form_errors, paginate
 from phaseout.web.forms import confirmation
@@ -77,10 +77,16 @@ def summary_list(request: HttpRequest) -> HttpResponse:
     """The city office's year summaries, and the form to draw up one from the records."""
     person = current_person(request)
     form = DrawUpForm(initial={"year": timezone.localdate().year})
+    city = city_code(person) or ""
     return render(
         request,
         "province/summary_list.html",
-        {"form": form, **paginate(request, scope.summaries(person).select_related("city"))},
+        {
+            "form": form,
+            **paginate(request, scope.summaries(person).select_related("city")),
+            "own_key": exchange.own_key(city) if city else None,
+            "overdue": SummaryOverdue.objects.filter(city=city).order_by("-year")[:10],
+        },
     )
 
 
@@ -241,6 +247,7 @@ def province_progress(request: HttpRequest) -> HttpResponse:
             "total": progress.province_total(province.code, year, today),
             "province": province,
             "year": year,
+            "provincial_plans": progress.provincial_plans(province.code, year),
             "upload_form": ExchangeUploadForm(),
         },
     )
@@ -264,3 +271,103 @@ def exchange_import(request: HttpRequest) -> HttpResponse:
         return redirect("province-progress")
     messages.success(request, _("The exchange file was verified and taken in."))
     return redirect("summary-detail", summary.pk)
+
+
+# --- the register of the cities' signing keys ---------------------------------------------------------
+
+
+class RegisterKeyForm(forms.Form):
+    city = forms.ModelChoiceField(label=gettext_lazy("City"), queryset=Territory.objects.none())
+    public_key = forms.CharField(
+        label=gettext_lazy("Public signing key (SM2, hexadecimal, as in the city's letter)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=400,
+    )
+    letter = forms.CharField(label=gettext_lazy("Received with (letter or document number)"), max_length=100)
+    confirm = confirmation(
+        gettext_lazy(
+            "I confirm: I compared this key with the city's letter; exchange files of the city are taken in "
+            "only when signed with it."
+        )
+    )
+
+    def __init__(self, *args: Any, province: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["city"].queryset = progress.cities(province)  # type: ignore[attr-defined]
+
+
+class RetireKeyForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason for retiring"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
+    )
+    confirm = confirmation(
+        gettext_lazy(
+            "I confirm: files signed with this key are refused from now on; the key stays in the register's "
+            "history. This cannot be undone."
+        )
+    )
+
+
+def _province_code(request: HttpRequest) -> str:
+    territory = unit_territory(current_person(request))
+    return territory.code if territory is not None else ""
+
+
+@allow(Role.PROVINCE)
+def city_keys(request: HttpRequest) -> HttpResponse:
+    """Every city key of the province, current ones first, with each one's history."""
+    province = _province_code(request)
+    keys = (
+        CityKey.objects.filter(city__parent=province)
+        .select_related("city", "registered_by__person", "retired_by__person")
+        .prefetch_related("events__by__person")
+        .order_by("retired_at", "city", "-registered_at")
+    )
+    paged = paginate(request, keys)
+    return render(
+        request,
+        "province/keys.html",
+        {
+            **paged,
+            "form": RegisterKeyForm(province=province),
+            "retire_forms": {k.pk: RetireKeyForm(prefix=f"k{k.pk}") for k in paged["rows"] if k.current},
+        },
+    )
+
+
+@require_POST
+@allow(Role.PROVINCE)
+def city_key_register(request: HttpRequest) -> HttpResponse:
+    form = RegisterKeyForm(request.POST, province=_province_code(request))
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect("city-keys")
+    try:
+        keys.register_key(
+            city=form.cleaned_data["city"],
+            public_key=form.cleaned_data["public_key"],
+            letter=form.cleaned_data["letter"],
+            by=current_user(request),
+        )
+    except keys.KeyRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("city-keys")
+    messages.success(request, _("The city's signing key is registered."))
+    return redirect("city-keys")
+
+
+@require_POST
+@allow(Role.PROVINCE)
+def city_key_retire(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(CityKey, pk=pk, city__parent=_province_code(request))
+    form = RetireKeyForm(request.POST, prefix=f"k{key.pk}")
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect("city-keys")
+    try:
+        keys.retire_key(key=key, reason=form.cleaned_data["reason"], by=current_user(request))
+    except keys.KeyRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("city-keys")
+    messages.success(request, _("The key is retired."))
+    return redirect("city-keys")

@@ -16,6 +16,9 @@ phaseout.plans and phaseout.province read them. Pure Python: roles are the strin
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,3 +110,23 @@ def _step(table: dict[PlanStep, Edge] | dict[SummaryStep, Edge], state: str, ste
 def summary_steps_from(state: str, role: str) -> list[SummaryStep]:
     """The steps a role may take on a summary in `state` (what its page offers)."""
     return [s for s, e in SUMMARY_STEPS.items() if state in e.sources and e.role == role]
+
+
+# A task that hands the year's summary up to the province: it names the summary (总结, or the year's total
+# 汇总) and the province as its receiver (Jiangmen: "2022年1月5日前，市工业和信息化局将2021年度推动落后产能
+# 退出工作总结报市政府同意后上报省工业和信息化厅"; Heyuan: "于2021年12月底将…汇总，报经市人民政府同意后上报
+# 省工业和信息化厅"; a provincial plan: "各地级以上市于次年1月10日前将年度工作总结报省工业和信息化厅").
+_SUMMARY = re.compile(r"总结|汇总")
+_TO_PROVINCE = re.compile(r"(?:报|送|函告)(?:至|给)?(?:[\u4e00-\u9fa5]{2,3}省|省)")
+
+
+def hands_summary_to_province(text: str) -> bool:
+    return bool(_SUMMARY.search(text) and _TO_PROVINCE.search(text))
+
+
+def summary_due(tasks: Iterable[tuple[str, dt.date | None]]) -> dt.date | None:
+    """The date the year summary is due at the province, as the plan states it: the latest deadline of
+    its tasks that hand the summary up to the province (the last step of the chain); None when the plan
+    states none."""
+    dates = [deadline for text, deadline in tasks if deadline is not None and hands_summary_to_province(text)]
+    return max(dates) if dates else None

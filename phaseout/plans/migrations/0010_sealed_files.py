@@ -10,7 +10,7 @@ seal, unseal = phaseout.crypto.storage.migration("plans", "SubmissionVersion", "
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plans", "0008_plan_city_government_approval"),
+        ("plans", "0009_plan_summary_due_and_provincial_plan"),
     ]
 
     operations = [
