@@ -822,6 +822,47 @@ def test_l3_ces1_28_a_case_file_with_an_altered_or_missing_file_is_refused_with_
     assert not AuditEvent.objects.filter(action__startswith="export.case_file").exists()
 
 
+def test_l3_ces1_28_the_year_summary_document_is_sealed_and_an_altered_one_is_not_exported(
+    office: Person,
+) -> None:
+    import datetime as dt
+
+    import time_machine
+    from django.core.files.base import ContentFile
+
+    from phaseout.orgs.models import Territory
+    from phaseout.province import actions as province_actions
+    from phaseout.province import exchange
+
+    with time_machine.travel(dt.datetime(2027, 1, 10, 2, 0, tzinfo=dt.UTC), tick=False):
+        summary = province_actions.draw_up_summary(
+            city=Territory.objects.get(code="440700"),
+            year=2026,
+            by=office.user,
+            document=ContentFile(REPORT_PDF, name="江门市2026年总结.pdf"),
+        )
+        summary = province_actions.approve_summary(
+            summary=summary,
+            body="江门市人民政府",
+            doc_number="江府函〔2027〕2号",
+            approved_on=dt.date(2027, 1, 3),
+            by=office.user,
+        )
+        stored = _on_disk(summary.document)
+        assert stored.startswith(b"PHSM4F1 v1 summary\n") and REPORT_PDF not in stored
+        assert summary.document_sha256 == hashlib.sha256(REPORT_PDF).hexdigest()
+        data, _what = exchange.export_file(summary)
+        [document] = json.loads(data)["payload"]["documents"]
+        assert base64.b64decode(document["content"]) == REPORT_PDF
+        assert document["sha256"] == summary.document_sha256
+        Path(summary.document.path).write_bytes(stored[:-1] + bytes([stored[-1] ^ 1]))
+        response = client_for(office.user).get(f"/summaries/{summary.pk}/exchange.json")
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]  # type: ignore[attr-defined]
+    assert messages == ["该文件在存储中已被改动，无法打开。"]
+    assert not AuditEvent.objects.filter(action="export.year_summary").exists()  # nothing was given out
+
+
 def test_l3_ces1_28_rotation_reseals_files_and_seals_those_stored_before_sealing(
     key_file: Path, energy_dept: Person, office: Person
 ) -> None:
@@ -892,5 +933,6 @@ def test_l3_ces1_28_the_migrations_data_step_seals_files_and_its_reverse_opens_t
     assert sorted(m._meta.label for m, _ in storage.sealed_file_fields()) == [
         "cases.Evidence",
         "plans.SubmissionVersion",
+        "province.YearSummary",
         "registry.ImportBatch",
     ]

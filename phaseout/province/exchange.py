@@ -80,8 +80,11 @@ def export_file(summary: YearSummary, *, now: dt.datetime | None = None) -> tupl
         )
     documents = []
     if summary.document:
-        with summary.document.open("rb") as fh:
-            content = fh.read()
+        try:
+            with summary.document.open("rb") as fh:
+                content = fh.read()
+        except crypto.DecryptionError:
+            raise SummaryError(_("This file was altered in storage and cannot be opened.")) from None
         documents.append(
             {
                 "name": summary.document_name,

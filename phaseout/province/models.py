@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.crypto.storage import SealedFileStorage
 from phaseout.rules.approvals import SummaryState, SummaryStep
 
 
@@ -32,7 +33,12 @@ class YearSummary(models.Model):
     source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.PLATFORM)
     # The figures from the records (phaseout.reports.summary), with the district → city roll-up.
     figures = models.JSONField(_("figures"), default=dict)
-    document = models.FileField(_("document"), upload_to="summaries/%Y/", blank=True)
+    document = models.FileField(
+        _("document"),
+        upload_to="summaries/%Y/",
+        blank=True,
+        storage=SealedFileStorage(purpose="summary"),
+    )
     document_name = models.CharField(_("file name"), max_length=200, blank=True)
     document_sha256 = models.CharField(max_length=64, blank=True)
     drawn_up_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
