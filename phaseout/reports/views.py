@@ -42,7 +42,10 @@ def _selection(person: Person, params: dict[str, str] | None = None, **period: A
     """The ledger rows the person sees that the filter selects (a department: the lines exited by a
     case on one of its dimensions, and those without a case), as SQL."""
     dimensions = list(person.dimensions) if person.role == Role.DEPARTMENT else None
-    return selection(registry_scope.lines(person), params, dimensions=dimensions, **period)
+    territories = registry_scope.line_territories(person)
+    return selection(
+        registry_scope.lines(person), params, dimensions=dimensions, territories=territories, **period
+    )
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
