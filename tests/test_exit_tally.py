@@ -115,6 +115,7 @@ def varied(reference: None) -> dict[str, Any]:
     operating = LineFactory(enterprise=steel_b, capacity=Decimal("99"))
     _exit_case(operating, "exited", "technology", "dismantle_at_once", "jm-gxj")
     _exited(glass, "3.33", "10kt/a", dt.date(2026, 8, 8))
+    _exited(glass, "1.5", "t/d", dt.date(2026, 3, 2))  # the same day as l1: the id breaks the tie
     return {"steel_a": steel_a, "steel_b": steel_b, "cement": cement, "glass": glass, "l1": l1, "c1": c1}
 
 
@@ -122,7 +123,7 @@ def test_the_tally_equals_the_ledger_counted_in_python(varied: dict[str, Any]) -
     rows, cells = _expected()
     assert _stored() == (rows, cells)
     assert any(multi for _n, _c, multi in rows.values())  # an enterprise in two cells of a unit
-    assert sum(n for n, _c, _s in cells.values()) == 8
+    assert sum(n for n, _c, _s in cells.values()) == 9
     assert {cell[3] for cell in cells} == {2025, 2026} and len({cell[6] for cell in cells}) == 3
 
 
@@ -142,6 +143,11 @@ def test_counts_and_totals_read_from_the_tally_equal_python(
     assert selected.tallied is not None
     assert selected.count() == len(expected)
     assert [r.line_id for r in Paged(selected)[0:100]] == [r.line_id for r in expected]
+    # The export's chunks (two rows each: across ties of the same exit day) hold every row once, in order.
+    chunked = [r for chunk in selected.chunks(size=2) for r in chunk]
+    assert [(r.line_id, r.case_number, r.measures_text) for r in chunked] == [
+        (r.line_id, r.case_number, r.measures_text) for r in expected
+    ]
     for group in GROUPS:
         assert totals(selected, group) == aggregate(expected, group), group
 
@@ -153,6 +159,7 @@ def test_a_departments_totals_from_the_tally_equal_python(
     expected = [r for r in ledger() if r.dimension in dimensions or not r.dimension]
     selected = selection(None, {}, dimensions=list(dimensions), territories=_everywhere())
     assert selected.count() == len(expected)
+    assert [r.line_id for chunk in selected.chunks(size=3) for r in chunk] == [r.line_id for r in expected]
     assert [r.line_id for r in Paged(selected)[0:100]] == [r.line_id for r in expected]
     for group in GROUPS:
         assert totals(selected, group) == aggregate(expected, group), group
