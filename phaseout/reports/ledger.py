@@ -342,24 +342,27 @@ class Selection:
             return []
         return ledger(ProductionLine.objects.filter(id__in=ids))  # one page of ids: bounded
 
-    def chunks(self, size: int = 5000) -> Iterator[list[Row]]:
-        """Every selected row, oldest exit first, `size` at a time: each chunk's ids read after the last
-        one's (exit day, id), its cases and measures read for it alone (an export: memory bounded)."""
+    def chunks(self, size: int = 20_000) -> Iterator[list[Row]]:
+        """Every selected row, oldest exit first, `size` at a time: each chunk the lines after the last
+        one's (exit day, id), as a sub-query (no list of ids), with their cases and measures read for
+        them alone (an export: memory bounded by the chunk)."""
+        from django.db.models.expressions import RawSQL
+
         after: tuple[Any, ...] = ()
         probed = replace(self, lateral=True)
         while True:
             beyond = " AND (l.exited_on > %s OR (l.exited_on = %s AND l.id > %s))" if after else ""
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT l.id, l.exited_on {probed.sql}{beyond} ORDER BY l.exited_on, l.id LIMIT %s",
-                    (*probed.params, *after, size),
-                )
-                found = cursor.fetchall()
-            if not found:
+            chunk = RawSQL(
+                f"SELECT l.id {probed.sql}{beyond} ORDER BY l.exited_on, l.id LIMIT %s",  # noqa: S611
+                (*probed.params, *after, size),
+            )
+            rows = ledger(ProductionLine.objects.filter(id__in=chunk))
+            if rows:
+                yield rows
+            if len(rows) < size:
                 return
-            yield ledger(ProductionLine.objects.filter(id__in=[line_id for line_id, _day in found]))
-            last_id, last_day = found[-1]
-            after = (last_day, last_day, last_id)
+            last = rows[-1]
+            after = (last.exited_on, last.exited_on, last.line_id)
 
     def rows(self) -> list[Row]:
         """Every selected row (a document that holds them all: a stage report)."""
