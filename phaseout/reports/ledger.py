@@ -352,10 +352,8 @@ class Selection:
         probed = replace(self, lateral=True)
         while True:
             beyond = " AND (l.exited_on > %s OR (l.exited_on = %s AND l.id > %s))" if after else ""
-            chunk = RawSQL(
-                f"SELECT l.id {probed.sql}{beyond} ORDER BY l.exited_on, l.id LIMIT %s",  # noqa: S611
-                (*probed.params, *after, size),
-            )
+            sql = f"SELECT l.id {probed.sql}{beyond} ORDER BY l.exited_on, l.id LIMIT %s"
+            chunk = RawSQL(sql, (*probed.params, *after, size))  # noqa: S611 - parameters bound
             rows = ledger(ProductionLine.objects.filter(id__in=chunk))
             if rows:
                 yield rows
