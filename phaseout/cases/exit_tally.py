@@ -37,6 +37,8 @@ from django.db import connection, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.translation import gettext_lazy
 
+from phaseout.cases.tally import run
+
 TALLY = "cases_exittally"
 ROWS = "cases_exitenterprise"
 LINE = "registry_productionline"
@@ -328,20 +330,14 @@ SQLITE_TRIGGERS = (
 
 
 def install(conn: BaseDatabaseWrapper) -> None:
-    statements = postgresql_install() if conn.vendor == "postgresql" else sqlite_install()
-    with conn.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+    run(conn, postgresql_install() if conn.vendor == "postgresql" else sqlite_install())
 
 
 def uninstall(conn: BaseDatabaseWrapper) -> None:
     if conn.vendor == "postgresql":
-        statements = postgresql_uninstall()
+        run(conn, postgresql_uninstall())
     else:
-        statements = [f"DROP TRIGGER IF EXISTS exit_tally_{name}" for name in SQLITE_TRIGGERS]
-    with conn.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+        run(conn, [f"DROP TRIGGER IF EXISTS exit_tally_{name}" for name in SQLITE_TRIGGERS])
 
 
 def rebuild(conn: BaseDatabaseWrapper | None = None) -> int:
