@@ -80,6 +80,7 @@ ROLES = [
     "auditor",
     "secadmin",
     "sysadmin",
+    "province",  # the provincial office: the province's progress, and the ledger of every city
     None,
 ]
 COUNTIES = ["440703", "440704", "440705", "440781", "440783", "440784", "440785"]

@@ -398,6 +398,61 @@ def test_the_progress_page_lists_every_city_with_plan_approval_progress_and_summ
     assert client_for(province.user).get("/province/?year=abc&page=999999").status_code == 200
 
 
+def test_the_progress_figures_read_the_case_tally_and_equal_a_count_over_the_cases(province: Person) -> None:
+    """Cases in a county and in the city itself, in both cities, either side of the local new year
+    (16:00 UTC on 31 December is midnight in Jiangmen): the page's figures equal a plain count of the
+    cases by their local year, and no query of the page reads the case table (issue 15)."""
+    from collections import Counter
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from phaseout.cases.models import Case
+
+    territories.load(territories.read(territories.file_for("44")), source="440000.csv")
+    places = ["440703", "440700", "440781", "441602", "441600"]
+    from phaseout.rules.case_flow import State
+    from tests.test_case_matrix import STATE_FIELDS
+
+    states = [State.FINDING, State.EXIT_ORDERED, State.EXITED, State.ACCEPTED, State.CLOSED]
+    moments = [
+        dt.datetime(2025, 12, 31, 15, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(2025, 12, 31, 16, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC),
+    ]
+    for i in range(20):
+        case = CaseFactory(
+            enterprise=EnterpriseFactory(territory=Territory.objects.get(code=places[i % len(places)])),
+            state=states[i % len(states)].value,
+            **STATE_FIELDS[states[i % len(states)]],
+        )
+        Case.objects.filter(pk=case.pk).update(opened_at=moments[i % len(moments)])
+    ordered = ("exit_ordered", "exited", "accepted", "archived")
+    expected: dict[str, Counter[str]] = {}
+    for case in Case.objects.select_related("territory"):
+        if timezone.localdate(case.opened_at).year != YEAR:
+            continue
+        city = case.territory.parent_id if case.territory.level == "county" else case.territory_id
+        counted = expected.setdefault(str(city), Counter())
+        counted["found"] += 1
+        counted["ordered"] += case.state in ordered
+        counted["exited"] += case.state in ordered[1:]
+    assert set(expected) == {"440700", "441600"}
+    with CaptureQueriesContext(connection) as queries:
+        rows = progress.rows(list(progress.cities("440000")), YEAR, TODAY)
+        total = progress.province_total("440000", YEAR, TODAY)
+    assert not any('"cases_case"' in q["sql"] for q in queries.captured_queries)
+    assert {r.city.code: r.cases for r in rows if r.cases} == {
+        city: {k: counted[k] for k in ("found", "ordered", "exited")} for city, counted in expected.items()
+    }
+    assert total["found"] == sum(c["found"] for c in expected.values())
+    assert total["exited"] == sum(c["exited"] for c in expected.values())
+    page = client_for(province.user).get(f"/province/?year={YEAR}")
+    assert page.status_code == 200 and page.context["total"]["ordered"] == total["ordered"]
+
+
 # --- territories shipped as data ------------------------------------------------------------------------
 
 

@@ -17,6 +17,11 @@ class CasesConfig(AppConfig):
         # After the sweep, which changes the most cases at once: its tally rows folded in the same run.
         jobs.register("case-tally", tally.job, summary=tally.SUMMARY, label=_("Case tally"))
 
+        from phaseout.cases import exit_tally
+
+        # The exit tally's rows folded the same way (ADR 25): its figures are exact without it.
+        jobs.register("exit-tally", exit_tally.job, summary=exit_tally.SUMMARY, label=_("Exit tally"))
+
         from phaseout.audit import labels
         from phaseout.cases.actions import EVENT_LABELS
 

@@ -261,6 +261,62 @@ class CaseTally(models.Model):
         return f"{self.territory} {self.industry} {self.dimension} {self.state} {self.year}: {self.n:+d}"
 
 
+class ExitCell(models.Model):
+    """A cell of the exit tally (ADR 25): the exited lines' territory, industry, capacity unit and exit
+    year, and their latest exit case's dimension, exit plan and department; with its lines and capacity.
+    Codes, not foreign keys: written by triggers, a row refers to nothing."""
+
+    territory = models.CharField(max_length=6)
+    industry = models.CharField(max_length=30)
+    unit = models.CharField(max_length=10)
+    year = models.IntegerField()
+    dimension = models.CharField(max_length=20)
+    method = models.CharField(max_length=30)
+    department = models.IntegerField()  # the department's id; 0: none
+    lines = models.IntegerField()
+    centi = models.BigIntegerField()  # capacity in hundredths: exact on SQLite too
+
+    class Meta:
+        abstract = True
+
+
+class ExitTally(ExitCell):
+    """The exited lines rolled up by cell: the roll-up the exit ledger, the aggregates and the charts read
+    instead of a pass over every exited line (ADR 25, phaseout.cases.exit_tally).
+
+    Written by the database only, as the case tally: triggers append +/- rows in the same transaction as
+    the change; a cell's figures are the sums of its rows. `solo`: the enterprises whose only cell of that
+    unit this is (the others are counted from `ExitEnterprise.multi`)."""
+
+    solo = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["territory", "year"], name="exit_tally_scope_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.territory} {self.industry} {self.unit} {self.year} {self.dimension}: {self.lines:+d}"
+
+
+class ExitEnterprise(ExitCell):
+    """One enterprise's exited lines in one cell of the exit tally (ADR 25): recomputed by the database for
+    the enterprises a statement touched. `multi`: the enterprise has exited lines in more than one cell of
+    this capacity unit (its enterprise count is then taken from these rows, not the tally's `solo`)."""
+
+    enterprise_id = models.BigIntegerField()  # not a foreign key: written by triggers, refers to nothing
+    multi = models.BooleanField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["enterprise_id"], name="exit_enterprise_idx"),
+            models.Index(
+                fields=["territory", "year"], name="exit_enterprise_multi_idx", condition=models.Q(multi=True)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.territory} {self.unit} {self.year}: {self.lines}"
+
+
 class CaseEvent(models.Model):
     """Append-only history of a case: every transition, who did it, when and why."""
 

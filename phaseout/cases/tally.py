@@ -126,18 +126,19 @@ def sqlite_install() -> list[str]:
 SQLITE_UNINSTALL = [f"DROP TRIGGER IF EXISTS cases_case_tally_{op}" for op in ("insert", "update", "delete")]
 
 
-def install(conn: BaseDatabaseWrapper) -> None:
-    statements = postgresql_install() if conn.vendor == "postgresql" else sqlite_install()
+def run(conn: BaseDatabaseWrapper, statements: list[str]) -> None:
+    """Execute fixed statements (no parameters) in order: a tally's triggers installed or dropped."""
     with conn.cursor() as cursor:
         for statement in statements:
             cursor.execute(statement)
+
+
+def install(conn: BaseDatabaseWrapper) -> None:
+    run(conn, postgresql_install() if conn.vendor == "postgresql" else sqlite_install())
 
 
 def uninstall(conn: BaseDatabaseWrapper) -> None:
-    statements = POSTGRESQL_UNINSTALL if conn.vendor == "postgresql" else SQLITE_UNINSTALL
-    with conn.cursor() as cursor:
-        for statement in statements:
-            cursor.execute(statement)
+    run(conn, POSTGRESQL_UNINSTALL if conn.vendor == "postgresql" else SQLITE_UNINSTALL)
 
 
 def _year_of_case(conn: BaseDatabaseWrapper) -> str:

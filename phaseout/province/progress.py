@@ -1,6 +1,8 @@
 """Every city's progress for the provincial office: its plan of the year and the plan's approval, what the
 units owe under it, its cases rolled up from the districts, and its year summary — counted in the
-database (GROUP BY over the page's cities), with the province's total rolled up from all of them."""
+database (GROUP BY over the page's cities), with the province's total rolled up from all of them. The
+cases are read from the case tally (ADR 23, phaseout.cases.tally): a few hundred rows per year, not a
+pass over a million cases."""
 
 from __future__ import annotations
 
@@ -8,21 +10,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Case as SqlCase
-from django.db.models import Count, F, Q, QuerySet, Value, When
+from django.db.models import Count, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 
-from phaseout.cases.models import Case
+from phaseout.cases import tally
+from phaseout.cases.models import CaseTally
 from phaseout.orgs.models import Territory
 from phaseout.plans.models import Plan, Submission
 from phaseout.province.models import SummaryOverdue, YearSummary
 from phaseout.reports.summary import EXITED, ORDERED
-
-# A case's city: its territory's, when it lies in a county; its own, when it lies in the city itself.
-CASE_CITY = SqlCase(
-    When(territory__level=Territory.Level.COUNTY, then=F("territory__parent")),
-    default=F("territory"),
-)
 
 
 @dataclass
@@ -55,11 +51,27 @@ def _submission_counts(today: dt.date) -> dict[str, Any]:
     }
 
 
-CASE_COUNTS = {
-    "found": Count("id"),
-    "ordered": Count("id", filter=Q(state__in=ORDERED)),
-    "exited": Count("id", filter=Q(state__in=EXITED)),
-}
+CASE_FIGURES = ("found", "ordered", "exited")
+
+
+def _case_counts(city_codes: Any, year: int) -> dict[str, dict[str, int]]:
+    """The year's cases of the cities (`city_codes`: codes or a query of them) and their districts, by
+    city: found, ordered to exit, exited — summed from the case tally by (territory, state). A case's
+    city: its territory's parent when it lies in a county, its own territory when it lies in the city
+    itself. A city with no case of the year is absent."""
+    places = Territory.objects.filter(Q(code__in=city_codes) | Q(parent__in=city_codes))
+    city_of: dict[str, str] = {
+        code: (parent if level == Territory.Level.COUNTY and parent else code)
+        for code, parent, level in places.values_list("code", "parent", "level")
+    }
+    tallies = CaseTally.objects.filter(year=year, territory__in=list(city_of))  # a few hundred codes at most
+    counted: dict[str, dict[str, int]] = {}
+    for territory, state, n in tally.grouped(tallies, "territory", "state"):
+        figures = counted.setdefault(city_of[territory], dict.fromkeys(CASE_FIGURES, 0))
+        figures["found"] += n
+        figures["ordered"] += n if state in ORDERED else 0
+        figures["exited"] += n if state in EXITED else 0
+    return counted
 
 
 def cities(province: str) -> QuerySet[Territory]:
@@ -88,14 +100,8 @@ def rows(page: list[Territory], year: int, today: dt.date) -> list[CityRow]:
         .order_by()
     ):
         found[counted.pop("plan__territory")].submissions = counted
-    for counted in (
-        Case.objects.filter(Q(territory__in=codes) | Q(territory__parent__in=codes), opened_at__year=year)
-        .annotate(city=CASE_CITY)
-        .values("city")
-        .annotate(**CASE_COUNTS)
-        .order_by()
-    ):
-        found[counted.pop("city")].cases = counted
+    for city, counted in _case_counts(codes, year).items():
+        found[city].cases = counted
     for summary in YearSummary.objects.filter(city__in=codes, year=year):
         found[summary.city_id].summary = summary
     for overdue in SummaryOverdue.objects.filter(city__in=codes, year=year):
@@ -113,9 +119,10 @@ def provincial_plans(province: str, year: int) -> list[Plan]:
 def province_total(province: str, year: int, today: dt.date) -> dict[str, Any]:
     """The province's figures rolled up from every city (and its districts): one aggregate each."""
     city_codes = cities(province).values("code")
-    cases = Case.objects.filter(
-        Q(territory__parent__in=city_codes) | Q(territory__in=city_codes), opened_at__year=year
-    ).aggregate(**CASE_COUNTS)
+    cases = dict.fromkeys(CASE_FIGURES, 0)
+    for counted in _case_counts(city_codes, year).values():
+        for figure, n in counted.items():
+            cases[figure] += n
     plans = Plan.objects.filter(territory__in=city_codes, year=year)
     summaries = YearSummary.objects.filter(city__in=city_codes, year=year)
     linked = plans.filter(status__in=Plan.CONFIRMED_STATES, provincial_plan__territory=province)

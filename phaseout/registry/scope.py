@@ -18,11 +18,20 @@ def enterprises(person: Person) -> QuerySet[Enterprise]:
     return qs.none()
 
 
+def line_territories(person: Person) -> list[str] | None:
+    """The territory codes that `lines` keeps the person's lines to, or None when their lines are not
+    chosen by territory (an enterprise's person: its own)."""
+    if sees_all(person) or person.role in (Role.DEPARTMENT, Role.DISTRICT):
+        return territory_codes(person)
+    return None
+
+
 def lines(person: Person) -> QuerySet[ProductionLine]:
     """The production lines of the enterprises the person sees: by the territory each line keeps (an
     index, not a join of 3,000,000 lines to their enterprises, nor a sub-query of enterprise ids)."""
-    if sees_all(person) or person.role in (Role.DEPARTMENT, Role.DISTRICT):
-        return ProductionLine.objects.filter(territory__in=territory_codes(person))
+    codes = line_territories(person)
+    if codes is not None:
+        return ProductionLine.objects.filter(territory__in=codes)
     return ProductionLine.objects.filter(enterprise__in=enterprises(person))
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -19,7 +19,7 @@ from phaseout import exports
 from phaseout.officialdoc import BODY, HEADING, TITLE, new_document
 from phaseout.officialdoc import paragraph as _paragraph
 from phaseout.officialdoc import run_font as _font
-from phaseout.reports.ledger import Row, aggregate
+from phaseout.reports.ledger import Row, Selection, aggregate, totals
 
 COLUMNS = [
     "序号",
@@ -161,6 +161,37 @@ def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
     openpyxl eight to twelve times as long (benchmarks/bench_ledger_export.py). Capacities are
     numbers, dates are dates, text a spreadsheet would run as a formula gets its apostrophe
     (`exports.cell`)."""
+    buffer = io.BytesIO()
+    _write_xlsx(buffer, rows, _totals(rows), title)
+    return buffer.getvalue()
+
+
+def xlsx_file(selected: Selection, title: str = "退出台账") -> tuple[IO[bytes], int]:
+    """The same workbook for every row of a selection, streamed: the rows read a chunk at a time (in the
+    ledger's order, by key), written in the library's constant-memory mode to a temporary file, the
+    totals from the database (`ledger.totals`); returns the open file (already unlinked) and the rows."""
+    import os
+    import tempfile
+
+    count = 0
+
+    def rows() -> Iterator[Row]:
+        nonlocal count
+        for chunk in selected.chunks():
+            count += len(chunk)
+            yield from chunk
+
+    descriptor, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(descriptor)
+    try:
+        _write_xlsx(path, rows(), totals(selected, "industry"), title)
+        handle = open(path, "rb")  # noqa: SIM115 (handed to the response, which closes it)
+    finally:
+        os.unlink(path)
+    return handle, count
+
+
+def _write_xlsx(target: Any, rows: Iterable[Row], totalled: list[dict[str, Any]], title: str) -> None:
     cell = exports.cell
     records = (
         dict(
@@ -187,7 +218,7 @@ def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
         )
         for index, row in enumerate(rows, start=1)
     )
-    totals = [
+    sums = [
         {
             "行业": cell(total["label"]),
             "企业": total["enterprises"],
@@ -195,11 +226,9 @@ def xlsx_bytes(rows: list[Row], title: str = "退出台账") -> bytes:
             "产能": total["capacity"],
             "单位": cell(total["unit_label"]),
         }
-        for total in _totals(rows)
+        for total in totalled
     ]
-    buffer = io.BytesIO()
-    book = FastExcel(buffer).format(datetime_format="yyyy-mm-dd", bold_headers=True)
+    book = FastExcel(target).format(datetime_format="yyyy-mm-dd", bold_headers=True)
     book.freeze(row=1, col=0).sheet(title[:31], records, column_widths=LEDGER_WIDTHS)
-    book.sheet("分行业合计", totals, column_widths=TOTALS_WIDTHS)
+    book.sheet("分行业合计", sums, column_widths=TOTALS_WIDTHS)
     book.save()
-    return buffer.getvalue()

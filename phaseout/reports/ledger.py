@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -283,6 +283,10 @@ class Selection:
     where_params: tuple[Any, ...]
     cased: bool = False
     enterprise: bool = False
+    # The same rows as cells of the exit tally (ADR 25), when the filter reads nothing the tally lacks
+    # (no search by name, no period of days): counts and totals are then read from it.
+    tallied: Tallied | None = None
+    lateral: bool = False  # the latest exit case probed line by line (a page: a few probes, not a pass)
 
     @property
     def sql(self) -> str:
@@ -294,7 +298,9 @@ class Selection:
         if self.enterprise:
             joins.append(f"JOIN {_table(Enterprise)} e ON e.id = l.enterprise_id")
         if self.cased:
-            join = _CASE_JOIN_PG if connection.vendor == "postgresql" else _CASE_JOIN
+            join = _CASE_JOIN
+            if connection.vendor == "postgresql":
+                join = _CASE_JOIN_LATERAL if self.lateral else _CASE_JOIN_PG
             joins.append(join.format(case=_table(Case), finding=_table(Finding)))
             joins.append(f"LEFT JOIN {_table(Inspection)} i ON i.id = f.inspection_id")
             joins.append(f"LEFT JOIN {_table(Department)} d ON d.id = i.department_id")
@@ -307,7 +313,7 @@ class Selection:
 
     def joined(self, *, cased: bool = False, enterprise: bool = False) -> Selection:
         """The same rows with more joined (for a grouping by what the join reads)."""
-        return Selection(self.where, self.where_params, self.cased or cased, self.enterprise or enterprise)
+        return replace(self, cased=self.cased or cased, enterprise=self.enterprise or enterprise)
 
     def line_ids(self) -> Any:
         """The selected lines' ids, for `ProductionLine.objects.filter(id__in=…)` (a sub-query)."""
@@ -316,6 +322,8 @@ class Selection:
         return RawSQL(f"SELECT l.id {self.sql}", self.params)  # noqa: S611 - parameters bound
 
     def count(self) -> int:
+        if self.tallied is not None:
+            return self.tallied.lines()
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*) {self.sql}", self.params)
             return int(cursor.fetchone()[0])
@@ -323,18 +331,39 @@ class Selection:
     def page(self, offset: int, limit: int) -> list[Row]:
         """The rows from `offset`, oldest exit first, each with its case and measures (read for the
         page only)."""
+        probed = replace(self, lateral=True)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT l.id {self.sql} ORDER BY l.exited_on, l.id LIMIT %s OFFSET %s",
-                (*self.params, limit, offset),
+                f"SELECT l.id {probed.sql} ORDER BY l.exited_on, l.id LIMIT %s OFFSET %s",
+                (*probed.params, limit, offset),
             )
             ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return []
         return ledger(ProductionLine.objects.filter(id__in=ids))  # one page of ids: bounded
 
+    def chunks(self, size: int = 20_000) -> Iterator[list[Row]]:
+        """Every selected row, oldest exit first, `size` at a time: each chunk the lines after the last
+        one's (exit day, id), as a sub-query (no list of ids), with their cases and measures read for
+        them alone (an export: memory bounded by the chunk)."""
+        from django.db.models.expressions import RawSQL
+
+        after: tuple[Any, ...] = ()
+        probed = replace(self, lateral=True)
+        while True:
+            beyond = " AND (l.exited_on > %s OR (l.exited_on = %s AND l.id > %s))" if after else ""
+            sql = f"SELECT l.id {probed.sql}{beyond} ORDER BY l.exited_on, l.id LIMIT %s"
+            chunk = RawSQL(sql, (*probed.params, *after, size))  # noqa: S611 - parameters bound
+            rows = ledger(ProductionLine.objects.filter(id__in=chunk))
+            if rows:
+                yield rows
+            if len(rows) < size:
+                return
+            last = rows[-1]
+            after = (last.exited_on, last.exited_on, last.line_id)
+
     def rows(self) -> list[Row]:
-        """Every selected row (a document that holds them all: the export, a stage report)."""
+        """Every selected row (a document that holds them all: a stage report)."""
         return ledger(ProductionLine.objects.filter(id__in=self.line_ids()))
 
 
@@ -372,11 +401,17 @@ def selection(
     dimensions: list[str] | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
+    territories: list[str] | None = None,
 ) -> Selection:
     """The exited lines of `lines` that `params` select (the ledger's filters, as `filtered` reads
     them); `dimensions`: only lines whose exit case is on one of them, or that have none (a
-    department's view); `start`/`end`: exited in that period."""
+    department's view); `start`/`end`: exited in that period. `territories`: the codes `lines` is scoped
+    to (registry.scope.line_territories), when it is scoped by territory: the counts and totals are then
+    read from the exit tally, unless the filter searches by name or a period of days."""
     params = params or {}
+    tallied = None
+    if territories is not None and start is None and end is None and not params.get("q", "").strip():
+        tallied = _tallied(territories, params, dimensions)
     where = ["l.status = %s"]
     values: list[Any] = [LineStatus.EXITED.value]
     if lines is not None and lines.query.where.children:
@@ -430,7 +465,7 @@ def selection(
         where.append(f"(COALESCE(c.dimension, '') = ''{' OR ' + listed if listed else ''})")
         values.extend(dimensions)
     enterprise = bool(q)
-    return Selection(" AND ".join(where), tuple(values), cased, enterprise)
+    return Selection(" AND ".join(where), tuple(values), cased, enterprise, tallied)
 
 
 def _scope(lines: QuerySet[ProductionLine]) -> tuple[str, list[Any]]:
@@ -455,6 +490,13 @@ _CASE_JOIN_PG = (
     " WHERE state IN (%s, %s, %s) AND line_id IS NOT NULL ORDER BY line_id, id DESC) c ON c.line_id = l.id"
     " LEFT JOIN {finding} f ON f.id = c.finding_id"
 )
+# The same for a page: each line's latest exit case probed from that index as the page's lines are read in
+# their order, so a page with a department's dimensions costs a page of probes.
+_CASE_JOIN_LATERAL = (
+    "LEFT JOIN LATERAL (SELECT x.id, x.dimension, x.exit_plan, x.finding_id FROM {case} x"
+    " WHERE x.line_id = l.id AND x.state IN (%s, %s, %s) ORDER BY x.id DESC LIMIT 1) c ON true"
+    " LEFT JOIN {finding} f ON f.id = c.finding_id"
+)
 _CASE_JOIN = (
     "LEFT JOIN (SELECT line_id, MAX(id) AS id FROM {case} WHERE state IN (%s, %s, %s)"
     " AND line_id IS NOT NULL GROUP BY line_id) x ON x.line_id = l.id"
@@ -465,16 +507,135 @@ _CASE_JOIN = (
 TOTALS_WORK_MEM = "64MB"
 
 
+@dataclass(frozen=True)
+class Tallied:
+    """A selection as cells of the exit tally (phaseout.cases.exit_tally): conditions on the alias t that
+    hold for both its tables (`cases_exittally`, `cases_exitenterprise`)."""
+
+    where: str
+    params: tuple[Any, ...]
+
+    def lines(self) -> int:
+        with connection.cursor() as cursor:
+            sql = f"SELECT COALESCE(SUM(t.lines), 0) FROM {_TALLY} t WHERE {self.where}"  # noqa: S608
+            cursor.execute(sql, self.params)
+            return int(cursor.fetchone()[0])
+
+    def totals(self, key: str) -> list[tuple[Any, str, int, int, Decimal]]:
+        """(group value, unit, lines, enterprises, capacity) per group value and unit: lines and capacity
+        summed over the selected cells; the enterprises, those counted once in a cell of theirs (`solo`)
+        and the distinct others with a selected row (`multi`)."""
+        by_value: dict[tuple[Any, str], list[Any]] = {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {key}, t.unit, SUM(t.lines), SUM(t.centi), SUM(t.solo) FROM {_TALLY} t"  # noqa: S608
+                f" WHERE {self.where} GROUP BY {key}, t.unit HAVING SUM(t.lines) <> 0",
+                self.params,
+            )
+            for value, unit, lines, centi, solo in cursor.fetchall():
+                by_value[(value, unit)] = [int(lines), int(solo), Decimal(int(centi)) / 100]
+            cursor.execute(
+                f"SELECT {key}, t.unit, COUNT(DISTINCT t.enterprise_id) FROM {_ROWS} t"  # noqa: S608
+                f" WHERE t.multi AND {self.where} GROUP BY {key}, t.unit",
+                self.params,
+            )
+            for value, unit, enterprises in cursor.fetchall():
+                by_value[(value, unit)][1] += int(enterprises)
+        return [(value, unit, n, e, capacity) for (value, unit), (n, e, capacity) in by_value.items()]
+
+
+_TALLY = "cases_exittally"
+_ROWS = "cases_exitenterprise"
+_TALLY_KEYS = {
+    "year": "t.year",
+    "industry": "t.industry",
+    "territory": "t.territory",
+    "department": "t.department",
+    "dimension": "t.dimension",
+    "method": "t.method",
+}
+
+
+def _tallied(territories: list[str], params: dict[str, str], dimensions: list[str] | None) -> Tallied:
+    """The ledger's filters (as `selection` reads them, less the search and the period) on the tally."""
+    from phaseout.orgs.models import Department
+
+    where = [f"t.territory IN ({', '.join(['%s'] * len(territories))})" if territories else "1 = 0"]
+    values: list[Any] = list(territories)
+    if params.get("year"):
+        year = _year(params["year"])
+        where.append("1 = 0" if year is None else "t.year = %s")
+        values.extend([] if year is None else [year])
+    for key in ("industry", "territory", "dimension", "method"):
+        if params.get(key):
+            where.append(f"t.{key} = %s")
+            values.append(params[key])
+    if params.get("unit"):
+        where.append("t.unit = %s")
+        values.append(params["unit"])
+    if params.get("department"):
+        found = Department.objects.filter(code=params["department"]).values_list("id", flat=True).first()
+        where.append("1 = 0" if found is None else "t.department = %s")
+        values.extend([] if found is None else [found])
+    if dimensions is not None:
+        listed = ", ".join(["%s"] * len(dimensions))
+        where.append(f"(t.dimension = ''{' OR t.dimension IN (' + listed + ')' if listed else ''})")
+        values.extend(dimensions)
+    return Tallied(" AND ".join(where), tuple(values))
+
+
 def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
     """`aggregate` of the selected rows, grouped and summed by the database: lines, enterprises and
-    capacity per (group value, unit), never summed across units."""
+    capacity per (group value, unit), never summed across units. Read from the exit tally when the
+    selection is one of its (`Selection.tallied`), else from the exited lines."""
     from phaseout.cases.models import EXIT_PLAN_CHOICES
-    from phaseout.orgs.models import Territory
+    from phaseout.orgs.models import Department, Territory
     from phaseout.registry.models import Industry
 
-    postgres = connection.vendor == "postgresql"
     if group not in GROUPS:
         raise ValueError(group)
+    found: list[tuple[str, str, int, int, Decimal, str]] = []
+    if selected.tallied is not None:
+        departments = {
+            pk: (code, name) for pk, code, name in Department.objects.values_list("id", "code", "name")
+        }
+        for value, unit, lines, enterprises, summed in selected.tallied.totals(_TALLY_KEYS[group]):
+            name = ""
+            if group == "department":
+                value, name = departments.get(value, ("", ""))
+            found.append((str(value), unit, lines, enterprises, summed, name))
+    else:
+        found = _line_totals(selected, group)
+    names: dict[str, str] = {}
+    if group == "industry":
+        names = dict(Industry.objects.values_list("code", "name"))
+    elif group == "territory":
+        names = dict(Territory.objects.values_list("code", "name"))
+    elif group == "method":
+        names = {str(k): str(v) for k, v in EXIT_PLAN_CHOICES}
+    units = {str(k): str(v) for k, v in CapacityUnit.choices}
+    table = []
+    for value, unit, lines, enterprises, summed, department in found:
+        name = department or "" if group == "department" else names.get(value, value)
+        table.append((value, unit, name, lines, enterprises, summed))
+    return [
+        {
+            "value": value,
+            "label": name or "—",
+            "unit": unit,
+            "unit_label": units.get(unit, unit),
+            "lines": lines,
+            "enterprises": enterprises,
+            "capacity": plain_figure(summed),
+        }
+        for value, unit, name, lines, enterprises, summed in sorted(table)
+    ]
+
+
+def _line_totals(selected: Selection, group: str) -> list[tuple[str, str, int, int, Decimal, str]]:
+    """The totals read from the exited lines themselves (a search by name, a period of days):
+    (value, unit, lines, enterprises, capacity, department name) per group value and unit."""
+    postgres = connection.vendor == "postgresql"
     selected = selected.joined(cased=group in ("department", "dimension", "method"))
     key = {
         "year": "EXTRACT(YEAR FROM l.exited_on)::integer" if postgres else "strftime('%%Y', l.exited_on)",
@@ -498,30 +659,10 @@ def totals(selected: Selection, group: str) -> list[dict[str, Any]]:
             cursor.execute(f"SET LOCAL work_mem = '{TOTALS_WORK_MEM}'")
         sql = f"SELECT k, u, SUM(n), COUNT(*), SUM(capacity), MAX(lb) FROM ({grouped}) g GROUP BY k, u"  # noqa: S608
         cursor.execute(sql, selected.params)
-        found = cursor.fetchall()
-    names: dict[str, str] = {}
-    if group == "industry":
-        names = dict(Industry.objects.values_list("code", "name"))
-    elif group == "territory":
-        names = dict(Territory.objects.values_list("code", "name"))
-    elif group == "method":
-        names = {str(k): str(v) for k, v in EXIT_PLAN_CHOICES}
-    units = {str(k): str(v) for k, v in CapacityUnit.choices}
-    table = []
-    for value, unit, lines, enterprises, total, department in found:
-        value, lines = (str(int(value)) if group == "year" else str(value)), int(lines)
-        name = department or "" if group == "department" else names.get(value, value)
+        rows = cursor.fetchall()
+    found = []
+    for value, unit, lines, enterprises, total, department in rows:
+        value = str(int(value)) if group == "year" else str(value)
         summed = Decimal(total) if postgres else Decimal(int(total)) / 100
-        table.append((value, unit, name, lines, enterprises, summed))
-    return [
-        {
-            "value": value,
-            "label": name or "—",
-            "unit": unit,
-            "unit_label": units.get(unit, unit),
-            "lines": lines,
-            "enterprises": enterprises,
-            "capacity": plain_figure(summed),
-        }
-        for value, unit, name, lines, enterprises, summed in sorted(table)
-    ]
+        found.append((value, unit, int(lines), int(enterprises), summed, department or ""))
+    return found

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -42,7 +42,10 @@ def _selection(person: Person, params: dict[str, str] | None = None, **period: A
     """The ledger rows the person sees that the filter selects (a department: the lines exited by a
     case on one of its dimensions, and those without a case), as SQL."""
     dimensions = list(person.dimensions) if person.role == Role.DEPARTMENT else None
-    return selection(registry_scope.lines(person), params, dimensions=dimensions, **period)
+    territories = registry_scope.line_territories(person)
+    return selection(
+        registry_scope.lines(person), params, dimensions=dimensions, territories=territories, **period
+    )
 
 
 def _params(request: HttpRequest) -> dict[str, str]:
@@ -52,14 +55,15 @@ def _params(request: HttpRequest) -> dict[str, str]:
 
 @allow(*READ_ACROSS_PROVINCE)
 @audited_export("export.exit_ledger")
-def exit_ledger(request: HttpRequest) -> HttpResponse:
+def exit_ledger(request: HttpRequest) -> HttpResponseBase:
     params = _params(request)
     selected = _selection(current_person(request), params)
-    if request.GET.get("format") == "xlsx":
-        rows = selected.rows()
-        response = HttpResponse(documents.xlsx_bytes(rows), content_type=XLSX)
-        response["Content-Disposition"] = 'attachment; filename="exit-ledger.xlsx"'
-        return exported(response, format="xlsx", filter=params, rows=len(rows))
+    if request.GET.get("format") == "xlsx":  # streamed from a temporary file, written a chunk at a time
+        from django.http import FileResponse
+
+        handle, count = documents.xlsx_file(selected)
+        download = FileResponse(handle, as_attachment=True, filename="exit-ledger.xlsx", content_type=XLSX)
+        return exported(download, format="xlsx", filter=params, rows=count)
     return render(
         request,
         "reports/ledger.html",
