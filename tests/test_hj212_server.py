@@ -311,9 +311,20 @@ def test_a_writer_with_an_older_batch_does_not_move_last_seen_back(point: Monito
     assert point.last_seen_at == NOW and Reading.objects.count() == 2
 
 
-def test_two_writers_take_separate_batches_and_a_failed_one_goes_back_in_front() -> None:
+def _receiver_writing_with(write: Callable[..., int], **settings: Any) -> Receiver:
+    """A receiver (no server, no database) whose writes go to `write`, with one known point."""
     from phaseout.monitoring.receiver import Entry
 
+    return Receiver(
+        settings=Settings(writers=2, **settings),
+        load_directory=lambda: {"88888880000009": Entry(point_id=1, password="123456", active=True)},
+        write=write,
+        clock=CLOCK,
+        zone=dt.timezone(dt.timedelta(hours=8)),
+    )
+
+
+def test_two_writers_take_separate_batches_and_a_failed_one_goes_back_in_front() -> None:
     written: list[list[str]] = []
     lock = threading.Lock()
 
@@ -327,13 +338,7 @@ def test_two_writers_take_separate_batches_and_a_failed_one_goes_back_in_front()
         return len(rows)
 
     async def scenario() -> Receiver:
-        receiver = Receiver(
-            settings=Settings(batch_size=3, writers=2),
-            load_directory=lambda: {"88888880000009": Entry(point_id=1, password="123456", active=True)},
-            write=write,
-            clock=CLOCK,
-            zone=dt.timezone(dt.timedelta(hours=8)),
-        )
+        receiver = _receiver_writing_with(write, batch_size=3)
         await receiver.refresh_directory()
         for n in range(7):
             decoded = hj212.decode(packet("88888880000009", n, ack=False))
@@ -351,3 +356,28 @@ def test_two_writers_take_separate_batches_and_a_failed_one_goes_back_in_front()
     stored = [qn for batch in written[1:] for qn in batch]
     assert sorted(stored) == [f"q{n}" for n in range(7)]  # each once, none lost
     assert (receiver.stats.stored, receiver.pending) == (7, 0)
+
+
+def test_a_write_in_flight_when_the_receiver_stops_is_settled_not_written_again() -> None:
+    calls: list[int] = []
+    started = threading.Event()
+
+    def write(rows: Any, rejections: Any, timeout: int) -> int:
+        calls.append(len(rows))
+        started.set()
+        time.sleep(0.1)  # still writing when the receiver is told to stop
+        return len(rows)
+
+    async def scenario() -> Receiver:
+        receiver = _receiver_writing_with(write, batch_size=10)
+        await receiver.refresh_directory()
+        for n in range(4):
+            receiver._accept(hj212.decode(packet("88888880000009", n, ack=False)), None, "peer", NOW)  # type: ignore[arg-type]
+        receiver._tasks = [asyncio.create_task(receiver.flush())]
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        await receiver.stop()
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert calls == [4]  # written once: the last flush found it settled
+    assert (receiver.stats.stored, receiver.stats.duplicates, receiver.pending) == (4, 0, 0)

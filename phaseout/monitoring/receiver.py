@@ -113,6 +113,7 @@ class Receiver:
             max_workers=max(1, self.settings.writers), thread_name_prefix="hj212-db"
         )
         self._inflight = 0  # readings taken from the buffer by a write not yet finished
+        self._unsettled: list[tuple[asyncio.Future[Any], list[_Pending], list[Rejection]]] = []
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._open = 0
@@ -144,6 +145,16 @@ class Receiver:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         try:
+            # Writes the cancelled flushes left running in their threads: settled as they end (stored and
+            # acknowledged, or put back for the last flush), not written again blindly.
+            while self._unsettled:
+                future, batch, rejections = self._unsettled.pop()
+                try:
+                    inserted = await future
+                except Exception:
+                    self._put_back(batch, rejections)
+                else:
+                    self._settle(batch, inserted)
             await self.flush()
         finally:
             writers = max(1, self.settings.writers)
@@ -284,40 +295,54 @@ class Receiver:
     async def flush(self) -> bool:
         """Write what is buffered (a batch at a time); False when the database refused. Several flushes
         run at once (`Settings.writers`): each takes its batch off the buffer, and puts it back in front
-        when the write fails or is cancelled, so a reading leaves the buffer only once it is stored."""
+        when the write fails, so a reading leaves the buffer only once it is stored. A flush cancelled
+        (the receiver stops) leaves its write running in its thread; `stop` settles it."""
+        loop = asyncio.get_running_loop()
         while self._buffer or self._rejections:
             batch = self._buffer[: self.settings.batch_size]
             del self._buffer[: len(batch)]
             self._inflight += len(batch)
             rejections = list(self._rejections.values())
             self._rejections = {}
+            future = loop.run_in_executor(
+                self._db,
+                _closing(self._write),
+                [p.row for p in batch],
+                rejections,
+                self.settings.lock_timeout_ms,
+            )
             try:
-                inserted = await self._run_db(
-                    self._write, [p.row for p in batch], rejections, self.settings.lock_timeout_ms
-                )
-            except BaseException as error:
-                self._buffer[:0] = batch
-                for rejection in rejections:  # counted again on the next try
-                    key = (rejection.mn, rejection.reason)
-                    if key in self._rejections:
-                        self._rejections[key].count += rejection.count
-                    else:
-                        self._rejections[key] = rejection
-                if not isinstance(error, Exception):
-                    raise  # cancelled (the receiver stops): the batch is written by the last flush
+                inserted = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                self._unsettled.append((future, batch, rejections))
+                raise
+            except Exception:
+                self._put_back(batch, rejections)
                 self.stats.write_failures += 1
                 logger.warning("hj212: writing %d readings failed; kept, retrying", len(batch), exc_info=True)
                 return False
             finally:
                 self._inflight -= len(batch)
-            self.stats.stored += inserted
-            self.stats.duplicates += len(batch) - inserted
-            for pending in batch:
-                if pending.ack_to is not None and pending.ack is not None:
-                    self._send(pending.ack_to, hj212.ack(pending.ack))
-                    self.stats.acked += 1
-            self.flushed.set()
+            self._settle(batch, inserted)
         return True
+
+    def _put_back(self, batch: list[_Pending], rejections: list[Rejection]) -> None:
+        self._buffer[:0] = batch
+        for rejection in rejections:  # counted again on the next try
+            key = (rejection.mn, rejection.reason)
+            if key in self._rejections:
+                self._rejections[key].count += rejection.count
+            else:
+                self._rejections[key] = rejection
+
+    def _settle(self, batch: list[_Pending], inserted: int) -> None:
+        self.stats.stored += inserted
+        self.stats.duplicates += len(batch) - inserted
+        for pending in batch:
+            if pending.ack_to is not None and pending.ack is not None:
+                self._send(pending.ack_to, hj212.ack(pending.ack))
+                self.stats.acked += 1
+        self.flushed.set()
 
 
 def _closing(fn: Callable[..., Any]) -> Callable[..., Any]:
