@@ -15,7 +15,8 @@ cProfile (its event loop: decoding, checks, buffering; the database thread is no
 the top functions are printed. Target: >= 20,000 packets/s sustained on this machine.
 
 Environment: BENCH_LOGGERS (default 1000), BENCH_SECONDS (30), BENCH_WINDOW (50), BENCH_MODE (ack|noack|both),
-BENCH_BATCH (receiver batch size, 5000), BENCH_PORT (9220; ports 9220-9229 are this benchmark's), PROFILE.
+BENCH_BATCH (receiver batch size, 5000), BENCH_PORT (9220; ports 9220-9229 are this benchmark's),
+BENCH_DATABASE (hjb_bench), PROFILE.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import OUT, use_database
 from phaseout.monitoring import hj212
 
-DATABASE = "hjb_bench"
+DATABASE = os.environ.get("BENCH_DATABASE", "hjb_bench")
 LOGGERS = int(os.environ.get("BENCH_LOGGERS", "1000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "30"))
 WINDOW = int(os.environ.get("BENCH_WINDOW", "50"))

@@ -81,6 +81,7 @@ urlpatterns = [
     path("prices/", prices.price_measures, name="price-measures"),
     path("prices/<slug:utility>.xlsx", prices.price_export, name="price-export"),
     path("power/import/", signals.power_import, name="power-import"),
+    path("power/import/confirm/", signals.power_import_confirm, name="power-import-confirm"),
     path("power/import/<int:pk>/", signals.power_import_detail, name="power-import-detail"),
     path("power/accounts/", signals.accounts, name="power-accounts"),
     path("furnaces/", signals.furnace_list, name="furnace-list"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 
 import pytest
@@ -239,3 +240,122 @@ def test_split_parts_that_disagree_and_too_many_pending() -> None:
     (dropped,) = assembler.add(part("4", 2, 1))
     assert isinstance(dropped, DecodeError) and "2" in dropped.detail
     assert assembler.pending == 2
+
+
+# ── the fast path agrees with the field-by-field reading ──
+
+_VALUE_TEXTS = st.one_of(
+    st.sampled_from(
+        [
+            "0",
+            "-0",
+            "10.5",
+            "0.1234",
+            "12345.678901",
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "1e5",
+            "1E-3",
+            "nan",
+            "inf",
+            "-inf",
+            "1_0",
+            " 1",
+            "1,5",
+            "",
+            "N",
+            "abc",
+            "1" * 25,
+            "9" * 16,
+            "9" * 17,
+            "1.2345678",
+            "-12.000000",
+            "N;x",
+            "a=b",
+            "&",
+            "\x00",
+            "值",
+        ]
+    ),
+    st.text(alphabet="0123456789.-+eNaC ,;=&", max_size=8),
+)
+_KEYS = st.sampled_from(
+    [
+        "a21026-Rtd",
+        "a21026-ZsRtd",
+        "a21026-Flag",
+        "a21002-Avg",
+        "a21002-Cou",
+        "a21002-Flag",
+        "w01018-Min",
+        "w01018-Max",
+        "a21026-EFlag",
+        "a21026-SampleTime",
+        "RtdInterval",
+        "DataTime",
+        "x" * 17 + "-Rtd",
+        "a21026-",
+        "-Rtd",
+        "a2-b-c",
+        "Data_Time",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(_KEYS, _VALUE_TEXTS, st.sampled_from([",", ";"])), min_size=1, max_size=8),
+    st.sampled_from(["5", "4", "7", "256", "05"]),
+    st.sampled_from(["123456", "", "a=b", "x&y"]),
+)
+def test_the_fast_path_takes_only_what_the_slow_one_takes_and_reads_it_the_same(
+    items: list[tuple[str, str, str]], flag: str, password: str
+) -> None:
+    body = "".join(f"{k}={v}{sep}" for k, v, sep in items)[:-1]
+    text = f"QN=20260301120000000;ST=31;CN=2011;PW={password};MN=88888880000001;Flag={flag};CP=&&{body}&&"
+    segment = text.encode("utf-8")
+    for _ in range(2):  # the second time through the shape the first one made
+        fast = hj212._fast_segment(segment)
+        try:
+            slow: Packet | HJ212Error = hj212._parse_segment(segment)
+        except HJ212Error as error:
+            slow = error
+        if fast is None:
+            continue
+        assert isinstance(slow, Packet), f"fast path took a packet the slow one refuses: {slow}"
+        assert fast == slow and fast.data_time_text == slow.cp.get("DataTime", "")
+        assert json.loads(fast.values_json()) == slow.values
+        assert fast.data_time == slow.data_time
+
+
+def test_the_fast_path_takes_the_usual_packets_and_reads_their_values_as_json() -> None:
+    for n in range(3):
+        segment = hj212.unframe(realtime(n))
+        fast = hj212._fast_segment(segment)
+        assert fast is not None, "a logger's usual packet goes the fast way"
+        slow = hj212._parse_segment(segment)
+        assert fast == slow
+        assert json.loads(fast.values_json()) == slow.values
+        assert fast.values_json().startswith('{"a21026":{"Rtd":')
+    # Odd but valid numbers go the slow way, which reads them as before.
+    odd = hj212.unframe(realtime(0)).replace(b"a21026-Rtd=10.5000", b"a21026-Rtd=+1e1")
+    assert hj212._fast_segment(odd) is None
+    assert hj212.parse_segment(odd).values["a21026"]["Rtd"] == 10.0
+
+
+def test_a_fast_path_packet_refuses_a_bad_number_as_before() -> None:
+    good = hj212.unframe(realtime(0))
+    hj212.parse_segment(good)  # the shape is known now
+    bad = good.replace(b"a21026-Rtd=10.5000", b"a21026-Rtd=10.5x00")
+    with pytest.raises(HJ212Error) as refused:
+        hj212.parse_segment(bad)
+    assert refused.value.reason is Reason.VALUE and refused.value.detail == "a21026-Rtd='10.5x00'"
+    with pytest.raises(HJ212Error) as refused:
+        hj212.parse_segment(good.replace(b"a21026-Rtd=10.5000", b"a21026-Rtd=nan"))
+    assert refused.value.reason is Reason.VALUE
+    empty = good[: good.index(b"CP=&&") + 5]
+    with pytest.raises(HJ212Error) as refused:
+        hj212.parse_segment(empty)
+    assert (refused.value.reason, refused.value.detail) == (Reason.SYNTAX, "no CP=&&...&&")

@@ -6,6 +6,8 @@ import asyncio
 import datetime as dt
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -276,3 +278,106 @@ def test_parse_command_prints_each_lines_fields_or_error(tmp_path: Any, capsys: 
     assert lines[0]["version"] == "HJ 212-2017" and lines[0]["ack"] is True
     assert lines[1] == {"line": 2, "error": "crc", "detail": "given 1C08, computed 1C80"}
     assert lines[2]["values"]["a21026"] == {"Avg": 11.0, "ZsAvg": 11.0, "Flag": "N"}
+
+
+def test_values_as_json_text_and_characters_copy_must_escape(point: MonitoringPoint) -> None:
+    from phaseout.monitoring import store
+
+    odd = {"a21026": {"Avg": 1.0, "Info": "a\\b\tc\nd"}}
+    text = '{"a21026":{"Avg":2.5,"Flag":"N"}}'
+    rows = [
+        store.Row(point.pk, "2061", NOW - dt.timedelta(hours=2), odd, "q\\1", NOW),
+        store.Row(point.pk, "2061", NOW - dt.timedelta(hours=1), text, "q", NOW),
+    ]
+    assert store.write(rows) == 2
+    stored = {r.data_time: (r.values, r.qn) for r in Reading.objects.all()}
+    assert stored == {
+        NOW - dt.timedelta(hours=2): ({"a21026": {"Avg": 1.0, "Info": "a\\b\tc\nd"}}, "q\\1"),
+        NOW - dt.timedelta(hours=1): ({"a21026": {"Avg": 2.5, "Flag": "N"}}, "q"),
+    }
+
+
+@pytest.mark.postgres
+def test_a_writer_with_an_older_batch_does_not_move_last_seen_back(point: MonitoringPoint) -> None:
+    from phaseout.monitoring import store
+
+    newer = store.Row(point.pk, "2051", NOW - dt.timedelta(minutes=2), "{}", "q", NOW)
+    older = store.Row(
+        point.pk, "2051", NOW - dt.timedelta(minutes=3), "{}", "q", NOW - dt.timedelta(seconds=5)
+    )
+    store.write([newer])
+    store.write([older])
+    point.refresh_from_db()
+    assert point.last_seen_at == NOW and Reading.objects.count() == 2
+
+
+def _receiver_writing_with(write: Callable[..., int], **settings: Any) -> Receiver:
+    """A receiver (no server, no database) whose writes go to `write`, with one known point."""
+    from phaseout.monitoring.receiver import Entry
+
+    return Receiver(
+        settings=Settings(writers=2, **settings),
+        load_directory=lambda: {"88888880000009": Entry(point_id=1, password="123456", active=True)},
+        write=write,
+        clock=CLOCK,
+        zone=dt.timezone(dt.timedelta(hours=8)),
+    )
+
+
+def test_two_writers_take_separate_batches_and_a_failed_one_goes_back_in_front() -> None:
+    written: list[list[str]] = []
+    lock = threading.Lock()
+
+    def write(rows: Any, rejections: Any, timeout: int) -> int:
+        with lock:
+            first = not written
+            written.append([r.qn for r in rows])
+        if first:
+            raise RuntimeError("the database is down")
+        time.sleep(0.02)  # the two writers overlap
+        return len(rows)
+
+    async def scenario() -> Receiver:
+        receiver = _receiver_writing_with(write, batch_size=3)
+        await receiver.refresh_directory()
+        for n in range(7):
+            decoded = hj212.decode(packet("88888880000009", n, ack=False))
+            decoded.qn = f"q{n}"
+            receiver._accept(decoded, None, "peer", NOW)  # type: ignore[arg-type]
+        assert receiver.pending == 7
+        outcomes = await asyncio.gather(receiver.flush(), receiver.flush())
+        assert sorted(outcomes) == [False, True] and receiver.stats.write_failures == 1
+        assert await receiver.flush() is True
+        receiver._db.shutdown(wait=True)
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert written[0] == ["q0", "q1", "q2"]  # failed: back in front, written again
+    stored = [qn for batch in written[1:] for qn in batch]
+    assert sorted(stored) == [f"q{n}" for n in range(7)]  # each once, none lost
+    assert (receiver.stats.stored, receiver.pending) == (7, 0)
+
+
+def test_a_write_in_flight_when_the_receiver_stops_is_settled_not_written_again() -> None:
+    calls: list[int] = []
+    started = threading.Event()
+
+    def write(rows: Any, rejections: Any, timeout: int) -> int:
+        calls.append(len(rows))
+        started.set()
+        time.sleep(0.1)  # still writing when the receiver is told to stop
+        return len(rows)
+
+    async def scenario() -> Receiver:
+        receiver = _receiver_writing_with(write, batch_size=10)
+        await receiver.refresh_directory()
+        for n in range(4):
+            receiver._accept(hj212.decode(packet("88888880000009", n, ack=False)), None, "peer", NOW)  # type: ignore[arg-type]
+        receiver._tasks = [asyncio.create_task(receiver.flush())]
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        await receiver.stop()
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert calls == [4]  # written once: the last flush found it settled
+    assert (receiver.stats.stored, receiver.stats.duplicates, receiver.pending) == (4, 0, 0)

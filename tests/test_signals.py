@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from openpyxl import Workbook
 
 from phaseout import jobs
@@ -32,6 +35,7 @@ from phaseout.signals.models import (
     Event,
     FurnaceState,
     InductionFurnace,
+    PowerImport,
     PowerReading,
     Signal,
     SignalKind,
@@ -275,7 +279,7 @@ def test_xlsx_monthly_data_with_real_dates_and_numbers(office: Person, account: 
         ("power.csv", "名称,数量\n甲,1\n".encode(), "不是用电量数据：缺少列 户号、日期、用电量"),
         ("power.csv", b"\xff\xfe\x00\x00bad", "CSV 文件既不是 UTF-8 也不是 GBK 文本。"),
         ("power.csv", "户号,日期,用电量\n".encode(), "文件中没有用电量数据行。"),
-        ("power.xlsx", b"not a zip", "无法按 .xlsx 工作簿读取该文件"),
+        ("power.xlsx", b"not a zip", "无法按 .xlsx 工作簿读取该文件。"),
     ],
 )
 def test_a_file_that_is_not_power_data_is_refused_whole(
@@ -578,6 +582,12 @@ def test_two_officers_confirming_at_once_one_wins(reference: None) -> None:
 ROLE_FIXTURES = ["office", "energy_dept", "env_dept", "gxj_dept", "district", "other_district"]
 
 
+def _preview_token(page: str) -> str:
+    found = re.search(r'name="token" value="([^"]+)"', page)
+    assert found, "the preview page has no confirm form"
+    return found[1]
+
+
 @pytest.mark.parametrize(
     ("role", "status"),
     [("office", 200), ("energy_dept", 200), ("env_dept", 403), ("gxj_dept", 200), ("district", 403)],
@@ -586,14 +596,155 @@ def test_power_import_page_by_role(request: Any, role: str, status: int, account
     person = request.getfixturevalue(role)
     client = client_for(person.user)
     assert client.get("/power/import/").status_code == status
+    audit_before = AuditEvent.objects.filter(action="signals.power_import").count()
     with time_machine.travel(NOW, tick=False):
         response = client.post(
             "/power/import/", {"file": upload("p.csv", _csv([["0440703001", "2026-08-01", "70", ""]]))}
         )
-    assert response.status_code == (302 if status == 200 else 403)
-    assert PowerReading.objects.count() == (1 if status == 200 else 0)
+    assert response.status_code == status
+    # The preview writes nothing: no reading, no import, no history, no audit row.
+    assert (PowerReading.objects.count(), PowerImport.objects.count()) == (0, 0)
+    assert not Event.objects.filter(action="power_import").exists()
+    assert AuditEvent.objects.filter(action="signals.power_import").count() == audit_before
     if status == 403:
         assert AuditEvent.objects.filter(action="access.refused", actor=person.user).exists()
+        assert client.post("/power/import/confirm/", {"token": "x"}).status_code == 403
+        return
+    page = response.content.decode()
+    assert "用电数据导入预览" in page and "将写入 1 条新读数" in page and "尚未写入任何数据" in page
+    with time_machine.travel(NOW + dt.timedelta(minutes=5), tick=False):
+        response = client.post("/power/import/confirm/", {"token": _preview_token(page)})
+    batch = PowerImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/power/import/{batch.pk}/"
+    reading = PowerReading.objects.get()
+    assert (reading.account, reading.kwh, reading.source) == (account, Decimal("70.00"), batch)
+    assert (batch.uploaded_by, batch.created_count, batch.total_rows) == (person.user, 1, 1)
+    event = Event.objects.get(action="power_import")
+    assert (event.account, event.by, event.at) == (account, person.user, NOW + dt.timedelta(minutes=5))
+    assert event.data == {"import": batch.pk, "file": "p.csv", "readings": 1, "from": "2026-08-01",
+                          "until": "2026-08-01"}  # fmt: skip
+    entry = _audit("signals.power_import")
+    assert (entry.actor, entry.object_id, entry.data["created"], entry.data["accounts"]) == (
+        person.user, str(batch.pk), 1, 1,
+    )  # fmt: skip
+
+
+def test_the_preview_shows_what_would_be_written_and_every_problem(
+    office: Person, account: ElectricityAccount
+) -> None:
+    _import(office, _csv([["0440703001", "2026-08-01", "50", ""]]))
+    client = client_for(office.user)
+    content = _csv(
+        [
+            ["0440703001", "2026-08-01", "50", ""],  # stored before, the same: unchanged
+            ["0440703001", "2026-08-02", "61.5", "20"],  # new
+            ["0440703001", "2026-08-03", "-1", ""],  # refused
+        ]
+    )
+    with time_machine.travel(NOW, tick=False):
+        response = client.post("/power/import/", {"file": upload("p.csv", content)})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "共读取 3 行：将写入 1 条新读数，1 条已存在且未变，发现 1 处问题。" in page
+    assert "61.50" in page and "2026-08-02" in page and "用电量不能为负数。" in page
+    assert PowerReading.objects.count() == 1 and PowerImport.objects.count() == 1
+
+
+def test_a_preview_is_confirmed_once_and_only_by_its_uploader(
+    office: Person, energy_dept: Person, account: ElectricityAccount
+) -> None:
+    client = client_for(office.user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.post(
+            "/power/import/", {"file": upload("p.csv", _csv([["0440703001", "2026-08-01", "70", ""]]))}
+        ).content.decode()
+    token = _preview_token(page)
+    other = client_for(energy_dept.user)
+    with time_machine.travel(NOW, tick=False):
+        response = other.post("/power/import/confirm/", {"token": token}, follow=True)
+        assert "该预览已过期或无效，请重新上传文件。" in response.content.decode()
+        assert PowerReading.objects.count() == 0 and PowerImport.objects.count() == 0
+        response = client.post("/power/import/confirm/", {"token": token[:-2] + "xx"}, follow=True)
+        assert "该预览已过期或无效，请重新上传文件。" in response.content.decode()
+        assert PowerImport.objects.count() == 0
+        assert client.post("/power/import/confirm/", {"token": token}).status_code == 302
+        response = client.post("/power/import/confirm/", {"token": token}, follow=True)
+    assert "该文件已经导入，或其预览已过期，请重新上传。" in response.content.decode()
+    assert (PowerImport.objects.count(), PowerReading.objects.count()) == (1, 1)
+    assert AuditEvent.objects.filter(action="signals.power_import").count() == 1
+    # The kept file is gone.
+    assert not list((Path(django_settings.MEDIA_ROOT) / actions.PREVIEW_DIR).iterdir())
+
+
+def test_a_preview_expires_after_a_day(office: Person, account: ElectricityAccount) -> None:
+    client = client_for(office.user)
+    with time_machine.travel(NOW, tick=False):
+        page = client.post(
+            "/power/import/", {"file": upload("p.csv", _csv([["0440703001", "2026-08-01", "70", ""]]))}
+        ).content.decode()
+    later = NOW + dt.timedelta(seconds=actions.PREVIEW_MAX_AGE + 1)
+    with time_machine.travel(later, tick=False):
+        response = client.post("/power/import/confirm/", {"token": _preview_token(page)}, follow=True)
+    assert "该预览已过期或无效，请重新上传文件。" in response.content.decode()
+    assert (PowerImport.objects.count(), PowerReading.objects.count()) == (0, 0)
+
+
+def test_stale_previews_are_deleted_by_the_next_upload(office: Person, account: ElectricityAccount) -> None:
+    client = client_for(office.user)
+    folder = Path(django_settings.MEDIA_ROOT) / actions.PREVIEW_DIR
+    content = _csv([["0440703001", "2026-08-01", "70", ""]])
+    with time_machine.travel(NOW, tick=False):
+        client.post("/power/import/", {"file": upload("p.csv", content)})
+    (stale,) = folder.iterdir()
+    with time_machine.travel(NOW + dt.timedelta(seconds=actions.PREVIEW_MAX_AGE + 60), tick=False):
+        client.post("/power/import/", {"file": upload("p.csv", content)})
+    left = list(folder.iterdir())
+    assert len(left) == 1 and stale not in left
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "p.csv",
+            "户号,日期,用电量\n0440703001,2026-08-01,7\x00\n".encode(),
+            "CSV 文件含有 NUL 字节，不是文本文件。",
+        ),
+        ("p.csv", b"\xff\xfe\x80\x81,\x80\n", "CSV 文件既不是 UTF-8 也不是 GBK 文本。"),
+        ("p.xlsx", b"PK not a workbook", "无法按 .xlsx 工作簿读取该文件。"),
+        ("p.csv", "日期,用电量\n2026-08-01,7\n".encode(), "不是用电量数据：缺少列 户号（第一行应为列名）。"),
+        ("p.doc", b"x", "请上传 .xlsx 工作簿或 .csv 文件。"),
+    ],
+)
+def test_a_bad_upload_is_refused_with_its_reason_and_nothing_kept(
+    office: Person, account: ElectricityAccount, name: str, content: bytes, message: str
+) -> None:
+    client = client_for(office.user)
+    with time_machine.travel(NOW, tick=False):
+        response = client.post("/power/import/", {"file": upload(name, content)}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and 'name="token"' not in page
+    assert message in page
+    assert not (Path(django_settings.MEDIA_ROOT) / actions.PREVIEW_DIR).exists() or not list(
+        (Path(django_settings.MEDIA_ROOT) / actions.PREVIEW_DIR).iterdir()
+    )
+    assert (PowerImport.objects.count(), PowerReading.objects.count()) == (0, 0)
+
+
+def test_an_upload_over_the_size_limit_is_refused(
+    office: Person, account: ElectricityAccount, settings: Any
+) -> None:
+    settings.POWER_IMPORT_MAX_BYTES = 40
+    client = client_for(office.user)
+    with time_machine.travel(NOW, tick=False):
+        response = client.post(
+            "/power/import/", {"file": upload("p.csv", _csv([["0440703001", "2026-08-01", "70", ""]] * 3))},
+            follow=True,
+        )  # fmt: skip
+    assert "文件过大，上限为 40\xa0字节。" in response.content.decode()
+    with pytest.raises(actions.SignalsError, match=re.escape("文件过大，上限为 40\xa0字节。")):
+        actions.preview_power(upload=io.BytesIO(b"x" * 41), name="p.csv", by=office.user, today=TODAY)
+    assert PowerImport.objects.count() == 0
 
 
 def test_power_import_page_says_what_is_wrong(office: Person, account: ElectricityAccount) -> None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from math import isfinite
@@ -78,22 +80,77 @@ class HJ212Error(ValueError):
         self.detail = detail
 
 
-@dataclass(slots=True)
 class Packet:
     """A data segment, parsed. `values`: {pollutant code: {field: value}} (numbers as float, flags as text);
-    `cp`: the CP's other fields (DataTime, RtdInterval, ...), as text."""
+    `cp`: the CP's other fields (DataTime, RtdInterval, ...), as text.
 
-    qn: str
-    st: str
-    cn: str
-    pw: str
-    mn: str
-    flag: int
-    pnum: int | None
-    pno: int | None
-    cp: dict[str, str]
-    values: dict[str, dict[str, Any]]
-    segment: str
+    A packet checked on the fast path (`_fast_segment`) holds its CP as text and builds `cp` and `values`
+    only when they are read; `values_json()` is then the values as JSON, made from the CP's text without
+    building them. Either way the packet was checked whole when it was made: a value that is not a number
+    was refused then, never later."""
+
+    __slots__ = (
+        *("_body", "_cp", "_data_time", "_json", "_match", "_values"),
+        *("cn", "flag", "mn", "pno", "pnum", "pw", "qn", "segment", "st"),
+    )
+
+    def __init__(
+        self,
+        *,
+        qn: str,
+        st: str,
+        cn: str,
+        pw: str,
+        mn: str,
+        flag: int,
+        pnum: int | None,
+        pno: int | None,
+        cp: dict[str, str] | None = None,
+        values: dict[str, dict[str, Any]] | None = None,
+        segment: str = "",
+        body: str | bytes | None = None,
+        values_json: str | None = None,
+        data_time: str | None = None,
+        match: tuple[re.Match[bytes], _Shape] | None = None,
+    ) -> None:
+        self.qn, self.st, self.cn, self.pw, self.mn = qn, st, cn, pw, mn
+        self.flag, self.pnum, self.pno, self.segment = flag, pnum, pno, segment
+        self._cp, self._values, self._body = cp, values, body
+        self._json, self._data_time, self._match = values_json, data_time, match
+        if (cp is None or values is None) and body is None:
+            raise TypeError("a packet needs its cp and values, or the CP's text")
+
+    def _decode_cp(self) -> None:
+        body = self._body
+        assert body is not None
+        text = body.decode("ascii") if isinstance(body, bytes) else body  # the fast path's is ASCII
+        self._cp, self._values = parse_cp(text)  # checked when the packet was made: cannot fail
+
+    @property
+    def cp(self) -> dict[str, str]:
+        if self._cp is None:
+            self._decode_cp()
+        assert self._cp is not None
+        return self._cp
+
+    @property
+    def values(self) -> dict[str, dict[str, Any]]:
+        if self._values is None:
+            self._decode_cp()
+        assert self._values is not None
+        return self._values
+
+    def values_json(self) -> str:
+        """The values as JSON text (what a reading stores)."""
+        if self._json is None:
+            self._json = self._match[1].json(self._match[0]) if self._match else json.dumps(self.values)
+        return self._json
+
+    @property
+    def data_time_text(self) -> str:
+        if self._data_time is not None:
+            return self._data_time
+        return self.cp.get("DataTime", "")
 
     @property
     def version(self) -> int:
@@ -114,7 +171,19 @@ class Packet:
     @property
     def data_time(self) -> dt.datetime | None:
         """DataTime as a naive local time (the logger's clock), None when absent or malformed."""
-        return parse_time(self.cp.get("DataTime", ""))
+        return parse_time(self.data_time_text)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.qn, self.st, self.cn, self.pw, self.mn, self.flag, self.pnum, self.pno, self.cp,
+                self.values, self.segment)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Packet) and self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Packet(qn={self.qn!r}, cn={self.cn!r}, mn={self.mn!r}, flag={self.flag})"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -314,7 +383,18 @@ def parse_time(text: str) -> dt.datetime | None:
 
 
 def parse_segment(segment: str | bytes) -> Packet:
-    """The fields of a data segment (without the frame). Raises HJ212Error(SYNTAX/VALUE)."""
+    """The fields of a data segment (without the frame). Raises HJ212Error(SYNTAX/VALUE).
+
+    A segment of the usual shape is checked by the fast path (`_fast_segment`); any other goes through
+    `_parse_segment`, which says what is wrong. Both give the same packet for what the fast path takes."""
+    if isinstance(segment, bytes):
+        fast = _fast_segment(segment)
+        if fast is not None:
+            return fast
+    return _parse_segment(segment)
+
+
+def _parse_segment(segment: str | bytes) -> Packet:
     if isinstance(segment, bytes):
         try:
             text = segment.decode("utf-8")
@@ -398,6 +478,155 @@ def parse_cp(body: str) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
             else:
                 fields[name] = value
     return cp, values
+
+
+# ── the fast path ──
+#
+# A data logger sends the same CP every time but for its values: the same codes and fields, in the same
+# order. The first packet of a shape is read field by field (`_Shape.of`), which makes for the shape one
+# compiled pattern that checks a whole CP at once — every key literally, every number against the grammar
+# of a JSON number (at most 23 characters: finite; an integer of at most 15 digits, so that JSON's integer
+# equals float()'s number), every text value against a plain character set — and the JSON of its values as
+# a template filled with the values' own text. A packet that does not match (another shape, a value of
+# another form: 1e5, +1, 01, a text with a quote...) goes the slow way, which refuses it or accepts it as
+# before: the fast path only takes packets the slow one takes, and reads them the same (a property test
+# holds the two together). The header must be QN, ST, CN, PW, MN, Flag in that order, not split. Shapes are
+# shared between loggers and bounded (`MAX_SHAPES`); beyond the bound new shapes go the slow way. The
+# receiver runs in one thread: the two dictionaries below are not locked.
+
+_FAST_HEAD = re.compile(
+    rb"QN=([!-%'-:<-~]{0,64});ST=([!-%'-:<-~]{0,64});CN=([!-%'-:<-~]{0,64});PW=([!-%'-:<-~]{0,64});"
+    rb"MN=([!-%'-:<-~]{0,64});Flag=([0-9]{1,3});CP=&&"
+)
+# At most 23 characters; an integer of at most 15 digits, so JSON's integer is float()'s number exactly.
+_JSON_NUMBER = rb"(-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,6})?)"
+_PLAIN_TEXT = rb"([A-Za-z0-9_.:+ -]{0,32})"  # nothing JSON must escape, nothing the CP grammar uses
+_CP_TEXT = rb"[!-%'-+\--:<>-~]{0,64}"
+_DATA_TIME = rb"([!-%'-+\--:<>-~]{0,64})"
+_CODE_KEY = re.compile(rb"([A-Za-z0-9]{1,16})-([A-Za-z]{1,16})")
+_CP_KEY = re.compile(rb"[A-Za-z]{1,24}")
+MAX_SHAPES = 1024
+MAX_SHAPE_KEYS = 100_000
+
+
+class _Shape:
+    __slots__ = ("data_time", "indexes", "pattern", "template")
+
+    def __init__(self, pattern: re.Pattern[bytes], template: bytes, indexes: tuple[int, ...],
+                 data_time: int) -> None:  # fmt: skip
+        self.pattern, self.template, self.indexes, self.data_time = pattern, template, indexes, data_time
+
+    def json(self, found: re.Match[bytes]) -> str:
+        """The values of a matched CP as JSON: the template filled with the values' own text."""
+        indexes = self.indexes
+        if not indexes:
+            return "{}"
+        picked = found.group(*indexes) if len(indexes) > 1 else (found.group(indexes[0]),)
+        return (self.template % picked).decode("ascii")
+
+    @staticmethod
+    def of(body: bytes) -> tuple[tuple[bytes, ...], bytes] | None:
+        """(keys, separators) of a CP body of key=value items, or None when it is not of that form."""
+        tokens = re.split(rb"([,;])", body)
+        keys = []
+        for token in tokens[0::2]:
+            key, eq, _value = token.partition(b"=")
+            if not eq:
+                return None
+            keys.append(key)
+        return tuple(keys), b"".join(tokens[1::2])
+
+    @staticmethod
+    def build(keys: tuple[bytes, ...], separators: bytes) -> _Shape | None:
+        parts: list[bytes] = []
+        groups = 0
+        last: dict[bytes, dict[bytes, int]] = {}  # code -> field -> group of its last occurrence
+        data_time = 0
+        numeric = {name.encode() for name in NUMERIC_FIELDS}
+        for index, key in enumerate(keys):
+            if index:
+                parts.append(re.escape(separators[index - 1 : index]))
+            found = _CODE_KEY.fullmatch(key)
+            if found is not None:
+                groups += 1
+                parts.append(re.escape(key) + b"=" + (_JSON_NUMBER if found[2] in numeric else _PLAIN_TEXT))
+                last.setdefault(found[1], {})[found[2]] = groups
+            elif _CP_KEY.fullmatch(key) is not None:
+                if key == b"DataTime":
+                    groups += 1
+                    parts.append(b"DataTime=" + _DATA_TIME)
+                    data_time = groups
+                else:
+                    parts.append(re.escape(key) + b"=" + _CP_TEXT)
+            else:
+                return None  # a key of another form: the slow way says what is wrong with it
+        template: list[bytes] = []
+        indexes: list[int] = []
+        for code, fields in last.items():
+            items = []
+            for name, group in fields.items():
+                items.append(b'"%s":%s' % (name, b"%s" if name in numeric else b'"%s"'))
+                indexes.append(group)
+            template.append(b'"%s":{%s}' % (code, b",".join(items)))
+        if not data_time:
+            data_time = groups + 1  # no DataTime: the empty group after the last
+            parts.append(b"()")
+        pattern = re.compile(b"".join(parts))
+        # Codes and field names are letters and digits (the key patterns): no % in the template but its own.
+        return _Shape(pattern, b"{" + b",".join(template) + b"}", tuple(indexes), data_time)
+
+
+_SHAPES: dict[tuple[tuple[bytes, ...], bytes], _Shape | None] = {}
+_LAST_SHAPE: dict[tuple[bytes, bytes], _Shape] = {}
+
+
+def _fast_segment(segment: bytes) -> Packet | None:
+    """The packet of a segment of the usual shape (see above), or None to go the slow way."""
+    head = _FAST_HEAD.match(segment)
+    if head is None or len(segment) - head.end() < 2 or not segment.endswith(b"&&"):
+        return None  # "CP=&&" must be followed by a body and its own closing "&&"
+    qn, st, cn, pw, mn, flag_text = head.groups()
+    flag = int(flag_text)
+    if flag > 255 or flag & 2:
+        return None
+    body = segment[head.end() : -2]
+    key = (mn, cn)
+    shape = _LAST_SHAPE.get(key)
+    found = shape.pattern.fullmatch(body) if shape is not None else None
+    if found is None:
+        of = _Shape.of(body)
+        if of is None:
+            return None
+        if of in _SHAPES:
+            shape = _SHAPES[of]
+        elif len(_SHAPES) < MAX_SHAPES:
+            shape = _SHAPES[of] = _Shape.build(*of)
+        else:
+            return None
+        if shape is None:
+            return None
+        found = shape.pattern.fullmatch(body)
+        if found is None:
+            return None
+        if len(_LAST_SHAPE) >= MAX_SHAPE_KEYS:
+            _LAST_SHAPE.clear()
+        _LAST_SHAPE[key] = shape
+    assert shape is not None  # found matched its pattern
+    data_time = found.group(shape.data_time)
+    return Packet(
+        qn=qn.decode("ascii"),
+        st=st.decode("ascii"),
+        cn=cn.decode("ascii"),
+        pw=pw.decode("ascii"),
+        mn=mn.decode("ascii"),
+        flag=flag,
+        pnum=None,
+        pno=None,
+        segment=segment.decode("ascii"),
+        body=body,
+        data_time=data_time.decode("ascii") if data_time is not None else "",
+        match=(found, shape),
+    )
 
 
 def decode(packet: bytes, *, max_segment: int = MAX_SEGMENT) -> Packet:

@@ -3,9 +3,10 @@
 Per connection a stream decoder (any chunking, garbage, over-long length fields) and a reassembler for
 split messages. A packet's MN must be a known, active monitoring point and its PW that point's password.
 Data packets (2011/2051/2061/2031) are buffered and written in batches (`batch_size` or every
-`flush_seconds`) by one database thread; the 9014 acknowledgement a packet's Flag asks for is sent once
-its batch is committed, so an acknowledged reading is a stored one. A bad packet is counted and logged
-with its reason; it never closes the connection or stops the server.
+`flush_seconds`) by `writers` database threads at once, each with its own connection; the 9014
+acknowledgement a packet's Flag asks for is sent once its batch is committed, so an acknowledged reading
+is a stored one. A bad packet is counted and logged with its reason; it never closes the connection or
+stops the server.
 
 If the database refuses writes, the buffer is kept and the write retried every `retry_seconds`; while
 the buffer holds `buffer_limit` readings, new ones are refused (reason "overload", no acknowledgement,
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import hmac
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +35,8 @@ from phaseout.monitoring.store import Rejection, Row
 
 logger = logging.getLogger("phaseout.monitoring.hj212")
 MAX_REJECTION_KEYS = 1000  # distinct (MN, reason) counted per flush; more are counted under MN "*"
+MAX_CACHED_TIMES = 10_000
+_UNREAD = object()
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class Settings:
     idle_seconds: float = 600.0  # a logger sends at least every minute or so; silence this long: closed
     max_segment: int = hj212.MAX_SEGMENT
     batch_size: int = 5000
+    writers: int = 2  # database threads writing batches at once, each on its own connection (PostgreSQL)
     flush_seconds: float = 1.0
     buffer_limit: int = 200_000
     retry_seconds: float = 2.0
@@ -103,11 +109,18 @@ class Receiver:
         self._buffer: list[_Pending] = []
         self._rejections: dict[tuple[str, str], Rejection] = {}
         self._wake = asyncio.Event()
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hj212-db")
+        self._db = ThreadPoolExecutor(
+            max_workers=max(1, self.settings.writers), thread_name_prefix="hj212-db"
+        )
+        self._inflight = 0  # readings taken from the buffer by a write not yet finished
+        self._unsettled: list[tuple[asyncio.Future[Any], list[_Pending], list[Rejection]]] = []
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._open = 0
         self.flushed = asyncio.Event()  # set after each successful write (tests wait on it)
+        self._moments: dict[str, dt.datetime | None] = {}
+        self._past = dt.timedelta(days=self.settings.past_days)
+        self._future = dt.timedelta(minutes=self.settings.future_minutes)
 
     # ── running ──
 
@@ -119,7 +132,8 @@ class Receiver:
             self._handle, host, port, limit=self.settings.max_segment + 64,
             backlog=min(self.settings.max_connections, 4096),
         )  # fmt: skip
-        self._tasks = [asyncio.create_task(self._flusher()), asyncio.create_task(self._refresher())]
+        self._tasks = [asyncio.create_task(self._flusher()) for _ in range(max(1, self.settings.writers))]
+        self._tasks.append(asyncio.create_task(self._refresher()))
         return self._server
 
     async def stop(self) -> None:
@@ -131,14 +145,29 @@ class Receiver:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         try:
+            # Writes the cancelled flushes left running in their threads: settled as they end (stored and
+            # acknowledged, or put back for the last flush), not written again blindly.
+            while self._unsettled:
+                future, batch, rejections = self._unsettled.pop()
+                try:
+                    inserted = await future
+                except Exception:
+                    self._put_back(batch, rejections)
+                else:
+                    self._settle(batch, inserted)
             await self.flush()
         finally:
-            await asyncio.get_running_loop().run_in_executor(self._db, _close_connections)
+            writers = max(1, self.settings.writers)
+            barrier = threading.Barrier(writers)  # one close in each database thread
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(
+                *(loop.run_in_executor(self._db, _close_connections, barrier) for _ in range(writers))
+            )
             self._db.shutdown(wait=True)
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) + self._inflight
 
     async def _run_db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, _closing(fn), *args)
@@ -176,6 +205,7 @@ class Receiver:
                     break
                 if not chunk:
                     break
+                now = self._clock()  # one reading of the clock for the packets of one read
                 for item in decoder.feed(chunk):
                     if isinstance(item, DecodeError):
                         self._refuse(item.reason, "", peer, item.detail, item.raw)
@@ -184,7 +214,7 @@ class Receiver:
                         if isinstance(whole, DecodeError):
                             self._refuse(whole.reason, item.mn, peer, whole.detail, b"")
                         else:
-                            self._accept(whole, writer, peer)
+                            self._accept(whole, writer, peer, now)
                 if len(self._buffer) >= self.settings.batch_size:
                     self._wake.set()
         except (ConnectionError, OSError):
@@ -193,7 +223,7 @@ class Receiver:
             self._open -= 1
             writer.close()
 
-    def _accept(self, packet: Packet, writer: asyncio.StreamWriter, peer: str) -> None:
+    def _accept(self, packet: Packet, writer: asyncio.StreamWriter, peer: str, now: dt.datetime) -> None:
         self.stats.packets += 1
         entry = self.directory.get(packet.mn)
         if entry is None:
@@ -207,24 +237,30 @@ class Receiver:
             if packet.wants_ack:
                 self._send(writer, hj212.ack(packet))
             return None
-        local = packet.data_time
-        now = self._clock()
-        if local is None:
+        moment = self._moment(packet.data_time_text)
+        if moment is None:
             return self._refuse(Reason.DATA_TIME, packet.mn, peer, "no DataTime", b"")
-        moment = local.replace(tzinfo=self._zone)
-        if not (
-            now - dt.timedelta(days=self.settings.past_days)
-            <= moment
-            <= now + dt.timedelta(minutes=self.settings.future_minutes)
-        ):
-            return self._refuse(Reason.DATA_TIME, packet.mn, peer, packet.cp.get("DataTime", ""), b"")
-        if len(self._buffer) >= self.settings.buffer_limit:
+        if not (now - self._past <= moment <= now + self._future):
+            return self._refuse(Reason.DATA_TIME, packet.mn, peer, packet.data_time_text, b"")
+        if len(self._buffer) + self._inflight >= self.settings.buffer_limit:
             return self._refuse(Reason.OVERLOAD, packet.mn, peer, "write buffer full", b"")
-        row = Row(entry.point_id, packet.cn, moment, packet.values, packet.qn[:20], now)
+        row = Row(entry.point_id, packet.cn, moment, packet.values_json(), packet.qn[:20], now)
         self._buffer.append(
             _Pending(row, writer if packet.wants_ack else None, packet if packet.wants_ack else None)
         )
         return None
+
+    def _moment(self, text: str) -> dt.datetime | None:
+        """A DataTime as an aware time in the loggers' zone; None when it is not one. Loggers sending the
+        same minute send the same text: read once (the cache is bounded)."""
+        found = self._moments.get(text, _UNREAD)
+        if found is _UNREAD:
+            local = hj212.parse_time(text)
+            found = None if local is None else local.replace(tzinfo=self._zone)
+            if len(self._moments) >= MAX_CACHED_TIMES:
+                self._moments.clear()
+            self._moments[text] = found
+        return found  # type: ignore[return-value]
 
     def _refuse(self, reason: Reason, mn: str, peer: str, detail: str, raw: bytes) -> None:
         self.stats.refused[str(reason)] += 1
@@ -257,34 +293,56 @@ class Receiver:
                 await asyncio.sleep(self.settings.retry_seconds)
 
     async def flush(self) -> bool:
-        """Write what is buffered (a batch at a time); False when the database refused."""
+        """Write what is buffered (a batch at a time); False when the database refused. Several flushes
+        run at once (`Settings.writers`): each takes its batch off the buffer, and puts it back in front
+        when the write fails, so a reading leaves the buffer only once it is stored. A flush cancelled
+        (the receiver stops) leaves its write running in its thread; `stop` settles it."""
+        loop = asyncio.get_running_loop()
         while self._buffer or self._rejections:
             batch = self._buffer[: self.settings.batch_size]
+            del self._buffer[: len(batch)]
+            self._inflight += len(batch)
             rejections = list(self._rejections.values())
             self._rejections = {}
+            future = loop.run_in_executor(
+                self._db,
+                _closing(self._write),
+                [p.row for p in batch],
+                rejections,
+                self.settings.lock_timeout_ms,
+            )
             try:
-                inserted = await self._run_db(
-                    self._write, [p.row for p in batch], rejections, self.settings.lock_timeout_ms
-                )
+                inserted = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                self._unsettled.append((future, batch, rejections))
+                raise
             except Exception:
+                self._put_back(batch, rejections)
                 self.stats.write_failures += 1
                 logger.warning("hj212: writing %d readings failed; kept, retrying", len(batch), exc_info=True)
-                for rejection in rejections:  # counted again on the next try
-                    key = (rejection.mn, rejection.reason)
-                    if key in self._rejections:
-                        self._rejections[key].count += rejection.count
-                    else:
-                        self._rejections[key] = rejection
                 return False
-            del self._buffer[: len(batch)]
-            self.stats.stored += inserted
-            self.stats.duplicates += len(batch) - inserted
-            for pending in batch:
-                if pending.ack_to is not None and pending.ack is not None:
-                    self._send(pending.ack_to, hj212.ack(pending.ack))
-                    self.stats.acked += 1
-            self.flushed.set()
+            finally:
+                self._inflight -= len(batch)
+            self._settle(batch, inserted)
         return True
+
+    def _put_back(self, batch: list[_Pending], rejections: list[Rejection]) -> None:
+        self._buffer[:0] = batch
+        for rejection in rejections:  # counted again on the next try
+            key = (rejection.mn, rejection.reason)
+            if key in self._rejections:
+                self._rejections[key].count += rejection.count
+            else:
+                self._rejections[key] = rejection
+
+    def _settle(self, batch: list[_Pending], inserted: int) -> None:
+        self.stats.stored += inserted
+        self.stats.duplicates += len(batch) - inserted
+        for pending in batch:
+            if pending.ack_to is not None and pending.ack is not None:
+                self._send(pending.ack_to, hj212.ack(pending.ack))
+                self.stats.acked += 1
+        self.flushed.set()
 
 
 def _closing(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -304,10 +362,13 @@ def _closing(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _close_connections() -> None:
+def _close_connections(barrier: threading.Barrier | None = None) -> None:
     from django.db import connections
 
     connections.close_all()
+    if barrier is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=30)
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
@@ -338,8 +399,11 @@ def write(rows: Sequence[Row], rejections: Sequence[Rejection], lock_timeout_ms:
 def platform_receiver(
     settings: Settings | None = None, clock: Callable[[], dt.datetime] | None = None
 ) -> Receiver:
+    from django.db import connection
     from django.utils import timezone
 
+    if connection.vendor != "postgresql":  # the embedded database takes one writer at a time
+        settings = dataclasses.replace(settings or Settings(), writers=1)
     return Receiver(
         settings=settings,
         load_directory=load_directory,

@@ -11,17 +11,26 @@ the competent body confirms it (which asks for a re-inspection, 回头看) or di
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
-from collections.abc import Iterable
+import os
+import secrets
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +45,7 @@ from phaseout.orgs.scope import competent_people, office_people, people_of_terri
 from phaseout.registry.models import Enterprise, ProductionLine
 from phaseout.rules.furnaces import BASIS, judge_use
 from phaseout.signals import scope
-from phaseout.signals.importer import PowerFile, read_power_file
+from phaseout.signals.importer import PowerFile, Row, RowError, read_power_file
 from phaseout.signals.models import (
     ElectricityAccount,
     Event,
@@ -149,17 +158,150 @@ def known_accounts(person: Person) -> dict[str, int]:
 
 
 def import_power(*, upload: IO[bytes], name: str, by: User, now: dt.datetime, today: dt.date) -> PowerImport:
-    """Read and check the whole file, then write its valid rows: new periods are inserted in batches,
-    a period already stored with the same figures is left alone (the same file twice changes nothing),
-    one stored with other figures is a row error (a correction is not silently applied). A file that is
-    not power-use data raises PowerFileError (phaseout.signals.importer) and stores nothing."""
+    """Check the whole file and write its valid rows at once, without a preview (the demo and commands;
+    people go through `preview_power` and `confirm_power`). A file that is not power-use data raises
+    PowerFileError (phaseout.signals.importer) and stores nothing."""
+    person = _may_import(by)
+    content = _bounded(upload.read())
+    return _import(content, name=name, person=person, by=by, now=now, today=today)
+
+
+@dataclass(frozen=True)
+class PowerPreview:
+    """What confirming an upload would write, computed from the file and the stored readings; nothing of
+    it is in the database. `token` (signed) names the kept file for `confirm_power`."""
+
+    token: str
+    name: str
+    sha256: str
+    total: int
+    new: int
+    unchanged: int
+    errors: list[dict[str, Any]]
+    sample: list[dict[str, Any]]  # the first PREVIEW_SAMPLE readings that would be written
+
+
+PREVIEW_SALT = "phaseout.signals.power-preview"
+PREVIEW_MAX_AGE = 24 * 3600  # seconds a preview can be confirmed in
+PREVIEW_SAMPLE = 200
+PREVIEW_DIR = "power-previews"
+
+
+def _may_import(by: User) -> Person:
     person = _person(by)
     if not scope.may_import_power(person):
         raise SignalsError(_("Only the coordination office or an energy department imports power-use data."))
-    content = upload.read()
-    upload.seek(0)
+    return person
+
+
+def _bounded(content: bytes) -> bytes:
+    if len(content) > settings.POWER_IMPORT_MAX_BYTES:
+        raise SignalsError(
+            _("The file is too large; the limit is %(limit)s.")
+            % {"limit": filesizeformat(settings.POWER_IMPORT_MAX_BYTES)}
+        )
+    return content
+
+
+def _preview_folder() -> Path:
+    return Path(settings.MEDIA_ROOT) / PREVIEW_DIR
+
+
+def _forget_stale_previews(folder: Path, now: float) -> None:
+    """Previews never confirmed are deleted a day later (each upload looks, so the folder stays small).
+    A kept file's name starts with the second it was kept in (not its mtime: the clock is a parameter)."""
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(folder):
+            kept_at, _sep, _rest = entry.name.partition("-")
+            if kept_at.isdigit() and now - int(kept_at) > PREVIEW_MAX_AGE:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+
+
+def preview_power(*, upload: IO[bytes], name: str, by: User, today: dt.date) -> PowerPreview:
+    """Read and check the whole file and compare its rows with what is stored: what confirming would
+    write, which rows are unchanged, every bad row with its reason. Writes nothing to the database: the
+    file is kept (under MEDIA_ROOT, named by a random token) until it is confirmed or a day has passed.
+    A file that is not power-use data raises PowerFileError and is not kept."""
+    person = _may_import(by)
+    content = _bounded(upload.read())
     accounts = known_accounts(person)
-    checked = read_power_file(upload, name=name, known_accounts=accounts, today=today)
+    checked = read_power_file(io.BytesIO(content), name=name, known_accounts=accounts, today=today)
+    new = unchanged = 0
+    sample: list[dict[str, Any]] = []
+    for created, same in _compare(checked, accounts):
+        new += len(created)
+        unchanged += same
+        for row in created[: max(0, PREVIEW_SAMPLE - len(sample))]:
+            sample.append(
+                {
+                    "row": row.number, "account": row.account, "granularity": row.granularity,
+                    "start": row.start, "end": row.end, "kwh": row.kwh, "valley": row.valley,
+                }
+            )  # fmt: skip
+    kept_at = time.time()
+    key = f"{int(kept_at)}-{secrets.token_urlsafe(18)}"
+    suffix = ".xlsx" if name.lower().endswith(".xlsx") else ".csv"
+    folder = _preview_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    _forget_stale_previews(folder, kept_at)
+    (folder / f"{key}{suffix}").write_bytes(content)
+    digest = hashlib.sha256(content).hexdigest()
+    token = signing.dumps({"k": key + suffix, "u": by.pk, "n": name[:200], "s": digest}, salt=PREVIEW_SALT)
+    return PowerPreview(
+        token=token,
+        name=name[:200],
+        sha256=digest,
+        total=checked.total,
+        new=new,
+        unchanged=unchanged,
+        errors=_sorted_errors(checked),
+        sample=sample,
+    )
+
+
+def confirm_power(*, token: str, by: User, now: dt.datetime, today: dt.date) -> PowerImport:
+    """Write what a preview showed: the kept file is checked again against the readings stored now (what
+    changed since is said in the result) and its valid rows written. Claimed by renaming the kept file, so
+    of two confirmations (a double click) one imports and the other is refused; the file is deleted after."""
+    person = _may_import(by)
+    try:
+        payload = signing.loads(token, salt=PREVIEW_SALT, max_age=PREVIEW_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired is one
+        payload = None
+    if not isinstance(payload, dict) or payload.get("u") != by.pk:
+        raise SignalsError(_("This preview has expired or is not valid; please upload the file again."))
+    kept = _preview_folder() / str(payload["k"])
+    claimed = kept.with_name(kept.name + ".claimed")
+    try:
+        os.rename(kept, claimed)
+    except FileNotFoundError:
+        raise SignalsError(
+            _("This file has already been imported, or its preview has expired; please upload it again.")
+        ) from None
+    try:
+        content = claimed.read_bytes()
+        if hashlib.sha256(content).hexdigest() != payload["s"]:
+            raise SignalsError(_("This preview has expired or is not valid; please upload the file again."))
+        return _import(content, name=str(payload["n"]), person=person, by=by, now=now, today=today)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            claimed.unlink()
+
+
+def _sorted_errors(checked: PowerFile) -> list[dict[str, Any]]:
+    return sorted((e.as_dict() for e in checked.errors), key=lambda e: (e["row"], e["column"]))
+
+
+def _import(
+    content: bytes, *, name: str, person: Person, by: User, now: dt.datetime, today: dt.date
+) -> PowerImport:
+    """Check the file, then write its valid rows in one transaction: new periods inserted in batches,
+    a period already stored with the same figures left alone (the same file twice changes nothing), one
+    stored with other figures a row error (a correction is not silently applied). One history event per
+    account that received readings, and one audit row for the import."""
+    accounts = known_accounts(person)
+    checked = read_power_file(io.BytesIO(content), name=name, known_accounts=accounts, today=today)
     with transaction.atomic():
         batch = PowerImport.objects.create(
             original_name=name[:200],
@@ -168,8 +310,36 @@ def import_power(*, upload: IO[bytes], name: str, by: User, now: dt.datetime, to
             uploaded_at=now,
             total_rows=checked.total,
         )
-        created, unchanged = _write_readings(checked, accounts, batch)
-        batch.errors = sorted((e.as_dict() for e in checked.errors), key=lambda e: (e["row"], e["column"]))
+        created = unchanged = 0
+        per_account: dict[int, list[Any]] = {}
+        for new, same in _compare(checked, accounts):
+            PowerReading.objects.bulk_create(
+                [
+                    PowerReading(
+                        account_id=accounts[r.account], granularity=r.granularity, period_start=r.start,
+                        period_end=r.end, kwh=r.kwh, valley_kwh=r.valley, source=batch,
+                    )
+                    for r in new
+                ],
+                ignore_conflicts=True,
+            )  # fmt: skip
+            created += len(new)
+            unchanged += same
+            for r in new:
+                seen = per_account.setdefault(accounts[r.account], [0, r.start, r.end])
+                seen[0] += 1
+                seen[1] = min(seen[1], r.start)
+                seen[2] = max(seen[2], r.end)
+        events = [
+            Event(
+                account_id=account_id, by=by, at=now, action="power_import",
+                data={"import": batch.pk, "file": batch.original_name, "readings": count,
+                      "from": first.isoformat(), "until": last.isoformat()},
+            )
+            for account_id, (count, first, last) in sorted(per_account.items())
+        ]  # fmt: skip
+        Event.objects.bulk_create(events, batch_size=INSERT_BATCH)
+        batch.errors = _sorted_errors(checked)
         batch.valid_rows = created + unchanged
         batch.created_count = created
         batch.unchanged_count = unchanged
@@ -185,17 +355,16 @@ def import_power(*, upload: IO[bytes], name: str, by: User, now: dt.datetime, to
                 "created": created,
                 "unchanged": unchanged,
                 "errors": len(batch.errors),
+                "accounts": len(events),
             },
         )
         return batch
 
 
-def _write_readings(checked: PowerFile, accounts: dict[str, int], batch: PowerImport) -> tuple[int, int]:
-    """Insert the new readings; compare the rest with what is stored. Existing readings are read per batch
+def _compare(checked: PowerFile, accounts: dict[str, int]) -> Iterator[tuple[list[Row], int]]:
+    """The file's valid rows, a batch at a time: (the rows not stored yet, how many are stored unchanged).
+    A row stored with other figures becomes a row error in `checked`. Stored readings are read per batch
     of the file's rows (bounded by the file), not for every account."""
-    from phaseout.signals.importer import RowError
-
-    created = unchanged = 0
     rows = checked.rows
     for start in range(0, len(rows), INSERT_BATCH):
         chunk = rows[start : start + INSERT_BATCH]
@@ -208,40 +377,29 @@ def _write_readings(checked: PowerFile, accounts: dict[str, int], batch: PowerIm
                 account__in=ids, period_start__gte=first, period_start__lte=last
             ).values_list("account_id", "granularity", "period_start", "kwh", "valley_kwh")
         }
-        new: list[PowerReading] = []
+        new: list[Row] = []
+        unchanged = 0
         for r in chunk:
             key = (accounts[r.account], r.granularity, r.start)
-            if key in stored:
-                kwh, valley = stored[key]
-                if kwh == r.kwh and valley == r.valley:
-                    unchanged += 1
-                else:
-                    checked.errors.append(
-                        RowError(
-                            r.number,
-                            "",
-                            _(
-                                "This account's period was imported before with %(kwh)s kWh; the stored "
-                                "figure is kept. Ask the office to correct it if the utility corrected it."
-                            )
-                            % {"kwh": kwh},
-                        )
-                    )
+            if key not in stored:
+                new.append(r)
                 continue
-            new.append(
-                PowerReading(
-                    account_id=key[0],
-                    granularity=r.granularity,
-                    period_start=r.start,
-                    period_end=r.end,
-                    kwh=r.kwh,
-                    valley_kwh=r.valley,
-                    source=batch,
+            kwh, valley = stored[key]
+            if kwh == r.kwh and valley == r.valley:
+                unchanged += 1
+                continue
+            checked.errors.append(
+                RowError(
+                    r.number,
+                    "",
+                    _(
+                        "This account's period was imported before with %(kwh)s kWh; the stored "
+                        "figure is kept. Ask the office to correct it if the utility corrected it."
+                    )
+                    % {"kwh": kwh},
                 )
             )
-        PowerReading.objects.bulk_create(new, ignore_conflicts=True)
-        created += len(new)
-    return created, unchanged
+        yield new, unchanged
 
 
 # ── the induction-furnace register ──

@@ -101,9 +101,8 @@ def _rows_of_xlsx(source: IO[bytes]) -> Iterator[list[Any]]:
     except (CalamineError, ValueError, OSError) as exc:
         if isinstance(exc, PowerFileError):
             raise
-        raise PowerFileError(
-            _("The file cannot be read as an .xlsx workbook (%(error)s).") % {"error": exc}
-        ) from None
+        # The library's own words (English, about its internals) are not the person's business.
+        raise PowerFileError(_("The file cannot be read as an .xlsx workbook.")) from None
 
 
 def _rows_of_csv(source: IO[bytes]) -> Iterator[list[Any]]:

@@ -75,6 +75,8 @@ FURNACES = ListSpec(
 
 @allow(*POWER_ROLES)
 def power_import(request: HttpRequest) -> HttpResponse:
+    """Upload and preview: the whole file checked and compared with what is stored, shown with every bad
+    row; nothing is written until the person confirms (power_import_confirm)."""
     person = current_person(request)
     if not scope.may_import_power(person):
         raise PermissionDenied
@@ -82,32 +84,51 @@ def power_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            now = timezone.now()
             try:
-                batch = actions.import_power(
-                    upload=upload,
-                    name=upload.name,
-                    by=current_user(request),
-                    now=now,
-                    today=timezone.localdate(now),
+                preview = actions.preview_power(
+                    upload=upload, name=upload.name, by=current_user(request), today=timezone.localdate()
                 )
             except (PowerFileError, actions.SignalsError) as exc:
                 messages.error(request, str(exc))
             else:
-                messages.success(
+                return render(
                     request,
-                    _("%(created)d readings new, %(unchanged)d unchanged, %(errors)d rows with problems.")
-                    % {
-                        "created": batch.created_count,
-                        "unchanged": batch.unchanged_count,
-                        "errors": len(batch.errors),
+                    "signals/power_import_preview.html",
+                    {
+                        "preview": preview,
+                        "errors": preview.errors[:1000],
+                        "more_errors": max(0, len(preview.errors) - 1000),
+                        "more_rows": max(0, preview.new - len(preview.sample)),
                     },
                 )
-                return redirect("power-import-detail", batch.pk)
         else:
             form_errors(request, form)
     batches = scope.imports(person).select_related("uploaded_by__person")[:10]
     return render(request, "signals/power_import.html", {"form": form, "batches": batches})
+
+
+@require_POST
+@allow(*POWER_ROLES)
+def power_import_confirm(request: HttpRequest) -> HttpResponse:
+    if not scope.may_import_power(current_person(request)):
+        raise PermissionDenied
+    now = timezone.now()
+    try:
+        batch = actions.confirm_power(
+            token=request.POST.get("token", "")[:2000],
+            by=current_user(request),
+            now=now,
+            today=timezone.localdate(now),
+        )
+    except (PowerFileError, actions.SignalsError) as exc:
+        messages.error(request, str(exc))
+        return redirect("power-import")
+    messages.success(
+        request,
+        _("%(created)d readings new, %(unchanged)d unchanged, %(errors)d rows with problems.")
+        % {"created": batch.created_count, "unchanged": batch.unchanged_count, "errors": len(batch.errors)},
+    )
+    return redirect("power-import-detail", batch.pk)
 
 
 @allow(*POWER_ROLES)

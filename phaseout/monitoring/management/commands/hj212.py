@@ -32,6 +32,7 @@ class Command(BaseCommand):
         serve.add_argument("--batch-size", type=int, default=5000)
         serve.add_argument("--flush-seconds", type=float, default=1.0)
         serve.add_argument("--buffer-limit", type=int, default=200_000)
+        serve.add_argument("--writers", type=int, default=2, help="database connections writing at once")
         parse = sub.add_parser("parse", help="parse captured packets, one per line")
         parse.add_argument("file")
         parse.add_argument("--json", action="store_true")
@@ -94,6 +95,7 @@ class Command(BaseCommand):
             max_connections=options["max_connections"], idle_seconds=options["idle_seconds"],
             max_segment=options["max_segment"], batch_size=options["batch_size"],
             flush_seconds=options["flush_seconds"], buffer_limit=options["buffer_limit"],
+            writers=max(1, min(int(options["writers"]), 16)),
         )  # fmt: skip
 
         async def main() -> None:
