@@ -185,6 +185,32 @@ def test_mipin_what_is_not_an_sm2_certificate_is_refused(ca: Ca, data: bytes | s
     _refused(code, data, ca)
 
 
+def _sequence(content: bytes, tag: bytes = b"\x30") -> bytes:
+    size = len(content)
+    length = bytes([size]) if size < 128 else bytes([0x82]) + size.to_bytes(2, "big")
+    return tag + length + content
+
+
+def test_mipin_a_certificate_nested_too_deep_to_read_is_refused(ca: Ca) -> None:
+    """A subject attribute of a type nobody knows (1.2.3.4) whose value is 1,500 nested SEQUENCEs (6 KB):
+    the parser's recursion runs out; refused as unreadable, not a server error. Built byte by byte:
+    asn1crypto itself cannot build it."""
+    deep = b"\x05\x00"
+    for _ in range(1500):
+        deep = _sequence(deep)
+    subject = _sequence(_sequence(_sequence(b"\x06\x03\x2a\x03\x04" + deep), b"\x31"))
+    good = certs.load(ca.leaf(sm2.generate_private_key()))
+    tbs = good["tbs_certificate"]
+    fields = ["version", "serial_number", "signature", "issuer", "validity", "subject",
+              "subject_public_key_info", "extensions"]  # fmt: skip
+    body = b"".join(subject if f == "subject" else tbs[f].dump() for f in fields)
+    certificate = _sequence(
+        _sequence(body) + good["signature_algorithm"].dump() + good["signature_value"].dump()
+    )
+    assert len(certificate) < certs.MAX_BYTES
+    _refused("unreadable", certificate, ca)
+
+
 def test_mipin_a_revoked_certificate_is_refused_and_an_out_of_date_list_refuses_all(ca: Ca) -> None:
     revoked, kept = (
         ca.leaf(sm2.generate_private_key(), serial=5),

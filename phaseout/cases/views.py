@@ -502,10 +502,13 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
         for index, (folder, evidence) in enumerate(documents.case_evidence(case), start=1):
             name = f"{index:03d}-{folder}/{evidence.original_name}"
             try:
-                with open_stored(evidence.file) as fh:
+                with evidence.file.open("rb") as fh:
                     archive.writestr(name, fh.read())
             except FileNotFoundError as exc:
                 raise StoredFileUnavailable(_("A document of this case is missing from storage.")) from exc
+            except DecryptionError as exc:
+                altered = _("This file was altered in storage and cannot be opened.")
+                raise StoredFileUnavailable(altered) from exc
             manifest.append(
                 {"file": name, "sha256": evidence.sha256, "uploaded_at": evidence.uploaded_at.isoformat()}
             )

@@ -139,7 +139,7 @@ def load(data: bytes | str) -> x509.Certificate:
     try:
         certificate = x509.Certificate.load(raw, strict=True)
         certificate.native  # noqa: B018 - parse every field now, not at first use
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):  # deep nesting inside a field: refused
         raise CertificateRefused("unreadable") from None
     if certificate["signature_algorithm"]["algorithm"].dotted != SM3_WITH_SM2:
         raise CertificateRefused("not_sm2", "not signed with SM3withSM2")
@@ -183,8 +183,10 @@ def authorities(directory: Path | None) -> list[Authority]:
             found.append((certificate, _sm2_key(certificate["tbs_certificate"]["subject_public_key_info"])))
         elif suffix == ".crl":
             try:
-                lists.append(crl.CertificateList.load(_der(path.read_bytes()), strict=True))
-            except ValueError:
+                item = crl.CertificateList.load(_der(path.read_bytes()), strict=True)
+                item.native  # noqa: B018 - parse every field now
+                lists.append(item)
+            except (ValueError, TypeError, KeyError, RecursionError):
                 raise CertificateRefused("store", f"{path.name} is not a revocation list") from None
     result = []
     for certificate, public in found:

@@ -149,13 +149,16 @@ class StoredFileUnavailable(Http404):
 
 
 def open_stored(field_file: FieldFile) -> Any:
-    """The stored file opened for reading, unsealed; StoredFileUnavailable if its seal does not hold."""
+    """The stored file opened for reading, unsealed; StoredFileUnavailable if it is missing or its seal
+    does not hold."""
     from phaseout.crypto import DecryptionError
 
     try:
         return field_file.open("rb")
     except DecryptionError as exc:
         raise StoredFileUnavailable(_("This file was altered in storage and cannot be opened.")) from exc
+    except FileNotFoundError as exc:
+        raise StoredFileUnavailable(_("This file is missing from storage.")) from exc
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -12,15 +12,21 @@ naming the field, before any view runs, so nothing changes.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+
+from phaseout.web import StoredFileUnavailable, not_found
+
+logger = logging.getLogger("django.request")
 
 # The characters no text field takes, as the inside of a regular-expression class: C0 but tab, line feed
 # and carriage return; DEL and C1; the bidi embeddings and overrides, and the isolates.
@@ -61,8 +67,9 @@ class ControlCharacterMiddleware:
 
 class ChineseNotFoundMiddleware:
     """With DEBUG on (the embedded demo), Django answers an unknown address with its technical page, in
-    English, listing every address of the platform. Officials and the public get the platform's own
-    Chinese 404 page instead, as in production; JSON and other answers are left as they are."""
+    English, listing every address of the platform, and a view's error with its technical 500 page.
+    Officials and the public get the platform's own Chinese 404 and 500 pages instead, as in production
+    (the error's traceback goes to the log, as in production); JSON and other answers are left as they are."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -77,6 +84,19 @@ class ChineseNotFoundMiddleware:
         ):
             response = render(request, "404.html", status=404)
             response.platform_page = True  # type: ignore[attr-defined]
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not settings.DEBUG:
+            return None  # production: Django's handlers, which render the same pages
+        if isinstance(exception, StoredFileUnavailable):
+            response = not_found(request, exception)
+        elif isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation | BadRequest):
+            return None  # their own pages (400, 403, 404), as in production
+        else:
+            logger.error("Internal Server Error: %s", request.path, exc_info=exception)
+            response = render(request, "500.html", status=500)
+        response.platform_page = True  # type: ignore[attr-defined]
         return response
 
 
