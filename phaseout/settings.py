@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "phaseout.web.middleware.ChineseNotFoundMiddleware",
+    # A GET on a page that only takes a post: the platform's page with a Chinese message, not an empty 405.
+    "phaseout.web.middleware.MethodNotAllowedMiddleware",
     "phaseout.orgs.access.DenyByDefaultMiddleware",
 ]
 

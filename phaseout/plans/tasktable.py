@@ -7,12 +7,17 @@ The header row is found by its column names, anywhere in the first rows of any t
 (a lead unit written once for several rows, a category row across the whole table) are filled as they
 show. Deadlines are read by the plan parser's time expressions ("2021年6月底前", "每季度末", "长期坚持"),
 against the plan's year. Every input is bounded: the file's size, a zip checked by phaseout.web.zipguard
-before any parser opens it, the rows and columns read, the length of a cell.
+before any parser opens it (a workbook's first sheet has its rows counted there, before parsing), the
+rows and columns read, the length of a cell, and merges: a workbook is read in openpyxl's streaming mode
+(which builds no cell for the inside of a merged range) with its merged ranges read here from the sheet's
+XML, and a Word table's horizontal and vertical merges are followed here; a merge or span larger than
+the table's row or column limit is refused. Malformed XML is refused like any damaged file.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import re
 import unicodedata
 import zipfile
@@ -24,15 +29,20 @@ import openpyxl
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from docx.table import Table as DocxTable
+from docx.table import _Cell
 
 from phaseout.plans import parser
 from phaseout.web import zipguard
+
+logger = logging.getLogger(__name__)
 
 MAX_ROWS = 500  # task rows: a city's table has tens
 MAX_COLUMNS = 20
 MAX_CELL = 2000  # characters of one cell
 HEADER_ROWS = 10  # the header is looked for in the first rows of each table or sheet
 MIN_BYTES = 200
+GRID_ROWS = MAX_ROWS + HEADER_ROWS + 1  # rows of a table or sheet read at most
 
 # Column names as tables write them; the first that matches a header cell names its column.
 COLUMNS: dict[str, re.Pattern[str]] = {
@@ -67,12 +77,17 @@ def _clean(value: Any) -> str:
     return text.strip()[:MAX_CELL]
 
 
+def _too_many_rows() -> TableRefused:
+    return TableRefused(_("The task table has more than %(max)d rows.") % {"max": MAX_ROWS})
+
+
 def _kind(data: bytes) -> str:
-    """docx or xlsx, from the zip's members; refuses anything else."""
+    """docx or xlsx, from the zip's members; refuses anything else, and a workbook whose first sheet
+    has more rows than are read (counted by zipguard before any parser opens it)."""
     if not data.startswith(b"PK\x03\x04"):
         raise TableRefused(_("The task table must be a Word file (.docx) or a workbook (.xlsx)."))
     try:
-        zipguard.inspect(io.BytesIO(data))
+        facts = zipguard.inspect(io.BytesIO(data), workbook=True)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
     except zipguard.ZipRefused as exc:
@@ -82,44 +97,125 @@ def _kind(data: bytes) -> str:
     if "word/document.xml" in names:
         return "docx"
     if "xl/workbook.xml" in names:
+        if facts is not None and facts.rows is not None and facts.rows > GRID_ROWS:
+            raise _too_many_rows()
         return "xlsx"
     raise TableRefused(_("The task table must be a Word file (.docx) or a workbook (.xlsx)."))
 
 
+def _too_wide_merge() -> TableRefused:
+    return TableRefused(
+        _(
+            "The task table has a merged cell larger than a task table can be (more than %(rows)d rows "
+            "or %(columns)d columns); it was refused without being read."
+        )
+        % {"rows": GRID_ROWS, "columns": MAX_COLUMNS}
+    )
+
+
 def _docx_grids(data: bytes) -> list[list[list[str]]]:
     document = docx.Document(io.BytesIO(data))
-    grids = []
-    for table in document.tables:
-        grid: list[list[str]] = []
-        # A vertically merged cell is returned for each row it spans, a horizontally merged one for each
-        # column: the merged text shows in every cell of the merge, as it does on the page.
-        for row in table.rows[: MAX_ROWS + HEADER_ROWS + 1]:
-            grid.append([_clean(cell.text) for cell in row.cells[:MAX_COLUMNS]])
-        grids.append(grid)
-    return grids
+    return [_docx_grid(table) for table in document.tables]
+
+
+def _docx_grid(table: DocxTable) -> list[list[str]]:
+    """A Word table's rows as text, each cell's text repeated over the columns it spans (w:gridSpan) and
+    down the rows it is merged into (w:vMerge), as it shows on the page. python-docx's own row.cells
+    builds a cell per spanned column and follows vertical merges upwards from each row, without bound:
+    here a span past the column limit is refused, and a continued merge reads the row above's text."""
+    grid: list[list[str]] = []
+    for tr in table._tbl.tr_lst[:GRID_ROWS]:
+        before = tr.grid_before
+        if before > MAX_COLUMNS:
+            raise _too_wide_merge()
+        above = grid[-1] if grid else []
+        row = [""] * before
+        for tc in tr.tc_lst:
+            if len(row) >= MAX_COLUMNS:
+                break
+            span = max(tc.grid_span, 1)
+            if span > MAX_COLUMNS:
+                raise _too_wide_merge()
+            if tc.vMerge == "continue":
+                text = above[len(row)] if len(row) < len(above) else ""
+            else:
+                text = _clean(_Cell(tc, table).text)
+            row.extend([text] * span)
+        grid.append(row[:MAX_COLUMNS])
+    return grid
+
+
+_MERGE = re.compile(
+    rb"<(?:[\w.-]+:)?mergeCell\b[^>]*?\bref=\"([A-Za-z]{1,3})(\d{1,7})(?::([A-Za-z]{1,3})(\d{1,7}))?\""
+)
+_MERGE_TAIL = 200  # longer than a mergeCell element: one split across two chunks is seen whole in the second
+
+
+def _column(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def _merged_ranges(archive: zipfile.ZipFile, path: str) -> set[tuple[int, int, int, int]]:
+    """The merged ranges of a sheet as (top, left, bottom, right), from 1, read from its XML as a stream
+    (its unpacked size is bounded by zipguard); a range larger than the rows or columns a table may have
+    is refused, and so are more ranges than the cells read (merged ranges do not overlap)."""
+    ranges: set[tuple[int, int, int, int]] = set()
+    tail = b""
+    with archive.open(path) as member:
+        while chunk := member.read(zipguard.CHUNK):
+            buffer = tail + chunk
+            for match in _MERGE.finditer(buffer):
+                top, left = int(match.group(2)), _column(match.group(1))
+                bottom = int(match.group(4)) if match.group(4) else top
+                right = _column(match.group(3)) if match.group(3) else left
+                top, bottom = min(top, bottom), max(top, bottom)
+                left, right = min(left, right), max(left, right)
+                if bottom - top + 1 > GRID_ROWS or right - left + 1 > MAX_COLUMNS:
+                    raise _too_wide_merge()
+                ranges.add((top, left, bottom, right))
+                if len(ranges) > GRID_ROWS * MAX_COLUMNS:
+                    raise _too_wide_merge()
+            tail = buffer[-_MERGE_TAIL:]
+    return ranges
 
 
 def _xlsx_grids(data: bytes) -> list[list[list[str]]]:
-    workbook = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
+    # Read-only (streaming) mode: rows are parsed as they are read and reading stops at GRID_ROWS; the
+    # whole-sheet mode would build a MergedCell for every cell of every merged range, however large.
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         grids = []
-        for sheet in workbook.worksheets:
-            height = min(sheet.max_row or 0, MAX_ROWS + HEADER_ROWS + 1)
-            width = min(sheet.max_column or 0, MAX_COLUMNS)
-            grid = [
-                [_clean(v) for v in row]
-                for row in sheet.iter_rows(min_row=1, max_row=height, max_col=width, values_only=True)
-            ]
-            for merged in sheet.merged_cells.ranges:
-                top = merged.min_row - 1
-                left = merged.min_col - 1
-                if top >= len(grid) or left >= width:
-                    continue
-                value = grid[top][left]
-                for r in range(top, min(merged.max_row, len(grid))):
-                    for c in range(left, min(merged.max_col, width)):
-                        grid[r][c] = value
-            grids.append(grid)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for sheet in workbook.worksheets:
+                rows = [
+                    [_clean(v) for v in row]
+                    for row in sheet.iter_rows(
+                        min_row=1, max_row=GRID_ROWS, max_col=MAX_COLUMNS, values_only=True
+                    )
+                ]
+                width = max(
+                    (max((i + 1 for i, v in enumerate(row) if v), default=0) for row in rows), default=0
+                )
+                while rows and not any(rows[-1]):
+                    rows.pop()
+                grid = [(row + [""] * width)[:width] for row in rows]
+                path = getattr(sheet, "_worksheet_path", None)
+                merges = _merged_ranges(archive, path) if path else set()
+                filled = 0
+                for top, left, bottom, right in sorted(merges):
+                    if top > len(grid) or left > width:
+                        continue
+                    value = grid[top - 1][left - 1]
+                    for r in range(top - 1, min(bottom, len(grid))):
+                        for c in range(left - 1, min(right, width)):
+                            grid[r][c] = value
+                            filled += 1
+                    if filled > GRID_ROWS * MAX_COLUMNS:
+                        raise _too_wide_merge()  # overlapping ranges, which no spreadsheet writes
+                grids.append(grid)
         return grids
     finally:
         workbook.close()
@@ -162,7 +258,12 @@ def read_table(name: str, data: bytes) -> list[TableRow]:
     kind = _kind(data)
     try:
         grids = _docx_grids(data) if kind == "docx" else _xlsx_grids(data)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+    except TableRefused:
+        raise  # a merge or span past the limits, said as such (TableRefused is a ValueError)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, SyntaxError) as exc:
+        # SyntaxError: malformed XML, from ElementTree (openpyxl) and lxml (python-docx), including an
+        # entity expansion lxml stops; the detail is logged, the office reads that the file is damaged.
+        logger.info("task table refused as unreadable: %r", exc)
         raise TableRefused(_("The task table cannot be read; the file may be damaged.")) from None
     for grid in grids:
         found = _header(grid)
@@ -197,7 +298,7 @@ def _rows(grid: list[list[str]], start: int, columns: dict[str, int]) -> list[Ta
         if text == cell(row, "lead") and _CATEGORY.match(text):
             continue
         if len(rows) >= MAX_ROWS:
-            raise TableRefused(_("The task table has more than %(max)d rows.") % {"max": MAX_ROWS})
+            raise _too_many_rows()
         lead = _units(cell(row, "lead"))
         if not lead:
             raise TableRefused(

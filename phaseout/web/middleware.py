@@ -1,13 +1,15 @@
 """Input refused in one place: control characters in a query string or a form post.
 
 No field of the platform takes a NUL or another C0 control character (tab, line feed and carriage
-return excepted), DEL, a C1 control character (U+0080-U+009F) or a bidirectional embedding, override
-or isolate (U+202A-U+202E, U+2066-U+2069): PostgreSQL cannot store a NUL in text (a 500), and the
-others only hide or reorder text for the person reading it (a name shown backwards, "Trojan Source").
-The rule is `CONTROL_CHARACTERS`, read here and by the hotline API (phaseout.complaints.views).
+return excepted), DEL, a C1 control character (U+0080-U+009F), a bidirectional embedding, override
+or isolate (U+202A-U+202E, U+2066-U+2069) or an invisible zero-width character (U+200B-U+200D, U+2060,
+U+FEFF): PostgreSQL cannot store a NUL in text (a 500), and the others only hide or reorder text for
+the person reading it (a name shown backwards, "Trojan Source", a document number that looks blank but
+is not). The rule is `CONTROL_CHARACTERS`, read here and by the hotline API (phaseout.complaints.views).
 Rather than each form cleaning each field, a request carrying one in a query parameter or a posted
 field (names included; uploaded files are not text and are not looked at) is refused with a 400 page
-naming the field, before any view runs, so nothing changes.
+before any view runs, so nothing changes. The page does not name the field: the middleware does not
+know the form, and a raw parameter name ("doc_number") means nothing to the person who filled it in.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from phaseout.web import StoredFileUnavailable, not_found
 logger = logging.getLogger("django.request")
 
 # The characters no text field takes, as the inside of a regular-expression class: C0 but tab, line feed
-# and carriage return; DEL and C1; the bidi embeddings and overrides, and the isolates.
-CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# and carriage return; DEL and C1; the zero-width space, non-joiner and joiner, the word joiner and the
+# zero-width no-break space (BOM); the bidi embeddings and overrides, and the isolates.
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069"
 # Lone surrogates cannot be stored as UTF-8 (they reach Python only from JSON escapes).
 CONTROL = re.compile(rf"[{CONTROL_CHARACTERS}\ud800-\udfff]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -40,10 +43,11 @@ def has_control(text: str) -> bool:
     return CONTROL.search(text) is not None
 
 
-def refused(request: HttpRequest, field: str) -> HttpResponse:
-    message = _("The field “%(field)s” contains a control character (such as NUL); nothing was saved.") % {
-        "field": CONTROL.sub("?", field)[:60]
-    }
+def refused(request: HttpRequest) -> HttpResponse:
+    message = _(
+        "What was submitted contains a control character or an invisible character (such as NUL or a "
+        "zero-width space); nothing was saved."
+    )
     return render(request, "400.html", {"message": message}, status=400)
 
 
@@ -61,7 +65,7 @@ class ControlCharacterMiddleware:
         for data in sources:
             for key, values in data.lists():
                 if has_control(key) or any(has_control(v) for v in values):
-                    return refused(request, key)
+                    return refused(request)
         return self.get_response(request)
 
 
@@ -98,6 +102,33 @@ class ChineseNotFoundMiddleware:
             response = render(request, "500.html", status=500)
         response.platform_page = True  # type: ignore[attr-defined]
         return response
+
+
+class MethodNotAllowedMiddleware:
+    """A page that only takes a form post (an approval, a confirmation), opened by its address or a
+    stale link, answers 405 with an empty body (Django's HttpResponseNotAllowed): the person gets the
+    platform's page with a Chinese explanation instead, still a 405 with its Allow header."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 405 or getattr(response, "platform_page", False):
+            return response
+        if response.get("Content-Type", "").split(";")[0] not in ("", "text/html"):
+            return response  # a JSON answer says its own error
+        if getattr(response, "streaming", False) or response.content:
+            return response
+        message = _(
+            "This address takes only a form submission and cannot be opened directly; please use the "
+            "button on the page it belongs to. Nothing was changed."
+        )
+        page = render(request, "400.html", {"message": message}, status=405)
+        if "Allow" in response:
+            page["Allow"] = response["Allow"]
+        page.platform_page = True  # type: ignore[attr-defined]
+        return page
 
 
 class RequestSizeMiddleware:

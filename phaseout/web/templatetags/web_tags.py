@@ -145,6 +145,10 @@ TIME_REASONS = {
     "in force from the issue date, which the document does not give": gettext_lazy(
         "in force from the issue date, which the document does not give"
     ),
+    # Set by the task table import (phaseout/plans/tasktable.py).
+    "the task table gives another date than the plan's text": gettext_lazy(
+        "the task table gives another date than the plan's text"
+    ),
 }
 
 
