@@ -14,12 +14,19 @@ bind = [os.environ.get("GUNICORN_BIND", "127.0.0.1:8001")]
 wsgi_app = "phaseout.wsgi:application"
 
 # Synchronous workers: the pages are server-rendered and the database does the heavy work. Two per core
-# plus one, split over the instances on this machine (GUNICORN_INSTANCES, default 2).
+# plus one, split over the instances on this machine (GUNICORN_INSTANCES, default 2): on the 2-core
+# machine, two instances of 2. Measured (ADR 27, `make load` with 50 people, other work on the machine):
+# sync 2 + 2 served 13.7 requests/s, p50 430 ms, gunicorn's own time median 229 ms; gthread with 4
+# threads per worker 13.0 requests/s, p50 510 ms, own time 431 ms (threads contend for the GIL and the
+# 2 cores: the pages are CPU-bound once the audit lock is gone). GUNICORN_THREADS > 1 selects gthread
+# where a machine has cores to spare and pages wait on I/O.
 _instances = max(1, int(os.environ.get("GUNICORN_INSTANCES", "2")))
 workers = int(
     os.environ.get("GUNICORN_WORKERS", str(max(2, (2 * multiprocessing.cpu_count() + 1) // _instances)))
 )
-worker_class = "sync"
+# Threads per worker: more than one makes it gunicorn's gthread worker (GUNICORN_THREADS=1: sync).
+threads = max(1, int(os.environ.get("GUNICORN_THREADS", "1")))
+worker_class = "gthread" if threads > 1 else "sync"
 # A request taking longer than this is killed and logged (exports stream and finish well within it; the
 # register preview runs on the Celery worker). nginx's proxy_read_timeout is a little longer.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))

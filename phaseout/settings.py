@@ -197,6 +197,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The outbox is also drained after every commit that made messages; this catches the retries.
     "drain-outbox": {"task": "phaseout.messaging.tasks.drain_outbox", "schedule": 60.0},
+    # Audit entries are linked into the chain right after each commit (phaseout.audit.sequencer.nudge);
+    # this links whatever a process that died just after committing left (ADR 27: it bounds the window).
+    "audit-chain": {
+        "task": "phaseout.audit.tasks.chain_entries",
+        "schedule": float(os.environ.get("AUDIT_CHAIN_SECONDS", "60")),
+    },
 }
 # Read replica (phaseout/dbrouter.py): when REPLICA_DATABASE_URL names a streaming replica, the pages below
 # read the business records below from it while it lags at most REPLICA_MAX_LAG_SECONDS (checked every
@@ -429,6 +435,13 @@ AUDIT_ARCHIVE_DIR = Path(os.environ.get("AUDIT_ARCHIVE_DIR", VAR_DIR / "audit-ar
 # Where the chain head is anchored outside the database (phaseout.audit.anchor): in production a file on
 # another host or a write-once volume, or one the log server collects.
 AUDIT_ANCHOR_FILE = Path(os.environ.get("AUDIT_ANCHOR_FILE", VAR_DIR / "audit-anchors.jsonl"))
+# An evaluation run that has given no sign of life (it beats with every block of 20,000 lines) for this long
+# lost its worker: the sweep marks it failed (phaseout.standards.actions.give_up_lost_runs). Longer than
+# the slowest block ever takes, or a slow run is given up while it still runs (it then stops itself).
+EVALUATION_LEASE_SECONDS = int(os.environ.get("EVALUATION_LEASE_SECONDS", str(30 * 60)))
+# An audit entry committed longer ago than this and still not linked into the chain means the sequencer
+# is not running (ADR 27): `phaseout doctor` says so.
+AUDIT_CHAIN_MAX_DELAY_SECONDS = int(os.environ.get("AUDIT_CHAIN_MAX_DELAY_SECONDS", "300"))
 
 # ── Security: input, transport and headers ──
 # Uploads that are zip files (.xlsx registers, .docx plan documents) are checked before any parser sees

@@ -97,6 +97,40 @@ def _test_settings(settings: object, tmp_path: Path) -> None:
     public_cache._local.clear()
 
 
+@pytest.fixture(autouse=True)
+def _audit_numbers_start_after_the_last(request: pytest.FixtureRequest) -> None:
+    """PostgreSQL takes audit entry numbers from a sequence (ADR 27), which a test's rollback or the flush
+    after a committing test does not set back: each test that uses the database starts it after the last
+    entry there, as a fresh database would (SQLite's counter row is rolled back and flushed anyway)."""
+    uses_db = {"db", "transactional_db", "django_db_reset_sequences"} & set(request.fixturenames)
+    if not uses_db and request.node.get_closest_marker("django_db") is None:
+        return
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        return
+    from django.db import connection
+
+    request.getfixturevalue("django_db_setup")  # the test database, not the one named in the settings
+    with request.getfixturevalue("django_db_blocker").unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval('audit_entry_seq', GREATEST(COALESCE(MAX(seq), 0), 1), MAX(seq) IS NOT NULL)"
+            " FROM audit_auditevent"
+        )
+
+
+def audit_numbers_set_back(last: int) -> None:
+    """The next audit entry is numbered last + 1 (what a database owner can do to the sequence or the
+    counter): a real failure of the next audit write when that number is taken (unique constraint)."""
+    from django.db import connection
+
+    from phaseout.audit.models import EntryCounter
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setval('audit_entry_seq', %s, %s)", [max(last, 1), last > 0])
+    else:
+        EntryCounter.objects.filter(pk=1).update(last=last)
+
+
 @pytest.fixture
 def reference(db: None) -> None:
     load_reference()

@@ -71,6 +71,15 @@ def test_the_sweep_is_on_the_beat_schedule(settings) -> None:
     assert sweep_deadlines.name in app.tasks
 
 
+def test_the_audit_sequencer_is_on_the_beat_schedule_every_minute(settings) -> None:
+    """ADR 27: what a process killed between its commit and its nudge left is linked within a minute."""
+    from phaseout.audit.tasks import chain_entries
+
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-chain"]
+    assert (entry["task"], entry["schedule"]) == (chain_entries.name, 60.0)
+    assert chain_entries.name in app.tasks
+
+
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_messages_are_sent_by_a_worker_through_redis(redis_app, reference, settings) -> None:

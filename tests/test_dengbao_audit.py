@@ -26,16 +26,16 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from phaseout import crypto, jobs
-from phaseout.audit import anchor, archive, chain, maintenance, verify
+from phaseout.audit import anchor, archive, chain, maintenance, sequencer, verify
 from phaseout.audit.apps import check_audit_settings
-from phaseout.audit.models import AuditEvent, ChainHead, Outcome
+from phaseout.audit.models import AuditEvent, ChainHead, ChainLink, Outcome
 from phaseout.audit.record import AuditWriteError, record
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case, CaseEvent, Decision
 from phaseout.crypto import keyring
 from phaseout.disclosure import actions as list_actions
 from phaseout.orgs.models import Person, Role
-from tests.conftest import client_for
+from tests.conftest import audit_numbers_set_back, client_for
 from tests.factories import CaseFactory, PersonFactory, UserFactory
 
 TODAY = dt.date(2026, 3, 2)
@@ -47,12 +47,21 @@ def _entries(n: int, *, actor: object = None, action: str = "test.event") -> lis
     return [record(actor=actor, action=action, reason=f"第{i}条", data={"i": i}) for i in range(n)]  # type: ignore[arg-type]
 
 
-def _tamper(sql: str, params: list[object]) -> None:
-    """What a database owner can do: take the triggers off, change the table, put them back."""
-    maintenance.uninstall(connection)
+def _tamper(sql: str, params: list[object], *, linked: bool = True) -> None:
+    """What a database owner can do: take the triggers off, change the tables, put them back. With
+    `linked`, the entries written so far were linked into the chain first (the sequencer runs right after
+    each commit, so an entry is linked moments after it is written)."""
+    if linked:
+        sequencer.run()
+    for table in maintenance.TABLES:
+        maintenance.uninstall(connection, table)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    maintenance.install(connection)
+    for table in maintenance.TABLES:
+        maintenance.install(connection, table)
+
+
+_numbers_set_back = audit_numbers_set_back
 
 
 @pytest.fixture
@@ -316,9 +325,11 @@ def test_l3_ces1_14_entries_past_retention_are_backed_up_to_a_write_once_file(
     assert (header["format"], header["anchor"], header["last_mac"]) == (
         archive.FORMAT,
         chain.GENESIS,
-        old[-1].mac,
+        lines[-1]["link"]["mac"],
     )
     assert [line["seq"] for line in lines] == [1, 2, 3]
+    assert [line["link"]["pos"] for line in lines] == [1, 2, 3]
+    assert [line["link"]["prev"] for line in lines[1:]] == [line["link"]["mac"] for line in lines[:2]]
     assert [line["mac"] for line in lines] == [e.mac for e in old]
     assert [line["reason"] for line in lines] == ["第0条", "第1条", "第2条"]
     assert list(AuditEvent.objects.order_by("seq").values_list("seq", "action")) == [
@@ -328,7 +339,12 @@ def test_l3_ces1_14_entries_past_retention_are_backed_up_to_a_write_once_file(
     ]
     entry = AuditEvent.objects.get(action="audit.archive")
     assert entry.data["sha256"] == segment.sha256 and entry.data["file"] == segment.path.name
-    assert recent[0].prev_mac == old[-1].mac  # the table continues the archived chain
+    # The table's links continue the archived chain.
+    assert ChainLink.objects.order_by("pos").values_list("pos", "seq", "prev").first() == (
+        4,
+        recent[0].seq,
+        header["last_mac"],
+    )
     report = verify.verify()
     assert report.ok, report.problems
     assert (report.checked, report.archived, report.last_seq) == (6, 3, 6)
@@ -379,8 +395,8 @@ def test_l3_ces1_14_an_interrupted_archive_run_is_cleaned_up_or_completed(
 def test_l3_ces1_15_if_the_audit_write_fails_the_decision_is_not_saved(energy_dept: Person) -> None:
     record(actor=None, action="test.event")
     record(actor=None, action="test.event")
-    # A real failure: the chain head set back, so the next entry's number is taken (unique constraint).
-    ChainHead.objects.filter(pk=1).update(seq=1)
+    # A real failure: the numbers set back, so the next entry's number is taken (unique constraint).
+    _numbers_set_back(1)
     case = CaseFactory()
     before = (
         case.version,
@@ -407,7 +423,7 @@ def test_l3_ces1_15_a_failed_audit_write_is_not_taken_for_a_duplicate(energy_dep
     from django.db import IntegrityError
 
     record(actor=None, action="test.event")
-    ChainHead.objects.filter(pk=1).update(seq=0)
+    _numbers_set_back(0)
     with pytest.raises(AuditWriteError) as failed:
         record(actor=None, action="test.event")
     assert not isinstance(failed.value, IntegrityError)
@@ -486,8 +502,17 @@ def test_l3_ces1_26_a_deleted_entry_in_the_middle_is_reported(db: None) -> None:
     entries = _entries(5)
     _tamper("DELETE FROM audit_auditevent WHERE seq = 3", [])
     report = verify.verify()
+    assert report.problems == ["第 3 条已链入审计链第 3 环，但已不存在：该条记录已被删除。"]
+    assert str(report).startswith("审计记录链已断裂。第一个断点：第 3 条已链入审计链第 3 环")
+    assert entries[2].seq == 3
+
+
+def test_l3_ces1_26_an_entry_deleted_with_its_link_is_reported(db: None) -> None:
+    entries = _entries(5)
+    _tamper("DELETE FROM audit_auditevent WHERE seq = 3", [])
+    _tamper("DELETE FROM audit_chainlink WHERE pos = 3", [])
+    report = verify.verify()
     assert report.problems == [f"缺少第 3 至 3 条（在第 4 条、ID {entries[3].pk} 之前）。"]
-    assert str(report).startswith("审计记录链已断裂。第一个断点：缺少第 3 至 3 条")
 
 
 def test_l3_ces1_26_entries_renumbered_to_hide_a_deletion_are_reported(db: None) -> None:
@@ -495,15 +520,25 @@ def test_l3_ces1_26_entries_renumbered_to_hide_a_deletion_are_reported(db: None)
     _tamper("DELETE FROM audit_auditevent WHERE seq = 2", [])
     _tamper("UPDATE audit_auditevent SET seq = 2 WHERE seq = 3", [])
     report = verify.verify()
-    assert (
-        report.problems[0]
-        == f"第 2 条（ID {entries[2].pk}）与前一条记录衔接不上：其前的记录被删除、替换或调换了顺序。"
-    )
+    assert report.problems == [
+        f"第 2 条（ID {entries[2].pk}）的内容与其校验码不符：该条记录已被篡改。",
+        f"第 2 条（ID {entries[2].pk}）不是链入审计链第 2 环的那一条：该条记录已被替换。",
+        "第 3 条已链入审计链第 3 环，但已不存在：该条记录已被删除。",
+    ]
+    # Renumbering the links too breaks the chain of links.
+    _tamper("DELETE FROM audit_chainlink WHERE pos = 2", [])
+    _tamper("UPDATE audit_chainlink SET pos = 2 WHERE pos = 3", [])
+    assert "审计链第 2 环与其校验码不符：审计链已被篡改。" in verify.verify().problems
 
 
 def test_l3_ces1_26_entries_removed_from_the_end_are_reported(db: None) -> None:
     _entries(4)
     _tamper("DELETE FROM audit_auditevent WHERE seq >= 3", [])
+    assert verify.verify().problems == [
+        "第 3 条已链入审计链第 3 环，但已不存在：该条记录已被删除。",
+        "第 4 条已链入审计链第 4 环，但已不存在：该条记录已被删除。",
+    ]
+    _tamper("DELETE FROM audit_chainlink WHERE pos >= 3", [])
     assert verify.verify().problems == [
         "链头记载最后一条为第 4 条，但实际最后一条为第 2 条：末尾的记录已被删除。"
     ]
@@ -511,9 +546,12 @@ def test_l3_ces1_26_entries_removed_from_the_end_are_reported(db: None) -> None:
 
 def _head_set_back_to(seq: int) -> None:
     """What a database owner can do to hide the newest entries: delete them and set the head back."""
-    kept = AuditEvent.objects.get(seq=seq)
+    sequencer.run()
+    kept = ChainLink.objects.get(pos=seq)
     _tamper("DELETE FROM audit_auditevent WHERE seq > %s", [seq])
+    _tamper("DELETE FROM audit_chainlink WHERE pos > %s", [seq])
     ChainHead.objects.filter(pk=1).update(seq=seq, mac=kept.mac)
+    _numbers_set_back(seq)
 
 
 def test_l3_ces1_26_newest_entries_removed_with_the_head_set_back_are_found_by_the_anchor(db: None) -> None:
@@ -578,6 +616,7 @@ def test_the_anchor_is_written_by_the_periodic_jobs_and_appended(
     anchor.write(now=NOW + dt.timedelta(minutes=15))
     lines = [json.loads(text) for text in anchor.path().read_text().splitlines()]
     head = ChainHead.objects.get(pk=1)
+    assert ChainLink.objects.values_list("mac", flat=True).get(pos=3) == head.mac
     assert [(a["seq"], a["at"]) for a in lines] == [
         (2, chain.timestamp(NOW)),
         (3, chain.timestamp(NOW + dt.timedelta(minutes=15))),
@@ -649,13 +688,30 @@ def test_the_mac_is_hmac_sm3_over_the_previous_mac_and_the_content(settings: Any
     assert chain.mac(1, prev, content) == expected
 
 
-def test_each_entry_links_to_the_one_before_in_sequence(db: None) -> None:
+def test_each_entry_is_sealed_then_linked_to_the_one_before_in_sequence(db: None) -> None:
     entries = _entries(3)
     assert [e.seq for e in entries] == [1, 2, 3]
-    assert [e.prev_mac for e in entries] == [chain.GENESIS, entries[0].mac, entries[1].mac]
+    assert [e.prev_mac for e in entries] == [chain.GENESIS] * 3  # sealed on its own
     stored = AuditEvent.objects.get(seq=2)
-    assert stored.mac == chain.mac(1, stored.prev_mac, chain.canonical(chain.fields(stored)))
-    assert ChainHead.objects.values_list("seq", "mac").get() == (3, entries[2].mac)
+    assert stored.mac == chain.mac(1, chain.GENESIS, chain.canonical(chain.fields(stored)))
+    assert not ChainLink.objects.exists()  # not before the sequencer has run
+    assert sequencer.run() == 3
+    links = list(ChainLink.objects.order_by("pos").values_list("pos", "seq", "entry_mac", "prev", "mac"))
+    assert [(pos, seq, entry_mac) for pos, seq, entry_mac, _p, _m in links] == [
+        (1, 1, entries[0].mac),
+        (2, 2, entries[1].mac),
+        (3, 3, entries[2].mac),
+    ]
+    assert [prev for _pos, _seq, _e, prev, _m in links] == [chain.GENESIS, links[0][4], links[1][4]]
+    content = json.dumps(
+        {"entry_mac": entries[1].mac, "key_version": 1, "pos": 2, "seq": 2},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    assert links[1][4] == chain.mac(1, links[0][4], content)
+    assert ChainHead.objects.values_list("seq", "mac").get() == (3, links[2][4])
+    assert sequencer.run() == 0  # idempotent: nothing linked twice
+    assert ChainLink.objects.count() == 3
 
 
 def test_the_key_is_not_the_secret_key(db: None, settings, tmp_path: Path) -> None:
@@ -666,7 +722,10 @@ def test_the_key_is_not_the_secret_key(db: None, settings, tmp_path: Path) -> No
     ring = keyring.read_file(path)
     keyring.write_file(path, dataclasses.replace(ring, audit={1: bytes.fromhex("ef" * 32)}))
     crypto.backend.cache_clear()
-    assert verify.verify().problems == [f"第 1 条（ID {entry.pk}）的内容与其校验码不符：该条记录已被篡改。"]
+    assert verify.verify().problems == [
+        f"第 1 条（ID {entry.pk}）的内容与其校验码不符：该条记录已被篡改。",
+        "审计链第 1 环与其校验码不符：审计链已被篡改。",
+    ]
 
 
 def test_a_new_key_version_continues_the_chain_and_old_entries_still_verify(
@@ -755,8 +814,11 @@ def test_writers_at_the_same_moment_do_not_fork_the_chain() -> None:
     assert failures == []
     entries = list(AuditEvent.objects.order_by("seq"))
     assert [e.seq for e in entries] == list(range(1, threads_n * each + 1))
-    assert all(b.prev_mac == a.mac for a, b in itertools.pairwise(entries))
     assert verify.verify().ok
+    links = list(ChainLink.objects.order_by("pos"))
+    assert [link.pos for link in links] == list(range(1, threads_n * each + 1))
+    assert sorted(link.seq for link in links) == [e.seq for e in entries]
+    assert all(b.prev == a.mac for a, b in itertools.pairwise(links))
 
 
 # ── The auditor's page ──

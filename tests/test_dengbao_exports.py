@@ -23,7 +23,7 @@ from django.test import Client, RequestFactory
 from django.urls import URLPattern, get_resolver
 
 from phaseout.audit.exports import audited_export, export_event, exported
-from phaseout.audit.models import AuditEvent, ChainHead, Outcome
+from phaseout.audit.models import AuditEvent, Outcome
 from phaseout.audit.record import record
 from phaseout.cases import actions as case_actions
 from phaseout.cases.models import Case, Decision, Evidence
@@ -33,7 +33,7 @@ from phaseout.orgs.models import Person, Role, Territory
 from phaseout.plans import actions as plan_actions
 from phaseout.plans.models import Plan, Submission, Task
 from phaseout.province.models import YearSummary
-from tests.conftest import PNG, REPORT_PDF, client_for, upload
+from tests.conftest import PNG, REPORT_PDF, audit_numbers_set_back, client_for, upload
 from tests.factories import CaseFactory, FindingFactory, LineFactory, PersonFactory, UserFactory
 
 TODAY = dt.date(2026, 3, 2)
@@ -491,8 +491,8 @@ def test_l3_ces1_13_a_page_of_an_export_view_writes_no_export_entry(world: World
 def test_l3_ces1_15_a_download_that_cannot_be_audited_is_not_given(world: World, name: str) -> None:
     download = DOWNLOADS[name]
     client = client_for(download.person(world).user)
-    # A real failure: the chain head set back, so the next entry's number is taken (unique constraint).
-    ChainHead.objects.filter(pk=1).update(seq=1)
+    # A real failure: the numbers set back, so the next entry's number is taken (unique constraint).
+    audit_numbers_set_back(1)
     count = AuditEvent.objects.count()
     response = download.fetch(client, world)
     assert response.status_code == 503
@@ -540,7 +540,7 @@ def test_l3_ces1_15_a_file_refused_for_want_of_its_entry_is_closed_unread(db: No
 
     record(actor=None, action="test.event")
     record(actor=None, action="test.event")
-    ChainHead.objects.filter(pk=1).update(seq=1)
+    audit_numbers_set_back(1)
     request = RequestFactory().get("/")
     request.user = UserFactory(username="reader")
     response = download(request)

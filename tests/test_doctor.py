@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -174,6 +175,27 @@ def test_with_a_cache_of_its_own_the_heartbeat_cannot_be_told(settings: Any) -> 
 def test_the_database_reachable_and_migrated() -> None:
     finding = doctor.database()
     assert finding.ok and finding.message.startswith("可以连接，全部迁移已执行")
+
+
+@pytest.mark.django_db
+def test_audit_entries_left_unlinked_too_long_are_named() -> None:
+    from phaseout.audit import sequencer
+    from phaseout.audit.record import record
+
+    written = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
+    assert doctor.audit_chain(written) == doctor.Finding("审计链", True, "各条记录均已及时链入")
+    with time_machine.travel(written, tick=False):
+        record(actor=None, action="test.event")  # not linked: no commit here, no sequencer run
+    assert doctor.audit_chain(written + dt.timedelta(seconds=300)).ok
+    late = doctor.audit_chain(written + dt.timedelta(seconds=301))
+    assert late == doctor.Finding(
+        "审计链",
+        False,
+        "有审计记录等待链入审计链已超过 300 秒（最早一条自 2026-03-02 10:00:00 起）："
+        "请检查 phaseout-beat 和 phaseout-worker。",
+    )
+    sequencer.run()
+    assert doctor.audit_chain(written + dt.timedelta(days=1)).ok
 
 
 def _doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.core.management import call_command
 
@@ -470,3 +471,115 @@ def test_a_run_that_fails_midway_lists_nothing_and_says_why(
     assert not run.results.exists() and run.lines_done > 0
     finish = AuditEvent.objects.get(action="evaluation.finish", object_id=str(run.pk))
     assert finish.data["status"] == "failed"
+
+
+# ── A run whose worker died (issue 18, ADR 24's gap) ──
+
+LEASE = dt.timedelta(minutes=30)
+
+
+class Killed(BaseException):
+    """SIGKILL in the middle of a block: the process stops; nothing it would still write is written."""
+
+
+def _died_midway(office: Person, monkeypatch: pytest.MonkeyPatch, at: dt.datetime) -> EvaluationRun:
+    """A run whose worker was killed in its third block: the blocks before are written, the run is left
+    `running` (the finish it would record is rolled back with the process: raised there too)."""
+    evaluate_rows, record = actions.evaluate_rows, actions.record
+    calls = []
+
+    def killed_on_the_third_block(*args: Any) -> actions.Block:
+        calls.append(1)
+        if len(calls) == 3:
+            raise Killed
+        return evaluate_rows(*args)
+
+    def nothing_after_the_kill(**kwargs: Any) -> Any:
+        if kwargs.get("action") == "evaluation.finish":
+            raise Killed
+        return record(**kwargs)
+
+    monkeypatch.setattr(actions, "evaluate_rows", killed_on_the_third_block)
+    monkeypatch.setattr(actions, "record", nothing_after_the_kill)
+    run = actions.start_evaluation(on=ON, by=office.user)
+    with time_machine.travel(at, tick=False), pytest.raises(Killed):
+        actions.carry_out_evaluation(run=run, open_cases=False, block=10)
+    monkeypatch.undo()
+    run.refresh_from_db()
+    return run
+
+
+def test_a_run_whose_worker_died_is_marked_failed_by_the_sweep_with_its_audit_entry(
+    registry: list[ProductionLine], office: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phaseout import jobs
+
+    started = dt.datetime(2026, 8, 3, 2, 0, tzinfo=dt.UTC)
+    run = _died_midway(office, monkeypatch, started)
+    assert (run.status, run.heartbeat_at, run.finished_at) == ("running", started, None)
+    assert run.results.exists() and run.lines_done > 0  # the blocks before the kill were written
+    # Within the lease nothing happens.
+    assert actions.give_up_lost_runs(now=started + LEASE) == {"failed": 0}
+    assert EvaluationRun.objects.get().status == "running"
+    later = started + LEASE + dt.timedelta(seconds=1)
+    report = jobs.run_jobs(now=later)
+    assert report["standards"].counts == {"failed": 1}
+    assert "工作进程已停止、标记为失败的登记簿评估 1 次。" in str(report)
+    run.refresh_from_db()
+    reason = (
+        "执行本次评估的工作进程已停止：自 2026-08-03 10:00 起再无运行信号。"
+        "本次评估已标记为失败，请重新发起评估。"
+    )
+    assert (run.status, run.finished_at, run.failure) == ("failed", later, reason)
+    assert not run.results.exists()  # a failed run lists nothing
+    entry = AuditEvent.objects.get(action="evaluation.lost")
+    assert (entry.actor, entry.object_type, entry.object_id, entry.reason) == (
+        None,
+        "standards.evaluationrun",
+        str(run.pk),
+        reason,
+    )
+    assert entry.data == {
+        "heartbeat_at": started.isoformat(),
+        "lease_seconds": 1800,
+        "lines_done": run.lines_done,
+    }
+    # Run again: nothing more.
+    assert actions.give_up_lost_runs(now=later + LEASE) == {"failed": 0}
+    assert AuditEvent.objects.filter(action="evaluation.lost").count() == 1
+
+
+def test_a_run_that_beats_is_not_given_up_and_a_late_worker_leaves_the_verdict(
+    registry: list[ProductionLine], office: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each block is a sign of life; a worker given up while it ran slow stops at its next block and
+    records no finish over the sweep's verdict."""
+    start = dt.datetime(2026, 8, 3, 2, 0, tzinfo=dt.UTC)
+    evaluate_rows = actions.evaluate_rows
+    blocks: list[int] = []
+
+    def slow(*args: Any) -> actions.Block:
+        blocks.append(1)
+        if len(blocks) == 2:  # the first block has beaten at start + 1 min; the sweep runs in between
+            with time_machine.travel(start + LEASE + dt.timedelta(minutes=2), tick=False):
+                assert actions.give_up_lost_runs(now=start + LEASE) == {"failed": 0}  # it beat: alive
+                assert actions.give_up_lost_runs(now=start + LEASE + dt.timedelta(minutes=2)) == {"failed": 1}
+        return evaluate_rows(*args)
+
+    monkeypatch.setattr(actions, "evaluate_rows", slow)
+    run = actions.start_evaluation(on=ON, by=office.user)
+    with time_machine.travel(start + dt.timedelta(minutes=1), tick=False):
+        done = actions.carry_out_evaluation(run=run, open_cases=False, block=10)
+    assert len(blocks) == 2  # stopped after the block it was given up in
+    assert done.status == "failed" and done.failure.startswith("执行本次评估的工作进程已停止")
+    assert not done.results.exists()
+    actions_of_run = AuditEvent.objects.filter(object_id=str(run.pk)).order_by("seq")
+    assert list(actions_of_run.values_list("action", flat=True)) == ["evaluation.start", "evaluation.lost"]
+
+
+def test_a_queued_run_is_not_given_up(registry: list[ProductionLine], office: Person) -> None:
+    with time_machine.travel(dt.datetime(2026, 8, 3, 2, 0, tzinfo=dt.UTC), tick=False):
+        run = actions.start_evaluation(on=ON, by=office.user)
+    assert actions.give_up_lost_runs(now=dt.datetime(2026, 9, 3, tzinfo=dt.UTC)) == {"failed": 0}
+    run.refresh_from_db()
+    assert run.status == "queued"

@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from phaseout.audit import verify
-from phaseout.audit.models import AuditEvent, ChainHead
+from phaseout.audit import chain, verify
+from phaseout.audit.models import AuditEvent, ChainHead, ChainLink, Unchained
 from phaseout.audit.record import record, record_many
 from phaseout.cases import sweep as sweep_module
 from phaseout.cases.models import Case, CaseEvent, Escalation, ExitMeasure
@@ -178,7 +178,8 @@ def test_the_audit_trail_verifies_after_a_sweep_between_single_entries(people: d
     assert report.ok, str(report)
     head = ChainHead.objects.get(pk=1)
     last = AuditEvent.objects.order_by("-seq").first()
-    assert (head.seq, head.mac) == (last.seq, last.mac) == (report.last_seq, last.mac)
+    link = ChainLink.objects.get(seq=last.seq)
+    assert (head.seq, head.mac) == (link.pos, link.mac) == (report.last_seq, link.mac)
     assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == list(
         range(1, report.checked + 1)
     )
@@ -187,19 +188,21 @@ def test_the_audit_trail_verifies_after_a_sweep_between_single_entries(people: d
 def test_record_many_chains_in_order_and_writes_nothing_for_nothing(reference: None) -> None:
     first = record(actor=None, action="case.note")
     assert record_many([]) == 0
-    assert ChainHead.objects.get(pk=1).seq == first.seq
+    assert AuditEvent.objects.get() == first
     n = record_many([("case.a", "cases.case", "1", "甲", {"k": 1}), ("case.b", "cases.case", "2", "", None)])
     assert n == 2
     a, b = AuditEvent.objects.filter(seq__gt=first.seq).order_by("seq")
     assert (a.seq, a.prev_mac, a.action, a.reason, a.data) == (
         first.seq + 1,
-        first.mac,
+        chain.GENESIS,
         "case.a",
         "甲",
         {"k": 1},
     )
-    assert (b.seq, b.prev_mac, b.data, b.object_id) == (first.seq + 2, a.mac, {}, "2")
+    assert (b.seq, b.prev_mac, b.data, b.object_id) == (first.seq + 2, chain.GENESIS, {}, "2")
+    assert Unchained.objects.count() == 3  # waiting for the sequencer, in the order given
     assert verify.verify().ok
+    assert list(ChainLink.objects.order_by("pos").values_list("seq", flat=True)) == [first.seq, a.seq, b.seq]
 
 
 def test_record_many_batches_keep_the_chain(reference: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,8 +211,9 @@ def test_record_many_batches_keep_the_chain(reference: None, monkeypatch: pytest
     monkeypatch.setattr(bulk, "BATCH", 2)
     assert record_many([("case.x", "", str(i), "", None) for i in range(5)]) == 5
     assert AuditEvent.objects.count() == 5
-    assert ChainHead.objects.get(pk=1).seq == 5
+    assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
     assert verify.verify().ok
+    assert ChainHead.objects.get(pk=1).seq == 5
 
 
 def test_notify_many_refuses_a_notice_without_a_key_or_of_an_unknown_kind(people: dict[str, Person]) -> None:

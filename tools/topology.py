@@ -121,6 +121,8 @@ class Topology:
 
     ports: Ports = field(default_factory=Ports)
     gunicorn_workers: int = int(os.environ.get("TOPOLOGY_GUNICORN_WORKERS", "2"))
+    # Threads per gunicorn worker (more than 1: the gthread worker class; deploy/gunicorn.conf.py).
+    gunicorn_threads: int = int(os.environ.get("TOPOLOGY_GUNICORN_THREADS", "1"))
     worker_concurrency: int = int(os.environ.get("TOPOLOGY_WORKER_CONCURRENCY", "2"))
     # Seconds before Redis hands a task a dead worker took to another (CELERY_VISIBILITY_TIMEOUT).
     visibility_timeout: int = 10
@@ -187,6 +189,7 @@ class Topology:
             "PHASEOUT_VAR_DIR": str(self.base / "var"),
             "MEDIA_ROOT": str(self.base / "media"),  # the volume the app servers and the worker share
             "GUNICORN_WORKERS": str(self.gunicorn_workers),
+            "GUNICORN_THREADS": str(self.gunicorn_threads),
             "GUNICORN_LOG_LEVEL": "warning",
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,

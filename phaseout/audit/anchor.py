@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext_lazy
 
-from phaseout.audit import chain
+from phaseout.audit import chain, sequencer
 from phaseout.audit.models import ChainHead
 
 SUMMARY = gettext_lazy("Audit chain anchored at entry %(anchored)d.")
@@ -54,7 +54,9 @@ def path() -> Path:
 
 
 def write(*, now: dt.datetime) -> Anchor | None:
-    """Append the chain head as it stands (nothing before the first entry); fsync'd before returning."""
+    """Link what waits, then append the chain head (its last link's position and MAC; nothing before the
+    first entry); fsync'd before returning."""
+    sequencer.run(wait=True)
     head = ChainHead.objects.filter(pk=1).first()
     if head is None or head.seq == 0:
         return None
@@ -100,7 +102,9 @@ def read() -> Iterator[Anchor | str]:
 def job(*, now: dt.datetime, today: dt.date) -> dict[str, int]:
     """The periodic job: anchor the head (with the sweep, every 15 minutes under Celery beat). The line is
     written once the sweep's transaction has committed, so an anchor never names an entry that was rolled
-    back (which verify would then report as removed)."""
+    back (which verify would then report as removed). Links what waits first (the sequencer's periodic run
+    as well, where Celery beat does not run it more often)."""
+    sequencer.run(wait=True)
     head = ChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
     transaction.on_commit(lambda: write(now=now))
     return {"anchored": head}

@@ -1,10 +1,14 @@
 """Retention: entries older than AUDIT_RETENTION_MONTHS (whole calendar months) move from the table to a
 write-once compressed archive file, never silently dropped.
 
-A segment file `audit-<first seq>-<last seq>.jsonl.gz` under AUDIT_ARCHIVE_DIR holds a header line (the
-format, the range, the anchor: the MAC the first entry links to, and the last entry's MAC) and one JSON
-line per entry with every field, its prev_mac and its MAC, so `phaseout audit verify` continues the chain
-through the archives into the table. The whole run holds the chain head's lock (writers wait for it):
+A segment file `audit-<first>-<last>.jsonl.gz` under AUDIT_ARCHIVE_DIR holds a header line (the
+format, the range of chain positions, the anchor: the MAC the first link continues, and the last link's
+MAC) and one JSON line per entry, in chain order, with every field, its prev_mac and its MAC and its link
+(position, prev, MAC, key version), so `phaseout audit verify` continues the chain through the archives
+into the table. It cuts at a chain position: every entry linked up to it is older than the cut-off
+(an entry that committed late and was linked after a newer one waits for the next run). Lines of files
+written before ADR 27 carry no link: their entries were chained through prev_mac. The whole run holds
+the sequencer's lock (writers do not wait for it; entries written meanwhile are linked after it):
 the file is written as `.partial`, the entries are deleted through the maintenance path
 (phaseout.audit.maintenance), an audit.archive entry records the file, its SHA-256 and the range, and the
 file gets its name, read-only, once the transaction has committed. A run that failed leaves its
@@ -26,15 +30,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from phaseout.audit import chain
+from phaseout.audit import chain, sequencer
 from phaseout.audit.maintenance import maintenance, owns_the_trail
-from phaseout.audit.models import AuditEvent
-from phaseout.audit.record import _lock_head, record
+from phaseout.audit.models import AuditEvent, ChainLink
+from phaseout.audit.record import record
 
 MIN_RETENTION_MONTHS = 6
 FORMAT = "phaseout-audit-archive/1"
@@ -82,8 +86,14 @@ def directory() -> Path:
     return Path(settings.AUDIT_ARCHIVE_DIR)
 
 
-def line(event: AuditEvent) -> dict[str, Any]:
-    return {"id": event.pk, **chain.fields(event), "prev_mac": event.prev_mac, "mac": event.mac}
+def line(event: AuditEvent, link: ChainLink) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        **chain.fields(event),
+        "prev_mac": event.prev_mac,
+        "mac": event.mac,
+        "link": {"pos": link.pos, "prev": link.prev, "mac": link.mac, "key_version": link.key_version},
+    }
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -96,14 +106,14 @@ def read_header(path: Path) -> dict[str, Any]:
 
 def _finish_interrupted(folder: Path) -> None:
     """A .partial file left by a run that stopped: named if its entries left the table (the run committed),
-    removed if they are still there (it rolled back). Called under the chain head's lock."""
+    removed if they are still there (it rolled back). Called under the sequencer's lock."""
     for partial in sorted(folder.glob(f"*{SUFFIX}{PARTIAL}")):
         try:
             header = read_header(partial)
         except (OSError, ValueError, EOFError):
             partial.unlink()
             continue
-        if AuditEvent.objects.filter(seq__range=(header["first_seq"], header["last_seq"])).exists():
+        if ChainLink.objects.filter(pos__range=(header["first_seq"], header["last_seq"])).exists():
             partial.unlink()
         else:
             _publish(partial)
@@ -117,19 +127,19 @@ def _publish(partial: Path) -> None:
         final.chmod(0o444)
 
 
-def _write(path: Path, rows: list[AuditEvent], limit: dt.datetime) -> str:
+def _write(path: Path, rows: list[tuple[ChainLink, AuditEvent]], limit: dt.datetime) -> str:
     header = {
         "format": FORMAT,
-        "first_seq": rows[0].seq,
-        "last_seq": rows[-1].seq,
+        "first_seq": rows[0][0].pos,  # chain positions
+        "last_seq": rows[-1][0].pos,
         "count": len(rows),
-        "anchor": rows[0].prev_mac,  # the MAC the first entry links to
-        "last_mac": rows[-1].mac,
+        "anchor": rows[0][0].prev,  # the MAC the first link continues
+        "last_mac": rows[-1][0].mac,
         "before": chain.timestamp(limit),
     }
     with open(path, "xb") as raw:  # never overwrites
         with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
-            for item in (header, *(line(row) for row in rows)):
+            for item in (header, *(line(event, link) for link, event in rows)):
                 fh.write(json.dumps(item, ensure_ascii=False, sort_keys=True).encode() + b"\n")
         raw.flush()
         os.fsync(raw.fileno())
@@ -149,22 +159,48 @@ def archive(*, now: dt.datetime, by: User | None = None, months: int | None = No
         committed = True  # from here on the entries are gone from the table: the file must stay
         _publish(path)
 
+    if not AuditEvent.objects.filter(at__lt=limit).exists() and not any(folder.glob(f"*{PARTIAL}")):
+        return None  # nothing past the retention (most days): one look at the time index, no lock
     try:
         with transaction.atomic():
-            _lock_head()
+            sequencer.lock()
+            sequencer.link_waiting()  # everything committed is linked before the cut is chosen
             _finish_interrupted(folder)
-            last = AuditEvent.objects.filter(at__lt=limit).aggregate(last=Max("seq"))["last"]
-            if last is None:
+            # The cut: the link before the first one, in chain order, whose entry is not past the
+            # retention (links are read from the oldest: the cost is the part archived, not the table).
+            entry_at = AuditEvent.objects.filter(seq=OuterRef("seq")).values("at")[:1]
+            newer = (
+                ChainLink.objects.annotate(entry_at=Subquery(entry_at))
+                .filter(entry_at__gte=limit)
+                .order_by("pos")
+                .values_list("pos", flat=True)
+                .first()
+            )
+            last = newer - 1 if newer is not None else ChainLink.objects.aggregate(last=Max("pos"))["last"]
+            links = list(ChainLink.objects.filter(pos__lte=last or 0).order_by("pos"))
+            if not links:
                 return None
-            rows = list(AuditEvent.objects.filter(seq__lte=last).order_by("seq"))
-            name = f"audit-{rows[0].seq:012d}-{last:012d}{SUFFIX}"
+            events = {
+                e.seq: e
+                for e in AuditEvent.objects.filter(
+                    seq__in=ChainLink.objects.filter(pos__lte=last).values("seq")
+                )
+            }
+            missing = [link.seq for link in links if link.seq not in events]
+            if missing:
+                raise RuntimeError(f"audit archive: entries {missing[:5]} are linked but missing: run verify")
+            rows = [(link, events[link.seq]) for link in links]
+            name = f"audit-{links[0].pos:012d}-{last:012d}{SUFFIX}"
             partial = folder / f"{name}{PARTIAL}"
             digest = _write(partial, rows, limit)
             with maintenance():
-                deleted, _by_model = AuditEvent.objects.filter(seq__lte=last).delete()
-            if deleted != len(rows):
+                deleted, _by_model = AuditEvent.objects.filter(
+                    seq__in=ChainLink.objects.filter(pos__lte=last).values("seq")
+                ).delete()
+                unlinked, _by_model = ChainLink.objects.filter(pos__lte=last).delete()
+            if deleted != len(rows) or unlinked != len(rows):
                 raise RuntimeError(f"audit archive: {deleted} entries deleted, {len(rows)} written")
-            segment = Segment(folder / name, rows[0].seq, last, len(rows), digest)
+            segment = Segment(folder / name, links[0].pos, last, len(rows), digest)
             record(
                 actor=by,
                 action="audit.archive",
@@ -172,11 +208,11 @@ def archive(*, now: dt.datetime, by: User | None = None, months: int | None = No
                 % {"months": retention(months)},
                 data={
                     "file": name,
-                    "first_seq": rows[0].seq,
+                    "first_seq": links[0].pos,
                     "last_seq": last,
                     "count": len(rows),
-                    "anchor": rows[0].prev_mac,
-                    "last_mac": rows[-1].mac,
+                    "anchor": links[0].prev,
+                    "last_mac": links[-1].mac,
                     "sha256": digest,
                     "before": chain.timestamp(limit),
                 },

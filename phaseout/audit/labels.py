@@ -98,6 +98,7 @@ EVENTS: dict[str, str | Promise] = {
     "import.done": _("register imported"),
     "evaluation.start": _("registry evaluation started"),
     "evaluation.finish": _("registry evaluation finished"),
+    "evaluation.lost": _("registry evaluation given up: its worker stopped"),
     "inspection.record": _("inspection recorded"),
     "finding.record": _("finding recorded"),
     "measurement.record": _("measurement recorded"),

@@ -35,10 +35,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 FLAG = "phaseout.audit_maintenance"
 SQLITE_FUNCTION = "phaseout_audit_maintenance"
 TABLE = "audit_auditevent"
+# The chain's links (ADR 27) are protected the same way.
+LINK_TABLE = "audit_chainlink"
+TABLES = (TABLE, LINK_TABLE)
 
-# Constants only (no input reaches them), hence the noqa on the f-strings.
-POSTGRESQL_INSTALL = [
-    f"""
+# Constants only (no input reaches them), hence the noqa on the f-strings. The function is shared by both
+# tables (its name is the first table's, kept from migration 0006).
+POSTGRESQL_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION audit_auditevent_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'UPDATE'
@@ -49,62 +52,86 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    RAISE EXCEPTION '{TABLE} is append-only: % refused', TG_OP;
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
 END
-$$""",  # noqa: S608
-    f"""CREATE TRIGGER audit_auditevent_append_only BEFORE UPDATE OR DELETE ON {TABLE}
-        FOR EACH ROW EXECUTE FUNCTION audit_auditevent_append_only()""",
-    f"""CREATE TRIGGER audit_auditevent_no_truncate BEFORE TRUNCATE ON {TABLE}
-        FOR EACH STATEMENT EXECUTE FUNCTION audit_auditevent_append_only()""",
-]
-POSTGRESQL_UNINSTALL = [
-    f"DROP TRIGGER IF EXISTS audit_auditevent_append_only ON {TABLE}",
-    f"DROP TRIGGER IF EXISTS audit_auditevent_no_truncate ON {TABLE}",
-    "DROP FUNCTION IF EXISTS audit_auditevent_append_only()",
-]
-SQLITE_INSTALL = [
-    f"""CREATE TRIGGER audit_auditevent_no_update BEFORE UPDATE ON {TABLE}
-        BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only: UPDATE refused'); END""",
-    f"""CREATE TRIGGER audit_auditevent_no_delete BEFORE DELETE ON {TABLE} WHEN NOT {SQLITE_FUNCTION}()
-        BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only: DELETE refused'); END""",
-]
-SQLITE_UNINSTALL = [
-    "DROP TRIGGER IF EXISTS audit_auditevent_no_update",
-    "DROP TRIGGER IF EXISTS audit_auditevent_no_delete",
-]
-TRIGGERS = {
-    "postgresql": {"audit_auditevent_append_only", "audit_auditevent_no_truncate"},
-    "sqlite": {"audit_auditevent_no_update", "audit_auditevent_no_delete"},
-}
+$$"""  # noqa: S608
 
 
-def install(connection: BaseDatabaseWrapper) -> None:
-    statements = POSTGRESQL_INSTALL if connection.vendor == "postgresql" else SQLITE_INSTALL
+def _postgresql_install(table: str) -> list[str]:
+    return [
+        POSTGRESQL_FUNCTION,
+        f"""CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION audit_auditevent_append_only()""",
+        f"""CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION audit_auditevent_append_only()""",
+    ]
+
+
+def _postgresql_uninstall(table: str, drop_function: bool) -> list[str]:
+    statements = [
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+    ]
+    if drop_function:  # only when no table's trigger uses it any more (migration 0006 undone)
+        statements.append("DROP FUNCTION IF EXISTS audit_auditevent_append_only()")
+    return statements
+
+
+def _sqlite_install(table: str) -> list[str]:
+    return [
+        f"""CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table}
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only: UPDATE refused'); END""",
+        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} WHEN NOT {SQLITE_FUNCTION}()
+            BEGIN SELECT RAISE(ABORT, '{table} is append-only: DELETE refused'); END""",
+    ]
+
+
+def _sqlite_uninstall(table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+
+
+def _triggers(vendor: str, table: str) -> set[str]:
+    if vendor == "postgresql":
+        return {f"{table}_append_only", f"{table}_no_truncate"}
+    return {f"{table}_no_update", f"{table}_no_delete"}
+
+
+def install(connection: BaseDatabaseWrapper, table: str = TABLE) -> None:
+    statements = _postgresql_install(table) if connection.vendor == "postgresql" else _sqlite_install(table)
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
 
 
-def uninstall(connection: BaseDatabaseWrapper) -> None:
-    statements = POSTGRESQL_UNINSTALL if connection.vendor == "postgresql" else SQLITE_UNINSTALL
+def uninstall(connection: BaseDatabaseWrapper, table: str = TABLE, *, drop_function: bool = False) -> None:
+    statements = (
+        _postgresql_uninstall(table, drop_function)
+        if connection.vendor == "postgresql"
+        else _sqlite_uninstall(table)
+    )
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
 
 
-def installed(connection: BaseDatabaseWrapper) -> bool:
-    """Whether every append-only trigger is on the table."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT tgname FROM pg_trigger"
-                " WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled <> 'D'",
-                [TABLE],
-            )
-        else:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [TABLE])
-        names = {row[0] for row in cursor.fetchall()}
-    return TRIGGERS.get(connection.vendor, set()) <= names
+def installed(connection: BaseDatabaseWrapper, tables: tuple[str, ...] = TABLES) -> bool:
+    """Whether every append-only trigger is on the tables (the entries and the chain's links)."""
+    for table in tables:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT tgname FROM pg_trigger"
+                    " WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled <> 'D'",
+                    [table],
+                )
+            else:
+                cursor.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+                )
+            names = {row[0] for row in cursor.fetchall()}
+        if not _triggers(connection.vendor, table) <= names:
+            return False
+    return True
 
 
 def register_sqlite_function(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
@@ -161,6 +188,7 @@ def app_role_statements(role: str, connection: BaseDatabaseWrapper) -> list[str]
         f"GRANT USAGE ON SCHEMA public TO {name}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}",
         f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {TABLE} FROM {name}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {LINK_TABLE} FROM {name}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {name}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {name}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {name}",

@@ -14,9 +14,13 @@ class Outcome(models.TextChoices):
 class AuditEvent(models.Model):
     """Who did what, when, from where, to which record, with what outcome, and why.
 
-    Append-only in the database (triggers refuse UPDATE and DELETE, see migration 0004 and
-    phaseout.audit.maintenance) and tamper-evident: `mac` is HMAC-SM3 over `prev_mac` (the MAC of entry
-    seq - 1) and every other field (phaseout.audit.chain). Written by phaseout.audit.record.record() only.
+    Append-only in the database (triggers refuse UPDATE and DELETE, see migration 0006 and
+    phaseout.audit.maintenance) and tamper-evident: `mac` is HMAC-SM3 over `prev_mac` and every other
+    field (phaseout.audit.chain), computed in the writer's transaction. `seq` is taken from a sequence
+    when the entry is written (numbers of writes that rolled back are never used). Since ADR 27 an entry
+    is sealed on its own (`prev_mac` is chain.GENESIS) and the sequencer links it into the chain after it
+    has committed (ChainLink); entries written before were chained through `prev_mac` directly and were
+    given their links by migration 0009. Written by phaseout.audit.record only.
     """
 
     seq = models.PositiveBigIntegerField(_("sequence number"), unique=True)
@@ -66,9 +70,9 @@ class AuditEvent(models.Model):
 
 
 class ChainHead(models.Model):
-    """The last link of the chain: one row (pk 1), locked by every append so that two writers cannot both
-    extend the same entry (a fork). Kept apart from the entries so that archiving them all still leaves
-    the link the next entry continues from."""
+    """The last link of the chain (`seq`: its position; `mac`: its MAC): one row (pk 1), moved only by the
+    sequencer (phaseout.audit.sequencer) under its advisory lock, never by a writer. Kept apart from the
+    links so that archiving them all still leaves the link the next one continues from."""
 
     seq = models.PositiveBigIntegerField(default=0)
     mac = models.CharField(max_length=64)
@@ -79,3 +83,48 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seq} {self.mac[:12]}"
+
+
+class ChainLink(models.Model):
+    """One link of the hash chain: the entry numbered `seq`, sealed with `entry_mac`, is at position `pos`
+    of the chain; `mac` is HMAC-SM3 over the link before (`prev`) and this link's content. Written by the
+    sequencer, in the order the entries committed; append-only like the entries (phaseout.audit.maintenance).
+    """
+
+    pos = models.PositiveBigIntegerField(_("chain position"), unique=True)
+    seq = models.PositiveBigIntegerField(_("sequence number"), unique=True)
+    entry_mac = models.CharField(max_length=64)
+    key_version = models.PositiveSmallIntegerField(default=1)
+    prev = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("audit chain link")
+        verbose_name_plural = _("audit chain links")
+
+    def __str__(self) -> str:
+        return f"{self.pos}: {self.seq}"
+
+
+class Unchained(models.Model):
+    """An entry committed but not yet linked into the chain: written with the entry, in its transaction,
+    and removed by the sequencer in the transaction that links it. The sequencer's queue."""
+
+    seq = models.PositiveBigIntegerField(primary_key=True)
+
+    class Meta:
+        verbose_name = _("audit entry waiting to be chained")
+        verbose_name_plural = _("audit entries waiting to be chained")
+
+    def __str__(self) -> str:
+        return str(self.seq)
+
+
+class EntryCounter(models.Model):
+    """The last entry number given out, on SQLite only (PostgreSQL takes numbers from the sequence
+    audit_entry_seq). SQLite runs one writing transaction at a time anyway, so this row adds no wait."""
+
+    last = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.last)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import threading
 from collections.abc import Iterable
 from types import SimpleNamespace
@@ -9,14 +10,18 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from phaseout import bulk
 from phaseout.audit import chain
-from phaseout.audit.models import AuditEvent, ChainHead, Outcome
+from phaseout.audit.models import AuditEvent, EntryCounter, Outcome, Unchained
 
 _request_ip = threading.local()
+logger = logging.getLogger("phaseout.audit")
+
+# The PostgreSQL sequence entry numbers come from (migration 0009).
+SEQUENCE = "audit_entry_seq"
 
 # One entry for record_many: action, object type (a model's label_lower), object id, reason, data.
 Entry = tuple[str, str, str, str, dict[str, Any] | None]
@@ -62,18 +67,34 @@ def unit_of(user: User | None) -> str:
     return ""
 
 
-def _lock_head() -> ChainHead:
-    """The chain head, locked until the caller's transaction ends (PostgreSQL: SELECT ... FOR UPDATE; SQLite
-    serialises writers with IMMEDIATE transactions). Created from the last entry when missing."""
-    head = ChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        last = AuditEvent.objects.order_by("-seq").first()
-        ChainHead.objects.bulk_create(
-            [ChainHead(pk=1, seq=last.seq if last else 0, mac=last.mac if last else chain.GENESIS)],
-            ignore_conflicts=True,
-        )
-        head = ChainHead.objects.select_for_update().get(pk=1)
-    return head
+def allocate(count: int = 1) -> list[int]:
+    """`count` new entry numbers, ascending. PostgreSQL: from the sequence, which waits for no other
+    writer (a number taken by a transaction that rolls back is never used: the numbers have gaps, which
+    the chain's positions do not). SQLite: one counter row, in the writer's transaction (SQLite runs one
+    writing transaction at a time anyway)."""
+    if count <= 0:
+        return []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [SEQUENCE, count])
+            return sorted(row[0] for row in cursor.fetchall())
+    counter = EntryCounter.objects.filter(pk=1).first()
+    if counter is None:  # a new database, or one emptied by the test suite's flush
+        last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        counter = EntryCounter.objects.create(pk=1, last=last)
+    first = counter.last + 1
+    EntryCounter.objects.filter(pk=1).update(last=counter.last + count)
+    return list(range(first, first + count))
+
+
+def _chain_after_commit() -> None:
+    """Ask the sequencer, once per transaction, to link this transaction's entries as soon as it commits
+    (it does not wait for another run of the sequencer: see sequencer.nudge)."""
+    from phaseout.audit import sequencer
+
+    if any(pending[1] is sequencer.nudge for pending in connection.run_on_commit):
+        return
+    transaction.on_commit(sequencer.nudge, robust=True)
 
 
 def record(
@@ -85,22 +106,23 @@ def record(
     data: dict[str, Any] | None = None,
     outcome: Outcome = Outcome.SUCCESS,
 ) -> AuditEvent:
-    """Write one audit entry, chained to the one before. Events without an object (a failed login for an
+    """Write one audit entry, sealed with its MAC. Events without an object (a failed login for an
     unknown name) pass obj=None.
 
     Called inside the action's transaction: if the entry cannot be written, AuditWriteError is raised and
-    the action fails with it (its transaction rolls back). The chain head stays locked until that
-    transaction ends, so entries are appended one at a time in a single line.
+    the action fails with it (its transaction rolls back). No lock is shared with other writers: the entry
+    takes a number from a sequence and is queued for the sequencer, which links it into the chain once
+    it has committed (ADR 27).
     """
     user = actor if isinstance(actor, User) else None
     # The data as the database gives it back (JSON), so that the MAC computed now is the one verified later.
     content = json.loads(json.dumps(data or {}))
     try:
         with transaction.atomic():
-            head = _lock_head()
+            (seq,) = allocate()
             event = AuditEvent(
-                seq=head.seq + 1,
-                at=timezone.now(),  # taken under the lock: time never goes back along the chain
+                seq=seq,
+                at=timezone.now(),
                 actor=user,
                 actor_name=user.get_username() if user else "",
                 unit=unit_of(user),
@@ -112,11 +134,12 @@ def record(
                 data=content,
                 outcome=outcome,
                 key_version=chain.current_version(),
-                prev_mac=head.mac,
+                prev_mac=chain.GENESIS,  # sealed on its own; the sequencer links it
             )
             event.mac = chain.mac(event.key_version, event.prev_mac, chain.canonical(chain.fields(event)))
             event.save(force_insert=True)
-            ChainHead.objects.filter(pk=head.pk).update(seq=event.seq, mac=event.mac)
+            Unchained.objects.bulk_create([Unchained(seq=seq)])
+            _chain_after_commit()
     except DatabaseError as exc:
         raise AuditWriteError(f"audit entry {action!r} not written: {exc}") from exc
     return event
@@ -147,13 +170,12 @@ def record_many(
     actor: User | AnonymousUser | None = None,
     outcome: Outcome = Outcome.SUCCESS,
 ) -> int:
-    """Write many audit entries by one actor at once (the sweep's marks and messages), chained one after
-    the other exactly as `record` chains them: the chain head is locked once, each MAC is computed over
-    the one before, and the entries are inserted in batches (COPY on PostgreSQL, phaseout.bulk).
-    `entries` are (action, object type, object id, reason, data) in the order they are to be chained.
-    Returns how many were written.
+    """Write many audit entries by one actor at once (the sweep's marks and messages), each sealed as
+    `record` seals it, numbered in the order given and inserted in batches (COPY on PostgreSQL,
+    phaseout.bulk); the sequencer links them in that order once they have committed.
+    `entries` are (action, object type, object id, reason, data). Returns how many were written.
 
-    Called inside the caller's transaction, as `record` is; the head stays locked until it ends."""
+    Called inside the caller's transaction, as `record` is."""
     user = actor if isinstance(actor, User) else None
     version = chain.current_version()
     common = {
@@ -165,37 +187,46 @@ def record_many(
         "key_version": version,
     }
     written = 0
+    prev = chain.GENESIS
     try:
         with transaction.atomic():
-            head = _lock_head()
-            seq, prev = head.seq, head.mac
-            at = timezone.now()  # taken under the lock, as in `record`: time never goes back
+            at = timezone.now()
             batch: list[tuple[Any, ...]] = []
+            pending: list[dict[str, Any]] = []
+
+            def flush() -> None:
+                nonlocal written, batch, pending
+                numbers = allocate(len(pending))
+                for values, seq in zip(pending, numbers, strict=True):
+                    values["seq"] = seq
+                    content = chain.canonical(chain.fields(SimpleNamespace(**values)))
+                    values["mac"] = chain.mac(version, prev, content)
+                    batch.append(tuple(values[c] for c in AUDIT_COLUMNS))
+                bulk.insert(AuditEvent, AUDIT_COLUMNS, batch)
+                bulk.insert(Unchained, ("seq",), [(seq,) for seq in numbers])
+                written += len(batch)
+                batch, pending = [], []
+
             for action, object_type, object_id, reason, data in entries:
-                seq += 1
-                values = {
-                    **common,
-                    "seq": seq,
-                    "at": at,
-                    "action": action,
-                    "object_type": object_type,
-                    "object_id": object_id,
-                    "reason": reason,
-                    # The data as the database gives it back (JSON), as in `record`.
-                    "data": json.loads(json.dumps(data)) if data else {},
-                    "prev_mac": prev,
-                }
-                content = chain.canonical(chain.fields(SimpleNamespace(**values)))
-                values["mac"] = prev = chain.mac(version, prev, content)
-                batch.append(tuple(values[c] for c in AUDIT_COLUMNS))
-                if len(batch) >= bulk.BATCH:
-                    bulk.insert(AuditEvent, AUDIT_COLUMNS, batch)
-                    written += len(batch)
-                    batch = []
-            bulk.insert(AuditEvent, AUDIT_COLUMNS, batch)
-            written += len(batch)
+                pending.append(
+                    {
+                        **common,
+                        "at": at,
+                        "action": action,
+                        "object_type": object_type,
+                        "object_id": object_id,
+                        "reason": reason,
+                        # The data as the database gives it back (JSON), as in `record`.
+                        "data": json.loads(json.dumps(data)) if data else {},
+                        "prev_mac": prev,
+                    }
+                )
+                if len(pending) >= bulk.BATCH:
+                    flush()
+            if pending:
+                flush()
             if written:
-                ChainHead.objects.filter(pk=head.pk).update(seq=seq, mac=prev)
+                _chain_after_commit()
     except DatabaseError as exc:
         raise AuditWriteError(f"audit entries not written: {exc}") from exc
     return written

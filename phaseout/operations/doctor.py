@@ -170,6 +170,29 @@ def beat(now: dt.datetime) -> Finding:
     return _ok(name, _("last run %(minutes)d minutes ago") % {"minutes": minutes})
 
 
+def audit_chain(now: dt.datetime) -> Finding | None:
+    """Audit entries waiting to be linked into the chain longer than AUDIT_CHAIN_MAX_DELAY_SECONDS: the
+    sequencer is not running (ADR 27). Nothing said when the database cannot be read (said above)."""
+    from phaseout.audit import sequencer
+
+    name = _("audit chain")
+    try:
+        oldest = sequencer.oldest_waiting()
+    except DatabaseError:
+        return None
+    limit = settings.AUDIT_CHAIN_MAX_DELAY_SECONDS
+    if oldest is not None and (now - oldest).total_seconds() > limit:
+        return _bad(
+            name,
+            _(
+                "Audit entries have waited more than %(seconds)d seconds to be linked into the chain "
+                "(the oldest since %(at)s): check phaseout-beat and phaseout-worker."
+            )
+            % {"seconds": limit, "at": timezone.localtime(oldest).strftime("%Y-%m-%d %H:%M:%S")},
+        )
+    return _ok(name, _("every entry linked in time"))
+
+
 def disk() -> list[Finding]:
     name = _("disk space")
     minimum = settings.DOCTOR_MIN_FREE_BYTES
@@ -256,6 +279,7 @@ def run(*, now: dt.datetime | None = None, worker_timeout: float = 3.0) -> list[
         broker,
         lambda: worker(worker_timeout),
         lambda: beat(now),
+        lambda: audit_chain(now),
         disk,
         media,
         deploy_checks,

@@ -22,10 +22,13 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from phaseout.audit.record import record
 from phaseout.orgs.models import Territory
@@ -479,11 +482,12 @@ def carry_out_evaluation(
     if open_cases and "finding" not in _opener:
         raise RuntimeError("No finding opener: phaseout.cases gives it when its app is ready.")
     claimed = EvaluationRun.objects.filter(pk=run.pk, status=EvaluationRun.Status.QUEUED).update(
-        status=EvaluationRun.Status.RUNNING
+        status=EvaluationRun.Status.RUNNING, heartbeat_at=timezone.now()
     )
     run.refresh_from_db()
     if not claimed:
         return run
+    lost = False
     say = progress or (lambda message: None)
     by = run.started_by
     on = run.on
@@ -550,19 +554,22 @@ def carry_out_evaluation(
             run.lines_refused += evaluated.refused
             run.breaches += len(found)
             run.lines_done = run.lines_evaluated + run.lines_refused
-            EvaluationRun.objects.filter(pk=run.pk).update(
-                lines_done=run.lines_done,
-                lines_evaluated=run.lines_evaluated,
-                lines_refused=run.lines_refused,
-                breaches=run.breaches,
-                findings_opened=run.findings_opened,
-                already_known=run.already_known,
+            alive = EvaluationRun.objects.filter(pk=run.pk, status=EvaluationRun.Status.RUNNING).update(
+                heartbeat_at=timezone.now(), **_counts(run)
             )
+            if not alive:  # given up as lost while this block ran (longer than the lease)
+                raise RunLost(run.pk)
             say(
                 _("Read %(done)d of %(total)d lines, %(breaches)d breaches so far.")
                 % {"done": run.lines_done, "total": run.lines_total, "breaches": run.breaches}
             )
         run.status = EvaluationRun.Status.DONE
+    except RunLost:
+        # The sweep marked it failed, with its audit entry; this late run leaves the verdict, and takes
+        # back the block it wrote meanwhile (a failed run lists nothing).
+        lost = True
+        EvaluationResult.objects.filter(run=run).delete()
+        run.refresh_from_db()
     except Exception as exc:
         # A failed run lists nothing: the results of the blocks written before the failure go (the
         # findings opened stay, as each was opened by its own action).
@@ -571,13 +578,85 @@ def carry_out_evaluation(
         run.failure = str(exc)
         raise
     finally:
-        run.finished_at = timezone.now()
-        with transaction.atomic():
-            run.save()
-            record(
-                actor=by,
-                action="evaluation.finish",
-                obj=run,
-                data={"status": run.status, "breaches": run.breaches, "opened": run.findings_opened},
-            )
+        if not lost:
+            run.finished_at = timezone.now()
+            with transaction.atomic():
+                finished = EvaluationRun.objects.filter(pk=run.pk, status=EvaluationRun.Status.RUNNING)
+                if finished.update(
+                    status=run.status,
+                    finished_at=run.finished_at,
+                    failure=run.failure,
+                    heartbeat_at=run.finished_at,
+                    **_counts(run),
+                ):
+                    record(
+                        actor=by,
+                        action="evaluation.finish",
+                        obj=run,
+                        data={"status": run.status, "breaches": run.breaches, "opened": run.findings_opened},
+                    )
+                else:  # given up as lost after its last block: the sweep's verdict stands
+                    run.refresh_from_db()
     return run
+
+
+def _counts(run: EvaluationRun) -> dict[str, int]:
+    """The run's counts as they stand, for the updates that keep its progress."""
+    return {
+        name: getattr(run, name)
+        for name in (
+            "lines_done",
+            "lines_evaluated",
+            "lines_refused",
+            "breaches",
+            "findings_opened",
+            "already_known",
+        )
+    }
+
+
+class RunLost(Exception):
+    """The run was given up as lost (its worker silent too long) while this worker still ran it."""
+
+
+LOST_SUMMARY = gettext_lazy("Evaluation runs whose worker stopped, marked failed: %(failed)d.")
+
+
+def give_up_lost_runs(*, now: dt.datetime, today: dt.date | None = None) -> dict[str, int]:
+    """The sweep's job: a run still `running` with no sign of life for EVALUATION_LEASE_SECONDS lost its
+    worker (killed mid-run, the machine down; Celery hands the task out again, but the run is no longer
+    queued, so nobody resumes it). Each is marked failed — compare-and-set on its last heartbeat, so a
+    worker that beats meanwhile keeps it — its partial results removed (the findings it opened stay, as
+    each was opened by its own action, and a new run opens none twice), with an audit entry. The office
+    starts a new run."""
+    limit = now - dt.timedelta(seconds=settings.EVALUATION_LEASE_SECONDS)
+    silent = EvaluationRun.objects.filter(status=EvaluationRun.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True, started_at__lt=limit)
+    )
+    failed = 0
+    for run in silent.order_by("pk"):
+        with transaction.atomic():
+            last = run.heartbeat_at or run.started_at
+            reason = _(
+                "The worker carrying out this evaluation stopped: no sign of life since %(at)s. "
+                "The run was marked failed; start a new run."
+            ) % {"at": timezone.localtime(last).strftime("%Y-%m-%d %H:%M")}
+            taken = EvaluationRun.objects.filter(
+                pk=run.pk, status=EvaluationRun.Status.RUNNING, heartbeat_at=run.heartbeat_at
+            ).update(status=EvaluationRun.Status.FAILED, finished_at=now, failure=reason)
+            if not taken:
+                continue
+            EvaluationResult.objects.filter(run=run).delete()
+            record(
+                actor=None,
+                action="evaluation.lost",
+                obj=run,
+                reason=reason,
+                data={
+                    "heartbeat_at": last.isoformat(),
+                    "lease_seconds": settings.EVALUATION_LEASE_SECONDS,
+                    "lines_done": run.lines_done,
+                },
+            )
+            failed += 1
+    return {"failed": failed}

@@ -7,4 +7,8 @@ class StandardsConfig(AppConfig):
     verbose_name = _("Standards")
 
     def ready(self) -> None:
+        from phaseout import jobs
         from phaseout.standards import checks  # noqa: F401  (registers the rulebook check)
+        from phaseout.standards.actions import LOST_SUMMARY, give_up_lost_runs
+
+        jobs.register("standards", give_up_lost_runs, summary=LOST_SUMMARY, label=self.verbose_name)

@@ -32,6 +32,10 @@ class EvaluationRun(models.Model):
     # Progress while it runs: the lines to read (counted when it starts) and those read so far.
     lines_total = models.PositiveIntegerField(default=0)
     lines_done = models.PositiveIntegerField(default=0)
+    # The worker's last sign of life while the run is running: set when it claims the run and with each
+    # block it writes. A run silent for longer than EVALUATION_LEASE_SECONDS lost its worker (killed,
+    # machine down) and is marked failed by the sweep (phaseout.standards.actions.give_up_lost_runs).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -15,7 +15,7 @@ def install(apps: Any, schema_editor: Any) -> None:
 def uninstall(apps: Any, schema_editor: Any) -> None:
     from phaseout.audit import maintenance
 
-    maintenance.uninstall(schema_editor.connection)
+    maintenance.uninstall(schema_editor.connection, drop_function=True)
 
 
 class Migration(migrations.Migration):
