@@ -845,7 +845,7 @@ def test_l3_ces1_28_the_year_summary_document_is_sealed_and_an_altered_one_is_no
             summary=summary,
             body="江门市人民政府",
             doc_number="江府函〔2027〕2号",
-            approved_on=dt.date(2027, 1, 3),
+            approved_on=dt.date(2027, 1, 10),
             by=office.user,
         )
         stored = _on_disk(summary.document)

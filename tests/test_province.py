@@ -190,12 +190,13 @@ def _cases() -> None:
 
 
 def _approved_summary(office: Person, city: str) -> YearSummary:
-    summary = actions.draw_up_summary(city=Territory.objects.get(code=city), year=YEAR, by=office.user)
+    territory = Territory.objects.get(code=city)
+    summary = actions.draw_up_summary(city=territory, year=YEAR, by=office.user)
     return actions.approve_summary(
         summary=summary,
-        body="市人民政府",
+        body=f"{territory.name}人民政府",
         doc_number="府函〔2027〕2号",
-        approved_on=dt.date(2027, 1, 3),
+        approved_on=dt.date(2027, 1, 4),
         by=office.user,
     )
 
@@ -223,7 +224,7 @@ def test_the_year_summary_goes_up_approved_and_the_province_accepts_one_city_and
         summary=jiangmen,
         body="江门市人民政府",
         doc_number="江府函〔2027〕2号",
-        approved_on=dt.date(2027, 1, 3),
+        approved_on=dt.date(2027, 1, 4),
         by=office.user,
     )
     with pytest.raises(actions.SummaryError) as twice:
@@ -323,14 +324,14 @@ def test_the_office_draws_up_approves_and_hands_up_over_http(office: Person, ene
     response = client.post("/summaries/draw-up/", {"year": YEAR})
     summary = YearSummary.objects.get()
     assert response["Location"] == f"/summaries/{summary.pk}/"
-    form = {"body": "江门市人民政府", "doc_number": "江府函〔2027〕2号", "approved_on": "2027-01-03"}
+    form = {"body": "江门市人民政府", "doc_number": "江府函〔2027〕2号", "approved_on": "2027-01-04"}
     client.post(f"/summaries/{summary.pk}/approve/", form)
     summary.refresh_from_db()
     assert summary.state == "draft"  # not confirmed on the page
     client.post(f"/summaries/{summary.pk}/approve/", {**form, "confirm": "on"})
     client.post(f"/summaries/{summary.pk}/hand-up/", {"confirm": "on"})
     summary.refresh_from_db()
-    assert summary.state == "handed_up" and summary.approved_on == dt.date(2027, 1, 3)
+    assert summary.state == "handed_up" and summary.approved_on == dt.date(2027, 1, 4)
     assert client.get(f"/summaries/{summary.pk}/").content.decode().count("已上报，待省级审核") >= 1
 
 
@@ -505,7 +506,7 @@ def _exported(office: Person) -> bytes:
         summary=summary,
         body="江门市人民政府",
         doc_number="江府函〔2027〕2号",
-        approved_on=dt.date(2027, 1, 3),
+        approved_on=dt.date(2027, 1, 4),
         by=office.user,
     )
     data, what = exchange.export_file(summary)
@@ -549,7 +550,7 @@ def test_the_exchange_file_round_trip(office: Person, province: Person) -> None:
     assert (summary.approval_body, summary.approval_doc_number, summary.approved_on) == (
         "江门市人民政府",
         "江府函〔2027〕2号",
-        dt.date(2027, 1, 3),
+        dt.date(2027, 1, 4),
     )
     with summary.document.open("rb") as fh:
         assert fh.read() == REPORT_PDF

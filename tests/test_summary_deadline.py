@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import time_machine
 from django.db import transaction
+from django.utils import timezone
 
 from phaseout import jobs
 from phaseout.audit.models import AuditEvent
@@ -111,7 +112,7 @@ def _handed_up(office: Person, city: str, at: dt.datetime) -> YearSummary:
             summary=summary,
             body="市人民政府",
             doc_number="府函〔2027〕2号",
-            approved_on=dt.date(2027, 1, 3),
+            approved_on=timezone.localdate(at),  # the day it is drawn up
             by=office.user,
         )
         return actions.hand_up_summary(summary=summary, by=office.user)

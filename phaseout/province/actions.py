@@ -181,6 +181,8 @@ def approve_summary(
         OFFICE,
         _("Only a draft year summary can be approved by the city government."),
     )
+    if day < timezone.localdate(locked.drawn_up_at):
+        raise SummaryError(_("The date of approval cannot be before the office drew up the year summary."))
     locked.approval_body, locked.approval_doc_number, locked.approved_on = body, doc_number, day
     locked.approval_recorded_by, locked.approval_recorded_at = by, now
     locked.save()
