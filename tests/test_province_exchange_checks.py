@@ -221,12 +221,12 @@ def _drop(key: str) -> Callable[[Payload], None]:
         (_both_years(2099), "交换文件所属年度 2099 尚未开始。"),
         (_set("approval.approved_on", "2000-01-01"), "审定日期不能早于年度总结所属的 2026 年。"),
         (_set("approval.approved_on", "2027-01-05"), "审定日期不能晚于今天。"),
-        (_set("approval.body", "江门市人民\u202e政府"), SHAPE),
-        (_set("approval.body", "江门市人民政府\x07"), SHAPE),
+        (_set("approval.body", "江门市人民\u202e政府"), NOT_ALLOWED),
+        (_set("approval.body", "江门市人民政府\x07"), NOT_ALLOWED),
         (_set("approval.doc_number", "江府函〔2027〕\u200b2号"), NOT_ALLOWED),
         (_set("approval.doc_number", ""), "请填写审定文件的文号。"),
         (_set("approval.doc_number", "江" * 61), "内容过长，最多 60 个字符。"),
-        (_set("documents.0.name", "总结\u202efdp.exe"), SHAPE),
+        (_set("documents.0.name", "总结\u202efdp.exe"), NOT_ALLOWED),
         (_set("documents.0.name", "总结\u200b.pdf"), NOT_ALLOWED),
     ],
 )
@@ -240,7 +240,7 @@ def test_a_signed_file_of_the_wrong_shape_or_text_is_refused_and_nothing_is_writ
     _nothing_imported()
 
 
-def test_nan_and_lone_surrogates_are_refused_as_not_an_exchange_file(
+def test_nan_is_not_an_exchange_file_and_a_lone_surrogate_is_a_character_not_allowed(
     office: Person, province: Person
 ) -> None:
     payload = _payload(office)
@@ -250,7 +250,7 @@ def test_nan_and_lone_surrogates_are_refused_as_not_an_exchange_file(
     # canonical JSON writes NaN (so the signature verifies); the province refuses it
     assert _refused(_signed(with_nan), province) == SHAPE
     text = _signed(payload).decode().replace('"江门市人民政府"', '"\\ud800"', 1)
-    assert _refused(text.encode(), province) == SHAPE
+    assert _refused(text.encode(), province) == NOT_ALLOWED
     _nothing_imported()
 
 

@@ -154,9 +154,15 @@ def _refuse_figures() -> SummaryError:
     return SummaryError(_("The figures in the exchange file are not in the form the platform draws them up."))
 
 
+def _not_allowed() -> SummaryError:
+    return SummaryError(_("The text contains a character that is not allowed."))
+
+
 def _str(value: Any, limit: int) -> str:
-    if not isinstance(value, str) or len(value) > limit or has_control(value):
+    if not isinstance(value, str) or len(value) > limit:
         raise _refuse_shape()
+    if has_control(value):
+        raise _not_allowed()
     return value
 
 
@@ -165,14 +171,15 @@ def _no_constant(name: str) -> Any:
 
 
 def _clean_strings(value: Any) -> None:
-    """Refuse a control character, a bidirectional override or a lone surrogate (a JSON escape such as
-    \\ud800) anywhere in the file, keys included: the rule of the web forms (phaseout.web.middleware)."""
+    """Refuse a control character, a bidirectional override, an invisible character or a lone surrogate
+    (a JSON escape such as \\ud800) anywhere in the file, keys included: the rule of the web forms
+    (phaseout.web.middleware), with its own message."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
             if has_control(item):
-                raise _refuse_shape()
+                raise _not_allowed()
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
@@ -261,7 +268,7 @@ def _document(name: Any, content: bytes) -> tuple[str, bytes]:
     PDF, .docx, .xlsx or OFD), named by its base name with the extension its content has."""
     text = _str(name, NAME_MAX)
     if INVISIBLE.search(text):
-        raise SummaryError(_("The text contains a character that is not allowed."))
+        raise _not_allowed()
     base = text.replace("\\", "/").rsplit("/", 1)[-1].strip()
     stem = base.rsplit(".", 1)[0].strip(" .") if "." in base else base.strip(" .")
     try:
@@ -372,7 +379,7 @@ def import_file(*, data: bytes, by: User, now: dt.datetime | None = None) -> Yea
     except PlanError as exc:
         raise SummaryError(str(exc)) from None
     if INVISIBLE.search(body) or INVISIBLE.search(doc_number):
-        raise SummaryError(_("The text contains a character that is not allowed."))
+        raise _not_allowed()
     if approved_on < dt.date(read["year"], 1, 1):
         raise SummaryError(
             _("The date of approval cannot be before the year %(year)d the summary is for began.")
