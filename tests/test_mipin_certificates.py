@@ -29,7 +29,8 @@ from phaseout.audit.models import AuditEvent, Outcome
 from phaseout.crypto import certs, sm2
 from phaseout.identity.models import Sm2Device
 from phaseout.orgs.models import Person
-from tests.conftest import PASSWORD
+from tests.test_dengbao_sm2_factor import _signed_in_with_password as _password
+from tests.test_dengbao_sm2_factor import _text
 
 T0 = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)  # 9:00 in Jiangmen
 DAY = dt.timedelta(days=1)
@@ -327,20 +328,6 @@ def sm2_with_cas(settings: Any, ca: Ca) -> Ca:
 def clock() -> Any:
     with time_machine.travel(T0, tick=False) as traveller:
         yield traveller
-
-
-def _text(client: Client, url: str) -> str:
-    body = client.get(url).content.decode()
-    match = re.search(r'<code id="sm2-message">([^<]+)</code>', body)
-    assert match is not None, body[:2000]
-    return html.unescape(match.group(1))
-
-
-def _password(person: Person) -> Client:
-    c = Client()
-    response = c.post("/accounts/login/", {"username": person.user.username, "password": PASSWORD})
-    assert response.status_code == 302
-    return c
 
 
 def _enrol(c: Client, key: int, first: str) -> Any:
