@@ -23,6 +23,7 @@ from phaseout.reports.ledger import GROUPS, Paged, aggregate, filtered, ledger, 
 from phaseout.reports.views import case_figures
 from tests.conftest import client_for
 from tests.factories import CaseFactory, EnterpriseFactory, LineFactory
+from tests.ids import ascii_id
 
 EXIT_FIELDS = {"exit_ordered_on": dt.date(2025, 10, 1)}
 
@@ -103,7 +104,7 @@ PARAMS = [
 ]
 
 
-@pytest.mark.parametrize("params", PARAMS, ids=[str(p) for p in PARAMS])
+@pytest.mark.parametrize("params", PARAMS, ids=[ascii_id(p) for p in PARAMS])
 def test_ledger_selection_count_pages_and_aggregates_equal_python(
     seeded: dict[str, Any], params: dict[str, str]
 ) -> None:

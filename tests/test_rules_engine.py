@@ -24,6 +24,7 @@ from phaseout.rules.rulebook import (
     library,
     load_library,
 )
+from tests.ids import ascii_id
 
 LIB = library()
 STEP = D("0.0001")
@@ -72,7 +73,7 @@ MEASURED = [r for r in LIB.rules if r.comparison is not Comparison.ELIMINATED]
 ELIMINATION = [r for r in LIB.rules if r.comparison is Comparison.ELIMINATED]
 
 
-@pytest.mark.parametrize("rule", MEASURED, ids=lambda r: r.key)
+@pytest.mark.parametrize("rule", MEASURED, ids=lambda r: ascii_id(r.key))
 def test_every_measured_rule_at_just_below_and_just_above_its_limit(rule: Rule) -> None:
     bands = rule.bands or (None,)
     for band in bands:
@@ -97,7 +98,7 @@ def test_every_measured_rule_at_just_below_and_just_above_its_limit(rule: Rule) 
         assert _status(rule, _facts_for(rule, size=size)) is Status.NOT_ASSESSED
 
 
-@pytest.mark.parametrize("rule", ELIMINATION, ids=lambda r: r.key)
+@pytest.mark.parametrize("rule", ELIMINATION, ids=lambda r: ascii_id(r.key))
 def test_every_elimination_rule_at_just_below_and_just_above_its_size(rule: Rule) -> None:
     if rule.size is None:
         assert _status(rule, _facts_for(rule)) is Status.BREACH

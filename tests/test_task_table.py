@@ -22,6 +22,7 @@ from phaseout.plans import actions, tasktable
 from phaseout.plans.models import Plan, Submission, Task, TaskUnit
 from phaseout.plans.parser import parse
 from tests.conftest import SEEDS, client_for
+from tests.ids import ascii_id
 
 D = dt.date
 SEED = (SEEDS / "jiangmen-2021-plan.txt").read_bytes()
@@ -193,7 +194,7 @@ BAD_TABLES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "data", "message"), BAD_TABLES, ids=[b[0] for b in BAD_TABLES])
+@pytest.mark.parametrize(("name", "data", "message"), BAD_TABLES, ids=[ascii_id(b[0]) for b in BAD_TABLES])
 def test_bad_tables_are_refused_over_http_with_their_message_and_nothing_is_created(
     office: Person, name: str, data: bytes, message: str
 ) -> None:
