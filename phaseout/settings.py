@@ -109,6 +109,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'phaseout.sqlite3'}"),
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        # A kept connection is checked before a request uses it, so that a restarted database server costs
+        # one reconnection instead of one failed request per app server process.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -231,7 +234,7 @@ REPLICA_READ_VIEWS = {
 }
 if REPLICA_DATABASE_URL:
     DATABASES["replica"] = dj_database_url.parse(
-        REPLICA_DATABASE_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+        REPLICA_DATABASE_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
     )
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = 3
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}

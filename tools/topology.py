@@ -180,6 +180,9 @@ class Topology:
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "TRUSTED_PROXIES": "127.0.0.1",
             "DATABASE_URL": self.primary_url,
+            # Persistent connections, as deploy/phaseout.env.example sets them: a new PostgreSQL backend per
+            # request (and one more on the replica) costs more than most pages' queries.
+            "CONN_MAX_AGE": os.environ.get("TOPOLOGY_CONN_MAX_AGE", "60"),
             "REPLICA_DATABASE_URL": self.replica_url,
             "REPLICA_CHECK_SECONDS": "1",
             "CELERY_BROKER_URL": REDIS_URL,
