@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 
 from phaseout.plans.parser import NotAPlan, kind_of, parse
+from tests.ids import ascii_id
 from tests.parser_scorer import CORPUS, score_corpus
 
 HOLDOUT = CORPUS.parent / "parser_holdout"
@@ -132,7 +133,9 @@ PLACE_COLLECTIVES = [
 ]
 
 
-@pytest.mark.parametrize(("sentence", "unit"), PLACE_COLLECTIVES, ids=[u for _, u in PLACE_COLLECTIVES])
+@pytest.mark.parametrize(
+    ("sentence", "unit"), PLACE_COLLECTIVES, ids=[ascii_id(u) for _, u in PLACE_COLLECTIVES]
+)
 def test_collective_names_of_places_are_units(sentence: str, unit: str) -> None:
     from phaseout.plans.parser import clean, units_in
 
