@@ -108,6 +108,7 @@ urlpatterns = [
     path("summaries/<int:pk>/<slug:decision>/", province.summary_review, name="summary-review"),
     path("province/", province.province_progress, name="province-progress"),
     path("province/exchange/", province.exchange_import, name="exchange-import"),
+    path("province/duties/", province.provincial_duties, name="provincial-duties"),
     path("province/keys/", province.city_keys, name="city-keys"),
     path("province/keys/register/", province.city_key_register, name="city-key-register"),
     path("province/keys/<int:pk>/retire/", province.city_key_retire, name="city-key-retire"),

@@ -152,7 +152,8 @@ def test_the_approval_over_http_asks_for_confirmation_and_only_the_citys_office_
     form = {"body": "江门市人民政府", "doc_number": "江府函〔2026〕12号", "approved_on": "2026-04-28"}
     page = client_for(office.user).get(f"/plans/{plan.pk}/").content.decode()
     assert 'id="approve-plan"' in page and "我确认：市政府已以上述文件审定本计划" in page
-    for person, status in ((energy_dept, 403), (province, 403), (heyuan_office, 404)):
+    # the provincial office records only its own plan's approval: a city's plan is none of its own (404)
+    for person, status in ((energy_dept, 403), (province, 404), (heyuan_office, 404)):
         assert (
             client_for(person.user).post(f"/plans/{plan.pk}/approve/", {**form, "confirm": "on"}).status_code
             == status
@@ -366,7 +367,7 @@ def test_scope_of_a_city_office_and_the_provincial_office_over_the_list_pages(
         assert client_for(province.user).get(url).status_code == 200, url
     # the province reads; it takes no step on a city's records
     plan = Plan.objects.get(territory="440700")
-    assert client_for(province.user).post(f"/plans/{plan.pk}/approve/", {"confirm": "on"}).status_code == 403
+    assert client_for(province.user).post(f"/plans/{plan.pk}/approve/", {"confirm": "on"}).status_code == 404
     assert client_for(province.user).get("/summaries/").status_code == 403
     assert client_for(office.user).get("/province/").status_code == 403
     assert "广东省" in client_for(province.user).get("/").content.decode()  # its home: the cities

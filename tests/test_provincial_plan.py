@@ -1,6 +1,6 @@
-"""The provincial plan (issue 17 §4, ADR 0026): the provincial office reads in the province's own plan through
-the plan parser and confirms it; each city's office links its plan to the provincial plan it implements;
-the province's progress page shows the provincial plan and which cities' plans implement it."""
+"""The provincial plan (issue 17 §4, ADRs 0026 and 0030): the provincial office reads in the province's own
+plan through the plan parser and confirms it; each city's office links its plan to the provincial plan it
+implements; the province's progress page shows the provincial plan and which cities' plans implement it."""
 
 from __future__ import annotations
 
@@ -86,9 +86,10 @@ def test_the_provincial_office_reads_in_and_confirms_the_provinces_plan(province
         province.user,
         dt.date(2027, 1, 10),
     )
-    assert not plan.submissions.exists()  # the cities hand up on their own platforms or as summaries
+    # each city of the province owes its two duties under it (ADR 0030: tests/test_provincial_duties.py)
+    assert plan.submissions.count() == 4
     assert AuditEvent.objects.get(action="plan.confirm").data == {
-        "submissions": 0,
+        "submissions": 4,
         "summary_due": "2027-01-10",
     }
 

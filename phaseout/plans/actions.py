@@ -335,14 +335,16 @@ def confirm_plan(*, plan: Plan, by: User) -> Plan:
     pending = plan.times.filter(needs_review=True, reviewed_by__isnull=True).count()
     if pending:
         raise PlanError(_("%(count)d time expressions still need review.") % {"count": pending})
-    provincial = plan.territory is not None and plan.territory.level == Territory.Level.PROVINCE
-    # A provincial plan's duties fall on the cities, which hand in on their own platforms or up the chain
-    # as their year summaries; no submission is derived from it (ADR 0026).
-    districts = list(Territory.objects.filter(parent=plan.territory)) if plan.territory else []
+    provincial = is_provincial(plan)
+    # A city plan's reporting tasks are owed by its departments and districts; a provincial plan's dated
+    # tasks whose units are the cities (各地级以上市…) are each city's duties, handed in by its office and
+    # reviewed by the provincial office (ADR 0030).
+    if provincial:
+        districts = list(Territory.objects.filter(parent=plan.territory, level=Territory.Level.CITY))
+    else:
+        districts = list(Territory.objects.filter(parent=plan.territory)) if plan.territory else []
     for task in plan.tasks.filter(deadline__isnull=False).prefetch_related("units"):
-        if provincial:
-            break
-        if not _REPORTING.search(task.text):
+        if not provincial and not _REPORTING.search(task.text):
             continue
         for unit in task.units.all():
             if unit.role not in (TaskUnit.Role.LEAD, TaskUnit.Role.RESPONSIBLE):
@@ -410,22 +412,61 @@ def approve_plan(
 ) -> Plan:
     """Record the city government's approval of a plan the office confirmed (报市政府审定): the body, its
     document and the date it approved. The plan is then in force: what units owe under it is owed and
-    swept. Irreversible; a plan's history keeps the step."""
+    swept. Irreversible; a plan's history keeps the step.
+
+    A provincial plan is approved by the provincial government, recorded by the provincial office: the
+    body must be the provincial government, and the date not before the plan was drawn up (its 成文日期)."""
     now = now or timezone.now()
+    locked = Plan.objects.select_for_update(of=("self",)).select_related("territory").get(pk=plan.pk)
+    provincial = is_provincial(locked)
+    person = Person.objects.filter(user=by).select_related("department__territory").first()
+    if provincial:
+        assert locked.territory is not None
+        if person is None or not is_province(person) or city_code(person) != locked.territory_id:
+            raise PlanError(
+                _("Only the provincial office records the provincial government's approval of its plan.")
+            )
+    elif person is not None and is_province(person):
+        raise PlanError(_("Only the city's coordination office records the city government's approval."))
     body, doc_number, day = approval_fields(
         body=body, doc_number=doc_number, approved_on=approved_on, today=timezone.localdate(now)
     )
-    locked = Plan.objects.select_for_update().get(pk=plan.pk)
     try:
         target = plan_step(locked.status, PlanStep.APPROVE, OFFICE)
     except StepRefused:
         if locked.status == Plan.Status.APPROVED:
+            if provincial:
+                raise PlanError(
+                    _("This plan has already been approved by the provincial government.")
+                ) from None
             raise PlanError(_("This plan has already been approved by the city government.")) from None
+        if provincial:
+            raise PlanError(
+                _(
+                    "Only a plan the provincial office has confirmed can be approved by the provincial "
+                    "government."
+                )
+            ) from None
         raise PlanError(
             _("Only a plan the office has confirmed can be approved by the city government.")
         ) from None
     assert locked.confirmed_at is not None
-    if day < timezone.localdate(locked.confirmed_at):
+    if provincial:
+        assert locked.territory is not None
+        if not provincial_government(body, locked.territory):
+            raise PlanError(
+                _(
+                    "The provincial plan is approved by the provincial government (%(body)s), not by "
+                    "%(given)s."
+                )
+                % {"body": f"{locked.territory.name}人民政府", "given": body}
+            )
+        if locked.issue_date is not None and day < locked.issue_date:
+            raise PlanError(
+                _("The date of approval cannot be before the plan was drawn up (%(date)s).")
+                % {"date": locked.issue_date.isoformat()}
+            )
+    elif day < timezone.localdate(locked.confirmed_at):
         raise PlanError(_("The date of approval cannot be before the office confirmed the plan."))
     before = locked.status
     locked.status = target.value
@@ -456,6 +497,24 @@ def approve_plan(
         data={"body": body, "document": doc_number, "approved_on": day.isoformat()},
     )
     return locked
+
+
+def is_provincial(plan: Plan) -> bool:
+    """A plan of the province itself (its territory is the province), not of one of its cities."""
+    return plan.territory is not None and plan.territory.level == Territory.Level.PROVINCE
+
+
+# The provincial government, as the body that approves the provincial plan: "广东省人民政府", "省人民政府",
+# "省政府" — not one of its departments, not its general office, not a city's government.
+_PROVINCIAL_GOVERNMENT = re.compile(r"(?P<province>[\u4e00-\u9fa5]{0,8}?省)?(?:人民)?政府")
+
+
+def provincial_government(body: str, province: Territory) -> bool:
+    m = _PROVINCIAL_GOVERNMENT.fullmatch(body.replace(" ", ""))
+    if m is None:
+        return False
+    named = m.group("province")
+    return named is not None and named in ("省", province.name)
 
 
 def provincial_plans(city: Territory) -> QuerySet[Plan]:
@@ -640,8 +699,19 @@ def submit(
     is not."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    locked = Submission.objects.select_for_update().select_related("plan").get(pk=submission.pk)
+    locked = (
+        Submission.objects.select_for_update(of=("self",))
+        .select_related("plan__territory")
+        .get(pk=submission.pk)
+    )
     if locked.plan.status not in Plan.IN_FORCE:
+        if is_provincial(locked.plan):
+            raise PlanError(
+                _(
+                    "The provincial plan is not in force until the provincial government approves it; "
+                    "nothing is handed in under it yet."
+                )
+            )
         raise PlanError(
             _(
                 "The plan is not in force until the city government approves it; "
@@ -709,7 +779,12 @@ def review_submission(
         raise PlanError(_("Please write the comments: the unit needs to know what to change."))
     if len(comments) > COMMENTS_MAX:
         raise PlanError(_("The text is too long: at most %(limit)d characters.") % {"limit": COMMENTS_MAX})
-    locked = Submission.objects.select_for_update().get(pk=submission.pk)
+    locked = (
+        Submission.objects.select_for_update(of=("self",))
+        .select_related("plan__territory")
+        .get(pk=submission.pk)
+    )
+    _may_review(locked, by)
     current = locked.versions.order_by("-number").first()
     if current is None:
         raise PlanError(_("Nothing has been handed in yet."))
@@ -755,6 +830,20 @@ def review_submission(
             now=now,
         )
     return current
+
+
+def _may_review(submission: Submission, by: User) -> None:
+    """What a city's office hands in under the provincial plan is reviewed by the provincial office of
+    that province, never by the city's office that handed it in; a city plan's submissions by the city's
+    office, never by the province (it reads them)."""
+    person = Person.objects.filter(user=by).select_related("department__territory").first()
+    if is_provincial(submission.plan):
+        if person is None or not is_province(person) or city_code(person) != submission.plan.territory_id:
+            raise PlanError(
+                _("Only the provincial office accepts or returns what the cities hand in under its plan.")
+            )
+    elif person is not None and is_province(person):
+        raise PlanError(_("Only the city's coordination office accepts or returns what its units hand in."))
 
 
 def _name(user: User | None) -> str:
@@ -1013,7 +1102,7 @@ def sweep_submissions(*, now: dt.datetime | None = None, today: dt.date | None =
     now = now or timezone.now()
     today = today or timezone.localdate(now)
     open_ = Submission.objects.filter(submitted_on__isnull=True, plan__status__in=Plan.IN_FORCE)
-    related = ("plan", "task", "department", "territory")
+    related = ("plan__territory", "task", "department", "territory")
     soon = open_.filter(
         reminded_at__isnull=True, due_date__gte=today, due_date__lte=today + dt.timedelta(days=REMIND_DAYS)
     )
@@ -1066,7 +1155,7 @@ def sweep_submissions(*, now: dt.datetime | None = None, today: dt.date | None =
                 now=now,
             )
             office = reverse("plan-detail", args=[submission.plan_id])
-            office_staff = office_people(submission.plan.territory_id)
+            office_staff = _plan_office(submission.plan)
             notify(
                 office_staff,
                 MessageKind.ESCALATION,
@@ -1082,12 +1171,27 @@ def sweep_submissions(*, now: dt.datetime | None = None, today: dt.date | None =
 
 
 def _owners(submission: Submission) -> list[Person]:
-    """The accounts of the unit that owes the submission."""
+    """The accounts of the unit that owes the submission: a department's, a district's; a city's duty
+    under the provincial plan, the city's coordination office."""
     if submission.department_id:
         return list(people_of_department(submission.department_id))
     if submission.territory_id:
+        if is_provincial(submission.plan):
+            return list(office_people(submission.territory_id))
         return list(people_of_territory(submission.territory_id))
     return []
+
+
+def _plan_office(plan: Plan) -> list[Person]:
+    """The office that reviews what is owed under the plan: the city's, or the provincial office for the
+    provincial plan."""
+    if is_provincial(plan):
+        return list(
+            Person.objects.filter(
+                role=Role.PROVINCE, department__territory=plan.territory_id, user__is_active=True
+            ).select_related("user", "department")
+        )
+    return list(office_people(plan.territory_id))
 
 
 def _describe(submission: Submission) -> str:

@@ -293,6 +293,15 @@ class ApprovePlanForm(GovernmentApprovalForm):
         )
     )
 
+    def __init__(self, *args: Any, provincial: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if provincial:
+            self.fields["confirm"].label = _(
+                "I confirm: the provincial government approved this plan by the document above. From now on "
+                "the plan is in force, the duties the cities owe under it are handed in and swept by their "
+                "dates, and the approval cannot be undone."
+            )
+
 
 class ProgrammeForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=120)

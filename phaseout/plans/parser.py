@@ -289,16 +289,40 @@ def sentences(paragraph: str) -> list[str]:
 def clauses(sentence: str, year: int | None) -> list[str]:
     """A sentence that holds two duties of two units, each with its date, is two tasks:
     "…于12月5日前报送市工业和信息化局,市工业和信息化局于12月20日前汇总报市人民政府。"."""
+    return [text for text, _ in subject_clauses(sentence, year)]
+
+
+_SAME_SUBJECT = re.compile(r"(?:要|应|须|需)?(?:于|在)")
+
+
+def subject_clauses(sentence: str, year: int | None) -> list[tuple[str, bool]]:
+    """`clauses`, and beside each whether it goes on with the subject of the clause before it: two
+    duties of one unit, each with its date — "请各地级以上市…于7月10日前报送上半年工作进展情况,于12月10日前
+    报送全年工作总结。" — are two tasks, the second owed by the unit the first names."""
     masked = _mask(sentence)
     for m in re.finditer(r"[,;]", masked):
         head, tail = sentence[: m.start() + 1], sentence[m.end() :]
         unit = _UNIT.match(_mask(tail))
-        if unit is None or not re.match(r"(?:要|应)?(?:于|在)", tail[unit.end() :]):
+        if unit is not None and re.match(r"(?:要|应)?(?:于|在)", tail[unit.end() :]):
+            same = False
+        elif unit is None and _SAME_SUBJECT.match(tail) and _deadline_first(tail, year):
+            same = True
+            if not any(u.role != "receiver" for u in units_in(head)):
+                continue  # no subject to go on with
+        else:
             continue
         if not any(t.date for t in times_in(tail, year)) or not any(t.date for t in times_in(head, year)):
             continue
-        return [head, *clauses(tail, year)]
-    return [sentence]
+        rest = subject_clauses(tail, year)
+        return [(head, False), (rest[0][0], same or rest[0][1]), *rest[1:]]
+    return [(sentence, False)]
+
+
+def _deadline_first(tail: str, year: int | None) -> bool:
+    """The clause opens with its own date ("于12月10日前…"), as a second duty does."""
+    m = _SAME_SUBJECT.match(tail)
+    assert m is not None
+    return any(t.date and tail.find(t.text) == m.end() for t in times_in(tail, year))
 
 
 # --- units ------------------------------------------------------------------------------------------
@@ -312,15 +336,22 @@ _COLLECTIVE = (
     r"各(?!级)(?:[^\s,.;:，。；：()要将于在报送会同负责等的对为按请并和与及、]"
     r"(?:[^\s,.;:，。；：要将于在报送同负责等的对为按请并]|\([^()]{1,8}\)){0,18}?)?"
     + _COLLECTIVE_SUFFIX
-    + r"|各(?:县\(市、区\)|县\(区\)|市\(区\)|县区|地|市(?!场)|区|县|镇)"
+    # every place of a level, however the level is named: 各设区市, 各地市, 各区县, 各县市区, 各乡镇,
+    # 各县(市、区), 各镇(街道) — a run of place words, not a word that merely starts with one (各市场)
+    + r"|各(?:设区的?市|地级?以上市|地[区市州]?"
+    r"|[县市区镇乡旗州盟]{1,4}(?!场)(?:\([县市区镇乡街道、]{1,8}\))?)"
     r"|(?:省|市|县|区)(?:直|府直属)?各?有关(?:单位|部门)"
     r"|有关(?:地级以上)?市(?:人民政府|政府|经济和信息化主管部门|工业和信息化主管部门|经济和信息化局"
     r"|工业和信息化局)?"
+    # the governments of the places concerned, of any level: 有关镇人民政府, 有关县(市、区)政府
+    r"|有关[县区镇乡](?:\([县市区、]{1,5}\))?(?:人民)?政府"
     r"|本级(?:人民)?政府"
     r"|(?<![\u4e00-\u9fa5])[\u4e00-\u9fa5]{0,6}区管委会"
     r"|街道办事处"
     r"|(?:省|市|县|区)(?:\([县市区、]{1,5}\))?(?:人民)?政府\(管委会\)"
-    r"|(?<![\u4e00-\u9fa5])(?:县|区)\([县市区、]{1,5}\)(?:人民)?政府(?:\(管委会\))?"
+    # "县(市、区)人民政府", also as "所在县(市、区)…" / "当地县(区)…": the place where the duty falls
+    r"|(?:(?<![\u4e00-\u9fa5])|(?<=所在)|(?<=当地)|(?<=属地))(?:县|区)\([县市区、]{1,5}\)(?:人民)?政府"
+    r"(?:\(管委会\))?"
 )
 _UNIT = re.compile(
     _COLLECTIVE + r"|各[县市区](?:\([县市区、]{1,5}\))?(?:人民)?政府(?:\(管委会\))?"
@@ -343,7 +374,9 @@ _OBJECT = ("发挥", "督促", "指导", "要求", "支持", "对", "协调", "�
 # "A牵头，B、C配合" / "(B配合)": the units just before 配合 (closing their clause) support.
 _SUPPORTS_AFTER = re.compile(r"^(?:配合|协助|参与)(?:[,;)。]|$)")
 _QUOTED = re.compile(r"《[^》]*》|“[^”]*”|\"[^\"]*\"|\([^()]*号\)")
-_GENERIC = re.compile(r"^(?:市|县|区|省)?各?(?:有关|相关)(?!单位|部门|(?:地级以上)?市)")
+_GENERIC = re.compile(
+    r"^(?:市|县|区|省)?各?(?:有关|相关)(?!单位|部门|(?:地级以上)?市|[县区镇乡](?:\([^()]*\))?(?:人民)?政府)"
+)
 
 
 def _mask(text: str) -> str:
@@ -1023,8 +1056,8 @@ def _body(plan: ParsedPlan, paras: list[str]) -> None:
         item_title = heading[2].partition("。")[0] if heading is not None and rest != heading[2] else ""
         first = True
         pending: Task | None = None  # "定于6月16日召开…。请各单位…参加。": the date, then who
-        split = [c for sentence in sentences(rest) for c in clauses(sentence, plan.year)]
-        for sentence in split:
+        split = [c for sentence in sentences(rest) for c in subject_clauses(sentence, plan.year)]
+        for sentence, same_subject in split:
             if _note(sentence) or _DOWNLOAD.search(sentence):
                 continue
             times = times_in(sentence, plan.year)
@@ -1084,7 +1117,11 @@ def _body(plan: ParsedPlan, paras: list[str]) -> None:
                 units=units or [],
                 times=times,
             )
-            if not own_units:
+            if not own_units and same_subject and previous is not None:
+                # the second duty of the unit the clause before names: owed by the same units
+                subject = [u for u in previous.units if u.role != "receiver"]
+                task.units = [*(UnitMention(u.name, u.role, u.source) for u in subject), *units]
+            elif not own_units:
                 task.units = [*inherited_units, *units]
             _deadline(task, stage)
             if (
@@ -1096,7 +1133,7 @@ def _body(plan: ParsedPlan, paras: list[str]) -> None:
                 task.deadline = previous.deadline
                 task.inherited_deadline = True
             plan.tasks.append(task)
-            if dated and not own_units and not numbered and heading is None:
+            if dated and not own_units and not numbered and heading is None and not same_subject:
                 pending = task
             previous = task
             first = False

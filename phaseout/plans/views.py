@@ -135,7 +135,7 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
 @allow(*READERS)
 def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = current_person(request)
-    plan = get_object_or_404(scope.plans(person).select_related("territory"), pk=pk)
+    plan = get_object_or_404(scope.readable_plans(person).select_related("territory"), pk=pk)
     today = timezone.localdate()
     tasks = list(plan.tasks.select_related("section").prefetch_related("units__department"))
     submissions = list(
@@ -153,8 +153,10 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     unmapped = sorted({u.name for t in tasks for u in t.units.all() if u.match == TaskUnit.Match.UNMAPPED})
     review = list(plan.times.filter(needs_review=True).select_related("task"))
     failed = actions.failed_tasks(plan, today) if plan.status in Plan.CONFIRMED_STATES else []
-    office = person.role == Role.OFFICE
     reviewer = person.role in READS_IN and _own_plans(person).filter(pk=plan.pk).exists()
+    # the city's office edits its own plans; its province's plan it only reads
+    office = person.role == Role.OFFICE and reviewer
+    provincial = actions.is_provincial(plan)
     provincial_choices = (
         actions.provincial_plans(plan.territory).filter(year=plan.year)
         if office and plan.territory is not None and plan.territory.level == Territory.Level.CITY
@@ -193,9 +195,10 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "city_plans": plan.city_plans.select_related("territory").order_by("territory")
         if plan.territory is not None and plan.territory.level == Territory.Level.PROVINCE
         else None,
-        "approve_form": ApprovePlanForm(initial={"approved_on": today})
-        if office and plan.status == Plan.Status.CONFIRMED
+        "approve_form": ApprovePlanForm(initial={"approved_on": today}, provincial=provincial)
+        if reviewer and plan.status == Plan.Status.CONFIRMED
         else None,
+        "provincial": provincial,
         "failed_tasks": failed,
         "task_failed_form": TaskFailedForm(plan=plan, initial={"failed_on": today})
         if office and plan.status in Plan.CONFIRMED_STATES
@@ -276,11 +279,13 @@ def plan_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@allow(Role.OFFICE)
+@allow(*READS_IN)
 def plan_approve(request: HttpRequest, pk: int) -> HttpResponse:
-    """The office records the city government's approval of the confirmed plan."""
-    plan = get_object_or_404(scope.plans(current_person(request)), pk=pk)
-    form = ApprovePlanForm(request.POST)
+    """The office records the city government's approval of the confirmed plan; the provincial office the
+    provincial government's approval of the province's plan."""
+    plan = get_object_or_404(_own_plans(current_person(request)).select_related("territory"), pk=pk)
+    provincial = actions.is_provincial(plan)
+    form = ApprovePlanForm(request.POST, provincial=provincial)
     if not form.is_valid():
         form_errors(request, form)
         return redirect("plan-detail", plan.pk)
@@ -292,7 +297,12 @@ def plan_approve(request: HttpRequest, pk: int) -> HttpResponse:
             approved_on=form.cleaned_data["approved_on"],
             by=current_user(request),
         )
-        messages.success(request, _("The city government's approval is recorded; the plan is in force."))
+        messages.success(
+            request,
+            _("The provincial government's approval is recorded; the plan is in force.")
+            if provincial
+            else _("The city government's approval is recorded; the plan is in force."),
+        )
     except actions.PlanError as exc:
         messages.error(request, str(exc))
     return redirect("plan-detail", plan.pk)
@@ -413,14 +423,15 @@ def supervision_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("home")
 
 
+def _submissions_all() -> QuerySet[Submission]:
+    return Submission.objects.filter(plan__status__in=Plan.CONFIRMED_STATES).select_related(
+        "plan", "task", "department", "territory"
+    )
+
+
 def _submissions(person: Person) -> QuerySet[Submission]:
     """The submissions of confirmed plans the person sees: the office every one, a unit its own."""
-    return scope.submissions(
-        person,
-        Submission.objects.filter(plan__status__in=Plan.CONFIRMED_STATES).select_related(
-            "plan", "task", "department", "territory"
-        ),
-    )
+    return scope.submissions(person, _submissions_all())
 
 
 def submissions_spec(today: dt.date) -> ListSpec:
@@ -516,13 +527,23 @@ def submission_submit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def may_review(person: Person) -> bool:
-    """Who accepts or returns what units hand in: the coordination office."""
-    return person.role == Role.OFFICE
+def may_review(person: Person, submission: Submission) -> bool:
+    """Who accepts or returns what units hand in: the city's coordination office under its city's plans,
+    the provincial office under the province's plan (phaseout.plans.scope.reviewable)."""
+    return scope.reviewable(person).filter(pk=submission.pk).exists()
+
+
+def may_hand_in(person: Person, submission: Submission) -> bool:
+    """The unit that owes it hands it in; the city's office, its city's duties under the provincial plan."""
+    if submission.state not in (Submission.State.OPEN, Submission.State.RETURNED):
+        return False
+    if person.role == Role.OFFICE:
+        return scope.owed_by_city(person).filter(pk=submission.pk).exists()
+    return person.role in (Role.DEPARTMENT, Role.DISTRICT)
 
 
 @csp_replace({"object-src": ["'self'"]})  # type: ignore[arg-type]
-@allow(*ALL_STAFF_ROLES)
+@allow(*READERS)
 def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A submission as the office reads it (and the unit that owes it): what is owed, every version with
     its review, the latest shown in the page — a PDF in the browser's viewer, a Word file or a workbook
@@ -535,7 +556,9 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     latest = versions[0] if versions else None
     reviewing = (
-        may_review(person) and latest is not None and latest.review == SubmissionVersion.Review.PENDING
+        latest is not None
+        and latest.review == SubmissionVersion.Review.PENDING
+        and may_review(person, submission)
     )
     context: dict[str, Any] = {
         "submission": submission,
@@ -545,17 +568,18 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "preview": preview.preview(latest) if latest is not None else None,
         "accept_form": AcceptSubmissionForm(initial={"version": latest.number}) if reviewing else None,  # type: ignore[union-attr]
         "return_form": ReturnSubmissionForm(initial={"version": latest.number}) if reviewing else None,  # type: ignore[union-attr]
-        "may_hand_in": person.role != Role.OFFICE
-        and submission.state in (Submission.State.OPEN, Submission.State.RETURNED),
+        "may_hand_in": may_hand_in(person, submission),
+        "plan_readable": scope.readable_plans(person).filter(pk=submission.plan_id).exists(),
     }
     return render(request, "plans/submission_detail.html", context)
 
 
 @require_POST
-@allow(Role.OFFICE)
+@allow(Role.OFFICE, Role.PROVINCE)
 def submission_review(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
-    """Accept the version read, or return it with comments; a stale or second review is refused."""
-    submission = get_object_or_404(_submissions(current_person(request)), pk=pk)
+    """Accept the version read, or return it with comments; a stale or second review is refused. The
+    city's office reviews under its city's plans, the provincial office under the province's plan."""
+    submission = get_object_or_404(scope.reviewable(current_person(request), _submissions_all()), pk=pk)
     form: AcceptSubmissionForm | ReturnSubmissionForm
     form = AcceptSubmissionForm(request.POST) if decision == "accept" else ReturnSubmissionForm(request.POST)
     if not form.is_valid():
@@ -602,7 +626,7 @@ def _version_file(request: HttpRequest, pk: int, number: int, *, inline: bool) -
     )
 
 
-@allow(*ALL_STAFF_ROLES)
+@allow(*READERS)
 @audited_export("export.submission")
 def submission_file(request: HttpRequest, pk: int, number: int) -> FileResponse:
     """A version's file, downloaded."""
@@ -611,7 +635,7 @@ def submission_file(request: HttpRequest, pk: int, number: int) -> FileResponse:
 
 @xframe_options_sameorigin
 @csp_replace({"default-src": ["'none'"], "frame-ancestors": ["'self'"], "script-src": ["'none'"]})  # type: ignore[arg-type]
-@allow(*ALL_STAFF_ROLES)
+@allow(*READERS)
 @audited_export("export.submission")
 def submission_pdf(request: HttpRequest, pk: int, number: int) -> FileResponse:
     """A version's PDF, served inline for the browser's viewer in the submission's page (the only page

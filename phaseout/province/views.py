@@ -19,10 +19,11 @@ from phaseout.audit.exports import audited_export, exported
 from phaseout.orgs.access import allow
 from phaseout.orgs.models import Role, Territory
 from phaseout.orgs.scope import city_code, unit_territory
+from phaseout.plans import scope as plan_scope
 from phaseout.plans.forms import GovernmentApprovalForm
 from phaseout.plans.handin import HandInRefused, check
-from phaseout.plans.models import Submission
-from phaseout.province import actions, exchange, keys, progress, scope
+from phaseout.plans.models import Plan, Submission
+from phaseout.province import actions, duties, exchange, keys, progress, scope
 from phaseout.province.models import CityKey, SummaryOverdue, YearSummary
 from phaseout.rules.approvals import OFFICE, PROVINCE, summary_steps_from
 from phaseout.web import current_person, current_user, form_errors, paginate
@@ -66,6 +67,14 @@ class ReviewForm(forms.Form):
     confirm = confirmation(
         gettext_lazy("I confirm my decision on this year summary; the city's office is told at once.")
     )
+
+
+class DutiesForm(forms.Form):
+    plan = forms.ModelChoiceField(label=gettext_lazy("Provincial plan"), queryset=Plan.objects.none())
+
+    def __init__(self, *args: Any, plans: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = plans  # type: ignore[attr-defined]
 
 
 class ExchangeUploadForm(forms.Form):
@@ -371,3 +380,36 @@ def city_key_retire(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("city-keys")
     messages.success(request, _("The key is retired."))
     return redirect("city-keys")
+
+
+@allow(Role.OFFICE, Role.PROVINCE)
+def provincial_duties(request: HttpRequest) -> HttpResponse:
+    """The cities' duties under the provincial plan (ADR 0030). The provincial office: per duty of the
+    chosen plan, every city's hand-in and its status (handed in, late, missing), each opening the
+    submission to accept or return it. A city's office: its own city's duties, to hand in against."""
+    person = current_person(request)
+    today = timezone.localdate()
+    plans = (
+        plan_scope.provincial_plans(person)
+        .filter(status__in=Plan.CONFIRMED_STATES)
+        .select_related("territory")
+        .order_by("-year", "-id")
+    )
+    context: dict[str, Any] = {"today": today}
+    status = 200
+    if person.role == Role.PROVINCE:
+        form = DutiesForm(request.GET or None, plans=plans)
+        plan = None
+        if request.GET:
+            if form.is_valid():
+                plan = form.cleaned_data["plan"]
+            else:
+                status = 400
+        else:
+            plan = plans.first()
+            form = DutiesForm(initial={"plan": plan}, plans=plans)
+        context.update(form=form, plan=plan, rows=duties.board(plan, today) if plan is not None else [])
+    else:
+        owed = plan_scope.owed_by_city(person).select_related("plan", "task").order_by("due_date", "id")
+        context["owed"] = [(s, s.status_on(today)) for s in owed]
+    return render(request, "province/duties.html", context, status=status)

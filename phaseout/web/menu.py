@@ -89,6 +89,7 @@ MENU = (
         (
             Item(_("Plans"), "plan-list"),
             Item(_("Submissions"), "my-submissions"),
+            Item(_("Duties under the provincial plan"), "provincial-duties"),
             Item(_("Year summaries"), "summary-list"),
         ),
     ),

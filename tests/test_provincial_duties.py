@@ -1,0 +1,404 @@
+"""The cities' duties under the provincial plan (issue 17 §4, ADR 0030): the provincial plan's dated tasks
+whose units are the cities (各地级以上市…) become each city's duties at confirmation; the provincial
+government's approval puts the plan in force; each city's office hands in against its own duties and the
+provincial office accepts or returns each hand-in, and sees per duty which cities handed in and which are
+late. A city's office sees only its own duties; the provincial office all."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from phaseout.audit.models import AuditEvent
+from phaseout.messaging.models import Message
+from phaseout.orgs.models import Person, Territory
+from phaseout.plans import actions
+from phaseout.plans import scope as plan_scope
+from phaseout.plans.models import Plan, PlanChange, Submission, SubmissionVersion
+from phaseout.province import duties
+from tests.conftest import REPORT_PDF, client_for
+from tests.test_provincial_plan import PROVINCIAL
+
+NOW = dt.datetime(2026, 5, 20, 2, 0, tzinfo=dt.UTC)  # 20 May 2026, 10:00 in Guangdong
+TODAY = dt.date(2026, 5, 20)
+PLAN_DUE = dt.date(2026, 5, 31)  # (一) each city's year work plan, filed for the record
+SUMMARY_DUE = dt.date(2027, 1, 10)  # (二) each city's year summary
+APPROVAL = {"body": "广东省人民政府", "doc_number": "粤府函〔2026〕45号", "approved_on": dt.date(2026, 4, 2)}
+COMMENTS = "请补充本市淘汰落后产能项目清单。"
+
+
+@pytest.fixture(autouse=True)
+def _clock() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def _confirmed(province: Person) -> Plan:
+    plan = actions.import_plan(name="gd.txt", data=PROVINCIAL.encode(), by=province.user)
+    return actions.confirm_plan(plan=plan, by=province.user)
+
+
+def _in_force(province: Person) -> Plan:
+    return actions.approve_plan(plan=_confirmed(province), by=province.user, **APPROVAL)  # type: ignore[arg-type]
+
+
+def _pdf(name: str = "jiangmen-plan.pdf") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, REPORT_PDF, content_type="application/pdf")
+
+
+def _cities() -> list[str]:
+    return list(Territory.objects.filter(parent="440000", level="city").values_list("code", flat=True))
+
+
+def _duty(plan: Plan, city: str = "440700", due: dt.date = PLAN_DUE) -> Submission:
+    return plan.submissions.get(territory=city, due_date=due)
+
+
+# --- the duties, derived at confirmation ----------------------------------------------------------
+
+
+def test_confirming_the_provincial_plan_gives_each_city_its_duties(province: Person) -> None:
+    plan = _confirmed(province)
+    cities = _cities()
+    assert cities == ["440700", "441600"]  # the test's province: Jiangmen and Heyuan
+    owed = list(plan.submissions.values_list("territory", "due_date", "kind", "department"))
+    assert sorted(owed) == sorted(
+        [(c, PLAN_DUE, "sub_plan", None) for c in cities]
+        + [(c, SUMMARY_DUE, "summary", None) for c in cities]
+    )
+    assert AuditEvent.objects.get(action="plan.confirm").data == {
+        "submissions": 4,
+        "summary_due": "2027-01-10",
+    }
+    # not in force before the provincial government approves it: nothing is handed in yet
+    with pytest.raises(actions.PlanError) as refused:
+        actions.submit(submission=_duty(plan), document=_pdf(), numbers={}, note="", by=province.user)
+    assert str(refused.value) == "该省级工作方案经省人民政府审定后才生效，暂不能按该方案报送。"
+    assert not SubmissionVersion.objects.exists()
+
+
+def test_a_city_plan_still_owes_nothing_to_the_province(office: Person, province: Person) -> None:
+    plan = _confirmed(province)
+    assert not plan.submissions.exclude(territory__parent="440000").exists()
+    assert not plan.submissions.filter(department__isnull=False).exists()
+
+
+# --- the provincial government's approval ---------------------------------------------------------
+
+
+def test_the_provincial_government_approves_the_plan_with_history_and_audit(province: Person) -> None:
+    plan = _in_force(province)
+    plan.refresh_from_db()
+    assert (plan.status, plan.approval_body, plan.approval_doc_number, plan.approved_on) == (
+        "approved",
+        "广东省人民政府",
+        "粤府函〔2026〕45号",
+        dt.date(2026, 4, 2),
+    )
+    assert (plan.approval_recorded_by, plan.approval_recorded_at) == (province.user, NOW)
+    change = PlanChange.objects.get(plan=plan, field="status")
+    assert (change.before, change.after, change.by) == ("confirmed", "approved", province.user)
+    assert change.reason == "广东省人民政府 粤府函〔2026〕45号 2026-04-02"
+    audit = AuditEvent.objects.get(action="plan.approve")
+    assert (audit.actor, audit.object_id) == (province.user, str(plan.pk))
+    assert audit.data == {
+        "body": "广东省人民政府",
+        "document": "粤府函〔2026〕45号",
+        "approved_on": "2026-04-02",
+    }
+
+
+@pytest.mark.parametrize("body", ["广东省人民政府", "省人民政府", "省政府", "广东省政府"])
+def test_the_provincial_government_by_any_of_its_names(province: Person, body: str) -> None:
+    plan = actions.approve_plan(
+        plan=_confirmed(province),
+        body=body,
+        doc_number="粤府函〔2026〕45号",
+        approved_on=TODAY,
+        by=province.user,
+    )
+    assert plan.status == "approved"
+
+
+REFUSED_APPROVALS = [
+    (
+        {"body": "江门市人民政府"},
+        "省级工作方案由省人民政府（广东省人民政府）审定，不能登记为江门市人民政府审定。",
+    ),
+    (
+        {"body": "广东省工业和信息化厅"},
+        "省级工作方案由省人民政府（广东省人民政府）审定，不能登记为广东省工业和信息化厅审定。",
+    ),
+    (
+        {"body": "湖南省人民政府"},
+        "省级工作方案由省人民政府（广东省人民政府）审定，不能登记为湖南省人民政府审定。",
+    ),
+    (
+        {"body": "广东省人民政府办公厅"},
+        "省级工作方案由省人民政府（广东省人民政府）审定，不能登记为广东省人民政府办公厅审定。",
+    ),
+    ({"body": "人民政府"}, "省级工作方案由省人民政府（广东省人民政府）审定，不能登记为人民政府审定。"),
+    ({"approved_on": dt.date(2026, 3, 19)}, "审定日期不能早于方案的成文日期（2026-03-20）。"),
+    ({"approved_on": dt.date(2026, 5, 21)}, "审定日期不能晚于今天。"),
+    ({"approved_on": None}, "请填写审定日期。"),
+    ({"body": " "}, "请填写审定机关。"),
+    ({"doc_number": ""}, "请填写审定文件的文号。"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), REFUSED_APPROVALS)
+def test_an_approval_refused_says_why_and_changes_nothing(
+    province: Person, change: dict[str, object], message: str
+) -> None:
+    plan = _confirmed(province)
+    with pytest.raises(actions.PlanError) as refused:
+        actions.approve_plan(plan=plan, by=province.user, **{**APPROVAL, **change})  # type: ignore[arg-type]
+    assert str(refused.value) == message
+    plan.refresh_from_db()
+    assert (plan.status, plan.approval_body, plan.approved_on) == ("confirmed", "", None)
+    assert not PlanChange.objects.exists() and not AuditEvent.objects.filter(action="plan.approve").exists()
+
+
+def test_only_the_provincial_office_approves_and_only_once(office: Person, province: Person) -> None:
+    draft = actions.import_plan(name="gd.txt", data=PROVINCIAL.encode(), by=province.user)
+    with pytest.raises(actions.PlanError) as unconfirmed:
+        actions.approve_plan(plan=draft, by=province.user, **APPROVAL)  # type: ignore[arg-type]
+    assert str(unconfirmed.value) == "只有省级协调办公室已确认的方案才能登记省人民政府审定。"
+    plan = _confirmed(province)
+    with pytest.raises(actions.PlanError) as by_a_city:
+        actions.approve_plan(plan=plan, by=office.user, **APPROVAL)  # type: ignore[arg-type]
+    assert str(by_a_city.value) == "只有省级协调办公室可以登记省人民政府对省级工作方案的审定。"
+    assert not AuditEvent.objects.filter(action="plan.approve").exists()
+    actions.approve_plan(plan=plan, by=province.user, **APPROVAL)  # type: ignore[arg-type]
+    with pytest.raises(actions.PlanError) as twice:
+        actions.approve_plan(plan=plan, by=province.user, **APPROVAL)  # type: ignore[arg-type]
+    assert str(twice.value) == "该方案已经省人民政府审定。"
+    assert AuditEvent.objects.filter(action="plan.approve").count() == 1
+    assert PlanChange.objects.filter(plan=plan).count() == 1
+
+
+# --- hand-in, acceptance and return ---------------------------------------------------------------
+
+
+def test_a_city_hands_in_the_province_returns_then_accepts(office: Person, province: Person) -> None:
+    plan = _in_force(province)
+    duty = _duty(plan)
+    actions.submit(submission=duty, document=_pdf(), numbers={}, note="江门市年度工作计划", by=office.user)
+    duty.refresh_from_db()
+    assert (duty.state, duty.submitted_on, duty.submitted_by) == ("pending", TODAY, office.user)
+    audit = AuditEvent.objects.get(action="submission.submit")
+    assert (audit.actor, audit.data["version"], audit.data["late"]) == (office.user, 1, False)
+    returned = actions.review_submission(
+        submission=duty, version=1, accept=False, comments=COMMENTS, by=province.user
+    )
+    assert (returned.review, returned.reviewed_by, returned.reviewed_at, returned.comments) == (
+        "returned",
+        province.user,
+        NOW,
+        COMMENTS,
+    )
+    duty.refresh_from_db()
+    assert (duty.state, duty.submitted_on) == ("returned", None)
+    back = AuditEvent.objects.get(action="submission.return")
+    assert (back.actor, back.reason, back.data["version"]) == (province.user, COMMENTS, 1)
+    # the city's office is told what to change
+    told = Message.objects.get(kind="returned")
+    assert COMMENTS in told.body and told.recipient == office
+    actions.submit(submission=duty, document=_pdf("v2.pdf"), numbers={}, note="", by=office.user)
+    accepted = actions.review_submission(
+        submission=duty, version=2, accept=True, comments="", by=province.user
+    )
+    assert (accepted.number, accepted.review, accepted.reviewed_by) == (2, "accepted", province.user)
+    duty.refresh_from_db()
+    assert (duty.state, duty.status_on(TODAY)) == ("accepted", "on_time")
+    assert AuditEvent.objects.get(action="submission.accept").actor == province.user
+    assert list(duty.versions.values_list("number", "review")) == [(1, "returned"), (2, "accepted")]
+
+
+def test_a_review_refused_says_why_and_changes_nothing(
+    office: Person, heyuan_office: Person, province: Person
+) -> None:
+    plan = _in_force(province)
+    duty = _duty(plan)
+    actions.submit(submission=duty, document=_pdf(), numbers={}, note="", by=office.user)
+    cases = [
+        (office, True, "", "只有省级协调办公室可以通过或退回各市在省级工作方案下报送的材料。"),
+        (heyuan_office, True, "", "只有省级协调办公室可以通过或退回各市在省级工作方案下报送的材料。"),
+        (province, False, " ", "请填写退回意见：报送单位需要知道应修改什么。"),
+    ]
+    for person, accept, comments, message in cases:
+        with pytest.raises(actions.PlanError) as refused:
+            actions.review_submission(
+                submission=duty, version=1, accept=accept, comments=comments, by=person.user
+            )
+        assert str(refused.value) == message
+    duty.refresh_from_db()
+    assert duty.state == "pending" and duty.versions.get().review == "pending"
+    assert not AuditEvent.objects.filter(action__in=["submission.accept", "submission.return"]).exists()
+
+
+def test_the_province_does_not_review_a_city_plans_submission(office: Person, province: Person) -> None:
+    from tests.conftest import SEEDS, approve_plan
+
+    plan = actions.import_plan(
+        name="jiangmen-2021-plan.txt", data=(SEEDS / "jiangmen-2021-plan.txt").read_bytes(), by=office.user
+    )
+    for expression in plan.times.filter(needs_review=True):
+        actions.review_time(expression=expression, date=None, by=office.user)
+    plan = approve_plan(actions.confirm_plan(plan=plan, by=office.user), office)
+    submission = plan.submissions.filter(territory="440703").first()
+    assert submission is not None
+    SubmissionVersion.objects.create(
+        submission=submission, number=1, handed_in_by=office.user, handed_in_at=NOW, handed_in_on=TODAY
+    )
+    Submission.objects.filter(pk=submission.pk).update(
+        state="pending", submitted_on=TODAY, submitted_by=office.user
+    )
+    with pytest.raises(actions.PlanError) as refused:
+        actions.review_submission(
+            submission=submission, version=1, accept=True, comments="", by=province.user
+        )
+    assert str(refused.value) == "只有本市协调小组办公室可以通过或退回本市各单位报送的材料。"
+    assert SubmissionVersion.objects.get().review == "pending"
+
+
+# --- scope and the dashboard ----------------------------------------------------------------------
+
+
+def test_a_citys_office_sees_its_own_duties_the_province_all(
+    office: Person, heyuan_office: Person, province: Person, district: Person, energy_dept: Person
+) -> None:
+    plan = _in_force(province)
+    provincial = plan.submissions.all()
+    assert set(plan_scope.submissions(office, provincial).values_list("territory", flat=True)) == {"440700"}
+    assert set(plan_scope.submissions(heyuan_office, provincial).values_list("territory", flat=True)) == {
+        "441600"
+    }
+    assert plan_scope.submissions(province, provincial).count() == 4
+    assert not plan_scope.submissions(district, provincial).exists()
+    assert not plan_scope.submissions(energy_dept, provincial).exists()
+    assert plan_scope.owed_by_city(office).count() == 2
+    assert not plan_scope.reviewable(office, provincial).exists()
+    assert plan_scope.reviewable(province, provincial).count() == 4
+
+
+def test_the_board_per_duty_which_cities_handed_in_and_which_are_late(
+    office: Person, heyuan_office: Person, province: Person
+) -> None:
+    plan = _in_force(province)
+    actions.submit(submission=_duty(plan), document=_pdf(), numbers={}, note="", by=office.user)
+    actions.review_submission(submission=_duty(plan), version=1, accept=True, comments="", by=province.user)
+    late_day = dt.date(2026, 6, 3)
+    rows = duties.board(plan, late_day)
+    assert [(r.due, r.handed_in, r.late) for r in rows] == [(PLAN_DUE, 1, 1), (SUMMARY_DUE, 0, 0)]
+    assert [(c.code, s) for c, _, s in rows[0].cells] == [("440700", "on_time"), ("441600", "missing")]
+    assert {s for _, _, s in rows[1].cells} == {"due"}
+    with time_machine.travel(dt.datetime(2026, 6, 3, 2, 0, tzinfo=dt.UTC), tick=False):
+        actions.submit(
+            submission=_duty(plan, "441600"), document=_pdf(), numbers={}, note="", by=heyuan_office.user
+        )
+    rows = duties.board(plan, late_day)
+    assert [(c.code, s) for c, _, s in rows[0].cells] == [("440700", "on_time"), ("441600", "late")]
+    assert (rows[0].counts, rows[0].handed_in, rows[0].late) == ({"on_time": 1, "late": 1}, 1, 1)
+
+
+# --- over HTTP, role by role ----------------------------------------------------------------------
+
+
+def test_the_duties_page_by_role(
+    office: Person, heyuan_office: Person, province: Person, district: Person, energy_dept: Person
+) -> None:
+    plan = _in_force(province)
+    page = client_for(province.user).get("/province/duties/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "江门市" in text and "河源市" in text and 'id="duties"' in text
+    assert client_for(province.user).get(f"/province/duties/?plan={plan.pk}").status_code == 200
+    bad = client_for(province.user).get("/province/duties/?plan=x")
+    assert bad.status_code == 400 and "选择一个有效的选项" in bad.content.decode()
+    mine = client_for(office.user).get("/province/duties/").content.decode()
+    assert 'id="owed"' in mine and mine.count("/submit/") == 2
+    assert (
+        f"/submissions/{_duty(plan).pk}/" in mine and f"/submissions/{_duty(plan, '441600').pk}/" not in mine
+    )
+    theirs = client_for(heyuan_office.user).get("/province/duties/").content.decode()
+    assert (
+        f"/submissions/{_duty(plan, '441600').pk}/" in theirs
+        and f"/submissions/{_duty(plan).pk}/" not in theirs
+    )
+    assert client_for(district.user).get("/province/duties/").status_code == 403
+    assert client_for(energy_dept.user).get("/province/duties/").status_code == 403
+
+
+def test_hand_in_and_review_over_http_by_role(
+    office: Person, heyuan_office: Person, province: Person, district: Person
+) -> None:
+    plan = _in_force(province)
+    duty = _duty(plan)
+    detail = f"/submissions/{duty.pk}/"
+    # the city's office reads its own duty and hands in; another city's office and a district do not
+    assert client_for(heyuan_office.user).get(detail).status_code == 404
+    assert client_for(district.user).get(detail).status_code == 404
+    page = client_for(office.user).get(detail).content.decode()
+    assert f"/submissions/{duty.pk}/submit/" in page and 'id="accept"' not in page
+    assert client_for(heyuan_office.user).post(f"{detail}submit/", {"document": _pdf()}).status_code == 404
+    assert client_for(province.user).post(f"{detail}submit/", {"document": _pdf()}).status_code == 403
+    assert not SubmissionVersion.objects.exists()
+    response = client_for(office.user).post(f"{detail}submit/", {"document": _pdf()})
+    assert response.status_code == 302
+    assert duty.versions.get().handed_in_by == office.user
+    # the province reads it and accepts or returns; the city's own office does not review it
+    page = client_for(province.user).get(detail).content.decode()
+    assert 'id="accept"' in page and f"/submissions/{duty.pk}/submit/" not in page
+    assert client_for(office.user).post(f"{detail}accept/", {"version": 1}).status_code == 404
+    assert client_for(district.user).post(f"{detail}accept/", {"version": 1}).status_code == 403
+    assert duty.versions.get().review == "pending"
+    assert (
+        client_for(province.user).post(f"{detail}return/", {"version": 1, "comments": COMMENTS}).status_code
+        == 302
+    )
+    assert duty.versions.get().review == "returned"
+    assert AuditEvent.objects.get(action="submission.return").actor == province.user
+
+
+def test_approval_over_http_by_role(office: Person, province: Person, district: Person) -> None:
+    plan = _confirmed(province)
+    form = {**APPROVAL, "approved_on": "2026-04-02", "confirm": "on"}
+    page = client_for(province.user).get(f"/plans/{plan.pk}/").content.decode()
+    assert 'id="approve-plan"' in page and "省人民政府审定" in page
+    # the city's office reads the provincial plan but records nothing on it
+    assert client_for(office.user).get(f"/plans/{plan.pk}/").status_code == 200
+    assert 'id="approve-plan"' not in client_for(office.user).get(f"/plans/{plan.pk}/").content.decode()
+    assert client_for(office.user).post(f"/plans/{plan.pk}/approve/", form).status_code == 404
+    assert client_for(district.user).post(f"/plans/{plan.pk}/approve/", form).status_code == 403
+    refused = client_for(province.user).post(
+        f"/plans/{plan.pk}/approve/", {**form, "body": "江门市人民政府"}, follow=True
+    )
+    assert "不能登记为江门市人民政府审定" in refused.content.decode()
+    plan.refresh_from_db()
+    assert plan.status == "confirmed"
+    done = client_for(province.user).post(f"/plans/{plan.pk}/approve/", form, follow=True).content.decode()
+    assert "已登记省人民政府审定，方案已生效。" in done and "省人民政府已审定，已生效" in done
+    plan.refresh_from_db()
+    assert (plan.status, plan.approval_recorded_by) == ("approved", province.user)
+
+
+def test_the_sweep_reminds_the_citys_office_and_escalates_to_the_province_once(
+    office: Person, heyuan_office: Person, province: Person
+) -> None:
+    plan = _in_force(province)
+    actions.submit(submission=_duty(plan), document=_pdf(), numbers={}, note="", by=office.user)
+    after = dt.datetime(2026, 6, 2, 2, 0, tzinfo=dt.UTC)
+    for _ in range(2):  # a second run sends nothing again
+        actions.sweep_submissions(now=after, today=dt.date(2026, 6, 2))
+    escalations = Message.objects.filter(kind="escalation")
+    # Heyuan did not hand in its work plan: its office and the provincial office are told; Jiangmen did
+    assert sorted(escalations.values_list("recipient__user__username", flat=True)) == [
+        "hy-office",
+        "province",
+    ]
+    assert all("河源市" in m.title for m in escalations)
