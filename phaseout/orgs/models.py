@@ -47,9 +47,13 @@ class Territory(models.Model):
 
     def subtree_codes(self) -> list[str]:
         """The territory's code and those of everything under it, to any depth (a province: its cities
-        and their counties; a few hundred codes at most, read in one query)."""
-        below = Territory.objects.filter(models.Q(parent=self) | models.Q(parent__parent=self))
-        return [self.code, *below.values_list("code", flat=True)]
+        and their counties; a few hundred codes at most, read in one query, once for this instance: a
+        request reads its person's unit territory once and asks this two or three times)."""
+        cached: list[str] | None = self.__dict__.get("_subtree_codes")
+        if cached is None:
+            below = Territory.objects.filter(models.Q(parent=self) | models.Q(parent__parent=self))
+            cached = self.__dict__["_subtree_codes"] = [self.code, *below.values_list("code", flat=True)]
+        return list(cached)
 
 
 class Department(models.Model):
