@@ -5,11 +5,16 @@ year, confusable usernames, decision documents under any extension, and a backup
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+import time_machine
+from django.conf import settings
+from django.test import Client
 
 from phaseout.audit.models import AuditEvent, Outcome
 from phaseout.orgs.models import Role
-from tests.conftest import client_for
+from tests.conftest import PASSWORD, client_for, form_login
 from tests.factories import PersonFactory, UserFactory
 
 REFUSED_PAGE = "您的角色无权访问此页面或记录。"
@@ -37,3 +42,97 @@ def test_the_admin_refuses_a_superuser_without_a_person_with_403(reference) -> N
     assert response.status_code == 403
     entry = AuditEvent.objects.get(action="access.refused")
     assert entry.data == {"path": "/admin/", "method": "GET", "role": ""}
+
+
+# ── 2. an attacker at the owner's address (shared NAT) cannot lock the owner's browser out ──────────
+
+SHARED_NAT = {"REMOTE_ADDR": "10.20.30.40"}
+ADDRESS_LIMITED = "从您所在地址登录失败次数过多，请 15 分钟后再试。"
+ACCOUNT_ADDRESS_LIMITED = "该账号从您所在地址登录失败次数过多，请 15 分钟后再试，或联系安全管理员解除限制。"
+
+
+@pytest.fixture
+def _frozen():
+    with time_machine.travel(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), tick=False) as traveller:
+        yield traveller
+
+
+def _login_page(client: Client, username: str, password: str) -> str:
+    return client.post("/accounts/login/", {"username": username, "password": password}).content.decode()
+
+
+def _owner_with_device_cookie(username: str, _frozen) -> str:
+    ok, owner = form_login(username, PASSWORD, **SHARED_NAT)
+    assert ok
+    _frozen.shift(dt.timedelta(seconds=1))  # after the sign-in that started the account's count afresh
+    return owner.cookies[settings.LOGIN_DEVICE_COOKIE_NAME].value
+
+
+def _with_cookie(value: str) -> Client:
+    client = Client(**SHARED_NAT)
+    client.cookies[settings.LOGIN_DEVICE_COOKIE_NAME] = value
+    return client
+
+
+def test_an_attacker_at_the_owners_address_cannot_lock_the_owners_browser_out_of_the_account(
+    reference, _frozen
+) -> None:
+    owner = PersonFactory(user=UserFactory(username="nat-owner"), role=Role.SECURITY_ADMIN)
+    cookie = _owner_with_device_cookie("nat-owner", _frozen)
+    attacker = Client(**SHARED_NAT)
+    for n in range(5):
+        _login_page(attacker, "nat-owner", f"guess-{n}")
+    lockout = AuditEvent.objects.get(action="auth.lockout")
+    assert lockout.data == {
+        "scope": "account_address",
+        "username": "nat-owner",
+        "address": "10.20.30.40",
+        "minutes": 15,
+    }
+    # a browser without the cookie, at that address, is refused even with the right password …
+    assert ACCOUNT_ADDRESS_LIMITED in _login_page(Client(**SHARED_NAT), "nat-owner", PASSWORD)
+    refused = AuditEvent.objects.get(action="auth.login_failed", outcome=Outcome.REFUSED)
+    assert refused.data == {
+        "username": "nat-owner",
+        "address": "10.20.30.40",
+        "refused": "account_address_limit",
+    }
+    assert AuditEvent.objects.filter(action="auth.login", actor=owner.user).count() == 1
+    # … while the owner's browser, with its device cookie, signs in at once
+    assert form_login("nat-owner", PASSWORD, client=_with_cookie(cookie))[0]
+    assert AuditEvent.objects.filter(action="auth.login", actor=owner.user).count() == 2
+    assert AuditEvent.objects.filter(action="auth.login_failed", outcome=Outcome.REFUSED).count() == 1
+
+
+def test_an_attacker_spraying_from_the_owners_address_cannot_lock_the_owners_browser_out(
+    reference, _frozen
+) -> None:
+    owner = PersonFactory(user=UserFactory(username="nat-office"), role=Role.OFFICE)
+    cookie = _owner_with_device_cookie("nat-office", _frozen)
+    attacker = Client(**SHARED_NAT)
+    for n in range(20):
+        _login_page(attacker, f"user{n}", "Spring2026!")
+    lockout = AuditEvent.objects.get(action="auth.lockout")
+    assert lockout.data == {"scope": "address", "address": "10.20.30.40", "minutes": 15}
+    assert ADDRESS_LIMITED in _login_page(Client(**SHARED_NAT), "nat-office", PASSWORD)
+    refused = AuditEvent.objects.get(action="auth.login_failed", outcome=Outcome.REFUSED)
+    assert refused.data == {"username": "nat-office", "address": "10.20.30.40", "refused": "address_limit"}
+    # the cookie is for its own account only: it opens nothing for another account at that address
+    assert ADDRESS_LIMITED in _login_page(_with_cookie(cookie), "user1", PASSWORD)
+    assert form_login("nat-office", PASSWORD, client=_with_cookie(cookie))[0]
+    assert AuditEvent.objects.filter(action="auth.login", actor=owner.user).count() == 2
+
+
+def test_a_device_cookie_with_too_many_failures_no_longer_passes_the_address_limits(
+    reference, _frozen
+) -> None:
+    PersonFactory(user=UserFactory(username="nat-stolen"), role=Role.OFFICE)
+    cookie = _owner_with_device_cookie("nat-stolen", _frozen)
+    thief = _with_cookie(cookie)
+    for n in range(5):
+        assert "请输入一个正确的用户名和密码" in _login_page(thief, "nat-stolen", f"stolen-{n}")
+    # the cookie has failed five times: it is treated as no cookie, and the address limit holds
+    assert ACCOUNT_ADDRESS_LIMITED in _login_page(_with_cookie(cookie), "nat-stolen", PASSWORD)
+    assert AuditEvent.objects.filter(action="auth.login").count() == 1  # the owner's first sign-in only
+    refused = AuditEvent.objects.get(action="auth.login_failed", outcome=Outcome.REFUSED)
+    assert refused.data["refused"] == "account_address_limit"
