@@ -6,6 +6,7 @@ year, confusable usernames, decision documents under any extension, and a backup
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import time_machine
@@ -13,6 +14,7 @@ from django.conf import settings
 from django.test import Client
 
 from phaseout.audit.models import AuditEvent, Outcome
+from phaseout.complaints.models import TipOff
 from phaseout.orgs.models import Role
 from tests.conftest import PASSWORD, client_for, form_login
 from tests.factories import PersonFactory, UserFactory
@@ -136,3 +138,35 @@ def test_a_device_cookie_with_too_many_failures_no_longer_passes_the_address_lim
     assert AuditEvent.objects.filter(action="auth.login").count() == 1  # the owner's first sign-in only
     refused = AuditEvent.objects.get(action="auth.login_failed", outcome=Outcome.REFUSED)
     assert refused.data["refused"] == "account_address_limit"
+
+
+# ── 3. the hotline API: a non-ASCII bearer token is a 401, not a 500 ───────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer 令牌-12345",  # as a client sends UTF-8, read by WSGI as Latin-1
+        "Bearer token-12345é",
+        "Bearer \u00e4\u00b8\u00a4",
+        "令牌",
+    ],
+)
+def test_a_non_ascii_bearer_token_is_refused_with_the_apis_401(reference, settings, header) -> None:
+    settings.TIPOFF_API_TOKENS = {"12345": "token-12345"}
+    order = {
+        "external_id": "12345-2026-000777",
+        "text": "某钢厂使用中频炉生产地条钢",
+        "reporter_phone": "13900000000",
+    }
+    response = Client().post(
+        "/api/tipoffs/",
+        json.dumps(order),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=header.encode("utf-8").decode("latin-1"),
+    )
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == {"error": "unauthorised"}
+    assert not TipOff.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="tipoff").exists()
