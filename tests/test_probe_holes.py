@@ -170,3 +170,28 @@ def test_a_non_ascii_bearer_token_is_refused_with_the_apis_401(reference, settin
     assert json.loads(response.content) == {"error": "unauthorised"}
     assert not TipOff.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="tipoff").exists()
+
+
+# ── 4. the year summary: a year out of range shows this year's figures, with a message ────────────
+
+YEAR_OUT_OF_RANGE = "年份须在 2000 至 2100 之间，现显示今年的数据。"
+
+
+@pytest.mark.parametrize(
+    "year", ["0", "99999", "-1", "1e9", "abc", "1999", "2101", "99999999999999999999", " ", "２０２５"]
+)
+def test_the_year_summary_with_a_year_out_of_range_shows_this_years_figures(office, year) -> None:
+    with time_machine.travel(dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC), tick=False):
+        response = client_for(office.user).get("/reports/summary/", {"year": year})
+    assert response.status_code == 200
+    assert response.context["s"]["year"] == 2026
+    assert YEAR_OUT_OF_RANGE in response.content.decode()
+
+
+@pytest.mark.parametrize(("year", "shown"), [("2000", 2000), ("2100", 2100), ("2025", 2025), ("", 2026)])
+def test_the_year_summary_within_range_shows_that_year_without_a_message(office, year, shown) -> None:
+    with time_machine.travel(dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC), tick=False):
+        response = client_for(office.user).get("/reports/summary/", {"year": year} if year else {})
+    assert response.status_code == 200
+    assert response.context["s"]["year"] == shown
+    assert YEAR_OUT_OF_RANGE not in response.content.decode()
