@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 import time_machine
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import Client
 
+from phaseout import accounts
 from phaseout.audit.models import AuditEvent, Outcome
 from phaseout.complaints.models import TipOff
-from phaseout.orgs.models import Role
+from phaseout.orgs.models import Person, Role
 from tests.conftest import PASSWORD, client_for, form_login
 from tests.factories import PersonFactory, UserFactory
 
@@ -195,3 +198,75 @@ def test_the_year_summary_within_range_shows_that_year_without_a_message(office,
     assert response.status_code == 200
     assert response.context["s"]["year"] == shown
     assert YEAR_OUT_OF_RANGE not in response.content.decode()
+
+
+# ── 5. a new account's username: unique after NFKC and case folding, a form error otherwise ─────────
+
+NEW_PERSON = {"display_name": "江海区工信局", "role": "district", "territory": "440704", "active": "on"}
+CONFUSABLE = "该用户名与已有账号“%s”只差大小写、全角半角或空格，请另选一个。"
+
+
+TAKEN = "该用户名已被使用。"
+
+
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("ZhangSan-JH", CONFUSABLE % "zhangsan-jh"),  # case
+        # full-width: Django's create_user folds it to the existing name (an IntegrityError, a 500)
+        ("ｚｈａｎｇｓａｎ－ｊｈ", TAKEN),
+        ("  Zhangsan-jh  ", CONFUSABLE % "zhangsan-jh"),  # surrounding spaces and case
+        ("\u3000zhangsan-jh\u3000", TAKEN),  # ideographic spaces
+        ("ＺＨＡＮＧＳＡＮ-jh", CONFUSABLE % "zhangsan-jh"),
+    ],
+)
+def test_a_username_confusable_with_an_existing_one_is_a_form_error_and_nothing_is_written(
+    reference, username, message
+) -> None:
+    secadmin = PersonFactory(user=UserFactory(username="sec-names"), role=Role.SECURITY_ADMIN)
+    PersonFactory(user=UserFactory(username="zhangsan-jh"), role=Role.OFFICE)
+    c = client_for(secadmin.user)
+    before = AuditEvent.objects.count()
+    response = c.post("/people/new/", {**NEW_PERSON, "username": username, "password": "Strong-pw-2026"})
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert list(get_user_model().objects.order_by("username").values_list("username", flat=True)) == [
+        "sec-names",
+        "zhangsan-jh",
+    ]
+    assert AuditEvent.objects.count() == before  # nothing written, not even a refusal
+
+
+def test_the_action_refuses_a_confusable_username_too(reference) -> None:
+    secadmin = PersonFactory(user=UserFactory(username="sec-names2"), role=Role.SECURITY_ADMIN)
+    PersonFactory(user=UserFactory(username="lisi-jh"), role=Role.OFFICE)
+    with pytest.raises(accounts.AccountError, match="^" + re.escape(CONFUSABLE % "lisi-jh") + "$"):
+        accounts.create_person(
+            username="ＬＩＳＩ-jh",
+            password="Strong-pw-2026",
+            display_name="x",
+            role=Role.OFFICE,
+            by=secadmin.user,
+        )
+    assert (
+        not get_user_model().objects.filter(username__iexact="lisi-jh").exclude(username="lisi-jh").exists()
+    )
+    refused = AuditEvent.objects.get(action="person.create", outcome=Outcome.REFUSED)
+    assert refused.reason == CONFUSABLE % "lisi-jh"
+    assert refused.data == {"username": "ＬＩＳＩ-jh", "role": "office"}
+
+
+def test_a_new_username_is_stored_as_nfkc_and_its_creation_recorded(reference) -> None:
+    secadmin = PersonFactory(user=UserFactory(username="sec-names3"), role=Role.SECURITY_ADMIN)
+    c = client_for(secadmin.user)
+    response = c.post(
+        "/people/new/", {**NEW_PERSON, "username": " ｗａｎｇｗｕ-jh ", "password": "Strong-pw-2026"}
+    )
+    assert response.status_code == 302
+    person = Person.objects.get(user__username="wangwu-jh")
+    created = AuditEvent.objects.get(action="person.create", outcome=Outcome.SUCCESS)
+    assert (created.actor, created.object_id, created.data) == (
+        secadmin.user,
+        str(person.pk),
+        {"role": "district"},
+    )
