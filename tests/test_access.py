@@ -28,6 +28,7 @@ def _walk(patterns, prefix=""):
 def _concrete(route: str) -> str:
     route = re.sub(r"<int:\w+>", "1", route)
     route = re.sub(r"<slug:\w+>", "order_exit", route)
+    route = re.sub(r"<docfmt:\w+>", "docx", route)
     route = re.sub(r"<(?:str|path):\w+>", "x", route)
     return "/" + route.lstrip("^").rstrip("$")
 

@@ -454,7 +454,7 @@ def test_l3_ces1_08_the_administrators_see_no_business_record_on_any_page(cast, 
         for pk in {case.pk, firm.pk, tipoff.pk, person.pk}:
             url = "/" + re.sub(r"<int:\w+>", str(pk), route)
             url = re.sub(r"<slug:\w+>", "order_rectification", url)
-            url = re.sub(r"<str:\w+>", "pdf", url)
+            url = re.sub(r"<(?:str|docfmt):\w+>", "pdf", url)
             for method in (c.get, c.post):
                 response = method(url)
                 if response.status_code == 200:

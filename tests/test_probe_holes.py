@@ -17,10 +17,12 @@ from django.test import Client
 
 from phaseout import accounts
 from phaseout.audit.models import AuditEvent, Outcome
+from phaseout.cases import actions as case_actions
+from phaseout.cases.models import Decision, DecisionReceipt
 from phaseout.complaints.models import TipOff
 from phaseout.orgs.models import Person, Role
 from tests.conftest import PASSWORD, client_for, form_login
-from tests.factories import PersonFactory, UserFactory
+from tests.factories import CaseFactory, PersonFactory, UserFactory
 
 REFUSED_PAGE = "您的角色无权访问此页面或记录。"
 
@@ -270,3 +272,50 @@ def test_a_new_username_is_stored_as_nfkc_and_its_creation_recorded(reference) -
         str(person.pk),
         {"role": "district"},
     )
+
+
+# ── 6. decision documents: served as .docx or .pdf only ─────────────────────────────────────────────
+
+
+def _decision(dept: Person) -> Decision:
+    case = case_actions.order_rectification(
+        case=CaseFactory(),
+        by=dept.user,
+        today=dt.date(2026, 3, 2),
+        issued_on=dt.date(2026, 2, 20),
+        served_on=dt.date(2026, 2, 27),
+    )
+    return case.decisions.get()
+
+
+@pytest.mark.parametrize("ext", ["html", "svg", "exe", "htm", "DOCX", "docx.html", "pdfx", "js", "xml"])
+def test_a_decision_document_under_another_extension_is_not_found_and_nothing_is_written(
+    energy_dept, ext
+) -> None:
+    decision = _decision(energy_dept)
+    firm = PersonFactory(
+        user=UserFactory(username="firm-ext"), role=Role.ENTERPRISE, enterprise=decision.case.enterprise
+    )
+    before = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    for person in (energy_dept, firm):
+        response = client_for(person.user).get(f"/decisions/{decision.pk}.{ext}")
+        assert response.status_code == 404, (person, response.status_code)
+        assert "Content-Disposition" not in response
+    # only the two sign-ins' own entries: no export, no refusal, no receipt
+    assert set(AuditEvent.objects.filter(pk__gt=before).values_list("action", flat=True)) <= {
+        "auth.login",
+        "auth.otp_verified",
+    }
+    assert not DecisionReceipt.objects.exists()
+
+
+def test_a_decision_document_is_served_as_docx(energy_dept) -> None:
+    decision = _decision(energy_dept)
+    response = client_for(energy_dept.user).get(f"/decisions/{decision.pk}.docx")
+    assert response.status_code == 200
+    assert (
+        response["Content-Type"] == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    )
+    assert response["Content-Disposition"].endswith(".docx")
+    entry = AuditEvent.objects.get(action="export.decision_document")
+    assert (entry.actor, entry.data["format"]) == (energy_dept.user, "docx")

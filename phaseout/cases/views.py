@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.forms import ModelChoiceField
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -559,7 +559,10 @@ def _summary_text(case: Case) -> str:
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
 @audited_export("export.decision_document")
 def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
-    """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own)."""
+    """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own); under any
+    other extension it is not found (the URL's converter refuses it first)."""
+    if fmt not in ("docx", "pdf"):
+        raise Http404
     decision = get_object_or_404(Decision.objects.filter(case__in=scope.cases(_person(request))), pk=pk)
     # 不可否认性: a document whose SM2 signature does not hold for what is on record is not given out.
     problem = signatures.check(decision)
