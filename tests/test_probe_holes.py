@@ -18,11 +18,11 @@ from django.test import Client
 from phaseout import accounts
 from phaseout.audit.models import AuditEvent, Outcome
 from phaseout.cases import actions as case_actions
-from phaseout.cases.models import Decision, DecisionReceipt
+from phaseout.cases.models import Decision, DecisionReceipt, Evidence
 from phaseout.complaints.models import TipOff
-from phaseout.orgs.models import Person, Role
-from tests.conftest import PASSWORD, client_for, form_login
-from tests.factories import CaseFactory, PersonFactory, UserFactory
+from phaseout.orgs.models import Person, Role, Territory
+from tests.conftest import PASSWORD, PNG, REPORT_PDF, client_for, form_login, upload
+from tests.factories import CaseFactory, EnterpriseFactory, LineFactory, PersonFactory, UserFactory
 
 REFUSED_PAGE = "您的角色无权访问此页面或记录。"
 
@@ -319,3 +319,58 @@ def test_a_decision_document_is_served_as_docx(energy_dept) -> None:
     assert response["Content-Disposition"].endswith(".docx")
     entry = AuditEvent.objects.get(action="export.decision_document")
     assert (entry.actor, entry.data["format"]) == (energy_dept.user, "docx")
+
+
+# ── evidence downloads: a name whose extension matches what the file is, headers that keep it a file ──
+
+
+def _evidence(energy_dept: Person, name: str, content: bytes) -> Evidence:
+    line = LineFactory(enterprise=EnterpriseFactory(territory=Territory.objects.get(code="440703")))
+    inspection = case_actions.record_inspection(
+        department=energy_dept.department,
+        enterprise=line.enterprise,
+        line=line,
+        dimension="energy",
+        inspected_on=dt.date(2026, 3, 2),
+        inspectors="李明",
+        files=[upload(name, content, "text/html")],  # the browser's claimed type is ignored
+        by=energy_dept.user,
+        today=dt.date(2026, 3, 2),
+    )
+    return inspection.evidence.get()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "served_as", "disposition"),
+    [
+        ("现场.png", PNG, "image/png", "attachment; filename*=utf-8''%E7%8E%B0%E5%9C%BA.png"),
+        ("x.html", PNG, "image/png", 'attachment; filename="x.html.png"'),
+        ("x.svg", PNG, "image/png", 'attachment; filename="x.svg.png"'),
+        ("x.png.exe", PNG, "image/png", 'attachment; filename="x.png.exe.png"'),
+        ("photo.PNG", PNG, "image/png", 'attachment; filename="photo.PNG"'),
+        ("report", REPORT_PDF, "application/pdf", 'attachment; filename="report.pdf"'),
+        ("..\\..\\boot.ini.png", PNG, "image/png", 'attachment; filename="boot.ini.png"'),
+        ('a"b\r\nSet-Cookie: x=1.png', PNG, "image/png", 'attachment; filename="abSet-Cookie x=1.png"'),
+    ],
+)
+def test_evidence_is_served_as_a_file_of_its_real_type_under_a_safe_name(
+    energy_dept, district, other_district, name, content, served_as, disposition
+) -> None:
+    evidence = _evidence(energy_dept, name, content)
+    response = client_for(district.user).get(f"/evidence/{evidence.pk}/")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == content
+    assert response["Content-Type"] == served_as
+    assert response["Content-Disposition"] == disposition
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "Set-Cookie" not in response or "x=1" not in response["Set-Cookie"]
+    entry = AuditEvent.objects.get(action="export.evidence")
+    assert (entry.actor, entry.object_id, entry.data["sha256"]) == (
+        district.user,
+        str(evidence.pk),
+        evidence.sha256,
+    )
+    # out of scope, or not a number: not found, nothing recorded
+    assert client_for(other_district.user).get(f"/evidence/{evidence.pk}/").status_code == 404
+    assert client_for(district.user).get(f"/evidence/{evidence.pk}/../{evidence.pk}/").status_code == 404
+    assert AuditEvent.objects.filter(action="export.evidence").count() == 1
