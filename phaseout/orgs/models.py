@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.rules.dimensions import Dimension as RuleDimension
 
 
@@ -94,7 +95,7 @@ class Role(models.TextChoices):
 ADMINISTRATOR_ROLES = (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR)
 
 
-class Person(models.Model):
+class Person(QuickDisplay, models.Model):
     """A user's place in the organisation: role and the unit that sets their data scope."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")
