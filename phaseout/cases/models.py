@@ -214,6 +214,9 @@ class Case(QuickDisplay, models.Model):
             # selects nothing of its dimensions then reads nothing, not the whole table backwards).
             models.Index(fields=["territory", "dimension", "-id"], name="case_territory_dimension_idx"),
             models.Index(fields=["state", "-id"], name="case_state_idx"),
+            # A list filtered by state counted within a person's scope (territories, and a department's
+            # dimensions): read from the index alone, not by visiting every case of the state.
+            models.Index(fields=["state", "territory", "dimension"], name="case_state_scope_idx"),
             models.Index(fields=["industry", "-id"], name="case_industry_idx"),
             # The home page's overdue list: the longest overdue first, read from the index's start.
             models.Index(fields=["overdue_at"], name="case_overdue_idx", condition=models.Q(state="overdue")),
