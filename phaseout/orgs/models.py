@@ -48,9 +48,14 @@ class Territory(models.Model):
 
     def subtree_codes(self) -> list[str]:
         """The territory's code and those of everything under it, to any depth (a province: its cities
-        and their counties; a few hundred codes at most, read in one query)."""
-        below = Territory.objects.filter(models.Q(parent=self) | models.Q(parent__parent=self))
-        return [self.code, *below.values_list("code", flat=True)]
+        and their counties; a few hundred codes at most, read in one query). Kept on the instance: a
+        page that filters several lists by a person's scope reads them once (the instance lives as long
+        as the request that loaded it; the territories change only by migration or the admin)."""
+        codes: list[str] | None = self.__dict__.get("_subtree_codes")
+        if codes is None:
+            below = Territory.objects.filter(models.Q(parent=self) | models.Q(parent__parent=self))
+            codes = self.__dict__["_subtree_codes"] = [self.code, *below.values_list("code", flat=True)]
+        return list(codes)
 
 
 class Department(models.Model):
