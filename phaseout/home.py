@@ -111,11 +111,19 @@ def home(request: HttpRequest) -> HttpResponse:
         return province_progress(request)
     if person.role not in WAITING_ROLES:
         return render(request, "orgs/home_admin.html", {"today": today, **_admin_day(person, today)})
-    cases = case_scope.cases(person).select_related("enterprise", "line")
+    # Each list reads only the columns it shows (_case_rows.html and the lists below): not the cases'
+    # other columns, nor the enterprises' (their contacts would be decrypted for nothing).
+    cases = (
+        case_scope.cases(person)
+        .select_related("enterprise", "line")
+        .only(*CASE_ROW, "reinspection_due", "enterprise__name", "line__name")
+    )
     soon = today + dt.timedelta(days=30)
-    measures = ExitMeasure.objects.filter(
-        case__in=case_scope.cases(person), done_on__isnull=True
-    ).select_related("case__enterprise")
+    measures = (
+        ExitMeasure.objects.filter(case__in=case_scope.cases(person), done_on__isnull=True)
+        .select_related("case__enterprise")
+        .only("kind", "unit", "deadline", *_of_case())
+    )
     context = {
         "today": today,
         "due": cases.filter(state=CaseState.RECTIFYING, deadline__lte=soon).order_by("deadline")[:50],
@@ -123,15 +131,16 @@ def home(request: HttpRequest) -> HttpResponse:
         "measures_due": measures.filter(deadline__lte=today + dt.timedelta(days=15)).order_by("deadline")[
             :50
         ],
-        "escalations": Escalation.objects.filter(
-            case__in=case_scope.cases(person), resolved_at__isnull=True
-        ).select_related("case__enterprise", "measure")[:50],
+        "escalations": Escalation.objects.filter(case__in=case_scope.cases(person), resolved_at__isnull=True)
+        .select_related("case__enterprise", "measure")
+        .only("kind", "due_date", "measure", "measure__kind", *_of_case())[:50],
         "waiting": cases.filter(waiting(person.role)).order_by("id")[:50],
         "extension_requests": (
             ExtensionRequest.objects.filter(
                 case__in=case_scope.cases(person), status=ExtensionRequest.Status.PENDING
             )
             .select_related("case__enterprise")
+            .only("months", "requested_at", *_of_case())
             .order_by("requested_at")[:50]
             if person.role in (Role.OFFICE, Role.DEPARTMENT)
             else []
@@ -147,6 +156,16 @@ def home(request: HttpRequest) -> HttpResponse:
         "signals": _open_signals(person),
     }
     return render(request, "orgs/home.html", context)
+
+
+# What a row of a case on the home page shows (_case_rows.html): its number (its year and id), the
+# enterprise's and the line's names, dimension, state and deadline.
+CASE_ROW = ("opened_at", "dimension", "state", "deadline", "enterprise", "line")
+
+
+def _of_case() -> tuple[str, ...]:
+    """The fields of a home page's row that names its case (number and enterprise), through `case`."""
+    return ("case", "case__opened_at", "case__enterprise", "case__enterprise__name")
 
 
 def _open_data_checks(person: Person) -> list[Any] | None:

@@ -113,3 +113,27 @@ def test_only_the_auditor_reads_or_exports_the_trail(office: Person, auditor: Pe
     assert client_for(office.user).get("/audit/").status_code == 403
     assert client_for(office.user).get("/audit/export.xlsx").status_code == 403
     assert not AuditEvent.objects.filter(action="export.audit_trail").exists()
+
+
+def _exported(client: Client, **query: str) -> list[tuple[object, ...]]:
+    response = client.get("/audit/export.xlsx", query)
+    assert response.status_code == 200
+    return list(load_workbook(io.BytesIO(b"".join(response.streaming_content))).active.values)[1:]
+
+
+@pytest.mark.parametrize("entries", [3, 40])
+def test_the_export_names_each_record_without_a_query_per_entry(
+    auditor: Person, office: Person, entries: int, django_assert_max_num_queries: object
+) -> None:
+    """Each entry's record named as on the page (a case by its number and enterprise), in a number of
+    queries that does not grow with the entries: one per kind of record per block, not one per entry."""
+    cases = [CaseFactory() for _ in range(entries)]
+    for case in cases:
+        record(actor=office.user, action="case.evidence_added", obj=case, reason="补充材料")
+    client = client_for(auditor.user)
+    with django_assert_max_num_queries(20):  # type: ignore[operator]
+        body = _exported(client, action="case.evidence_added")
+    expected = {(str(case.pk), f"#{case.pk} {case.enterprise.name}") for case in cases}
+    assert {(row[9], row[8]) for row in body} == expected
+    assert {(row[6], row[7], row[12]) for row in body} == {("case.evidence_added", "案件", "补充材料")}
+    assert [row[0] for row in body] == sorted((row[0] for row in body), reverse=True)  # newest first

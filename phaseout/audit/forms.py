@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
+import itertools
 from typing import IO, Any
 
 from django import forms
@@ -143,44 +143,39 @@ EXPORT_CHUNK = 2000
 
 def audit_xlsx(qs: QuerySet[AuditEvent]) -> tuple[IO[bytes], int]:
     """Every selected entry as a row of an .xlsx in a temporary file (read from its start), and how many.
-    Memory stays flat whatever the count: the rows are read in chunks and written in write-only mode."""
-    from openpyxl import Workbook
 
-    from phaseout.exports import row as safe_row
+    The entries are read in blocks of EXPORT_CHUNK from a server-side cursor; each block's records are
+    named with one query per kind of record (labels.described), never one per entry; the rows go to the
+    lists' constant-memory writer (phaseout.web.lists.xlsx_file): memory stays flat whatever the count."""
+    from phaseout.web.lists import Column, ListSpec, xlsx_file
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(str(_("Audit trail")))
-    headings = [
-        _("No."), _("Time"), _("Who"), _("User name"), _("Unit"), _("Event"), _("Event code"),
-        _("Kind of record"), _("Record"), _("Record number"), _("Outcome"), _("IP address"), _("Reason"),
-    ]  # fmt: skip
-    sheet.append([str(h) for h in headings])
-    count = 0
     outcomes = dict(Outcome.choices)
-    chunk: list[AuditEvent] = []
 
-    def flush() -> None:
-        for e in labels.described(chunk):
-            person = getattr(e.actor, "person", None) if e.actor_id else None
-            who = person.display_name if person is not None else (e.actor_name or str(_("system")))
-            sheet.append(
-                safe_row(
-                    [
-                        e.seq, timezone.localtime(e.at).replace(tzinfo=None), who, e.actor_name, e.unit,
-                        e.event_label, e.action, e.record_kind, e.record_name, e.object_id,
-                        str(outcomes.get(e.outcome, e.outcome)), e.ip or "", e.reason,
-                    ]
-                )
-            )  # fmt: skip
-        chunk.clear()
+    def who(e: AuditEvent) -> str:
+        person = getattr(e.actor, "person", None) if e.actor_id else None
+        return person.display_name if person is not None else (e.actor_name or str(_("system")))
 
-    for event in qs.iterator(chunk_size=EXPORT_CHUNK):
-        chunk.append(event)
-        count += 1
-        if len(chunk) == EXPORT_CHUNK:
-            flush()
-    flush()
-    handle = tempfile.TemporaryFile()  # noqa: SIM115 (handed to the response, which closes it)
-    book.save(handle)
-    handle.seek(0)
-    return handle, count
+    spec = ListSpec(
+        columns=[
+            Column("seq", _("No."), lambda e: e.seq),
+            Column("at", _("Time"), lambda e: e.at),
+            Column("who", _("Who"), who),
+            Column("user", _("User name"), lambda e: e.actor_name),
+            Column("unit", _("Unit"), lambda e: e.unit),
+            Column("event", _("Event"), lambda e: e.event_label),
+            Column("action", _("Event code"), lambda e: e.action),
+            Column("kind", _("Kind of record"), lambda e: e.record_kind),
+            Column("record", _("Record"), lambda e: e.record_name),
+            Column("object", _("Record number"), lambda e: e.object_id),
+            Column("outcome", _("Outcome"), lambda e: str(outcomes.get(e.outcome, e.outcome))),
+            Column("ip", _("IP address"), lambda e: e.ip or ""),
+            Column("reason", _("Reason"), lambda e: e.reason),
+        ]
+    )
+
+    def described() -> Any:
+        events = qs.iterator(chunk_size=EXPORT_CHUNK)
+        while block := list(itertools.islice(events, EXPORT_CHUNK)):
+            yield from labels.described(block)
+
+    return xlsx_file(described(), spec, str(_("Audit trail")))

@@ -245,7 +245,12 @@ def record_names(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]
         except (LookupError, ValueError):
             continue
         numeric = [int(i) for i in ids if i.isdigit()]
-        for pk, obj in model._default_manager.in_bulk(numeric).items():
+        # The records' own relations read in the same query: a name may use one (a case is named by its
+        # enterprise), which would otherwise cost a query per record.
+        related = [
+            f.name for f in model._meta.concrete_fields if f.is_relation and (f.many_to_one or f.one_to_one)
+        ]
+        for pk, obj in model._default_manager.select_related(*related).in_bulk(numeric).items():
             names[(object_type, str(pk))] = str(obj)[:80]
     return names
 

@@ -4,6 +4,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from phaseout.choices import QuickDisplay
+
 
 class Outcome(models.TextChoices):
     SUCCESS = "success", pgettext_lazy("audit outcome", "Success")
@@ -11,7 +13,7 @@ class Outcome(models.TextChoices):
     REFUSED = "refused", pgettext_lazy("audit outcome", "Refused")
 
 
-class AuditEvent(models.Model):
+class AuditEvent(QuickDisplay, models.Model):
     """Who did what, when, from where, to which record, with what outcome, and why.
 
     Append-only in the database (triggers refuse UPDATE and DELETE, see migration 0006 and

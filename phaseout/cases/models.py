@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.crypto.storage import SealedFileStorage
 from phaseout.orgs.models import Dimension
 from phaseout.rules.case_flow import TERMINAL, State
@@ -11,7 +12,7 @@ from phaseout.rules.exit_plans import ExitPlan
 from phaseout.rules.exit_plans import MeasureKind as Measure
 
 
-class Inspection(models.Model):
+class Inspection(QuickDisplay, models.Model):
     """An inspection (执法检查 / 监察 / 抽查) by a department, in its dimension."""
 
     department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, verbose_name=_("department"))
@@ -119,7 +120,7 @@ def case_number(year: int, pk: int) -> str:
     return f"{year}-{pk:06d}"
 
 
-class Case(models.Model):
+class Case(QuickDisplay, models.Model):
     """One enterprise's (or line's) path from a finding to its end."""
 
     enterprise = models.ForeignKey(
@@ -213,6 +214,9 @@ class Case(models.Model):
             # selects nothing of its dimensions then reads nothing, not the whole table backwards).
             models.Index(fields=["territory", "dimension", "-id"], name="case_territory_dimension_idx"),
             models.Index(fields=["state", "-id"], name="case_state_idx"),
+            # A list filtered by state counted within a person's scope (territories, and a department's
+            # dimensions): read from the index alone, not by visiting every case of the state.
+            models.Index(fields=["state", "territory", "dimension"], name="case_state_scope_idx"),
             models.Index(fields=["industry", "-id"], name="case_industry_idx"),
             # The home page's overdue list: the longest overdue first, read from the index's start.
             models.Index(fields=["overdue_at"], name="case_overdue_idx", condition=models.Q(state="overdue")),
@@ -371,7 +375,7 @@ class MeasureKind(models.TextChoices):
     LICENCE_REVOCATION = Measure.LICENCE_REVOCATION.value, _("Licences revoked by their issuing departments")
 
 
-class ExitMeasure(models.Model):
+class ExitMeasure(QuickDisplay, models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="measures")
     kind = models.CharField(_("measure"), max_length=30, choices=MeasureKind.choices)
     unit = models.CharField(_("carried out by"), max_length=60)
@@ -454,7 +458,7 @@ class Evidence(models.Model):
         return self.original_name
 
 
-class Escalation(models.Model):
+class Escalation(QuickDisplay, models.Model):
     """Raised once by the deadline sweep when an order or a measure passes its deadline."""
 
     class Kind(models.TextChoices):

@@ -24,7 +24,16 @@ from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError, StaleCase
 from phaseout.cases.evidence import safe_name
-from phaseout.cases.models import Case, CaseState, Decision, Evidence, ExitMeasure, ExtensionRequest
+from phaseout.cases.models import (
+    Case,
+    CaseState,
+    Decision,
+    Evidence,
+    ExitMeasure,
+    ExtensionRequest,
+    Inspection,
+    case_number,
+)
 from phaseout.cases.permissions import actions_for, may
 from phaseout.crypto import DecryptionError
 from phaseout.officialdoc import FontMissing
@@ -37,7 +46,7 @@ from phaseout.web import current_person as _person
 from phaseout.web import current_user as _user
 from phaseout.web import form_errors as _errors
 from phaseout.web import paginate as _page
-from phaseout.web.lists import Column, ListSpec, list_response
+from phaseout.web.lists import Column, ListSpec, choice_of, list_response
 
 CASE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
@@ -92,15 +101,39 @@ class InspectionFilterForm(f.forms.Form):
 
 INSPECTIONS = ListSpec(
     columns=(
-        Column("on", gettext_lazy("inspection date"), lambda i: i.inspected_on, sort="inspected_on"),
-        Column("enterprise", gettext_lazy("Enterprise"), lambda i: i.enterprise.name),
-        Column("line", gettext_lazy("Line"), lambda i: i.line.name if i.line else ""),
-        Column("department", gettext_lazy("Department"), lambda i: i.department.name),
-        Column("dimension", gettext_lazy("Dimension"), lambda i: i.get_dimension_display(), sort="dimension"),
-        Column("method", gettext_lazy("method"), lambda i: i.get_method_display()),
-        Column("inspectors", gettext_lazy("inspectors"), lambda i: i.inspectors, on_page=False),
+        Column(
+            "on",
+            gettext_lazy("inspection date"),
+            lambda i: i.inspected_on,
+            sort="inspected_on",
+            path="inspected_on",
+        ),
+        Column(
+            "enterprise", gettext_lazy("Enterprise"), lambda i: i.enterprise.name, path="enterprise__name"
+        ),
+        Column("line", gettext_lazy("Line"), lambda i: i.line.name if i.line else "", path="line__name"),
+        Column(
+            "department", gettext_lazy("Department"), lambda i: i.department.name, path="department__name"
+        ),
+        Column(
+            "dimension",
+            gettext_lazy("Dimension"),
+            lambda i: i.get_dimension_display(),
+            sort="dimension",
+            row=choice_of(Inspection, "dimension"),
+        ),
+        Column(
+            "method",
+            gettext_lazy("method"),
+            lambda i: i.get_method_display(),
+            row=choice_of(Inspection, "method"),
+        ),
+        Column(
+            "inspectors", gettext_lazy("inspectors"), lambda i: i.inspectors, on_page=False, path="inspectors"
+        ),
     ),
     default_order=("-inspected_on", "-id"),
+    reads=("dimension", "method"),
 )
 
 
@@ -215,17 +248,46 @@ def case_list(request: HttpRequest) -> HttpResponseBase:
 
 CASES = ListSpec(
     columns=(
-        Column("number", gettext_lazy("Case"), lambda c: c.number, sort="id"),
-        Column("enterprise", gettext_lazy("Enterprise"), lambda c: c.enterprise.name),
-        Column("uscc", gettext_lazy("USCC"), lambda c: c.enterprise.uscc, on_page=False),
-        Column("territory", gettext_lazy("Territory"), lambda c: c.territory.name, sort="territory__code"),
-        Column("industry", gettext_lazy("Industry"), lambda c: c.industry.name),
-        Column("line", gettext_lazy("Line"), lambda c: c.line.name if c.line else ""),
-        Column("dimension", gettext_lazy("Dimension"), lambda c: c.get_dimension_display(), sort="dimension"),
-        Column("state", gettext_lazy("State"), lambda c: c.get_state_display(), sort="state"),
-        Column("deadline", gettext_lazy("Deadline"), lambda c: c.deadline, sort="deadline"),
-        Column("opened", gettext_lazy("Opened"), lambda c: c.opened_at, on_page=False),
-    )
+        Column(
+            "number",
+            gettext_lazy("Case"),
+            lambda c: c.number,
+            sort="id",
+            row=lambda r: case_number(r["opened_at"].year, r["id"]),
+        ),
+        Column(
+            "enterprise", gettext_lazy("Enterprise"), lambda c: c.enterprise.name, path="enterprise__name"
+        ),
+        Column(
+            "uscc", gettext_lazy("USCC"), lambda c: c.enterprise.uscc, on_page=False, path="enterprise__uscc"
+        ),
+        Column(
+            "territory",
+            gettext_lazy("Territory"),
+            lambda c: c.territory.name,
+            sort="territory__code",
+            path="territory__name",
+        ),
+        Column("industry", gettext_lazy("Industry"), lambda c: c.industry.name, path="industry__name"),
+        Column("line", gettext_lazy("Line"), lambda c: c.line.name if c.line else "", path="line__name"),
+        Column(
+            "dimension",
+            gettext_lazy("Dimension"),
+            lambda c: c.get_dimension_display(),
+            sort="dimension",
+            row=choice_of(Case, "dimension"),
+        ),
+        Column(
+            "state",
+            gettext_lazy("State"),
+            lambda c: c.get_state_display(),
+            sort="state",
+            row=choice_of(Case, "state"),
+        ),
+        Column("deadline", gettext_lazy("Deadline"), lambda c: c.deadline, sort="deadline", path="deadline"),
+        Column("opened", gettext_lazy("Opened"), lambda c: c.opened_at, on_page=False, path="opened_at"),
+    ),
+    reads=("id", "dimension", "state"),
 )
 
 

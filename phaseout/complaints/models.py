@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.crypto.fields import SealedTextField
 
 
-class TipOff(models.Model):
+class TipOff(QuickDisplay, models.Model):
     """A tip-off (举报) from the public form or a hotline's work order."""
 
     class Source(models.TextChoices):

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
+
 
 class Measure(models.Model):
     """A joint-punishment measure (联合惩戒): its domain, legal basis, executing department, duration.
@@ -24,7 +26,7 @@ class Measure(models.Model):
         return self.domain
 
 
-class Referral(models.Model):
+class Referral(QuickDisplay, models.Model):
     """A credit referral of an enterprise that missed its exit deadline, with the fields the national
     credit information sharing platform exchanges."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.crypto.fields import EncryptedTextField
 
 
@@ -24,7 +25,7 @@ class Kind(models.TextChoices):
     RETURNED = "returned", _("Submission returned")
 
 
-class Message(models.Model):
+class Message(QuickDisplay, models.Model):
     recipient = models.ForeignKey(
         "orgs.Person", on_delete=models.CASCADE, related_name="messages", verbose_name=_("recipient")
     )

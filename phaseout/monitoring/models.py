@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.crypto.fields import EncryptedTextField
 
 
@@ -153,7 +154,7 @@ class DismissalReason(models.TextChoices):
     OTHER = "other", _("Other (explained)")
 
 
-class DataCheck(models.Model):
+class DataCheck(QuickDisplay, models.Model):
     """超标数据核查: what the screening of a point's data found — an exceedance episode, a monitor offline,
     data below completeness — as a proposal for the environment department of the point's city. A person
     confirms it (an exceedance then becomes a finding and a case on the environment path) or dismisses it

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.rules.dimensions import Dimension as RuleDimension
 
 
@@ -47,13 +48,14 @@ class Territory(models.Model):
 
     def subtree_codes(self) -> list[str]:
         """The territory's code and those of everything under it, to any depth (a province: its cities
-        and their counties; a few hundred codes at most, read in one query, once for this instance: a
-        request reads its person's unit territory once and asks this two or three times)."""
-        cached: list[str] | None = self.__dict__.get("_subtree_codes")
-        if cached is None:
+        and their counties; a few hundred codes at most, read in one query). Kept on the instance: a
+        page that filters several lists by a person's scope reads them once (the instance lives as long
+        as the request that loaded it; the territories change only by migration or the admin)."""
+        codes: list[str] | None = self.__dict__.get("_subtree_codes")
+        if codes is None:
             below = Territory.objects.filter(models.Q(parent=self) | models.Q(parent__parent=self))
-            cached = self.__dict__["_subtree_codes"] = [self.code, *below.values_list("code", flat=True)]
-        return list(cached)
+            codes = self.__dict__["_subtree_codes"] = [self.code, *below.values_list("code", flat=True)]
+        return list(codes)
 
 
 class Department(models.Model):
@@ -98,7 +100,7 @@ class Role(models.TextChoices):
 ADMINISTRATOR_ROLES = (Role.SYSTEM_ADMIN, Role.SECURITY_ADMIN, Role.AUDITOR)
 
 
-class Person(models.Model):
+class Person(QuickDisplay, models.Model):
     """A user's place in the organisation: role and the unit that sets their data scope."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person")

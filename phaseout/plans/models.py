@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.crypto.storage import SealedFileStorage
 from phaseout.rules.approvals import PLAN_IN_FORCE, PlanState
 
@@ -219,7 +220,7 @@ class TimeExpression(models.Model):
         return self.text
 
 
-class Submission(models.Model):
+class Submission(QuickDisplay, models.Model):
     """What a unit owes by a date under the plan. Each hand-in is a version (SubmissionVersion) the office
     accepts or returns with comments; `state`, `submitted_on` and `submitted_by` are kept by the actions
     from the versions, so that lists read one row: `submitted_on` is the date of the version handed in that
@@ -410,7 +411,7 @@ class PlanChange(models.Model):
         return f"{self.field}: {self.before} → {self.after}"
 
 
-class Supervision(models.Model):
+class Supervision(QuickDisplay, models.Model):
     """A circulated notice (通报) or a summons for talks (约谈) the office issues against one target: a
     unit responsible for a task that failed, or an enterprise that fell behind (Heyuan 三(三)). The
     target sees it on their home page and acknowledges it."""

@@ -8,6 +8,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.crypto.fields import EncryptedTextField
 from phaseout.crypto.storage import SealedFileStorage
 from phaseout.registry.validators import validate_uscc
@@ -147,7 +148,7 @@ class LineStatus(models.TextChoices):
     RESUMED = "resumed", _("Resumed after exit")
 
 
-class ProductionLine(models.Model):
+class ProductionLine(QuickDisplay, models.Model):
     """A production line or a piece of main equipment."""
 
     enterprise = models.ForeignKey(

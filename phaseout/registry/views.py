@@ -40,22 +40,34 @@ from phaseout.registry.models import (
 from phaseout.rules.engine import FactsError, Status, evaluate
 from phaseout.rules.rulebook import library
 from phaseout.web import current_person, current_user, form_errors
-from phaseout.web.lists import Column, ListSpec, label_of, list_response
+from phaseout.web.lists import Column, ListSpec, choice_of, label_of, list_response
 
 ENTERPRISE_VIEWERS = (*ALL_STAFF_ROLES, Role.ENTERPRISE)
 
 
 ENTERPRISES = ListSpec(
     columns=(
-        Column("uscc", gettext_lazy("USCC"), lambda e: e.uscc, sort="uscc"),
-        Column("name", gettext_lazy("Enterprise name"), lambda e: e.name, sort="name"),
-        Column("territory", gettext_lazy("Territory"), lambda e: e.territory.name, sort="territory__code"),
-        Column("industry", gettext_lazy("Industry"), lambda e: e.industry.name, sort="industry__code"),
-        Column("address", gettext_lazy("Address"), lambda e: e.address),
-        Column("contact", gettext_lazy("contact person"), lambda e: e.contact_name, on_page=False),
-        Column("phone", gettext_lazy("contact phone"), lambda e: e.contact_phone, on_page=False),
+        Column("uscc", gettext_lazy("USCC"), lambda e: e.uscc, sort="uscc", path="uscc"),
+        Column("name", gettext_lazy("Enterprise name"), lambda e: e.name, sort="name", path="name"),
+        Column(
+            "territory", gettext_lazy("Territory"), lambda e: e.territory.name, sort="territory__code",
+            path="territory__name",
+        ),
+        Column(
+            "industry", gettext_lazy("Industry"), lambda e: e.industry.name, sort="industry__code",
+            path="industry__name",
+        ),
+        Column("address", gettext_lazy("Address"), lambda e: e.address, path="address"),
+        Column(
+            "contact", gettext_lazy("contact person"), lambda e: e.contact_name, on_page=False,
+            path="contact_name",
+        ),
+        Column(
+            "phone", gettext_lazy("contact phone"), lambda e: e.contact_phone, on_page=False,
+            path="contact_phone",
+        ),
     )
-)
+)  # fmt: skip
 
 
 @allow(*READ_ACROSS_PROVINCE)
@@ -94,26 +106,42 @@ class LineFilterForm(forms.Form):
 
 
 _capacity_unit = label_of(ProductionLine, "capacity_unit")
+_capacity_unit_of_row = choice_of(ProductionLine, "capacity_unit")
 LINES = ListSpec(
     columns=(
-        Column("enterprise", gettext_lazy("Enterprise name"), lambda x: x.enterprise.name),
-        Column("uscc", gettext_lazy("USCC"), lambda x: x.enterprise.uscc, on_page=False),
+        Column(
+            "enterprise", gettext_lazy("Enterprise name"), lambda x: x.enterprise.name,
+            path="enterprise__name",
+        ),
+        Column(
+            "uscc", gettext_lazy("USCC"), lambda x: x.enterprise.uscc, on_page=False, path="enterprise__uscc"
+        ),
         Column(
             "territory", gettext_lazy("Territory"), lambda x: x.enterprise.territory.name,
-            sort="enterprise__territory__code",
+            sort="enterprise__territory__code", path="enterprise__territory__name",
         ),
-        Column("name", gettext_lazy("line or equipment name"), lambda x: x.name, sort="name"),
+        Column("name", gettext_lazy("line or equipment name"), lambda x: x.name, sort="name", path="name"),
         Column(
             "type", gettext_lazy("equipment type"), label_of(ProductionLine, "equipment_type"),
-            sort="equipment_type",
+            sort="equipment_type", row=choice_of(ProductionLine, "equipment_type"),
         ),
-        Column("size", gettext_lazy("Size"), lambda x: f"{x.size_value or ''} {x.size_unit}".strip()),
         Column(
-            "capacity", gettext_lazy("capacity"), lambda x: f"{x.capacity} {_capacity_unit(x)}"
+            "size", gettext_lazy("Size"), lambda x: f"{x.size_value or ''} {x.size_unit}".strip(),
+            row=lambda r: f"{r['size_value'] or ''} {r['size_unit']}".strip(),
         ),
-        Column("status", gettext_lazy("Status"), label_of(ProductionLine, "status"), sort="status"),
-        Column("exited", gettext_lazy("exited on"), lambda x: x.exited_on, sort="exited_on"),
-    )
+        Column(
+            "capacity", gettext_lazy("capacity"), lambda x: f"{x.capacity} {_capacity_unit(x)}",
+            row=lambda r: f"{r['capacity']} {_capacity_unit_of_row(r)}",
+        ),
+        Column(
+            "status", gettext_lazy("Status"), label_of(ProductionLine, "status"), sort="status",
+            row=choice_of(ProductionLine, "status"),
+        ),
+        Column(
+            "exited", gettext_lazy("exited on"), lambda x: x.exited_on, sort="exited_on", path="exited_on"
+        ),
+    ),
+    reads=("equipment_type", "size_value", "size_unit", "capacity", "capacity_unit", "status"),
 )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phaseout.choices import QuickDisplay
 from phaseout.orgs.models import Dimension
 from phaseout.rules.furnaces import FurnaceKind as RuleFurnaceKind
 from phaseout.rules.furnaces import FurnaceUse as RuleFurnaceUse
@@ -234,7 +235,7 @@ class SignalStatus(models.TextChoices):
     DISMISSED = "dismissed", _("Dismissed")
 
 
-class Signal(models.Model):
+class Signal(QuickDisplay, models.Model):
     """A proposal for a person: never a decision by itself (domain.md, "Who decides")."""
 
     kind = models.CharField(_("signal"), max_length=30, choices=SignalKind.choices)

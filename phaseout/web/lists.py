@@ -12,12 +12,15 @@ sorts by, if any); the page, the sort links and the export read the same columns
   rust_xlsxwriter (rustpy-xlsxwriter) in its constant-memory mode, memory flat whatever the count, every
   text cell formula-safe (phaseout.exports), and is streamed from the file. openpyxl's write-only mode
   wrote ~10,000 rows/s; this writer several times that (ADR 25, benchmarks/bench_exports.py). An export
-  of no row (a header only) is still written by openpyxl.
+  of no row (a header only) is still written by openpyxl. A list whose every column says how to read it
+  from a plain row (`Column.path` / `Column.row`) is exported from `values()` rows, no model instance
+  made per row.
 """
 
 from __future__ import annotations
 
 import itertools
+import operator
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,12 +45,26 @@ class Column:
     value: Callable[[Any], Any]
     sort: str = ""  # the field it sorts by; none: not sortable
     on_page: bool = True  # False: in the export only (e.g. an address too long for the list)
+    # The export's value from a row of `values()` (a dict): the field `path` as read, or `row(dict)`.
+    # When every column of a list says one, its export reads plain rows, not model instances.
+    path: str = ""
+    row: Callable[[dict[str, Any]], Any] | None = None
+
+    def from_row(self) -> Callable[[dict[str, Any]], Any]:
+        return self.row if self.row is not None else operator.itemgetter(self.path)
 
 
 @dataclass(frozen=True)
 class ListSpec:
     columns: Sequence[Column]
     default_order: tuple[str, ...] = ("-id",)
+    reads: tuple[str, ...] = ()  # the further fields the columns' `row` read
+
+    def values(self) -> tuple[str, ...] | None:
+        """The fields the export reads as plain rows; None if a column reads only a model instance."""
+        if not all(c.path or c.row is not None for c in self.columns):
+            return None
+        return tuple(dict.fromkeys([*(c.path for c in self.columns if c.path), *self.reads]))
 
     def ordering(self, request: HttpRequest) -> tuple[tuple[str, ...], str]:
         """The order asked for (`?sort=key` / `-key`) if a column sorts by it, else the list's own."""
@@ -90,6 +107,18 @@ def label_of(model: Any, field: str) -> Callable[[Any], Any]:
 
     def label(obj: Any) -> Any:
         value = getattr(obj, field)
+        return labels.get(value, value)
+
+    return label
+
+
+def choice_of(model: Any, field: str, path: str = "") -> Callable[[dict[str, Any]], Any]:
+    """A column's `row`: the label of the choice in the row's `path` (default: the field's name)."""
+    labels = dict(model._meta.get_field(field).flatchoices)
+    key = path or field
+
+    def label(row: dict[str, Any]) -> Any:
+        value = row[key]
         return labels.get(value, value)
 
     return label
@@ -149,10 +178,14 @@ def xlsx_file(rows: Any, spec: ListSpec, title: str) -> tuple[IO[bytes], int]:
     from rustpy_xlsxwriter import FastExcel
 
     headings = [str(c.label) for c in spec.columns]
-    values = (
-        safe_row([_plain(column.value(obj)) for column in spec.columns])
-        for obj in (rows.iterator(chunk_size=EXPORT_CHUNK) if isinstance(rows, QuerySet) else rows)
-    )
+    fields = spec.values() if isinstance(rows, QuerySet) else None
+    if fields is not None:  # plain rows from the server-side cursor: no model instance is made
+        getters = [column.from_row() for column in spec.columns]
+        source = rows.values(*fields).iterator(chunk_size=EXPORT_CHUNK)
+    else:
+        getters = [column.value for column in spec.columns]
+        source = rows.iterator(chunk_size=EXPORT_CHUNK) if isinstance(rows, QuerySet) else rows
+    values = (safe_row([_plain(get(obj)) for get in getters]) for obj in source)
     head = list(itertools.islice(values, EXPORT_CHUNK))  # a bounded look ahead: each column's kind
     if not head or len(set(headings)) != len(headings):  # a header alone; headings a record cannot key
         return _openpyxl_file(headings, head, values, title)
