@@ -87,13 +87,15 @@ def username_key(username: str) -> str:
 
 def username_refusal(username: str) -> str | None:
     """Why a new account cannot have this username: it is taken, or differs from an existing one only by
-    case, width or surrounding spaces (two accounts a person could not tell apart). The accounts are
-    compared in Python, by `username_key`, which no database lookup does (a city has some thousands)."""
+    case, width or surrounding spaces (two accounts a person could not tell apart). Stored usernames are
+    NFKC already (create_user and the admin's forms normalise them), so the database compares them without
+    case (an index lookup, whatever the number of accounts) and `username_key` confirms the match."""
     wanted = unicodedata.normalize("NFKC", username).strip()
+    users = get_user_model().objects
+    if users.filter(username=wanted).exists():
+        return _("This username is taken.")
     key = username_key(username)
-    for existing in get_user_model().objects.values_list("username", flat=True).iterator():
-        if existing == wanted:
-            return _("This username is taken.")
+    for existing in users.filter(username__iexact=wanted).values_list("username", flat=True)[:10]:
         if username_key(existing) == key:
             return _(
                 "This username differs from the existing account “%(existing)s” only by case, full-width "
