@@ -514,3 +514,23 @@ def test_the_province_matches_a_name_to_one_city_over_http(province: Person) -> 
     assert AuditEvent.objects.get(action="plan.map_unit").actor_id == province.user.pk
     page = client.get(f"/plans/{plan.pk}/").content.decode()
     assert "江门市产业转型升级办公室<small>（负责 → 江门市）</small>" in page.replace("\n", "")
+
+
+def test_the_progress_page_counts_each_citys_duties_to_the_province(office: Person, province: Person) -> None:
+    plan = _in_force(province)
+    # Jiangmen hands in its year plan (awaiting review); its summary is not due yet. Heyuan hands in nothing.
+    actions.submit(submission=_duty(plan), document=_pdf(), numbers={}, note="", by=office.user)
+    from phaseout.province import progress
+
+    rows = {r.city.code: r.duties for r in progress.rows(list(progress.cities("440000")), 2026, TODAY)}
+    assert rows["440700"] == {"owed": 2, "on_time": 0, "late": 0, "missing": 0, "pending": 1}
+    assert rows["441600"] == {"owed": 2, "on_time": 0, "late": 0, "missing": 0, "pending": 0}
+    # after both deadlines of the year plan: Heyuan's is missing, Jiangmen's accepted on time
+    actions.review_submission(submission=_duty(plan), version=1, accept=True, comments="", by=province.user)
+    later = dt.date(2026, 6, 1)
+    rows = {r.city.code: r.duties for r in progress.rows(list(progress.cities("440000")), 2026, later)}
+    assert rows["440700"] == {"owed": 2, "on_time": 1, "late": 0, "missing": 0, "pending": 0}
+    assert rows["441600"] == {"owed": 2, "on_time": 0, "late": 0, "missing": 1, "pending": 0}
+    page = client_for(province.user).get("/province/").content.decode()
+    assert "省级方案任务" in page and "应报2项：按时1，逾期0，未报0，待审0" in page
+    assert "应报2项：按时0，逾期0，未报0，待审0" in page  # Heyuan today (20 May): nothing missing yet
