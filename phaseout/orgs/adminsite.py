@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import update_wrapper
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -34,6 +34,8 @@ from django.utils.translation import gettext_lazy as _
 from phaseout.audit.record import record
 from phaseout.orgs.access import intact_or_recorded
 from phaseout.orgs.models import Person, Role
+
+_View = TypeVar("_View", bound=Callable[..., Any])
 
 
 def is_system_admin(request: HttpRequest) -> bool:
@@ -62,14 +64,14 @@ class SystemAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return is_system_admin(request)
 
-    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+    def admin_view(self, view: _View, cacheable: bool = False) -> _View:
         inner = super().admin_view(view, cacheable)
 
         def refuse_other_roles(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             refuse_signed_in_other_roles(request)
             return inner(request, *args, **kwargs)
 
-        return update_wrapper(refuse_other_roles, inner)
+        return cast(_View, update_wrapper(refuse_other_roles, inner))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """One way in: the platform's login page (lockout, second factor, audit)."""
