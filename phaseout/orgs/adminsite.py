@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import update_wrapper
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -29,6 +29,7 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.audit.record import record
@@ -47,6 +48,9 @@ def is_system_admin(request: HttpRequest) -> bool:
     return person.role == Role.SYSTEM_ADMIN and intact_or_recorded(person)
 
 
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
+
+
 def refuse_signed_in_other_roles(request: HttpRequest) -> None:
     """A signed-in account that is not the system administrator is refused (403); the refusal is recorded
     by `phaseout.orgs.access.DenyByDefaultMiddleware.process_exception`, as for every page."""
@@ -62,14 +66,14 @@ class SystemAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return is_system_admin(request)
 
-    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+    def admin_view(self, view: V, cacheable: bool = False) -> V:
         inner = super().admin_view(view, cacheable)
 
-        def refuse_other_roles(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        def refuse_other_roles(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             refuse_signed_in_other_roles(request)
             return inner(request, *args, **kwargs)
 
-        return update_wrapper(refuse_other_roles, inner)
+        return cast(V, update_wrapper(refuse_other_roles, inner))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """One way in: the platform's login page (lockout, second factor, audit)."""
