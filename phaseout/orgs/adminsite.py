@@ -29,13 +29,12 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.audit.record import record
 from phaseout.orgs.access import intact_or_recorded
 from phaseout.orgs.models import Person, Role
-
-_View = TypeVar("_View", bound=Callable[..., Any])
 
 
 def is_system_admin(request: HttpRequest) -> bool:
@@ -47,6 +46,9 @@ def is_system_admin(request: HttpRequest) -> bool:
     except Person.DoesNotExist:
         return False
     return person.role == Role.SYSTEM_ADMIN and intact_or_recorded(person)
+
+
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
 
 
 def refuse_signed_in_other_roles(request: HttpRequest) -> None:
@@ -64,14 +66,14 @@ class SystemAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return is_system_admin(request)
 
-    def admin_view(self, view: _View, cacheable: bool = False) -> _View:
+    def admin_view(self, view: V, cacheable: bool = False) -> V:
         inner = super().admin_view(view, cacheable)
 
-        def refuse_other_roles(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        def refuse_other_roles(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             refuse_signed_in_other_roles(request)
             return inner(request, *args, **kwargs)
 
-        return cast(_View, update_wrapper(refuse_other_roles, inner))
+        return cast(V, update_wrapper(refuse_other_roles, inner))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """One way in: the platform's login page (lockout, second factor, audit)."""
