@@ -456,25 +456,32 @@ def test_plan_parse_command_prints_json() -> None:
 @pytest.mark.parametrize(
     ("sentence", "expected"),
     [
-        (
-            "（一）江门市人民政府于2026年6月30日前报送钢铁行业落后产能退出情况。",
-            [("江门市人民政府", "responsible")],
-        ),
-        ("蓬江区人民政府于5月31日前完成摸底排查。", [("蓬江区人民政府", "responsible")]),
-        ("由台山市政府负责组织实施。", [("台山市政府", "responsible")]),
-        # the city's own government, not a place before it; a verb before it is not part of the name
-        ("市人民政府负责统筹。", [("市人民政府", "responsible")]),
-        ("经市人民政府同意后实施。", [("市人民政府", "receiver")]),
-        ("并报市人民政府备案。", [("市人民政府", "receiver")]),
+        # a government named without its place: the characters before it are kept as what may be its
+        # place; the import takes them only when they name a territory under the plan's
+        ("（一）江门市人民政府于2026年6月30日前报送情况。", [("市人民政府", "responsible", ("江门",))]),
+        ("蓬江区人民政府于5月31日前完成摸底排查。", [("区人民政府", "responsible", ("蓬江",))]),
+        ("由台山市政府负责组织实施。", [("市政府", "responsible", ("由台山", "台山"))]),
+        # a verb before it is no place, and the unit keeps the name and role it had before
+        ("落实市人民政府部署。", [("市人民政府", "responsible", ("落实",))]),
+        ("市人民政府负责统筹。", [("市人民政府", "responsible", ())]),
+        ("经市人民政府同意后实施。", [("市人民政府", "receiver", ())]),
+        ("并报市人民政府备案。", [("市人民政府", "receiver", ("并报",))]),
+        ("督促区人民政府于5月底前完成。", []),
+        ("，配合市人民政府做好工作。", []),
     ],
     ids=[
         "city-named-first",
         "district-named-first",
         "after-you",
+        "after-a-verb",
         "own-government",
         "after-jing",
         "after-bao",
+        "object-of-duchu",
+        "counterpart",
     ],
 )
-def test_one_named_places_government_keeps_its_place(sentence: str, expected: list[tuple[str, str]]) -> None:
-    assert [(u.name, u.role) for u in units_in(sentence)] == expected
+def test_a_governments_place_is_a_hint_not_part_of_its_name(
+    sentence: str, expected: list[tuple[str, str, tuple[str, ...]]]
+) -> None:
+    assert [(u.name, u.role, u.places) for u in units_in(sentence)] == expected

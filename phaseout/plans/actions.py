@@ -244,6 +244,10 @@ def import_plan(
             task_of[id(expr)] = task
         for unit in t.units:
             place = named_place(unit.name, city)
+            full_name = unit.name
+            for hint in unit.places:  # "(一)江门市人民政府…": read as "市人民政府" with "江门" before it
+                if place is None and (place := named_place(hint + unit.name, city)) is not None:
+                    full_name = hint + unit.name
             match: str
             department: Department | None
             if place is not None:
@@ -252,7 +256,7 @@ def import_plan(
                 match, department = match_unit(unit.name, city)
             TaskUnit.objects.create(
                 task=task,
-                name=unit.name[:100],
+                name=full_name[:100],
                 role=unit.role,
                 source=unit.source,
                 match=match,

@@ -77,6 +77,11 @@ class UnitMention:
     name: str
     role: str  # lead, supporting, responsible, receiver
     source: str  # bracket or sentence
+    # For a government named without its place ("市人民政府", "区政府"): the two or three characters just
+    # before it, longest first, which may be its place ("江门" in "(一)江门市人民政府于…") — or a verb
+    # ("落实市人民政府部署"). The parser cannot tell; the import takes one only when it is the name of a
+    # territory under the plan's (plans.actions.named_place).
+    places: tuple[str, ...] = ()
 
 
 @dataclass
@@ -387,12 +392,6 @@ def _mask(text: str) -> str:
 _RUN_ON = re.compile(r"政府|同意|报|送|函告|会同|牵头|负责|要|将")
 # A government named without its place ("市人民政府", "区政府") whose place may stand just before it.
 _PLACE_GOVERNMENT = re.compile(r"^[市县区](?:人民)?政府$")
-# What may stand before a named place's government that is the subject of a sentence: the start of the
-# text, a number or a bracket of an item, a stop, or a word that hands the duty to it.
-_SUBJECT_BEFORE = (
-    ")", "）", "。", "；", ";", "，", ",", "、", "：", ":", "由", "请", "督促", "要求", "指导",
-    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", ".", "．",
-)  # fmt: skip
 _PLACE = re.compile(r"^([\u4e00-\u9fa5]{2,3})[省市]")
 # Characters that do not occur in a place name but do in the verbs before a unit (报送, 函告, 会同 …).
 _VERB_CHARS = set("报送告馈经请同头向与由并将及和挥为对在从按据")
@@ -416,21 +415,15 @@ def units_in(sentence: str, source: str = "sentence") -> list[UnitMention]:
             # "报送市工业和信息化局": the verb is not part of the name.
             start += len(place.group(1))
             name = name[len(place.group(1)) :]
-        government = bool(_PLACE_GOVERNMENT.match(name))
-        if (name.startswith(("市", "省")) or government) and not collective:
-            # "报送江门市…局", "向汕头市…局": the place is part of the name, the verb before it is not;
-            # "(一)江门市人民政府于…", "由蓬江区人民政府负责": one named place's government, the subject
+        if name.startswith(("市", "省")) and not collective:
+            # "报送江门市…局", "向汕头市…局": the place is part of the name, the verb before it is not
             for k in (3, 2):
                 candidate = masked[max(0, start - k) : start]
-                before = masked[: start - k].rstrip()
                 if (
                     len(candidate) == k
                     and re.fullmatch(r"[\u4e00-\u9fa5]+", candidate)
                     and not set(candidate) & set("报送向经由同会与和及对在到请将并")
-                    and (
-                        before.endswith(_TO_RECEIVER + _TO_SUPPORTING)
-                        or (government and (not before or before.endswith(_SUBJECT_BEFORE)))
-                    )
+                    and masked[: start - k].rstrip().endswith(_TO_RECEIVER + _TO_SUPPORTING)
                 ):
                     start -= k
                     name = candidate + name
@@ -471,7 +464,15 @@ def units_in(sentence: str, source: str = "sentence") -> list[UnitMention]:
             continue
         mention = next((u for u in found if u.name == name and u.role == role), None)
         if mention is None:
-            mention = UnitMention(name=name, role=role, source=source)
+            places: tuple[str, ...] = ()
+            if _PLACE_GOVERNMENT.match(name) and not collective:
+                places = tuple(
+                    candidate
+                    for k in (3, 2)
+                    if len(candidate := masked[max(0, start - k) : start]) == k
+                    and re.fullmatch(r"[\u4e00-\u9fa5]+", candidate)
+                )
+            mention = UnitMention(name=name, role=role, source=source, places=places)
             found.append(mention)
         group.append(mention)
     # The same unit may have become supporting through its list: keep one mention per name and role.
@@ -501,7 +502,7 @@ def bracket_units(text: str) -> list[UnitMention]:
             if unit.role == "receiver":
                 continue
             if not any(u.name == unit.name for u in found):
-                found.append(UnitMention(name=unit.name, role=role, source="bracket"))
+                found.append(UnitMention(name=unit.name, role=role, source="bracket", places=unit.places))
     return found
 
 
@@ -1134,7 +1135,7 @@ def _body(plan: ParsedPlan, paras: list[str]) -> None:
             if not own_units and same_subject and previous is not None:
                 # the second duty of the unit the clause before names: owed by the same units
                 subject = [u for u in previous.units if u.role != "receiver"]
-                task.units = [*(UnitMention(u.name, u.role, u.source) for u in subject), *units]
+                task.units = [*(UnitMention(u.name, u.role, u.source, u.places) for u in subject), *units]
             elif not own_units:
                 task.units = [*inherited_units, *units]
             _deadline(task, stage)
