@@ -111,6 +111,23 @@ def test_an_attacker_at_the_owners_address_cannot_lock_the_owners_browser_out_of
     assert AuditEvent.objects.filter(action="auth.login_failed", outcome=Outcome.REFUSED).count() == 1
 
 
+def test_full_width_spellings_of_a_username_count_as_that_accounts_failures(reference, _frozen) -> None:
+    """The form signs "ｎａｔ-ｕｓｅｒ" in as "nat-user" (NFKC): every spelling is the one account's failure,
+    so that 2^n spellings are not 2^n budgets of guesses."""
+    PersonFactory(user=UserFactory(username="nat-user"), role=Role.OFFICE)
+    attacker = Client(**SHARED_NAT)
+    spellings = ["ｎat-user", "nａt-user", "naｔ-user", "nat-ｕser", "nat-uｓer"]
+    for n, spelling in enumerate(spellings):
+        _login_page(attacker, spelling, f"guess-{n}")
+    failed = AuditEvent.objects.filter(action="auth.login_failed", outcome=Outcome.FAILURE)
+    assert {e.data["username"] for e in failed} == {"nat-user"} and failed.count() == 5
+    assert AuditEvent.objects.get(action="auth.lockout").data["username"] == "nat-user"
+    # the sixth spelling, with the right password, is refused like the plain one
+    assert ACCOUNT_ADDRESS_LIMITED in _login_page(attacker, "ｎａｔ-ｕｓｅｒ", PASSWORD)
+    assert ACCOUNT_ADDRESS_LIMITED in _login_page(Client(**SHARED_NAT), "nat-user", PASSWORD)
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+
 def test_an_attacker_spraying_from_the_owners_address_cannot_lock_the_owners_browser_out(
     reference, _frozen
 ) -> None:

@@ -4,6 +4,7 @@ sign-out, and the security administrator's page of sign-in limits."""
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -45,6 +46,13 @@ def _next(request: HttpRequest) -> str:
     return "/"
 
 
+def typed_username(request: HttpRequest) -> str:
+    """The username of a sign-in as the limits count it: as the authentication form reads it (NFKC: a
+    full-width "ｏｆｆｉｃｅ1" signs in as "office1"), so that each way of writing one account is the same
+    account's failure, not a fresh budget of its own."""
+    return unicodedata.normalize("NFKC", str(request.POST.get("username", ""))[:150]).strip()
+
+
 class LoginView(auth_views.LoginView):
     """The password step, behind the sign-in limits; every attempt is recorded."""
 
@@ -64,7 +72,7 @@ class LoginView(auth_views.LoginView):
         return context
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username = str(request.POST.get("username", ""))[:150].strip()
+        username = typed_username(request)
         address = client_ip(request)
         device = devices.nonce(request, username)
         refusal = limits.refusal(username=username, address=address, now=timezone.now(), device=device)
@@ -76,7 +84,7 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        username = str(self.request.POST.get("username", ""))[:150].strip()
+        username = typed_username(self.request)
         actions.login_failed(
             username=username,
             address=client_ip(self.request),
