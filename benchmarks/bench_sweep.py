@@ -56,10 +56,13 @@ def reset() -> None:
 
     with transaction.atomic(), maintenance(), connection.cursor() as cursor:
         # CASCADE reaches only the tables that reference these (the cases' events, escalations, ...).
+        # The whole trail: entries, the chain's links and head, the sequencer's queue and the entry
+        # numbers (a link left from the previous run would name an entry that is gone).
         cursor.execute(
-            "TRUNCATE messaging_delivery, messaging_message, cases_case, audit_auditevent, audit_chainhead"
-            " RESTART IDENTITY CASCADE"
+            "TRUNCATE messaging_delivery, messaging_message, cases_case, audit_auditevent, audit_chainhead,"
+            " audit_chainlink, audit_unchained RESTART IDENTITY CASCADE"
         )
+        cursor.execute("ALTER SEQUENCE audit_entry_seq RESTART WITH 1")
 
 
 def people() -> None:

@@ -7,13 +7,14 @@ registry sits above orgs.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, NoReturn
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -78,6 +79,31 @@ def _units_refusal(role: Role, units: dict[str, Any]) -> str | None:
     return None
 
 
+def username_key(username: str) -> str:
+    """What two usernames are compared by: NFKC (full-width letters and digits as ASCII, as Django's
+    create_user stores them), surrounding spaces dropped, case folded."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()
+
+
+def username_refusal(username: str) -> str | None:
+    """Why a new account cannot have this username: it is taken, or differs from an existing one only by
+    case, width or surrounding spaces (two accounts a person could not tell apart). Stored usernames are
+    NFKC already (create_user and the admin's forms normalise them), so the database compares them without
+    case (an index lookup, whatever the number of accounts) and `username_key` confirms the match."""
+    wanted = unicodedata.normalize("NFKC", username).strip()
+    users = get_user_model().objects
+    if users.filter(username=wanted).exists():
+        return _("This username is taken.")
+    key = username_key(username)
+    for existing in users.filter(username__iexact=wanted).values_list("username", flat=True)[:10]:
+        if username_key(existing) == key:
+            return _(
+                "This username differs from the existing account “%(existing)s” only by case, full-width "
+                "characters or spaces: choose another."
+            ) % {"existing": existing}
+    return None
+
+
 def create_person(
     *,
     username: str,
@@ -95,28 +121,50 @@ def create_person(
     sign-in (the demo's accounts pass must_change_password=False). With password_hashed the password is
     already hashed (make_password): the demo's accounts share one public password, hashed once."""
     units = {"department": department, "territory": territory, "enterprise": enterprise}
-    message = _not_security_admin(by) or _units_refusal(role, units)
+    refused = {"username": username, "role": role.value}
+    message = _not_security_admin(by) or _units_refusal(role, units) or username_refusal(username)
     if message:
-        _refuse(
-            by=by,
-            action="person.create",
-            obj=None,
-            message=message,
-            data={"username": username, "role": role.value},
-        )
-    with transaction.atomic():
-        user = get_user_model().objects.create_user(
-            username=username, password=None if password_hashed else password
-        )
-        if password_hashed:
-            user.password = password
-        identity.set_must_change(user, must_change_password)
-        # Only the system administrator uses the Django admin, and its site checks the role too.
-        user.is_staff = role == Role.SYSTEM_ADMIN
-        user.is_superuser = False
-        user.save()
-        person = Person.objects.create(user=user, role=role, display_name=display_name, **units)
-        record(actor=by, action="person.create", obj=person, data={"role": role.value})
+        _refuse(by=by, action="person.create", obj=None, message=message, data=refused)
+    try:
+        with transaction.atomic():
+            person = _create(
+                username=unicodedata.normalize("NFKC", username).strip(),
+                password=password,
+                password_hashed=password_hashed,
+                must_change_password=must_change_password,
+                display_name=display_name,
+                role=role,
+                units=units,
+                by=by,
+            )
+    except IntegrityError:  # the same username made at the same moment by another request
+        _refuse(by=by, action="person.create", obj=None, message=_("This username is taken."), data=refused)
+    return person
+
+
+def _create(
+    *,
+    username: str,
+    password: str,
+    password_hashed: bool,
+    must_change_password: bool,
+    display_name: str,
+    role: Role,
+    units: dict[str, Any],
+    by: User | None,
+) -> Person:
+    user = get_user_model().objects.create_user(
+        username=username, password=None if password_hashed else password
+    )
+    if password_hashed:
+        user.password = password
+    identity.set_must_change(user, must_change_password)
+    # Only the system administrator uses the Django admin, and its site checks the role too.
+    user.is_staff = role == Role.SYSTEM_ADMIN
+    user.is_superuser = False
+    user.save()
+    person = Person.objects.create(user=user, role=role, display_name=display_name, **units)
+    record(actor=by, action="person.create", obj=person, data={"role": role.value})
     return person
 
 
@@ -330,9 +378,10 @@ class NewPersonForm(PersonForm):
     ]
 
     def clean_username(self) -> str:
-        username: str = self.cleaned_data["username"].strip()
-        if get_user_model().objects.filter(username=username).exists():
-            raise forms.ValidationError(gettext_lazy("This username is taken."))
+        username: str = unicodedata.normalize("NFKC", self.cleaned_data["username"]).strip()
+        refusal = username_refusal(username)
+        if refusal:
+            raise forms.ValidationError(refusal)
         return username
 
     def clean(self) -> dict[str, Any]:

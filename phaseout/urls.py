@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, register_converter
 
 from phaseout import accounts, home
 from phaseout.cases import views as cases
@@ -17,6 +17,21 @@ from phaseout.registry import views as registry
 from phaseout.reports import views as reports
 from phaseout.signals import views as signals
 from phaseout.standards import views as standards
+
+
+class DocumentFormat:
+    """A decision document's extension: docx or pdf, nothing else (a .html or .svg of it is not found)."""
+
+    regex = "docx|pdf"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(DocumentFormat, "docfmt")
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -66,7 +81,7 @@ urlpatterns = [
     path("cases/<int:pk>/file.pdf", cases.case_file_pdf, name="case-file-pdf"),
     path("cases/proposals/", cases.proposals, name="case-proposals"),
     path("cases/paths/", cases.paths_help, name="case-paths"),
-    path("decisions/<int:pk>.<str:fmt>", cases.decision_document, name="decision-document"),
+    path("decisions/<int:pk>.<docfmt:fmt>", cases.decision_document, name="decision-document"),
     path("cases/<int:pk>/extension-request/", cases.extension_request, name="extension-request"),
     path("extension-requests/<int:pk>/decide/", cases.extension_decide, name="extension-decide"),
     path("measures/<int:pk>/done/", cases.measure_done, name="measure-done"),

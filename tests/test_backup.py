@@ -333,3 +333,85 @@ def test_a_backup_of_another_engine_is_refused(made: Path, tmp_path: Path) -> No
     (made / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(CommandError, match=f"该备份来自 {other} 数据库，本系统使用 {connection.vendor}"):
         call_command("restore", str(made))
+
+
+# --- a manifest in non-ASCII, or not UTF-8: a clear refusal, never a traceback (issue 13's probe) ---------
+
+ALTERED = "备份清单已被改动，或由与本系统不同的密钥签封：未恢复任何内容。"
+
+
+def _rewrite(made: Path, change: Any, *, reseal: bool = False) -> None:
+    manifest = json.loads((made / "manifest.json").read_text(encoding="utf-8"))
+    change(manifest)
+    if reseal:
+        manifest["seal"] = ops._seal(manifest)  # as someone holding the keys would
+    (made / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")  # \\u escapes, ASCII
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.update(seal="封印" * 32),  # a non-ASCII seal
+        lambda m: m.update(seal="\udcff" + m["seal"][1:]),  # a lone surrogate (JSON "\udcff")
+        lambda m: m.update(seal=["not", "a", "string"]),
+        lambda m: m.update(note="备注"),  # non-ASCII added elsewhere: the seal no longer holds
+        lambda m: m.update(note="\ud800"),  # a lone surrogate elsewhere (UTF-8 cannot encode it)
+    ],
+    ids=["non-ascii-seal", "surrogate-seal", "list-seal", "non-ascii-field", "surrogate-field"],
+)
+def test_a_manifest_tampered_in_non_ascii_is_refused_as_altered(made: Path, change: Any) -> None:
+    _rewrite(made, change)
+    _refused(made, "^" + ALTERED + "$")
+
+
+def test_a_seal_that_is_not_utf_8_is_refused_as_unreadable(made: Path) -> None:
+    raw = (made / "manifest.json").read_bytes()
+    start = raw.index(b'"seal": "') + len(b'"seal": "') if b'"seal": "' in raw else raw.index(b'"seal":"') + 8
+    (made / "manifest.json").write_bytes(raw[:start] + b"\xff\xfe" + raw[start + 2 :])
+    _refused(made, "^无法读取备份清单：")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m["keys"].update(mac="密钥"),
+        lambda m: m["keys"]["audit"].update({"1": "审计"}),
+        lambda m: m["keys"].update(encryption={"一": "x"}),
+        lambda m: m.update(keys="密钥"),
+        lambda m: m.update(database=["x"]),
+        lambda m: m["files"].update({m["database"]: "文件"}),
+        lambda m: m["files"].update({"media/\ud800.png": {"size": 1, "sha256": "0" * 64}}),
+    ],
+    ids=[
+        "mac",
+        "audit",
+        "encryption-version",
+        "keys-not-a-dict",
+        "database-list",
+        "entry-not-a-dict",
+        "surrogate-file-name",
+    ],
+)
+def test_a_sealed_manifest_with_non_ascii_or_misshapen_values_is_refused_with_a_message(
+    made: Path, change: Any
+) -> None:
+    """Even sealed by someone holding the keys, a misshapen manifest is a refusal in words, not a crash."""
+    _rewrite(made, change, reseal=True)
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", "--check", str(made))
+    message = str(refused.value)
+    assert message and any("\u4e00" <= ch <= "\u9fff" for ch in message), message
+
+
+def test_the_command_line_prints_the_refusal_in_chinese_and_exits_non_zero(
+    made: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core.management import ManagementUtility
+
+    _rewrite(made, lambda m: m.update(seal="封印"))
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(["phaseout", "restore", "--check", str(made)]).execute()
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "CommandError: " + ALTERED
+    assert "Traceback" not in err

@@ -111,3 +111,16 @@ def test_the_office_approves_only_its_citys_referrals(world: dict[str, object], 
     assert other.status == Referral.Status.PROPOSED
     page = client_for(office.user).get("/credit/").content.decode()
     assert "江门钢厂" in page and "河源钢厂" not in page
+
+
+@pytest.mark.django_db
+def test_a_territorys_subtree_is_read_once_per_instance(
+    reference: None, django_assert_num_queries: object
+) -> None:
+    city = Territory.objects.get(code="440700")
+    with django_assert_num_queries(1):  # type: ignore[operator]
+        first = city.subtree_codes()
+        first.append("999999")  # a caller changing its list changes nobody else's
+        second = city.subtree_codes()
+    assert "440703" in second and "999999" not in second and second[0] == "440700"
+    assert second == Territory.objects.get(code="440700").subtree_codes()

@@ -296,11 +296,12 @@ def test_l3_ces1_14_the_admin_cannot_change_or_delete_an_entry(db: None) -> None
     ]:
         assert client.post(url, data).status_code in (302, 403, 404), url
     entry.refresh_from_db()
-    # Nothing but the sign-in's own entries was added.
+    # Nothing but the sign-in's own entries and the refusals was added.
     assert entry.reason == "第0条"
     assert set(AuditEvent.objects.exclude(pk=entry.pk).values_list("action", flat=True)) <= {
         "auth.login",
         "auth.otp_verified",
+        "access.refused",
     }
     assert AuditEvent not in admin.site._registry
 

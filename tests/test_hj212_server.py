@@ -381,3 +381,58 @@ def test_a_write_in_flight_when_the_receiver_stops_is_settled_not_written_again(
     receiver = asyncio.run(scenario())
     assert calls == [4]  # written once: the last flush found it settled
     assert (receiver.stats.stored, receiver.stats.duplicates, receiver.pending) == (4, 0, 0)
+
+
+@pytest.mark.postgres
+def test_two_writers_needing_the_same_new_month_make_its_partition_once() -> None:
+    """Two receiver processes whose batches both open a month nobody has written yet: the second waits for
+    the first instead of failing on PostgreSQL's catalog (CREATE TABLE IF NOT EXISTS is not safe against
+    a concurrent creator), and finds the partition made."""
+    from django.db import connections, transaction
+
+    from phaseout.monitoring import partitions
+
+    month = (2031, 7)
+    name = partitions.partition_name(month)
+    partitions.forget()
+    first_made = threading.Event()
+    release = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def writer(label: str, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                outcome[label] = partitions.ensure([month])
+                if hold:
+                    first_made.set()
+                    release.wait(10)
+        except Exception as error:  # the test reports what the second writer met
+            outcome[label] = error
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=writer, args=("first", True))
+    first.start()
+    assert first_made.wait(10)
+    partitions.forget()  # the second is another process: it knows nothing of the first's table
+    second = threading.Thread(target=writer, args=("second", False))
+    second.start()
+    # The second writer is waiting on a lock held by the first's open transaction.
+    with connection.cursor() as cursor:
+        for _ in range(200):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+            time.sleep(0.05)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert outcome == {"first": 1, "second": 0}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
+        assert cursor.fetchone() == (True,)
+        cursor.execute(f'DROP TABLE "{name}"')
+    partitions.forget()

@@ -451,3 +451,30 @@ def test_plan_parse_command_prints_json() -> None:
     finally:
         empty.unlink()
     assert done.returncode == 2 and "error" in json.loads(done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        (
+            "（一）江门市人民政府于2026年6月30日前报送钢铁行业落后产能退出情况。",
+            [("江门市人民政府", "responsible")],
+        ),
+        ("蓬江区人民政府于5月31日前完成摸底排查。", [("蓬江区人民政府", "responsible")]),
+        ("由台山市政府负责组织实施。", [("台山市政府", "responsible")]),
+        # the city's own government, not a place before it; a verb before it is not part of the name
+        ("市人民政府负责统筹。", [("市人民政府", "responsible")]),
+        ("经市人民政府同意后实施。", [("市人民政府", "receiver")]),
+        ("并报市人民政府备案。", [("市人民政府", "receiver")]),
+    ],
+    ids=[
+        "city-named-first",
+        "district-named-first",
+        "after-you",
+        "own-government",
+        "after-jing",
+        "after-bao",
+    ],
+)
+def test_one_named_places_government_keeps_its_place(sentence: str, expected: list[tuple[str, str]]) -> None:
+    assert [(u.name, u.role) for u in units_in(sentence)] == expected

@@ -377,3 +377,26 @@ def test_editing_a_confirmed_task_keeps_history_and_submissions_follow(office: P
     assert refused.status_code == 200 and "没有任何变更" in refused.content.decode()
     page = client.get(f"/plans/{plan.pk}/").content.decode()
     assert "分工调整" in page and "unit-record" in page
+
+
+def test_a_city_plan_naming_one_district_owes_that_district_only(office: Person) -> None:
+    from phaseout.orgs.models import Territory
+
+    text = (
+        "江门市推动落后产能退出工作领导小组办公室文件\n\n江门市2026年推动落后产能退出工作方案\n\n"
+        "一、工作任务\n\n（一）蓬江区人民政府于2026年5月31日前报送辖区落后产能摸底排查情况。\n\n"
+        "（二）江门市人民政府于2026年6月30日前统筹推进。\n\n江门市工业和信息化局\n\n2026年3月1日\n"
+    )
+    plan = actions.import_plan(name="jm.txt", data=text.encode(), by=office.user)
+    units = {u.name: (u.match, u.territory_id) for u in TaskUnit.objects.filter(task__plan=plan)}
+    assert units == {"蓬江区人民政府": ("territory", "440703"), "江门市人民政府": ("government", None)}
+    assert actions.named_place("蓬江区政府", Territory.objects.get(code="440700")) == Territory.objects.get(
+        code="440703"
+    )
+    assert actions.named_place("河源市人民政府", Territory.objects.get(code="440700")) is None
+    for expression in plan.times.filter(needs_review=True):
+        actions.review_time(expression=expression, date=None, by=office.user)
+    plan = actions.confirm_plan(plan=plan, by=office.user)
+    assert list(plan.submissions.values_list("territory", "department", "due_date")) == [
+        ("440703", None, dt.date(2026, 5, 31))
+    ]

@@ -402,3 +402,135 @@ def test_the_sweep_reminds_the_citys_office_and_escalates_to_the_province_once(
         "province",
     ]
     assert all("河源市" in m.title for m in escalations)
+
+
+# --- one city named by name -------------------------------------------------------------------------
+
+NAMED = PROVINCIAL.replace(
+    "（二）各地级以上市人民政府于2027年1月10日",
+    "（二）江门市人民政府于2026年6月30日前报送钢铁行业落后产能退出情况。\n\n"
+    "（三）各地级以上市人民政府于2027年1月10日",
+)
+
+
+def test_a_task_naming_one_city_is_that_citys_duty_only(province: Person) -> None:
+    plan = actions.import_plan(name="gd.txt", data=NAMED.encode(), by=province.user)
+    named = plan.tasks.get(text__startswith="江门市人民政府")
+    unit = named.units.get()
+    assert (unit.name, unit.match, unit.territory_id, unit.role) == (
+        "江门市人民政府",
+        "territory",
+        "440700",
+        "responsible",
+    )
+    plan = actions.confirm_plan(plan=plan, by=province.user)
+    assert list(named.submissions.values_list("territory", "due_date")) == [("440700", dt.date(2026, 6, 30))]
+    assert AuditEvent.objects.get(action="plan.confirm").data["submissions"] == 5  # 2 + 1 + 2
+    assert actions.responsible_units(named) == [Territory.objects.get(code="440700")]
+    # the duty is Jiangmen's: its office sees it, Heyuan's does not
+    jm = plan_scope.owed_by_city(_office_of("jm-gxj"), Submission.objects.all())
+    hy = plan_scope.owed_by_city(_office_of("hy-gxj"), Submission.objects.all())
+    assert named.submissions.get() in set(jm) and named.submissions.get() not in set(hy)
+
+
+def _office_of(code: str) -> Person:
+    from phaseout.orgs.models import Department, Role
+    from tests.factories import PersonFactory, UserFactory
+
+    return PersonFactory(
+        user=UserFactory(username=f"office-{code}"),
+        role=Role.OFFICE,
+        department=Department.objects.get(code=code),
+    )
+
+
+def test_a_name_matched_by_hand_to_one_city_and_the_refusals(province: Person) -> None:
+    text = NAMED.replace("江门市人民政府于2026年6月30日", "江门市产业转型升级办公室于2026年6月30日")
+    plan = actions.import_plan(name="gd.txt", data=text.encode(), by=province.user)
+    unit = plan.tasks.get(text__startswith="江门市产业转型升级办公室").units.get()
+    assert unit.match == "unmapped"
+    heyuan_district = Territory.objects.get(code="441602")  # a district: not a city of this plan
+    for wrong in (None, heyuan_district):
+        with pytest.raises(actions.PlanError) as refused:
+            actions.map_unit(
+                plan=plan,
+                name=unit.name,
+                match="territory",
+                department=None,
+                territory=wrong,
+                by=province.user,
+            )
+        assert str(refused.value) == "请选择该名称所指的本方案下属的区县或城市。"
+    unit.refresh_from_db()
+    assert unit.match == "unmapped" and not AuditEvent.objects.filter(action="plan.map_unit").exists()
+    jiangmen = Territory.objects.get(code="440700")
+    assert (
+        actions.map_unit(
+            plan=plan,
+            name=unit.name,
+            match="territory",
+            department=None,
+            territory=jiangmen,
+            by=province.user,
+        )
+        == 1
+    )
+    unit.refresh_from_db()
+    assert (unit.match, unit.territory_id) == ("territory", "440700")
+    assert AuditEvent.objects.get(action="plan.map_unit").data == {
+        "name": unit.name,
+        "match": "territory",
+        "territory": "440700",
+    }
+    plan = actions.confirm_plan(plan=plan, by=province.user)
+    assert list(unit.task.submissions.values_list("territory", flat=True)) == ["440700"]
+
+
+def test_the_province_matches_a_name_to_one_city_over_http(province: Person) -> None:
+    text = NAMED.replace("江门市人民政府于2026年6月30日", "江门市产业转型升级办公室于2026年6月30日")
+    plan = actions.import_plan(name="gd.txt", data=text.encode(), by=province.user)
+    client = client_for(province.user)
+    page = client.get(f"/plans/{plan.pk}/").content.decode()
+    assert "江门市产业转型升级办公室" in page and "区县或城市" in page
+    form = {
+        "prefix": "u0",
+        "u0-name": "江门市产业转型升级办公室",
+        "u0-match": "territory",
+        "u0-territory": "441602",
+    }
+    # A district of Heyuan is not a city of this plan: not even a choice of the form.
+    response = client.post(f"/plans/{plan.pk}/map/", form, follow=True)
+    assert "请选择该名称对应的单位类型。" in response.content.decode()
+    # No place chosen: the action's refusal.
+    response = client.post(f"/plans/{plan.pk}/map/", {**form, "u0-territory": ""}, follow=True)
+    assert "请选择该名称所指的本方案下属的区县或城市。" in response.content.decode()
+    unit = plan.tasks.get(text__startswith="江门市产业转型升级办公室").units.get()
+    assert unit.match == "unmapped" and not AuditEvent.objects.filter(action="plan.map_unit").exists()
+    form["u0-territory"] = "440700"
+    response = client.post(f"/plans/{plan.pk}/map/", form, follow=True)
+    assert "已对应。" in response.content.decode()
+    unit.refresh_from_db()
+    assert (unit.match, unit.territory_id) == ("territory", "440700")
+    assert AuditEvent.objects.get(action="plan.map_unit").actor_id == province.user.pk
+    page = client.get(f"/plans/{plan.pk}/").content.decode()
+    assert "江门市产业转型升级办公室<small>（负责 → 江门市）</small>" in page.replace("\n", "")
+
+
+def test_the_progress_page_counts_each_citys_duties_to_the_province(office: Person, province: Person) -> None:
+    plan = _in_force(province)
+    # Jiangmen hands in its year plan (awaiting review); its summary is not due yet. Heyuan hands in nothing.
+    actions.submit(submission=_duty(plan), document=_pdf(), numbers={}, note="", by=office.user)
+    from phaseout.province import progress
+
+    rows = {r.city.code: r.duties for r in progress.rows(list(progress.cities("440000")), 2026, TODAY)}
+    assert rows["440700"] == {"owed": 2, "on_time": 0, "late": 0, "missing": 0, "pending": 1}
+    assert rows["441600"] == {"owed": 2, "on_time": 0, "late": 0, "missing": 0, "pending": 0}
+    # after both deadlines of the year plan: Heyuan's is missing, Jiangmen's accepted on time
+    actions.review_submission(submission=_duty(plan), version=1, accept=True, comments="", by=province.user)
+    later = dt.date(2026, 6, 1)
+    rows = {r.city.code: r.duties for r in progress.rows(list(progress.cities("440000")), 2026, later)}
+    assert rows["440700"] == {"owed": 2, "on_time": 1, "late": 0, "missing": 0, "pending": 0}
+    assert rows["441600"] == {"owed": 2, "on_time": 0, "late": 0, "missing": 1, "pending": 0}
+    page = client_for(province.user).get("/province/").content.decode()
+    assert "省级方案任务" in page and "应报2项：按时1，逾期0，未报0，待审0" in page
+    assert "应报2项：按时0，逾期0，未报0，待审0" in page  # Heyuan today (20 May): nothing missing yet

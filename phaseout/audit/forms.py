@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from typing import IO, Any
+from typing import Any
 
 from django import forms
 from django.apps import apps
@@ -138,44 +137,3 @@ def outcome_counts(qs: QuerySet[AuditEvent]) -> tuple[list[tuple[str, int]], int
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-EXPORT_CHUNK = 2000
-
-
-def audit_xlsx(qs: QuerySet[AuditEvent]) -> tuple[IO[bytes], int]:
-    """Every selected entry as a row of an .xlsx in a temporary file (read from its start), and how many.
-
-    The entries are read in blocks of EXPORT_CHUNK from a server-side cursor; each block's records are
-    named with one query per kind of record (labels.described), never one per entry; the rows go to the
-    lists' constant-memory writer (phaseout.web.lists.xlsx_file): memory stays flat whatever the count."""
-    from phaseout.web.lists import Column, ListSpec, xlsx_file
-
-    outcomes = dict(Outcome.choices)
-
-    def who(e: AuditEvent) -> str:
-        person = getattr(e.actor, "person", None) if e.actor_id else None
-        return person.display_name if person is not None else (e.actor_name or str(_("system")))
-
-    spec = ListSpec(
-        columns=[
-            Column("seq", _("No."), lambda e: e.seq),
-            Column("at", _("Time"), lambda e: e.at),
-            Column("who", _("Who"), who),
-            Column("user", _("User name"), lambda e: e.actor_name),
-            Column("unit", _("Unit"), lambda e: e.unit),
-            Column("event", _("Event"), lambda e: e.event_label),
-            Column("action", _("Event code"), lambda e: e.action),
-            Column("kind", _("Kind of record"), lambda e: e.record_kind),
-            Column("record", _("Record"), lambda e: e.record_name),
-            Column("object", _("Record number"), lambda e: e.object_id),
-            Column("outcome", _("Outcome"), lambda e: str(outcomes.get(e.outcome, e.outcome))),
-            Column("ip", _("IP address"), lambda e: e.ip or ""),
-            Column("reason", _("Reason"), lambda e: e.reason),
-        ]
-    )
-
-    def described() -> Any:
-        events = qs.iterator(chunk_size=EXPORT_CHUNK)
-        while block := list(itertools.islice(events, EXPORT_CHUNK)):
-            yield from labels.described(block)
-
-    return xlsx_file(described(), spec, str(_("Audit trail")))

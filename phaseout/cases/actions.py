@@ -26,7 +26,7 @@ from phaseout.audit.models import Outcome
 from phaseout.audit.record import record
 from phaseout.cases import documents, permissions, signatures
 from phaseout.cases.errors import CaseActionError, StaleCase
-from phaseout.cases.evidence import check_evidence_file
+from phaseout.cases.evidence import check_evidence_file, safe_name
 from phaseout.cases.models import (
     EXIT_PLAN_CHOICES,
     Case,
@@ -186,10 +186,12 @@ def _check_files(files: Iterable[UploadedFile]) -> list[CheckedFile]:
 def _attach(files: list[CheckedFile], *, by: User, description: str = "", **owner: Any) -> list[Evidence]:
     saved = []
     for upload, content_type, sha256 in files:
+        # kept, stored and given out under a safe name of its real type (phaseout.cases.evidence.safe_name)
+        upload.name = safe_name(upload.name or "", content_type)
         saved.append(
             Evidence.objects.create(
                 file=upload,
-                original_name=upload.name or "",
+                original_name=upload.name,
                 content_type=content_type,
                 size=upload.size or 0,
                 sha256=sha256,

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.forms import ModelChoiceField
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +23,7 @@ from phaseout.cases import actions, documents, scope, signatures, steps
 from phaseout.cases import forms as f
 from phaseout.cases.actions import EVENT_LABELS
 from phaseout.cases.errors import CaseActionError, StaleCase
+from phaseout.cases.evidence import safe_name
 from phaseout.cases.models import (
     Case,
     CaseState,
@@ -542,7 +543,8 @@ def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     response = FileResponse(
         open_stored(evidence.file),
         as_attachment=True,
-        filename=evidence.original_name,
+        # the name made safe again: files kept before names were made safe at upload
+        filename=safe_name(evidence.original_name, evidence.content_type),
         content_type=evidence.content_type,
     )
     return exported(response, evidence, file=evidence.original_name, sha256=evidence.sha256)
@@ -562,7 +564,7 @@ def case_file(request: HttpRequest, pk: int) -> HttpResponse:
                 f"000-决定文书/{number:02d}-{decision.content['title']}.docx", documents.docx_bytes(decision)
             )
         for index, (folder, evidence) in enumerate(documents.case_evidence(case), start=1):
-            name = f"{index:03d}-{folder}/{evidence.original_name}"
+            name = f"{index:03d}-{folder}/{safe_name(evidence.original_name, evidence.content_type)}"
             try:
                 with evidence.file.open("rb") as fh:
                     archive.writestr(name, fh.read())
@@ -621,7 +623,10 @@ def _summary_text(case: Case) -> str:
 @allow(Role.OFFICE, Role.DEPARTMENT, Role.DISTRICT, Role.ENTERPRISE)
 @audited_export("export.decision_document")
 def decision_document(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
-    """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own)."""
+    """A decision's formal document as issued, as .docx or PDF (the enterprise reads its own); under any
+    other extension it is not found (the URL's converter refuses it first)."""
+    if fmt not in ("docx", "pdf"):
+        raise Http404
     decision = get_object_or_404(Decision.objects.filter(case__in=scope.cases(_person(request))), pk=pk)
     # 不可否认性: a document whose SM2 signature does not hold for what is on record is not given out.
     problem = signatures.check(decision)

@@ -109,9 +109,11 @@ def _api_error(message: str, *, field: str | None = None, status: int = 400) -> 
 
 def _api_source(request: HttpRequest) -> str | None:
     header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip()
+    # Compared as bytes: hmac.compare_digest refuses str with non-ASCII characters (a TypeError, a 500),
+    # and a header's value arrives as Latin-1 whatever the client sent.
+    token = header.removeprefix("Bearer ").strip().encode("utf-8", "replace")
     for source, expected in settings.TIPOFF_API_TOKENS.items():
-        if token and hmac.compare_digest(token, expected):
+        if token and hmac.compare_digest(token, expected.encode("utf-8", "replace")):
             return source
     return None
 

@@ -11,10 +11,13 @@ Failures are wrong passwords (auth.login_failed) and wrong second-factor codes (
    address and that address is refused for that account — the same account signs in from elsewhere;
 3. per account from everywhere: after LOGIN_ACCOUNT_DELAY_AFTER failures, a delay doubling with each
    further failure up to LOGIN_ACCOUNT_DELAY_MAX_SECONDS — a delay, never a lock, so that failures from
-   many addresses slow guessing down without keeping the person out. A browser with a device cookie for
-   the account (`phaseout.identity.devices`, issued at a completed sign-in) is exempt from this delay,
-   until LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT failures were made with that cookie (its nonce is in each
-   failure's data): an attacker failing from many addresses then cannot keep the owner out either.
+   many addresses slow guessing down without keeping the person out.
+
+A browser with a device cookie for the account (`phaseout.identity.devices`, issued at a completed
+sign-in) is exempt from all three, for that account only, until LOGIN_ACCOUNT_ADDRESS_FAILURE_LIMIT
+failures were made with that cookie (its nonce is in each failure's data): an attacker failing from many
+addresses, or from the owner's own address (a shared NAT, the office's proxy), then cannot keep the owner
+out, while every browser without the cookie stays limited (OWASP, device cookies).
 
 A completed sign-in (both factors, auth.login), the security administrator's password reset or lifting
 of the limits (auth.unlock) starts an account's count afresh; an address's count starts afresh when the
@@ -115,7 +118,10 @@ def device_honoured(username: str, device: str | None, now: dt.datetime) -> bool
 
 def refusal(*, username: str, address: str, now: dt.datetime, device: str | None = None) -> Refusal | None:
     """Why a sign-in from this address for this account is refused before its password is looked at;
-    `device` is the nonce of a genuine device cookie for the account, if the browser sent one."""
+    `device` is the nonce of a genuine device cookie for the account, if the browser sent one: while it
+    is honoured, the failures of others (from this address or any other) refuse nothing."""
+    if username and device_honoured(username, device, now):
+        return None
     if address and address_failures(address, now) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
         return Refusal(
             "address_limit",
@@ -134,8 +140,6 @@ def refusal(*, username: str, address: str, now: dt.datetime, device: str | None
             )
             % {"minutes": settings.LOGIN_FAILURE_WINDOW_MINUTES},
         )
-    if device_honoured(username, device, now):
-        return None
     everywhere, last = account_failures(username, now)
     delay = account_delay(everywhere)
     if delay and last is not None:

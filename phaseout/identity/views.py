@@ -99,9 +99,13 @@ public(LoginView)
 
 @public
 def admin_login(request: HttpRequest) -> HttpResponse:
-    """The Django admin signs in through the platform's login page (limits, second factor, audit)."""
+    """The Django admin signs in through the platform's login page (limits, second factor, audit); a
+    signed-in account of another role is refused (403), not sent to sign in again (a loop)."""
     from django.contrib.auth.views import redirect_to_login
 
+    from phaseout.orgs.adminsite import refuse_signed_in_other_roles
+
+    refuse_signed_in_other_roles(request)
     return redirect_to_login(request.GET.get("next", "/admin/"))
 
 

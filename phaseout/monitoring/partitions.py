@@ -49,13 +49,16 @@ def ensure(months: Iterable[tuple[int, int]], *, using: str | None = None) -> in
             continue
         start, end = _bounds(month)
         name = partition_name(month)
-        with conn.cursor() as cursor:
+        # CREATE TABLE IF NOT EXISTS is not safe against a concurrent creator (the second fails on the
+        # catalog once the first commits): writers of the same month take turns under an advisory lock
+        # held to the end of their transaction, so the second looks only after the first has committed.
+        with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
             (exists,) = cursor.fetchone()
             if not exists:
                 cursor.execute(
-                    f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{TABLE}" '
-                    "FOR VALUES FROM (%s) TO (%s)",
+                    f'CREATE TABLE "{name}" PARTITION OF "{TABLE}" FOR VALUES FROM (%s) TO (%s)',
                     [start, end],
                 )
                 created += 1

@@ -106,7 +106,18 @@ def _copy(source: Path, target: Path) -> tuple[int, str]:
 
 def _canonical(manifest: dict[str, Any]) -> bytes:
     body = {k: v for k, v in manifest.items() if k != "seal"}
-    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # surrogatepass: a lone surrogate (a JSON "\ud800" written into a tampered manifest) gives bytes that
+    # break the seal, not a UnicodeEncodeError; a manifest the platform wrote never holds one.
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _same(recorded: object, mine: str) -> bool:
+    """A recorded check value (a seal, a MAC) equals ours, compared in constant time: as bytes, since
+    hmac.compare_digest refuses str holding non-ASCII, which a tampered manifest may (a TypeError)."""
+    if not isinstance(recorded, str):
+        return False
+    return hmac.compare_digest(recorded.encode("utf-8", "surrogatepass"), mine.encode("utf-8"))
 
 
 def _seal(manifest: dict[str, Any]) -> str:
@@ -147,16 +158,14 @@ def _keys_differ(recorded: dict[str, Any]) -> list[str]:
             same = False
         if not same:
             problems.append(_("the encryption key of version %(version)s") % {"version": version})
-    if not hmac.compare_digest(
-        str(recorded.get("mac", "")), crypto.hmac_sm3(KEY_CHECK_PURPOSE, KEY_CHECK_TEXT).hex()
-    ):
+    if not _same(recorded.get("mac", ""), crypto.hmac_sm3(KEY_CHECK_PURPOSE, KEY_CHECK_TEXT).hex()):
         problems.append(_("the MAC key (blind indexes)"))
     for version, value in (recorded.get("audit") or {}).items():
         try:
             mine = chain.mac(int(version), chain.GENESIS, KEY_CHECK_TEXT)
         except Exception:
             mine = ""
-        if not hmac.compare_digest(str(value), mine):
+        if not mine or not _same(value, mine):
             problems.append(_("the audit key of version %(version)s") % {"version": version})
     return problems
 
@@ -324,6 +333,7 @@ def _safe_relative(name: str) -> bool:
     path = PurePosixPath(name)
     return (
         bool(name)
+        and name.isprintable()  # no NUL, no control character, no lone surrogate (no file name of ours)
         and "\x00" not in name
         and "\\" not in name
         and not path.is_absolute()
@@ -347,20 +357,44 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
+def _check_shape(manifest: dict[str, Any]) -> None:
+    """The sealed manifest has the shape the platform writes (a manifest sealed by someone holding the keys
+    could hold anything): files a mapping of names to {size, sha256}, the database one of them, the keys'
+    check values mappings of strings."""
+    files = manifest.get("files")
+    database = manifest.get("database")
+    if not isinstance(files, dict) or not isinstance(database, str) or database not in files:
+        raise BackupError(_("The backup's manifest names no database file."))
+    keys = manifest.get("keys") or {}
+    shaped = isinstance(keys, dict) and all(
+        isinstance(entry, dict)
+        and isinstance(entry.get("size"), int)
+        and isinstance(entry.get("sha256"), str)
+        for entry in files.values()
+    )
+    for part in ("encryption", "audit"):
+        value = keys.get(part) if isinstance(keys, dict) else None
+        shaped = shaped and (
+            value is None
+            or (isinstance(value, dict) and all(isinstance(v, str) for v in (*value, *value.values())))
+        )
+    if not shaped:
+        raise BackupError(_("The backup's manifest is not in a format this version reads."))
+
+
 def verify(source: Path) -> dict[str, Any]:
     """Check a backup without writing anything; return its manifest, or raise BackupError saying what is
     wrong (the seal, a file changed, added or missing, the keys)."""
     manifest = read_manifest(source)
-    if not hmac.compare_digest(str(manifest.get("seal", "")), _seal(manifest)):
+    if not _same(manifest.get("seal", ""), _seal(manifest)):
         raise BackupError(
             _(
                 "The backup's manifest has been altered, or was sealed with other keys than this "
                 "installation's: nothing was restored."
             )
         )
-    files = manifest.get("files")
-    if not isinstance(files, dict) or manifest.get("database") not in files:
-        raise BackupError(_("The backup's manifest names no database file."))
+    _check_shape(manifest)
+    files = manifest["files"]
     for name, entry in files.items():
         prefix = name.split("/", 1)[0]
         if not _safe_relative(name) or not (

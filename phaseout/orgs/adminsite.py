@@ -6,6 +6,9 @@ separation, least privilege).
   set by hand opens nothing.
 - Signing in happens on the platform's own login page (with its lockout and its audit), never on the
   admin's; the admin's password change is not offered (a password is changed where the policy applies).
+- A signed-in account of any other role (or a login without a person) is refused with a plain 403, its
+  refusal recorded as any other page's (`access.refused`): sending it to sign in would loop, since the
+  platform's login page sends a signed-in account back to where it came from.
 - Accounts, people, groups, permissions, sessions, login records and the audit trail are not in the
   admin: accounts and roles are the security administrator's (phaseout.accounts), the audit trail the
   auditor's. Business records are not in the admin either: they change only through their actions.
@@ -15,7 +18,9 @@ separation, least privilege).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import update_wrapper
+from typing import Any, TypeVar, cast
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
@@ -24,6 +29,7 @@ from django.db import models, transaction
 from django.db.models import QuerySet
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext_lazy as _
 
 from phaseout.audit.record import record
@@ -42,6 +48,16 @@ def is_system_admin(request: HttpRequest) -> bool:
     return person.role == Role.SYSTEM_ADMIN and intact_or_recorded(person)
 
 
+V = TypeVar("V", bound=Callable[..., HttpResponseBase])
+
+
+def refuse_signed_in_other_roles(request: HttpRequest) -> None:
+    """A signed-in account that is not the system administrator is refused (403); the refusal is recorded
+    by `phaseout.orgs.access.DenyByDefaultMiddleware.process_exception`, as for every page."""
+    if request.user.is_authenticated and not is_system_admin(request):
+        raise PermissionDenied
+
+
 class SystemAdminSite(admin.AdminSite):
     site_header = _("Phaseout system administration")
     site_title = _("Phaseout system administration")
@@ -50,8 +66,18 @@ class SystemAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         return is_system_admin(request)
 
+    def admin_view(self, view: V, cacheable: bool = False) -> V:
+        inner = super().admin_view(view, cacheable)
+
+        def refuse_other_roles(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            refuse_signed_in_other_roles(request)
+            return inner(request, *args, **kwargs)
+
+        return cast(V, update_wrapper(refuse_other_roles, inner))
+
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """One way in: the platform's login page (lockout, second factor, audit)."""
+        refuse_signed_in_other_roles(request)
         return redirect_to_login(request.GET.get("next") or request.get_full_path())
 
     def password_change(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:

@@ -119,6 +119,20 @@ def match_unit(name: str, city: Territory | None) -> tuple[str, Department | Non
     return TaskUnit.Match.UNMAPPED, None
 
 
+_GOVERNMENT_OF = re.compile(r"(?P<place>[\u4e00-\u9fa5]{2,8}?)(?:人民)?政府(?:办公室)?")
+
+
+def named_place(name: str, territory: Territory | None) -> Territory | None:
+    """The one district of a city's plan, or the one city of a provincial plan, that a unit name names
+    ("蓬江区人民政府", "江门市政府", "台山市"); None when it names none of them (the plan's own government,
+    a department, a group)."""
+    if territory is None:
+        return None
+    m = _GOVERNMENT_OF.fullmatch(name)
+    place = m.group("place") if m else name
+    return Territory.objects.filter(parent=territory, name=place).first()
+
+
 # --- import -----------------------------------------------------------------------------------------
 
 
@@ -229,7 +243,13 @@ def import_plan(
         for expr in t.times:
             task_of[id(expr)] = task
         for unit in t.units:
-            match, department = match_unit(unit.name, city)
+            place = named_place(unit.name, city)
+            match: str
+            department: Department | None
+            if place is not None:
+                match, department = TaskUnit.Match.TERRITORY.value, None
+            else:
+                match, department = match_unit(unit.name, city)
             TaskUnit.objects.create(
                 task=task,
                 name=unit.name[:100],
@@ -237,6 +257,7 @@ def import_plan(
                 source=unit.source,
                 match=match,
                 department=department,
+                territory=place,
             )
     for expr in parsed.times:
         TimeExpression.objects.create(
@@ -275,17 +296,34 @@ def _draft(plan: Plan) -> Plan:
 
 
 @transaction.atomic
-def map_unit(*, plan: Plan, name: str, match: str, department: Department | None, by: User) -> int:
+def map_unit(
+    *,
+    plan: Plan,
+    name: str,
+    match: str,
+    department: Department | None,
+    by: User,
+    territory: Territory | None = None,
+) -> int:
     """Map every mention of a name in a draft plan to a unit of the organisation."""
     plan = _draft(plan)
     if match == TaskUnit.Match.DEPARTMENT and department is None:
         raise PlanError(_("Please choose the department."))
+    if match == TaskUnit.Match.TERRITORY and (
+        territory is None or plan.territory_id is None or territory.parent_id != plan.territory_id
+    ):
+        raise PlanError(_("Please choose the district or city of this plan that the name is."))
     if match not in TaskUnit.Match.values or match == TaskUnit.Match.UNMAPPED:
         raise PlanError(_("Please choose what this name is."))
     count = TaskUnit.objects.filter(task__plan=plan, name=name).update(
-        match=match, department=department if match == TaskUnit.Match.DEPARTMENT else None
+        match=match,
+        department=department if match == TaskUnit.Match.DEPARTMENT else None,
+        territory=territory if match == TaskUnit.Match.TERRITORY else None,
     )
-    record(actor=by, action="plan.map_unit", obj=plan, data={"name": name, "match": match})
+    data: dict[str, Any] = {"name": name, "match": match}
+    if match == TaskUnit.Match.TERRITORY and territory is not None:
+        data["territory"] = territory.code
+    record(actor=by, action="plan.map_unit", obj=plan, data=data)
     return count
 
 
@@ -354,6 +392,8 @@ def confirm_plan(*, plan: Plan, by: User) -> Plan:
                 owed.append({"department": unit.department})
             elif unit.match == TaskUnit.Match.ALL_DISTRICTS:
                 owed.extend({"territory": district} for district in districts)
+            elif unit.match == TaskUnit.Match.TERRITORY and unit.territory_id:
+                owed.append({"territory": unit.territory})
             for owner in owed:
                 Submission.objects.get_or_create(
                     plan=plan,
@@ -647,6 +687,8 @@ def edit_task(
             task.submissions.filter(department=unit.department_id, state=Submission.State.OPEN).delete()
         elif unit.match == TaskUnit.Match.ALL_DISTRICTS:
             task.submissions.filter(territory__isnull=False, state=Submission.State.OPEN).delete()
+        elif unit.match == TaskUnit.Match.TERRITORY and unit.territory_id:
+            task.submissions.filter(territory=unit.territory_id, state=Submission.State.OPEN).delete()
         unit.delete()
     if add is not None:
         if task.units.filter(department=add).exclude(role=TaskUnit.Role.RECEIVER).exists():
@@ -873,10 +915,13 @@ def responsible_units(task: Task) -> list[Department | Territory]:
     that only receives the report): its departments, and every district of the plan's city when the task
     names them all."""
     units: list[Department | Territory] = []
-    for unit in task.units.select_related("department").exclude(role=TaskUnit.Role.RECEIVER):
+    for unit in task.units.select_related("department", "territory").exclude(role=TaskUnit.Role.RECEIVER):
         if unit.match == TaskUnit.Match.DEPARTMENT and unit.department is not None:
             if unit.department not in units:
                 units.append(unit.department)
+        elif unit.match == TaskUnit.Match.TERRITORY and unit.territory is not None:
+            if unit.territory not in units:
+                units.append(unit.territory)
         elif unit.match == TaskUnit.Match.ALL_DISTRICTS and task.plan.territory_id:
             for district in Territory.objects.filter(parent=task.plan.territory_id).order_by("code"):
                 if district not in units:

@@ -63,6 +63,9 @@ class MapUnitForm(forms.Form):
     department = forms.ModelChoiceField(
         label=_("Department"), queryset=Department.objects.none(), required=False
     )
+    territory = forms.ModelChoiceField(
+        label=_("District or city"), queryset=Territory.objects.none(), required=False
+    )
 
     def __init__(self, *args: Any, plan: Plan, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -72,6 +75,10 @@ class MapUnitForm(forms.Form):
             else Department.objects.all()
         )
         self.fields["department"].queryset = queryset  # type: ignore[attr-defined]
+        # A city plan's districts, a provincial plan's cities.
+        self.fields["territory"].queryset = Territory.objects.filter(  # type: ignore[attr-defined]
+            parent=plan.territory_id
+        ).order_by("code")
 
 
 class ReviewTimeForm(forms.Form):

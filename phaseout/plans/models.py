@@ -161,6 +161,8 @@ class TaskUnit(models.Model):
     class Match(models.TextChoices):
         DEPARTMENT = "department", _("Department")
         ALL_DISTRICTS = "all_districts", _("Every district government")
+        # One district of a city's plan, one city of a provincial plan, named: "蓬江区人民政府", "江门市".
+        TERRITORY = "territory", _("One named district or city")
         GOVERNMENT = "government", _("The city government")
         EXTERNAL = "external", _("Outside the city (province, others)")
         COLLECTIVE = "collective", _("The units concerned, as a group (有关部门, 各单位)")
@@ -172,6 +174,9 @@ class TaskUnit(models.Model):
     source = models.CharField(max_length=10)
     match = models.CharField(_("matched to"), max_length=14, choices=Match.choices)
     department = models.ForeignKey("orgs.Department", on_delete=models.PROTECT, null=True, blank=True)
+    territory = models.ForeignKey(
+        "orgs.Territory", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["task", "id"]
@@ -179,7 +184,11 @@ class TaskUnit(models.Model):
             models.CheckConstraint(
                 name="task_unit_department_when_matched",
                 condition=~models.Q(match="department") | models.Q(department__isnull=False),
-            )
+            ),
+            models.CheckConstraint(
+                name="task_unit_territory_when_matched",
+                condition=~models.Q(match="territory") | models.Q(territory__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

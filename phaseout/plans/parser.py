@@ -385,6 +385,14 @@ def _mask(text: str) -> str:
 
 
 _RUN_ON = re.compile(r"政府|同意|报|送|函告|会同|牵头|负责|要|将")
+# A government named without its place ("市人民政府", "区政府") whose place may stand just before it.
+_PLACE_GOVERNMENT = re.compile(r"^[市县区](?:人民)?政府$")
+# What may stand before a named place's government that is the subject of a sentence: the start of the
+# text, a number or a bracket of an item, a stop, or a word that hands the duty to it.
+_SUBJECT_BEFORE = (
+    ")", "）", "。", "；", ";", "，", ",", "、", "：", ":", "由", "请", "督促", "要求", "指导",
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", ".", "．",
+)  # fmt: skip
 _PLACE = re.compile(r"^([\u4e00-\u9fa5]{2,3})[省市]")
 # Characters that do not occur in a place name but do in the verbs before a unit (报送, 函告, 会同 …).
 _VERB_CHARS = set("报送告馈经请同头向与由并将及和挥为对在从按据")
@@ -408,15 +416,21 @@ def units_in(sentence: str, source: str = "sentence") -> list[UnitMention]:
             # "报送市工业和信息化局": the verb is not part of the name.
             start += len(place.group(1))
             name = name[len(place.group(1)) :]
-        if name.startswith(("市", "省")) and not collective:
-            # "报送江门市…局", "向汕头市…局": the place is part of the name, the verb before it is not
+        government = bool(_PLACE_GOVERNMENT.match(name))
+        if (name.startswith(("市", "省")) or government) and not collective:
+            # "报送江门市…局", "向汕头市…局": the place is part of the name, the verb before it is not;
+            # "(一)江门市人民政府于…", "由蓬江区人民政府负责": one named place's government, the subject
             for k in (3, 2):
                 candidate = masked[max(0, start - k) : start]
+                before = masked[: start - k].rstrip()
                 if (
                     len(candidate) == k
                     and re.fullmatch(r"[\u4e00-\u9fa5]+", candidate)
                     and not set(candidate) & set("报送向经由同会与和及对在到请将并")
-                    and masked[: start - k].rstrip().endswith(_TO_RECEIVER + _TO_SUPPORTING)
+                    and (
+                        before.endswith(_TO_RECEIVER + _TO_SUPPORTING)
+                        or (government and (not before or before.endswith(_SUBJECT_BEFORE)))
+                    )
                 ):
                     start -= k
                     name = candidate + name

@@ -137,7 +137,9 @@ def plan_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = current_person(request)
     plan = get_object_or_404(scope.readable_plans(person).select_related("territory"), pk=pk)
     today = timezone.localdate()
-    tasks = list(plan.tasks.select_related("section").prefetch_related("units__department"))
+    tasks = list(
+        plan.tasks.select_related("section").prefetch_related("units__department", "units__territory")
+    )
     submissions = list(
         plan.submissions.select_related("department", "territory", "task").order_by("due_date", "id")
     )
@@ -232,6 +234,7 @@ def plan_map(request: HttpRequest, pk: int) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 match=form.cleaned_data["match"],
                 department=form.cleaned_data["department"],
+                territory=form.cleaned_data["territory"],
                 by=current_user(request),
             )
             messages.success(request, _("Matched."))

@@ -26,6 +26,8 @@ class CityRow:
     city: Territory
     plan: Plan | None = None
     submissions: dict[str, int] = field(default_factory=dict)
+    # What the city owes the province under the province's own plans of the year (ADR 0030).
+    duties: dict[str, int] = field(default_factory=dict)
     cases: dict[str, int] = field(default_factory=dict)
     summary: YearSummary | None = None
     overdue: SummaryOverdue | None = None
@@ -100,6 +102,18 @@ def rows(page: list[Territory], year: int, today: dt.date) -> list[CityRow]:
         .order_by()
     ):
         found[counted.pop("plan__territory")].submissions = counted
+    for counted in (
+        Submission.objects.filter(
+            territory__in=codes,
+            plan__territory__level=Territory.Level.PROVINCE,
+            plan__year=year,
+            plan__status__in=Plan.CONFIRMED_STATES,
+        )
+        .values("territory")
+        .annotate(**_submission_counts(today))
+        .order_by()
+    ):
+        found[counted.pop("territory")].duties = counted
     for city, counted in _case_counts(codes, year).items():
         found[city].cases = counted
     for summary in YearSummary.objects.filter(city__in=codes, year=year):

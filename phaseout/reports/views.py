@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -473,9 +474,23 @@ def summary(request: HttpRequest) -> HttpResponse:
     from phaseout.reports.summary import year_summary
 
     person = current_person(request)
-    try:
-        year = int(request.GET.get("year", timezone.localdate().year))
-    except ValueError:
-        year = timezone.localdate().year
+    year, notice = summary_year(request.GET.get("year"), timezone.localdate().year)
     data = year_summary(year, tallies=case_scope.tallies(person), lines=registry_scope.lines(person))
-    return render(request, "reports/summary.html", {"s": data})
+    return render(request, "reports/summary.html", {"s": data, "notice": notice})
+
+
+SUMMARY_YEARS = (2000, 2100)
+YEAR_OUT_OF_RANGE = _(
+    "The year must be between %(first)d and %(last)d; this year's figures are shown instead."
+)
+
+
+def summary_year(raw: str | None, this_year: int) -> tuple[int, str]:
+    """The year asked for (`?year=`, ASCII digits within SUMMARY_YEARS), or this year with a message why:
+    a year outside the calendar's range (0, 99999, -1) failed in the database's date lookup (a 500)."""
+    if raw is None or raw == "":
+        return this_year, ""
+    first, last = SUMMARY_YEARS
+    if re.fullmatch(r"[0-9]{1,4}", raw) and first <= int(raw) <= last:
+        return int(raw), ""
+    return this_year, str(YEAR_OUT_OF_RANGE % {"first": first, "last": last})
