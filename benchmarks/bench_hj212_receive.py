@@ -228,7 +228,8 @@ def run(mode: str, profile: bool) -> dict[str, float]:
         "rate": stored / elapsed,
     }  # fmt: skip
     print(
-        f"{mode}: {LOGGERS} loggers, {PROCESSES} receiver process(es), window {WINDOW}, batch {BATCH}: sent {sent:,}, acknowledged {acked:,}, "
+        f"{mode}: {LOGGERS} loggers, {PROCESSES} receiver process(es), window {WINDOW}, batch {BATCH}: "
+        f"sent {sent:,}, acknowledged {acked:,}, "
         f"stored {stored:,} (distinct keys {distinct:,}) in {elapsed:.1f} s = "
         f"{result['rate']:,.0f} packets/s; "
         f"{'exact' if stored == distinct == sent and (not ack or acked == sent) else 'NOT EXACT'}"

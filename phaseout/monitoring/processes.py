@@ -185,6 +185,8 @@ class Supervisor:
             add_stats(total, child.last)
         total.setdefault("pending", 0)
         total.update(processes=len(self.children), deaths=self.deaths, lost=self.lost)
+        # How the kernel spread the connections (the live processes' counts since their last start).
+        total["connections_by_process"] = [int(c.last.get("connections", 0)) for c in self.children]
         return total
 
     async def stop(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from phaseout.monitoring.processes import MAX_PROCESSES
 # The options a receiver process takes, passed on as they are to each child of `serve --processes N`.
 RECEIVER_OPTIONS = (
     "max_connections", "idle_seconds", "max_segment", "batch_size", "flush_seconds", "buffer_limit",
-    "writers",
+    "writers", "past_days", "future_minutes",
 )  # fmt: skip
 
 
@@ -47,6 +47,8 @@ class Command(BaseCommand):
         serve.add_argument("--flush-seconds", type=float, default=1.0)
         serve.add_argument("--buffer-limit", type=int, default=200_000)
         serve.add_argument("--writers", type=int, default=2, help="database connections writing at once")
+        serve.add_argument("--past-days", type=int, default=400, help="older DataTime refused")
+        serve.add_argument("--future-minutes", type=int, default=60, help="DataTime further ahead refused")
         serve.add_argument(
             "--processes", type=int, default=1,
             help="receiver processes on the one port (SO_REUSEPORT), each with its own writers",
@@ -130,6 +132,8 @@ class Command(BaseCommand):
             max_segment=options["max_segment"], batch_size=options["batch_size"],
             flush_seconds=options["flush_seconds"], buffer_limit=options["buffer_limit"],
             writers=max(1, min(int(options["writers"]), 16)),
+            past_days=max(1, int(options["past_days"])),
+            future_minutes=max(0, int(options["future_minutes"])),
         )  # fmt: skip
         report = max(0.0, float(options["report_seconds"] or 0.0))
 
@@ -172,8 +176,6 @@ class Command(BaseCommand):
     def serve_processes(self, host: str, port: int, processes: int, options: dict[str, Any]) -> None:
         from phaseout.monitoring.processes import Supervisor, port_is_free
 
-        if port == 0:
-            raise CommandError(_("Several receiver processes need a fixed port, not 0."))
         if not port_is_free(host, port):
             raise CommandError(
                 _("Something already listens on %(address)s; stop it first.") % {"address": f"{host}:{port}"}
