@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import gc
 import json
 import os
 import signal
@@ -140,10 +139,6 @@ class Command(BaseCommand):
         async def main() -> None:
             receiver = platform_receiver(settings)
             await receiver.start(host, port, reuse_port=options["reuse_port"])
-            # What the process holds from its start (the code, the settings, the directory) is not garbage:
-            # out of the collector's generations, which then go through far fewer objects (ADR 34).
-            gc.collect()
-            gc.freeze()
             self._out(f"HJ 212 receiver on {host}:{port}, {len(receiver.directory)} monitoring points")
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
