@@ -390,3 +390,25 @@ def test_the_fast_path_reads_the_standards_example_and_edge_headers_as_the_slow_
     precise = hj212.unframe(realtime(0)).replace(b"a21026-Rtd=10.5000", b"a21026-Rtd=10.5000001")
     assert hj212._fast_segment(precise) is None
     assert hj212.parse_segment(precise).values["a21026"]["Rtd"] == 10.5000001
+
+
+def test_a_read_of_many_packets_checks_their_crcs_together_as_one_by_one() -> None:
+    good = [realtime(n) for n in range(12)]
+    bad_crc = good[3][:-6] + b"0000\r\n"
+    bad_hex = good[5][:-6] + b"00X0\r\n"
+    pieces = [*good[:3], bad_crc, good[4], b"junk", bad_hex, *good[6:]]
+    together = StreamDecoder().feed(b"".join(pieces))  # 12 framed packets in one read: crc_many
+    single = StreamDecoder()
+    one_by_one = [item for piece in pieces for item in single.feed(piece)]  # one a read: crc()
+    assert together == one_by_one
+    reasons = [item.reason if isinstance(item, DecodeError) else "ok" for item in together]
+    assert reasons == ["ok"] * 3 + [Reason.CRC, "ok", Reason.GARBAGE, Reason.SYNTAX] + ["ok"] * 6
+    assert together[3] == DecodeError(
+        Reason.CRC, f"given 0000, computed {hj212.crc(good[3][6:-6]):04X}", good[3][6:86]
+    )
+    assert together[6] == DecodeError(Reason.SYNTAX, "CRC is not four hex digits", good[5][6:86])
+    kept = [good[n] for n in range(12) if n not in (3, 5)]
+    assert [p for p in together if isinstance(p, Packet)] == [hj212.decode(g) for g in kept]
+    # The standard's example among many: its CRC 1C80 found by the batched way too.
+    batch = StreamDecoder().feed(EXAMPLE * hj212.MANY)
+    assert batch == [hj212.decode(EXAMPLE)] * hj212.MANY

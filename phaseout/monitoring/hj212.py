@@ -693,7 +693,8 @@ class StreamDecoder:
 
     def feed(self, chunk: bytes) -> list[Packet | DecodeError]:
         self._buffer += chunk
-        out: list[Packet | DecodeError] = []
+        out: list[Packet | DecodeError | None] = []
+        framed: list[tuple[int, bytes, bytes]] = []  # (place in out, segment, its CRC's text)
         buf = self._buffer
         pos = 0
         while True:
@@ -749,15 +750,15 @@ class StreamDecoder:
                 )
                 pos += 2
                 continue
-            segment = bytes(buf[pos + 6 : pos + 6 + length])
-            try:
-                _check_crc(segment, bytes(buf[pos + 6 + length : end]))
-                out.append(parse_segment(segment))
-            except HJ212Error as error:
-                out.append(DecodeError(error.reason, error.detail, segment[:80]))
+            framed.append(
+                (len(out), bytes(buf[pos + 6 : pos + 6 + length]), bytes(buf[pos + 6 + length : end]))
+            )
+            out.append(None)  # its place, filled below
             pos = end + 2
         del buf[:pos]
-        return out
+        if framed:
+            _check_framed(framed, out)
+        return out  # type: ignore[return-value]
 
     @property
     def pending(self) -> int:
@@ -765,7 +766,29 @@ class StreamDecoder:
         return len(self._buffer)
 
 
-def _garbage(buf: bytearray, start: int, end: int, out: list[Packet | DecodeError]) -> None:
+# From this many packets in one read, their CRCs are computed together (crc_many); below, numpy's fixed cost
+# per call is more than it saves.
+MANY = 8
+
+
+def _check_framed(framed: list[tuple[int, bytes, bytes]], out: list[Packet | DecodeError | None]) -> None:
+    """The framed packets of one read checked (CRC, then the segment) into their places in `out`."""
+    crcs = crc_many([segment for _, segment, _ in framed]) if len(framed) >= MANY else None
+    for n, (place, segment, given) in enumerate(framed):
+        try:
+            if crcs is None:
+                _check_crc(segment, given)
+            else:
+                if len(given) != 4 or given.strip(_HEX):
+                    raise HJ212Error(Reason.SYNTAX, "CRC is not four hex digits")
+                if int(given, 16) != crcs[n]:
+                    raise HJ212Error(Reason.CRC, f"given {given.decode('ascii')}, computed {crcs[n]:04X}")
+            out[place] = parse_segment(segment)
+        except HJ212Error as error:
+            out[place] = DecodeError(error.reason, error.detail, segment[:80])
+
+
+def _garbage(buf: bytearray, start: int, end: int, out: list[Packet | DecodeError | None]) -> None:
     """Report bytes between packets as garbage, leaving out line ends and blanks (captures have them)."""
     if end > start:
         chunk = bytes(buf[start:end])
