@@ -219,3 +219,28 @@ def test_two_receiver_processes_on_one_port_store_every_packet_once(reference: N
     assert totals["refused"] == {"password": 40}
     assert sum(RejectedPackets.objects.values_list("count", flat=True)) == 40
     assert set(RejectedPackets.objects.values_list("reason", flat=True)) == {"password"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_child_reports_its_counters_and_stops_when_its_parent_is_gone() -> None:
+    env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1"}
+    env.pop("TEST_DATABASE_NAME", None)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "phaseout.cli", "hj212", "serve", f"127.0.0.1:{PORT + 1}", "--reuse-port",
+         "--report-seconds", "0.1", "--supervised"],
+        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        assert child.stdout.readline().startswith(f"HJ 212 receiver on 127.0.0.1:{PORT + 1}")
+        report = parse_stats(child.stdout.readline())
+        assert report is not None and report["packets"] == 0 and report["pending"] == 0
+        child.stdin.close()  # what the child sees when its parent dies
+        child.wait(timeout=60)
+        out = child.stdout.read()
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0
+    final = json.loads(out.strip().splitlines()[-1])  # it stopped as a lone receiver stops
+    assert final["connections"] == 0 and final["pending"] == 0

@@ -279,18 +279,16 @@ async def _until_stdin_ends(stop: asyncio.Event) -> None:
     """Set `stop` when standard input ends (the parent process is gone). Read in a daemon thread of its
     own: a read that never ends must not hold the process at exit (the loop's executor would wait)."""
     loop = asyncio.get_running_loop()
-    ended = loop.create_future()
 
     def read() -> None:
         with contextlib.suppress(OSError):
             while os.read(0, 4096):  # unbuffered: no lock of sys.stdin held when the process exits
                 pass
         with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to tell
-            loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
+            loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=read, name="hj212-parent", daemon=True).start()
-    await ended
-    stop.set()
+    await stop.wait()
 
 
 def _profile(point: Any) -> str:
