@@ -16,7 +16,8 @@ the top functions are printed. Target: >= 20,000 packets/s sustained on this mac
 
 Environment: BENCH_LOGGERS (default 1000), BENCH_SECONDS (30), BENCH_WINDOW (50), BENCH_MODE (ack|noack|both),
 BENCH_BATCH (receiver batch size, 5000), BENCH_PORT (9220; ports 9220-9229 are this benchmark's),
-BENCH_DATABASE (hjb_bench), PROFILE.
+BENCH_DATABASE (hjb_bench), BENCH_PROCESSES (receiver processes on the port, 1), BENCH_CLIENTS (client
+processes, 2), PROFILE (with several receiver processes: the parent's profile, not the children's).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ WINDOW = int(os.environ.get("BENCH_WINDOW", "50"))
 BATCH = int(os.environ.get("BENCH_BATCH", "5000"))
 PORT = int(os.environ.get("BENCH_PORT", "9220"))
 CLIENT_PROCESSES = int(os.environ.get("BENCH_CLIENTS", "2"))
+PROCESSES = int(os.environ.get("BENCH_PROCESSES", "1"))  # receiver processes (`serve --processes N`)
 CODES = ["a21026", "a21002", "a34013", "a00000", "a19001", "a01011", "a01012", "a01013", "a01014", "a21005"]
 PASSWORD = "123456"
 START = dt.datetime(2026, 1, 1)
@@ -128,7 +130,9 @@ def _client(first: int, count: int, start_at: float, ack: bool, results: mp.Queu
         await asyncio.gather(*(_logger(i, deadline, ack, sent, acked) for i in range(first, first + count)))
         return sent[0], acked[0]
 
-    results.put(asyncio.run(main()))
+    sent, acked = asyncio.run(main())
+    times = os.times()
+    results.put((sent, acked, times.user + times.system))
 
 
 def seed() -> None:
@@ -178,6 +182,8 @@ def run(mode: str, profile: bool) -> dict[str, float]:
     limit = max(200_000, LOGGERS * WINDOW * 2)
     command += ["-m", "phaseout.cli", "hj212", "serve", f"127.0.0.1:{PORT}", "--batch-size", str(BATCH),
                 "--max-connections", str(LOGGERS + 100), "--buffer-limit", str(limit)]  # fmt: skip
+    if PROCESSES > 1:
+        command += ["--processes", str(PROCESSES)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
@@ -195,10 +201,12 @@ def run(mode: str, profile: bool) -> dict[str, float]:
     for c in clients:
         c.start()
     sent = acked = 0
+    client_cpu = 0.0
     for _ in clients:
-        s, a = results.get(timeout=SECONDS + 180)
+        s, a, c = results.get(timeout=SECONDS + 180)
         sent += s
         acked += a
+        client_cpu += c
     for c in clients:
         c.join()
     # Wait until everything sent is stored (noack: the receiver may still be writing).
@@ -210,6 +218,8 @@ def run(mode: str, profile: bool) -> dict[str, float]:
             break
         time.sleep(0.2)
     elapsed = time.time() - start_at
+    server_cpu = _cpu_seconds(lambda pid, ppids: pid == server.pid or ppids.get(pid) == server.pid)
+    database_cpu = _cpu_seconds(lambda pid, ppids: DATABASE in _cmdline(pid) and "postgres" in _cmdline(pid))
     server.terminate()
     stats_line = server.communicate(timeout=600)[0].strip().splitlines()
     stored, distinct = counts()
@@ -218,10 +228,15 @@ def run(mode: str, profile: bool) -> dict[str, float]:
         "rate": stored / elapsed,
     }  # fmt: skip
     print(
-        f"{mode}: {LOGGERS} loggers, window {WINDOW}, batch {BATCH}: sent {sent:,}, acknowledged {acked:,}, "
+        f"{mode}: {LOGGERS} loggers, {PROCESSES} receiver process(es), window {WINDOW}, batch {BATCH}: "
+        f"sent {sent:,}, acknowledged {acked:,}, "
         f"stored {stored:,} (distinct keys {distinct:,}) in {elapsed:.1f} s = "
         f"{result['rate']:,.0f} packets/s; "
         f"{'exact' if stored == distinct == sent and (not ack or acked == sent) else 'NOT EXACT'}"
+    )
+    print(
+        f"  CPU seconds: receiver process(es) {server_cpu:.1f}, PostgreSQL backends of {DATABASE} "
+        f"{database_cpu:.1f}, the logger clients {client_cpu:.1f}"
     )
     if stats_line:
         import json
@@ -241,6 +256,30 @@ def run(mode: str, profile: bool) -> dict[str, float]:
         stats = pstats.Stats(str(prof))
         stats.sort_stats("tottime").print_stats(15)
     return result
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _cpu_seconds(select) -> float:  # type: ignore[no-untyped-def]
+    """User + system CPU seconds of the running processes `select(pid, parents)` picks (Linux /proc)."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:
+                continue
+            stats[int(entry.name)] = text[text.rindex(")") + 2 :].split()
+    ppids = {pid: int(fields[1]) for pid, fields in stats.items()}
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum(
+        (int(fields[11]) + int(fields[12])) / tick for pid, fields in stats.items() if select(pid, ppids)
+    )
 
 
 def main() -> None:

@@ -417,3 +417,11 @@ def test_the_keys_are_never_in_the_example_configuration() -> None:
     example = (DEPLOY / "phaseout.env.example").read_text(encoding="utf-8")
     assert not re.search(r"[0-9a-f]{32,}", example)
     assert json.dumps(example)  # plain text
+
+
+def test_the_hj212_unit_stops_its_receiver_processes_through_their_parent() -> None:
+    argv = _exec_start("phaseout-hj212.service")
+    assert argv[argv.index("--processes") + 1] == "2"
+    text = (ROOT / "deploy" / "systemd" / "phaseout-hj212.service").read_text()
+    # SIGTERM to the parent alone (it forwards it and waits for each child); what remains is then killed.
+    assert "KillMode=mixed" in text.splitlines()

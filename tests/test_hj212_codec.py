@@ -359,3 +359,56 @@ def test_a_fast_path_packet_refuses_a_bad_number_as_before() -> None:
     with pytest.raises(HJ212Error) as refused:
         hj212.parse_segment(empty)
     assert (refused.value.reason, refused.value.detail) == (Reason.SYNTAX, "no CP=&&...&&")
+
+
+def test_the_fast_path_reads_the_standards_example_and_edge_headers_as_the_slow_one() -> None:
+    segment = hj212.unframe(EXAMPLE)
+    assert hj212.crc(segment) == 0x1C80 and hj212.crc_many([segment]) == [0x1C80]
+    fast = hj212._fast_segment(segment)
+    assert fast is not None and fast == hj212._parse_segment(segment)
+    assert (fast.qn, fast.st, fast.cn, fast.pw, fast.mn, fast.flag, fast.pnum, fast.pno) == (
+        "20160801085857223", "32", "1062", "100000", "010000A8900016F000169DC0", 5, None, None,
+    )  # fmt: skip
+    assert fast.cp == {"RtdInterval": "30"} and fast.values_json() == "{}" and fast.data_time_text == ""
+    assert fast.segment == segment.decode() and hj212.ack(fast) == hj212.ack(hj212._parse_segment(segment))
+    many = hj212.decode_many([EXAMPLE, EXAMPLE.replace(b"1C80", b"1C08")])
+    assert many[0] == hj212.decode(EXAMPLE)
+    assert isinstance(many[1], DecodeError) and many[1].reason is Reason.CRC
+    # A header value of 64 characters goes either way alike; one of 65 is refused, by the slow way.
+    long = segment.replace(b"PW=100000", b"PW=" + b"7" * 64)
+    assert hj212._fast_segment(long) == hj212._parse_segment(long)
+    longer = segment.replace(b"PW=100000", b"PW=" + b"7" * 65)
+    assert hj212._fast_segment(longer) is None
+    with pytest.raises(HJ212Error) as refused:
+        hj212.parse_segment(longer)
+    assert refused.value.reason is Reason.SYNTAX and refused.value.detail.startswith("header field 'PW=777")
+    # Text outside ASCII never goes the fast way; the slow way reads it as before.
+    chinese = hj212.unframe(realtime(0)).replace(b"a21026-Flag=N", "a21026-Flag=值".encode())
+    assert hj212._fast_segment(chinese) is None
+    assert hj212.parse_segment(chinese).values["a21026"]["Flag"] == "值"
+    # A number with more decimals than the fast pattern allows: the slow way, the same number.
+    precise = hj212.unframe(realtime(0)).replace(b"a21026-Rtd=10.5000", b"a21026-Rtd=10.5000001")
+    assert hj212._fast_segment(precise) is None
+    assert hj212.parse_segment(precise).values["a21026"]["Rtd"] == 10.5000001
+
+
+def test_a_read_of_many_packets_checks_their_crcs_together_as_one_by_one() -> None:
+    good = [realtime(n) for n in range(12)]
+    bad_crc = good[3][:-6] + b"0000\r\n"
+    bad_hex = good[5][:-6] + b"00X0\r\n"
+    pieces = [*good[:3], bad_crc, good[4], b"junk", bad_hex, *good[6:]]
+    together = StreamDecoder().feed(b"".join(pieces))  # 12 framed packets in one read: crc_many
+    single = StreamDecoder()
+    one_by_one = [item for piece in pieces for item in single.feed(piece)]  # one a read: crc()
+    assert together == one_by_one
+    reasons = [item.reason if isinstance(item, DecodeError) else "ok" for item in together]
+    assert reasons == ["ok"] * 3 + [Reason.CRC, "ok", Reason.GARBAGE, Reason.SYNTAX] + ["ok"] * 6
+    assert together[3] == DecodeError(
+        Reason.CRC, f"given 0000, computed {hj212.crc(good[3][6:-6]):04X}", good[3][6:86]
+    )
+    assert together[6] == DecodeError(Reason.SYNTAX, "CRC is not four hex digits", good[5][6:86])
+    kept = [good[n] for n in range(12) if n not in (3, 5)]
+    assert [p for p in together if isinstance(p, Packet)] == [hj212.decode(g) for g in kept]
+    # The standard's example among many: its CRC 1C80 found by the batched way too.
+    batch = StreamDecoder().feed(EXAMPLE * hj212.MANY)
+    assert batch == [hj212.decode(EXAMPLE)] * hj212.MANY

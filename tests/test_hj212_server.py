@@ -436,3 +436,32 @@ def test_two_writers_needing_the_same_new_month_make_its_partition_once() -> Non
         assert cursor.fetchone() == (True,)
         cursor.execute(f'DROP TABLE "{name}"')
     partitions.forget()
+
+
+def test_a_batch_acknowledgements_go_out_in_one_write_per_connection_after_the_commit() -> None:
+    from phaseout.monitoring.receiver import _Pending
+    from phaseout.monitoring.store import Row
+
+    class Writer:
+        def __init__(self) -> None:
+            self.writes: list[bytes] = []
+
+        def is_closing(self) -> bool:
+            return False
+
+        def write(self, data: bytes) -> None:
+            self.writes.append(data)
+
+    receiver = Receiver(load_directory=dict, write=lambda rows, rejections, ms: len(rows))
+    first, second = Writer(), Writer()
+    packets = [hj212.decode(packet(f"MN{i % 2}", i, ack=i != 4)) for i in range(5)]
+    row = Row(1, "2051", NOW, "{}", "", NOW)
+    batch = [
+        _Pending(row, (first if i % 2 == 0 else second) if p.wants_ack else None, p if p.wants_ack else None)  # type: ignore[arg-type]
+        for i, p in enumerate(packets)
+    ]
+    assert first.writes == second.writes == []  # nothing acknowledged before the batch is settled
+    receiver._settle(batch, 4)
+    assert first.writes == [hj212.ack(packets[0]) + hj212.ack(packets[2])]  # packet 4 asked for none
+    assert second.writes == [hj212.ack(packets[1]) + hj212.ack(packets[3])]
+    assert (receiver.stats.acked, receiver.stats.stored, receiver.stats.duplicates) == (4, 4, 1)

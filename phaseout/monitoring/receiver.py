@@ -124,13 +124,15 @@ class Receiver:
 
     # ── running ──
 
-    async def start(self, host: str, port: int) -> asyncio.Server:
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
+        """Listen on host:port. `reuse_port`: with SO_REUSEPORT, as one of several receiver processes on
+        the same port (phaseout.monitoring.processes), the kernel spreading the connections over them."""
         await self.refresh_directory()
         # A burst of loggers reconnecting at once (after a network fault) must not overflow the accept
         # queue (asyncio's default backlog is 100): the kernel would reset the connections beyond it.
         self._server = await asyncio.start_server(
             self._handle, host, port, limit=self.settings.max_segment + 64,
-            backlog=min(self.settings.max_connections, 4096),
+            backlog=min(self.settings.max_connections, 4096), reuse_port=reuse_port or None,
         )  # fmt: skip
         self._tasks = [asyncio.create_task(self._flusher()) for _ in range(max(1, self.settings.writers))]
         self._tasks.append(asyncio.create_task(self._refresher()))
@@ -336,22 +338,31 @@ class Receiver:
                 self._rejections[key] = rejection
 
     def _settle(self, batch: list[_Pending], inserted: int) -> None:
+        """A committed batch: counted, and the acknowledgements it owes sent, all of one connection's in
+        one write (one system call, not one an acknowledgement)."""
         self.stats.stored += inserted
         self.stats.duplicates += len(batch) - inserted
+        acks: dict[asyncio.StreamWriter, list[bytes]] = {}
         for pending in batch:
             if pending.ack_to is not None and pending.ack is not None:
-                self._send(pending.ack_to, hj212.ack(pending.ack))
-                self.stats.acked += 1
+                acks.setdefault(pending.ack_to, []).append(hj212.ack(pending.ack))
+        for writer, frames in acks.items():
+            self._send(writer, b"".join(frames))
+            self.stats.acked += len(frames)
         self.flushed.set()
 
 
 def _closing(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run fn in the database thread, dropping a connection that broke (the next call opens a new one)."""
+    """Run fn in the database thread on that thread's own connection, kept from one batch to the next
+    whatever CONN_MAX_AGE says (a new connection per batch cost a third of a batch's write: the backend's
+    start and its temporary table made again); a connection that broke is dropped (the next call opens a
+    new one)."""
 
     def run(*args: Any) -> Any:
-        from django.db import close_old_connections, connection
+        from django.db import connection
 
-        close_old_connections()
+        if connection.connection is not None and connection.errors_occurred and not connection.is_usable():
+            connection.close()
         try:
             return fn(*args)
         except Exception:

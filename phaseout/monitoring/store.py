@@ -133,7 +133,7 @@ def _copy(rows: Sequence[Row]) -> int:
             copy.write(copy_rows(rows))
         cursor.execute(
             f"INSERT INTO monitoring_reading ({COLUMNS}) SELECT {COLUMNS} FROM monitoring_reading_stage "  # noqa: S608
-            "ON CONFLICT (point_id, cn, data_time) DO NOTHING"
+            "ORDER BY point_id, cn, data_time ON CONFLICT (point_id, cn, data_time) DO NOTHING"
         )
         return int(cursor.rowcount)
 
