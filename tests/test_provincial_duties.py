@@ -534,3 +534,43 @@ def test_the_progress_page_counts_each_citys_duties_to_the_province(office: Pers
     page = client_for(province.user).get("/province/").content.decode()
     assert "省级方案任务" in page and "应报2项：按时1，逾期0，未报0，待审0" in page
     assert "应报2项：按时0，逾期0，未报0，待审0" in page  # Heyuan today (20 May): nothing missing yet
+
+
+def test_taking_a_unit_off_a_task_drops_only_the_duties_no_unit_left_owes(province: Person) -> None:
+    text = NAMED.replace(
+        "（二）江门市人民政府于2026年6月30日前报送钢铁行业落后产能退出情况。",
+        "（二）江门市人民政府、各地级以上市人民政府于2026年6月30日前报送钢铁行业落后产能退出情况。",
+    )
+    plan = actions.confirm_plan(
+        plan=actions.import_plan(name="gd.txt", data=text.encode(), by=province.user), by=province.user
+    )
+    task = plan.tasks.get(deadline=dt.date(2026, 6, 30))
+    assert sorted(task.units.values_list("match", flat=True)) == ["all_districts", "territory"]
+    assert sorted(task.submissions.values_list("territory", flat=True)) == ["440700", "441600"]
+    named = task.units.get(match="territory")
+    actions.edit_task(
+        task=task,
+        text=task.text,
+        deadline=task.deadline,
+        add=None,
+        remove=[named],
+        reason="重复",
+        by=province.user,
+    )
+    # every city still owes it through "各地级以上市": Jiangmen's duty stays
+    assert sorted(task.submissions.values_list("territory", flat=True)) == ["440700", "441600"]
+    every = task.units.get(match="all_districts")
+    actions.edit_task(
+        task=task,
+        text=task.text,
+        deadline=task.deadline,
+        add=None,
+        remove=[every],
+        reason="取消",
+        by=province.user,
+    )
+    assert not task.submissions.exists()
+    assert list(PlanChange.objects.filter(field="unit").order_by("id").values_list("before", flat=True)) == [
+        "江门市人民政府（负责）",
+        "各地级以上市人民政府（负责）",
+    ]

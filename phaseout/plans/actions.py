@@ -687,13 +687,9 @@ def edit_task(
         if unit.task_id != task.pk:
             raise PlanError(_("That unit is not named in this task."))
         changes.append(("unit", f"{unit.name}（{unit.get_role_display()}）", ""))
-        if unit.department_id:
-            task.submissions.filter(department=unit.department_id, state=Submission.State.OPEN).delete()
-        elif unit.match == TaskUnit.Match.ALL_DISTRICTS:
-            task.submissions.filter(territory__isnull=False, state=Submission.State.OPEN).delete()
-        elif unit.match == TaskUnit.Match.TERRITORY and unit.territory_id:
-            task.submissions.filter(territory=unit.territory_id, state=Submission.State.OPEN).delete()
         unit.delete()
+    if remove:
+        _drop_unowed(task)
     if add is not None:
         if task.units.filter(department=add).exclude(role=TaskUnit.Role.RECEIVER).exists():
             raise PlanError(_("This department is already responsible for the task."))
@@ -912,6 +908,19 @@ def failed_tasks(plan: Plan, today: dt.date) -> list[Task]:
     by its date (missing, or made late)."""
     late = {s.task_id for s in plan.submissions.all() if s.status_on(today) in FAILED_STATUSES}
     return [t for t in plan.tasks.all() if t.failed_on is not None or t.pk in late]
+
+
+def _drop_unowed(task: Task) -> None:
+    """After units were taken off a task: the submissions not yet handed in that no unit left on it owes
+    (a department's, a place's) are dropped; one another lead or responsible unit still owes stays (the
+    same department named twice, a district named and "every district")."""
+    owing = task.units.filter(role__in=(TaskUnit.Role.LEAD, TaskUnit.Role.RESPONSIBLE))
+    departments = owing.filter(match=TaskUnit.Match.DEPARTMENT).values("department")
+    places = owing.filter(match=TaskUnit.Match.TERRITORY).values("territory")
+    unsent = task.submissions.filter(state=Submission.State.OPEN)
+    unsent.filter(department__isnull=False).exclude(department__in=departments).delete()
+    if not owing.filter(match=TaskUnit.Match.ALL_DISTRICTS).exists():
+        unsent.filter(territory__isnull=False).exclude(territory__in=places).delete()
 
 
 def responsible_units(task: Task) -> list[Department | Territory]:
