@@ -298,10 +298,6 @@ def evaluate(library: Library, facts: LineFacts, on: dt.date) -> list[Outcome]:
     return outcomes
 
 
-def breaches(library: Library, facts: LineFacts, on: dt.date) -> list[Outcome]:
-    return [outcome for outcome in evaluate(library, facts, on) if outcome.breach]
-
-
 def outcome_json(outcome: Outcome, library: Library) -> dict[str, Any]:
     """One outcome as JSON: the conclusion with its legal basis and the enforcing department."""
     rule = outcome.rule
