@@ -100,3 +100,34 @@ def test_an_elimination_class_size_field_by_field() -> None:
         }
     ]
     assert len(not_assessed) == 7
+
+
+def test_the_facts_read_from_json_field_by_field() -> None:
+    from decimal import Decimal
+
+    from phaseout.rules.engine import LineFacts, Quantity
+
+    vocabulary = library().vocabulary
+    facts = facts_from_json(
+        {
+            "industry": "steel",
+            "equipment_type": "blast_furnace",
+            "size": {"value": 1080, "unit": "m3"},
+            "attributes": {"feed_iron_grade": 60},
+            "measurements": {"blast_furnace_energy": {"value": "423.5", "unit": "kgce/t"}},
+        },
+        vocabulary,
+    )
+    assert facts == LineFacts(
+        industry="steel",
+        equipment_type="blast_furnace",
+        size=Decimal("1080"),
+        size_unit="m3",
+        process="",
+        product="",
+        attributes={"feed_iron_grade": Decimal("60")},
+        measurements={"blast_furnace_energy": Quantity(Decimal("423.5"), "kgce/t")},
+    )
+    # nothing but what is given: every other field empty, no size and no unit
+    assert facts_from_json({"industry": "cement"}, vocabulary) == LineFacts(industry="cement")
+    assert facts_from_json({}, vocabulary) == LineFacts()
