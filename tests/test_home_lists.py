@@ -95,3 +95,21 @@ def test_a_persons_scope_is_read_once_per_loaded_person(
         again = territory_codes(person)
     assert "440703" in again and "440781" in again and "999999" not in again
     assert set(again) == set(first) - {"999999"}
+
+
+def test_the_case_list_neither_reads_nor_decrypts_the_enterprises_contact(office: Person) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    cases = [
+        CaseFactory(enterprise__contact_name="张三", enterprise__contact_phone="13800000000")
+        for _ in range(3)
+    ]
+    client = client_for(office.user)
+    client.get("/cases/")
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/cases/").content.decode()
+    assert all(case.number in page and case.enterprise.name in page for case in cases)
+    assert "13800000000" not in page
+    selects = [q["sql"] for q in queries.captured_queries if "registry_enterprise" in q["sql"]]
+    assert selects and not any("contact_phone" in sql or "contact_name" in sql for sql in selects)

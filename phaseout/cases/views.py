@@ -225,7 +225,12 @@ def case_list(request: HttpRequest) -> HttpResponseBase:
     person = _person(request)
     form = f.CaseFilterForm(request.GET or None)
     cast(ModelChoiceField, form.fields["territory"]).queryset = scope.territories(person)
-    qs = scope.cases(person).select_related("enterprise", "territory", "industry", "line")
+    # The enterprise's contact (encrypted at rest) is not shown on the list: neither read nor decrypted.
+    qs = (
+        scope.cases(person)
+        .select_related("enterprise", "territory", "industry", "line")
+        .defer("enterprise__contact_name", "enterprise__contact_phone")
+    )
     if form.is_valid():
         data = form.cleaned_data
         if data["state"]:
