@@ -79,10 +79,16 @@ def _units_refusal(role: Role, units: dict[str, Any]) -> str | None:
     return None
 
 
+def normal_username(username: str) -> str:
+    """A username as it is stored: NFKC (full-width letters and digits as ASCII, as Django's create_user
+    stores them), surrounding spaces dropped."""
+    return unicodedata.normalize("NFKC", username).strip()
+
+
 def username_key(username: str) -> str:
     """What two usernames are compared by: NFKC (full-width letters and digits as ASCII, as Django's
     create_user stores them), surrounding spaces dropped, case folded."""
-    return unicodedata.normalize("NFKC", username).strip().casefold()
+    return normal_username(username).casefold()
 
 
 def username_refusal(username: str) -> str | None:
@@ -90,7 +96,7 @@ def username_refusal(username: str) -> str | None:
     case, width or surrounding spaces (two accounts a person could not tell apart). Stored usernames are
     NFKC already (create_user and the admin's forms normalise them), so the database compares them without
     case (an index lookup, whatever the number of accounts) and `username_key` confirms the match."""
-    wanted = unicodedata.normalize("NFKC", username).strip()
+    wanted = normal_username(username)
     users = get_user_model().objects
     if users.filter(username=wanted).exists():
         return _("This username is taken.")
@@ -128,7 +134,7 @@ def create_person(
     try:
         with transaction.atomic():
             person = _create(
-                username=unicodedata.normalize("NFKC", username).strip(),
+                username=normal_username(username),
                 password=password,
                 password_hashed=password_hashed,
                 must_change_password=must_change_password,
@@ -378,7 +384,7 @@ class NewPersonForm(PersonForm):
     ]
 
     def clean_username(self) -> str:
-        username: str = unicodedata.normalize("NFKC", self.cleaned_data["username"]).strip()
+        username: str = normal_username(self.cleaned_data["username"])
         refusal = username_refusal(username)
         if refusal:
             raise forms.ValidationError(refusal)
